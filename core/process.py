@@ -1,0 +1,309 @@
+"""Gaussian forward processes ``x_t = alpha(t) x_0 + sigma(t) eps`` in continuous time.
+
+Data sits at ``t_min``, the prior at ``t_max``. Every process exposes the marginal
+coefficients, the log-SNR ``lambda(t) = log(alpha^2 / sigma^2)`` and its inverse, the SDE
+``dx = f(t) x dt + g(t) dW`` with ``f = d log alpha / dt`` and
+``g^2 = d sigma^2/dt - 2 f sigma^2`` (Kingma et al. 2021, eq. 7-8), the prior and its
+log-density. Families: :class:`VP`, :class:`SubVP`, :class:`VE`, :class:`EDM`, :class:`Flow`;
+``DiscreteVP`` lives in :mod:`polydiff.core.discrete`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from ._broadcast import append_dims, per_sample_sum
+
+__all__ = ["GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow"]
+
+
+class GaussianProcess:
+    """Base class: subclasses define :meth:`alpha` and :meth:`sigma` (elementwise in ``t``).
+
+    Attributes:
+        t_min: time of the data end (smallest time a model is evaluated at).
+        t_max: time of the prior end.
+        default_grid: time-grid kind used by :func:`polydiff.core.sample` when none is given.
+    """
+
+    t_min: float = 0.0
+    t_max: float = 1.0
+    default_grid: str = "uniform_t"
+
+    # --- marginal -------------------------------------------------------------------------
+    def alpha(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sigma(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        """``lambda(t) = 2 (log alpha - log sigma)``."""
+        t = self._as_t(t)
+        return 2.0 * (torch.log(self.alpha(t)) - torch.log(self.sigma(t)))
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        """Inverse of :meth:`log_snr` (bisection in float64; subclasses override analytically)."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        lo = torch.full_like(lam, self.t_min)
+        hi = torch.full_like(lam, self.t_max)
+        for _ in range(100):  # log_snr is decreasing in t
+            mid = 0.5 * (lo + hi)
+            above = self.log_snr(mid) > lam
+            lo = torch.where(above, mid, lo)
+            hi = torch.where(above, hi, mid)
+        return 0.5 * (lo + hi)
+
+    def marginal(self, x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """Sample ``x_t = alpha(t) x0 + sigma(t) eps`` for per-sample ``t`` of shape ``[B]``."""
+        if x0.shape != eps.shape:
+            raise ValueError(f"x0 {tuple(x0.shape)} and eps {tuple(eps.shape)} differ in shape")
+        t = self._as_t(t, batch=x0.shape[0])
+        a = append_dims(self.alpha(t), x0.ndim).to(x0.dtype)
+        s = append_dims(self.sigma(t), x0.ndim).to(x0.dtype)
+        return a * x0 + s * eps
+
+    # --- SDE --------------------------------------------------------------------------------
+    def _ddt(self, fn, t: Tensor) -> Tensor:
+        with torch.enable_grad():
+            tt = t.detach().to(torch.float64).requires_grad_(True)
+            (g,) = torch.autograd.grad(fn(tt).sum(), tt)
+        return g.to(t.dtype)
+
+    def f(self, t: Tensor) -> Tensor:
+        """Drift coefficient ``f(t) = d log alpha / dt`` (the SDE drift is ``f(t) x``)."""
+        t = self._as_t(t)
+        return self._ddt(lambda u: torch.log(self.alpha(u)), t)
+
+    def g2(self, t: Tensor) -> Tensor:
+        """Squared diffusion ``g(t)^2 = d sigma^2/dt - 2 f(t) sigma^2``."""
+        t = self._as_t(t)
+        s2 = self.sigma(t) ** 2
+        return self._ddt(lambda u: self.sigma(u) ** 2, t) - 2.0 * self.f(t) * s2
+
+    def sde(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Forward SDE drift ``f(t) x`` and diffusion ``g(t)`` (broadcast to ``x``'s rank)."""
+        t = self._as_t(t, batch=x.shape[0])
+        drift = append_dims(self.f(t), x.ndim).to(x.dtype) * x
+        return drift, append_dims(self.g2(t).clamp_min(0).sqrt(), x.ndim).to(x.dtype)
+
+    # --- prior ------------------------------------------------------------------------------
+    def prior_std(self) -> float:
+        """Standard deviation of the prior ``N(0, prior_std^2 I)`` at ``t_max``."""
+        return float(self.sigma(torch.tensor(self.t_max, dtype=torch.float64)))
+
+    def prior_sample(
+        self,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
+        """Draw ``x_T ~ N(0, prior_std^2 I)`` of the given shape."""
+        shape = tuple(int(s) for s in shape)
+        if len(shape) < 1 or any(s < 1 for s in shape):
+            raise ValueError(f"prior_sample needs a non-empty shape with positive sizes, got {shape}")
+        if generator is not None and device is None:
+            device = generator.device
+        return self.prior_std() * torch.randn(shape, generator=generator, device=device, dtype=dtype)
+
+    def prior_logp(self, x: Tensor) -> Tensor:
+        """Per-sample log-density of ``x`` under the prior (shape ``[B]``)."""
+        s = self.prior_std()
+        d = x[0].numel()
+        return -0.5 * per_sample_sum(x.double() ** 2) / s**2 - d * (math.log(s) + 0.5 * math.log(2 * math.pi))
+
+    # --- checks -----------------------------------------------------------------------------
+    def _as_t(self, t, batch: int | None = None) -> Tensor:
+        t = torch.as_tensor(t)
+        if not torch.is_floating_point(t):
+            t = t.to(torch.float64)
+        if batch is not None:
+            if t.ndim == 0:
+                t = t.expand(batch)
+            elif t.shape != (batch,):
+                raise ValueError(f"t must be a scalar or of shape [{batch}], got {tuple(t.shape)}")
+        return t
+
+    def check_t(self, t: Tensor, name: str = "t") -> None:
+        """Raise ``ValueError`` if any ``t`` lies outside ``[t_min, t_max]`` or is not finite."""
+        t = torch.as_tensor(t)
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or inf")
+        tol = 1e-9 * max(1.0, abs(self.t_max))
+        if (t < self.t_min - tol).any() or (t > self.t_max + tol).any():
+            raise ValueError(
+                f"{name} outside the process range [{self.t_min}, {self.t_max}]: "
+                f"min {float(t.min()):.6g}, max {float(t.max()):.6g}"
+            )
+
+    def config(self) -> dict:
+        """JSON-serialisable constructor arguments (saved beside checkpoints)."""
+        return {"class": type(self).__name__}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "class")
+        return f"{type(self).__name__}({args})"
+
+
+class VP(GaussianProcess):
+    """Variance-preserving process (Song et al. 2021, eq. 11; Nichol & Dhariwal 2021 cosine).
+
+    ``schedule="linear"``: ``log alpha(t) = -t^2 (beta_max - beta_min)/4 - t beta_min/2``.
+    ``schedule="cosine"``: ``alpha(t)^2 = cos((t+s)/(1+s) pi/2)^2 / cos(s/(1+s) pi/2)^2``.
+    """
+
+    default_grid = "uniform_t"
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, *, schedule: str = "linear",
+                 t_min: float = 1e-3, t_max: float | None = None, s: float = 0.008):
+        if schedule not in ("linear", "cosine"):
+            raise ValueError(f"unknown VP schedule {schedule!r}; expected 'linear' or 'cosine'")
+        if not (0 <= beta_min < beta_max):
+            raise ValueError(f"need 0 <= beta_min < beta_max, got {beta_min}, {beta_max}")
+        self.schedule, self.beta_min, self.beta_max, self.s = schedule, float(beta_min), float(beta_max), float(s)
+        self.t_min = float(t_min)
+        # cosine: log-SNR diverges at t=1; DPM-Solver's choice of 0.9946 keeps it finite.
+        self.t_max = float(t_max if t_max is not None else (1.0 if schedule == "linear" else 0.9946))
+        if not (0 < self.t_min < self.t_max):
+            raise ValueError(f"need 0 < t_min < t_max, got {self.t_min}, {self.t_max}")
+
+    def log_alpha(self, t: Tensor) -> Tensor:
+        t = self._as_t(t)
+        if self.schedule == "linear":
+            return -0.25 * t**2 * (self.beta_max - self.beta_min) - 0.5 * t * self.beta_min
+        c = math.pi / 2 / (1 + self.s)
+        return torch.log(torch.cos((t + self.s) * c)) - math.log(math.cos(self.s * c))
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return torch.exp(self.log_alpha(t))
+
+    def sigma(self, t: Tensor) -> Tensor:
+        return torch.sqrt(-torch.expm1(2.0 * self.log_alpha(t)))
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        la = self.log_alpha(t)
+        return 2.0 * la - torch.log(-torch.expm1(2.0 * la))
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        neg_log_a2 = torch.nn.functional.softplus(-lam)  # -log alpha^2
+        if self.schedule == "linear":
+            db = self.beta_max - self.beta_min
+            return (-self.beta_min + torch.sqrt(self.beta_min**2 + 2.0 * db * neg_log_a2)) / db
+        c = math.pi / 2 / (1 + self.s)
+        return torch.arccos(torch.exp(-0.5 * neg_log_a2) * math.cos(self.s * c)) / c - self.s
+
+    def prior_std(self) -> float:
+        return 1.0
+
+    def config(self) -> dict:
+        return {"class": "VP", "beta_min": self.beta_min, "beta_max": self.beta_max,
+                "schedule": self.schedule, "t_min": self.t_min, "t_max": self.t_max, "s": self.s}
+
+
+class SubVP(VP):
+    """Sub-VP process (Song et al. 2021, eq. 29): VP's ``alpha`` with ``sigma = 1 - alpha^2``."""
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, *, t_min: float = 1e-3, t_max: float = 1.0):
+        super().__init__(beta_min, beta_max, schedule="linear", t_min=t_min, t_max=t_max)
+
+    def sigma(self, t: Tensor) -> Tensor:
+        return -torch.expm1(2.0 * self.log_alpha(t))
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        la = self.log_alpha(t)
+        return 2.0 * la - 2.0 * torch.log(-torch.expm1(2.0 * la))
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        return GaussianProcess.t_from_log_snr(self, lam)
+
+    def config(self) -> dict:
+        return {"class": "SubVP", "beta_min": self.beta_min, "beta_max": self.beta_max,
+                "t_min": self.t_min, "t_max": self.t_max}
+
+
+class VE(GaussianProcess):
+    """Variance-exploding process (Song et al. 2021, eq. 9; NCSN): ``alpha = 1``,
+    ``sigma(t) = sigma_min (sigma_max / sigma_min)^t``."""
+
+    default_grid = "uniform_t"
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, *, t_min: float = 1e-5, t_max: float = 1.0):
+        if not (0 < sigma_min < sigma_max):
+            raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+        self.t_min, self.t_max = float(t_min), float(t_max)
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return torch.ones_like(self._as_t(t))
+
+    def sigma(self, t: Tensor) -> Tensor:
+        t = self._as_t(t)
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        return (-0.5 * lam - math.log(self.sigma_min)) / math.log(self.sigma_max / self.sigma_min)
+
+    def config(self) -> dict:
+        return {"class": "VE", "sigma_min": self.sigma_min, "sigma_max": self.sigma_max,
+                "t_min": self.t_min, "t_max": self.t_max}
+
+
+class EDM(GaussianProcess):
+    """Karras et al. (2022) process: ``alpha = 1``, ``sigma(t) = t`` (time is sigma).
+
+    ``sigma_data`` sets the EDM preconditioning (Table 1) used with ``prediction="edm"``.
+    """
+
+    default_grid = "karras"
+
+    def __init__(self, sigma_min: float = 0.002, sigma_max: float = 80.0, sigma_data: float = 0.5, rho: float = 7.0):
+        if not (0 < sigma_min < sigma_max) or sigma_data <= 0:
+            raise ValueError(f"need 0 < sigma_min < sigma_max and sigma_data > 0, got "
+                             f"{sigma_min}, {sigma_max}, {sigma_data}")
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+        self.sigma_data, self.rho = float(sigma_data), float(rho)
+        self.t_min, self.t_max = self.sigma_min, self.sigma_max
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return torch.ones_like(self._as_t(t))
+
+    def sigma(self, t: Tensor) -> Tensor:
+        return self._as_t(t).clone()
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        return torch.exp(-0.5 * torch.as_tensor(lam, dtype=torch.float64))
+
+    def config(self) -> dict:
+        return {"class": "EDM", "sigma_min": self.sigma_min, "sigma_max": self.sigma_max,
+                "sigma_data": self.sigma_data, "rho": self.rho}
+
+
+class Flow(GaussianProcess):
+    """Linear interpolant of rectified flow / flow matching (Liu et al. 2023; Lipman et al.
+    2023): ``alpha(t) = 1 - t``, ``sigma(t) = t``; the velocity is ``eps - x0``."""
+
+    default_grid = "uniform_t"
+
+    def __init__(self, t_min: float = 1e-3, t_max: float = 1.0 - 1e-3):
+        if not (0 < t_min < t_max < 1):
+            raise ValueError(f"Flow needs 0 < t_min < t_max < 1, got {t_min}, {t_max}")
+        self.t_min, self.t_max = float(t_min), float(t_max)
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return 1.0 - self._as_t(t)
+
+    def sigma(self, t: Tensor) -> Tensor:
+        return self._as_t(t).clone()
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        return torch.sigmoid(-0.5 * torch.as_tensor(lam, dtype=torch.float64))
+
+    def config(self) -> dict:
+        return {"class": "Flow", "t_min": self.t_min, "t_max": self.t_max}

