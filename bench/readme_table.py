@@ -1,0 +1,100 @@
+"""Generates the README's results table from the committed ``bench/results/*.json``.
+
+The table lives between ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md
+and is never typed by hand::
+
+    python -m polydiff.bench.readme_table            # rewrite the README section
+    python -m polydiff.bench.readme_table --check    # exit 1 if the README is stale
+
+A test runs the check, so a README whose numbers differ from the result files fails CI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .report import compact_group, metric_label
+from .runner import DOMAINS, RESULTS_DIR
+from .schema import group_records, record_problems
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
+    """The committed result documents, in the suite's domain order, each validated."""
+    docs = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
+            raise TypeError(f"{path}: expected an object with a 'records' list")
+        for key in ("domain", "command", "commit", "machine", "duration_s"):
+            if key not in doc:
+                raise ValueError(f"{path}: missing key {key!r}")
+        for i, rec in enumerate(doc["records"]):
+            problems = record_problems(rec, domain=doc["domain"], with_added=True)
+            if problems:
+                raise ValueError(f"{path}: record {i}: " + "; ".join(problems))
+        docs.append(doc)
+    order = {d: i for i, d in enumerate(DOMAINS)}
+    return sorted(docs, key=lambda d: (order.get(d["domain"], len(order)), d["domain"]))
+
+
+def render_table(docs: Sequence[dict[str, Any]]) -> str:
+    """Markdown for the README section: one row per compared group, then provenance."""
+    if not docs:
+        return ("No full-mode results are committed yet: `polydiff bench --full` writes "
+                "`bench/results/<domain>.json`, then `python -m polydiff.bench.readme_table` "
+                "fills this table.")
+    lines = ["| domain | task | dataset | setting | metric | methods (best in bold) |",
+             "|---|---|---|---|---|---|"]
+    for doc in docs:
+        for (domain, task, dataset, setting, _), group in group_records(doc["records"]).items():
+            cells = [domain, task, dataset, setting, metric_label(group), compact_group(group)]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines.append("")
+    for doc in docs:
+        m = doc["machine"]
+        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+        lines.append(f"- {doc['domain']}: `{doc['command']}` at commit `{doc['commit']}`, "
+                     f"{float(doc['duration_s']):.0f} s on {m.get('cpu', '?')} "
+                     f"({m.get('torch_threads', '?')} torch threads{gpu})")
+    return "\n".join(lines)
+
+
+def splice(readme_text: str, table: str) -> str:
+    """``readme_text`` with the part between the markers replaced by ``table``."""
+    if readme_text.count(START) != 1 or readme_text.count(END) != 1:
+        raise ValueError(f"README must contain {START} and {END} exactly once each")
+    head, rest = readme_text.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rewrite (or ``--check``) the README's results table; returns the exit status."""
+    p = argparse.ArgumentParser(prog="python -m polydiff.bench.readme_table",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if the README is stale")
+    p.add_argument("--readme", type=Path, default=README)
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = p.parse_args(argv)
+    text = args.readme.read_text()
+    new = splice(text, render_table(load_results(args.results_dir)))
+    if args.check:
+        if new != text:
+            print(f"{args.readme} is stale: run python -m polydiff.bench.readme_table",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        args.readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Human-readable views of benchmark records: ``report.md``, summary PNGs, console lines.
+
+Records are compared within their group (domain, task, dataset, setting, metric); the best
+value of a group is marked, and a group holding a single method is flagged because a number
+without a baseline or peer beside it says nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .schema import best_index, group_records, has_peer
+
+if TYPE_CHECKING:
+    from .runner import SuiteResult
+
+NO_PEER = "no baseline/peer in this group"
+
+
+def fmt_value(v: float) -> str:
+    """A value with 4 significant digits (``0.01234``, ``12.35``, ``1.235e+05``)."""
+    return f"{float(v):.4g}"
+
+
+def metric_label(group: Sequence[Mapping[str, Any]]) -> str:
+    """``"MAE ↓"`` / ``"accuracy ↑"`` (no arrow when the group disagrees on the direction)."""
+    metric = group[0]["metric"]
+    dirs = {bool(r["higher_is_better"]) for r in group}
+    return f"{metric} {'↑' if dirs == {True} else '↓'}" if len(dirs) == 1 else metric
+
+
+def compact_group(group: Sequence[Mapping[str, Any]], bold: str = "**") -> str:
+    """One line for a group: ``**polydiff-csdi 0.312** (50 NFE) · linear 0.35``, best first."""
+    best = best_index(list(group))
+    order = sorted(range(len(group)), key=lambda i: (i != best, i))
+    parts = []
+    for i in order:
+        r = group[i]
+        s = f"{r['method']} {fmt_value(r['value'])}"
+        if i == best and len(group) > 1:
+            s = f"{bold}{s}{bold}"
+        if r.get("nfe"):
+            s += f" ({r['nfe']} NFE)"
+        parts.append(s)
+    line = " · ".join(parts)
+    return line if has_peer(list(group)) else f"{line} ⚠ {NO_PEER}"
+
+
+def domain_table(records: Sequence[Mapping[str, Any]]) -> str:
+    """The markdown table of one domain: rows grouped by (task, dataset, setting, metric)."""
+    lines = ["| task | dataset | setting | metric | method | value | NFE | seconds | n | note |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---|"]
+    for group in group_records(records).values():
+        best, peer = best_index(group), has_peer(group)
+        for i, r in enumerate(group):
+            head = ([r["task"], r["dataset"], r["setting"], metric_label(group)] if i == 0
+                    else ["", "", "", ""])
+            is_best = i == best and len(group) > 1
+            method = f"**{r['method']}**" if is_best else r["method"]
+            value = f"**{fmt_value(r['value'])}**" if is_best else fmt_value(r["value"])
+            note = "best" if is_best else ""
+            if not peer:
+                note = f"⚠ {NO_PEER}"
+            elif best is None and i == 0:
+                note = "records disagree on higher_is_better"
+            nfe = "–" if r["nfe"] is None else str(r["nfe"])
+            lines.append("| " + " | ".join(
+                head + [method, value, nfe, f"{float(r['seconds']):.2f}", str(r["n"]), note]) + " |")
+    return "\n".join(lines)
+
+
+def render_report(result: SuiteResult, summaries: Mapping[str, Path] | None = None) -> str:
+    """The whole ``report.md`` of a suite run."""
+    m = result.machine
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    where = (f"commit `{result.commit}` · started {result.started} · "
+             f"{result.duration_s:.1f} s · device {result.device} · {m.get('cpu')}, "
+             f"{m.get('cpu_count')} cores, {m.get('torch_threads')} torch threads{gpu} · "
+             f"torch {m.get('torch')}")
+    out = [f"# polydiff bench — {result.mode} mode", "", where, "",
+           f"Command: `{result.command}`", "",
+           "| domain | status | records | seconds | message |", "|---|---|---:|---:|---|"]
+    for o in result.outcomes:
+        msg = o.message.replace("|", "\\|").replace("\n", " ")
+        out.append(f"| {o.domain} | {o.status} | {len(o.records)} | {o.seconds:.1f} | {msg} |")
+    for o in result.outcomes:
+        if not o.records:
+            continue
+        out += ["", f"## {o.domain}", "", domain_table(o.records)]
+        lonely = sum(not has_peer(g) for g in group_records(o.records).values())
+        if lonely:
+            out += ["", f"⚠ {lonely} group(s) of {o.domain} have no baseline or peer beside them."]
+        pngs = ([str(summaries[o.domain].relative_to(result.out_dir))]
+                if summaries and o.domain in summaries else []) + o.figures
+        if pngs:
+            out += [""] + [f"![{Path(p).stem}]({p})" for p in pngs]
+    return "\n".join(out) + "\n"
+
+
+def write_report(result: SuiteResult, path: Path, summaries: Mapping[str, Path] | None = None) -> Path:
+    """Write :func:`render_report` to ``path``."""
+    path.write_text(render_report(result, summaries))
+    return path
+
+
+def console_summary(result: SuiteResult) -> str:
+    """What ``polydiff bench`` prints at the end: one line per group, best in ``*...*``."""
+    lines = []
+    for o in result.outcomes:
+        lines.append(f"{o.domain}: {o.status}" + (f" — {o.message}" if o.message else ""))
+        for key, group in group_records(o.records).items():
+            _, task, dataset, setting, _ = key
+            lines.append(f"  {task} · {dataset} · {setting} · {metric_label(group)}: "
+                         f"{compact_group(group, bold='*')}")
+    return "\n".join(lines)
+
+
+def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, Path]:
+    """``summary-<domain>.png``: one bar panel per group (best bar highlighted).
+
+    Returns domain -> path; empty when matplotlib is missing (the bench extra).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    written = {}
+    for o in result.outcomes:
+        groups = list(group_records(o.records).items())[:max_panels]
+        if not groups:
+            continue
+        cols = min(3, len(groups))
+        rows = -(-len(groups) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
+        for ax, (key, group) in zip(axes.flat, groups):
+            best = best_index(group)
+            values = [float(r["value"]) for r in group]
+            colors = ["tab:green" if i == best and len(group) > 1 else "tab:gray"
+                      for i in range(len(group))]
+            ax.barh(range(len(group)), values, color=colors)
+            ax.set_yticks(range(len(group)), [r["method"] for r in group], fontsize=7)
+            ax.invert_yaxis()
+            title = f"{key[1]} · {key[2]}\n{key[3]} · {metric_label(group)}"
+            ax.set_title(title if has_peer(group) else title + " (no peer!)", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
+        for ax in list(axes.flat)[len(groups):]:
+            ax.axis("off")
+        fig.suptitle(f"polydiff bench — {o.domain} ({result.mode}, {result.commit})", fontsize=10)
+        fig.tight_layout()
+        path = result.out_dir / f"summary-{o.domain}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written[o.domain] = path
+    return written

@@ -1,0 +1,114 @@
+"""Suite-wide guards: no network, modest threading.
+
+Every test runs under :func:`_no_network`: connecting a socket, ``socket.create_connection``
+or ``socket.getaddrinfo`` to anything but a loopback address or a Unix socket raises
+:class:`NetworkBlocked` (loopback stays open for torch.distributed/gloo tests). Tests must
+pass offline; a test that needs the network is a bug.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+
+class NetworkBlocked(RuntimeError):
+    """Raised when a test tries to reach the network."""
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None:  # getaddrinfo(None, port) resolves to the local host
+        return True
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not isinstance(host, str):
+        return False
+    if host.lower() in _LOOPBACK_NAMES or host == "":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _address_allowed(family: int, address: object) -> bool:
+    if getattr(socket, "AF_UNIX", None) is not None and family == socket.AF_UNIX:
+        return True
+    host = address[0] if isinstance(address, tuple) and address else address
+    return _is_loopback(host)
+
+
+def _install_guard() -> pytest.MonkeyPatch:
+    """Patch socket connect / create_connection / getaddrinfo; returns the undo handle."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_create, real_getaddrinfo = socket.create_connection, socket.getaddrinfo
+
+    def connect(self, address):
+        if not _address_allowed(self.family, address):
+            raise NetworkBlocked(f"test tried to connect to {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        if not _address_allowed(self.family, address):
+            raise NetworkBlocked(f"test tried to connect to {address!r}")
+        return real_connect_ex(self, address)
+
+    def create_connection(address, *args, **kwargs):
+        if not _is_loopback(address[0]):
+            raise NetworkBlocked(f"test tried to connect to {address!r}")
+        return real_create(address, *args, **kwargs)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback(host):
+            raise NetworkBlocked(f"test tried to resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    connect.polydiff_guard = True  # lets the fixture check the guard is still in place
+    mp = pytest.MonkeyPatch()
+    mp.setattr(socket.socket, "connect", connect)
+    mp.setattr(socket.socket, "connect_ex", connect_ex)
+    mp.setattr(socket, "create_connection", create_connection)
+    mp.setattr(socket, "getaddrinfo", getaddrinfo)
+    # Libraries that read these stay offline, also in subprocesses the tests start.
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        mp.setenv(var, "1")
+    return mp
+
+
+_GUARD: list[pytest.MonkeyPatch] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the guard before collection, so test-module imports are covered too."""
+    _GUARD.append(_install_guard())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _GUARD:
+        _GUARD.pop().undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network():
+    """Every test runs with the network guard; fail loudly if something removed it."""
+    if not getattr(socket.socket.connect, "polydiff_guard", False):
+        _GUARD.append(_install_guard())
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _modest_threads():
+    """One torch thread per xdist worker, at most two otherwise (the CI box has 2 cores)."""
+    import torch
+
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    n = 1 if workers and int(workers) > 1 else min(2, os.cpu_count() or 1)
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    yield
+    torch.set_num_threads(old)
