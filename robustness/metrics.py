@@ -1,0 +1,70 @@
+"""Accuracies with binomial confidence intervals.
+
+Robust accuracy on ``n`` test images is a binomial proportion; with the small ``n`` of
+adaptive evaluations (DiffPure reports 512 images) its uncertainty matters. Intervals:
+Wilson score (Wilson 1927) and exact Clopper–Pearson (Clopper & Pearson 1934), both from
+:func:`scipy.stats.binomtest`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from scipy import stats
+from torch import Tensor
+
+__all__ = ["Accuracy", "accuracy", "proportion_ci"]
+
+_METHODS = {"wilson": "wilson", "clopper-pearson": "exact", "exact": "exact"}
+
+
+def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "wilson") -> tuple[float, float]:
+    """Two-sided confidence interval for a binomial proportion ``k / n``.
+
+    Args:
+        k: successes (0 <= k <= n).
+        n: trials (> 0).
+        level: confidence level in (0, 1).
+        method: "wilson" or "clopper-pearson" (alias "exact").
+    """
+    for name, v in (("k", k), ("n", n)):
+        if isinstance(v, bool) or int(v) != v:
+            raise TypeError(f"{name} must be an integer, got {v!r}")
+    k, n = int(k), int(n)
+    if n <= 0 or not (0 <= k <= n):
+        raise ValueError(f"need n > 0 and 0 <= k <= n, got k={k}, n={n}")
+    if not (0 < level < 1):
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {tuple(_METHODS)}, got {method!r}")
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method=_METHODS[method])
+    return float(ci.low), float(ci.high)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """An accuracy ``value = k / n`` with its confidence interval ``[low, high]``."""
+
+    value: float
+    k: int
+    n: int
+    low: float
+    high: float
+    level: float
+    method: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def accuracy(correct: Tensor, level: float = 0.95, method: str = "wilson") -> Accuracy:
+    """Accuracy of a boolean ``[N]`` tensor of per-example correctness, with its interval."""
+    if not isinstance(correct, Tensor):
+        raise TypeError(f"correct must be a torch.Tensor, got {type(correct).__name__}")
+    if correct.ndim != 1 or correct.numel() == 0:
+        raise ValueError(f"correct must be a non-empty 1-D tensor, got shape {tuple(correct.shape)}")
+    if correct.dtype != torch.bool:
+        raise TypeError(f"correct must be a bool tensor, got {correct.dtype}")
+    k, n = int(correct.sum()), int(correct.numel())
+    low, high = proportion_ci(k, n, level, method)
+    return Accuracy(k / n, k, n, low, high, level, method)
