@@ -1,0 +1,340 @@
+"""Diffusion-LM (Li et al. 2022, "Diffusion-LM Improves Controllable Text Generation").
+
+Continuous diffusion over learned word embeddings:
+
+- **Embedding and rounding** (§4.1): ``q_phi(x0 | w) = N(E(w), sigma_0^2 I)``; the LM head
+  ``p(w | x0) = softmax(x0 E^T)`` is tied to the embeddings.
+- **Loss** (eq. 2, ``L_e2e_simple``, App. F): ``||f(x_t, t) - x0||^2`` (at ``t = 0`` against
+  ``E(w)``) ``+ ||alpha_T x0||^2`` (the prior / ``x_T`` term) ``- log p(w | x0)``, with ``x0``
+  sampled around the embedding, the network predicting ``x0`` and the sqrt schedule
+  (``alpha_bar(t) = 1 - sqrt(t/T + 1e-4)``) on core's :class:`~polydiff.core.DiscreteVP`.
+- **Clamping trick** (§4.2): ``x0_hat`` replaced by its nearest embedding row, a core
+  ``project_x0`` hook; decoding by rounding to the nearest embedding.
+- **Control** (§5.2): after every denoising step a few gradient steps on ``x_{t-1}`` raise
+  ``log p(c | x_{t-1})`` of a classifier trained on noisy embeddings while a fluency term
+  ``lambda ||x_{t-1} - x_{t-1}^{unguided}||^2 / (2 sigma_t^2)`` keeps it near the
+  unguided step (a core ``project_x`` hook).
+- **Infilling**: fixed tokens at given positions through core's ``pc.Known``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+import polydiff.core as pc
+
+from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
+from .tokenizer import Tokenizer
+
+__all__ = [
+    "EmbeddingDiffusionConfig", "embedding_diffusion_loss", "nearest_embedding",
+    "round_to_tokens", "partial_noising", "ClampToEmbeddings", "ControlHook", "DiffusionLM",
+    "check_solver", "save_model", "load_model_files",
+]
+
+
+@dataclass(frozen=True)
+class EmbeddingDiffusionConfig:
+    """Sizes of an embedding-diffusion model (Diffusion-LM / DiffuSeq).
+
+    Attributes:
+        vocab_size, seq_len: tokenizer size and sequence length (specials included).
+        emb_dim: word-embedding dimension ``D`` (16 for E2E in Li et al.; 128 in DiffuSeq).
+        hidden, layers, heads: transformer size.
+        T: number of diffusion steps (2,000 in both papers).
+        schedule: beta schedule name for ``pc.DiscreteVP.from_schedule`` ("sqrt").
+        src_len: DiffuSeq only: positions ``[0, src_len)`` hold the source and ``<sep>``.
+    """
+
+    vocab_size: int
+    seq_len: int
+    emb_dim: int = 16
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    T: int = 2000
+    schedule: str = "sqrt"
+    src_len: int = 0
+
+    def __post_init__(self) -> None:
+        for k in ("vocab_size", "seq_len", "emb_dim", "hidden", "layers", "heads", "T"):
+            if int(getattr(self, k)) < 1:
+                raise ValueError(f"EmbeddingDiffusionConfig.{k} must be >= 1, got {getattr(self, k)}")
+        if not 0 <= self.src_len < self.seq_len:
+            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check_solver(solver: str) -> None:
+    """Raise ``ValueError`` for a solver name core does not know."""
+    names = getattr(pc, "SOLVERS", None)
+    if names is not None and solver not in names:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(names)}")
+
+
+def nearest_embedding(x: Tensor, weight: Tensor) -> Tensor:
+    """Index of the nearest (L2) row of ``weight`` ``[V, D]`` for every vector of ``x`` ``[..., D]``."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"x has dim {x.shape[-1]} but the embeddings have {weight.shape[-1]}")
+    flat = x.reshape(-1, x.shape[-1]).to(weight.dtype)
+    d2 = (flat**2).sum(-1, keepdim=True) - 2.0 * flat @ weight.t() + (weight**2).sum(-1)[None]
+    return d2.argmin(-1).reshape(x.shape[:-1])
+
+
+def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
+    """Rounding (Li et al. §4.2): ``[B, L, D]`` -> token ids ``[B, L]`` of the nearest embeddings."""
+    if x.ndim != 3:
+        raise ValueError(f"x must be [B, L, D], got shape {tuple(x.shape)}")
+    return nearest_embedding(x, weight)
+
+
+class ClampToEmbeddings:
+    """The clamping trick as a ``project_x0(x0_hat, t)`` hook: every vector of ``x0_hat`` is
+    replaced by its nearest embedding row (exact rows of ``weight``).
+
+    Args:
+        weight: the embedding table ``[V, D]``.
+        t_max: clamp only while ``t <= t_max`` (``None``: at every step).
+    """
+
+    def __init__(self, weight: Tensor, t_max: float | None = None):
+        self.weight, self.t_max = weight.detach(), t_max
+
+    def __call__(self, x0_hat: Tensor, t: Tensor | float) -> Tensor:
+        if self.t_max is not None and float(torch.as_tensor(t).max()) > self.t_max:
+            return x0_hat
+        idx = nearest_embedding(x0_hat, self.weight)
+        return self.weight[idx].to(x0_hat.dtype)
+
+
+def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
+                             noise_mask: Tensor | None = None,
+                             generator: torch.Generator | None = None) -> Tensor:
+    """Per-sample ``L_e2e_simple`` (Li et al. 2022, eq. 2 / App. F) -> ``[B]``.
+
+    ``x0 = E(w) + sigma_0 eps`` with ``sigma_0 = sigma(t_min)``; ``t`` uniform over the
+    training indices; ``x_t`` from the marginal; ``mse = ||net(x_t, t) - x0||^2`` (against
+    ``E(w)`` where ``t = 0``); ``prior = ||alpha(T) x0||^2``; ``rounding = -log p(w | x0)``.
+    Each term is a mean over the counted positions.
+
+    Args:
+        noise_mask: ``[B, L]`` with 1 where positions are noised and counted (DiffuSeq's
+            target side); 0 positions keep ``x0`` in ``x_t`` (partial noising). ``None``: all.
+    """
+    B, L = ids.shape
+    dev = ids.device
+    emb = net.embed_tokens(ids)
+    t = torch.randint(0, int(process.num_train_timesteps), (B,), generator=generator, device=dev)
+    t = t.to(torch.float64)
+    sigma0 = float(process.sigma(torch.tensor(process.t_min, dtype=torch.float64)))
+    x0 = emb + sigma0 * torch.randn(emb.shape, generator=generator, device=dev, dtype=emb.dtype)
+    eps = torch.randn(emb.shape, generator=generator, device=dev, dtype=emb.dtype)
+    x_t = process.marginal(x0, t, eps)
+    m = torch.ones(B, L, device=dev, dtype=emb.dtype) if noise_mask is None else noise_mask.to(emb.dtype)
+    if noise_mask is not None:
+        x_t = partial_noising(x_t, x0, noise_mask)
+    x0_hat = net(x_t, t.to(emb.dtype))
+    target = torch.where((t == 0)[:, None, None], emb, x0)
+    count = m.sum(1).clamp_min(1.0)
+    mse = (((x0_hat - target) ** 2).mean(-1) * m).sum(1) / count
+    a_T = process.alpha(torch.tensor(process.t_max, dtype=torch.float64)).to(emb.dtype)
+    prior = (((a_T * x0) ** 2).mean(-1) * m).sum(1) / count
+    nll = nn.functional.cross_entropy(net.logits(x0).transpose(1, 2), ids, reduction="none")
+    rounding = (nll * m).sum(1) / count
+    return mse + prior + rounding
+
+
+def partial_noising(x_t: Tensor, x0: Tensor, noise_mask: Tensor) -> Tensor:
+    """DiffuSeq partial noising (Gong et al. 2023, §3): keep ``x0`` where ``noise_mask == 0``.
+
+    Args:
+        x_t, x0: ``[B, L, D]``. noise_mask: ``[B, L]``, 1 on the noised (target) positions.
+    """
+    if noise_mask.shape != x_t.shape[:2]:
+        raise ValueError(f"noise_mask must be {tuple(x_t.shape[:2])}, got {tuple(noise_mask.shape)}")
+    return torch.where(noise_mask[..., None].bool(), x_t, x0)
+
+
+class ControlHook:
+    """Per-step control of Li et al. (2022, §5.2) as a ``project_x(x, t)`` hook.
+
+    After the solver's step to time ``t``, ``k`` gradient-ascent steps on ``x'`` (started at
+    the unguided ``x``) maximise ``log p(c | x', t) - lam ||x' - x||^2 / (2 sigma_t^2)``;
+    the step is ``step_size * sigma_t^2 * grad`` (a score-scaled step, stable for
+    ``step_size * lam < 1``).
+
+    Args:
+        classifier: ``NoisyEmbeddingClassifier`` (multi-label logits).
+        label: ``[B]`` attribute index per sample (the wanted label is present).
+        process: the diffusion process (for ``sigma_t``).
+    """
+
+    def __init__(self, classifier: NoisyEmbeddingClassifier, label: Tensor, process, *,
+                 steps: int = 3, step_size: float = 0.5, fluency: float = 1.0):
+        if steps < 1 or step_size <= 0 or fluency < 0:
+            raise ValueError("ControlHook needs steps >= 1, step_size > 0, fluency >= 0")
+        self.classifier, self.label, self.process = classifier, label, process
+        self.steps, self.step_size, self.fluency = steps, step_size, fluency
+
+    def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
+        t = torch.as_tensor(t, dtype=torch.float64).reshape(-1).expand(x.shape[0])
+        if float(t.max()) <= self.process.t_min:
+            return x
+        s2 = (self.process.sigma(t) ** 2).to(x.dtype)[:, None, None]
+        anchor = x.detach()
+        y = anchor.clone()
+        with torch.enable_grad():
+            for _ in range(self.steps):
+                y.requires_grad_(True)
+                logits = self.classifier(y, t.to(x.dtype))
+                logp = nn.functional.logsigmoid(logits.gather(1, self.label[:, None])).sum()
+                fl = (self.fluency * ((y - anchor) ** 2) / (2 * s2)).sum()
+                (g,) = torch.autograd.grad(logp - fl, y)
+                y = (y + self.step_size * s2 * g).detach()
+        return y
+
+
+class DiffusionLM(nn.Module):
+    """A trained Diffusion-LM: denoiser + embeddings, tokenizer, process, optional guide.
+
+    Args:
+        config: sizes. tokenizer: the sentencepiece tokenizer. attributes: control vocabulary
+            (``"field : value"`` strings) of the guiding classifier, if any.
+    """
+
+    def __init__(self, config: EmbeddingDiffusionConfig, tokenizer: Tokenizer,
+                 attributes: Sequence[str] = ()):
+        super().__init__()
+        if tokenizer.vocab_size != config.vocab_size:
+            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+        self.config, self.tokenizer = config, tokenizer
+        self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
+                                       config.hidden, config.layers, config.heads)
+        self.process = pc.DiscreteVP.from_schedule(config.schedule, config.T)
+        self.attributes = list(attributes)
+        self.classifier = (NoisyEmbeddingClassifier(config.emb_dim, config.seq_len, len(self.attributes))
+                           if self.attributes else None)
+
+    # --- data -------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str], truncate: bool = False) -> Tensor:
+        """``[B, seq_len]`` ids (text, EOS, pads); over-length texts raise unless ``truncate``."""
+        return self.tokenizer.encode_batch(texts, self.config.seq_len, truncate=truncate)
+
+    def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Mean ``L_e2e_simple`` over the batch (see :func:`embedding_diffusion_loss`)."""
+        return embedding_diffusion_loss(self.net, self.process, ids, generator=generator).mean()
+
+    def classifier_loss(self, ids: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """BCE of the guide on ``x_t`` of the (frozen) embeddings at uniform ``t``; ``labels [B, K]``."""
+        if self.classifier is None:
+            raise ValueError("this DiffusionLM has no control attributes")
+        with torch.no_grad():
+            x0 = self.net.embed_tokens(ids)
+        B = ids.shape[0]
+        t = torch.randint(0, self.config.T, (B,), generator=generator).to(torch.float64)
+        x_t = self.process.marginal(x0, t, torch.randn(x0.shape, generator=generator))
+        logits = self.classifier(x_t, t.float())
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+
+    # --- sampling ---------------------------------------------------------------------------
+    def control_index(self, control: str) -> int:
+        from .data import parse_control
+        return self.attributes.index(parse_control(control, self.attributes))
+
+    @torch.no_grad()
+    def sample_ids(self, n: int, steps: int = 200, solver: str = "ddim", *, clamp: bool = True,
+                   control: str | None = None, control_steps: int = 3, control_step_size: float = 0.5,
+                   fluency: float = 1.0, infill: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> Tensor:
+        """Sample ``[n, seq_len]`` token ids with a core solver.
+
+        Args:
+            control: an attribute (``"food : Chinese"``) to steer towards (needs the guide).
+            infill: ``[n, seq_len]`` ids with ``-1`` at free positions; others are kept
+                (``pc.Known`` replacement), e.g. a fixed prefix/suffix.
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        check_solver(solver)
+        c = self.config
+        W = self.net.embed.weight
+        x_T = self.process.prior_sample((n, c.seq_len, c.emb_dim), generator=generator)
+        kw: dict = {}
+        if clamp:
+            kw["project_x0"] = ClampToEmbeddings(W)
+        if control is not None:
+            if self.classifier is None:
+                raise ValueError("control needs a DiffusionLM trained with a guiding classifier")
+            lab = torch.full((n,), self.control_index(control), dtype=torch.long)
+            kw["project_x"] = ControlHook(self.classifier, lab, self.process, steps=control_steps,
+                                          step_size=control_step_size, fluency=fluency)
+        if infill is not None:
+            if infill.shape != (n, c.seq_len):
+                raise ValueError(f"infill must be [{n}, {c.seq_len}], got {tuple(infill.shape)}")
+            keep = infill >= 0
+            values = W[infill.clamp_min(0)].detach()
+            mask = keep[..., None].expand_as(values).to(values.dtype)
+            kw["known"] = pc.Known(values, mask)
+        x0 = pc.sample(self._denoiser, self.process, x_T, steps=steps, solver=solver,
+                       prediction="x0", generator=generator, **kw)
+        ids = round_to_tokens(x0, W)
+        if infill is not None:
+            ids = torch.where(infill >= 0, infill, ids)
+        return ids
+
+    def _denoiser(self, x: Tensor, t: Tensor) -> Tensor:
+        return self.net(x, t.to(x.dtype))
+
+    def generate(self, controls: Sequence[str] | None = None, n: int = 1, steps: int = 200,
+                 solver: str = "ddim", **kw) -> list[str]:
+        """``n`` sentences per control (or ``n`` unconditional ones when ``controls`` is None)."""
+        if controls is None:
+            return self.tokenizer.decode_batch(self.sample_ids(n, steps, solver, **kw))
+        if isinstance(controls, str):
+            raise TypeError("controls must be a list of attribute strings, not one str")
+        out: list[str] = []
+        for ctrl in controls:
+            out += self.tokenizer.decode_batch(self.sample_ids(n, steps, solver, control=ctrl, **kw))
+        return out
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """``model.safetensors`` + ``config.json`` + ``tokenizer.model``."""
+        save_model(self, directory, {"config": self.config.to_dict(), "attributes": self.attributes})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "DiffusionLM":
+        meta, tok, state = load_model_files(directory)
+        m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok, meta["attributes"])
+        m.load_state_dict(state)
+        return m
+
+
+def save_model(module: nn.Module, directory: str | Path, meta: dict) -> None:
+    """Write ``model.safetensors`` (weights), ``config.json`` (meta) and ``tokenizer.model``."""
+    from safetensors.torch import save_file
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(d / "model.safetensors"))
+    (d / "config.json").write_text(json.dumps(meta, indent=2))
+    module.tokenizer.save(d / "tokenizer.model")
+
+
+def load_model_files(directory: str | Path) -> tuple[dict, Tokenizer, dict]:
+    """Read what :func:`save_model` wrote (no unpickling)."""
+    from safetensors.torch import load_file
+    d = Path(directory)
+    for f in ("model.safetensors", "config.json", "tokenizer.model"):
+        if not (d / f).is_file():
+            raise FileNotFoundError(f"checkpoint {d} lacks {f}")
+    return json.loads((d / "config.json").read_text()), Tokenizer.load(d / "tokenizer.model"), \
+        load_file(str(d / "model.safetensors"))
+
