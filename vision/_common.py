@@ -1,0 +1,60 @@
+"""Small helpers shared by the vision task modules (not public API)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def default_process():
+    """DDPM's process: linear betas 1e-4..0.02 over T=1000 steps (Ho et al. 2020, sec. 4)."""
+    import polydiff.core as pc
+    return pc.DiscreteVP.from_schedule("linear", 1000, beta_start=1e-4, beta_end=0.02)
+
+
+def check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, (torch.Generator, list, tuple)):
+        raise TypeError(f"generator must be a torch.Generator or a list of them, got {type(generator).__name__}")
+
+
+def check_mask(mask: Tensor, like: Tensor, name: str = "mask") -> Tensor:
+    """A 0/1 float mask ``[N or 1, 1 or C, H, W]`` that broadcasts to ``like``."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    if mask.ndim != 4:
+        raise ValueError(f"{name} must have shape [N, 1, H, W], got {tuple(mask.shape)}")
+    try:
+        torch.broadcast_shapes(mask.shape, like.shape)
+    except RuntimeError:
+        raise ValueError(f"{name} {tuple(mask.shape)} does not broadcast to images {tuple(like.shape)}") from None
+    if not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(f"{name} must contain only 0 and 1")
+    return mask.to(like.dtype)
+
+
+def random_times(process, n: int, generator=None, device=None) -> Tensor:
+    """Training times: integer indices for a DiscreteVP, uniform in [t_min, t_max] otherwise."""
+    T = getattr(process, "num_train_timesteps", None)
+    if T is not None:
+        return torch.randint(0, T, (n,), generator=generator, device=device).double()
+    u = torch.rand((n,), generator=generator, device=device, dtype=torch.float64)
+    return process.t_min + u * (process.t_max - process.t_min)
+
+
+def sample_kwargs(steps: int, solver: str, generator, extra: dict) -> dict:
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a solver name, got {type(solver).__name__}")
+    check_generator(generator)
+    return {"steps": steps, "solver": solver, "generator": generator, **extra}
+
+
+def randn_like(x: Tensor, generator=None) -> Tensor:
+    """Standard normal noise shaped like ``x`` from one generator or a list (one per sample)."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != x.shape[0]:
+            raise ValueError(f"got {len(generator)} generators for a batch of {x.shape[0]}")
+        return torch.stack([torch.randn(x.shape[1:], generator=g, device=g.device, dtype=x.dtype)
+                            for g in generator]).to(x.device)
+    dev = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)

@@ -1,0 +1,165 @@
+"""Image metrics, delegating to the field's libraries.
+
+PSNR and SSIM from ``skimage.metrics`` (Wang et al. 2004), AUROC/AUPRC from
+``sklearn.metrics``, the matrix square root from ``scipy.linalg.sqrtm``. The Fréchet
+distance here is computed in the feature space of polydiff's own small
+:class:`~polydiff.vision.nets.Classifier`; it follows the FID formula (Heusel et al. 2017,
+eq. 2) but it is **not Inception FID** (Inception weights cannot be downloaded here), so its
+values are only comparable with each other.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data import check_images
+
+__all__ = ["psnr", "ssim", "masked_psnr", "iou_per_class", "miou", "dice", "auroc", "auprc",
+           "accuracy", "frechet_distance", "classifier_frechet_distance"]
+
+
+def _pair(a: Tensor, b: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    check_images(a, "prediction")
+    check_images(b, "target")
+    if a.shape != b.shape:
+        raise ValueError(f"prediction {tuple(a.shape)} and target {tuple(b.shape)} differ in shape")
+    return a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
+
+
+def psnr(pred: Tensor, target: Tensor) -> float:
+    """Mean per-image PSNR in dB of ``[N, C, H, W]`` images in ``[0, 1]`` (data range 1)."""
+    from skimage.metrics import peak_signal_noise_ratio
+    p, t = _pair(pred, target)
+    vals = [peak_signal_noise_ratio(ti, pi, data_range=1.0) if not np.array_equal(ti, pi) else np.inf
+            for pi, ti in zip(p, t)]
+    return float(np.mean(np.minimum(vals, 100.0)))
+
+
+def ssim(pred: Tensor, target: Tensor) -> float:
+    """Mean per-image SSIM (Wang et al. 2004) via ``skimage.metrics.structural_similarity``;
+    the window shrinks to the image for images smaller than 7 pixels."""
+    from skimage.metrics import structural_similarity
+    p, t = _pair(pred, target)
+    win = min(7, p.shape[-1], p.shape[-2])
+    win = win if win % 2 else win - 1
+    if win < 3:
+        raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {p.shape[-2:]}")
+    return float(np.mean([structural_similarity(ti, pi, data_range=1.0, channel_axis=0, win_size=win)
+                          for pi, ti in zip(p, t)]))
+
+
+def masked_psnr(pred: Tensor, target: Tensor, mask: Tensor) -> float:
+    """Mean per-image PSNR over the pixels where ``mask == 1`` (e.g. the inpainted region)."""
+    p, t = _pair(pred, target)
+    m = mask.detach().cpu().double().expand_as(pred).numpy()
+    if not np.isin(m, (0.0, 1.0)).all():
+        raise ValueError("mask must contain only 0 and 1")
+    out = []
+    for pi, ti, mi in zip(p, t, m):
+        if mi.sum() == 0:
+            raise ValueError("an image has an empty mask")
+        mse = ((pi - ti) ** 2 * mi).sum() / mi.sum()
+        out.append(100.0 if mse == 0 else 10 * np.log10(1.0 / mse))
+    return float(np.mean(out))
+
+
+def _labels(pred: Tensor, target: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    if pred.shape != target.shape:
+        raise ValueError(f"label maps differ in shape: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    if torch.is_floating_point(pred) or torch.is_floating_point(target):
+        raise TypeError("label maps must be integer tensors")
+    return pred.cpu().numpy().ravel(), target.cpu().numpy().ravel()
+
+
+def iou_per_class(pred: Tensor, target: Tensor, num_classes: int) -> np.ndarray:
+    """Intersection over union for each class (NaN for a class absent from both maps)."""
+    p, t = _labels(pred, target)
+    out = np.full(num_classes, np.nan)
+    for k in range(num_classes):
+        union = np.logical_or(p == k, t == k).sum()
+        if union:
+            out[k] = np.logical_and(p == k, t == k).sum() / union
+    return out
+
+
+def miou(pred: Tensor, target: Tensor, num_classes: int) -> float:
+    """Mean IoU over the classes present in prediction or target."""
+    return float(np.nanmean(iou_per_class(pred, target, num_classes)))
+
+
+def dice(pred: Tensor, target: Tensor) -> float:
+    """Dice coefficient ``2|A∩B| / (|A|+|B|)`` of two binary masks (1 when both are empty)."""
+    p, t = _labels(pred.long(), target.long())
+    if not (np.isin(p, (0, 1)).all() and np.isin(t, (0, 1)).all()):
+        raise ValueError("dice needs binary (0/1) masks")
+    s = p.sum() + t.sum()
+    return 1.0 if s == 0 else float(2 * np.logical_and(p == 1, t == 1).sum() / s)
+
+
+def _scores(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(torch.as_tensor(scores).detach().cpu(), dtype=np.float64).ravel()
+    y = np.asarray(torch.as_tensor(labels).detach().cpu()).ravel()
+    if s.shape != y.shape:
+        raise ValueError(f"scores {s.shape} and labels {y.shape} differ in size")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or inf")
+    if set(np.unique(y)) != {0, 1}:
+        raise ValueError("labels must be binary and contain both classes")
+    return s, y
+
+
+def auroc(scores, labels) -> float:
+    """Area under the ROC curve (``sklearn.metrics.roc_auc_score``); label 1 = anomalous."""
+    from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(*_scores(scores, labels)[::-1]))
+
+
+def auprc(scores, labels) -> float:
+    """Average precision (``sklearn.metrics.average_precision_score``); label 1 = anomalous."""
+    from sklearn.metrics import average_precision_score
+    return float(average_precision_score(*_scores(scores, labels)[::-1]))
+
+
+@torch.no_grad()
+def accuracy(classifier: torch.nn.Module, images: Tensor, labels: Tensor, batch: int = 256) -> float:
+    """Fraction of ``images`` that ``classifier`` assigns to ``labels``."""
+    check_images(images)
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
+    classifier.eval()
+    pred = torch.cat([classifier(images[i:i + batch]).argmax(-1) for i in range(0, len(images), batch)])
+    return float((pred.cpu() == labels.cpu()).float().mean())
+
+
+def frechet_distance(feats_a: np.ndarray | Tensor, feats_b: np.ndarray | Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``[N, D]`` (Heusel et al.
+    2017, eq. 2): ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^{1/2})``."""
+    from scipy import linalg
+    a = np.asarray(torch.as_tensor(feats_a).detach().cpu(), dtype=np.float64)
+    b = np.asarray(torch.as_tensor(feats_b).detach().cpu(), dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"features must be [N, D] with equal D, got {a.shape}, {b.shape}")
+    if min(len(a), len(b)) < 2:
+        raise ValueError("need at least two samples per set")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    covmean = linalg.sqrtm(s_a @ s_b)
+    if not np.isfinite(covmean).all():  # singular product: regularise (as pytorch-fid does)
+        off = np.eye(len(s_a)) * 1e-6
+        covmean = linalg.sqrtm((s_a + off) @ (s_b + off))
+    covmean = np.real(covmean)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
+
+
+@torch.no_grad()
+def classifier_frechet_distance(classifier: torch.nn.Module, images_a: Tensor, images_b: Tensor,
+                                batch: int = 256) -> float:
+    """Fréchet distance in the penultimate feature space of ``classifier`` (not Inception FID)."""
+    check_images(images_a, "images_a")
+    check_images(images_b, "images_b")
+    classifier.eval()
+
+    def feats(x):
+        return torch.cat([classifier.features(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu()
+    return frechet_distance(feats(images_a), feats(images_b))

@@ -1,0 +1,131 @@
+"""Multi-octave 2D simplex noise in torch, as a noise sampler for AnoDDPM.
+
+Simplex noise (Perlin 2001; Gustavson 2005, "Simplex noise demystified") evaluated on the
+pixel grid, summed over octaves with doubling frequency and geometric amplitude decay
+(fractal Brownian motion), as used by AnoDDPM (Wyatt et al. 2022, sec. 3.2) in place of
+Gaussian noise in both the forward and reverse process. Everything is vectorised over the
+batch, the channels and the pixels; randomness comes only from the ``generator`` passed in
+(a random lattice offset per sample and channel and octave, and a random gradient-hash
+permutation per call).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["simplex2d", "simplex_noise", "SimplexNoise"]
+
+_F2 = 0.5 * (math.sqrt(3.0) - 1.0)
+_G2 = (3.0 - math.sqrt(3.0)) / 6.0
+# Gustavson's 12 gradient directions restricted to 2D (edges of a cube, z dropped).
+_GRAD = torch.tensor([[1, 1], [-1, 1], [1, -1], [-1, -1], [1, 0], [-1, 0], [1, 0], [-1, 0],
+                      [0, 1], [0, -1], [0, 1], [0, -1]], dtype=torch.float64)
+
+
+def simplex2d(x: Tensor, y: Tensor, perm: Tensor) -> Tensor:
+    """Single-octave 2D simplex noise at points ``(x, y)`` (any equal shapes), roughly in [-1, 1].
+
+    ``perm`` is a permutation of ``0..255`` (the gradient hash, Gustavson 2005, sec. "2D").
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+    if perm.shape != (256,):
+        raise ValueError(f"perm must be a permutation of 0..255, got shape {tuple(perm.shape)}")
+    x, y = x.double(), y.double()
+    p = torch.cat([perm, perm]).long().to(x.device)
+    grad = _GRAD.to(x.device)
+    s = (x + y) * _F2  # skew to the simplex lattice
+    i, j = torch.floor(x + s), torch.floor(y + s)
+    t = (i + j) * _G2
+    x0, y0 = x - (i - t), y - (j - t)
+    upper = (x0 > y0).double()  # which of the two triangles of the skewed cell
+    corners = [(x0, y0, 0.0, 0.0),
+               (x0 - upper + _G2, y0 - (1 - upper) + _G2, upper, 1 - upper),
+               (x0 - 1 + 2 * _G2, y0 - 1 + 2 * _G2, 1.0, 1.0)]
+    ii, jj = i.long() & 255, j.long() & 255
+    total = torch.zeros_like(x)
+    for dx, dy, oi, oj in corners:
+        oi = torch.as_tensor(oi, dtype=torch.long, device=x.device) if isinstance(oi, float) else oi.long()
+        oj = torch.as_tensor(oj, dtype=torch.long, device=x.device) if isinstance(oj, float) else oj.long()
+        gi = p[(ii + oi) + p[(jj + oj)]] % 12
+        g = grad[gi]
+        tt = (0.5 - dx * dx - dy * dy).clamp_min(0.0)
+        total = total + tt**4 * (g[..., 0] * dx + g[..., 1] * dy)
+    return 70.0 * total
+
+
+def simplex_noise(shape: Sequence[int], *, octaves: int = 6, frequency: float = 4.0,
+                  decay: float = 0.8, normalise: bool = True,
+                  generator: torch.Generator | None = None,
+                  device: torch.device | str | None = None,
+                  dtype: torch.dtype = torch.float32) -> Tensor:
+    """Fractal simplex noise of shape ``[B, C, H, W]``.
+
+    ``noise = sum_k decay^k * simplex(2^k * frequency * (u, v) + offset_k)`` with pixel
+    coordinates ``(u, v)`` in units of the image side, so octave ``k`` has
+    ``frequency * 2^k`` lattice cells across the image.
+
+    Args:
+        octaves: number of octaves (>= 1).
+        frequency: lattice cells across the image side at the first octave (> 0).
+        decay: amplitude ratio between consecutive octaves (AnoDDPM's "persistence").
+        normalise: standardise each sample-channel to zero mean and unit variance over its
+            pixels (so it can stand in for ``N(0, I)`` noise).
+        generator: source of the random offsets and the gradient-hash permutation.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 4 or any(s < 1 for s in shape):
+        raise ValueError(f"simplex noise needs a positive [B, C, H, W] shape, got {shape}")
+    if not isinstance(octaves, int) or octaves < 1:
+        raise ValueError(f"octaves must be a positive int, got {octaves!r}")
+    if not frequency > 0 or not decay > 0:
+        raise ValueError(f"frequency and decay must be > 0, got {frequency}, {decay}")
+    b, c, h, w = shape
+    if generator is not None and device is None:
+        device = generator.device
+    gdev = generator.device if generator is not None else device
+    perm = torch.randperm(256, generator=generator, device=gdev).to(device)
+    side = float(max(h, w))
+    v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=device) / side,
+                          torch.arange(w, dtype=torch.float64, device=device) / side, indexing="ij")
+    out = torch.zeros((b, c, h, w), dtype=torch.float64, device=device)
+    for k in range(octaves):
+        f = frequency * 2.0**k
+        off = 1000.0 * torch.rand((b, c, 2, 1, 1), generator=generator, device=gdev,
+                                  dtype=torch.float64).to(device)
+        out += decay**k * simplex2d(u * f + off[:, :, 0], v * f + off[:, :, 1], perm)
+    if normalise:
+        flat = out.flatten(2)
+        std = flat.std(-1, keepdim=True).clamp_min(1e-12)
+        out = ((flat - flat.mean(-1, keepdim=True)) / std).reshape(out.shape)
+    return out.to(dtype)
+
+
+class SimplexNoise:
+    """Noise sampler for ``pc.sample(..., noise=SimplexNoise(...))`` and for training.
+
+    Called as ``sampler(x_or_shape, step=None)`` it returns simplex noise with ``x``'s shape,
+    device and dtype (AnoDDPM replaces every Gaussian draw by this).
+    """
+
+    def __init__(self, octaves: int = 6, frequency: float = 4.0, decay: float = 0.8,
+                 normalise: bool = True, generator: torch.Generator | None = None):
+        simplex_noise((1, 1, 2, 2), octaves=octaves, frequency=frequency, decay=decay)  # validate
+        self.octaves, self.frequency, self.decay = octaves, frequency, decay
+        self.normalise, self.generator = normalise, generator
+
+    def __call__(self, x: Tensor | Sequence[int], step: int | None = None) -> Tensor:
+        shape, device, dtype = ((x.shape, x.device, x.dtype) if isinstance(x, Tensor)
+                                else (tuple(x), None, torch.float32))
+        if len(shape) != 4:
+            raise ValueError(f"simplex noise is for [B, C, H, W] images, got shape {tuple(shape)}")
+        return simplex_noise(shape, octaves=self.octaves, frequency=self.frequency,
+                             decay=self.decay, normalise=self.normalise,
+                             generator=self.generator, device=device, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return (f"SimplexNoise(octaves={self.octaves}, frequency={self.frequency}, "
+                f"decay={self.decay}, normalise={self.normalise})")
