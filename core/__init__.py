@@ -8,9 +8,26 @@ Needs only torch and numpy. See DESIGN.md for the four ideas and the public cont
     x_0 = pc.sample(model, proc, x_T, steps=10, solver="dpmpp_2m", prediction="eps")
 """
 from ._broadcast import append_dims, per_sample_mean, per_sample_sum
+from .denoiser import Denoiser
+from .discrete import DiscreteVP
+from .grids import GRID_KINDS, Grid, make_grid
+from .hooks import (CFG, ClassifierGuidance, GaussianNoise, Known, clip, dynamic_threshold,
+                    nearest_embedding, randn, zero_center)
+from .prediction import PREDICTIONS, prediction_coefficients
 from .process import EDM, VE, VP, Flow, GaussianProcess, SubVP
+from .sample import build_grid, sample
+from .schedules import beta_schedule, rescale_zero_terminal_snr
+from .solvers import SOLVERS as _SOLVER_FNS
+
+SOLVERS: tuple[str, ...] = tuple(_SOLVER_FNS)
 
 __all__ = [
     "append_dims", "per_sample_mean", "per_sample_sum",
-    "GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow",
+    "GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow", "DiscreteVP",
+    "beta_schedule", "rescale_zero_terminal_snr",
+    "PREDICTIONS", "prediction_coefficients",
+    "Grid", "GRID_KINDS", "make_grid", "build_grid",
+    "sample", "SOLVERS", "Denoiser",
+    "CFG", "ClassifierGuidance", "Known", "GaussianNoise", "randn",
+    "clip", "dynamic_threshold", "zero_center", "nearest_embedding",
 ]

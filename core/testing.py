@@ -23,10 +23,10 @@ import torch
 from torch import Tensor
 
 from ._broadcast import append_dims
+from .prediction import PREDICTIONS
 
 __all__ = ["GaussianMixture", "convergence_order", "energy_distance"]
 
-_PREDICTIONS = ("eps", "x0", "v", "score", "flow", "edm")
 
 
 def _f64(x, name: str) -> Tensor:
@@ -209,45 +209,31 @@ class GaussianMixture:
         """An exact network ``model(x, t, **cond) -> prediction`` in ``process``'s time.
 
         ``prediction`` is one of ``eps``, ``x0``, ``v``, ``score``, ``flow``, ``edm``, with the
-        conversions of :mod:`polydiff.core.prediction`. ``cond`` keywords are ignored.
+        conventions of :mod:`polydiff.core.prediction`: the model is fed ``in_scale * x``
+        (EDM's ``c_in``; 1 otherwise) and ``out`` solves ``x0_hat = x0_x x + x0_out out``.
+        ``cond`` keywords are ignored.
         """
         process = process if process is not None else self.process
         if process is None:
             raise ValueError("as_model needs a process")
-        if prediction not in _PREDICTIONS:
-            raise ValueError(f"unknown prediction {prediction!r}; expected one of {_PREDICTIONS}")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
 
-        def model(x: Tensor, t: Tensor, **cond) -> Tensor:
-            x64 = x.detach().to(torch.float64)
+        from .losses import _coefficients
+
+        def model(x_in: Tensor, t: Tensor, **cond) -> Tensor:
             t64 = torch.as_tensor(t, dtype=torch.float64).cpu()
-            t64 = t64.expand(x.shape[0]) if t64.ndim == 0 else t64
-            x0, eps = self._x0_eps(x64, t64, process)
-            return _from_x0_eps(prediction, process, x64, t64, x0, eps).to(x.dtype)
+            t64 = t64.expand(x_in.shape[0]) if t64.ndim == 0 else t64
+            _, _, coef, _ = _coefficients(process, prediction, t64)
+            # the network sees in_scale * x (EDM's c_in); undo it to get the state x
+            x = x_in.detach().cpu().to(torch.float64) / append_dims(coef.in_scale, x_in.ndim)
+            x0, _ = self._x0_eps(x, t64, process)
+            # out solves x0_hat = x0_x x + x0_out out (polydiff.core.prediction)
+            out = (x0 - append_dims(coef.x0_x, x.ndim) * x) / append_dims(coef.x0_out, x.ndim)
+            return out.to(device=x_in.device, dtype=x_in.dtype)
 
         model.prediction = prediction  # type: ignore[attr-defined]
         return model
-
-
-def _from_x0_eps(prediction: str, process, x: Tensor, t: Tensor, x0: Tensor, eps: Tensor) -> Tensor:
-    """Express the exact (x0, eps) pair as ``prediction`` (see :mod:`polydiff.core.prediction`)."""
-    a = append_dims(process.alpha(t).to(torch.float64), x.ndim)
-    s = append_dims(process.sigma(t).to(torch.float64), x.ndim)
-    if prediction == "eps":
-        return eps
-    if prediction == "x0":
-        return x0
-    if prediction == "score":
-        return -eps / s
-    if prediction == "v":
-        return a * eps - s * x0
-    if prediction == "flow":
-        da, ds = _time_derivatives(process, t)
-        return append_dims(da, x.ndim) * x0 + append_dims(ds, x.ndim) * eps
-    # edm: D = c_skip x + c_out F (Karras et al. 2022, Table 1), alpha = 1
-    sd = float(process.sigma_data)
-    c_skip = sd**2 / (s**2 + sd**2)
-    c_out = s * sd / (s**2 + sd**2).sqrt()
-    return (x0 - c_skip * x) / c_out
 
 
 def convergence_order(errors: Sequence[float], nfes: Sequence[float]) -> float:
@@ -294,14 +280,3 @@ def energy_distance(x: Tensor, y: Tensor, *, unbiased: bool = False) -> float:
     else:
         dxx, dyy = dxx / n**2, dyy / m**2
     return float(2 * dxy - dxx - dyy)
-
-
-def _time_derivatives(process, t: Tensor) -> tuple[Tensor, Tensor]:
-    """``d alpha/dt`` and ``d sigma/dt`` by autograd in float64 (zero where constant in t)."""
-    out = []
-    for fn in (process.alpha, process.sigma):
-        with torch.enable_grad():
-            tt = t.detach().to(torch.float64).requires_grad_(True)
-            y = fn(tt)
-            out.append(torch.autograd.grad(y.sum(), tt)[0] if y.requires_grad else torch.zeros_like(tt))
-    return out[0], out[1]

@@ -1,0 +1,149 @@
+"""The denoiser a solver talks to: model call + prediction conversion + guidance + projection.
+
+A solver asks only for ``x0_hat`` at a grid point (``den(x, i)``) or at an arbitrary time
+(``den.at(x, t)``); eps follows from ``x = alpha x0 + sigma eps``. Coefficients for every grid
+point are computed once, in float64, before the loop; inside the loop there is no host
+synchronisation (non-finite model outputs are recorded on the device and reported, with the
+first offending step, when sampling ends).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import Tensor
+
+from ._broadcast import append_dims
+from .grids import Grid
+from .hooks import CFG, ClassifierGuidance, Projection
+from .prediction import prediction_coefficients
+
+__all__ = ["Denoiser", "Coefs"]
+
+
+class Coefs:
+    """Per-step coefficients: python floats for a shared grid, ``[B, 1, ...]`` tensors per sample."""
+
+    def __init__(self, values: Tensor, ndim: int, dtype: torch.dtype, device):
+        if values.ndim == 1:
+            self.items = values.tolist()
+        else:
+            v = values.to(device=device, dtype=dtype)
+            self.items = [append_dims(row, ndim) for row in v]
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def _derivatives(process, t: Tensor):
+    if hasattr(process, "_ddt"):
+        return process._ddt(process.alpha, t), process._ddt(process.sigma, t)
+    raise ValueError("prediction='flow' needs a process with differentiable alpha(t), sigma(t)")
+
+
+class Denoiser:
+    """Wraps ``model(x, t, **cond)`` so that ``den(x, i)`` returns ``x0_hat`` at grid point ``i``."""
+
+    def __init__(self, model: Callable, process, grid: Grid, prediction: str, x: Tensor, *,
+                 cond: Mapping[str, Any] | None = None, guidance: CFG | ClassifierGuidance | None = None,
+                 project_x0: Projection | None = None, model_dtype: torch.dtype | None = None):
+        self.model, self.process, self.grid, self.prediction = model, process, grid, prediction
+        self.cond = dict(cond or {})
+        self.guidance, self.project_x0, self.model_dtype = guidance, project_x0, model_dtype
+        self.sigma_data = getattr(process, "sigma_data", None)
+        self.batch, self.ndim, self.dtype, self.device = x.shape[0], x.ndim, x.dtype, x.device
+        self.nfe = 0
+        self._bad_step = torch.full((), -1, dtype=torch.long, device=x.device)
+        c = self._coefficients(grid.t, grid.alpha, grid.sigma)
+        mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)  # noqa: E731
+        self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
+        tdtype = model_dtype if model_dtype is not None and model_dtype.is_floating_point else torch.float32
+        t = grid.t.to(device=self.device, dtype=tdtype)
+        self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
+        self.sigma_g = grid.sigma.to(self.device)
+
+    def _coefficients(self, t: Tensor, alpha: Tensor, sigma: Tensor):
+        da = ds = None
+        if self.prediction == "flow":
+            da, ds = _derivatives(self.process, t)
+        return prediction_coefficients(self.prediction, alpha, sigma, dalpha=da, dsigma=ds,
+                                       sigma_data=self.sigma_data)
+
+    # --- model call -------------------------------------------------------------------------
+    def _call(self, x: Tensor, t: Tensor, in_scale) -> Tensor:
+        xin = x * in_scale if not (isinstance(in_scale, float) and in_scale == 1.0) else x
+        if self.model_dtype is not None:
+            xin = xin.to(self.model_dtype)
+        g = self.guidance
+        if isinstance(g, CFG) and g.scale != 1.0:
+            if g.scale == 0.0:
+                out = self.model(xin, t, **{**self.cond, **g.uncond})
+            else:
+                out_c = self.model(xin, t, **self.cond)
+                out_u = self.model(xin, t, **{**self.cond, **g.uncond})
+                self.nfe += 1
+                out = out_u + g.scale * (out_c - out_u)
+        else:
+            out = self.model(xin, t, **self.cond)
+        self.nfe += 1
+        if not isinstance(out, Tensor):
+            out = getattr(out, "sample", out)
+            if not isinstance(out, Tensor):
+                raise TypeError(f"model must return a tensor, got {type(out).__name__}")
+        if out.shape != x.shape:
+            raise ValueError(f"model output shape {tuple(out.shape)} does not match x {tuple(x.shape)}")
+        return out.to(self.dtype)
+
+    def _finish(self, x0: Tensor, x: Tensor, t: Tensor, alpha, sigma, step: int) -> Tensor:
+        if isinstance(self.guidance, ClassifierGuidance) and self.guidance.scale != 0:
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                logp = self.guidance.log_prob(xg, t, **self.cond)
+                if logp.shape != (x.shape[0],):
+                    raise ValueError(f"classifier log_prob must return shape [{x.shape[0]}], got {tuple(logp.shape)}")
+                (grad,) = torch.autograd.grad(logp.sum(), xg)
+            # score += s * grad  <=>  x0 += s * sigma^2 / alpha * grad (Tweedie)
+            x0 = x0 + self.guidance.scale * (sigma**2 / alpha) * grad
+        if self.project_x0 is not None:
+            x0 = self.project_x0(x0, t)
+        bad = ~torch.isfinite(x0).all()
+        self._bad_step = torch.where(bad & (self._bad_step < 0), torch.full_like(self._bad_step, step), self._bad_step)
+        return x0
+
+    def __call__(self, x: Tensor, i: int) -> Tensor:
+        """``x0_hat`` at grid point ``i`` (the model sees ``grid.t[i]``)."""
+        t = self.t_model[i]
+        out = self._call(x, t, self.in_scale[i])
+        x0 = self.x0_x[i] * x + self.x0_out[i] * out if not isinstance(self.x0_x[i], float) or self.x0_x[i] != 0 \
+            else self.x0_out[i] * out
+        if self.guidance is None or isinstance(self.guidance, CFG):
+            if self.project_x0 is None:
+                bad = ~torch.isfinite(x0).all()
+                self._bad_step = torch.where(bad & (self._bad_step < 0), torch.full_like(self._bad_step, i),
+                                             self._bad_step)
+                return x0
+        a = self._as_coef(self.grid.alpha[i])
+        s = self._as_coef(self.grid.sigma[i])
+        return self._finish(x0, x, t, a, s, i)
+
+    def _as_coef(self, v: Tensor):
+        return float(v) if v.ndim == 0 else append_dims(v.to(self.device, self.dtype), self.ndim)
+
+    def at(self, x: Tensor, t: Tensor, step: int = -1) -> Tensor:
+        """``x0_hat`` at an arbitrary process time ``t`` (scalar or ``[B]``; for adaptive solvers)."""
+        t = torch.as_tensor(t, dtype=torch.float64)
+        alpha, sigma = self.process.alpha(t).double(), self.process.sigma(t).double()
+        c = self._coefficients(t, alpha, sigma)
+        conv = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(self.device, self.dtype), self.ndim)  # noqa: E731
+        tm = t.to(self.device, torch.float32)
+        tm = tm.expand(self.batch) if tm.ndim == 0 else tm
+        out = self._call(x, tm, conv(c.in_scale))
+        x0 = conv(c.x0_x) * x + conv(c.x0_out) * out
+        return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)
+
+    def check_finite(self) -> None:
+        """Raise if any model output was not finite (one host sync, after the loop)."""
+        step = int(self._bad_step)
+        if step >= 0:
+            raise FloatingPointError(f"the model produced NaN or inf at step {step} "
+                                     f"(t = {self.grid.t[step].tolist() if step < len(self.grid.t) else 'off-grid'})")

@@ -1,0 +1,244 @@
+"""Discrete-time VP process from a beta table (DDPM family), with diffusers' time grids.
+
+The model sees ``t`` as the training timestep index (a float in ``[0, T-1]``), as diffusers'
+models expect. Between integer indices ``sigma/alpha`` is interpolated linearly in ``t``
+(diffusers' ``interpolation_type="linear"``), so integer points reproduce
+``alphas_cumprod`` exactly.
+
+``DiscreteVP.from_diffusers(config)`` keeps what decides the time grid (``timestep_spacing``,
+``steps_offset``, ``set_alpha_to_one``, ``final_sigmas_type``, ``use_karras_sigmas``); the
+grid used for a solver follows the diffusers scheduler that implements it, so
+``pc.sample(model, proc, x_T, steps=n, solver="dpmpp_2m")`` reproduces
+``DPMSolverMultistepScheduler`` and ``solver="ddim"`` reproduces ``DDIMScheduler``.
+
+Known diffusers quirk (DDIMScheduler, all versions up to 0.42): ``step`` moves to
+``t - T // N`` rather than to the next timestep of its own grid, which disagrees with
+``timestep_spacing="linspace"`` (and ``"trailing"`` when ``N`` does not divide ``T``): the
+state then sits at a noise level the next model call does not see. polydiff always steps to
+the next grid point (the DDIM update of Song et al. 2021, eq. 12, on the grid itself).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .grids import GRID_KINDS, Grid
+from .process import GaussianProcess
+from .schedules import beta_schedule, rescale_zero_terminal_snr
+
+__all__ = ["DiscreteVP", "DIFFUSERS_FAMILY"]
+
+# which diffusers scheduler each polydiff solver reproduces (its grid conventions)
+DIFFUSERS_FAMILY = {
+    "ddim": "ddim", "ddpm": "ddpm",
+    "dpmpp_2m": "dpm", "dpmpp_3m": "dpm", "dpmpp_2m_sde": "dpm", "unipc": "dpm",
+    "euler": "euler", "heun": "euler",
+}
+_SPACINGS = ("leading", "trailing", "linspace")
+
+
+class DiscreteVP(GaussianProcess):
+    """VP process defined by ``alphas_cumprod = cumprod(1 - betas)`` over ``T`` steps.
+
+    Args:
+        betas: the beta table (length ``T``).
+        spacing: default diffusers ``timestep_spacing`` (``leading``/``trailing``/``linspace``)
+            or a continuous grid kind.
+        steps_offset: diffusers' ``steps_offset`` (added to ``leading`` timesteps).
+        set_alpha_to_one: DDIM's final-step convention (final ``alpha_bar = 1``).
+        final_sigmas_type: ``"zero"`` or ``"sigma_min"`` for the multistep/Euler grids.
+        use_karras_sigmas: Karras sigmas in the DPM/UniPC/Euler grids.
+        prediction_type: what a matching model predicts (informational; from diffusers).
+    """
+
+    def __init__(self, betas: Tensor, *, spacing: str = "leading", steps_offset: int = 0,
+                 set_alpha_to_one: bool = True, final_sigmas_type: str = "zero",
+                 use_karras_sigmas: bool = False, prediction_type: str = "eps",
+                 zero_terminal_snr: bool = False):
+        betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
+        if betas.numel() < 2:
+            raise ValueError("DiscreteVP needs a beta table of at least 2 entries")
+        if not torch.isfinite(betas).all() or (betas <= 0).any() or (betas > 1).any():
+            raise ValueError("betas must be finite and lie in (0, 1]")
+        if spacing not in _SPACINGS + GRID_KINDS:
+            raise ValueError(f"unknown spacing {spacing!r}; expected one of {_SPACINGS + GRID_KINDS}")
+        if final_sigmas_type not in ("zero", "sigma_min"):
+            raise ValueError(f"final_sigmas_type must be 'zero' or 'sigma_min', got {final_sigmas_type!r}")
+        self.betas = betas
+        ac = torch.cumprod(1.0 - betas, 0)
+        if zero_terminal_snr:
+            ac = ac.clone()
+            ac[-1] = 2.0**-24  # diffusers' floor keeping the terminal log-SNR finite
+        self.alphas_cumprod = ac
+        self.num_train_timesteps = int(betas.numel())
+        self.t_min, self.t_max = 0.0, float(self.num_train_timesteps - 1)
+        self._sig_edm = torch.sqrt((1.0 - ac) / ac)  # sigma/alpha at integer t
+        self.default_grid = spacing
+        self.steps_offset, self.set_alpha_to_one = int(steps_offset), bool(set_alpha_to_one)
+        self.final_sigmas_type, self.use_karras_sigmas = final_sigmas_type, bool(use_karras_sigmas)
+        self.prediction_type, self.zero_terminal_snr = prediction_type, bool(zero_terminal_snr)
+
+    # --- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_schedule(cls, name: str, T: int = 1000, *, beta_start: float | None = None,
+                      beta_end: float | None = None, rescale_zero_snr: bool = False, **kw) -> "DiscreteVP":
+        """Build from a named schedule (see :func:`polydiff.core.schedules.beta_schedule`)."""
+        betas = beta_schedule(name, T, beta_start, beta_end)
+        if rescale_zero_snr:
+            betas = rescale_zero_terminal_snr(betas)
+        return cls(betas, zero_terminal_snr=rescale_zero_snr, **kw)
+
+    @classmethod
+    def from_diffusers(cls, config: Any) -> "DiscreteVP":
+        """Build from a diffusers scheduler config (a dict, a ``FrozenDict`` or a scheduler)."""
+        if hasattr(config, "config") and not isinstance(config, Mapping):
+            config = config.config
+        if not isinstance(config, Mapping):
+            raise TypeError(f"from_diffusers needs a scheduler config mapping, got {type(config).__name__}")
+        cfg = dict(config)
+        T = int(cfg.get("num_train_timesteps", 1000))
+        if cfg.get("trained_betas") is not None:
+            betas = torch.as_tensor(np.asarray(cfg["trained_betas"]), dtype=torch.float64)
+        else:
+            name = cfg.get("beta_schedule", "linear")
+            if name not in ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid"):
+                raise ValueError(f"unsupported diffusers beta_schedule {name!r}")
+            # diffusers builds the table in float32; do the same so alphas_cumprod agree bitwise-ish
+            betas = beta_schedule(name, T, cfg.get("beta_start", 0.0001), cfg.get("beta_end", 0.02))
+            betas = betas.float().double() if name != "squaredcos_cap_v2" else betas
+        zero = bool(cfg.get("rescale_betas_zero_snr", False))
+        if zero:
+            betas = rescale_zero_terminal_snr(betas)
+        pred = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}.get(cfg.get("prediction_type", "epsilon"))
+        if pred is None:
+            raise ValueError(f"unsupported diffusers prediction_type {cfg.get('prediction_type')!r}")
+        return cls(betas, spacing=cfg.get("timestep_spacing", "leading"),
+                   steps_offset=int(cfg.get("steps_offset", 0)),
+                   set_alpha_to_one=bool(cfg.get("set_alpha_to_one", True)),
+                   final_sigmas_type=cfg.get("final_sigmas_type", "zero") or "zero",
+                   use_karras_sigmas=bool(cfg.get("use_karras_sigmas", False)),
+                   prediction_type=pred, zero_terminal_snr=zero)
+
+    # --- marginal ---------------------------------------------------------------------------
+    def sigma_edm(self, t: Tensor) -> Tensor:
+        """``sigma/alpha`` at (fractional) index ``t``, linear interpolation between integers."""
+        t = self._as_t(t).to(torch.float64)
+        tc = t.clamp(0, self.t_max)
+        lo = tc.floor().long().clamp(max=self.num_train_timesteps - 2)
+        w = tc - lo
+        s = self._sig_edm.to(t.device)
+        return s[lo] * (1 - w) + s[lo + 1] * w
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return torch.rsqrt(1.0 + self.sigma_edm(t) ** 2)
+
+    def sigma(self, t: Tensor) -> Tensor:
+        s = self.sigma_edm(t)
+        return s * torch.rsqrt(1.0 + s**2)
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        return -2.0 * torch.log(self.sigma_edm(t))
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        """Invert by interpolating ``log sigma_edm`` over the table (diffusers' ``_sigma_to_t``)."""
+        log_s = (-0.5 * torch.as_tensor(lam, dtype=torch.float64)).flatten()
+        table = torch.log(self._sig_edm)
+        idx = torch.searchsorted(table, log_s.clamp(float(table[0]), float(table[-1])))
+        idx = idx.clamp(1, self.num_train_timesteps - 1)
+        lo, hi = table[idx - 1], table[idx]
+        w = ((log_s - lo) / (hi - lo)).clamp(0, 1)
+        return ((idx - 1).double() + w).reshape(torch.as_tensor(lam).shape)
+
+    def prior_std(self) -> float:
+        return 1.0
+
+    def config(self) -> dict:
+        return {"class": "DiscreteVP", "betas": self.betas.tolist(), "spacing": self.default_grid,
+                "steps_offset": self.steps_offset, "set_alpha_to_one": self.set_alpha_to_one,
+                "final_sigmas_type": self.final_sigmas_type, "use_karras_sigmas": self.use_karras_sigmas,
+                "prediction_type": self.prediction_type, "zero_terminal_snr": self.zero_terminal_snr}
+
+    # --- diffusers' grids -------------------------------------------------------------------
+    def diffusers_grid(self, steps: int, family: str, spacing: str | None = None) -> Grid:
+        """The time grid of the diffusers scheduler ``family`` (ddim, ddpm, dpm, euler)."""
+        T, N = self.num_train_timesteps, int(steps)
+        if N < 1 or N > T:
+            raise ValueError(f"steps must lie in [1, {T}] for this DiscreteVP, got {steps}")
+        spacing = spacing or self.default_grid
+        if spacing not in _SPACINGS:
+            raise ValueError(f"diffusers grids need spacing in {_SPACINGS}, got {spacing!r}")
+        karras = self.use_karras_sigmas and family in ("dpm", "euler")
+        if family in ("ddim", "ddpm"):
+            if spacing == "leading":
+                ts = np.arange(0, N)[::-1] * (T // N) + self.steps_offset
+            elif spacing == "trailing":
+                ts = np.round(np.arange(T, 0, -T / N)) - 1
+            else:
+                ts = np.linspace(0, T - 1, N).round()[::-1]
+            t = torch.as_tensor(ts.copy(), dtype=torch.float64)
+            final_one = family == "ddpm" or self.set_alpha_to_one
+            ac = self.alphas_cumprod[t.long()]
+            ac_final = torch.ones(1, dtype=torch.float64) if final_one else self.alphas_cumprod[:1]
+            ac = torch.cat([ac, ac_final])
+            return Grid(t=torch.cat([t, t.new_zeros(1)]), alpha=ac.sqrt(), sigma=(1 - ac).sqrt())
+        if family == "dpm":
+            if spacing == "linspace":
+                ts = np.linspace(0, T - 1, N + 1).round()[::-1][:-1]
+            elif spacing == "leading":
+                ts = (np.arange(0, N + 1) * (T // (N + 1))).round()[::-1][:-1] + self.steps_offset
+            else:
+                ts = np.arange(T, 0, -T / N).round() - 1
+        elif family == "euler":
+            if spacing == "linspace":
+                ts = np.linspace(0, T - 1, N, dtype=np.float32)[::-1].astype(np.float64)
+            elif spacing == "leading":
+                ts = (np.arange(0, N) * (T // N)).round()[::-1] + self.steps_offset
+            else:
+                ts = np.arange(T, 0, -T / N).round() - 1
+        else:
+            raise ValueError(f"unknown diffusers family {family!r}")
+        t = torch.as_tensor(ts.copy(), dtype=torch.float64)
+        if karras:  # Karras et al. 2022 eq. 5 over the table's sigma range, rho = 7
+            smin, smax = float(self._sig_edm[0]), float(self._sig_edm[-1])
+            r = torch.linspace(0, 1, N, dtype=torch.float64)
+            s = (smax ** (1 / 7) + r * (smin ** (1 / 7) - smax ** (1 / 7))) ** 7
+            t = self.t_from_log_snr(-2.0 * torch.log(s))
+            if family == "dpm":
+                t = t.round()
+        else:
+            s = self.sigma_edm(t)
+        s = s.float().double()  # diffusers keeps sigmas in float32
+        last = 0.0 if self.final_sigmas_type == "zero" else float(self._sig_edm[0])
+        s = torch.cat([s, torch.tensor([last], dtype=torch.float64)])
+        alpha = torch.rsqrt(1 + s**2)
+        return Grid(t=torch.cat([t, t.new_zeros(1)]), alpha=alpha, sigma=s * alpha)
+
+    def grid(self, steps: int, solver: str | None = None, kind: str | None = None, *,
+             t_start: float | Tensor | None = None, t_end: float | Tensor | None = None,
+             final: str = "zero", rho: float = 7.0) -> Grid:
+        """Default grid for ``solver``.
+
+        With a diffusers spacing and a full trajectory this is the matching diffusers
+        scheduler's grid. A partial trajectory (``t_start``) on a diffusers spacing uses integer
+        timesteps evenly spaced from ``t_start`` down to ``t_end`` (default 0), as diffusers'
+        img2img pipelines do; continuous kinds go through :func:`~polydiff.core.grids.make_grid`.
+        """
+        from .grids import make_grid
+
+        kind = kind or self.default_grid
+        if kind not in _SPACINGS:
+            return make_grid(self, steps, kind, t_start=t_start, t_end=t_end, final=final, rho=rho)
+        if t_start is None and t_end is None and final == "zero":
+            return self.diffusers_grid(steps, DIFFUSERS_FAMILY.get(solver, "dpm"), kind)
+        g = make_grid(self, steps, "uniform_t", t_start=t_start, t_end=t_end, final=final)
+        t = g.t.round()
+        n_eval = steps if final == "zero" else steps + 1
+        if (t[1:n_eval] == t[: n_eval - 1]).any():
+            raise ValueError(f"{steps} steps do not fit between integer timesteps {t_start} and {t_end}")
+        alpha, sigma = self.alpha(t), self.sigma(t)
+        if final == "zero":
+            alpha[-1], sigma[-1] = 1.0, 0.0
+        return Grid(t=t, alpha=alpha, sigma=sigma)

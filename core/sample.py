@@ -1,0 +1,188 @@
+"""The front door: ``sample(model, process, x_T, steps, solver, prediction, **hooks)``."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from .denoiser import Denoiser
+from .discrete import DiscreteVP
+from .grids import Grid, make_grid
+from .hooks import CFG, ClassifierGuidance, GaussianNoise, Known, Projection
+from .prediction import PREDICTIONS
+from .process import GaussianProcess
+from .solvers import SOLVERS
+
+__all__ = ["sample", "build_grid"]
+
+
+def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", kind: str | None = None, *,
+               t_start: float | Tensor | None = None, t_end: float | Tensor | None = None,
+               final: str = "zero") -> Grid:
+    """The grid :func:`sample` uses for these arguments (see :mod:`polydiff.core.grids`)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if isinstance(process, DiscreteVP):
+        return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final)
+    return make_grid(process, steps, kind, t_start=t_start, t_end=t_end, final=final)
+
+
+class _Shifted:
+    """A view of a denoiser on a sub-grid starting at index ``offset``."""
+
+    def __init__(self, den: Denoiser, offset: int):
+        self.den, self.offset, self.process = den, offset, den.process
+
+    def __call__(self, x, i):
+        return self.den(x, i + self.offset)
+
+    def at(self, x, t, step=-1):
+        return self.den.at(x, t, step)
+
+
+def _sub(grid: Grid, i0: int, i1: int) -> Grid:
+    return Grid(t=grid.t[i0:i1 + 1], alpha=grid.alpha[i0:i1 + 1], sigma=grid.sigma[i0:i1 + 1])
+
+
+def sample(
+    model: Callable[..., Tensor],
+    process: GaussianProcess,
+    x_T: Tensor,
+    steps: int = 10,
+    solver: str = "dpmpp_2m",
+    prediction: str = "eps",
+    *,
+    grid: Grid | str | None = None,
+    t_start: float | Tensor | None = None,
+    t_end: float | Tensor | None = None,
+    final: str = "zero",
+    cond: Mapping[str, Any] | None = None,
+    guidance: CFG | ClassifierGuidance | None = None,
+    known: Known | None = None,
+    project_x0: Projection | None = None,
+    project_x: Projection | None = None,
+    noise: Callable[[Tensor, int], Tensor] | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    callback: Callable[[dict], None] | None = None,
+    model_dtype: torch.dtype | None = None,
+    **solver_options: Any,
+) -> Tensor:
+    """Solve the reverse process from ``x_T`` and return the (fully denoised) sample.
+
+    Args:
+        model: ``model(x, t, **cond)``; ``t`` is a float tensor ``[B]`` in the process's time.
+        process: the forward process the model was trained with.
+        x_T: the start state ``[B, ...]`` (any rank); at ``t_max`` unless ``t_start`` is given.
+        steps: number of solver steps (model evaluations for the one-call-per-step solvers).
+        solver: a name in :data:`SOLVERS`.
+        prediction: what the model outputs, one of ``eps, x0, v, score, flow, edm``.
+        grid: a :class:`Grid` or a grid kind name; default the process's.
+        t_start: start time of a partial trajectory (SDEdit, DiffPure); scalar or ``[B]``.
+        t_end: last evaluated time (default ``t_min``); ``final="none"`` stops there noisy.
+        cond: extra keyword arguments of the model (class labels, conditioning images).
+        guidance: :class:`CFG` or :class:`ClassifierGuidance`.
+        known: :class:`Known` values imposed after every step (RePaint when ``resample > 1``).
+        project_x0: per-evaluation projection of ``x0_hat`` (clamping, thresholding).
+        project_x: per-step projection of the state (zero centre of mass).
+        noise: noise sampler ``noise(x, step)``; default Gaussian from ``generator``.
+        generator: a ``torch.Generator`` or one per sample.
+        callback: called after every step with ``{"step", "x", "t", "nfe"}``.
+        model_dtype: cast the model input to this dtype (solver state stays in ``x_T``'s dtype).
+        **solver_options: options of the solver (``eta``, ``order``, ``variant``, ``snr`` ...).
+
+    Returns:
+        The sample, shaped and typed like ``x_T``.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
+    if not isinstance(process, GaussianProcess):
+        raise TypeError(f"process must be a GaussianProcess, got {type(process).__name__}")
+    if not isinstance(x_T, Tensor) or not x_T.is_floating_point():
+        raise TypeError("x_T must be a floating-point tensor")
+    if x_T.ndim < 1 or x_T.shape[0] < 1 or x_T.numel() == 0:
+        raise ValueError(f"x_T must be a non-empty batch [B, ...], got shape {tuple(x_T.shape)}")
+    if not torch.isfinite(x_T).all():
+        raise ValueError("x_T contains NaN or inf")
+    if guidance is not None and not isinstance(guidance, (CFG, ClassifierGuidance)):
+        raise TypeError("guidance must be a polydiff.core.CFG or ClassifierGuidance")
+    if known is not None and not isinstance(known, Known):
+        raise TypeError("known must be a polydiff.core.Known")
+    if isinstance(grid, Grid):
+        g = grid
+    else:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        g = build_grid(process, steps, solver, grid, t_start=t_start, t_end=t_end, final=final)
+    if g.t.ndim == 2 and g.t.shape[1] != x_T.shape[0]:
+        raise ValueError(f"per-sample times for {g.t.shape[1]} samples but x_T has batch {x_T.shape[0]}")
+    if known is not None:
+        try:
+            torch.broadcast_shapes(known.values.shape, x_T.shape)
+        except RuntimeError:
+            raise ValueError(f"known values {tuple(known.values.shape)} do not match x_T {tuple(x_T.shape)}") from None
+
+    noise = noise if noise is not None else GaussianNoise(generator)
+    den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
+                   project_x0=project_x0, model_dtype=model_dtype)
+    alphas = [v if v.ndim == 0 else v for v in g.alpha.to(x_T.device, x_T.dtype)]
+    sigmas = [v if v.ndim == 0 else v for v in g.sigma.to(x_T.device, x_T.dtype)]
+    from ._broadcast import append_dims
+
+    def level(v):
+        return float(v) if v.ndim == 0 else append_dims(v, x_T.ndim)
+
+    a_l = [level(v) for v in alphas]
+    s_l = [level(v) for v in sigmas]
+    clean = (g.sigma == 0).reshape(g.t.shape[0], -1).all(1).tolist()
+
+    def post(x: Tensor, i: int) -> Tensor:
+        if known is not None:
+            z = None if clean[i] else noise(x, i)
+            x = known.impose(x, a_l[i], s_l[i], z)
+        if project_x is not None:
+            x = project_x(x, g.t[i])
+        if callback is not None:
+            callback({"step": i, "x": x, "t": g.t[i], "nfe": den.nfe})
+        return x
+
+    fn = SOLVERS[solver]
+    x = x_T
+    if known is not None:
+        x = post(x, 0) if not clean[0] else x
+    if known is not None and known.resample > 1:
+        x = _repaint(fn, den, g, x, post, noise, known, solver_options)
+    else:
+        x = fn(den, g, x, post=post, noise=noise, **solver_options)
+    den.check_finite()
+    return x
+
+
+def _repaint(fn, den, g: Grid, x: Tensor, post, noise, known: Known, options) -> Tensor:
+    """RePaint's resampling schedule (Lugmayr et al. 2022, Alg. 1 and sec. 4.2): solve
+    ``jump_length`` steps, diffuse back up by the same steps with ``q(x_hi | x_lo)``, and
+    re-solve, ``resample - 1`` extra times per chunk; the last chunk is not repeated."""
+    from ._broadcast import append_dims
+
+    n, j = g.steps, int(known.jump_length)
+    i = 0
+    while i < n:
+        i1 = min(i + j, n)
+        x_start = None
+        for r in range(known.resample):
+            if r > 0:
+                # forward jump from point i1 back to point i: x_i = a_{i|i1} x + s_{i|i1} z
+                a_hi, s_hi, a_lo, s_lo = g.alpha[i], g.sigma[i], g.alpha[i1], g.sigma[i1]
+                a_rel = a_hi / a_lo
+                s_rel = torch.sqrt((s_hi**2 - a_rel**2 * s_lo**2).clamp_min(0))
+                c = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(x), x.ndim)  # noqa: E731
+                x = c(a_rel) * x + c(s_rel) * noise(x, i1)
+            x_start = x
+            x = fn(_Shifted(den, i), _sub(g, i, i1), x_start,
+                   post=lambda y, k, _o=i: post(y, k + _o), noise=noise, **options)
+            if i1 == n or bool((g.sigma[i1] == 0).all()):
+                break
+        i = i1
+    return x
