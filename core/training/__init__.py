@@ -1,0 +1,27 @@
+"""polydiff.core.training — one training loop for every domain.
+
+EMA, AdamW with warm-up and cosine/constant schedules, gradient clipping and accumulation,
+bf16 autocast, crash-safe safetensors checkpoints with bitwise resume, ``torchrun`` data
+parallelism and data-parallel sampling::
+
+    from polydiff.core.training import TrainConfig, Trainer, load_for_sampling
+    trainer = Trainer(TrainConfig(steps=1000, batch_size=64, ckpt_dir="run"), net, loss_fn,
+                      dataset, net_config=net_config, extra={"process": "VP"})
+    trainer.fit(resume=True)
+    net, net_config, extra = load_for_sampling("run", MyNet)
+"""
+from .checkpoint import (Checkpoint, latest_checkpoint, load_checkpoint, load_for_sampling,
+                         save_checkpoint)
+from .config import TrainConfig
+from .data import DataOrder, derive_seed
+from .distributed import DistInfo, sample_data_parallel, setup_distributed
+from .ema import EMA, ema_decay_at
+from .loop import Trainer, lr_factor
+from .metrics import plot_loss
+from .serialize import CheckpointError
+
+__all__ = [
+    "TrainConfig", "Trainer", "lr_factor", "EMA", "ema_decay_at", "DataOrder", "derive_seed",
+    "Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
+    "load_for_sampling", "DistInfo", "setup_distributed", "sample_data_parallel", "plot_loss",
+]

@@ -1,0 +1,174 @@
+"""The training configuration: one frozen dataclass, saved as JSON beside the weights."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TrainConfig", "RESUME_FREE_FIELDS"]
+
+_SCHEDULES = ("constant", "cosine")
+_PRECISIONS = ("fp32", "bf16")
+_EMA_WARMUPS = ("none", "tf", "power")
+
+# Fields that may change between a run and its resumption without changing the maths of the
+# steps already taken (bookkeeping, and ``steps`` so that a finished run can be extended).
+RESUME_FREE_FIELDS = frozenset({
+    "steps", "ckpt_dir", "ckpt_every", "keep_last", "log_every", "eval_every",
+    "sample_every", "num_workers", "plot", "device",
+})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run.
+
+    ``batch_size`` is the *global* batch of one optimizer step: it is split over the
+    ``world_size`` data-parallel ranks and then over ``grad_accum`` micro-batches, so the
+    per-call batch seen by ``loss_fn`` is ``batch_size // (world_size * grad_accum)``.
+    Changing the number of ranks or accumulation steps therefore leaves the optimisation
+    unchanged up to float rounding.
+
+    Attributes:
+        steps: number of optimizer steps of the whole run.
+        batch_size: global samples per optimizer step.
+        lr: peak learning rate of AdamW (Loshchilov & Hutter 2019).
+        weight_decay: decoupled weight decay of AdamW.
+        betas: Adam moment decay rates.
+        warmup_steps: linear warm-up ``lr * min(1, (s + 1) / warmup_steps)``.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (SGDR half cosine to 0 after warm-up,
+            Loshchilov & Hutter 2017).
+        grad_clip: clip the global gradient L2 norm to this value; ``None`` disables.
+        grad_accum: micro-batches accumulated per optimizer step.
+        ema_decay: EMA decay of the weights (0.9999 in DDPM, Ho et al. 2020, App. B);
+            ``None`` disables the EMA copy.
+        ema_warmup: ``"tf"``: ``decay_t = min(decay, (1 + t) / (10 + t))`` with ``t`` the
+            number of updates, TensorFlow ``ExponentialMovingAverage(num_updates=t)`` as in
+            the LDM ``LitEma`` (Rombach et al. 2022); ``"power"``:
+            ``decay_t = min(decay, 1 - (1 + t)^(-ema_power))`` (the inverse-gamma-1 warm-up of
+            diffusers' ``EMAModel``); ``"none"``: constant ``decay``.
+        ema_power: exponent of the ``"power"`` warm-up (2/3 for runs of ~1M steps).
+        precision: ``"fp32"`` or ``"bf16"`` (autocast of the loss computation where the device
+            supports it; weights, optimizer and EMA stay in float32).
+        seed: seeds the data order and the per-micro-batch loss generators.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``; under torchrun ``"cuda"`` means
+            ``cuda:LOCAL_RANK``.
+        ckpt_dir: run directory (checkpoints ``step_XXXXXXXX/``, ``latest``, metrics);
+            ``None`` writes nothing.
+        ckpt_every: checkpoint period in steps (0: only at the end of ``fit``).
+        keep_last: number of checkpoints kept.
+        log_every: logging period in steps (loss, lr, grad norm, samples/s).
+        eval_every: period of ``eval_fn`` calls (0: never).
+        sample_every: period of ``sample_fn`` calls (0: never).
+        num_workers: DataLoader worker processes (0: load in the training process).
+        plot: write ``loss.csv`` and ``loss.png`` into ``ckpt_dir`` at the end of ``fit``.
+    """
+
+    steps: int
+    batch_size: int
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"
+    grad_clip: float | None = 1.0
+    grad_accum: int = 1
+    ema_decay: float | None = 0.9999
+    ema_warmup: str = "tf"
+    ema_power: float = 2.0 / 3.0
+    precision: str = "fp32"
+    seed: int = 0
+    device: str = "cpu"
+    ckpt_dir: str | None = None
+    ckpt_every: int = 0
+    keep_last: int = 3
+    log_every: int = 10
+    eval_every: int = 0
+    sample_every: int = 0
+    num_workers: int = 0
+    plot: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.ckpt_dir is not None:
+            object.__setattr__(self, "ckpt_dir", str(self.ckpt_dir))
+        self._validate()
+
+    def _validate(self) -> None:
+        def pos_int(name: str, allow_zero: bool = False) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"TrainConfig.{name} must be an int, got {type(v).__name__}")
+            if v < 0 or (v == 0 and not allow_zero):
+                raise ValueError(f"TrainConfig.{name} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
+
+        for name in ("steps", "batch_size", "grad_accum", "keep_last", "log_every"):
+            pos_int(name)
+        for name in ("warmup_steps", "ckpt_every", "eval_every", "sample_every", "num_workers"):
+            pos_int(name, allow_zero=True)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed must be a non-negative int, got {self.seed!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"TrainConfig.lr must be a finite float > 0, got {self.lr!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"TrainConfig.betas must be two floats in [0, 1), got {self.betas!r}")
+        if self.lr_schedule not in _SCHEDULES:
+            raise ValueError(f"TrainConfig.lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"TrainConfig.grad_clip must be None or > 0, got {self.grad_clip!r}")
+        if self.ema_decay is not None and not (0.0 <= self.ema_decay < 1.0):
+            raise ValueError(f"TrainConfig.ema_decay must be None or in [0, 1), got {self.ema_decay!r}")
+        if self.ema_warmup not in _EMA_WARMUPS:
+            raise ValueError(f"TrainConfig.ema_warmup must be one of {_EMA_WARMUPS}, got {self.ema_warmup!r}")
+        if not (self.ema_power > 0):
+            raise ValueError(f"TrainConfig.ema_power must be > 0, got {self.ema_power!r}")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"TrainConfig.device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(
+                f"TrainConfig.batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}")
+        if not isinstance(self.plot, bool):
+            raise TypeError(f"TrainConfig.plot must be a bool, got {type(self.plot).__name__}")
+
+    # --- JSON -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        if not isinstance(d, dict):
+            raise TypeError(f"TrainConfig.from_dict needs a dict, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown keys {unknown}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def math_diff(self, other: "TrainConfig") -> list[str]:
+        """Names of the fields that differ and change the optimisation (not bookkeeping)."""
+        a, b = self.to_dict(), other.to_dict()
+        return sorted(k for k in a if k not in RESUME_FREE_FIELDS and a[k] != b.get(k))
