@@ -1,0 +1,4 @@
+import pytest
+
+pytest.importorskip("gluonts")
+pytest.importorskip("pandas")
