@@ -1,0 +1,134 @@
+"""Attacks from torchattacks and the worst-case evaluation over attacks and seeds.
+
+:func:`make_attack` builds a torchattacks attack by name for L-inf or L2 threat models:
+PGD (Madry et al. 2018), EOT-PGD (Athalye et al. 2018), APGD with cross-entropy or DLR loss
+and AutoAttack ``standard`` / ``rand`` (Croce & Hein 2020). :func:`evaluate` runs every
+(attack, seed) pair and counts an example as robust only if no pair flips it (per-example
+worst case, as AutoAttack does), attacking only the examples still correctly classified.
+Random defences (purifiers) are attacked and judged with their own randomness; the
+adversarial example is classified by a fresh draw.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping, Sequence
+
+import torch
+import torchattacks
+from torch import Tensor, nn
+
+from .gradients import EOT
+from .metrics import Accuracy, accuracy
+from .purify import check_images
+
+__all__ = ["ATTACKS", "make_attack", "evaluate", "reseed"]
+
+ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "autoattack-rand", "autoattack-standard")
+_NORMS = ("Linf", "L2")
+
+
+def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", steps: int = 40,
+                alpha: float | None = None, eot_iter: int = 1, seed: int = 0,
+                n_classes: int = 10) -> torchattacks.attack.Attack:
+    """A torchattacks attack on ``model`` (inputs in [0, 1]).
+
+    Args:
+        name: one of :data:`ATTACKS`.
+        model: logits ``[B, K]`` from images in [0, 1] (e.g. a PurifiedClassifier).
+        eps: radius of the threat model.
+        norm: "Linf" or "L2".
+        steps: iterations of PGD / APGD (AutoAttack uses its own budgets).
+        alpha: PGD step size (default ``2.5 eps / steps``, Madry et al.).
+        eot_iter: gradient draws per step for "eotpgd" and APGD (EOT).
+        seed: APGD/AutoAttack seed.
+        n_classes: number of classes (APGD-T / FAB in AutoAttack ``standard``).
+    """
+    if name not in ATTACKS:
+        raise ValueError(f"unknown attack {name!r}; expected one of {ATTACKS}")
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    if not (isinstance(eps, (int, float)) and eps > 0):
+        raise ValueError(f"eps must be a positive float, got {eps!r}")
+    for label, v in (("steps", steps), ("eot_iter", eot_iter)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{label} must be an int >= 1, got {v!r}")
+    alpha = alpha if alpha is not None else 2.5 * eps / steps
+    if name in ("pgd", "eotpgd"):
+        target = model if (name == "pgd" or eot_iter == 1) else EOT(model, eot_iter)
+        if norm == "Linf":
+            return torchattacks.PGD(target, eps=eps, alpha=alpha, steps=steps, random_start=True)
+        return torchattacks.PGDL2(target, eps=eps, alpha=alpha, steps=steps, random_start=True)
+    if name.startswith("apgd"):
+        return torchattacks.APGD(model, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
+                                 loss=name.split("-")[1], eot_iter=eot_iter)
+    return torchattacks.AutoAttack(model, norm=norm, eps=eps, version=name.split("-")[1],
+                                   n_classes=n_classes, seed=seed)
+
+
+def reseed(module: nn.Module, seed: int) -> None:
+    """Call ``reseed(seed)`` on every submodule that has it (purifiers): fixes their draws."""
+    for m in module.modules():
+        fn = getattr(m, "reseed", None)
+        if callable(fn):
+            fn(seed)
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    return torch.cat([model(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor,
+             attacks: Mapping[str, Callable[[nn.Module, int], torchattacks.attack.Attack]],
+             seeds: Sequence[int] = (0,), *, batch_size: int = 64, level: float = 0.95,
+             progress: Callable[[str], None] | None = None) -> dict:
+    """Clean and worst-case robust accuracy of ``model`` over attacks and seeds.
+
+    Args:
+        model: logits from images in [0, 1] (random models are fine).
+        x: images ``[N, C, H, W]`` in [0, 1]; y: labels ``[N]``.
+        attacks: name -> ``factory(model, seed)`` returning a torchattacks attack, e.g.
+            ``{"pgd": lambda m, s: make_attack("pgd", m, eps=0.3, seed=s)}``.
+        seeds: each attack runs once per seed; the global RNG is forked around each run
+            (torchattacks draws random starts from it) and purifiers are reseeded.
+        batch_size: examples per attack call.
+        level: confidence level of the Wilson intervals.
+
+    Returns:
+        dict with ``clean`` and ``robust`` :class:`Accuracy`, ``per_attack`` (name ->
+        Accuracy, worst case over that attack's seeds), ``correct`` (bool ``[N]``, robust
+        per example) and ``seconds`` (attack wall time).
+    """
+    check_images(x)
+    if not isinstance(y, Tensor) or y.shape != (x.shape[0],) or y.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"y must be integer labels of shape [{x.shape[0]}]")
+    if not attacks:
+        raise ValueError("attacks must name at least one attack")
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    was_training = model.training
+    model.eval()
+    t0 = time.perf_counter()
+    reseed(model, 10_000)
+    clean = _predict(model, x, batch_size) == y
+    robust = clean.clone()
+    per_attack = {}
+    for name, factory in attacks.items():
+        ok = clean.clone()
+        for seed in seeds:
+            idx = torch.nonzero(ok).flatten()
+            if progress is not None:
+                progress(f"attack {name} seed {seed} on {len(idx)} examples")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                reseed(model, seed)
+                atk = factory(model, seed)
+                for i in range(0, len(idx), batch_size):
+                    j = idx[i:i + batch_size]
+                    adv = atk(x[j], y[j])
+                    ok[j] &= _predict(model, adv.detach(), batch_size) == y[j]
+        per_attack[name] = accuracy(ok, level)
+        robust &= ok
+    model.train(was_training)
+    return {"clean": accuracy(clean, level), "robust": accuracy(robust, level), "per_attack": per_attack,
+            "correct": robust, "seconds": time.perf_counter() - t0}

@@ -1,0 +1,256 @@
+"""Diffusion purification (DiffPure, Nie et al. 2022) as differentiable modules.
+
+:class:`Purifier` maps images in [0, 1] to purified images in (about) [0, 1]:
+
+1. scale to the model's range, ``x0 = 2 x - 1``;
+2. diffuse to ``t*`` with the VP process, ``x_t* = alpha(t*) x0 + sigma(t*) eps``
+   (DiffPure eq. 4);
+3. solve the reverse SDE/ODE from ``t*`` back to clean data with any core solver
+   (:func:`polydiff.core.sample` on a partial grid; DiffPure eq. 5 is Euler–Maruyama with
+   ``dt = 1e-3``, the default here);
+4. scale back, ``(x0_hat + 1) / 2``.
+
+Every draw's randomness (the forward ``eps`` and each solver step's noise) comes from
+generators seeded per sample and per step, so a draw can be recomputed exactly; that is what
+the ``"checkpoint"`` and ``"adjoint"`` gradient modes of :mod:`.gradients` need.
+:class:`PurifiedClassifier` chains purifier and classifier into one ``nn.Module`` (logits
+averaged over ``repeats`` purifications) that attack libraries take unchanged.
+:func:`tweedie_purifier` is the one-step baseline: Gaussian noise, then a single denoising
+step to the Tweedie estimate ``E[x0 | x_t*]``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+import polydiff.core as pc
+from polydiff.core.grids import Grid, make_grid
+
+from .gradients import GRADIENT_MODES, bpda, run_chain
+
+__all__ = ["check_images", "Purifier", "PurifiedClassifier", "tweedie_purifier", "ONE_STEP_SOLVERS"]
+
+# Solvers whose step k depends only on x_k (no multistep history): a solve is then the
+# composition of 2-point-grid solves, which "checkpoint" and "adjoint" modes need.
+ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "pc")
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix(*values: int) -> int:
+    """SplitMix64 hash of a tuple of ints (Steele et al. 2014): independent seeds per key."""
+    h = 0x9E3779B97F4A7C15
+    for v in values:
+        h = (h ^ (int(v) & _MASK64)) & _MASK64
+        h = (h + 0x9E3779B97F4A7C15) & _MASK64
+        z = h
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        h = z ^ (z >> 31)
+    return h & ((1 << 63) - 1)
+
+
+def check_images(x: Any, shape: Sequence[int] | None = None, *, name: str = "x") -> Tensor:
+    """Validate a batch of images ``[B, C, H, W]`` with finite values in [0, 1].
+
+    Raises:
+        TypeError: not a floating-point tensor.
+        ValueError: wrong rank or shape, empty batch, NaN/inf, or values outside [0, 1].
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{name} must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty image batch [B, C, H, W], got shape {tuple(x.shape)}")
+    if shape is not None and tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name} must have per-image shape {tuple(shape)}, got {tuple(x.shape[1:])}")
+    xd = x.detach()
+    if not torch.isfinite(xd).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    lo, hi = float(xd.min()), float(xd.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{name} must lie in [0, 1] (purifiers take unnormalised images); got [{lo:.4g}, {hi:.4g}]")
+    return x
+
+
+class _Noise:
+    """Per-sample, per-step seeded Gaussian noise: ``noise(like, step)`` for :func:`pc.sample`.
+
+    Sample ``i`` at global step ``offset + step`` draws from a generator seeded by
+    ``(seed_i, step)``; repeated calls within one step continue that generator, so a step
+    recomputed with a fresh ``_Noise`` reproduces its draws exactly.
+    """
+
+    def __init__(self, seeds: Sequence[int], offset: int = 0):
+        self.seeds, self.offset, self.gens = list(seeds), offset, {}
+
+    def __call__(self, like: Tensor, step: int) -> Tensor:
+        k = self.offset + int(step)
+        if k not in self.gens:
+            self.gens[k] = [torch.Generator(device=like.device).manual_seed(_mix(s, k)) for s in self.seeds]
+        if like.shape[0] != len(self.seeds):
+            raise ValueError(f"noise asked for batch {like.shape[0]} but {len(self.seeds)} seeds are set")
+        return torch.stack([torch.randn(like.shape[1:], generator=g, device=like.device, dtype=like.dtype)
+                            for g in self.gens[k]])
+
+
+def _partial_grid(process: pc.GaussianProcess, steps: int, kind: str, t_star: float) -> Grid:
+    """``steps`` noisy points from ``t*`` down to ``t_min`` then the clean point; a single step
+    goes from ``t*`` straight to clean data (``make_grid`` would pin its only noisy point to
+    ``t_end`` in that case)."""
+    if steps > 1:
+        return make_grid(process, steps, kind, t_start=t_star, final="zero")
+    t = torch.tensor([t_star, t_star], dtype=torch.float64)
+    a, s = process.alpha(t[:1]).double(), process.sigma(t[:1]).double()
+    return Grid(t=t, alpha=torch.cat([a, torch.ones(1, dtype=torch.float64)]),
+                sigma=torch.cat([s, torch.zeros(1, dtype=torch.float64)]))
+
+
+class Purifier(nn.Module):
+    """DiffPure: diffuse to ``t*`` and solve back (see the module docstring).
+
+    Args:
+        net: denoiser ``net(x, t) -> prediction`` trained on images scaled to [-1, 1]
+            with ``process``.
+        process: a VP-family process (default ``pc.VP()``, beta 0.1..20 as in DiffPure).
+        t_star: diffusion time ``t*`` (DiffPure: 0.1 on CIFAR-10, 0.15 on ImageNet).
+        solver: any name in ``pc.SOLVERS`` (default Euler–Maruyama, the paper's solver).
+        steps: solver steps; default ``ceil((t* - t_min) / dt) + 1`` (the last step goes
+            to clean data).
+        dt: step size used for the default ``steps`` (DiffPure: 1e-3).
+        grid: time-grid kind for :func:`make_grid` (default uniform in ``t``).
+        prediction: what ``net`` predicts ("eps", "x0", "v", ...).
+        gradient: one of :data:`GRADIENT_MODES` (how attacks differentiate the purifier).
+        image_shape: expected ``(C, H, W)``; checked on every call when given.
+        seed: base seed; draw ``c`` of sample ``i`` uses seeds mixed from (seed, c, i).
+        solver_options: extra keyword arguments for :func:`pc.sample`.
+    """
+
+    def __init__(self, net: nn.Module, process: pc.GaussianProcess | None = None, *, t_star: float = 0.1,
+                 solver: str = "euler_maruyama", steps: int | None = None, dt: float = 1e-3,
+                 grid: str = "uniform_t", prediction: str = "eps", gradient: str = "full",
+                 image_shape: Sequence[int] | None = None, seed: int = 0,
+                 solver_options: dict | None = None):
+        super().__init__()
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"net must be an nn.Module, got {type(net).__name__}")
+        self.net = net
+        self.process = process if process is not None else pc.VP()
+        if not isinstance(self.process, pc.GaussianProcess):
+            raise TypeError(f"process must be a polydiff.core GaussianProcess, got {type(self.process).__name__}")
+        t_min, t_max = self.process.t_min, self.process.t_max
+        if not (isinstance(t_star, (int, float)) and t_min <= t_star <= t_max):
+            raise ValueError(f"t_star must be a float in [t_min, t_max] = [{t_min}, {t_max}], got {t_star!r}")
+        known = getattr(pc, "SOLVERS", None)
+        if known is not None and solver not in known:
+            raise ValueError(f"unknown solver {solver!r}; expected one of {tuple(known)}")
+        if gradient not in GRADIENT_MODES:
+            raise ValueError(f"unknown gradient mode {gradient!r}; expected one of {GRADIENT_MODES}")
+        if gradient in ("checkpoint", "adjoint") and solver not in ONE_STEP_SOLVERS:
+            raise ValueError(f"gradient={gradient!r} recomputes single steps and needs a one-step solver "
+                             f"{ONE_STEP_SOLVERS}, got {solver!r}")
+        if not (dt > 0):
+            raise ValueError(f"dt must be > 0, got {dt!r}")
+        if steps is None:
+            steps = int(math.ceil((t_star - t_min) / dt - 1e-9)) + 1
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        self.t_star, self.solver, self.steps, self.grid_kind = float(t_star), solver, steps, grid
+        self.prediction, self.gradient = prediction, gradient
+        self.image_shape = tuple(image_shape) if image_shape is not None else None
+        self.seed, self.solver_options = int(seed), dict(solver_options or {})
+        self._draw = 0
+        self.grid: Grid = _partial_grid(self.process, steps, grid, self.t_star)
+
+    @property
+    def nfe(self) -> int:
+        """Network evaluations per purification (steps to ``sigma > 0`` points, x2 for Heun)."""
+        per = 2 if self.solver == "heun" else 1
+        return per * self.steps
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart the draw counter (and optionally the base seed): draws repeat exactly."""
+        if seed is not None:
+            self.seed = int(seed)
+        self._draw = 0
+
+    def _seeds(self, batch: int) -> list[int]:
+        c, self._draw = self._draw, self._draw + 1
+        return [_mix(self.seed, c, i) for i in range(batch)]
+
+    def _sample(self, x: Tensor, grid: Grid, noise: _Noise) -> Tensor:
+        return pc.sample(self.net, self.process, x, steps=grid.steps, solver=self.solver,
+                         prediction=self.prediction, grid=grid, noise=noise, **self.solver_options)
+
+    def _solve(self, x_t: Tensor, seeds: list[int], mode: str) -> Tensor:
+        g = self.grid
+        if mode in ("full", "none"):  # one call on the whole grid (multistep solvers keep history)
+            with torch.set_grad_enabled(mode == "full" and torch.is_grad_enabled()):
+                return self._sample(x_t, g, _Noise(seeds))
+
+        def step(x: Tensor, k: int) -> Tensor:
+            sub = Grid(t=g.t[k:k + 2], alpha=g.alpha[k:k + 2], sigma=g.sigma[k:k + 2])
+            return self._sample(x, sub, _Noise(seeds, offset=k))
+
+        return run_chain(step, x_t, g.steps, mode, params=list(self.net.parameters()))
+
+    def purify(self, x: Tensor, gradient: str | None = None) -> Tensor:
+        """Purify ``x`` (``[B, C, H, W]`` in [0, 1]) with the given gradient mode (default: own)."""
+        mode = gradient or self.gradient
+        if mode not in GRADIENT_MODES:
+            raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
+        check_images(x, self.image_shape)
+        seeds = self._seeds(x.shape[0])
+        if mode == "bpda":  # identity backward over the whole purifier (noising included)
+            return bpda(lambda z: self._purify(z, seeds, "none"), x)
+        return self._purify(x, seeds, mode)
+
+    def _purify(self, x: Tensor, seeds: list[int], mode: str) -> Tensor:
+        x0 = 2.0 * x - 1.0
+        eps = _Noise(seeds, offset=-1)(x0, 0)  # the forward-diffusion draw
+        t = torch.full((x0.shape[0],), self.t_star, dtype=torch.float64, device=x0.device)
+        x_t = self.process.marginal(x0, t, eps)
+        return (self._solve(x_t, seeds, mode) + 1.0) / 2.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.purify(x)
+
+
+class PurifiedClassifier(nn.Module):
+    """``classifier(purifier(x))`` as one module: what an attack library should attack.
+
+    Args:
+        purifier: a :class:`Purifier` (or any module mapping [0, 1] images to images).
+        classifier: logits ``[B, K]`` from images in [0, 1].
+        repeats: purify each input ``repeats`` times and average the logits (DiffPure's
+            optional repetition); one forward is still one random draw for EOT purposes.
+    """
+
+    def __init__(self, purifier: nn.Module, classifier: nn.Module, repeats: int = 1):
+        super().__init__()
+        if not isinstance(purifier, nn.Module) or not isinstance(classifier, nn.Module):
+            raise TypeError("purifier and classifier must be nn.Modules")
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+        self.purifier, self.classifier, self.repeats = purifier, classifier, repeats
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_images(x)
+        b = x.shape[0]
+        xr = x.repeat(self.repeats, *([1] * (x.ndim - 1))) if self.repeats > 1 else x
+        logits = self.classifier(self.purifier(xr))
+        return logits.reshape(self.repeats, b, *logits.shape[1:]).mean(0)
+
+
+def tweedie_purifier(net: nn.Module, process: pc.GaussianProcess | None = None, *, t_star: float = 0.1,
+                     prediction: str = "eps", **kwargs: Any) -> Purifier:
+    """Baseline: Gaussian noise to ``t*`` then one denoising step to the Tweedie estimate.
+
+    A one-step DDIM solve from ``t*`` to clean data returns ``x0_hat(x_t*, t*)``, the posterior
+    mean ``E[x0 | x_t*]`` (Tweedie's formula; Efron 2011) of the same diffusion model.
+    """
+    return Purifier(net, process, t_star=t_star, solver="ddim", steps=1, prediction=prediction, **kwargs)

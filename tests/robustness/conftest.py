@@ -1,0 +1,44 @@
+"""Small, fast stand-ins for the trained networks (tests only)."""
+import pytest
+import torch
+from torch import nn
+
+
+class TinyDenoiser(nn.Module):
+    """A U-Net-like eps-predictor: conv encoder, stride-2 bottleneck, skip, time modulation."""
+
+    def __init__(self, ch: int = 4):
+        super().__init__()
+        self.inp = nn.Conv2d(1, ch, 3, padding=1)
+        self.down = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(ch, ch, 2, stride=2)
+        self.out = nn.Conv2d(2 * ch, 1, 3, padding=1)
+        self.temb = nn.Linear(1, ch)
+        self.calls = 0
+
+    def forward(self, x, t):
+        self.calls += 1
+        h = torch.tanh(self.inp(x) + self.temb(t.to(x.dtype)[:, None])[:, :, None, None])
+        u = self.up(torch.tanh(self.down(h)))
+        return torch.tanh(self.out(torch.cat([h, u], 1)))
+
+
+class TinyClassifier(nn.Module):
+    def __init__(self, size: int = 8, k: int = 3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * size * size, k))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.fixture
+def tiny_denoiser():
+    torch.manual_seed(0)
+    return TinyDenoiser()
+
+
+@pytest.fixture
+def tiny_classifier():
+    torch.manual_seed(1)
+    return TinyClassifier()
