@@ -88,17 +88,17 @@ def test_as_model_predictions_are_consistent(proc):
     gm, process = _mixtures()["isotropic"], PROCESSES[proc]
     x = torch.randn(4, 3, dtype=torch.float64) * 2
     t = torch.linspace(process.t_min, process.t_max, 6, dtype=torch.float64)[1:5]
-    out = {p: gm.as_model(process, p)(x, t) for p in ("eps", "x0", "v", "score", "flow", "edm")
-           if p != "edm" or proc == "edm"}
+    out = {p: gm.as_model(process, p)(x, t) for p in ("eps", "x0", "v", "score", "flow")}
     a, s = process.alpha(t)[:, None], process.sigma(t)[:, None]
     torch.testing.assert_close(a * out["x0"] + s * out["eps"], x, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(out["score"], -out["eps"] / s)
     torch.testing.assert_close(out["v"], a * out["eps"] - s * out["x0"])
     if proc == "flow":  # rectified-flow velocity eps - x0
         torch.testing.assert_close(out["flow"], out["eps"] - out["x0"])
-    if proc == "edm":  # D = c_skip x + c_out F (Karras et al. 2022, Table 1)
+    if proc == "edm":  # D = c_skip x + c_out F(c_in x) (Karras et al. 2022, Table 1)
         sd = process.sigma_data
-        d = sd**2 / (s**2 + sd**2) * x + s * sd / (s**2 + sd**2).sqrt() * out["edm"]
+        f = gm.as_model(process, "edm")(x / (s**2 + sd**2).sqrt(), t)
+        d = sd**2 / (s**2 + sd**2) * x + s * sd / (s**2 + sd**2).sqrt() * f
         torch.testing.assert_close(d, out["x0"])
 
 
