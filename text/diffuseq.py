@@ -19,13 +19,13 @@ from torch import Tensor, nn
 
 import polydiff.core as pc
 
-from .diffusion_lm import (EmbeddingDiffusionConfig, check_solver, embedding_diffusion_loss,
+from .diffusion_lm import (EmbeddingDiffusionConfig, check_solver, clamp_hook, embedding_diffusion_loss,
                            load_model_files, round_to_tokens, save_model)
 from .metrics import sentence_bleu
 from .nets import TransformerDenoiser
 from .tokenizer import Tokenizer
 
-__all__ = ["DiffuSeq", "Anchor", "mbr_select"]
+__all__ = ["DiffuSeq", "Anchor", "mbr_select", "encode_sources"]
 
 
 class Anchor:
@@ -42,6 +42,22 @@ class Anchor:
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         return torch.where(self.mask, self.values.to(x.dtype), x)
+
+
+def encode_sources(tok: Tokenizer, sources: Sequence[str], src_len: int, truncate: bool = False) -> Tensor:
+    """``[B, src_len]`` rows ``source ids, <sep>, pads`` (the source half of the layout).
+
+    Raises:
+        ValueError: a source needs more than ``src_len`` slots with ``<sep>`` (unless
+            ``truncate``, which keeps the first ``src_len - 1`` tokens).
+    """
+    ids = tok.encode_batch(sources, src_len, eos=False, truncate=truncate)
+    n = (ids != tok.pad_id).sum(1)
+    if not truncate and (n >= src_len).any():
+        k = int((n >= src_len).nonzero()[0])
+        raise ValueError(f"source {k} has {int(n[k])} tokens; with <sep> more than src_len={src_len}")
+    ids[torch.arange(len(ids)), n.clamp(max=src_len - 1)] = tok.sep_id
+    return ids
 
 
 def mbr_select(candidates: Sequence[str]) -> int:
@@ -80,17 +96,7 @@ class DiffuSeq(nn.Module):
     # --- data -------------------------------------------------------------------------------
     def encode_sources(self, sources: Sequence[str], truncate: bool = False) -> Tensor:
         """``[B, src_len]``: source ids, ``<sep>``, pads."""
-        tok = self.tokenizer
-        ids = tok.encode_batch(sources, self.config.src_len, eos=False, truncate=truncate)
-        # put <sep> right after the source (replacing the first pad; the last slot if full)
-        n = (ids != tok.pad_id).sum(1)
-        if not truncate and (n >= self.config.src_len).any():
-            k = int((n >= self.config.src_len).nonzero()[0])
-            raise ValueError(f"source {k} has {int(n[k])} tokens; with <sep> more than src_len="
-                             f"{self.config.src_len}")
-        pos = n.clamp(max=self.config.src_len - 1)
-        ids[torch.arange(len(ids)), pos] = tok.sep_id
-        return ids
+        return encode_sources(self.tokenizer, sources, self.config.src_len, truncate)
 
     def encode_pairs(self, sources: Sequence[str], targets: Sequence[str],
                      truncate: bool = False) -> tuple[Tensor, Tensor]:
@@ -131,7 +137,7 @@ class DiffuSeq(nn.Module):
         mask = 1.0 - self.noise_mask(B)
         anchor = Anchor(src_emb, mask)
         x_T = anchor(self.process.prior_sample((B, c.seq_len, c.emb_dim), generator=generator), None)
-        kw = {"project_x0": pc.nearest_embedding(W.detach())} if clamp else {}
+        kw = {"project_x0": clamp_hook(W)} if clamp else {}
         x0 = pc.sample(self._denoiser, self.process, x_T, steps=steps, solver=solver, prediction="x0",
                        project_x=anchor, generator=generator, **kw)
         return round_to_tokens(x0[:, c.src_len:], W)

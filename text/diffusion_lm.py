@@ -29,12 +29,14 @@ from torch import Tensor, nn
 
 import polydiff.core as pc
 
+from polydiff.core.hooks import nearest_embedding as _core_clamp
+
 from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
 from .tokenizer import Tokenizer
 
 __all__ = [
-    "EmbeddingDiffusionConfig", "embedding_diffusion_loss", "nearest_embedding",
-    "round_to_tokens", "partial_noising", "ClampToEmbeddings", "ControlHook", "DiffusionLM",
+    "EmbeddingDiffusionConfig", "forward_sample", "embedding_diffusion_loss", "nearest_token", "clamp_hook",
+    "round_to_tokens", "partial_noising", "ControlHook", "DiffusionLM",
     "check_solver", "save_model", "load_model_files",
 ]
 
@@ -80,7 +82,7 @@ def check_solver(solver: str) -> None:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(names)}")
 
 
-def nearest_embedding(x: Tensor, weight: Tensor) -> Tensor:
+def nearest_token(x: Tensor, weight: Tensor) -> Tensor:
     """Index of the nearest (L2) row of ``weight`` ``[V, D]`` for every vector of ``x`` ``[..., D]``."""
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"x has dim {x.shape[-1]} but the embeddings have {weight.shape[-1]}")
@@ -89,47 +91,31 @@ def nearest_embedding(x: Tensor, weight: Tensor) -> Tensor:
     return d2.argmin(-1).reshape(x.shape[:-1])
 
 
+def clamp_hook(weight: Tensor):
+    """The clamping trick (Li et al. §4.2) as a ``project_x0(x0_hat, t)`` hook: core's
+    :func:`polydiff.core.hooks.nearest_embedding` over the (detached) table ``[V, D]``."""
+    if weight.ndim != 2:
+        raise ValueError(f"embedding table must be [V, D], got {tuple(weight.shape)}")
+    return _core_clamp(weight.detach())
+
+
 def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
     """Rounding (Li et al. §4.2): ``[B, L, D]`` -> token ids ``[B, L]`` of the nearest embeddings."""
     if x.ndim != 3:
         raise ValueError(f"x must be [B, L, D], got shape {tuple(x.shape)}")
-    return nearest_embedding(x, weight)
+    return nearest_token(x, weight)
 
 
-class ClampToEmbeddings:
-    """The clamping trick as a ``project_x0(x0_hat, t)`` hook: every vector of ``x0_hat`` is
-    replaced by its nearest embedding row (exact rows of ``weight``).
+def forward_sample(net: TransformerDenoiser, process, ids: Tensor, *, noise_mask: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Draw ``(emb, x0, t, x_t)`` for a training step.
 
-    Args:
-        weight: the embedding table ``[V, D]``.
-        t_max: clamp only while ``t <= t_max`` (``None``: at every step).
+    ``emb = E(w)``; ``x0 = emb + sigma_0 eps'`` with ``sigma_0 = sigma(t_min)`` (Li et al.
+    §4.1, ``q_phi(x0 | w)``); ``t`` uniform over the training indices (float64 ``[B]``);
+    ``x_t = alpha_t x0 + sigma_t eps``, with ``x0`` kept where ``noise_mask == 0`` (DiffuSeq's
+    partial noising).
     """
-
-    def __init__(self, weight: Tensor, t_max: float | None = None):
-        self.weight, self.t_max = weight.detach(), t_max
-
-    def __call__(self, x0_hat: Tensor, t: Tensor | float) -> Tensor:
-        if self.t_max is not None and float(torch.as_tensor(t).max()) > self.t_max:
-            return x0_hat
-        idx = nearest_embedding(x0_hat, self.weight)
-        return self.weight[idx].to(x0_hat.dtype)
-
-
-def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
-                             noise_mask: Tensor | None = None,
-                             generator: torch.Generator | None = None) -> Tensor:
-    """Per-sample ``L_e2e_simple`` (Li et al. 2022, eq. 2 / App. F) -> ``[B]``.
-
-    ``x0 = E(w) + sigma_0 eps`` with ``sigma_0 = sigma(t_min)``; ``t`` uniform over the
-    training indices; ``x_t`` from the marginal; ``mse = ||net(x_t, t) - x0||^2`` (against
-    ``E(w)`` where ``t = 0``); ``prior = ||alpha(T) x0||^2``; ``rounding = -log p(w | x0)``.
-    Each term is a mean over the counted positions.
-
-    Args:
-        noise_mask: ``[B, L]`` with 1 where positions are noised and counted (DiffuSeq's
-            target side); 0 positions keep ``x0`` in ``x_t`` (partial noising). ``None``: all.
-    """
-    B, L = ids.shape
+    B = ids.shape[0]
     dev = ids.device
     emb = net.embed_tokens(ids)
     t = torch.randint(0, int(process.num_train_timesteps), (B,), generator=generator, device=dev)
@@ -138,9 +124,28 @@ def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
     x0 = emb + sigma0 * torch.randn(emb.shape, generator=generator, device=dev, dtype=emb.dtype)
     eps = torch.randn(emb.shape, generator=generator, device=dev, dtype=emb.dtype)
     x_t = process.marginal(x0, t, eps)
-    m = torch.ones(B, L, device=dev, dtype=emb.dtype) if noise_mask is None else noise_mask.to(emb.dtype)
     if noise_mask is not None:
         x_t = partial_noising(x_t, x0, noise_mask)
+    return emb, x0, t, x_t
+
+
+def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
+                             noise_mask: Tensor | None = None,
+                             generator: torch.Generator | None = None) -> Tensor:
+    """Per-sample ``L_e2e_simple`` (Li et al. 2022, eq. 2 / App. F) -> ``[B]``.
+
+    With ``(emb, x0, t, x_t)`` from :func:`forward_sample`: ``mse = ||net(x_t, t) - x0||^2``
+    (against ``E(w)`` where ``t = 0``); ``prior = ||alpha(T) x0||^2`` (the ``x_T`` term);
+    ``rounding = -log p(w | x0)`` with the tied LM head. Each term is a mean over the counted
+    positions.
+
+    Args:
+        noise_mask: ``[B, L]`` with 1 where positions are noised and counted (DiffuSeq's
+            target side); 0 positions keep ``x0`` in ``x_t`` (partial noising). ``None``: all.
+    """
+    emb, x0, t, x_t = forward_sample(net, process, ids, noise_mask=noise_mask, generator=generator)
+    B, L = ids.shape
+    m = torch.ones(B, L, device=ids.device, dtype=emb.dtype) if noise_mask is None else noise_mask.to(emb.dtype)
     x0_hat = net(x_t, t.to(emb.dtype))
     target = torch.where((t == 0)[:, None, None], emb, x0)
     count = m.sum(1).clamp_min(1.0)
@@ -232,16 +237,20 @@ class DiffusionLM(nn.Module):
         """Mean ``L_e2e_simple`` over the batch (see :func:`embedding_diffusion_loss`)."""
         return embedding_diffusion_loss(self.net, self.process, ids, generator=generator).mean()
 
-    def classifier_loss(self, ids: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """BCE of the guide on ``x_t`` of the (frozen) embeddings at uniform ``t``; ``labels [B, K]``."""
-        if self.classifier is None:
+    def classifier_loss(self, ids: Tensor, labels: Tensor, generator: torch.Generator | None = None,
+                        classifier: nn.Module | None = None) -> Tensor:
+        """BCE of the guide ``p(c | x_t, t)`` on ``x_t`` of the (frozen) embeddings at uniform
+        ``t`` (Li et al. §5.2); ``labels`` is multi-hot ``[B, K]``."""
+        clf = classifier if classifier is not None else self.classifier
+        if clf is None:
             raise ValueError("this DiffusionLM has no control attributes")
         with torch.no_grad():
             x0 = self.net.embed_tokens(ids)
         B = ids.shape[0]
-        t = torch.randint(0, self.config.T, (B,), generator=generator).to(torch.float64)
-        x_t = self.process.marginal(x0, t, torch.randn(x0.shape, generator=generator))
-        logits = self.classifier(x_t, t.float())
+        t = torch.randint(0, self.config.T, (B,), generator=generator, device=ids.device).to(torch.float64)
+        eps = torch.randn(x0.shape, generator=generator, device=ids.device)
+        x_t = self.process.marginal(x0, t, eps)
+        logits = clf(x_t, t.float())
         return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
 
     # --- sampling ---------------------------------------------------------------------------
@@ -269,7 +278,7 @@ class DiffusionLM(nn.Module):
         x_T = self.process.prior_sample((n, c.seq_len, c.emb_dim), generator=generator)
         kw: dict = {}
         if clamp:
-            kw["project_x0"] = ClampToEmbeddings(W)
+            kw["project_x0"] = clamp_hook(W)
         if control is not None:
             if self.classifier is None:
                 raise ValueError("control needs a DiffusionLM trained with a guiding classifier")

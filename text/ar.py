@@ -1,0 +1,133 @@
+"""The autoregressive baseline: a causal transformer with the same tokenizer and layout.
+
+Two modes share one class:
+
+- seq2seq (``src_len > 0``): the DiffuSeq layout ``[source | <sep> | pads][target | EOS]``;
+  the loss counts target tokens only; decoding continues the fixed-length source prefix.
+- language model (``src_len == 0``): ``[BOS | text | EOS | pads]``; used for unconditional
+  samples and as the held-out LM that scores fluency (perplexity).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .nets import ARTransformer
+from .tokenizer import Tokenizer
+
+__all__ = ["ARConfig", "ARBaseline"]
+
+
+@dataclass(frozen=True)
+class ARConfig:
+    """Sizes of the AR baseline (``seq_len`` includes the source half when ``src_len > 0``)."""
+
+    vocab_size: int
+    seq_len: int
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    src_len: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.vocab_size, self.seq_len, self.hidden, self.layers, self.heads) < 1:
+            raise ValueError("ARConfig sizes must be >= 1")
+        if not 0 <= self.src_len < self.seq_len:
+            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class ARBaseline(nn.Module):
+    """Causal transformer LM / seq2seq model with a tied head."""
+
+    def __init__(self, config: ARConfig, tokenizer: Tokenizer):
+        super().__init__()
+        if tokenizer.vocab_size != config.vocab_size:
+            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+        self.config, self.tokenizer = config, tokenizer
+        self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads)
+
+    @property
+    def tgt_len(self) -> int:
+        return self.config.seq_len - self.config.src_len
+
+    def encode_sources(self, sources: Sequence[str], truncate: bool = False) -> Tensor:
+        """``[B, src_len]`` source ids with ``<sep>`` (the DiffuSeq source half)."""
+        from .diffuseq import encode_sources
+        return encode_sources(self.tokenizer, sources, self.config.src_len, truncate)
+
+    def encode(self, texts: Sequence[str], sources: Sequence[str] | None = None,
+               truncate: bool = False) -> Tensor:
+        """Training rows ``[B, seq_len]`` (LM: BOS text EOS; seq2seq: source half + target)."""
+        tok, c = self.tokenizer, self.config
+        if c.src_len == 0:
+            return tok.encode_batch(texts, c.seq_len, bos=True, truncate=truncate)
+        if sources is None or len(sources) != len(texts):
+            raise ValueError("a seq2seq AR model needs one source per target text")
+        return torch.cat([self.encode_sources(sources, truncate),
+                          tok.encode_batch(texts, self.tgt_len, truncate=truncate)], 1)
+
+    def loss_mask(self, ids: Tensor) -> Tensor:
+        """1 on the predicted tokens: the target half (seq2seq) up to and including EOS."""
+        c = self.config
+        first = max(c.src_len, 1)
+        m = torch.zeros_like(ids, dtype=torch.float32)
+        m[:, first:] = 1.0
+        # count pads after EOS? no: the first EOS ends the sequence
+        after_eos = (ids == self.tokenizer.eos_id).float().cumsum(1) - (ids == self.tokenizer.eos_id).float()
+        return m * (after_eos == 0).float()
+
+    def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Mean per-token NLL of the counted tokens."""
+        return ar_loss(self.net, ids, self.loss_mask(ids))
+
+    @torch.no_grad()
+    def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, *, temperature: float = 1.0,
+                   top_k: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Target ids ``[B, tgt_len]`` (seq2seq, one per source) or ``[n, seq_len - 1]`` (LM)."""
+        tok, c = self.tokenizer, self.config
+        if c.src_len == 0:
+            if sources is not None:
+                raise ValueError("this AR model is a language model: pass sources=None")
+            prefix = torch.full((n, 1), tok.bos_id, dtype=torch.long)
+            return self.net.generate(prefix, c.seq_len - 1, eos_id=tok.eos_id, temperature=temperature,
+                                     top_k=top_k, generator=generator)
+        if sources is None:
+            raise ValueError("a seq2seq AR model needs sources")
+        prefix = self.encode_sources(sources)
+        return self.net.generate(prefix, self.tgt_len, eos_id=tok.eos_id, temperature=temperature,
+                                 top_k=top_k, generator=generator)
+
+    def generate(self, sources: Sequence[str] | None = None, n: int = 1, steps: int | None = None,
+                 solver: str | None = None, **kw) -> list[str]:
+        """``n`` texts per source (``steps``/``solver`` are ignored: one step per token)."""
+        if sources is None:
+            return self.tokenizer.decode_batch(self.sample_ids(None, n, **kw))
+        if isinstance(sources, str):
+            raise TypeError("sources must be a list of strings, not one str")
+        reps = [s for s in sources for _ in range(n)]
+        return self.tokenizer.decode_batch(self.sample_ids(reps, **kw))
+
+    def save(self, directory: str | Path) -> None:
+        from .diffusion_lm import save_model
+        save_model(self, directory, {"config": self.config.to_dict()})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "ARBaseline":
+        from .diffusion_lm import load_model_files
+        meta, tok, state = load_model_files(directory)
+        m = cls(ARConfig(**meta["config"]), tok)
+        m.load_state_dict(state)
+        return m
+
+
+def ar_loss(net: ARTransformer, ids: Tensor, loss_mask: Tensor) -> Tensor:
+    """Mean next-token NLL over the tokens with ``loss_mask == 1`` (position ``i >= 1``)."""
+    return net.token_nll(ids, loss_mask).sum() / loss_mask[:, 1:].sum().clamp_min(1.0)

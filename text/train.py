@@ -1,0 +1,180 @@
+"""Train a text model on E2E with the core training loop.
+
+    python -m polydiff.text.train --model diffuseq --steps 3000 --batch-size 64 --out runs/diffuseq
+    python -m polydiff.text.train --model diffusion-lm --steps 3000 --out runs/dlm   # + control guide
+    python -m polydiff.text.train --model masked --out runs/mdlm
+    python -m polydiff.text.train --model ar --out runs/ar
+    python -m polydiff.text.train --model ar-lm --out runs/ar-lm   # fluency LM for perplexity
+
+Every model sees the same data: the bundled E2E pairs (or ``--data PATH`` in the same
+format), split by restaurant name; the sentencepiece tokenizer is trained on the training
+split only. Weights are saved as safetensors + JSON config + tokenizer model under ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from polydiff.core.training import TrainConfig, Trainer
+
+from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
+from .tokenizer import Tokenizer, train_tokenizer
+
+__all__ = ["E2EData", "prepare_e2e", "build_model", "train_model", "attribute_labels", "MODELS", "main"]
+
+MODELS = ("diffusion-lm", "diffuseq", "masked", "ar", "ar-lm")
+
+
+@dataclass
+class E2EData:
+    """The restaurant-split E2E data with its tokenizer and control vocabulary."""
+
+    train: list[E2EExample]
+    test: list[E2EExample]
+    tokenizer: Tokenizer
+    attributes: list[str]
+
+
+def prepare_e2e(path: str | Path | None = None, *, vocab_size: int = 1000, test_fraction: float = 0.2,
+                seed: int = 0, cache_dir: str | Path | None = None, limit: int | None = None) -> E2EData:
+    """Load E2E, split by restaurant, train the tokenizer on training texts and sources."""
+    ex = load_e2e(path, limit=limit)
+    train, test = split_by_restaurant(ex, test_fraction, seed)
+    tok = train_tokenizer([e.text for e in train] + [e.compact_source for e in train], vocab_size,
+                          cache_dir=cache_dir)
+    return E2EData(train, test, tok, attribute_vocabulary(train))
+
+
+def attribute_labels(examples: list[E2EExample], attributes: list[str]) -> torch.Tensor:
+    """Multi-hot ``[N, K]`` attribute labels."""
+    idx = {a: i for i, a in enumerate(attributes)}
+    y = torch.zeros(len(examples), len(attributes))
+    for n, e in enumerate(examples):
+        for a in e.attributes:
+            if a in idx:
+                y[n, idx[a]] = 1.0
+    return y
+
+
+def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 48, emb_dim: int = 16,
+                hidden: int = 128, layers: int = 4, heads: int = 4, T: int = 2000,
+                attributes: list[str] | None = None) -> nn.Module:
+    """A fresh model of ``kind`` (one of :data:`MODELS`) with shared sizes."""
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
+    V = tok.vocab_size
+    if kind == "diffusion-lm":
+        from .diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
+        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, emb_dim, hidden, layers, heads, T), tok,
+                           attributes or [])
+    if kind == "diffuseq":
+        from .diffuseq import DiffuSeq
+        from .diffusion_lm import EmbeddingDiffusionConfig
+        return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, emb_dim, hidden, layers, heads, T,
+                                                 src_len=src_len), tok)
+    if kind == "masked":
+        from .masked import MaskedDiffusion, MaskedConfig
+        return MaskedDiffusion(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
+    from .ar import ARBaseline, ARConfig
+    if kind == "ar":
+        return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
+    return ARBaseline(ARConfig(V, tgt_len + 1, hidden, layers, heads, src_len=0), tok)
+
+
+def training_rows(model: nn.Module, kind: str, examples: list[E2EExample]) -> torch.Tensor:
+    """Token rows the model trains on (targets truncated to the layout, never silently:
+    the caller chose ``tgt_len``)."""
+    texts = [e.text for e in examples]
+    srcs = [e.compact_source for e in examples]
+    if kind == "diffusion-lm":
+        return model.encode(texts, truncate=True)
+    if kind == "ar-lm":
+        return model.encode(texts, truncate=True)
+    if kind == "ar":
+        return model.encode(texts, srcs, truncate=True)
+    return model.encode_pairs(srcs, texts, truncate=True)[0]
+
+
+def _fit(net: nn.Module, loss_fn: Callable, dataset, cfg: TrainConfig, net_config: dict) -> None:
+    trainer = Trainer(cfg, net, loss_fn, dataset, net_config=net_config)
+    trainer.fit()
+    if trainer.ema is not None:  # sample with the EMA weights
+        net.load_state_dict(trainer.ema.state_dict())
+
+
+def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: TrainConfig,
+                attributes: list[str] | None = None, classifier_steps: int = 0) -> nn.Module:
+    """Train ``model`` in place with :class:`polydiff.core.training.Trainer`; for Diffusion-LM
+    with attributes, then train the guiding classifier on noisy embeddings for
+    ``classifier_steps`` steps (embeddings frozen)."""
+    rows = training_rows(model, kind, examples)
+    meta = {"kind": kind, **model.config.to_dict()}
+    if kind in ("diffusion-lm", "diffuseq"):
+        from .diffusion_lm import embedding_diffusion_loss
+        proc = model.process
+        src_len = model.config.src_len
+
+        def loss_fn(net, batch, g):
+            mask = None
+            if src_len:
+                mask = torch.zeros(batch.shape, device=batch.device)
+                mask[:, src_len:] = 1.0
+            return embedding_diffusion_loss(net, proc, batch, noise_mask=mask, generator=g).mean()
+    elif kind == "masked":
+        loss_fn = model.loss_fn()
+    else:
+        from .ar import ar_loss
+
+        def loss_fn(net, batch, g):
+            return ar_loss(net, batch, model.loss_mask(batch))
+    _fit(model.net, loss_fn, rows, cfg, meta)
+    if kind == "diffusion-lm" and model.classifier is not None and classifier_steps > 0:
+        labels = attribute_labels(examples, model.attributes)
+        data = torch.utils.data.TensorDataset(rows, labels)
+        model.net.requires_grad_(False)
+        ccfg = cfg.replace(steps=classifier_steps, ema_decay=None, ckpt_dir=None)
+
+        def closs(clf, batch, g):
+            return model.classifier_loss(batch[0], batch[1], generator=g, classifier=clf)
+        _fit(model.classifier, closs, data, ccfg, {"kind": "noisy-classifier"})
+        model.net.requires_grad_(True)
+    return model
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=MODELS, required=True)
+    p.add_argument("--data", default=None, help="E2E file (MR||sentence lines); default: bundled")
+    p.add_argument("--out", required=True, help="output directory (safetensors + JSON)")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--vocab-size", type=int, default=1000)
+    p.add_argument("--src-len", type=int, default=48)
+    p.add_argument("--tgt-len", type=int, default=48)
+    p.add_argument("--emb-dim", type=int, default=16)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--T", type=int, default=2000)
+    p.add_argument("--classifier-steps", type=int, default=1000)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    data = prepare_e2e(a.data, vocab_size=a.vocab_size, cache_dir=Path(a.out) / "tokenizer-cache")
+    model = build_model(a.model, data.tokenizer, src_len=a.src_len, tgt_len=a.tgt_len, emb_dim=a.emb_dim,
+                        hidden=a.hidden, layers=a.layers, T=a.T, attributes=data.attributes)
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=min(200, a.steps // 10),
+                      ema_decay=0.999, device=a.device, seed=a.seed, log_every=max(1, a.steps // 20),
+                      ckpt_dir=str(Path(a.out) / "run"))
+    train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps)
+    model.save(a.out)
+    print(f"saved {a.model} to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
