@@ -1,0 +1,87 @@
+"""The record schema of DESIGN.md and the comparisons the report draws from it."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from polydiff.bench.report import compact_group, domain_table
+from polydiff.bench.schema import (
+    REQUIRED,
+    best_index,
+    group_records,
+    has_peer,
+    record_problems,
+    validate_record,
+)
+
+
+def rec(**kw):
+    base = {"domain": "timeseries", "task": "impute", "dataset": "nycflights13-weather",
+            "setting": "mcar-50%", "method": "polydiff-csdi", "metric": "MAE", "value": 0.312,
+            "higher_is_better": False, "nfe": 50, "seconds": 41.7, "n": 512}
+    return {**base, **kw}
+
+
+def test_design_example_is_valid():
+    assert record_problems(rec()) == []
+    assert record_problems(rec(commit="abc1234", mode="full"), with_added=True) == []
+    assert record_problems(rec(nfe=None)) == []  # baselines (linear interpolation) have no NFE
+
+
+@pytest.mark.parametrize("key", sorted(REQUIRED))
+def test_each_missing_key_is_named(key):
+    r = rec()
+    del r[key]
+    assert record_problems(r) == [f"missing key {key!r}"]
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"value": "0.3"}, "'value' must be int/float"),
+    ({"value": True}, "'value' must be int/float"),  # bool is an int in Python
+    ({"value": math.nan}, "'value' must be finite"),
+    ({"higher_is_better": 1}, "'higher_is_better' must be bool"),
+    ({"nfe": 2.5}, "'nfe' must be int/None"),
+    ({"n": 0}, "'n' must be >= 1"),
+    ({"seconds": -1.0}, "'seconds' must be finite and >= 0"),
+    ({"method": " "}, "'method' must not be empty"),
+])
+def test_bad_fields_are_named(bad, fragment):
+    problems = record_problems(rec(**bad))
+    assert any(fragment in p for p in problems), problems
+    with pytest.raises(ValueError, match="invalid benchmark record"):
+        validate_record(rec(**bad))
+
+
+def test_domain_must_match_and_mode_is_checked():
+    assert "ran for 'vision'" in record_problems(rec(), domain="vision")[0]
+    assert any("'mode' must be one of" in p for p in
+               record_problems(rec(commit="x", mode="fast"), with_added=True))
+    assert record_problems([1, 2]) == ["a record must be a dict, got list"]
+
+
+def test_best_follows_higher_is_better():
+    lower = [rec(method="a", value=0.3), rec(method="b", value=0.2), rec(method="c", value=0.5)]
+    assert best_index(lower) == 1
+    higher = [rec(method=m, value=v, higher_is_better=True) for m, v in
+              (("a", 0.3), ("b", 0.2), ("c", 0.5))]
+    assert best_index(higher) == 2
+    mixed = [rec(method="a"), rec(method="b", higher_is_better=True)]
+    assert best_index(mixed) is None
+    assert best_index([]) is None
+
+
+def test_groups_and_peers():
+    records = [rec(method="polydiff-csdi", value=0.30), rec(method="linear", value=0.35,
+                                                            nfe=None),
+               rec(metric="CRPS", value=0.2)]
+    groups = group_records(records)
+    assert list(groups) == [("timeseries", "impute", "nycflights13-weather", "mcar-50%", "MAE"),
+                            ("timeseries", "impute", "nycflights13-weather", "mcar-50%", "CRPS")]
+    assert [has_peer(g) for g in groups.values()] == [True, False]
+    first, lonely = groups.values()
+    assert compact_group(first) == "**polydiff-csdi 0.3** (50 NFE) · linear 0.35"
+    assert "no baseline/peer" in compact_group(lonely)
+    table = domain_table(records)
+    assert "| **polydiff-csdi** | **0.3** | 50 |" in table
+    assert "| linear | 0.35 | – |" in table
+    assert table.count("no baseline/peer") == 1
