@@ -1,0 +1,72 @@
+"""torchattacks through PurifiedClassifier, and the worst-case evaluation."""
+import pytest
+import torch
+from torch import nn
+
+from polydiff.robustness.attacks import ATTACKS, evaluate, make_attack
+from polydiff.robustness.gradients import EOT
+from polydiff.robustness.purify import PurifiedClassifier, Purifier
+
+
+def _data(n=4):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+@pytest.mark.parametrize("mode", ["full", "adjoint", "bpda"])
+def test_pgd_runs_through_purified_classifier(tiny_denoiser, tiny_classifier, mode):
+    p = Purifier(tiny_denoiser, t_star=0.1, solver="euler_maruyama", steps=3, gradient=mode)
+    model = PurifiedClassifier(p, tiny_classifier)
+    x, y = _data()
+    calls0 = tiny_denoiser.calls
+    atk = make_attack("pgd", model, eps=0.3, steps=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        adv = atk(x, y)
+    assert adv.shape == x.shape
+    assert float((adv - x).abs().max()) <= 0.3 + 1e-6
+    assert float(adv.min()) >= 0 and float(adv.max()) <= 1
+    assert not torch.equal(adv, x)
+    assert tiny_denoiser.calls > calls0  # the purifier sat inside the attacked model
+
+
+def test_eot_apgd_and_l2_attacks_run(tiny_denoiser, tiny_classifier):
+    p = Purifier(tiny_denoiser, t_star=0.1, solver="ddim", steps=2, gradient="checkpoint")
+    model = PurifiedClassifier(p, tiny_classifier)
+    x, y = _data()
+    for name, norm, eps in [("eotpgd", "Linf", 0.3), ("apgd-dlr", "Linf", 0.3), ("pgd", "L2", 1.0)]:
+        atk = make_attack(name, model, eps=eps, norm=norm, steps=2, eot_iter=2, n_classes=3)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            adv = atk(x, y)
+        d = (adv - x).flatten(1)
+        size = d.abs().max(1).values if norm == "Linf" else d.norm(dim=1)
+        assert (size <= eps + 1e-5).all()
+    assert isinstance(make_attack("eotpgd", model, eps=0.1, eot_iter=3).model, EOT)
+    with pytest.raises(ValueError, match="unknown attack"):
+        make_attack("cw", model, eps=0.1)
+    with pytest.raises(ValueError, match="norm"):
+        make_attack("pgd", model, eps=0.1, norm="L1")
+    assert "autoattack-rand" in ATTACKS
+
+
+def test_evaluate_worst_case_over_attacks():
+    """A fixed linear model: accuracies must match direct counting of the attack outcomes."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    x, y = _data(24)
+    with torch.no_grad():
+        y = model(x).argmax(-1)
+        y[:4] = (y[:4] + 1) % 3  # four misclassified clean examples
+    never = lambda m, s: (lambda xb, yb: xb)  # noqa: E731  (an attack that changes nothing)
+    res = evaluate(model, x, y, {"none": never,
+                                 "pgd": lambda m, s: make_attack("pgd", m, eps=0.5, steps=10)},
+                   seeds=(0, 1), batch_size=7)
+    assert res["clean"].k == 20 and res["per_attack"]["none"].k == 20
+    assert res["robust"].k == res["per_attack"]["pgd"].k <= 20
+    assert res["robust"].k < 20  # a big L-inf ball flips a linear model
+    assert res["correct"].sum() == res["robust"].k
+    with pytest.raises(ValueError, match="labels"):
+        evaluate(model, x, y.float(), {"none": never})
+    with pytest.raises(ValueError, match="at least one"):
+        evaluate(model, x, y, {})
