@@ -234,14 +234,14 @@ def load_checkpoint(path: str | os.PathLike, *, net: nn.Module | None = None,
     tensor_names = ["model"] + (["ema"] if has_ema else [])
     if not weights_only:
         tensor_names += ["optim", "rng"]
+    if net_config is not None:  # first: the more informative message when shapes differ
+        check_net_config(ckpt / "net_config.json", jsons["net_config"], net_config)
     tensors = {n: read_safetensors(ckpt / f"{n}.safetensors") for n in tensor_names}
     if net is not None:
         reference = net.state_dict()
         for n in ("model", "ema"):
             if n in tensors:
                 check_state_keys(ckpt / f"{n}.safetensors", tensors[n], reference)
-    if net_config is not None:
-        check_net_config(ckpt / "net_config.json", jsons["net_config"], net_config)
     _verify_manifest(ckpt, [f"{n}.safetensors" for n in tensor_names]
                      + [f"{n}.json" for n in _JSON_FILES])
     return Checkpoint(path=ckpt, step=int(state["step"]), model=tensors["model"],
