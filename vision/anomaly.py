@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._common import random_times, sample_kwargs
+from ._common import sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .simplex import SimplexNoise
 
@@ -46,15 +46,12 @@ def anoddpm_loss(net, process, images: Tensor, noise: NoiseFn, *,
     """Training loss with structured noise: ``|| net(alpha x0 + sigma n, t) - n ||^2`` where
     ``n`` comes from ``noise`` (AnoDDPM sec. 3.2; eq. 14 of DDPM with ``eps`` replaced by ``n``).
 
-    Core's ``dsm_loss`` draws Gaussian ``eps``; this loss differs only in where ``n`` comes
-    from, so it is kept beside the noise it needs.
+    This is core's ``dsm_loss`` with its ``eps`` drawn from ``noise``.
     """
+    from polydiff.core.losses import dsm_loss
     check_images(images)
     x0 = to_model_range(images)
-    n = noise(x0, 0)
-    t = random_times(process, x0.shape[0], generator=generator).to(x0.device)
-    x_t = process.marginal(x0, t, n)
-    return ((net(x_t, t.to(x0.dtype)) - n) ** 2).flatten(1).mean(1).mean()
+    return dsm_loss(net, process, x0, prediction="eps", eps=noise(x0, 0), generator=generator).mean()
 
 
 @torch.no_grad()

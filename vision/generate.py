@@ -36,11 +36,11 @@ def drop_labels(y: Tensor, p_uncond: float, null_class: int, generator: torch.Ge
 def generate_loss(net: UNet, process, images: Tensor, labels: Tensor, *, p_uncond: float = 0.1,
                   generator: torch.Generator | None = None) -> Tensor:
     """Mean eps-prediction loss (DDPM eq. 14) on ``[0, 1]`` images with label dropout."""
-    import polydiff.core as pc
+    from polydiff.core.losses import dsm_loss
     check_images(images)
     _check_labels(net, labels, allow_null=False)
     y = drop_labels(labels, p_uncond, net.null_class, generator)
-    return pc.losses.dsm_loss(net, process, to_model_range(images), prediction="eps",
+    return dsm_loss(net, process, to_model_range(images), prediction="eps",
                               cond={"y": y}, generator=generator).mean()
 
 

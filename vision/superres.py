@@ -68,10 +68,10 @@ def _check_net(net: UNet) -> None:
 def superres_loss(net: UNet, process, highres: Tensor, factor: int, *,
                   generator: torch.Generator | None = None) -> Tensor:
     """SR3 training loss (eq. 6, eps-prediction) on ``[0, 1]`` high-resolution images."""
-    import polydiff.core as pc
+    from polydiff.core.losses import dsm_loss
     _check_net(net)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
-    return pc.losses.dsm_loss(net, process, to_model_range(highres), prediction="eps",
+    return dsm_loss(net, process, to_model_range(highres), prediction="eps",
                               cond={"x_cond": cond}, generator=generator).mean()
 
 
