@@ -294,10 +294,7 @@ class DiffusionLM(nn.Module):
             kw["known"] = pc.Known(values, mask)
         x0 = pc.sample(self._denoiser, self.process, x_T, steps=steps, solver=solver,
                        prediction="x0", generator=generator, **kw)
-        ids = round_to_tokens(x0, W)
-        if infill is not None:
-            ids = torch.where(infill >= 0, infill, ids)
-        return ids
+        return round_to_tokens(x0, W)
 
     def _denoiser(self, x: Tensor, t: Tensor) -> Tensor:
         return self.net(x, t.to(x.dtype))

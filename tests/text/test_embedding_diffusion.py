@@ -1,0 +1,133 @@
+"""Diffusion-LM and DiffuSeq: rounding, clamping, partial noising, anchoring, infilling, control."""
+import pytest
+import torch
+
+import polydiff.core as pc
+from polydiff.text.diffuseq import DiffuSeq, mbr_select
+from polydiff.text.diffusion_lm import (ControlHook, DiffusionLM, EmbeddingDiffusionConfig, clamp_hook,
+                                        forward_sample, nearest_token, round_to_tokens)
+
+
+@pytest.fixture
+def dlm(tok, attributes):
+    torch.manual_seed(0)
+    cfg = EmbeddingDiffusionConfig(tok.vocab_size, 24, emb_dim=16, hidden=32, layers=1, heads=2, T=200)
+    return DiffusionLM(cfg, tok, attributes).eval()
+
+
+@pytest.fixture
+def dseq(tok):
+    torch.manual_seed(0)
+    cfg = EmbeddingDiffusionConfig(tok.vocab_size, 48, emb_dim=16, hidden=32, layers=1, heads=2, T=200,
+                                   src_len=24)
+    return DiffuSeq(cfg, tok).eval()
+
+
+def test_rounding_recovers_a_sequence_from_its_own_embeddings(dlm, e2e_split):
+    ids = dlm.encode([e.text for e in e2e_split[1][:6]], truncate=True)
+    x = dlm.net.embed_tokens(ids)
+    assert torch.equal(round_to_tokens(x, dlm.net.embed.weight), ids)
+
+
+def test_clamp_hook_returns_exact_nearest_embedding_rows(dlm):
+    W = dlm.net.embed.weight.detach()
+    x0_hat = torch.randn(3, 24, 16, generator=torch.Generator().manual_seed(1))
+    out = clamp_hook(W)(x0_hat, torch.zeros(3))
+    brute = torch.cdist(x0_hat.reshape(-1, 16).double(), W.double()).argmin(1).reshape(3, 24)
+    assert torch.equal(nearest_token(x0_hat, W), brute)
+    assert torch.equal(out, W[brute])  # bitwise rows of the table
+
+
+def test_partial_noising_never_changes_source_positions(dseq, e2e_split):
+    ex = e2e_split[0][:8]
+    ids, mask = dseq.encode_pairs([e.compact_source for e in ex], [e.text for e in ex], truncate=True)
+    emb, x0, t, x_t = forward_sample(dseq.net, dseq.process, ids, noise_mask=mask,
+                                     generator=torch.Generator().manual_seed(0))
+    S = dseq.config.src_len
+    assert torch.equal(x_t[:, :S], x0[:, :S])
+    assert (x_t[:, S:] != x0[:, S:]).all()
+    assert torch.equal(mask[:, :S], torch.zeros_like(mask[:, :S])) and (mask[:, S:] == 1).all()
+
+
+@pytest.mark.parametrize("solver", ["ddim", "dpmpp_2m", "ddpm"])
+def test_anchoring_reimposes_the_clean_source_at_every_model_call(dseq, e2e_split, solver):
+    src = [e.compact_source for e in e2e_split[1][:3]]
+    seen = []
+    forward = dseq.net.forward
+
+    def spy(x, t):
+        seen.append(x.detach().clone())
+        return forward(x, t)
+
+    dseq.net.forward = spy
+    out = dseq.sample_ids(src, steps=4, solver=solver, generator=torch.Generator().manual_seed(0))
+    src_emb = dseq.net.embed.weight[dseq.encode_sources(src)].detach()
+    assert len(seen) >= 4 and out.shape == (3, 24)
+    for x in seen:
+        assert torch.equal(x[:, :24], src_emb)
+
+
+def test_infilling_keeps_fixed_tokens(dlm, tok):
+    template = torch.full((2, 24), -1, dtype=torch.long)
+    fixed = torch.tensor(tok.encode("The Vaults is a pub"))
+    template[:, : len(fixed)] = fixed
+    ids = dlm.sample_ids(2, steps=5, solver="ddim", infill=template, clamp=False,
+                         generator=torch.Generator().manual_seed(0))
+    assert torch.equal(ids[:, : len(fixed)], fixed.expand(2, -1))
+
+
+def test_control_hook_raises_classifier_logprob_and_fluency_anchors(dlm):
+    lab = torch.full((4,), dlm.control_index("area : riverside"))
+    x = torch.randn(4, 24, 16, generator=torch.Generator().manual_seed(0))
+    t = torch.full((4,), 100.0)
+
+    def logp(y):
+        return torch.nn.functional.logsigmoid(dlm.classifier(y, t).gather(1, lab[:, None])).sum()
+
+    with torch.no_grad():
+        free = ControlHook(dlm.classifier, lab, dlm.process, steps=3, step_size=0.05, fluency=0.0)(x, t)
+        tight = ControlHook(dlm.classifier, lab, dlm.process, steps=3, step_size=0.05, fluency=19.0)(x, t)
+        assert logp(free) > logp(x)
+        assert (tight - x).norm() < (free - x).norm()
+
+
+def test_bad_inputs_raise_clear_errors(dlm, dseq, tok):
+    with pytest.raises(ValueError, match="unknown control attribute 'food : Italian'"):
+        dlm.generate(["food : Italian"], 1, steps=2)
+    with pytest.raises(ValueError, match="unknown solver"):
+        dlm.generate(None, 1, steps=2, solver="nope")
+    with pytest.raises(ValueError, match="empty string"):
+        dseq.generate([""], 1, steps=2)
+    with pytest.raises(ValueError, match="40 tokens.*more than max_len=24"):
+        dseq.generate([" ".join(["riverside"] * 40)], 1, steps=2)
+    with pytest.raises(ValueError, match="more than max_len=24"):
+        dlm.encode([" ".join(["riverside"] * 40)])
+    with pytest.raises(TypeError, match="list of strings"):
+        dseq.generate("The Vaults | food Chinese", 1)
+
+
+def test_mbr_picks_the_consensus_candidate():
+    cands = ["the pub is near the river .", "a b c d e f g", "the pub is near the river", "zz yy"]
+    assert mbr_select(cands) in (0, 2)
+    assert mbr_select(["only one"]) == 0
+
+
+def test_save_load_round_trip(dseq, tmp_path, e2e_split):
+    dseq.save(tmp_path / "m")
+    again = DiffuSeq.load(tmp_path / "m").eval()
+    src = [e2e_split[1][0].compact_source]
+    a = dseq.sample_ids(src, steps=3, generator=torch.Generator().manual_seed(0))
+    b = again.sample_ids(src, steps=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    assert not list(tmp_path.glob("m/*.pt")) and not list(tmp_path.glob("m/*.pkl"))
+
+
+def test_sqrt_schedule_is_core_discrete_vp(dlm):
+    assert isinstance(dlm.process, pc.DiscreteVP)
+    T = dlm.config.T
+    ab = dlm.process.alphas_cumprod
+    t = torch.arange(1, T + 1, dtype=torch.float64) / T
+    # Li et al. App. A: f(t) = 1 - sqrt(t + 1e-4); betas_i = 1 - f((i+1)/T) / f(i/T), so the
+    # cumulative product telescopes to f((i+1)/T) / f(0) (the last beta is clipped at 0.999)
+    f = lambda u: 1 - torch.sqrt(u + 1e-4)  # noqa: E731
+    assert torch.allclose(ab[:-1], (f(t) / f(torch.tensor(0.0, dtype=torch.float64)))[:-1], rtol=1e-9)
