@@ -31,7 +31,10 @@ __all__ = ["csdi_process", "csdi_loss_terms", "csdi_loss", "sample_imputations",
 
 def csdi_process(num_steps: int = 50, beta_start: float = 1e-4, beta_end: float = 0.5) -> DiscreteVP:
     """CSDI's quadratic-schedule discrete VP process (50 steps, beta 1e-4 .. 0.5)."""
-    return DiscreteVP.from_schedule("quad", num_steps, beta_start=beta_start, beta_end=beta_end)
+    # "trailing" spacing: every grid starts at the last training step (t = T-1), so the
+    # 5-20 step solvers begin at the prior like the 50-step ancestral sampler does
+    return DiscreteVP.from_schedule("quad", num_steps, beta_start=beta_start, beta_end=beta_end,
+                                    spacing="trailing")
 
 
 def csdi_loss_terms(net: nn.Module, process: DiscreteVP, x0: Tensor, observed_mask: Tensor,
@@ -61,8 +64,8 @@ def csdi_loss(net: nn.Module, process: DiscreteVP, batch: dict, *, strategy: str
     cond = training_mask(strategy, obs, pattern_mask=batch.get("pattern_mask"), horizon=horizon,
                          generator=generator)
     B = x0.shape[0]
-    t = torch.randint(0, process.num_train_timesteps, (B,), generator=generator).to(x0.device)
-    eps = torch.randn(x0.shape, generator=generator).to(x0)
+    t = torch.randint(0, process.num_train_timesteps, (B,), generator=generator, device=x0.device)
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     return csdi_loss_terms(net, process, x0, obs, cond, t.to(torch.float64), eps,
                            batch.get("timestamps"))
 

@@ -160,10 +160,13 @@ class CSDIImputer:
 
         if self.progress:
             self.progress(f"csdi: training {c.train_steps} steps on {len(data)} series")
-        trainer = Trainer(tcfg, self.net, loss_fn, data)
-        trainer.fit()
-        self.net = _trained_net(trainer, self.net)
-        self.train_losses = [float(v) for v in getattr(trainer, "losses", [])]
+        trainer = Trainer(tcfg, self.net, loss_fn, data, net_config=self.net_config.to_dict(),
+                          extra={"process": self.process.config()})
+        history = trainer.fit()
+        if trainer.ema is not None:  # sample from the EMA weights when the run keeps them
+            self.net.load_state_dict(trainer.ema.state_dict())
+        self.train_losses = [float(h["loss"]) for h in history if "loss" in h]
+        self.trained_steps = trainer.step
         if val_X is not None:
             V = check_series(val_X, "val_X")
             self._check_features(V, "val_X")
@@ -231,7 +234,7 @@ class CSDIImputer:
                  "normalizer": self._normalizer().to_dict(),
                  "process": self.process.config() if hasattr(self.process, "config") else {}}
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        return save_checkpoint(path, len(self.train_losses), model=state, config={},
+        return save_checkpoint(path, int(getattr(self, "trained_steps", 0)), model=state, config={},
                                net_config=self.net_config.to_dict(), extra=json.loads(json.dumps(extra)))
 
     @classmethod
@@ -248,11 +251,3 @@ class CSDIImputer:
         obj.normalizer = Normalizer.from_dict(ckpt.extra["normalizer"])
         obj.net.eval()
         return obj
-
-
-def _trained_net(trainer, net: torch.nn.Module) -> torch.nn.Module:
-    """The network to sample from after training: the EMA copy when the trainer keeps one."""
-    ema = getattr(trainer, "ema", None)
-    if ema is not None and hasattr(ema, "copy_to"):
-        ema.copy_to(net)
-    return net
