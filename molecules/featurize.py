@@ -55,8 +55,12 @@ def parse_molecule(mol_or_smiles, *, add_hs: bool = True):
             Chem.SanitizeMol(mol)
         except Exception as exc:
             name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
-            smi = Chem.MolToSmiles(mol, sanitize=False) if hasattr(Chem, "MolToSmiles") else ""
-            raise ValueError(f"molecule {name or smi!r} cannot be sanitised by RDKit: {exc}") from exc
+            if not name:
+                try:
+                    name = Chem.MolToSmiles(mol, canonical=False)
+                except Exception:  # unsanitised molecules may not be writable
+                    name = f"<Mol with {mol.GetNumAtoms()} atoms>"
+            raise ValueError(f"molecule {name!r} cannot be sanitised by RDKit: {exc}") from exc
         return mol
     raise TypeError(f"expected a SMILES string or rdkit.Chem.Mol, got {type(mol_or_smiles).__name__}")
 

@@ -145,13 +145,15 @@ class PaddedDenoiser:
         return out
 
 
-def conformer_loss(net, process, graph_batch, generator: torch.Generator | None = None) -> Tensor:
+def conformer_loss(net, process, graph_batch, generator: torch.Generator | None = None, *,
+                   t: Tensor | None = None, eps: Tensor | None = None) -> Tensor:
     """Denoising loss ``E ||eps - eps_hat(alpha x0 + sigma eps, t)||^2`` with CoM-free ``eps``.
 
     ``t`` is drawn uniformly over the integer steps of a ``DiscreteVP`` (GeoDiff draws
     antithetic pairs ``t, T-1-t``; we do the same) or uniformly in ``[t_min, t_max]`` for a
     continuous process. The loss is the mean over atoms of the squared error in the zero-CoM
     subspace, averaged over molecules (the ``simple`` weighting of Ho et al. 2020, eq. 14).
+    ``t [B]`` and ``eps [N, 3]`` may be given (evaluation, tests) instead of drawn.
     """
     if getattr(graph_batch, "pos", None) is None:
         raise ValueError("conformer_loss needs batches with reference coordinates (batch.pos)")
@@ -161,13 +163,22 @@ def conformer_loss(net, process, graph_batch, generator: torch.Generator | None 
     dev = x0.device
     gdev = generator.device if generator is not None else dev
     T = getattr(process, "num_train_timesteps", None)
-    if T is not None:
+    if t is not None:
+        t = torch.as_tensor(t, dtype=torch.float64, device=dev)
+        if t.shape != (B,):
+            raise ValueError(f"t must be [{B}], got {tuple(t.shape)}")
+    elif T is not None:
         half = torch.randint(0, int(T), ((B + 1) // 2,), generator=generator, device=gdev)
         t = torch.cat([half, int(T) - 1 - half])[:B].to(dev).double()
     else:
         u = torch.rand(B, generator=generator, device=gdev, dtype=torch.float64).to(dev)
         t = process.t_min + (process.t_max - process.t_min) * u
-    eps = com_free_noise(nb, generator=generator, dtype=x0.dtype).to(dev)
+    if eps is None:
+        eps = com_free_noise(nb, generator=generator, dtype=x0.dtype).to(dev)
+    elif eps.shape != x0.shape:
+        raise ValueError(f"eps must be {tuple(x0.shape)}, got {tuple(eps.shape)}")
+    else:
+        eps = center(eps.to(x0.dtype), nb, B)
     a = process.alpha(t).to(x0.dtype)[nb][:, None]
     s = process.sigma(t).to(x0.dtype)[nb][:, None]
     x_t = a * x0 + s * eps
