@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["QUANTILES", "mae", "rmse", "quantile_loss", "quantile_crps", "quantile_crps_sum",
-           "sample_crps", "median"]
+           "sample_crps", "median", "sample_quantiles"]
 
 QUANTILES = tuple(np.round(np.arange(1, 20) * 0.05, 2))
 
@@ -63,23 +63,38 @@ def quantile_loss(target: np.ndarray, forecast: np.ndarray, q: float) -> float:
     return float(2.0 * np.sum(np.abs((y - f) * ((y <= f) - q))))
 
 
+def sample_quantiles(samples: np.ndarray, quantiles, method: str = "linear") -> np.ndarray:
+    """Quantiles over axis 1 -> ``[Q, N, ...]``. ``"linear"``: interpolated (``torch.quantile``,
+    CSDI's evaluation); ``"gluonts"``: the sorted sample of rank ``round((S - 1) q)``
+    (``gluonts.model.forecast.SampleForecast.quantile``)."""
+    if method == "linear":
+        return np.quantile(samples, quantiles, axis=1)
+    if method == "gluonts":
+        srt = np.sort(samples, axis=1)
+        idx = [int(np.round((samples.shape[1] - 1) * q)) for q in quantiles]
+        return np.moveaxis(srt[:, idx], 1, 0)
+    raise ValueError(f"unknown quantile method {method!r}; expected 'linear' or 'gluonts'")
+
+
 def quantile_crps(samples: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                  quantiles: tuple[float, ...] = QUANTILES) -> float:
+                  quantiles: tuple[float, ...] = QUANTILES, method: str = "linear") -> float:
     """Normalised 19-quantile loss ("CRPS" in CSDI and GluonTS' ``mean_wQuantileLoss``).
 
-    Sample quantiles use linear interpolation (``torch.quantile``/``np.quantile`` default).
+    ``method="linear"`` interpolates sample quantiles as CSDI does (``torch.quantile``);
+    ``method="gluonts"`` uses GluonTS' nearest-rank sample quantile, which reproduces
+    ``Evaluator``'s ``mean_wQuantileLoss`` exactly. The two differ slightly for few samples.
     """
     samples, target, mask = _prep(samples, target, mask)
     y = target[mask]
     denom = np.abs(y).sum()
     if denom == 0:
         raise ValueError("quantile CRPS is undefined when all evaluated targets are 0")
-    qs = np.quantile(samples, quantiles, axis=1)  # [Q, N, ...]
+    qs = sample_quantiles(samples, quantiles, method)  # [Q, N, ...]
     return float(np.mean([quantile_loss(y, qs[i][mask], q) / denom for i, q in enumerate(quantiles)]))
 
 
 def quantile_crps_sum(samples: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                      quantiles: tuple[float, ...] = QUANTILES) -> float:
+                      quantiles: tuple[float, ...] = QUANTILES, method: str = "linear") -> float:
     """CRPS-sum: :func:`quantile_crps` of the feature sums at time steps with any masked entry.
 
     Feature axis is the last one. Unmasked entries enter the sums with the target values
@@ -87,7 +102,7 @@ def quantile_crps_sum(samples: np.ndarray, target: np.ndarray, mask: np.ndarray,
     """
     samples, target, mask = _prep(samples, target, mask)
     y = np.where(mask, target, np.nan_to_num(target))
-    return quantile_crps(samples.sum(-1), y.sum(-1), mask.any(-1), quantiles)
+    return quantile_crps(samples.sum(-1), y.sum(-1), mask.any(-1), quantiles, method)
 
 
 def sample_crps(samples: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
