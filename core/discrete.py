@@ -57,7 +57,8 @@ class DiscreteVP(GaussianProcess):
     def __init__(self, betas: Tensor, *, spacing: str = "leading", steps_offset: int = 0,
                  set_alpha_to_one: bool = True, final_sigmas_type: str = "zero",
                  use_karras_sigmas: bool = False, prediction_type: str = "eps",
-                 zero_terminal_snr: bool = False):
+                 zero_terminal_snr: bool = False, lambda_min_clipped: float = -float("inf"),
+                 alphas_cumprod: Tensor | None = None):
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
         if betas.numel() < 2:
             raise ValueError("DiscreteVP needs a beta table of at least 2 entries")
@@ -68,10 +69,13 @@ class DiscreteVP(GaussianProcess):
         if final_sigmas_type not in ("zero", "sigma_min"):
             raise ValueError(f"final_sigmas_type must be 'zero' or 'sigma_min', got {final_sigmas_type!r}")
         self.betas = betas
-        ac = torch.cumprod(1.0 - betas, 0)
+        ac = torch.cumprod(1.0 - betas, 0) if alphas_cumprod is None else \
+            torch.as_tensor(alphas_cumprod, dtype=torch.float64).flatten()
         if zero_terminal_snr:
             ac = ac.clone()
             ac[-1] = 2.0**-24  # diffusers' floor keeping the terminal log-SNR finite
+        if ac.shape != betas.shape or not ((ac > 0) & (ac < 1)).all():
+            raise ValueError("alphas_cumprod must match betas in length and lie in (0, 1)")
         self.alphas_cumprod = ac
         self.num_train_timesteps = int(betas.numel())
         self.t_min, self.t_max = 0.0, float(self.num_train_timesteps - 1)
@@ -80,6 +84,7 @@ class DiscreteVP(GaussianProcess):
         self.steps_offset, self.set_alpha_to_one = int(steps_offset), bool(set_alpha_to_one)
         self.final_sigmas_type, self.use_karras_sigmas = final_sigmas_type, bool(use_karras_sigmas)
         self.prediction_type, self.zero_terminal_snr = prediction_type, bool(zero_terminal_snr)
+        self.lambda_min_clipped = float(lambda_min_clipped)
 
     # --- construction -----------------------------------------------------------------------
     @classmethod
@@ -106,12 +111,14 @@ class DiscreteVP(GaussianProcess):
             name = cfg.get("beta_schedule", "linear")
             if name not in ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid"):
                 raise ValueError(f"unsupported diffusers beta_schedule {name!r}")
-            # diffusers builds the table in float32; do the same so alphas_cumprod agree bitwise-ish
             betas = beta_schedule(name, T, cfg.get("beta_start", 0.0001), cfg.get("beta_end", 0.02))
-            betas = betas.float().double() if name != "squaredcos_cap_v2" else betas
         zero = bool(cfg.get("rescale_betas_zero_snr", False))
         if zero:
             betas = rescale_zero_terminal_snr(betas)
+        # diffusers keeps betas and their cumulative product in float32: reproduce its table
+        ac = torch.cumprod(1.0 - betas.float(), 0).double()
+        if zero:
+            ac[-1] = 2.0**-24
         pred = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}.get(cfg.get("prediction_type", "epsilon"))
         if pred is None:
             raise ValueError(f"unsupported diffusers prediction_type {cfg.get('prediction_type')!r}")
@@ -120,7 +127,8 @@ class DiscreteVP(GaussianProcess):
                    set_alpha_to_one=bool(cfg.get("set_alpha_to_one", True)),
                    final_sigmas_type=cfg.get("final_sigmas_type", "zero") or "zero",
                    use_karras_sigmas=bool(cfg.get("use_karras_sigmas", False)),
-                   prediction_type=pred, zero_terminal_snr=zero)
+                   prediction_type=pred, zero_terminal_snr=zero, alphas_cumprod=ac,
+                   lambda_min_clipped=float(cfg.get("lambda_min_clipped", -float("inf"))))
 
     # --- marginal ---------------------------------------------------------------------------
     def sigma_edm(self, t: Tensor) -> Tensor:
@@ -159,7 +167,8 @@ class DiscreteVP(GaussianProcess):
         return {"class": "DiscreteVP", "betas": self.betas.tolist(), "spacing": self.default_grid,
                 "steps_offset": self.steps_offset, "set_alpha_to_one": self.set_alpha_to_one,
                 "final_sigmas_type": self.final_sigmas_type, "use_karras_sigmas": self.use_karras_sigmas,
-                "prediction_type": self.prediction_type, "zero_terminal_snr": self.zero_terminal_snr}
+                "prediction_type": self.prediction_type, "zero_terminal_snr": self.zero_terminal_snr,
+                "lambda_min_clipped": self.lambda_min_clipped, "alphas_cumprod": self.alphas_cumprod.tolist()}
 
     # --- diffusers' grids -------------------------------------------------------------------
     def diffusers_grid(self, steps: int, family: str, spacing: str | None = None) -> Grid:
@@ -185,12 +194,15 @@ class DiscreteVP(GaussianProcess):
             ac = torch.cat([ac, ac_final])
             return Grid(t=torch.cat([t, t.new_zeros(1)]), alpha=ac.sqrt(), sigma=(1 - ac).sqrt())
         if family == "dpm":
+            # DPM-Solver's lambda_min_clipped: drop the tail where lambda = log(alpha/sigma) is below it
+            lam_half = -torch.log(self._sig_edm)
+            last = T - int(torch.searchsorted(torch.flip(lam_half, [0]), self.lambda_min_clipped))
             if spacing == "linspace":
-                ts = np.linspace(0, T - 1, N + 1).round()[::-1][:-1]
+                ts = np.linspace(0, last - 1, N + 1).round()[::-1][:-1]
             elif spacing == "leading":
-                ts = (np.arange(0, N + 1) * (T // (N + 1))).round()[::-1][:-1] + self.steps_offset
+                ts = (np.arange(0, N + 1) * (last // (N + 1))).round()[::-1][:-1] + self.steps_offset
             else:
-                ts = np.arange(T, 0, -T / N).round() - 1
+                ts = np.arange(last, 0, -T / N).round() - 1
         elif family == "euler":
             if spacing == "linspace":
                 ts = np.linspace(0, T - 1, N, dtype=np.float32)[::-1].astype(np.float64)
