@@ -5,10 +5,14 @@ import torch
 from torch import Tensor
 
 
+PROCESS = {"class": "DiscreteVP", "schedule": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
+
+
 def default_process():
     """DDPM's process: linear betas 1e-4..0.02 over T=1000 steps (Ho et al. 2020, sec. 4)."""
     import polydiff.core as pc
-    return pc.DiscreteVP.from_schedule("linear", 1000, beta_start=1e-4, beta_end=0.02)
+    return pc.DiscreteVP.from_schedule(PROCESS["schedule"], PROCESS["T"], beta_start=PROCESS["beta_start"],
+                                       beta_end=PROCESS["beta_end"])
 
 
 def check_generator(generator) -> None:

@@ -1,0 +1,203 @@
+"""Train the vision networks with polydiff's one training loop.
+
+    python -m polydiff.vision.train --task generate --dataset mnist --steps 2000 --out runs/gen
+    python -m polydiff.vision.train --task superres --dataset mnist --factor 4 --out runs/sr
+    python -m polydiff.vision.train --task inpaint --dataset photos --size 32 --out runs/inp
+    python -m polydiff.vision.train --task anomaly --dataset mnist --normal-class 1 --noise simplex --out runs/ano
+    python -m polydiff.vision.train --task classifier --dataset mnist --steps 500 --out runs/clf
+
+Tasks and what they train: ``generate`` a class-conditional U-Net with label dropout (CFG);
+``superres`` an SR3 U-Net conditioned on the bicubic up-sampled low-resolution image;
+``inpaint``/``sdedit``/``segment`` an unconditional U-Net (RePaint, SDEdit and the
+segmentation features all use one); ``anomaly`` an unconditional U-Net on normal images
+with simplex (AnoDDPM) or Gaussian noise; ``classifier`` the evaluation classifier.
+Checkpoints are safetensors + JSON (``polydiff.core.training``); load with
+:func:`load_trained`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import data as vdata
+from ._common import PROCESS, default_process
+from .nets import Classifier, ClassifierConfig, UNet, UNetConfig
+
+__all__ = ["TASKS", "DATASETS", "load_images", "build_net", "make_loss", "train", "load_trained", "main"]
+
+TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier")
+DATASETS = ("mnist", "fashion-mnist", "digits", "photos", "mni152")
+
+
+def load_images(dataset: str, split: str = "train", *, size: int | None = None, limit: int | None = None,
+                classes: tuple[int, ...] | None = None, path: str | None = None) -> tuple[Tensor, Tensor]:
+    """``(images [N, C, H, W] in [0, 1], labels [N])`` of a named dataset (labels 0 where none)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if dataset == "mnist":
+        x, y = vdata.load_mnist(split, path)
+    elif dataset == "fashion-mnist":
+        x, y = vdata.load_fashion_mnist(split, path)
+    elif dataset == "digits":
+        x, y = vdata.load_digits()
+        x, y = (x[:1500], y[:1500]) if split == "train" else (x[1500:], y[1500:])
+    elif dataset == "photos":
+        x = vdata.photo_patches(split, size or 32, per_image=256 if split == "train" else 64, path=path)
+        y = torch.zeros(len(x), dtype=torch.long)
+    else:
+        x, _ = vdata.load_mni152_slices(size or 64)
+        x = x[0::2] if split == "train" else x[1::2]  # interleaved slices: no slice in both
+        y = torch.zeros(len(x), dtype=torch.long)
+    if classes is not None:
+        keep = torch.isin(y, torch.tensor(classes))
+        x, y = x[keep], y[keep]
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if size is not None and x.shape[-1] != size:
+        x = vdata.resize(x, size, mode="area" if size < x.shape[-1] else "bicubic").clamp(0, 1)
+    return x.contiguous(), y.contiguous()
+
+
+def build_net(task: str, in_channels: int = 1, num_classes: int = 10, **net_kwargs: Any) -> nn.Module:
+    """The network a task trains (a :class:`UNet` or, for ``classifier``, a :class:`Classifier`)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if task == "classifier":
+        return Classifier(ClassifierConfig(in_channels=in_channels, num_classes=num_classes, **net_kwargs))
+    extra = {"num_classes": num_classes} if task == "generate" else {}
+    if task == "superres":
+        extra["cond_channels"] = in_channels
+    return UNet(UNetConfig(in_channels=in_channels, **extra, **net_kwargs))
+
+
+def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noise: str = "gaussian",
+              simplex: dict | None = None) -> Callable[[nn.Module, Any, torch.Generator], Tensor]:
+    """``loss_fn(net, batch, generator) -> scalar`` for :class:`polydiff.core.training.Trainer`;
+    ``batch`` is ``[images, labels]``."""
+    from polydiff.core.losses import dsm_loss
+
+    from .anomaly import anoddpm_loss, noise_sampler
+    from .generate import generate_loss
+    from .superres import superres_loss
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+
+    def loss_fn(net, batch, g):
+        x, y = batch
+        if task == "classifier":
+            return F.cross_entropy(net(x), y)
+        if task == "generate":
+            return generate_loss(net, process, x, y, p_uncond=p_uncond, generator=g)
+        if task == "superres":
+            return superres_loss(net, process, x, factor, generator=g)
+        if task == "anomaly" and noise == "simplex":
+            return anoddpm_loss(net, process, x, noise_sampler("simplex", generator=g, **(simplex or {})), generator=g)
+        if noise not in ("gaussian", "simplex"):
+            raise ValueError(f"noise must be 'gaussian' or 'simplex', got {noise!r}")
+        return dsm_loss(net, process, vdata.to_model_range(x), prediction="eps", generator=g).mean()
+    return loss_fn
+
+
+def _factory(**cfg: Any) -> nn.Module:
+    kind = cfg.pop("class")
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
+    if kind == "UNet":
+        return UNet(UNetConfig(**cfg))
+    if kind == "Classifier":
+        return Classifier(ClassifierConfig(**cfg))
+    raise ValueError(f"unknown network class {kind!r}")
+
+
+def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
+          net_kwargs: dict | None = None, out_dir: str | pathlib.Path | None = None, seed: int = 0,
+          ema_decay: float | None = 0.999, factor: int = 4, p_uncond: float = 0.1,
+          noise: str = "gaussian", simplex: dict | None = None, device: str = "cpu",
+          log_every: int = 50, num_classes: int = 10, resume: bool = False) -> tuple[nn.Module, Any]:
+    """Train a task's network on ``images``/``labels`` and return ``(net, process)``.
+
+    The returned net is the EMA copy (or the raw net without EMA) in eval mode. With
+    ``out_dir`` the run is checkpointed there (safetensors + JSON) and can be resumed.
+    """
+    from polydiff.core.training import TrainConfig, Trainer
+    vdata.check_images(images)
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
+    process = default_process()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = build_net(task, images.shape[1], num_classes, **(net_kwargs or {}))
+    cfg = TrainConfig(steps=steps, batch_size=min(batch_size, len(images)), lr=lr, seed=seed,
+                      ema_decay=None if task == "classifier" else ema_decay, device=device,
+                      ckpt_dir=None if out_dir is None else str(out_dir), log_every=log_every,
+                      warmup_steps=min(100, steps // 10))
+    net_config = {"class": type(net).__name__, **dataclasses.asdict(net.config)}
+    extra = {"task": task, "process": PROCESS, "factor": factor, "noise": noise,
+             "simplex": simplex or {}, "image_shape": list(images.shape[1:])}
+    extra = {k: (list(v) if isinstance(v, tuple) else v) for k, v in extra.items()}
+    trainer = Trainer(cfg, net, make_loss(task, process, factor=factor, p_uncond=p_uncond, noise=noise,
+                                          simplex=simplex),
+                      torch.utils.data.TensorDataset(images, labels), net_config=_jsonable(net_config),
+                      extra=_jsonable(extra))
+    trainer.fit(resume=resume)
+    out = trainer.ema if trainer.ema is not None else trainer.net
+    return out.eval(), process
+
+
+def _jsonable(d: dict) -> dict:
+    import json
+    return json.loads(json.dumps(d, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
+
+
+def load_trained(out_dir: str | pathlib.Path, device: str = "cpu") -> tuple[nn.Module, Any, dict]:
+    """Load a run written by :func:`train`: ``(net, process, extra)`` (no unpickling)."""
+    from polydiff.core.training import load_for_sampling
+    net, _, extra = load_for_sampling(out_dir, _factory, device=device)
+    return net, default_process(), extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m polydiff.vision.train", description=__doc__.split("\n")[0])
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--dataset", default="mnist", choices=DATASETS)
+    p.add_argument("--data-path", default=None, help="folder with the dataset's files (optional)")
+    p.add_argument("--size", type=int, default=None, help="resize images to size x size")
+    p.add_argument("--limit", type=int, default=None, help="use the first N training images")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--base", type=int, default=32)
+    p.add_argument("--mults", type=int, nargs="+", default=[1, 2, 2])
+    p.add_argument("--attention-levels", type=int, nargs="*", default=[2])
+    p.add_argument("--factor", type=int, default=4, help="super-resolution factor")
+    p.add_argument("--p-uncond", type=float, default=0.1, help="CFG label dropout")
+    p.add_argument("--noise", choices=("gaussian", "simplex"), default="gaussian")
+    p.add_argument("--normal-class", type=int, default=None, help="anomaly: train on this class only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, loss log)")
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    classes = (a.normal_class,) if a.normal_class is not None else None
+    x, y = load_images(a.dataset, "train", size=a.size, limit=a.limit, classes=classes, path=a.data_path)
+    if a.task == "classifier":
+        kw = {}
+    else:
+        levels = tuple(lv for lv in a.attention_levels if lv < len(a.mults))
+        kw = {"base": a.base, "mults": tuple(a.mults), "attention_levels": levels}
+    train(a.task, x, y, steps=a.steps, batch_size=a.batch_size, lr=a.lr, net_kwargs=kw, out_dir=a.out,
+          seed=a.seed, factor=a.factor, p_uncond=a.p_uncond, noise=a.noise, device=a.device,
+          num_classes=int(y.max()) + 1 if a.task in ("generate", "classifier") else 10, resume=a.resume)
+    print(f"saved to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
