@@ -10,8 +10,14 @@ parallelism and data-parallel sampling::
     trainer.fit(resume=True)
     net, net_config, extra = load_for_sampling("run", MyNet)
 """
-from .checkpoint import (Checkpoint, latest_checkpoint, load_checkpoint, load_for_sampling,
-                         save_checkpoint)
+
+from .checkpoint import (
+    Checkpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    load_for_sampling,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .data import DataOrder, derive_seed
 from .distributed import DistInfo, sample_data_parallel, setup_distributed
@@ -21,7 +27,21 @@ from .metrics import plot_loss
 from .serialize import CheckpointError
 
 __all__ = [
-    "TrainConfig", "Trainer", "lr_factor", "EMA", "ema_decay_at", "DataOrder", "derive_seed",
-    "Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-    "load_for_sampling", "DistInfo", "setup_distributed", "sample_data_parallel", "plot_loss",
+    "EMA",
+    "Checkpoint",
+    "CheckpointError",
+    "DataOrder",
+    "DistInfo",
+    "TrainConfig",
+    "Trainer",
+    "derive_seed",
+    "ema_decay_at",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_for_sampling",
+    "lr_factor",
+    "plot_loss",
+    "sample_data_parallel",
+    "save_checkpoint",
+    "setup_distributed",
 ]

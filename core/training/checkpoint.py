@@ -20,6 +20,7 @@ the directory are fsynced, the directory is renamed to ``step_XXXXXXXX`` and onl
 ``latest`` replaced (temp file + fsync + ``os.replace``). A writer killed at any moment
 leaves the previous checkpoint and pointer intact. Loading never unpickles.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,19 +31,33 @@ import shutil
 import tempfile
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .serialize import (CheckpointError, fsync_dir, read_json, read_safetensors,
-                        tensors_to_bytes, write_file)
+from .serialize import (
+    CheckpointError,
+    fsync_dir,
+    read_json,
+    read_safetensors,
+    tensor_keys,
+    tensors_to_bytes,
+    write_file,
+)
 
 __all__ = [
-    "Checkpoint", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-    "resolve_checkpoint", "load_weights", "check_net_config", "load_for_sampling",
+    "Checkpoint",
+    "check_net_config",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_for_sampling",
+    "load_weights",
+    "resolve_checkpoint",
+    "save_checkpoint",
 ]
 
 FORMAT = 1
@@ -81,13 +96,20 @@ def _write_pointer(run_dir: Path, name: str) -> None:
     fsync_dir(run_dir)
 
 
-def save_checkpoint(run_dir: str | os.PathLike, step: int, *, model: dict[str, torch.Tensor],
-                    config: dict[str, Any], net_config: dict[str, Any],
-                    ema: dict[str, torch.Tensor] | None = None,
-                    optim: dict[str, torch.Tensor] | None = None,
-                    rng: dict[str, torch.Tensor] | None = None,
-                    state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                    keep_last: int = 3) -> Path:
+def save_checkpoint(
+    run_dir: str | os.PathLike,
+    step: int,
+    *,
+    model: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    net_config: dict[str, Any],
+    ema: dict[str, torch.Tensor] | None = None,
+    optim: dict[str, torch.Tensor] | None = None,
+    rng: dict[str, torch.Tensor] | None = None,
+    state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    keep_last: int = 3,
+) -> Path:
     """Write ``run_dir/step_XXXXXXXX`` atomically, point ``latest`` at it, keep the last K.
 
     Args:
@@ -116,17 +138,25 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, *, model: dict[str, t
     blobs["optim.safetensors"] = tensors_to_bytes(optim or {})
     blobs["rng.safetensors"] = tensors_to_bytes(rng or {})
     meta = dict(state or {}, format=FORMAT, step=step, has_ema=ema is not None)
-    for name, obj in (("state", meta), ("config", config), ("net_config", net_config),
-                      ("extra", extra or {})):
+    for name, obj in (
+        ("state", meta),
+        ("config", config),
+        ("net_config", net_config),
+        ("extra", extra or {}),
+    ):
         blobs[f"{name}.json"] = _json_bytes(obj, name)
-    manifest = {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in blobs.items()}
+    manifest = {
+        n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in blobs.items()
+    }
 
     final = run_dir / f"step_{step:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=run_dir))
     try:
         for name, data in blobs.items():
             write_file(tmp / name, data)
-        write_file(tmp / "manifest.json", _json_bytes({"format": FORMAT, "files": manifest}, "manifest"))
+        write_file(
+            tmp / "manifest.json", _json_bytes({"format": FORMAT, "files": manifest}, "manifest")
+        )
         fsync_dir(tmp)
         os.chmod(tmp, 0o755)
         if final.exists():  # re-saving a step (e.g. after resuming from an older checkpoint)
@@ -185,7 +215,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
         return path
     found = latest_checkpoint(path)
     if found is None:
-        raise CheckpointError(f"{path}: no checkpoint found (no 'latest' and no complete step_* dir)")
+        raise CheckpointError(
+            f"{path}: no checkpoint found (no 'latest' and no complete step_* dir)"
+        )
     return found
 
 
@@ -199,14 +231,21 @@ def _verify_manifest(ckpt: Path, names: list[str]) -> None:
             raise CheckpointError(f"{ckpt / name}: not listed in manifest.json (extra file?)")
         data = (ckpt / name).read_bytes()
         if len(data) != files[name]["bytes"]:
-            raise CheckpointError(f"{ckpt / name}: size {len(data)} != {files[name]['bytes']} "
-                                  "in manifest.json (truncated or replaced)")
+            raise CheckpointError(
+                f"{ckpt / name}: size {len(data)} != {files[name]['bytes']} "
+                "in manifest.json (truncated or replaced)"
+            )
         if hashlib.sha256(data).hexdigest() != files[name]["sha256"]:
             raise CheckpointError(f"{ckpt / name}: sha256 differs from manifest.json (modified)")
 
 
-def load_checkpoint(path: str | os.PathLike, *, net: nn.Module | None = None,
-                    net_config: dict[str, Any] | None = None, weights_only: bool = False) -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    net: nn.Module | None = None,
+    net_config: dict[str, Any] | None = None,
+    weights_only: bool = False,
+) -> Checkpoint:
     """Read and validate a checkpoint (never unpickles).
 
     Args:
@@ -224,12 +263,16 @@ def load_checkpoint(path: str | os.PathLike, *, net: nn.Module | None = None,
         raise CheckpointError(f"{ckpt}: checkpoint directory is missing")
     state = read_json(ckpt / "state.json")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{ckpt / 'state.json'}: unknown checkpoint format "
-                              f"{state.get('format') if isinstance(state, dict) else state!r}")
+        raise CheckpointError(
+            f"{ckpt / 'state.json'}: unknown checkpoint format "
+            f"{state.get('format') if isinstance(state, dict) else state!r}"
+        )
     jsons = {n: read_json(ckpt / f"{n}.json") for n in _JSON_FILES if n != "state"}
     for n, v in jsons.items():
         if not isinstance(v, dict):
-            raise CheckpointError(f"{ckpt / (n + '.json')}: expected a JSON object, got {type(v).__name__}")
+            raise CheckpointError(
+                f"{ckpt / (n + '.json')}: expected a JSON object, got {type(v).__name__}"
+            )
     has_ema = bool(state.get("has_ema"))
     tensor_names = ["model"] + (["ema"] if has_ema else [])
     if not weights_only:
@@ -242,16 +285,31 @@ def load_checkpoint(path: str | os.PathLike, *, net: nn.Module | None = None,
         for n in ("model", "ema"):
             if n in tensors:
                 check_state_keys(ckpt / f"{n}.safetensors", tensors[n], reference)
-    _verify_manifest(ckpt, [f"{n}.safetensors" for n in tensor_names]
-                     + [f"{n}.json" for n in _JSON_FILES])
-    return Checkpoint(path=ckpt, step=int(state["step"]), model=tensors["model"],
-                      ema=tensors.get("ema"), config=jsons["config"],
-                      net_config=jsons["net_config"], extra=jsons["extra"], state=state,
-                      optim=tensors.get("optim", {}), rng=tensors.get("rng", {}))
+    if "optim" in tensors and "optimizer" in state:  # tensors the JSON tree refers to
+        wanted, got = tensor_keys(state["optimizer"]), set(tensors["optim"])
+        for what, keys in (("missing keys", wanted - got), ("unexpected keys", got - wanted)):
+            if keys:
+                raise CheckpointError(f"{ckpt / 'optim.safetensors'}: {what} {sorted(keys)[:10]}")
+    _verify_manifest(
+        ckpt, [f"{n}.safetensors" for n in tensor_names] + [f"{n}.json" for n in _JSON_FILES]
+    )
+    return Checkpoint(
+        path=ckpt,
+        step=int(state["step"]),
+        model=tensors["model"],
+        ema=tensors.get("ema"),
+        config=jsons["config"],
+        net_config=jsons["net_config"],
+        extra=jsons["extra"],
+        state=state,
+        optim=tensors.get("optim", {}),
+        rng=tensors.get("rng", {}),
+    )
 
 
-def check_state_keys(file: Path, tensors: dict[str, torch.Tensor],
-                     reference: dict[str, torch.Tensor]) -> None:
+def check_state_keys(
+    file: Path, tensors: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
+) -> None:
     """Keys and shapes of ``tensors`` must be those of ``reference`` (a ``state_dict``)."""
     missing = sorted(set(reference) - set(tensors))
     extra = sorted(set(tensors) - set(reference))
@@ -260,8 +318,11 @@ def check_state_keys(file: Path, tensors: dict[str, torch.Tensor],
         problems.append(f"missing keys {missing}")
     if extra:
         problems.append(f"unexpected keys {extra}")
-    shapes = [f"{k}: checkpoint {tuple(tensors[k].shape)} vs network {tuple(reference[k].shape)}"
-              for k in sorted(set(tensors) & set(reference)) if tensors[k].shape != reference[k].shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(tensors[k].shape)} vs network {tuple(reference[k].shape)}"
+        for k in sorted(set(tensors) & set(reference))
+        if tensors[k].shape != reference[k].shape
+    ]
     if shapes:
         problems.append("shape mismatch " + "; ".join(shapes))
     if problems:
@@ -271,11 +332,17 @@ def check_state_keys(file: Path, tensors: dict[str, torch.Tensor],
 def check_net_config(file: Path, saved: dict[str, Any], given: dict[str, Any]) -> None:
     """Refuse a checkpoint whose network configuration differs, naming the keys."""
     given = json.loads(json.dumps(given))  # compare in JSON form (tuples -> lists)
-    keys = sorted(k for k in set(saved) | set(given) if saved.get(k, "<absent>") != given.get(k, "<absent>"))
+    keys = sorted(
+        k for k in set(saved) | set(given) if saved.get(k, "<absent>") != given.get(k, "<absent>")
+    )
     if keys:
-        detail = ", ".join(f"{k}: checkpoint {saved.get(k, '<absent>')!r} vs given {given.get(k, '<absent>')!r}"
-                           for k in keys)
-        raise CheckpointError(f"{file}: net_config does not match the network (keys {keys}: {detail})")
+        detail = ", ".join(
+            f"{k}: checkpoint {saved.get(k, '<absent>')!r} vs given {given.get(k, '<absent>')!r}"
+            for k in keys
+        )
+        raise CheckpointError(
+            f"{file}: net_config does not match the network (keys {keys}: {detail})"
+        )
 
 
 def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], file: Path) -> None:
@@ -284,8 +351,12 @@ def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], file: Path) -
     net.load_state_dict(tensors, strict=True)
 
 
-def load_for_sampling(ckpt_dir: str | os.PathLike, net_factory: Callable[..., nn.Module], *,
-                      device: str | torch.device = "cpu") -> tuple[nn.Module, dict, dict]:
+def load_for_sampling(
+    ckpt_dir: str | os.PathLike,
+    net_factory: Callable[..., nn.Module],
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, dict, dict]:
     """Rebuild the network from a checkpoint for sampling, in one line.
 
     ``net = net_factory(**net_config)`` receives the EMA weights (the raw weights when the
@@ -296,11 +367,17 @@ def load_for_sampling(ckpt_dir: str | os.PathLike, net_factory: Callable[..., nn
         (e.g. the process configuration).
     """
     if not callable(net_factory):
-        raise TypeError(f"load_for_sampling: net_factory must be callable, got {type(net_factory).__name__}")
+        raise TypeError(
+            f"load_for_sampling: net_factory must be callable, got {type(net_factory).__name__}"
+        )
     ckpt = load_checkpoint(ckpt_dir, weights_only=True)
     net = net_factory(**ckpt.net_config)
     if not isinstance(net, nn.Module):
-        raise TypeError(f"load_for_sampling: net_factory returned {type(net).__name__}, not an nn.Module")
+        raise TypeError(
+            f"load_for_sampling: net_factory returned {type(net).__name__}, not an nn.Module"
+        )
     name = "ema" if ckpt.ema is not None else "model"
-    load_weights(net, ckpt.ema if ckpt.ema is not None else ckpt.model, ckpt.path / f"{name}.safetensors")
+    load_weights(
+        net, ckpt.ema if ckpt.ema is not None else ckpt.model, ckpt.path / f"{name}.safetensors"
+    )
     return net.to(device).eval(), ckpt.net_config, ckpt.extra

@@ -1,4 +1,5 @@
 """The training configuration: one frozen dataclass, saved as JSON beside the weights."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TrainConfig", "RESUME_FREE_FIELDS"]
+__all__ = ["RESUME_FREE_FIELDS", "TrainConfig"]
 
 _SCHEDULES = ("constant", "cosine")
 _PRECISIONS = ("fp32", "bf16")
@@ -15,10 +16,20 @@ _EMA_WARMUPS = ("none", "tf", "power")
 
 # Fields that may change between a run and its resumption without changing the maths of the
 # steps already taken (bookkeeping, and ``steps`` so that a finished run can be extended).
-RESUME_FREE_FIELDS = frozenset({
-    "steps", "ckpt_dir", "ckpt_every", "keep_last", "log_every", "eval_every",
-    "sample_every", "num_workers", "plot", "device",
-})
+RESUME_FREE_FIELDS = frozenset(
+    {
+        "steps",
+        "ckpt_dir",
+        "ckpt_every",
+        "keep_last",
+        "log_every",
+        "eval_every",
+        "sample_every",
+        "num_workers",
+        "plot",
+        "device",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,9 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"TrainConfig.{name} must be an int, got {type(v).__name__}")
             if v < 0 or (v == 0 and not allow_zero):
-                raise ValueError(f"TrainConfig.{name} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
+                raise ValueError(
+                    f"TrainConfig.{name} must be {'>= 0' if allow_zero else '> 0'}, got {v}"
+                )
 
         for name in ("steps", "batch_size", "grad_accum", "keep_last", "log_every"):
             pos_int(name)
@@ -117,22 +130,40 @@ class TrainConfig:
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"TrainConfig.betas must be two floats in [0, 1), got {self.betas!r}")
         if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"TrainConfig.lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(
+                f"TrainConfig.lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}"
+            )
+        if self.grad_clip is not None and not (
+            math.isfinite(self.grad_clip) and self.grad_clip > 0
+        ):
             raise ValueError(f"TrainConfig.grad_clip must be None or > 0, got {self.grad_clip!r}")
         if self.ema_decay is not None and not (0.0 <= self.ema_decay < 1.0):
-            raise ValueError(f"TrainConfig.ema_decay must be None or in [0, 1), got {self.ema_decay!r}")
+            raise ValueError(
+                f"TrainConfig.ema_decay must be None or in [0, 1), got {self.ema_decay!r}"
+            )
         if self.ema_warmup not in _EMA_WARMUPS:
-            raise ValueError(f"TrainConfig.ema_warmup must be one of {_EMA_WARMUPS}, got {self.ema_warmup!r}")
+            raise ValueError(
+                f"TrainConfig.ema_warmup must be one of {_EMA_WARMUPS}, got {self.ema_warmup!r}"
+            )
         if not (self.ema_power > 0):
             raise ValueError(f"TrainConfig.ema_power must be > 0, got {self.ema_power!r}")
         if self.precision not in _PRECISIONS:
-            raise ValueError(f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}")
-        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"TrainConfig.device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}")
+            raise ValueError(
+                f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}"
+            )
+        if not isinstance(self.device, str) or self.device.split(":")[0] not in (
+            "cpu",
+            "cuda",
+            "auto",
+        ):
+            raise ValueError(
+                f"TrainConfig.device must be 'cpu', 'cuda[:i]' or 'auto', got {self.device!r}"
+            )
         if self.batch_size % self.grad_accum:
             raise ValueError(
-                f"TrainConfig.batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}")
+                f"TrainConfig.batch_size={self.batch_size} is not divisible by "
+                f"grad_accum={self.grad_accum}"
+            )
         if not isinstance(self.plot, bool):
             raise TypeError(f"TrainConfig.plot must be a bool, got {type(self.plot).__name__}")
 
@@ -147,7 +178,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
         if not isinstance(d, dict):
             raise TypeError(f"TrainConfig.from_dict needs a dict, got {type(d).__name__}")
@@ -161,14 +192,14 @@ class TrainConfig:
         return cls(**d)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         return cls.from_dict(json.loads(text))
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def math_diff(self, other: "TrainConfig") -> list[str]:
+    def math_diff(self, other: TrainConfig) -> list[str]:
         """Names of the fields that differ and change the optimisation (not bookkeeping)."""
         a, b = self.to_dict(), other.to_dict()
         return sorted(k for k in a if k not in RESUME_FREE_FIELDS and a[k] != b.get(k))

@@ -9,15 +9,17 @@ contiguous blocks of one shared permutation. The data seen at a step is a pure f
 ``(seed, step)``, so resuming needs only the step, and one process with ``grad_accum = W``
 sees exactly the chunks that ``W`` ranks see with ``grad_accum = 1``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-__all__ = ["derive_seed", "DataOrder", "iter_batches", "to_device"]
+__all__ = ["DataOrder", "derive_seed", "iter_batches", "to_device"]
 
 
 def derive_seed(*parts: int) -> int:
@@ -30,13 +32,23 @@ def derive_seed(*parts: int) -> int:
 class DataOrder:
     """Which dataset indices rank ``rank`` uses for micro-batch ``micro`` of step ``step``."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, *, rank: int = 0,
-                 world_size: int = 1, grad_accum: int = 1):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        grad_accum: int = 1,
+    ):
         if n < batch_size:
             raise ValueError(f"dataset has {n} samples, fewer than one batch of {batch_size}")
         if batch_size % (world_size * grad_accum):
-            raise ValueError(f"batch_size={batch_size} is not divisible by world_size*grad_accum="
-                             f"{world_size}*{grad_accum}")
+            raise ValueError(
+                f"batch_size={batch_size} is not divisible by world_size*grad_accum="
+                f"{world_size}*{grad_accum}"
+            )
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size, self.grad_accum = rank, world_size, grad_accum
         self.steps_per_epoch = n // batch_size
@@ -56,12 +68,17 @@ class DataOrder:
     def indices(self, step: int, micro: int) -> torch.Tensor:
         epoch, b = divmod(step, self.steps_per_epoch)
         start = b * self.batch_size + self.chunk_index(micro) * self.chunk
-        return self.permutation(epoch)[start:start + self.chunk]
+        return self.permutation(epoch)[start : start + self.chunk]
 
     def position(self, step: int) -> dict[str, int]:
         epoch, b = divmod(step, self.steps_per_epoch)
-        return {"epoch": epoch, "batch_in_epoch": b, "samples_seen": step * self.batch_size,
-                "dataset_len": self.n, "seed": self.seed}
+        return {
+            "epoch": epoch,
+            "batch_in_epoch": b,
+            "samples_seen": step * self.batch_size,
+            "dataset_len": self.n,
+            "seed": self.seed,
+        }
 
 
 class _IndexBatches(torch.utils.data.Sampler):
@@ -79,9 +96,16 @@ class _IndexBatches(torch.utils.data.Sampler):
                 yield self.order.indices(step, k).tolist()
 
 
-def iter_batches(dataset: Any, order: DataOrder, start: int, stop: int, *,
-                 collate_fn: Callable | None = None, num_workers: int = 0,
-                 pin_memory: bool = False) -> Iterator[Any]:
+def iter_batches(
+    dataset: Any,
+    order: DataOrder,
+    start: int,
+    stop: int,
+    *,
+    collate_fn: Callable | None = None,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> Iterator[Any]:
     """Micro-batches for steps ``start..stop-1`` in order (``grad_accum`` per step).
 
     A tensor or ``TensorDataset`` without ``collate_fn`` is indexed directly (a tensor gives a
@@ -100,8 +124,16 @@ def iter_batches(dataset: Any, order: DataOrder, start: int, stop: int, *,
                     idx = order.indices(step, k)
                     yield [t[idx] for t in dataset.tensors]
             return
-    loader = DataLoader(dataset, batch_sampler=_IndexBatches(order, start, stop),
-                        collate_fn=collate_fn, num_workers=num_workers, pin_memory=pin_memory)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=_IndexBatches(order, start, stop),
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        # its own generator: the workers' base seed must not be drawn from the global RNG
+        # (that would shift dropout masks and break bitwise resume)
+        generator=torch.Generator().manual_seed(derive_seed(order.seed, 2, start)),
+    )
     yield from loader
 
 
@@ -112,8 +144,10 @@ def dataset_len(dataset: Any) -> int:
             return len(dataset)
         except TypeError:
             pass
-    raise TypeError(f"dataset must be a tensor or a map-style Dataset with __len__ and __getitem__, "
-                    f"got {type(dataset).__name__}")
+    raise TypeError(
+        f"dataset must be a tensor or a map-style Dataset with __len__ and __getitem__, "
+        f"got {type(dataset).__name__}"
+    )
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -124,6 +158,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
         return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
         moved = [to_device(v, device) for v in batch]
-        return type(batch)(moved) if isinstance(batch, tuple) and not hasattr(batch, "_fields") else (
-            type(batch)(*moved) if hasattr(batch, "_fields") else moved)
+        if hasattr(batch, "_fields"):  # namedtuple
+            return type(batch)(*moved)
+        return tuple(moved) if isinstance(batch, tuple) else moved
     return batch

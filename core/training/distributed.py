@@ -8,21 +8,40 @@ those variables everything here is a single-process no-op.
 Collectives move tensors only (``all_gather_object`` would pickle); variable-size results are
 padded to a common length and trimmed afterwards.
 """
+
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup_distributed", "dist_info", "barrier", "all_reduce_mean",
-           "all_gather_tensor", "sample_data_parallel", "cleanup"]
+__all__ = [
+    "DistInfo",
+    "all_gather_tensor",
+    "all_reduce_mean",
+    "barrier",
+    "cleanup",
+    "dist_info",
+    "sample_data_parallel",
+    "setup_distributed",
+]
 
-_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32,
-           torch.int16, torch.int8, torch.uint8, torch.bool]
+_DTYPES = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int64,
+    torch.int32,
+    torch.int16,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+]
 
 
 @dataclass(frozen=True)
@@ -32,7 +51,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def is_main(self) -> bool:
@@ -128,30 +147,38 @@ def _gather_padded(local: torch.Tensor | None, rows: int, device: torch.device) 
     meta = torch.full((11,), -1, dtype=torch.long)
     if local is not None:
         if local.ndim > 9:
-            raise ValueError(f"sample_data_parallel: results of rank > 9 dims unsupported ({local.ndim})")
+            raise ValueError(
+                f"sample_data_parallel: results of rank > 9 dims unsupported ({local.ndim})"
+            )
         if local.dtype not in _DTYPES:
             raise TypeError(f"sample_data_parallel: unsupported result dtype {local.dtype}")
         meta[0], meta[1], meta[2] = local.shape[0], _DTYPES.index(local.dtype), local.ndim
-        meta[3:3 + local.ndim - 1] = torch.tensor(local.shape[1:], dtype=torch.long)
+        meta[3 : 3 + local.ndim - 1] = torch.tensor(local.shape[1:], dtype=torch.long)
     metas = [m for m in all_gather_tensor(meta) if m[0] >= 0]
     ref = metas[0]
     for m in metas[1:]:
         if not torch.equal(m[1:], ref[1:]):
-            raise ValueError("sample_data_parallel: ranks returned results of different shape/dtype")
+            raise ValueError(
+                "sample_data_parallel: ranks returned results of different shape/dtype"
+            )
     dtype, ndim = _DTYPES[int(ref[1])], int(ref[2])
-    tail = [int(s) for s in ref[3:3 + ndim - 1]]
+    tail = [int(s) for s in ref[3 : 3 + ndim - 1]]
     padded = torch.zeros((rows, *tail), dtype=dtype, device=device)
     n_local = 0 if local is None else local.shape[0]
     if n_local:
         padded[:n_local] = local.to(device)
     counts = all_gather_tensor(torch.tensor([n_local], dtype=torch.long))
     parts = all_gather_tensor(padded)
-    return torch.cat([p[:int(c)] for p, c in zip(parts, counts)])
+    return torch.cat([p[: int(c)] for p, c in zip(parts, counts)])
 
 
-def sample_data_parallel(fn: Callable[[list[int]], torch.Tensor], n: int,
-                         seeds: Sequence[int] | None = None, *,
-                         batch_size: int | None = None) -> torch.Tensor:
+def sample_data_parallel(
+    fn: Callable[[list[int]], torch.Tensor],
+    n: int,
+    seeds: Sequence[int] | None = None,
+    *,
+    batch_size: int | None = None,
+) -> torch.Tensor:
     """Generate ``n`` samples split over the ranks; every rank gets all of them, in order.
 
     Rank ``r`` takes the contiguous block ``seeds[r*m:(r+1)*m]`` with ``m = ceil(n / world)``
@@ -180,16 +207,18 @@ def sample_data_parallel(fn: Callable[[list[int]], torch.Tensor], n: int,
         raise ValueError(f"sample_data_parallel: batch_size must be >= 1, got {batch_size}")
     rank, world = dist_info()
     per_rank = math.ceil(n / world)
-    mine = seeds[rank * per_rank:(rank + 1) * per_rank]
+    mine = seeds[rank * per_rank : (rank + 1) * per_rank]
     step = batch_size or max(len(mine), 1)
     outs = []
     for i in range(0, len(mine), step):
-        chunk = mine[i:i + step]
+        chunk = mine[i : i + step]
         out = fn(chunk)
         if not isinstance(out, torch.Tensor) or out.ndim == 0 or out.shape[0] != len(chunk):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"sample_data_parallel: fn returned {got} for {len(chunk)} seeds; "
-                             "expected a tensor with first dimension len(seeds)")
+            raise ValueError(
+                f"sample_data_parallel: fn returned {got} for {len(chunk)} seeds; "
+                "expected a tensor with first dimension len(seeds)"
+            )
         outs.append(out)
     local = torch.cat(outs) if outs else None
     if world == 1:

@@ -13,6 +13,7 @@ The warm-up keeps the average from being dominated by the random initialisation:
 
 Here ``t`` is the number of updates already applied.
 """
+
 from __future__ import annotations
 
 import copy

@@ -12,29 +12,30 @@ and a constant/cosine schedule, an EMA update. The ``generator`` handed to ``los
 reseeded for every micro-batch from ``(seed, step, chunk)``, so the noise a sample gets does
 not depend on the number of ranks and resuming needs no generator state.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from .checkpoint import latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from .checkpoint import latest_checkpoint
 from .config import TrainConfig
 from .data import DataOrder, dataset_len, derive_seed, iter_batches, to_device
-from .distributed import all_gather_tensor, all_reduce_mean, barrier, setup_distributed
+from .distributed import all_reduce_mean, setup_distributed
 from .ema import EMA
 from .metrics import MetricsLog, plot_loss
-from .rng import capture_rng, restore_rng
-from .serialize import CheckpointError, flatten_state, tensor_keys, unflatten_state
+from .state import resume_trainer, save_trainer
 
 __all__ = ["Trainer", "lr_factor"]
 
@@ -78,16 +79,30 @@ class Trainer:
         net, ema (EMA copy, ``None`` if disabled), optimizer, scheduler, step, history.
     """
 
-    def __init__(self, cfg: TrainConfig, net: nn.Module, loss_fn: LossFn, dataset: Any, *,
-                 net_config: dict[str, Any], eval_fn: Callable | None = None,
-                 sample_fn: Callable | None = None, collate_fn: Callable | None = None,
-                 extra: dict[str, Any] | None = None, find_unused_parameters: bool = False):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        net: nn.Module,
+        loss_fn: LossFn,
+        dataset: Any,
+        *,
+        net_config: dict[str, Any],
+        eval_fn: Callable | None = None,
+        sample_fn: Callable | None = None,
+        collate_fn: Callable | None = None,
+        extra: dict[str, Any] | None = None,
+        find_unused_parameters: bool = False,
+    ):
         if not isinstance(cfg, TrainConfig):
             raise TypeError(f"Trainer: cfg must be a TrainConfig, got {type(cfg).__name__}")
         if not isinstance(net, nn.Module):
             raise TypeError(f"Trainer: net must be an nn.Module, got {type(net).__name__}")
-        for name, fn in (("loss_fn", loss_fn), ("eval_fn", eval_fn), ("sample_fn", sample_fn),
-                         ("collate_fn", collate_fn)):
+        for name, fn in (
+            ("loss_fn", loss_fn),
+            ("eval_fn", eval_fn),
+            ("sample_fn", sample_fn),
+            ("collate_fn", collate_fn),
+        ):
             if fn is not None and not callable(fn):
                 raise TypeError(f"Trainer: {name} must be callable, got {type(fn).__name__}")
         for name, obj in (("net_config", net_config), ("extra", extra or {})):
@@ -105,21 +120,33 @@ class Trainer:
         self.dist = setup_distributed(cfg.device)
         self.device = self.dist.device
         self.net = net.to(self.device)
-        self.order = DataOrder(dataset_len(dataset), cfg.batch_size, cfg.seed, rank=self.dist.rank,
-                               world_size=self.dist.world_size, grad_accum=cfg.grad_accum)
+        self.order = DataOrder(
+            dataset_len(dataset),
+            cfg.batch_size,
+            cfg.seed,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            grad_accum=cfg.grad_accum,
+        )
         self.model: nn.Module = self.net
         if self.dist.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(self.net, device_ids=ids,
-                                                 find_unused_parameters=find_unused_parameters)
+            self.model = DistributedDataParallel(
+                self.net, device_ids=ids, find_unused_parameters=find_unused_parameters
+            )
         params = [p for p in self.net.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+        )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, self.cfg))
+            self.optimizer, lambda s: lr_factor(s, self.cfg)
+        )
         # after the DDP wrap, which has broadcast rank 0's weights
-        self._ema = (EMA(self.net, cfg.ema_decay, cfg.ema_warmup, cfg.ema_power)
-                     if cfg.ema_decay is not None else None)
+        self._ema = (
+            EMA(self.net, cfg.ema_decay, cfg.ema_warmup, cfg.ema_power)
+            if cfg.ema_decay is not None
+            else None
+        )
         self.step = 0
         self._last_lr = cfg.lr
         self.history: list[dict[str, Any]] = []
@@ -127,7 +154,8 @@ class Trainer:
         self.metrics = MetricsLog(self.run_dir, enabled=self.dist.is_main)
         self._gen = torch.Generator(device=self.device)
         self._bf16 = cfg.precision == "bf16" and (
-            self.device.type == "cpu" or torch.cuda.is_bf16_supported())
+            self.device.type == "cpu" or torch.cuda.is_bf16_supported()
+        )
         if cfg.precision == "bf16" and not self._bf16:
             warnings.warn(f"bf16 autocast is not supported on {self.device}; training in fp32")
 
@@ -141,25 +169,33 @@ class Trainer:
         cfg = self.cfg
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device)
-        autocast = (torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-                    if self._bf16 else nullcontext())
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+            if self._bf16
+            else nullcontext()
+        )
         for k in range(cfg.grad_accum):
             batch = to_device(next(batches), self.device)
             self._gen.manual_seed(derive_seed(cfg.seed, 1, step, self.order.chunk_index(k)))
             last = k == cfg.grad_accum - 1
-            sync = self.model.no_sync() if (self.dist.is_distributed and not last) else nullcontext()
+            sync = (
+                self.model.no_sync() if (self.dist.is_distributed and not last) else nullcontext()
+            )
             with sync:
                 with autocast:
                     loss = self.loss_fn(self.model, batch, self._gen)
                 if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-                    got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+                    got = (
+                        tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+                    )
                     raise ValueError(f"loss_fn must return a scalar tensor, got {got}")
                 (loss / cfg.grad_accum if cfg.grad_accum > 1 else loss).backward()
             total += loss.detach().float()
         grad_norm = None
         if cfg.grad_clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"],
-                                                       cfg.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                self.optimizer.param_groups[0]["params"], cfg.grad_clip
+            )
         self._last_lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
@@ -182,14 +218,35 @@ class Trainer:
         cfg = self.cfg
         if resume:
             self.resume()
+        elif self.step == 0 and self.run_dir is not None and self.dist.is_main:
+            if latest_checkpoint(self.run_dir) is not None:
+                warnings.warn(
+                    f"{self.run_dir} already holds checkpoints; starting from step 0 "
+                    "without resume=True will replace them"
+                )
+            self.metrics.truncate_after(0)  # a fresh trajectory
         stop = cfg.steps if max_steps is None else min(cfg.steps, int(max_steps))
         if self.step >= stop:
             return self.history
-        batches = iter(iter_batches(self.dataset, self.order, self.step, stop,
-                                    collate_fn=self.collate_fn, num_workers=cfg.num_workers,
-                                    pin_memory=self.device.type == "cuda"))
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step",
-                   disable=not self.dist.is_main, dynamic_ncols=True)
+        batches = iter(
+            iter_batches(
+                self.dataset,
+                self.order,
+                self.step,
+                stop,
+                collate_fn=self.collate_fn,
+                num_workers=cfg.num_workers,
+                pin_memory=self.device.type == "cuda",
+            )
+        )
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            disable=not self.dist.is_main,
+            dynamic_ncols=True,
+        )
         self.model.train()
         window, n_window, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
         start_time = time.perf_counter()
@@ -200,8 +257,13 @@ class Trainer:
             self.step = step + 1
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == stop:
-                rec = self._log(window / n_window, grad_norm, n_window, time.perf_counter() - t0,
-                                time.perf_counter() - start_time)
+                rec = self._log(
+                    window / n_window,
+                    grad_norm,
+                    n_window,
+                    time.perf_counter() - t0,
+                    time.perf_counter() - start_time,
+                )
                 bar.set_postfix(loss=f"{rec['loss']:.4g}", sps=f"{rec['samples_per_s']:.1f}")
                 window, n_window, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
             if cfg.eval_every and self.eval_fn and self.step % cfg.eval_every == 0:
@@ -209,7 +271,8 @@ class Trainer:
             if cfg.sample_every and self.sample_fn and self.step % cfg.sample_every == 0:
                 self._callback(self.sample_fn, "sample")
             if self.run_dir is not None and (
-                    (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or self.step == stop):
+                (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or self.step == stop
+            ):
                 self.save()
         bar.close()
         if cfg.plot and self.run_dir is not None and self.dist.is_main:
@@ -220,11 +283,15 @@ class Trainer:
         loss_v = float(all_reduce_mean(loss))
         if not math.isfinite(loss_v):
             raise FloatingPointError(f"training loss is {loss_v} at step {self.step}")
-        rec = {"step": self.step, "epoch": self.order.position(self.step - 1)["epoch"],
-               "loss": loss_v, "lr": self._last_lr,
-               "grad_norm": float(grad_norm) if grad_norm is not None else None,
-               "samples_per_s": n_steps * self.cfg.batch_size / max(dt, 1e-9),
-               "elapsed_s": elapsed}
+        rec = {
+            "step": self.step,
+            "epoch": self.order.position(self.step - 1)["epoch"],
+            "loss": loss_v,
+            "lr": self._last_lr,
+            "grad_norm": float(grad_norm) if grad_norm is not None else None,
+            "samples_per_s": n_steps * self.cfg.batch_size / max(dt, 1e-9),
+            "elapsed_s": elapsed,
+        }
         self.history.append(rec)
         self.metrics.write(rec)
         return rec
@@ -245,7 +312,9 @@ class Trainer:
             module.train(was_training)
         if out is not None:
             if not isinstance(out, dict):
-                raise TypeError(f"{kind}_fn must return a dict of floats or None, got {type(out).__name__}")
+                raise TypeError(
+                    f"{kind}_fn must return a dict of floats or None, got {type(out).__name__}"
+                )
             rec = {"step": self.step, **{f"{kind}/{k}": float(v) for k, v in out.items()}}
             self.history.append(rec)
             self.metrics.write(rec)
@@ -253,68 +322,10 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------
     def save(self) -> Path | None:
         """Checkpoint the current step (collective: call on every rank). Returns the path on
-        rank 0."""
-        if self.run_dir is None:
-            raise ValueError("Trainer.save: cfg.ckpt_dir is None")
-        rng: dict[str, torch.Tensor] = {}
-        for key, value in capture_rng(self.device).items():  # every rank's streams
-            for r, v in enumerate(all_gather_tensor(value)):
-                rng[f"rank{r}/{key}"] = v.cpu()
-        path = None
-        if self.dist.is_main:
-            optim_tensors, optim_tree = flatten_state(self.optimizer.state_dict(), "optimizer")
-            state = {"optimizer": optim_tree, "scheduler": self.scheduler.state_dict(),
-                     "ema_updates": self._ema.num_updates if self._ema is not None else 0,
-                     "data": self.order.position(self.step), "world_size": self.dist.world_size}
-            path = save_checkpoint(
-                self.run_dir, self.step, model=self.net.state_dict(),
-                ema=self._ema.state_dict() if self._ema is not None else None,
-                optim=optim_tensors, rng=rng, state=state, config=self.cfg.to_dict(),
-                net_config=self.net_config, extra=self.extra, keep_last=self.cfg.keep_last)
-        barrier()
-        return path
+        rank 0. See :mod:`.state` for what is saved."""
+        return save_trainer(self)
 
     def resume(self, path: str | Path | None = None) -> bool:
-        """Restore everything from a checkpoint (default: the run's latest). Returns whether
-        one was found. Weights, EMA, optimizer, scheduler, step, data position, RNG streams."""
-        if path is None:
-            if self.run_dir is None:
-                raise ValueError("Trainer.resume: cfg.ckpt_dir is None and no path given")
-            path = latest_checkpoint(self.run_dir)
-            if path is None:
-                return False
-        ck = load_checkpoint(path, net=self.net, net_config=self.net_config)
-        diff = TrainConfig.from_dict(ck.config).math_diff(self.cfg)
-        if diff:
-            raise CheckpointError(f"{ck.path / 'config.json'}: training config differs from the "
-                                  f"checkpoint's in {diff}; start a new run directory instead")
-        if ck.state.get("data", {}).get("dataset_len") != self.order.n:
-            raise CheckpointError(f"{ck.path / 'state.json'}: dataset had "
-                                  f"{ck.state.get('data', {}).get('dataset_len')} samples, now "
-                                  f"{self.order.n}; the data order cannot be restored")
-        load_weights(self.net, ck.model, ck.path / "model.safetensors")
-        if self._ema is not None:
-            if ck.ema is None:
-                raise CheckpointError(f"{ck.path}: has no ema.safetensors but the run keeps an EMA")
-            self._ema.load_state_dict(ck.ema, ck.state.get("ema_updates", 0))
-        where = str(ck.path / "optim.safetensors")
-        tree = ck.state.get("optimizer")
-        unused = sorted(set(ck.optim) - tensor_keys(tree))
-        if unused:
-            raise CheckpointError(f"{where}: unexpected keys {unused[:10]}")
-        try:
-            self.optimizer.load_state_dict(unflatten_state(tree, ck.optim, where))
-            self.scheduler.load_state_dict(ck.state["scheduler"])
-        except (KeyError, ValueError, TypeError) as e:
-            if isinstance(e, CheckpointError):
-                raise
-            raise CheckpointError(f"{ck.path}: optimizer/scheduler state does not fit ({e})") from None
-        mine = {k.split("/", 1)[1]: v for k, v in ck.rng.items() if k.startswith(f"rank{self.dist.rank}/")}
-        if not mine:
-            warnings.warn(f"{ck.path}: no RNG state for rank {self.dist.rank}; global RNG not restored")
-        restore_rng(mine, self.device)
-        self.step = ck.step
-        if self.dist.is_main:
-            self.metrics.truncate_after(self.step)
-        barrier()
-        return True
+        """Restore weights, EMA, optimizer, scheduler, step, data position and RNG streams
+        from a checkpoint (default: the run's latest). Returns whether one was found."""
+        return resume_trainer(self, path)

@@ -1,4 +1,5 @@
 """Metrics of a run: JSONL records, and on request a CSV and a PNG of the loss curve."""
+
 from __future__ import annotations
 
 import csv
@@ -48,7 +49,9 @@ class MetricsLog:
         return out
 
 
-def plot_loss(records: list[dict[str, Any]], out_dir: str | os.PathLike) -> tuple[Path, Path | None]:
+def plot_loss(
+    records: list[dict[str, Any]], out_dir: str | os.PathLike
+) -> tuple[Path, Path | None]:
     """Write ``loss.csv`` (step, loss, lr) and ``loss.png`` (log-scale loss vs step).
 
     matplotlib is imported here only; without it the CSV is still written and the PNG path

@@ -1,4 +1,5 @@
 """RNG states as tensors (no pickle): torch CPU/CUDA, numpy's and python's global generators."""
+
 from __future__ import annotations
 
 import random
@@ -15,14 +16,15 @@ def capture_rng(device: torch.device) -> dict[str, torch.Tensor]:
     out = {"torch_cpu": torch.get_rng_state()}
     if device.type == "cuda":
         out["torch_cuda"] = torch.cuda.get_rng_state(device)
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
     out["numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
     out["numpy_meta"] = torch.tensor([pos, has_gauss, gauss], dtype=torch.float64)
     version, internal, gauss_next = random.getstate()
     out["python_state"] = torch.tensor(internal, dtype=torch.int64)
     out["python_meta"] = torch.tensor(
         [version, gauss_next is not None, gauss_next if gauss_next is not None else 0.0],
-        dtype=torch.float64)
+        dtype=torch.float64,
+    )
     return out
 
 

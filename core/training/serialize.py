@@ -7,6 +7,7 @@ Readers (:func:`read_safetensors`, :func:`read_json`) never unpickle and turn ev
 (a pickle in place of the file, truncation, bad header) into a :class:`CheckpointError`
 naming the file and the problem.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 __all__ = [
-    "CheckpointError", "flatten_state", "unflatten_state", "tensors_to_bytes",
-    "read_safetensors", "read_json", "write_file", "fsync_dir",
+    "CheckpointError",
+    "flatten_state",
+    "fsync_dir",
+    "read_json",
+    "read_safetensors",
+    "tensors_to_bytes",
+    "unflatten_state",
+    "write_file",
 ]
 
 # Test hook: seconds to sleep after each file written (makes a checkpoint write slow enough
@@ -62,7 +70,9 @@ def flatten_state(obj: Any, prefix: str) -> tuple[dict[str, torch.Tensor], Any]:
             return [enc(v, f"{path}.{i}") for i, v in enumerate(o)]
         if o is None or isinstance(o, (bool, int, float, str)):
             return o
-        raise TypeError(f"flatten_state: cannot serialise {type(o).__name__} at {path} without pickle")
+        raise TypeError(
+            f"flatten_state: cannot serialise {type(o).__name__} at {path} without pickle"
+        )
 
     return tensors, enc(obj, prefix)
 
@@ -151,10 +161,14 @@ def fsync_dir(path: Path) -> None:
 # --- reading ---------------------------------------------------------------------------------
 def _sniff_pickle(path: Path, head: bytes) -> None:
     if head[:4] == b"PK\x03\x04":
-        raise CheckpointError(f"{path}: is a zip archive (torch.save/pickle format); "
-                              "refusing to unpickle, expected safetensors/JSON")
+        raise CheckpointError(
+            f"{path}: is a zip archive (torch.save/pickle format); "
+            "refusing to unpickle, expected safetensors/JSON"
+        )
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
-        raise CheckpointError(f"{path}: is a Python pickle (protocol {head[1]}); refusing to unpickle")
+        raise CheckpointError(
+            f"{path}: is a Python pickle (protocol {head[1]}); refusing to unpickle"
+        )
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -169,20 +183,24 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     n = int.from_bytes(data[:8], "little")
     if n > len(data) - 8:
         raise CheckpointError(
-            f"{path}: truncated (header declares {n} bytes, file has {len(data) - 8} after the size)")
+            f"{path}: truncated (header declares {n} bytes, "
+            f"file has {len(data) - 8} after the size)"
+        )
     if data[8:9] != b"{":
         raise CheckpointError(f"{path}: not a safetensors file (no JSON header)")
     try:
-        header = json.loads(data[8:8 + n])
+        header = json.loads(data[8 : 8 + n])
     except ValueError as e:
         raise CheckpointError(f"{path}: corrupt safetensors header ({e})") from None
     ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
     if ends and max(ends) > len(data) - 8 - n:
-        raise CheckpointError(f"{path}: truncated (tensor data needs {max(ends)} bytes, "
-                              f"file holds {len(data) - 8 - n})")
+        raise CheckpointError(
+            f"{path}: truncated (tensor data needs {max(ends)} bytes, "
+            f"file holds {len(data) - 8 - n})"
+        )
     try:
         return st_load(data)
-    except Exception as e:  # safetensors raises its own SafetensorError
+    except (SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: corrupt safetensors file ({e})") from None
 
 

@@ -6,6 +6,7 @@
 The builders (``make_net``, ``make_data``, losses, configs, ``sample_fn``) are imported by the
 tests so that the single-process references are the very same runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,10 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
-from torch import nn
-
 from polydiff.core.training import TrainConfig, Trainer, sample_data_parallel
 from polydiff.core.training.distributed import cleanup
+from safetensors.torch import save_file
+from torch import nn
 
 
 def make_net(seed: int = 0, dropout: float = 0.0) -> nn.Module:
@@ -49,14 +49,36 @@ def denoising_loss(net, batch, generator):
 
 
 def ddp_config(run_dir: str | None = None, grad_accum: int = 1) -> TrainConfig:
-    return TrainConfig(steps=12, batch_size=16, lr=1e-2, warmup_steps=2, lr_schedule="cosine",
-                       grad_clip=0.5, grad_accum=grad_accum, ema_decay=0.9, log_every=1,
-                       ckpt_dir=run_dir, ckpt_every=6, keep_last=2, seed=7)
+    return TrainConfig(
+        steps=12,
+        batch_size=16,
+        lr=1e-2,
+        warmup_steps=2,
+        lr_schedule="cosine",
+        grad_clip=0.5,
+        grad_accum=grad_accum,
+        ema_decay=0.9,
+        log_every=1,
+        ckpt_dir=run_dir,
+        ckpt_every=6,
+        keep_last=2,
+        seed=7,
+    )
 
 
 def crash_config(run_dir: str) -> TrainConfig:
-    return TrainConfig(steps=40, batch_size=8, lr=5e-3, ema_decay=0.95, log_every=1,
-                       ckpt_dir=run_dir, ckpt_every=2, keep_last=5, seed=3, grad_accum=2)
+    return TrainConfig(
+        steps=40,
+        batch_size=8,
+        lr=5e-3,
+        ema_decay=0.95,
+        log_every=1,
+        ckpt_dir=run_dir,
+        ckpt_every=2,
+        keep_last=5,
+        seed=3,
+        grad_accum=2,
+    )
 
 
 def sample_fn(seeds: list[int]) -> torch.Tensor:
@@ -77,15 +99,18 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
 
 def main_ddp(out: Path) -> None:
     torch.set_num_threads(1)
-    runs = {"regression": (regression_loss, 1, str(out / "run")),
-            "denoising": (denoising_loss, 1, None)}
+    runs = {
+        "regression": (regression_loss, 1, str(out / "run")),
+        "denoising": (denoising_loss, 1, None),
+    }
     rank = 0
     for name, (loss_fn, accum, run_dir) in runs.items():
         # different init per rank: DDP must broadcast rank 0's weights
         rank = int(os.environ["RANK"])
         net = make_net(seed=0 if rank == 0 else 1000 + rank)
-        trainer = Trainer(ddp_config(run_dir, accum), net, loss_fn, make_data(),
-                          net_config={"width": 16})
+        trainer = Trainer(
+            ddp_config(run_dir, accum), net, loss_fn, make_data(), net_config={"width": 16}
+        )
         hist = trainer.fit()
         if rank == 0:
             save_file(_state(trainer), str(out / f"{name}.safetensors"))
@@ -100,8 +125,13 @@ def main_ddp(out: Path) -> None:
 
 def main_crash(run_dir: Path) -> None:
     torch.set_num_threads(1)
-    trainer = Trainer(crash_config(str(run_dir)), make_net(dropout=0.2), denoising_loss,
-                      make_data(), net_config={"width": 16})
+    trainer = Trainer(
+        crash_config(str(run_dir)),
+        make_net(dropout=0.2),
+        denoising_loss,
+        make_data(),
+        net_config={"width": 16},
+    )
     trainer.fit()
 
 

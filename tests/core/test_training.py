@@ -1,4 +1,5 @@
 """The training loop: config, schedules, EMA, data order, bitwise resume, callbacks, files."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,19 @@ import math
 
 import pytest
 import torch
+from polydiff.core.training import (
+    EMA,
+    CheckpointError,
+    DataOrder,
+    TrainConfig,
+    Trainer,
+    ema_decay_at,
+    load_for_sampling,
+    lr_factor,
+    sample_data_parallel,
+)
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
-
-from polydiff.core.training import (CheckpointError, DataOrder, EMA, TrainConfig, Trainer,
-                                    ema_decay_at, load_for_sampling, lr_factor,
-                                    sample_data_parallel)
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +33,9 @@ def one_thread():
 class TinyNet(nn.Module):
     def __init__(self, width: int = 16, dropout: float = 0.1):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(3, width), nn.SiLU(), nn.Dropout(dropout),
-                                  nn.Linear(width, 3))
+        self.body = nn.Sequential(
+            nn.Linear(3, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, 3)
+        )
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, x):
@@ -78,8 +87,8 @@ def test_ema_decay_warmups_follow_the_formulas():
     # TF ExponentialMovingAverage(num_updates=t): min(decay, (1 + t) / (10 + t))
     assert ema_decay_at(0, 0.9999, "tf") == pytest.approx(0.1)
     assert ema_decay_at(990, 0.9999, "tf") == pytest.approx(991 / 1000)
-    assert ema_decay_at(10 ** 7, 0.9999, "tf") == 0.9999
-    assert ema_decay_at(7, 0.9999, "power", 0.75) == pytest.approx(1 - 8 ** -0.75)
+    assert ema_decay_at(10**7, 0.9999, "tf") == 0.9999
+    assert ema_decay_at(7, 0.9999, "power", 0.75) == pytest.approx(1 - 8**-0.75)
     assert ema_decay_at(3, 0.5, "none") == 0.5
     with pytest.raises(ValueError, match="warm-up"):
         ema_decay_at(0, 0.9, "karras")
@@ -107,26 +116,44 @@ def test_data_order_permutes_each_epoch_and_shards_like_accumulation():
     ranks = [DataOrder(50, 8, seed=1, rank=r, world_size=2) for r in range(2)]
     accum = DataOrder(50, 8, seed=1, grad_accum=2)
     for s in (0, 7, 13):
-        assert torch.equal(torch.cat([ranks[0].indices(s, 0), ranks[1].indices(s, 0)]),
-                           order.indices(s, 0))
+        assert torch.equal(
+            torch.cat([ranks[0].indices(s, 0), ranks[1].indices(s, 0)]), order.indices(s, 0)
+        )
         assert torch.equal(ranks[1].indices(s, 0), accum.indices(s, 1))
-    assert order.position(13) == {"epoch": 2, "batch_in_epoch": 1, "samples_seen": 104,
-                                  "dataset_len": 50, "seed": 1}
+    assert order.position(13) == {
+        "epoch": 2,
+        "batch_in_epoch": 1,
+        "samples_seen": 104,
+        "dataset_len": 50,
+        "seed": 1,
+    }
     with pytest.raises(ValueError, match="fewer than one batch"):
         DataOrder(5, 8, seed=0)
 
 
 # --- resume ---------------------------------------------------------------------------------
 def _params(trainer):
-    return {**{f"net.{k}": v.clone() for k, v in trainer.net.state_dict().items()},
-            **{f"ema.{k}": v.clone() for k, v in trainer.ema.state_dict().items()}}
+    return {
+        **{f"net.{k}": v.clone() for k, v in trainer.net.state_dict().items()},
+        **{f"ema.{k}": v.clone() for k, v in trainer.ema.state_dict().items()},
+    }
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_resume_is_bitwise_identical_to_a_straight_run(tmp_path, precision):
-    cfg = TrainConfig(steps=14, batch_size=8, lr=3e-3, warmup_steps=3, lr_schedule="cosine",
-                      grad_clip=0.5, grad_accum=2, ema_decay=0.99, log_every=1, seed=11,
-                      precision=precision)
+    cfg = TrainConfig(
+        steps=14,
+        batch_size=8,
+        lr=3e-3,
+        warmup_steps=3,
+        lr_schedule="cosine",
+        grad_clip=0.5,
+        grad_accum=2,
+        ema_decay=0.99,
+        log_every=1,
+        seed=11,
+        precision=precision,
+    )
     straight = make_trainer(cfg)
     h_straight = straight.fit()
 
@@ -178,12 +205,26 @@ def test_callbacks_metrics_plot_and_keep_last(tmp_path):
     def sample_fn(net, step, out_dir):
         seen.append(("sample", step, out_dir.name))
 
-    cfg = TrainConfig(steps=6, batch_size=8, ckpt_dir=str(tmp_path), ckpt_every=1, keep_last=2,
-                      log_every=3, eval_every=2, sample_every=3, plot=True)
+    cfg = TrainConfig(
+        steps=6,
+        batch_size=8,
+        ckpt_dir=str(tmp_path),
+        ckpt_every=1,
+        keep_last=2,
+        log_every=3,
+        eval_every=2,
+        sample_every=3,
+        plot=True,
+    )
     trainer = make_trainer(cfg, eval_fn=eval_fn, sample_fn=sample_fn)
     hist = trainer.fit()
-    assert seen == [("eval", 2, False), ("sample", 3, "samples"), ("eval", 4, False),
-                    ("eval", 6, False), ("sample", 6, "samples")]
+    assert seen == [
+        ("eval", 2, False),
+        ("sample", 3, "samples"),
+        ("eval", 4, False),
+        ("eval", 6, False),
+        ("sample", 6, "samples"),
+    ]
     assert [h["step"] for h in hist if "loss" in h] == [3, 6]
     assert {"step": 4, "eval/mse": 0.5} in hist
     assert sorted(p.name for p in tmp_path.glob("step_*")) == ["step_00000005", "step_00000006"]
@@ -233,13 +274,16 @@ def test_dataset_kinds_and_bad_inputs():
     with pytest.raises(ValueError, match="fewer than one batch"):
         Trainer(cfg, TinyNet(), loss, data(2), net_config={})
     with pytest.raises(FloatingPointError, match="step 1"):
-        Trainer(cfg, TinyNet(), lambda n, b, g: n(b).sum() * float("nan"), data(),
-                net_config={}).fit()
+        Trainer(
+            cfg, TinyNet(), lambda n, b, g: n(b).sum() * float("nan"), data(), net_config={}
+        ).fit()
 
 
 def test_sample_data_parallel_single_process_is_fn_of_seeds():
     def fn(seeds):
-        return torch.stack([torch.randn(2, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        return torch.stack(
+            [torch.randn(2, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        )
 
     seeds = [4, 9, 1]
     assert torch.equal(sample_data_parallel(fn, 3, seeds, batch_size=2), fn(seeds))
@@ -247,3 +291,27 @@ def test_sample_data_parallel_single_process_is_fn_of_seeds():
         sample_data_parallel(fn, 4, seeds)
     with pytest.raises(ValueError, match="first dimension"):
         sample_data_parallel(lambda s: torch.zeros(1), 3, seeds)
+
+
+def test_worker_processes_feed_the_same_batches():
+    class Rows(Dataset):
+        def __init__(self):
+            self.x = data()  # the rows make_trainer's tensor dataset holds
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return self.x[i]
+
+    cfg = TrainConfig(steps=5, batch_size=8, grad_accum=2, log_every=5)
+    runs = []
+    for workers, dataset in ((0, None), (0, Rows()), (1, Rows())):
+        trainer = make_trainer(cfg.replace(num_workers=workers))  # seeds the global RNG
+        if dataset is not None:
+            trainer.dataset = dataset  # same rows as the tensor, through a DataLoader
+        trainer.fit()  # dropout draws from the global RNG: the loader must not
+        runs.append(trainer)
+    for other in runs[1:]:
+        for a, b in zip(runs[0].net.parameters(), other.net.parameters()):
+            assert torch.equal(a, b)

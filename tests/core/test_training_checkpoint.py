@@ -1,9 +1,11 @@
 """Checkpoints: never unpickled, every corruption named, writes survive SIGKILL."""
+
 from __future__ import annotations
 
 import importlib.util
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -12,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
-
 from polydiff.core.training import CheckpointError, Trainer, load_checkpoint, save_checkpoint
 from polydiff.core.training.serialize import flatten_state, unflatten_state
+from safetensors.torch import save_file
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -35,10 +36,17 @@ def one_thread():
 @pytest.fixture
 def ckpt(tmp_path) -> Path:
     net = W.make_net()
-    path = save_checkpoint(tmp_path, 5, model=net.state_dict(), ema=net.state_dict(),
-                           optim={"optimizer.state.0.exp_avg": torch.ones(3)}, rng={},
-                           config={"steps": 5}, net_config={"width": 16, "depth": 2},
-                           extra={"process": "VP"})
+    path = save_checkpoint(
+        tmp_path,
+        5,
+        model=net.state_dict(),
+        ema=net.state_dict(),
+        optim={"optimizer.state.0.exp_avg": torch.ones(3)},
+        rng={},
+        config={"steps": 5},
+        net_config={"width": 16, "depth": 2},
+        extra={"process": "VP"},
+    )
     return path
 
 
@@ -72,10 +80,13 @@ def _load(tmp_path):
     return load_checkpoint(tmp_path, net=W.make_net(), net_config={"width": 16, "depth": 2})
 
 
-@pytest.mark.parametrize("writer,needle", [
-    (lambda p, sd: torch.save(sd, p), "zip archive"),
-    (lambda p, sd: p.write_bytes(pickle.dumps(dict(sd))), "pickle"),
-])
+@pytest.mark.parametrize(
+    "writer,needle",
+    [
+        (lambda p, sd: torch.save(sd, p), "zip archive"),
+        (lambda p, sd: p.write_bytes(pickle.dumps(dict(sd))), "pickle"),
+    ],
+)
 def test_pickle_in_place_of_weights_is_refused_without_unpickling(ckpt, tmp_path, writer, needle):
     marker = tmp_path / "unpickled"
 
@@ -86,14 +97,16 @@ def test_pickle_in_place_of_weights_is_refused_without_unpickling(ckpt, tmp_path
     sd = dict(W.make_net().state_dict())
     sd["bomb"] = Bomb()
     writer(ckpt / "model.safetensors", sd)
-    with pytest.raises(CheckpointError, match=rf"model\.safetensors: .*{needle}.*refusing to unpickle"):
+    with pytest.raises(
+        CheckpointError, match=rf"model\.safetensors: .*{needle}.*refusing to unpickle"
+    ):
         _load(tmp_path)
     assert not marker.exists()
 
 
 def test_truncated_files_are_named(ckpt, tmp_path):
     data = (ckpt / "ema.safetensors").read_bytes()
-    (ckpt / "ema.safetensors").write_bytes(data[:len(data) - 40])
+    (ckpt / "ema.safetensors").write_bytes(data[: len(data) - 40])
     with pytest.raises(CheckpointError, match=r"ema\.safetensors: truncated"):
         _load(tmp_path)
     (ckpt / "ema.safetensors").write_bytes(data[:5])
@@ -119,7 +132,10 @@ def test_missing_extra_and_misshapen_keys_are_named(ckpt, tmp_path):
     del sd["extra.w"]
     sd["0.weight"] = torch.zeros(16, 4)
     save_file(sd, str(ckpt / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"shape mismatch 0\.weight: checkpoint \(16, 4\) vs network \(16, 3\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatch 0\.weight: checkpoint \(16, 4\) vs network \(16, 3\)",
+    ):
         _load(tmp_path)
 
 
@@ -148,9 +164,14 @@ def test_bad_latest_pointer_and_missing_dir(ckpt, tmp_path):
 
 def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     run = tmp_path / "run"
-    env = dict(os.environ, POLYDIFF_CKPT_WRITE_DELAY="0.15", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), "crash", str(run)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ, POLYDIFF_CKPT_WRITE_DELAY="0.1", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "dist_worker.py"), "crash", str(run)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         victim = None
@@ -162,7 +183,9 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
                     victim = tmps[0]
                     break
             time.sleep(0.02)
-        assert victim is not None, f"writer never reached a second checkpoint: {proc.stderr.read()[-2000:]}"
+        assert victim is not None, (
+            f"writer never reached a second checkpoint: {proc.stderr.read()[-2000:]}"
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -178,14 +201,44 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
 
     # resume from it and finish: bitwise equal to an uninterrupted in-process run
     cfg = W.crash_config(str(run)).replace(steps=ck.step + 4)
-    resumed = Trainer(cfg, W.make_net(dropout=0.2), W.denoising_loss, W.make_data(),
-                      net_config={"width": 16})
+    resumed = Trainer(
+        cfg, W.make_net(dropout=0.2), W.denoising_loss, W.make_data(), net_config={"width": 16}
+    )
     resumed.fit(resume=True)
-    straight = Trainer(cfg.replace(ckpt_dir=None), W.make_net(dropout=0.2), W.denoising_loss,
-                       W.make_data(), net_config={"width": 16})
+    straight = Trainer(
+        cfg.replace(ckpt_dir=None),
+        W.make_net(dropout=0.2),
+        W.denoising_loss,
+        W.make_data(),
+        net_config={"width": 16},
+    )
     straight.fit()
     for (k, a), b in zip(straight.net.state_dict().items(), resumed.net.state_dict().values()):
         assert torch.equal(a, b), k
     for a, b in zip(straight.ema.state_dict().values(), resumed.ema.state_dict().values()):
         assert torch.equal(a, b)
     assert not list(run.glob(".tmp-*"))  # the killed writer's debris was cleaned up
+
+
+def test_optimizer_file_with_missing_or_extra_tensors_is_named(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = W.crash_config(str(tmp_path)).replace(steps=2)
+    Trainer(cfg, W.make_net(), W.regression_loss, W.make_data(), net_config={"width": 16}).fit()
+    optim = tmp_path / "step_00000002" / "optim.safetensors"
+    tensors = load_file(str(optim))
+    key = min(tensors)
+    save_file({k: v for k, v in tensors.items() if k != key}, str(optim))
+    with pytest.raises(
+        CheckpointError, match=r"optim\.safetensors: missing keys \[" + re.escape(repr(key))
+    ):
+        load_checkpoint(tmp_path)
+    save_file({**tensors, "optimizer.junk": torch.zeros(2)}, str(optim))
+    with pytest.raises(CheckpointError, match=r"optim\.safetensors: unexpected keys"):
+        Trainer(
+            cfg.replace(steps=4),
+            W.make_net(),
+            W.regression_loss,
+            W.make_data(),
+            net_config={"width": 16},
+        ).fit(resume=True)

@@ -1,4 +1,5 @@
 """A 2-process gloo run under torchrun equals the single-process run with the same global batch."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -11,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from polydiff.core.training import Trainer, load_checkpoint, sample_data_parallel
+from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -34,10 +34,23 @@ def ddp_out(tmp_path_factory) -> Path:
         pytest.skip("torch.distributed with gloo is not available")
     out = tmp_path_factory.mktemp("ddp")
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(HERE / "dist_worker.py"), "ddp", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--nnodes=1",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        str(HERE / "dist_worker.py"),
+        "ddp",
+        str(out),
+    ]
+    proc = subprocess.run(
+        cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
 
@@ -51,16 +64,24 @@ def one_thread():
 
 
 def _single(loss_fn, grad_accum: int):
-    trainer = Trainer(W.ddp_config(None, grad_accum), W.make_net(seed=0), loss_fn, W.make_data(),
-                      net_config={"width": 16})
+    trainer = Trainer(
+        W.ddp_config(None, grad_accum),
+        W.make_net(seed=0),
+        loss_fn,
+        W.make_data(),
+        net_config={"width": 16},
+    )
     hist = trainer.fit()
     return [h["loss"] for h in hist], trainer
 
 
-@pytest.mark.parametrize("name,loss_fn,grad_accum", [
-    ("regression", W.regression_loss, 1),  # whole global batch in one call
-    ("denoising", W.denoising_loss, 2),    # same chunks (and generator seeds) as the 2 ranks
-])
+@pytest.mark.parametrize(
+    "name,loss_fn,grad_accum",
+    [
+        ("regression", W.regression_loss, 1),  # whole global batch in one call
+        ("denoising", W.denoising_loss, 2),  # same chunks (and generator seeds) as the 2 ranks
+    ],
+)
 def test_two_process_gloo_matches_single_process(ddp_out, one_thread, name, loss_fn, grad_accum):
     losses, trainer = _single(loss_fn, grad_accum)
     ddp_losses = json.loads((ddp_out / f"{name}.json").read_text())
@@ -79,7 +100,9 @@ def test_ddp_checkpoint_written_once_with_every_ranks_rng(ddp_out):
     run = ddp_out / "run"
     assert (run / "latest").read_text().strip() == "step_00000012"
     assert sorted(p.name for p in run.iterdir() if p.name.startswith("step_")) == [
-        "step_00000006", "step_00000012"]
+        "step_00000006",
+        "step_00000012",
+    ]
     ck = load_checkpoint(run, net=W.make_net(), net_config={"width": 16})
     assert ck.step == 12 and ck.state["world_size"] == 2
     assert {"rank0/torch_cpu", "rank1/torch_cpu"} <= set(ck.rng)
