@@ -95,10 +95,20 @@ class ComFreeNoise:
     def __call__(self, x: Tensor, step: int = 0) -> Tensor:
         if x.shape[:2] != self.mask.shape:
             raise ValueError(f"x {tuple(x.shape)} does not match the mask {tuple(self.mask.shape)}")
-        from polydiff.core.hooks import randn
-
-        eps = randn(x.shape, self.generator, device=x.device, dtype=x.dtype)
-        return masked_zero_center(eps, self.mask.to(x.device))
+        mask = self.mask.to(x.device)
+        if isinstance(self.generator, (list, tuple)):
+            if len(self.generator) != x.shape[0]:
+                raise ValueError(f"got {len(self.generator)} generators for {x.shape[0]} conformers")
+            # draw only each conformer's real atoms: its noise does not depend on the padding
+            eps = torch.zeros_like(x)
+            for row, g in enumerate(self.generator):
+                n = int(mask[row].sum())
+                eps[row, mask[row]] = torch.randn(n, *x.shape[2:], generator=g, device=g.device,
+                                                  dtype=x.dtype).to(x.device)
+        else:
+            eps = torch.randn(x.shape, generator=self.generator, dtype=x.dtype,
+                              device=self.generator.device if self.generator is not None else x.device).to(x.device)
+        return masked_zero_center(eps, mask)
 
 
 def to_padded(pos: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
