@@ -11,17 +11,17 @@ adversarial example is classified by a fresh draw.
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torchattacks
 from torch import Tensor, nn
 
 from .gradients import EOT
-from .metrics import Accuracy, accuracy
+from .metrics import accuracy
 from .purify import check_images
 
-__all__ = ["ATTACKS", "make_attack", "evaluate", "reseed"]
+__all__ = ["ATTACKS", "evaluate", "make_attack", "reseed"]
 
 ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "autoattack-rand", "autoattack-standard")
 _NORMS = ("Linf", "L2")

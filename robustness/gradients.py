@@ -29,13 +29,13 @@ sec. 4.3).
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["GRADIENT_MODES", "run_chain", "DiscreteAdjoint", "BPDAIdentity", "bpda", "EOT"]
+__all__ = ["EOT", "GRADIENT_MODES", "BPDAIdentity", "DiscreteAdjoint", "bpda", "run_chain"]
 
 GRADIENT_MODES = ("full", "checkpoint", "adjoint", "bpda", "none")
 

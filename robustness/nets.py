@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import pathlib
 
-from torch import nn
-
 # Allowed sibling import: robustness reuses polydiff.vision's networks (DESIGN.md, Layout).
 from polydiff.vision.nets import Classifier, ClassifierConfig, UNet, UNetConfig, load_net, save_net
+from torch import nn
 
-__all__ = ["classifier", "denoiser", "save_net", "load_net", "Classifier", "UNet"]
+__all__ = ["Classifier", "UNet", "classifier", "denoiser", "load_net", "save_net"]
 
 
 def classifier(width: int = 16, in_channels: int = 1, num_classes: int = 10) -> Classifier:

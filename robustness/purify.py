@@ -21,17 +21,17 @@ step to the Tweedie estimate ``E[x0 | x_t*]``.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
-
-import torch
-from torch import Tensor, nn
+from collections.abc import Sequence
+from typing import Any
 
 import polydiff.core as pc
+import torch
 from polydiff.core.grids import Grid, make_grid
+from torch import Tensor, nn
 
 from .gradients import GRADIENT_MODES, bpda, run_chain
 
-__all__ = ["check_images", "Purifier", "PurifiedClassifier", "tweedie_purifier", "ONE_STEP_SOLVERS"]
+__all__ = ["ONE_STEP_SOLVERS", "PurifiedClassifier", "Purifier", "check_images", "tweedie_purifier"]
 
 # Solvers whose step k depends only on x_k (no multistep history): a solve is then the
 # composition of 2-point-grid solves, which "checkpoint" and "adjoint" modes need.
@@ -156,7 +156,7 @@ class Purifier(nn.Module):
         if not (dt > 0):
             raise ValueError(f"dt must be > 0, got {dt!r}")
         if steps is None:
-            steps = int(math.ceil((t_star - t_min) / dt - 1e-9)) + 1
+            steps = math.ceil((t_star - t_min) / dt - 1e-9) + 1
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an int >= 1, got {steps!r}")
         self.t_star, self.solver, self.steps, self.grid_kind = float(t_star), solver, steps, grid

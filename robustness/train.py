@@ -20,20 +20,19 @@ import argparse
 import dataclasses
 import pathlib
 
+import polydiff.core as pc
 import torch
 import torch.nn.functional as F
 import torchattacks
-from torch import Tensor, nn
-from torch.utils.data import TensorDataset
-
-import polydiff.core as pc
 from polydiff.core.losses import dsm_loss
 from polydiff.core.training import TrainConfig, Trainer
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
 
 from . import nets
 from .data import load_mnist
 
-__all__ = ["train_classifier", "train_diffusion", "main"]
+__all__ = ["main", "train_classifier", "train_diffusion"]
 
 
 def _pgd_examples(net: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, generator) -> Tensor:
@@ -46,7 +45,8 @@ def _pgd_examples(net: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, 
 
 
 def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16, adversarial: bool = False,
-                     eps: float = 0.3, pgd_steps: int = 7, init: nn.Module | None = None) -> nn.Module:
+                     eps: float = 0.3, pgd_steps: int = 7, eps_ramp: float = 0.0,
+                     init: nn.Module | None = None) -> nn.Module:
     """Train the CNN classifier (optionally with PGD adversarial training).
 
     Args:
@@ -55,16 +55,25 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
         width: classifier width (see :func:`nets.classifier`).
         adversarial: train on PGD examples (Madry et al.) instead of clean images.
         eps, pgd_steps: the training attack (L-inf radius, iterations).
+        eps_ramp: fraction of the steps over which the training radius grows linearly from
+            0 to ``eps`` (a curriculum that keeps small networks from collapsing at eps = 0.3).
         init: start from these weights (e.g. fine-tune a clean model adversarially).
     """
+    if not 0.0 <= eps_ramp <= 1.0:
+        raise ValueError(f"eps_ramp must lie in [0, 1], got {eps_ramp!r}")
     if x.ndim != 4 or y.shape != (x.shape[0],):
         raise ValueError(f"need x [N, C, H, W] and y [N], got {tuple(x.shape)} and {tuple(y.shape)}")
     net = init if init is not None else nets.classifier(width, in_channels=x.shape[1])
 
+    calls = [0]  # one loss call per optimizer step (grad_accum = 1)
+
     def loss_fn(model: nn.Module, batch, generator) -> Tensor:
         xb, yb = batch
         if adversarial:
-            xb = _pgd_examples(model, xb, yb, eps, pgd_steps, generator)
+            ramp = eps_ramp * cfg.steps * cfg.grad_accum
+            e = eps * min(1.0, (calls[0] + 1) / ramp) if ramp > 0 else eps
+            calls[0] += 1
+            xb = _pgd_examples(model, xb, yb, e, pgd_steps, generator)
         return F.cross_entropy(model(xb), yb)
 
     trainer = Trainer(cfg, net, loss_fn, TensorDataset(x, y), net_config=_net_config(net),
@@ -74,17 +83,26 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
 
 
 def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess | None = None,
-                    **net_kwargs) -> nn.Module:
-    """Train an eps-prediction U-Net on images ``x`` in [0, 1] (scaled to [-1, 1]) with DSM."""
+                    t_max: float | None = None, **net_kwargs) -> nn.Module:
+    """Train an eps-prediction U-Net on images ``x`` in [0, 1] (scaled to [-1, 1]) with DSM.
+
+    ``t_max`` restricts training times to ``U(t_min, t_max)``: a purifier only ever queries
+    ``t <= t*``, so a small budget is better spent there (default: the whole range).
+    """
     if x.ndim != 4:
         raise ValueError(f"need x [N, C, H, W], got {tuple(x.shape)}")
     process = process if process is not None else pc.VP()
+    if t_max is not None and not (process.t_min < t_max <= process.t_max):
+        raise ValueError(f"t_max must lie in ({process.t_min}, {process.t_max}], got {t_max!r}")
     net = nets.denoiser(in_channels=x.shape[1], **net_kwargs)
 
     def loss_fn(model: nn.Module, batch, generator) -> Tensor:
         xb = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return dsm_loss(model, process, 2.0 * xb - 1.0, prediction="eps",
-                                  generator=generator).mean()
+        t = None
+        if t_max is not None:
+            u = torch.rand(xb.shape[0], generator=generator, device=xb.device, dtype=torch.float64)
+            t = process.t_min + (t_max - process.t_min) * u
+        return dsm_loss(model, process, 2.0 * xb - 1.0, prediction="eps", generator=generator, t=t).mean()
 
     trainer = Trainer(cfg, net, loss_fn, x, net_config=_net_config(net), extra={"process": process.config()})
     trainer.fit()

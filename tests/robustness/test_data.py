@@ -4,7 +4,6 @@ import gzip
 import numpy as np
 import pytest
 import torch
-
 from polydiff.robustness.data import load_idx, load_mnist
 
 

@@ -3,9 +3,8 @@ import math
 
 import pytest
 import torch
-from scipy import stats
-
 from polydiff.robustness.metrics import accuracy, proportion_ci
+from scipy import stats
 
 
 @pytest.mark.parametrize("k,n", [(0, 20), (7, 20), (20, 20), (450, 512), (1, 3)])

@@ -1,8 +1,9 @@
 """Purifier: t* -> 0 identity, gradient modes agree, BPDA identity, validation, repeats."""
-import pytest
-import torch
+import itertools
 
 import polydiff.core as pc
+import pytest
+import torch
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, check_images, tweedie_purifier
 
 
@@ -18,7 +19,7 @@ def test_small_t_star_returns_input(tiny_denoiser):
         p = Purifier(tiny_denoiser, pc.VP(), t_star=t_star, dt=5e-3)
         with torch.no_grad():
             errs.append(float((p(x) - x).abs().mean()))
-    assert all(a > b for a, b in zip(errs, errs[1:])), errs  # shrinks with t*
+    assert all(a > b for a, b in itertools.pairwise(errs)), errs  # shrinks with t*
     assert errs[-1] < 0.03  # at t_min only the sigma(t_min) ~ 0.01 perturbation is left
 
 
