@@ -1,0 +1,65 @@
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from polydiff.vision import data
+
+
+def test_mnist_shapes_dtypes_ranges():
+    x, y = data.load_mnist("test", limit=64)
+    assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
+    assert y.shape == (64,) and y.dtype == torch.int64
+    assert 0.0 <= float(x.min()) and float(x.max()) == 1.0
+    assert y[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first MNIST test labels
+
+
+def test_read_idx_roundtrip_and_bad_magic(tmp_path):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    hdr = bytes([0, 0, 0x08, 3]) + np.array(arr.shape, dtype=">i4").tobytes()
+    f = tmp_path / "a-idx3-ubyte.gz"
+    f.write_bytes(gzip.compress(hdr + arr.tobytes()))
+    assert np.array_equal(data.read_idx(f), arr)
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x01\x02\x03\x04" + b"\x00" * 8)
+    with pytest.raises(ValueError, match="IDX"):
+        data.read_idx(bad)
+
+
+def test_missing_dataset_paths_raise(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST"):
+        data.load_fashion_mnist("train", path=tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        data.load_mnist("valid")
+
+
+def test_digits_and_photo_patches():
+    x, y = data.load_digits(limit=10)
+    assert x.shape == (10, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
+    tr = data.photo_patches("train", size=32, per_image=2, seed=0)
+    te = data.photo_patches("test", size=32, per_image=2, gray=False, seed=0)
+    assert tr.shape == (2 * len(data.PHOTO_TRAIN), 1, 32, 32)
+    assert te.shape[1:] == (3, 32, 32) and 0 <= te.min() and te.max() <= 1
+    assert not set(data.PHOTO_TRAIN) & set(data.PHOTO_TEST)  # split by image
+
+
+def test_mni152_slices_and_nuclei(mni32):
+    x, y = mni32
+    assert x.shape[1:] == (1, 32, 32) and y.shape == (x.shape[0], 32, 32)
+    assert set(y.unique().tolist()) == {0, 1, 2}
+    assert 0 <= x.min() and x.max() <= 1
+    img, sem, inst = data.load_nuclei(size=64)
+    assert img.shape == (1, 1, 64, 64) and sem.shape == inst.shape == (1, 64, 64)
+    assert set(sem.unique().tolist()) == {0, 1} and inst.max() > 10
+
+
+@pytest.mark.parametrize("bad,err", [
+    (torch.rand(2, 8, 8), ValueError),            # wrong rank
+    (torch.rand(1, 1, 4, 4) * 2, ValueError),     # outside [0, 1]
+    (torch.full((1, 1, 2, 2), float("nan")), ValueError),
+    (torch.zeros(1, 1, 2, 2, dtype=torch.long), TypeError),
+])
+def test_check_images_rejects(bad, err):
+    with pytest.raises(err):
+        data.check_images(bad)

@@ -1,0 +1,204 @@
+"""Properties of the task modules on tiny models and exact oracles."""
+import pytest
+import torch
+
+import polydiff.core as pc
+from polydiff.vision import anomaly, generate, inpaint, metrics, sdedit, segment, superres
+from polydiff.vision.data import from_model_range, load_mnist, to_model_range
+from polydiff.vision.nets import UNet
+from polydiff.vision.simplex import SimplexNoise
+
+from .conftest import DeltaOracle
+
+
+@pytest.fixture(scope="module")
+def mnist8():
+    x, y = load_mnist("test", limit=8)
+    return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (2, 2, 2, 2)), 2), y  # 16x16
+
+
+def _random_unet(**kw):
+    torch.manual_seed(0)
+    net = UNet(base=8, mults=(1, 2), attention_levels=(1,), groups=4, **kw)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.05)
+    return net.eval()
+
+
+# --- inpainting ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("solver,resample", [("ddim", 1), ("ddpm", 3), ("dpmpp_2m", 2)])
+def test_inpainting_keeps_known_pixels_exactly(process, mnist8, solver, resample):
+    x, _ = mnist8
+    mask = inpaint.make_mask("strokes", len(x), 16, generator=torch.Generator().manual_seed(0))
+    out = inpaint.inpaint(_random_unet(), process, x, mask, steps=6, solver=solver, jump_length=2,
+                          resample=resample, generator=torch.Generator().manual_seed(1))
+    known = mask.expand_as(x) == 1
+    assert torch.equal(out[known], x[known])
+    assert out.min() >= 0 and out.max() <= 1 and not torch.equal(out[~known], x[~known])
+
+
+def test_core_known_hook_ends_on_exact_values(process, mnist8):
+    x, _ = mnist8
+    mask = inpaint.make_mask("half", len(x), 16)
+    v = to_model_range(x)
+    x_T = process.prior_sample(x.shape, generator=torch.Generator().manual_seed(0))
+    out = pc.sample(_random_unet(), process, x_T, steps=5, solver="ddim", known=pc.Known(v, mask, 2, 2))
+    assert torch.equal(out[mask.expand_as(x) == 1], v[mask.expand_as(x) == 1])
+
+
+def test_inpainting_with_exact_denoiser_recovers_image(process, mnist8):
+    x, _ = mnist8
+    mask = inpaint.make_mask("center", len(x), 16)
+    out = inpaint.inpaint(DeltaOracle(process, to_model_range(x)), process, x, mask, steps=8, solver="ddim")
+    assert torch.allclose(out, x, atol=1e-4)
+    assert metrics.masked_psnr(out, x, 1 - mask) > 60
+
+
+def test_masks_and_bad_masks(mnist8):
+    x, _ = mnist8
+    c = inpaint.make_mask("center", 2, 16, box=0.5)
+    assert c.shape == (2, 1, 16, 16) and float(c.mean()) == 0.75
+    assert float(inpaint.make_mask("half", 1, 16).mean()) == 0.5
+    s = inpaint.make_mask("strokes", 3, 16, generator=torch.Generator().manual_seed(0))
+    assert set(s.unique().tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="0 and 1"):
+        inpaint.inpaint(_random_unet(), None, x, torch.full((8, 1, 16, 16), 0.5))
+    with pytest.raises(ValueError, match="\\[0, 1\\]"):
+        inpaint.inpaint(_random_unet(), None, x * 3, c[:1])
+    with pytest.raises(ValueError, match="mask kind"):
+        inpaint.make_mask("circle", 1, 16)
+    bh = inpaint.biharmonic(x, c[:1].expand(8, 1, 16, 16))
+    assert torch.equal(bh[c[:1].expand(8, 1, 16, 16) == 1], x[c[:1].expand(8, 1, 16, 16) == 1])
+
+
+# --- classifier-free guidance ---------------------------------------------------------------
+
+def test_cfg_scale_zero_is_the_unconditional_model(process, mnist8):
+    _, y = mnist8
+    net = _random_unet(num_classes=10)
+    a = generate.generate(net, process, y, scale=0.0, steps=4, shape=(1, 16, 16),
+                          generator=torch.Generator().manual_seed(2))
+    x_T = process.prior_sample((len(y), 1, 16, 16), generator=torch.Generator().manual_seed(2))
+    null = torch.full_like(y, 10)
+    ref = pc.sample(lambda x, t: net(x, t, y=null), process, x_T, steps=4, solver="ddim")
+    assert torch.allclose(a, from_model_range(ref), atol=1e-6)
+    b = generate.generate(net, process, y, scale=1.0, steps=4, shape=(1, 16, 16),
+                          generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(a, b)
+
+
+def test_label_dropout_rate_and_bad_labels():
+    y = torch.zeros(20000, dtype=torch.long)
+    d = generate.drop_labels(y, 0.2, 10, torch.Generator().manual_seed(0))
+    assert abs(float((d == 10).float().mean()) - 0.2) < 0.01
+    with pytest.raises(ValueError):
+        generate.generate(_random_unet(num_classes=10), None, torch.tensor([11]))
+    with pytest.raises(TypeError):
+        generate.generate(_random_unet(num_classes=10), None, torch.tensor([1.0]))
+
+
+# --- super-resolution -----------------------------------------------------------------------
+
+class _Recorder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+        self.conds = []
+        self.config = UNet(base=8, mults=(1,), attention_levels=(), groups=4, cond_channels=1).config
+
+    def forward(self, x, t, x_cond=None):
+        self.conds.append(x_cond)
+        return torch.zeros_like(x)
+
+
+def test_sr3_conditions_on_bicubic_upsampled_input(process, mnist8):
+    x, _ = mnist8
+    lr = superres.downsample(x, 4)
+    rec = _Recorder()
+    superres.super_resolve(rec, process, lr, 4, steps=3)
+    expected = to_model_range(superres.bicubic(lr, 4))
+    assert len(rec.conds) == 3 and all(torch.equal(c, expected) for c in rec.conds)
+
+
+def test_sr_output_downsamples_to_the_input(process, mnist8):
+    x, _ = mnist8
+    lr = superres.downsample(x, 2)
+    out = superres.super_resolve(_random_unet(cond_channels=1), process, lr, 2, steps=4, consistent=True,
+                                 generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(superres.downsample(out, 2), lr, atol=1e-5)
+    with pytest.raises(ValueError):
+        superres.downsample(x, 3)  # 16 not divisible by 3
+
+
+# --- SDEdit ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strength", [0.3, 1.0])
+def test_sdedit_with_exact_denoiser_returns_its_data_point(process, mnist8, strength):
+    x, _ = mnist8
+    target = to_model_range(x.flip(0))  # the "realistic" data point differs from the guide
+    out = sdedit.sdedit(DeltaOracle(process, target), process, x, strength, steps=6, solver="ddim",
+                        generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(out, from_model_range(target), atol=1e-4)
+    with pytest.raises(ValueError, match="strength"):
+        sdedit.sdedit(DeltaOracle(process, target), process, x, 0.0)
+
+
+def test_sdedit_strength_is_start_time(process):
+    assert sdedit.strength_to_time(process, 1.0) == process.t_max
+    assert sdedit.strength_to_time(process, 0.5) == pytest.approx(0.5 * process.t_max)
+
+
+# --- segmentation ---------------------------------------------------------------------------
+
+def test_segmentation_trains_on_two_images_and_predicts_all_classes(process, mni32):
+    x, y = mni32
+    net = UNet(base=8, mults=(1, 2), attention_levels=(), groups=4)
+    ext = segment.FeatureExtractor(net, process, timesteps=(50, 150))
+    seg = segment.train_segmenter(ext, x[[10, 30]], y[[10, 30]], 3, n_models=2, pixels_per_image=1024, epochs=4)
+    pred = seg.predict(x[[20, 40]])
+    assert pred.shape == (2, 32, 32) and set(pred.unique().tolist()) == {0, 1, 2}
+    assert metrics.miou(pred, y[[20, 40]], 3) > 0.5
+    proba = seg.predict_proba(x[[20]])
+    assert torch.allclose(proba.sum(1), torch.ones(1, 32, 32), atol=1e-5)
+
+
+def test_segmentation_rejects_bad_labels(process, mni32):
+    x, y = mni32
+    ext = segment.FeatureExtractor(UNet(base=8, mults=(1, 2), attention_levels=(), groups=4), process)
+    with pytest.raises(ValueError, match="labels"):
+        segment.train_segmenter(ext, x[:2], y[:2] + 5, 3)
+    with pytest.raises(TypeError):
+        segment.train_segmenter(ext, x[:2], y[:2].float(), 3)
+
+
+# --- anomaly detection ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["simplex", "gaussian"])
+def test_anomaly_map_localises_a_lesion_with_exact_denoiser(process, mnist8, kind):
+    x, _ = mnist8
+    normal = x[:4]
+    lesion = torch.zeros_like(normal)
+    lesion[..., 4:8, 4:8] = 1.0
+    abnormal = (normal + lesion).clamp(0, 1)
+    oracle = DeltaOracle(process, to_model_range(normal))
+    noise = anomaly.noise_sampler(kind, generator=torch.Generator().manual_seed(0),
+                                  **({"frequency": 2.0, "octaves": 3} if kind == "simplex" else {}))
+    maps = anomaly.anomaly_maps(oracle, process, abnormal, 250, noise=noise, steps=5, solver="ddim")
+    assert maps.shape == (4, 16, 16)
+    truth = (abnormal != normal).squeeze(1)
+    assert metrics.auroc(maps.flatten(), truth.flatten().long()) > 0.99
+    assert torch.all(anomaly.image_scores(maps, "max") > 0.1)
+
+
+def test_anoddpm_loss_uses_the_given_noise(process, mnist8):
+    x, _ = mnist8
+    net = _random_unet()
+    noise = SimplexNoise(octaves=2, generator=torch.Generator().manual_seed(0))
+    loss = anomaly.anoddpm_loss(net, process, x, noise, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and net.out.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        anomaly.noise_sampler("pink")
