@@ -14,11 +14,13 @@ _SCHEDULES = ("constant", "cosine")
 _PRECISIONS = ("fp32", "bf16")
 _EMA_WARMUPS = ("none", "tf", "power")
 
-# Fields that may change between a run and its resumption without changing the maths of the
-# steps already taken (bookkeeping, and ``steps`` so that a finished run can be extended).
+# Fields that may change between a run and its resumption: bookkeeping, ``steps`` (to extend
+# a finished run; a cosine schedule then stretches to the new end) and ``grad_accum`` (how the
+# global batch is cut, e.g. after moving to fewer devices: same optimisation up to rounding).
 RESUME_FREE_FIELDS = frozenset(
     {
         "steps",
+        "grad_accum",
         "ckpt_dir",
         "ckpt_every",
         "keep_last",

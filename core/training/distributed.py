@@ -69,8 +69,8 @@ def _resolve_device(device: str, local_rank: int, distributed: bool) -> torch.de
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if distributed and dev.index is None:
-            dev = torch.device("cuda", local_rank)
+        if dev.index is None:  # a concrete index: generators and DDP need one
+            dev = torch.device("cuda", local_rank if distributed else torch.cuda.current_device())
         torch.cuda.set_device(dev)
     return dev
 

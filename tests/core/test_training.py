@@ -315,3 +315,19 @@ def test_worker_processes_feed_the_same_batches():
     for other in runs[1:]:
         for a, b in zip(runs[0].net.parameters(), other.net.parameters()):
             assert torch.equal(a, b)
+
+
+def test_bf16_precision_autocasts_the_loss_only():
+    seen = []
+
+    def loss(net, x, g):
+        y = net(x)
+        seen.append((torch.is_autocast_enabled("cpu"), y.dtype))
+        return y.float().pow(2).mean()
+
+    cfg = TrainConfig(steps=2, batch_size=8, precision="bf16", log_every=1)
+    trainer = Trainer(cfg, TinyNet(), loss, data(), net_config={})
+    trainer.fit()
+    assert seen == [(True, torch.bfloat16)] * 2
+    assert all(p.dtype == torch.float32 for p in trainer.net.parameters())
+    assert all(p.dtype == torch.float32 for p in trainer.ema.parameters())
