@@ -8,7 +8,14 @@ parallelism and data-parallel sampling::
     trainer = Trainer(TrainConfig(steps=1000, batch_size=64, ckpt_dir="run"), net, loss_fn,
                       dataset, net_config=net_config, extra={"process": "VP"})
     trainer.fit(resume=True)
-    net, net_config, extra = load_for_sampling("run", MyNet)
+    net, net_config, extra = load_for_sampling("run", MyNet)   # EMA weights, eval mode
+
+The same script runs data-parallel unchanged: ``torchrun --nproc_per_node=N script.py``
+(``batch_size`` stays the global batch). Rooms: :mod:`.config` (TrainConfig), :mod:`.loop`
+(Trainer), :mod:`.data` (data order), :mod:`.ema`, :mod:`.checkpoint` (layout, atomic
+writes, validated loading), :mod:`.serialize` (pickle-free state), :mod:`.state` (what a
+resumable run saves), :mod:`.rng`, :mod:`.distributed`, :mod:`.metrics`,
+:mod:`.bench_overhead` (cost of the extras).
 """
 
 from .checkpoint import (

@@ -57,11 +57,11 @@ class TrainConfig:
         grad_accum: micro-batches accumulated per optimizer step.
         ema_decay: EMA decay of the weights (0.9999 in DDPM, Ho et al. 2020, App. B);
             ``None`` disables the EMA copy.
-        ema_warmup: ``"tf"``: ``decay_t = min(decay, (1 + t) / (10 + t))`` with ``t`` the
-            number of updates, TensorFlow ``ExponentialMovingAverage(num_updates=t)`` as in
-            the LDM ``LitEma`` (Rombach et al. 2022); ``"power"``:
-            ``decay_t = min(decay, 1 - (1 + t)^(-ema_power))`` (the inverse-gamma-1 warm-up of
-            diffusers' ``EMAModel``); ``"none"``: constant ``decay``.
+        ema_warmup: ``"tf"``: ``decay_t = min(decay, (1 + t) / (10 + t))`` for update
+            ``t = 1, 2, ...`` (TensorFlow ``ExponentialMovingAverage(num_updates=t)`` as in
+            score-SDE's ``models/ema.py`` and LDM's ``LitEma``); ``"power"``:
+            ``decay_t = min(decay, 1 - t^(-ema_power))`` (the ``inv_gamma=1`` warm-up of
+            diffusers' ``EMAModel``); ``"none"``: constant ``decay``. See :mod:`.ema`.
         ema_power: exponent of the ``"power"`` warm-up (2/3 for runs of ~1M steps).
         precision: ``"fp32"`` or ``"bf16"`` (autocast of the loss computation where the device
             supports it; weights, optimizer and EMA stay in float32).

@@ -5,13 +5,15 @@
 The warm-up keeps the average from being dominated by the random initialisation:
 
 * ``"tf"``: ``decay_t = min(decay, (1 + t) / (10 + t))`` — TensorFlow's
-  ``ExponentialMovingAverage`` with ``num_updates=t``, as in the LDM ``LitEma``
-  (Rombach et al. 2022, ``ldm/modules/ema.py``).
-* ``"power"``: ``decay_t = min(decay, 1 - (1 + t) ** -power)`` — the inverse-gamma-1 power
-  warm-up of diffusers' ``EMAModel`` (K. Crowson), power 2/3 for ~1M-step runs.
+  ``ExponentialMovingAverage(num_updates=t)`` as used by the score-SDE code base (Song et al.
+  2021, ``models/ema.py``) and LDM's ``LitEma`` (Rombach et al. 2022, ``ldm/modules/ema.py``).
+* ``"power"``: ``decay_t = min(decay, 1 - t ** -power)`` — the power warm-up with
+  ``inv_gamma = 1`` of diffusers' ``EMAModel`` (after K. Crowson); power 2/3 suits ~1M-step
+  runs, 3/4 shorter ones. The first update copies the weights (``decay_1 = 0``).
 * ``"none"``: ``decay_t = decay``.
 
-Here ``t`` is the number of updates already applied.
+Here ``t >= 1`` numbers the update being applied (those code bases increment their counter
+before computing the decay), so the first update uses ``2/11`` under ``"tf"``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ __all__ = ["EMA", "ema_decay_at"]
 
 
 def ema_decay_at(t: int, decay: float, warmup: str = "tf", power: float = 2.0 / 3.0) -> float:
-    """Decay used for update number ``t`` (0-based) under the given warm-up rule."""
-    if t < 0:
-        raise ValueError(f"ema_decay_at: update count must be >= 0, got {t}")
+    """Decay applied by update number ``t`` (1-based) under the given warm-up rule."""
+    if t < 1:
+        raise ValueError(f"ema_decay_at: update number must be >= 1, got {t}")
     if warmup == "tf":
         return min(decay, (1.0 + t) / (10.0 + t))
     if warmup == "power":
-        return min(decay, 1.0 - (1.0 + t) ** (-power))
+        return min(decay, 1.0 - float(t) ** (-power))
     if warmup == "none":
         return decay
     raise ValueError(f"ema_decay_at: unknown warm-up {warmup!r} (expected 'tf', 'power' or 'none')")
@@ -49,7 +51,7 @@ class EMA:
             raise TypeError(f"EMA needs an nn.Module, got {type(net).__name__}")
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
-        ema_decay_at(0, decay, warmup, power)  # validates the warm-up name
+        ema_decay_at(1, decay, warmup, power)  # validates the warm-up name
         self.decay, self.warmup, self.power = float(decay), warmup, float(power)
         self.num_updates = 0
         self.module = copy.deepcopy(net).eval()
@@ -77,7 +79,7 @@ class EMA:
     @torch.no_grad()
     def update(self, net: nn.Module) -> float:
         """Fold ``net``'s current weights into the average; returns the decay used."""
-        decay = ema_decay_at(self.num_updates, self.decay, self.warmup, self.power)
+        decay = ema_decay_at(self.num_updates + 1, self.decay, self.warmup, self.power)
         avg_d, avg_s, cp_d, cp_s = self._pairs(net)
         if avg_d:
             torch._foreach_lerp_(avg_d, avg_s, 1.0 - decay)

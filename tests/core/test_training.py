@@ -84,14 +84,18 @@ def test_lr_factor_warmup_and_cosine():
 
 
 def test_ema_decay_warmups_follow_the_formulas():
-    # TF ExponentialMovingAverage(num_updates=t): min(decay, (1 + t) / (10 + t))
-    assert ema_decay_at(0, 0.9999, "tf") == pytest.approx(0.1)
+    # score-SDE / LDM: counter incremented first, then min(decay, (1 + n) / (10 + n))
+    assert ema_decay_at(1, 0.9999, "tf") == pytest.approx(2 / 11)
     assert ema_decay_at(990, 0.9999, "tf") == pytest.approx(991 / 1000)
     assert ema_decay_at(10**7, 0.9999, "tf") == 0.9999
-    assert ema_decay_at(7, 0.9999, "power", 0.75) == pytest.approx(1 - 8**-0.75)
+    # diffusers EMAModel(inv_gamma=1, power=p): 1 - (1 + (t - 1)) ** -p, first update copies
+    assert ema_decay_at(1, 0.9999, "power", 0.75) == 0.0
+    assert ema_decay_at(8, 0.9999, "power", 0.75) == pytest.approx(1 - 8**-0.75)
     assert ema_decay_at(3, 0.5, "none") == 0.5
     with pytest.raises(ValueError, match="warm-up"):
-        ema_decay_at(0, 0.9, "karras")
+        ema_decay_at(1, 0.9, "karras")
+    with pytest.raises(ValueError, match=">= 1"):
+        ema_decay_at(0, 0.9, "tf")
 
 
 def test_ema_update_is_the_weighted_average():
@@ -100,9 +104,15 @@ def test_ema_update_is_the_weighted_average():
     w0 = net.weight.detach().clone()
     with torch.no_grad():
         net.weight.add_(1.0)
-    d = ema.update(net)  # t = 0: decay 0.1
-    assert d == pytest.approx(0.1)
-    torch.testing.assert_close(ema.module.weight, 0.1 * w0 + 0.9 * (w0 + 1.0))
+    d = ema.update(net)  # first update: decay 2/11
+    assert d == pytest.approx(2 / 11)
+    torch.testing.assert_close(ema.module.weight, d * w0 + (1 - d) * (w0 + 1.0))
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    d2 = ema.update(net)
+    assert d2 == pytest.approx(3 / 12) and ema.num_updates == 2
+    expected = d2 * (d * w0 + (1 - d) * (w0 + 1.0)) + (1 - d2) * (w0 + 2.0)
+    torch.testing.assert_close(ema.module.weight, expected)
     assert not ema.module.weight.requires_grad and not ema.module.training
 
 
