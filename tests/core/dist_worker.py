@@ -115,11 +115,23 @@ def main_ddp(out: Path) -> None:
         if rank == 0:
             save_file(_state(trainer), str(out / f"{name}.safetensors"))
             (out / f"{name}.json").write_text(json.dumps([h["loss"] for h in hist if "loss" in h]))
+    # resume the regression run from its step-6 checkpoint, on both ranks
+    cfg = ddp_config(str(out / "run2"))
+    trainer = Trainer(
+        cfg, make_net(seed=5 + rank), regression_loss, make_data(), net_config={"width": 16}
+    )
+    trainer.resume(out / "run" / "step_00000006")
+    trainer.fit()
+    if rank == 0:
+        save_file(_state(trainer), str(out / "resumed.safetensors"))
     seeds = [11, 5, 3, 8, 1, 42, 7]
     batched = sample_data_parallel(sample_fn, len(seeds), seeds)
     single = sample_data_parallel(sample_fn, len(seeds), seeds, batch_size=1)
+    lone = sample_data_parallel(sample_fn, 1, [42])  # rank 1 has no seed at all
     if rank == 0:
-        save_file({"batched": batched, "single": single}, str(out / "samples.safetensors"))
+        save_file(
+            {"batched": batched, "single": single, "lone": lone}, str(out / "samples.safetensors")
+        )
     cleanup()
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from polydiff.core.training import CheckpointError, Trainer, load_checkpoint, save_checkpoint
+from polydiff.core.training import (
+    CheckpointError,
+    Trainer,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from polydiff.core.training.serialize import flatten_state, unflatten_state
 from safetensors.torch import save_file
 
@@ -242,3 +248,14 @@ def test_optimizer_file_with_missing_or_extra_tensors_is_named(tmp_path):
             W.make_data(),
             net_config={"width": 16},
         ).fit(resume=True)
+
+
+def test_without_latest_the_newest_complete_checkpoint_is_used(ckpt, tmp_path):
+    # a writer killed between the rename and the pointer update leaves no/old `latest`
+    net = W.make_net()
+    later = save_checkpoint(tmp_path, 9, model=net.state_dict(), config={}, net_config={})
+    (tmp_path / "latest").unlink()
+    (tmp_path / ".tmp-step_00000011-abc").mkdir()  # an unfinished write is never chosen
+    (tmp_path / "step_00000010").mkdir()  # nor a directory without its manifest
+    assert latest_checkpoint(tmp_path) == later
+    assert load_checkpoint(tmp_path).step == 9

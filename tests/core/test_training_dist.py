@@ -118,5 +118,14 @@ def test_data_parallel_sampling_equals_single_process(ddp_out, one_thread):
     assert torch.equal(got["single"], single)  # same per-sample computation: bitwise
     whole = W.sample_fn(seeds)  # one batch of 7 vs shards of 4 and 3: equal up to rounding
     torch.testing.assert_close(got["batched"], whole, rtol=1e-6, atol=1e-6)
+    assert torch.equal(got["lone"], W.sample_fn([42]))
     # the order is the seeds' order: sample i is fn([seeds[i]])
     torch.testing.assert_close(got["batched"][5], W.sample_fn([42])[0], rtol=1e-6, atol=1e-6)
+
+
+def test_ddp_resume_from_a_checkpoint_is_bitwise(ddp_out):
+    straight = load_file(str(ddp_out / "regression.safetensors"))
+    resumed = load_file(str(ddp_out / "resumed.safetensors"))
+    assert straight.keys() == resumed.keys()
+    for k in straight:
+        assert torch.equal(straight[k], resumed[k]), k
