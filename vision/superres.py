@@ -18,7 +18,8 @@ from ._common import sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
-__all__ = ["downsample", "bicubic", "superres_loss", "super_resolve", "consistency_projection"]
+__all__ = ["downsample", "bicubic", "superres_loss", "super_resolve", "consistency_projection",
+           "regression_loss", "regression_upsample"]
 
 
 def downsample(images: Tensor, factor: int) -> Tensor:
@@ -96,3 +97,22 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
     if consistent:
         x0 = project(x0, None)
     return from_model_range(x0)
+
+
+def regression_loss(net: UNet, highres: Tensor, factor: int) -> Tensor:
+    """Baseline: a U-Net regressing the high-resolution image from its bicubic up-sampling
+    (the same network as SR3 with its noisy-image input and time fixed to 0; MSE loss)."""
+    _check_net(net)
+    cond = to_model_range(bicubic(downsample(highres, factor), factor))
+    t = torch.zeros(len(cond), device=cond.device)
+    return ((net(cond, t, x_cond=cond) - to_model_range(highres)) ** 2).mean()
+
+
+@torch.no_grad()
+def regression_upsample(net: UNet, lowres: Tensor, factor: int) -> Tensor:
+    """Apply a network trained with :func:`regression_loss` (one evaluation, no sampling)."""
+    _check_net(net)
+    check_images(lowres, "lowres", channels=net.config.in_channels)
+    dev = next(net.parameters()).device
+    cond = to_model_range(bicubic(lowres.to(dev), factor))
+    return from_model_range(net(cond, torch.zeros(len(cond), device=dev), x_cond=cond))

@@ -7,7 +7,8 @@
     python -m polydiff.vision.train --task classifier --dataset mnist --steps 500 --out runs/clf
 
 Tasks and what they train: ``generate`` a class-conditional U-Net with label dropout (CFG);
-``superres`` an SR3 U-Net conditioned on the bicubic up-sampled low-resolution image;
+``superres`` an SR3 U-Net conditioned on the bicubic up-sampled low-resolution image
+(``superres-regression``: the same U-Net regressing the image, the SR baseline);
 ``inpaint``/``sdedit``/``segment`` an unconditional U-Net (RePaint, SDEdit and the
 segmentation features all use one); ``anomaly`` an unconditional U-Net on normal images
 with simplex (AnoDDPM) or Gaussian noise; ``classifier`` the evaluation classifier.
@@ -31,7 +32,7 @@ from .nets import Classifier, ClassifierConfig, UNet, UNetConfig
 
 __all__ = ["TASKS", "DATASETS", "load_images", "build_net", "make_loss", "train", "load_trained", "main"]
 
-TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier")
+TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier", "superres-regression")
 DATASETS = ("mnist", "fashion-mnist", "digits", "photos", "mni152")
 
 
@@ -73,7 +74,7 @@ def build_net(task: str, in_channels: int = 1, num_classes: int = 10, **net_kwar
     if task == "classifier":
         return Classifier(ClassifierConfig(in_channels=in_channels, num_classes=num_classes, **net_kwargs))
     extra = {"num_classes": num_classes} if task == "generate" else {}
-    if task == "superres":
+    if task in ("superres", "superres-regression"):
         extra["cond_channels"] = in_channels
     return UNet(UNetConfig(in_channels=in_channels, **extra, **net_kwargs))
 
@@ -86,7 +87,7 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
 
     from .anomaly import anoddpm_loss, noise_sampler
     from .generate import generate_loss
-    from .superres import superres_loss
+    from .superres import regression_loss, superres_loss
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
 
@@ -98,6 +99,8 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
             return generate_loss(net, process, x, y, p_uncond=p_uncond, generator=g)
         if task == "superres":
             return superres_loss(net, process, x, factor, generator=g)
+        if task == "superres-regression":
+            return regression_loss(net, x, factor)
         if task == "anomaly" and noise == "simplex":
             return anoddpm_loss(net, process, x, noise_sampler("simplex", generator=g, **(simplex or {})), generator=g)
         if noise not in ("gaussian", "simplex"):

@@ -1,0 +1,271 @@
+"""polydiff.vision's entry in the benchmark suite (``polydiff bench --domains vision``).
+
+Every polydiff number has a baseline measured in the same run on the same images:
+
+* generation (MNIST, class-conditional, CFG): accuracy of an independent classifier on the
+  requested labels and the Fréchet distance in that classifier's feature space (**not**
+  Inception FID) per guidance scale, vs the unguided model (w=0 unconditional, w=1
+  conditional) and vs real test images;
+* super-resolution (SR3): PSNR/SSIM vs bicubic (and, in full mode, vs a regression U-Net
+  of the same size trained for the same steps);
+* inpainting (RePaint): PSNR in the hole and SSIM vs biharmonic inpainting and vs plain
+  replacement without resampling (same network, same solver);
+* anomaly detection (AnoDDPM): one-vs-rest image AUROC with simplex vs Gaussian noise, and a
+  template baseline (distance to the mean normal image);
+* segmentation (full mode): mIoU of the pixel-MLP ensemble on denoiser features vs a U-Net
+  trained from scratch on the same labelled MNI152 slices.
+
+Quick mode shrinks MNIST to 16x16 and trains tiny U-Nets for a few hundred steps (about three
+minutes on two CPU cores); full mode uses 28x28 and larger models. Trained networks are cached
+under ``out_dir/cache`` keyed by a hash of their configuration and data.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import anomaly, generate, inpaint, metrics, plots, superres
+from .data import load_mnist
+from .train import load_trained, train
+
+__all__ = ["run", "CONFIGS"]
+
+CONFIGS = {
+    "quick": {"size": 16, "n_train": 12000, "batch": 64, "net": {"base": 16, "mults": (1, 2), "attention_levels": (1,)},
+              "steps": {"classifier": 300, "generate": 700, "superres": 500, "anomaly": 300},
+              "sr_factor": 2, "n_gen_per_class": 20, "n_eval": 100, "sample_steps": 20, "scales": (0.0, 1.0, 3.0),
+              "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
+              "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
+                          "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
+              "segment": None},
+    "full": {"size": 28, "n_train": 60000, "batch": 128,
+             "net": {"base": 32, "mults": (1, 2, 2), "attention_levels": (2,)},
+             "steps": {"classifier": 2000, "generate": 6000, "superres": 4000, "superres-regression": 4000,
+                       "anomaly": 3000, "segment": 3000},
+             "sr_factor": 4, "n_gen_per_class": 100, "n_eval": 500, "sample_steps": 50,
+             "scales": (0.0, 1.0, 2.0, 3.0, 5.0),
+             "inpaint": {"steps": 50, "jump_length": 10, "resample": 5, "masks": ("center", "half", "strokes"),
+                         "nfe_table": (("ddpm", 250, 1), ("ddpm", 50, 5), ("ddim", 50, 5), ("dpmpp_2m", 20, 5),
+                                       ("ddim", 20, 1))},
+             "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 500,
+                         "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
+             "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250)}},
+}
+
+
+def _mnist(split: str, size: int, limit: int | None = None, classes=None):
+    x, y = load_mnist(split)
+    if classes is not None:
+        keep = torch.isin(y, torch.tensor(classes))
+        x, y = x[keep], y[keep]
+    x, y = x[:limit], y[:limit]
+    if size == 16:  # pad 28 -> 32 and 2x2 box filter: the digit keeps its aspect and margin
+        x = F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 2)
+    elif size != 28:
+        raise ValueError(f"MNIST bench size must be 16 or 28, got {size}")
+    return x.contiguous(), y.contiguous()
+
+
+def _fingerprint(x: torch.Tensor) -> str:
+    step = max(1, len(x) // 256)
+    return hashlib.sha1(x[::step].contiguous().numpy().tobytes() + str(tuple(x.shape)).encode()).hexdigest()
+
+
+def _cached(cache: pathlib.Path, name: str, task: str, x, y, device: str, **kw):
+    """Train (or load the cached) network of ``task``; the key hashes config and data."""
+    key = hashlib.sha1(json.dumps({"task": task, **kw, "data": _fingerprint(x)}, sort_keys=True,
+                                  default=str).encode()).hexdigest()[:12]
+    run_dir = cache / f"{name}-{key}"
+    if (run_dir / "latest").exists():
+        net, process, _ = load_trained(run_dir, device=device)
+        return net, process
+    return train(task, x, y, out_dir=run_dir, device=device, log_every=100, **kw)
+
+
+class _Counter:
+    """Counts network evaluations per sample through a forward pre-hook."""
+
+    def __init__(self, net):
+        self.samples = 0
+        self.handle = net.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module, args):
+        self.samples += int(args[0].shape[0])
+
+    def nfe(self, n: int) -> int:
+        return round(self.samples / max(n, 1))
+
+    def close(self):
+        self.handle.remove()
+
+
+def _timed(net, n: int, fn: Callable):
+    c = _Counter(net)
+    t0 = time.perf_counter()
+    try:
+        out = fn()
+    finally:
+        c.close()
+    return out, time.perf_counter() - t0, c.nfe(n)
+
+
+def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
+    """Run the vision benchmark; returns records in DESIGN.md's schema and writes PNG figures."""
+    if mode not in CONFIGS:
+        raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
+    cfg = CONFIGS[mode]
+    out_dir = pathlib.Path(out_dir)
+    cache = out_dir / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    say = progress if progress is not None else (lambda stage: None)
+    size, steps, net_kw = cfg["size"], cfg["steps"], cfg["net"]
+    dataset = f"mnist-{size}px"
+    records: list[dict] = []
+
+    def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=dataset):
+        records.append({"domain": "vision", "task": task, "dataset": ds, "setting": setting, "method": method,
+                        "metric": metric, "value": float(value), "higher_is_better": hib, "nfe": nfe,
+                        "seconds": float(seconds), "n": int(n)})
+
+    x_tr, y_tr = _mnist("train", size, cfg["n_train"])
+    x_te, y_te = _mnist("test", size)
+    common = {"batch_size": cfg["batch"], "seed": 0}
+
+    say("train classifier")
+    clf, _ = _cached(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
+                     lr=1e-3, net_kwargs={"width": 16}, **common)
+    say("train class-conditional U-Net")
+    gen_net, proc = _cached(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
+                            lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
+    clf = clf.to(device)
+
+    # --- generation with classifier-free guidance ------------------------------------------
+    say("generation")
+    S = cfg["sample_steps"]
+    labels = torch.arange(10).repeat_interleave(cfg["n_gen_per_class"])
+    n = len(labels)
+    real = x_te[-n:]
+    setting = f"ddim-{S}"
+    for scale in cfg["scales"]:
+        imgs, secs, nfe = _timed(gen_net, n, lambda: generate.generate(
+            gen_net, proc, labels.to(device), scale=scale, steps=S, solver="ddim", shape=(1, size, size),
+            generator=torch.Generator(device).manual_seed(1)).cpu())
+        method = "polydiff-uncond(w=0)" if scale == 0 else f"polydiff-cfg(w={scale:g})"
+        rec("generate", setting, method, "classifier-accuracy", metrics.accuracy(clf, imgs.to(device), labels.to(device)),
+            True, nfe, secs, n)
+        rec("generate", setting, method, "classifier-frechet", metrics.classifier_frechet_distance(
+            clf, imgs.to(device), real.to(device)), False, nfe, secs, n)
+        plots.save_grid(imgs[::cfg["n_gen_per_class"] // 2], out_dir / f"generate_w{scale:g}.png", ncol=10,
+                        title=f"guidance scale w={scale:g} (two per class 0..9)")
+    held = x_te[:n]
+    rec("generate", setting, "real-test-images", "classifier-accuracy",
+        metrics.accuracy(clf, held.to(device), y_te[:n].to(device)), True, None, 0.0, n)
+    rec("generate", setting, "real-test-images", "classifier-frechet",
+        metrics.classifier_frechet_distance(clf, held.to(device), real.to(device)), False, None, 0.0, n)
+
+    # --- inpainting with the same network (null label = unconditional model) ---------------
+    say("inpainting")
+    ic = cfg["inpaint"]
+    ne = cfg["n_eval"]
+    xi = x_te[1000:1000 + ne].to(device)
+    null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
+    for kind in ic["masks"]:
+        mask = inpaint.make_mask(kind, ne, size, generator=torch.Generator().manual_seed(0)).to(device)
+        hole = 1 - mask
+        setting = f"{kind}-mask"
+        t0 = time.perf_counter()
+        bh = inpaint.biharmonic(xi.cpu(), mask.cpu()).to(device)
+        results = {"biharmonic": (bh, time.perf_counter() - t0, None)}
+        for method, r in (("polydiff-repaint", ic["resample"]), ("polydiff-replacement", 1)):
+            out, secs, nfe = _timed(gen_net, ne, lambda: inpaint.inpaint(
+                gen_net, proc, xi, mask, steps=ic["steps"], solver="ddpm", jump_length=ic["jump_length"],
+                resample=r, cond=null, generator=torch.Generator(device).manual_seed(2)))
+            results[method] = (out, secs, nfe)
+        for method, (out, secs, nfe) in results.items():
+            rec("inpaint", setting, method, "PSNR-hole", metrics.masked_psnr(out, xi, hole), True, nfe, secs, ne)
+            rec("inpaint", setting, method, "SSIM", metrics.ssim(out, xi), True, nfe, secs, ne)
+        plots.save_side_by_side([("input", xi * mask), ("biharmonic", results["biharmonic"][0]),
+                                 ("replacement", results["polydiff-replacement"][0]),
+                                 ("RePaint", results["polydiff-repaint"][0]), ("truth", xi)],
+                                out_dir / f"inpaint_{kind}.png")
+        for solver, st, r in ic.get("nfe_table", ()) if kind == "center" else ():
+            out, secs, nfe = _timed(gen_net, ne, lambda: inpaint.inpaint(
+                gen_net, proc, xi, mask, steps=st, solver=solver, jump_length=ic["jump_length"], resample=r,
+                cond=null, generator=torch.Generator(device).manual_seed(2)))
+            rec("inpaint", f"{setting}-nfe", f"polydiff-{solver}-{st}x{r}", "PSNR-hole",
+                metrics.masked_psnr(out, xi, hole), True, nfe, secs, ne)
+        if ic.get("nfe_table") and kind == "center":
+            rec("inpaint", f"{setting}-nfe", "biharmonic", "PSNR-hole", metrics.masked_psnr(bh, xi, hole),
+                True, None, results["biharmonic"][1], ne)
+
+    # --- super-resolution --------------------------------------------------------------------
+    say("train SR3 U-Net")
+    f = cfg["sr_factor"]
+    sr_net, _ = _cached(cache, "superres", "superres", x_tr, y_tr, device, steps=steps["superres"], lr=1e-3,
+                        net_kwargs=net_kw, factor=f, **common)
+    say("super-resolution")
+    hr = x_te[2000:2000 + ne].to(device)
+    lr = superres.downsample(hr, f)
+    setting = f"x{f}-{size // f}to{size}px"
+    t0 = time.perf_counter()
+    results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
+    for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
+        results[method] = _timed(sr_net, ne, lambda: superres.super_resolve(
+            sr_net, proc, lr, f, steps=S, solver="ddim", consistent=cons,
+            generator=torch.Generator(device).manual_seed(3)))
+    if "superres-regression" in steps:
+        reg_net, _ = _cached(cache, "sr-regression", "superres-regression", x_tr, y_tr, device,
+                             steps=steps["superres-regression"], lr=1e-3, net_kwargs=net_kw, factor=f, **common)
+        results["regression-unet"] = _timed(reg_net, ne, lambda: superres.regression_upsample(reg_net, lr, f))
+    for method, (out, secs, nfe) in results.items():
+        rec("superres", setting, method, "PSNR", metrics.psnr(out, hr), True, nfe, secs, ne)
+        rec("superres", setting, method, "SSIM", metrics.ssim(out, hr), True, nfe, secs, ne)
+    plots.save_side_by_side([("low-res", F.interpolate(lr, scale_factor=f, mode="nearest"))]
+                            + [(m, o) for m, (o, _, _) in results.items()] + [("truth", hr)],
+                            out_dir / "superres.png")
+
+    # --- anomaly detection (one-vs-rest) -----------------------------------------------------
+    ac = cfg["anomaly"]
+    c = ac["normal_class"]
+    xa_tr, ya_tr = _mnist("train", size, None, classes=(c,))
+    normal = x_te[y_te == c][:ac["n"]]
+    others = x_te[y_te != c][:ac["n"]]
+    xa = torch.cat([normal, others]).to(device)
+    truth = torch.cat([torch.zeros(len(normal)), torch.ones(len(others))]).long()
+    setting = f"one-vs-rest-class{c}"
+    template = xa_tr.mean(0, keepdim=True).to(device)
+    t0 = time.perf_counter()
+    tscore = ((xa - template) ** 2).flatten(1).mean(1).cpu()
+    rec("anomaly", setting, "template-distance", "AUROC", metrics.auroc(tscore, truth), True, None,
+        time.perf_counter() - t0, len(xa))
+    shown = {}
+    for kind in ("simplex", "gaussian"):
+        say(f"train anomaly U-Net ({kind})")
+        simplex = ac["simplex"] if kind == "simplex" else None
+        net, _ = _cached(cache, f"anomaly-{kind}", "anomaly", xa_tr[:cfg["n_train"]], ya_tr[:cfg["n_train"]],
+                         device, steps=steps["anomaly"], lr=1e-3, net_kwargs=net_kw, noise=kind, simplex=simplex,
+                         **common)
+        say(f"anomaly detection ({kind})")
+        noise = anomaly.noise_sampler(kind, generator=torch.Generator(device).manual_seed(4), **(simplex or {}))
+        maps, secs, nfe = _timed(net, len(xa), lambda: anomaly.anomaly_maps(
+            net, proc, xa, ac["t_star"], noise=noise, steps=ac["steps"], solver="ddpm"))
+        score = anomaly.image_scores(maps, "mean")
+        rec("anomaly", setting, f"polydiff-anoddpm-{kind}", "AUROC", metrics.auroc(score, truth), True, nfe, secs,
+            len(xa))
+        shown[kind] = maps
+    idx = torch.cat([torch.arange(3), len(normal) + torch.arange(3)])
+    plots.save_side_by_side([("image", xa[idx].cpu())] + [(f"map ({k})", m[idx]) for k, m in shown.items()],
+                            out_dir / "anomaly_maps.png", cmap="magma")
+
+    if cfg["segment"]:
+        say("segmentation")
+        from .bench_segment import run_segmentation
+        records += run_segmentation(cfg["segment"], steps["segment"], cache, out_dir, device, common, net_kw)
+    say("done")
+    return records
