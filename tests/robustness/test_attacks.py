@@ -69,3 +69,16 @@ def test_evaluate_worst_case_over_attacks():
         evaluate(model, x, y.float(), {"none": never})
     with pytest.raises(ValueError, match="at least one"):
         evaluate(model, x, y, {})
+
+
+def test_autoattack_rand_through_purifier(tiny_denoiser, tiny_classifier):
+    """AutoAttack 'rand' (APGD-CE + APGD-DLR, 20 EOT draws) runs on the random model unchanged."""
+    p = Purifier(tiny_denoiser, t_star=0.1, solver="ddim", steps=1, gradient="full")
+    model = PurifiedClassifier(p, tiny_classifier)
+    x, y = _data(2)
+    atk = make_attack("autoattack-rand", model, eps=0.3, n_classes=3, seed=0)
+    with torch.random.fork_rng():
+        adv = atk(x, y)
+    assert adv.shape == x.shape and float((adv - x).abs().max()) <= 0.3 + 1e-6
+    std = make_attack("autoattack-standard", model, eps=0.3, norm="L2", n_classes=3)
+    assert [type(a).__name__ for a in std._autoattack.attacks] == ["APGD", "APGDT", "FAB", "Square"]

@@ -1,0 +1,51 @@
+"""The bench entry on a micro configuration: valid records, a baseline in every group, cache."""
+import dataclasses
+
+import pytest
+import torch
+
+from polydiff.bench.schema import group_records, record_problems
+from polydiff.robustness import bench
+
+
+@pytest.fixture
+def micro(monkeypatch):
+    cfg = dataclasses.replace(
+        bench.CONFIGS["quick"], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
+        dm_batch=8, n_test=4, attack_steps=1, eot=1, t_stars=(0.02,), t_main=0.02, solver_steps=2,
+        nfe_sweep=(1,), n_timing=1)
+    monkeypatch.setitem(bench.CONFIGS, "quick", cfg)
+    return cfg
+
+
+def test_bench_records_and_cache(micro, tmp_path):
+    recs = bench.run("quick", tmp_path)
+    assert recs and all(not record_problems(r, domain="robustness") for r in recs)
+    for key, group in group_records(recs).items():
+        methods = {r["method"] for r in group}
+        assert len(methods) >= 2, f"group {key} has no baseline"
+        assert any(not m.startswith("polydiff") for m in methods)
+    for r in recs:
+        if r["metric"].endswith("accuracy"):
+            assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["n"] == micro.n_test
+    assert (tmp_path / "robustness_accuracy.png").is_file()
+    stamps = {p.name: (p / "model.safetensors").stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
+    assert len(stamps) == 3
+    bench.run("quick", tmp_path)  # second run loads the cached networks, trains nothing
+    assert {p.name: (p / "model.safetensors").stat().st_mtime_ns
+            for p in (tmp_path / "cache").iterdir()} == stamps
+    with pytest.raises(ValueError, match="mode"):
+        bench.run("medium", tmp_path)
+
+
+def test_train_cli_writes_safetensors(tmp_path):
+    from polydiff.robustness.nets import load
+    from polydiff.robustness.train import main
+    main(["classifier", "--out", str(tmp_path / "clf"), "--steps", "2", "--batch-size", "16",
+          "--n-train", "64", "--width", "8"])
+    assert (tmp_path / "clf" / "model.safetensors").is_file()
+    assert (tmp_path / "clf" / "config.json").is_file()
+    net = load(tmp_path / "clf")
+    assert net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(SystemExit):
+        main(["regressor", "--out", str(tmp_path)])
