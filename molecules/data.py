@@ -6,8 +6,8 @@
 - :func:`load_rdkit_sdf`: small 3D drug-like sets shipped with RDKit (``cdk2``, ``cmet``).
 - :func:`load_moses_smiles`: MOSES SMILES (Polykovskiy et al. 2020) read from the ``molsets``
   package files without importing ``moses``.
-- :func:`load_geom`: GEOM (Axelrod & Gomez-Bombarelli 2022) rdkit-pickle-free summary
-  loader from a user-supplied folder (GEOM cannot be downloaded here).
+- :func:`load_geom`: GEOM conformer ensembles (Axelrod & Gomez-Bombarelli 2022) exported
+  as SDF files into a user-supplied folder (GEOM cannot be downloaded here; no pickles).
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ Two layouts of a set of conformers appear:
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
@@ -30,10 +31,13 @@ def geodiff_process(T: int = 5000, beta_start: float = 1e-7, beta_end: float = 2
 
     if T < 2:
         raise ValueError(f"T must be >= 2, got {T}")
-    cls = getattr(pc, "DiscreteVP", None)
-    if cls is None:  # the name lives in polydiff.core.discrete until core exports it
-        from polydiff.core.discrete import DiscreteVP as cls
-    return cls.from_schedule("sigmoid", T, beta_start=beta_start, beta_end=beta_end)
+    proc = pc.DiscreteVP.from_schedule("sigmoid", T, beta_start=beta_start, beta_end=beta_end)
+    a_T = float(proc.alpha(torch.tensor(proc.t_max, dtype=torch.float64)))
+    if a_T > 0.1:
+        warnings.warn(f"sigmoid schedule with T={T}, beta_end={beta_end} ends at alpha={a_T:.3f}: "
+                      "samples started from N(0, I) will not match the training marginal "
+                      "(GeoDiff uses T=5000)", stacklevel=2)
+    return proc
 
 
 def global_cutoff_t(process, global_start_sigma: float = 0.5) -> float:

@@ -13,7 +13,7 @@ from polydiff.molecules.process import geodiff_process
 def model():
     torch.manual_seed(0)
     net = build_net(NetConfig(hidden=8, num_convs_global=1, num_convs_local=1, num_rbf=4, cutoff=5.0))
-    return net, geodiff_process(200)
+    return net, geodiff_process(200, beta_end=0.05)
 
 
 @pytest.mark.parametrize("solver", ["ddim", "dpmpp_2m", "ddpm"])

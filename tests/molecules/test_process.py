@@ -69,3 +69,8 @@ def test_geodiff_schedule_and_gating_time():
     assert math.isclose(float(proc.sigma(tt) / proc.alpha(tt)), 0.5, rel_tol=1e-4)
     with pytest.raises(ValueError):
         global_cutoff_t(proc, 0.0)
+
+
+def test_short_geodiff_schedule_warns_that_it_misses_the_prior():
+    with pytest.warns(UserWarning, match="T=5000"):
+        geodiff_process(1000)

@@ -21,7 +21,7 @@ def _mols():
 
 def test_train_and_reload(tmp_path):
     torch.manual_seed(0)
-    spec = MolTrainSpec(T=1000)
+    spec = MolTrainSpec(T=1000, beta_end=1e-2)
     ncfg = NetConfig(hidden=16, num_convs_global=1, num_convs_local=2, num_rbf=8, cutoff=5.0)
     tcfg = TrainConfig(steps=60, batch_size=8, lr=3e-3, ema_decay=None, log_every=10,
                        ckpt_dir=str(tmp_path / "run"), seed=1)
