@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["linear_interpolation", "locf", "mean_impute", "pypots_csdi"]
+__all__ = ["linear_interpolation", "locf", "mean_impute", "pypots_csdi_model", "pypots_csdi"]
 
 
 def _check(X: np.ndarray, fallback) -> tuple[np.ndarray, np.ndarray]:
@@ -58,16 +58,14 @@ def mean_impute(X: np.ndarray, fallback) -> np.ndarray:
     return np.where(np.isfinite(X), X, fb)
 
 
-def pypots_csdi(X_train: np.ndarray, X_test: np.ndarray, *, n_samples: int, steps: int,
-                batch_size: int = 16, layers: int = 4, channels: int = 64, heads: int = 8,
-                time_emb_dim: int = 128, feature_emb_dim: int = 16, diffusion_emb_dim: int = 128,
-                lr: float = 1e-3, device: str = "cpu", seed: int = 0):
-    """PyPOTS' CSDI (same configuration) trained for ``~steps`` optimizer steps.
-
-    PyPOTS counts epochs, so ``epochs = ceil(steps / ceil(N_train / batch_size))``.
-    Returns ``(model, samples [N, S, L, K])`` on the original scale (PyPOTS imputes in the
-    given scale; inputs should already be normalised by the caller).
-    """
+def pypots_csdi_model(n_steps: int, n_features: int, *, steps: int, n_train: int,
+                      batch_size: int = 16, layers: int = 4, channels: int = 64, heads: int = 8,
+                      time_emb_dim: int = 128, feature_emb_dim: int = 16,
+                      diffusion_emb_dim: int = 128, lr: float = 1e-3, device: str = "cpu",
+                      seed: int = 0):
+    """An untrained ``pypots.imputation.CSDI`` with CSDI's configuration and the schedule of
+    :func:`polydiff.timeseries.diffusion.csdi_process`, set to train for ``~steps`` optimizer
+    steps: PyPOTS counts epochs, ``epochs = ceil(steps / ceil(n_train / batch_size))``."""
     try:
         from pypots.imputation import CSDI
         from pypots.optim import Adam
@@ -75,14 +73,21 @@ def pypots_csdi(X_train: np.ndarray, X_test: np.ndarray, *, n_samples: int, step
     except ModuleNotFoundError as err:  # pragma: no cover
         raise ImportError("the PyPOTS peer needs pypots (pip install pypots)") from err
     set_random_seed(seed)
-    per_epoch = math.ceil(len(X_train) / batch_size)
-    epochs = max(1, math.ceil(steps / per_epoch))
-    model = CSDI(n_steps=X_train.shape[1], n_features=X_train.shape[2], n_layers=layers,
-                 n_heads=heads, n_channels=channels, d_time_embedding=time_emb_dim,
-                 d_feature_embedding=feature_emb_dim, d_diffusion_embedding=diffusion_emb_dim,
-                 n_diffusion_steps=50, target_strategy="random", schedule="quad",
-                 beta_start=1e-4, beta_end=0.5, batch_size=batch_size, epochs=epochs,
-                 optimizer=Adam(lr=lr, weight_decay=1e-6), device=device, verbose=False)
+    epochs = max(1, math.ceil(steps / math.ceil(n_train / batch_size)))
+    return CSDI(n_steps=n_steps, n_features=n_features, n_layers=layers, n_heads=heads,
+                n_channels=channels, d_time_embedding=time_emb_dim,
+                d_feature_embedding=feature_emb_dim, d_diffusion_embedding=diffusion_emb_dim,
+                n_diffusion_steps=50, target_strategy="random", schedule="quad",
+                beta_start=1e-4, beta_end=0.5, batch_size=batch_size, epochs=epochs,
+                optimizer=Adam(lr=lr, weight_decay=1e-6), device=device, verbose=False)
+
+
+def pypots_csdi(X_train: np.ndarray, X_test: np.ndarray, *, n_samples: int, steps: int, **kw):
+    """Train :func:`pypots_csdi_model` on ``X_train`` and draw ``n_samples`` imputations of
+    ``X_test``; returns ``(model, samples [N, S, L, K])`` in the inputs' scale."""
+    model = pypots_csdi_model(X_train.shape[1], X_train.shape[2], steps=steps,
+                              n_train=len(X_train), **kw)
     model.fit({"X": X_train.astype(np.float32)})
     res = model.predict({"X": X_test.astype(np.float32)}, n_sampling_times=n_samples)
-    return model, np.asarray(res["imputation"], dtype=np.float64)
+    s = np.asarray(res["imputation"], dtype=np.float64)
+    return model, (s[:, None] if s.ndim == 3 else s)

@@ -200,8 +200,9 @@ class CSDIImputer:
         self._check_features(X, "X")
         norm = self._normalizer()
         obs = np.isfinite(X)
-        Z = torch.as_tensor(np.where(obs, norm.transform(X), 0.0), dtype=torch.float32)
-        M = torch.as_tensor(obs, dtype=torch.float32)
+        dev = next(self.net.parameters()).device
+        Z = torch.as_tensor(np.where(obs, norm.transform(X), 0.0), dtype=torch.float32, device=dev)
+        M = torch.as_tensor(obs, dtype=torch.float32, device=dev)
         total = len(X) * int(n_samples)
         cb = None
         if self.progress:
@@ -212,7 +213,7 @@ class CSDIImputer:
                                  steps=steps or self.config.sample_steps, seed=seed,
                                  max_batch=min(self.config.max_batch, total), callback=cb,
                                  **solver_options)
-        samples = norm.inverse(out.double().numpy())
+        samples = norm.inverse(out.double().cpu().numpy())
         return np.where(obs[:, None], X[:, None], samples)  # bit-exact observed values
 
     def predict(self, X, n_samples: int = 100, quantiles: Sequence[float] = (0.05, 0.5, 0.95),
