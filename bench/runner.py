@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib
 import json
+import numbers
 import sys
 import time
 import traceback
@@ -215,6 +216,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
                              f"{type(raw).__name__}", seconds, figures=_figures(dom_out))
     records, bad = [], []
     for i, rec in enumerate(raw):
+        rec = _plain_numbers(rec)
         problems = record_problems(rec, domain=domain)
         if problems:
             bad.append(f"record {i}: " + "; ".join(problems))
@@ -226,6 +228,42 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     elif not records:
         status, msg = "error", "run() returned no records"
     return DomainOutcome(domain, status, msg, seconds, records, _figures(dom_out))
+
+
+def _plain_numbers(rec: Any) -> Any:
+    """numpy scalars (``np.float32`` values, ``np.int64`` counts) as Python numbers.
+
+    numpy registers its scalars with :mod:`numbers`, so this needs no numpy import; bools and
+    anything else are left for the schema check to judge.
+    """
+    if not isinstance(rec, Mapping):
+        return rec
+    out = dict(rec)
+    for key in ("value", "seconds"):
+        v = out.get(key)
+        if isinstance(v, numbers.Real) and not isinstance(v, (bool, int, float)):
+            out[key] = float(v)
+    for key in ("nfe", "n"):
+        v = out.get(key)
+        if isinstance(v, numbers.Integral) and not isinstance(v, (bool, int)):
+            out[key] = int(v)
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    """Extra record fields a domain added (paths, numpy scalars) written as plain JSON."""
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    return str(obj)
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
 
 
 def _describe(e: BaseException) -> str:
@@ -277,21 +315,19 @@ def run_suite(mode: str = "quick", domains: Sequence[str] | None = None,
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     command = command or f"polydiff bench --{mode} --domains {','.join(domains)} --device {device}"
     t0 = time.perf_counter()
-    outcomes = []
+    machine = machine_info(device)
+    result = SuiteResult(mode, device, command, commit, machine, started, 0.0, [], out)
     for domain in domains:
         o = run_domain(domain, entries[domain], mode, out, device, commit=commit,
                        show_progress=show_progress)
-        outcomes.append(o)
+        result.outcomes.append(o)
+        result.duration_s = time.perf_counter() - t0
+        _write_json(out / "results.json", result.to_json())  # kept current: a crash loses little
         if log:
             note = f" — {o.message}" if o.message else ""
             log(f"[{domain}] {o.status}: {len(o.records)} records in {o.seconds:.1f} s{note}")
-    result = SuiteResult(mode, device, command, commit, machine_info(device), started,
-                         time.perf_counter() - t0, outcomes, out)
-    doc = result.to_json()
-    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
     if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
+        _write_json(Path(json_path), result.to_json())
     summaries = write_summary_pngs(result)
     write_report(result, out / "report.md", summaries)
     if mode == "full":
@@ -310,6 +346,6 @@ def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path
                "commit": result.commit, "date": result.started, "machine": result.machine,
                "duration_s": round(o.seconds, 3), "records": o.records}
         path = results_dir / f"{o.domain}.json"
-        path.write_text(json.dumps(doc, indent=2) + "\n")
+        _write_json(path, doc)
         written.append(path)
     return written

@@ -177,3 +177,24 @@ def test_cli_rejects_unknown_domain_and_flag(capsys):
     assert "unknown domain(s): astrology" in err
     assert "unrecognized arguments: --fast" in err
     assert "invalid choice: 'astrology'" in err
+
+
+def test_numpy_scalars_become_plain_numbers(tmp_path):
+    np = pytest.importorskip("numpy")
+
+    def entry(mode, out_dir, device="cpu", progress=None):
+        r = {"domain": "np", "task": "t", "dataset": "d", "setting": "s", "method": "m",
+             "metric": "acc", "value": np.float32(0.75), "higher_is_better": True,
+             "nfe": np.int64(8), "seconds": np.float64(0.5), "n": np.int32(4),
+             "extra": {"path": out_dir, "count": np.int64(3)}}
+        return [r, dict(r, method="baseline", value=np.float32(0.5), nfe=None)]
+
+    result = runner.run_suite("quick", None, tmp_path, entries={"np": entry},
+                              show_progress=False, log=None)
+    (o,) = result.outcomes
+    assert o.status == "ok", o.message
+    first = o.records[0]
+    assert type(first["value"]) is float and first["value"] == 0.75
+    assert type(first["nfe"]) is int and type(first["n"]) is int
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["records"][0]["extra"] == {"path": str(tmp_path / "np"), "count": 3}
