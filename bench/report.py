@@ -84,6 +84,7 @@ def render_report(result: SuiteResult, summaries: Mapping[str, Path] | None = No
     for o in result.outcomes:
         msg = o.message.replace("|", "\\|").replace("\n", " ")
         out.append(f"| {o.domain} | {o.status} | {len(o.records)} | {o.seconds:.1f} | {msg} |")
+    out += [""] + _mode_notes(result)
     for o in result.outcomes:
         if not o.records:
             continue
@@ -96,6 +97,22 @@ def render_report(result: SuiteResult, summaries: Mapping[str, Path] | None = No
         if pngs:
             out += [""] + [f"![{Path(p).stem}]({p})" for p in pngs]
     return "\n".join(out) + "\n"
+
+
+def _mode_notes(result: SuiteResult) -> list[str]:
+    """Quick mode: the time budget, and whether the full mode's conclusions hold."""
+    from .runner import QUICK_BUDGET_S
+
+    if result.mode != "quick":
+        return []
+    over = result.duration_s > QUICK_BUDGET_S
+    notes = [f"Quick-mode budget: {QUICK_BUDGET_S / 60:.0f} min for all domains on 2 CPU cores; "
+             f"this run took {result.duration_s / 60:.1f} min"
+             + (" — over budget." if over else ".")]
+    if result.agreement is not None:
+        notes += ["", f"Quick vs full mode: {result.agreement.summary()}."]
+        notes += [f"- {d}" for d in result.agreement.disagreements]
+    return notes
 
 
 def write_report(result: SuiteResult, path: Path, summaries: Mapping[str, Path] | None = None) -> Path:
@@ -113,6 +130,7 @@ def console_summary(result: SuiteResult) -> str:
             _, task, dataset, setting, _ = key
             lines.append(f"  {task} · {dataset} · {setting} · {metric_label(group)}: "
                          f"{compact_group(group, bold='*')}")
+    lines += [line for line in _mode_notes(result) if line]
     return "\n".join(lines)
 
 

@@ -29,10 +29,11 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .compare import Agreement, compare, load_reference
 from .machine import git_commit, machine_info
 from .schema import MODES, record_problems
 
@@ -49,6 +50,8 @@ DOMAINS: tuple[str, ...] = tuple(ENTRIES)
 #: Committed full-mode results: ``bench/results/<domain>.json`` in the source tree.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STATUSES = ("ok", "skipped", "not available", "error")
+#: Quick mode's budget for all domains together on 2 CPU cores (issue 11).
+QUICK_BUDGET_S = 20 * 60
 
 Entry = Callable[..., Any]
 
@@ -84,6 +87,7 @@ class SuiteResult:
     duration_s: float
     outcomes: list[DomainOutcome]
     out_dir: Path
+    agreement: Agreement | None = None  # quick mode vs the committed full-mode results
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -95,7 +99,9 @@ class SuiteResult:
         return {"mode": self.mode, "device": self.device, "command": self.command,
                 "commit": self.commit, "machine": self.machine, "started": self.started,
                 "duration_s": round(self.duration_s, 3),
-                "domains": [o.summary() for o in self.outcomes], "records": self.records}
+                "domains": [o.summary() for o in self.outcomes],
+                "agreement_with_full": asdict(self.agreement) if self.agreement else None,
+                "records": self.records}
 
 
 class _Unavailable(Exception):
@@ -326,12 +332,16 @@ def run_suite(mode: str = "quick", domains: Sequence[str] | None = None,
         if log:
             note = f" — {o.message}" if o.message else ""
             log(f"[{domain}] {o.status}: {len(o.records)} records in {o.seconds:.1f} s{note}")
+    results_dir = Path(results_dir) if results_dir else RESULTS_DIR
+    if mode == "quick":
+        result.agreement = compare(result.records, load_reference(results_dir, domains))
+        _write_json(out / "results.json", result.to_json())
     if json_path is not None:
         _write_json(Path(json_path), result.to_json())
     summaries = write_summary_pngs(result)
     write_report(result, out / "report.md", summaries)
     if mode == "full":
-        write_committed_results(result, Path(results_dir) if results_dir else RESULTS_DIR)
+        write_committed_results(result, results_dir)
     return result
 
 

@@ -1,0 +1,90 @@
+"""Does a quick run reach the full run's conclusions? (issue 11: quick mode must preserve the
+full mode's qualitative conclusions, or say which it cannot).
+
+A conclusion is the ordering of methods within a group (domain, task, dataset, setting,
+metric). A quick run is compared with the committed full-mode records of the same groups:
+for every group present in both, the best method and every pairwise order of the methods
+present in both are checked.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import group_records
+
+
+@dataclass
+class Agreement:
+    """Outcome of comparing a run with reference (full-mode) records."""
+
+    compared: int = 0
+    same_best: int = 0
+    pairs: int = 0
+    same_pairs: int = 0
+    unmatched: int = 0
+    disagreements: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One sentence for the report and the console."""
+        if not self.compared:
+            return (f"no group of this run has full-mode results to compare with "
+                    f"({self.unmatched} group(s) unmatched)")
+        s = (f"{self.same_best}/{self.compared} groups pick the same best method as full mode; "
+             f"{self.same_pairs}/{self.pairs} pairwise orders agree")
+        if self.unmatched:
+            s += f"; {self.unmatched} group(s) have no full-mode counterpart"
+        return s
+
+
+def _oriented(r: Mapping[str, Any]) -> float:
+    return float(r["value"]) if r["higher_is_better"] else -float(r["value"])
+
+
+def compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]]) -> Agreement:
+    """Compare the method orderings of ``run`` with those of ``reference``, group by group.
+
+    Ties (equal values) count as agreeing with either order.
+    """
+    ref = group_records(reference)
+    out = Agreement()
+    for key, group in group_records(run).items():
+        if key not in ref:
+            out.unmatched += 1
+            continue
+        mine = {r["method"]: _oriented(r) for r in group}
+        theirs = {r["method"]: _oriented(r) for r in ref[key]}
+        common = [m for m in mine if m in theirs]
+        if len(common) < 2:
+            out.unmatched += 1
+            continue
+        out.compared += 1
+        best_mine = max(common, key=mine.__getitem__)
+        best_theirs = max(common, key=theirs.__getitem__)
+        label = " · ".join(key[1:])
+        if best_mine == best_theirs or mine[best_mine] == mine[best_theirs]:
+            out.same_best += 1
+        else:
+            out.disagreements.append(f"{label}: best is {best_mine} here, {best_theirs} in full mode")
+        for i, a in enumerate(common):
+            for b in common[i + 1:]:
+                out.pairs += 1
+                d_mine, d_theirs = mine[a] - mine[b], theirs[a] - theirs[b]
+                if d_mine * d_theirs >= 0:
+                    out.same_pairs += 1
+    return out
+
+
+def load_reference(results_dir: Path, domains: Sequence[str]) -> list[dict[str, Any]]:
+    """Committed full-mode records of ``domains`` (missing or unreadable files are skipped)."""
+    records: list[dict[str, Any]] = []
+    for d in domains:
+        path = Path(results_dir) / f"{d}.json"
+        try:
+            records += json.loads(path.read_text())["records"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return records

@@ -1,0 +1,47 @@
+"""Quick mode is checked against the committed full-mode conclusions (method orderings)."""
+from __future__ import annotations
+
+import json
+
+from polydiff.bench import runner
+from polydiff.bench.compare import compare, load_reference
+
+
+def _r(method, value, metric="MAE", hib=False, setting="s"):
+    return {"domain": "d", "task": "t", "dataset": "x", "setting": setting, "method": method,
+            "metric": metric, "value": value, "higher_is_better": hib, "nfe": None,
+            "seconds": 0.0, "n": 1}
+
+
+def test_orderings_are_compared_group_by_group():
+    full = [_r("a", 0.1), _r("b", 0.2), _r("c", 0.3),       # a < b < c (lower is better)
+            _r("a", 0.9, "acc", True), _r("b", 0.8, "acc", True)]
+    quick = [_r("a", 0.15), _r("b", 0.12), _r("c", 0.5),    # b beats a here: 1 of 3 pairs flips
+             _r("a", 0.7, "acc", True), _r("b", 0.6, "acc", True),
+             _r("a", 1.0, setting="only-quick"), _r("b", 2.0, setting="only-quick")]
+    ag = compare(quick, full)
+    assert (ag.compared, ag.same_best, ag.pairs, ag.same_pairs, ag.unmatched) == (2, 1, 4, 3, 1)
+    assert ag.disagreements == ["t · x · s · MAE: best is b here, a in full mode"]
+    assert "1/2 groups pick the same best method" in ag.summary()
+    assert compare(quick, []).summary().startswith("no group of this run has full-mode")
+
+
+def test_quick_run_reports_agreement_with_committed_results(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    full = [dict(_r("polydiff", 0.1), domain="stub"), dict(_r("linear", 0.2), domain="stub")]
+    (res / "stub.json").write_text(json.dumps({"domain": "stub", "records": full}))
+    assert len(load_reference(res, ["stub", "absent"])) == 2
+
+    def entry(mode, out_dir, device="cpu", progress=None):
+        return [dict(_r("polydiff", 0.3), domain="stub"), dict(_r("linear", 0.25), domain="stub")]
+
+    result = runner.run_suite("quick", None, tmp_path / "out", entries={"stub": entry},
+                              results_dir=res, show_progress=False, log=None)
+    assert result.agreement.same_best == 0 and result.agreement.compared == 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Quick vs full mode: 0/1 groups pick the same best method" in report
+    assert "- t · x · s · MAE: best is linear here, polydiff in full mode" in report
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["agreement_with_full"]["disagreements"] == [
+        "t · x · s · MAE: best is linear here, polydiff in full mode"]
