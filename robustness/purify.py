@@ -163,14 +163,16 @@ class Purifier(nn.Module):
         self.prediction, self.gradient = prediction, gradient
         self.image_shape = tuple(image_shape) if image_shape is not None else None
         self.seed, self.solver_options = int(seed), dict(solver_options or {})
-        self._draw = 0
+        self._draw, self._calls = 0, 0
+        self.last_nfe: int | None = None
         self.grid: Grid = _partial_grid(self.process, steps, grid, self.t_star)
 
     @property
     def nfe(self) -> int:
-        """Network evaluations per purification (steps to ``sigma > 0`` points, x2 for Heun)."""
-        per = 2 if self.solver == "heun" else 1
-        return per * self.steps
+        """Network evaluations of the last purification's forward pass (counted; before the
+        first call, the number of solver steps). Heun, the predictor-corrector and RK45 spend
+        more than one evaluation per step."""
+        return self.last_nfe if self.last_nfe is not None else self.steps
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart the draw counter (and optionally the base seed): draws repeat exactly."""
@@ -182,8 +184,12 @@ class Purifier(nn.Module):
         c, self._draw = self._draw, self._draw + 1
         return [_mix(self.seed, c, i) for i in range(batch)]
 
+    def _model(self, x: Tensor, t: Tensor, **cond: Any) -> Tensor:
+        self._calls += 1
+        return self.net(x, t, **cond)
+
     def _sample(self, x: Tensor, grid: Grid, noise: _Noise) -> Tensor:
-        return pc.sample(self.net, self.process, x, steps=grid.steps, solver=self.solver,
+        return pc.sample(self._model, self.process, x, steps=grid.steps, solver=self.solver,
                          prediction=self.prediction, grid=grid, noise=noise, **self.solver_options)
 
     def _solve(self, x_t: Tensor, seeds: list[int], mode: str) -> Tensor:
@@ -205,9 +211,13 @@ class Purifier(nn.Module):
             raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
         check_images(x, self.image_shape)
         seeds = self._seeds(x.shape[0])
+        self._calls = 0
         if mode == "bpda":  # identity backward over the whole purifier (noising included)
-            return bpda(lambda z: self._purify(z, seeds, "none"), x)
-        return self._purify(x, seeds, mode)
+            out = bpda(lambda z: self._purify(z, seeds, "none"), x)
+        else:
+            out = self._purify(x, seeds, mode)
+        self.last_nfe = self._calls
+        return out
 
     def _purify(self, x: Tensor, seeds: list[int], mode: str) -> Tensor:
         x0 = 2.0 * x - 1.0

@@ -3,7 +3,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from polydiff.bench.schema import group_records, record_problems
 from polydiff.robustness import bench
 

@@ -120,3 +120,13 @@ def test_purified_classifier_repeats_average_logits(tiny_denoiser, tiny_classifi
     assert torch.allclose(logits, draws.mean(0))
     with pytest.raises(ValueError, match="repeats"):
         PurifiedClassifier(p, tiny_classifier, repeats=0)
+
+
+@pytest.mark.parametrize("solver,expected", [("ddpm", 5), ("heun", 9), ("pc", 10), ("dpmpp_2m", 5)])
+def test_nfe_counts_network_calls(tiny_denoiser, solver, expected):
+    # Heun's last step onto clean data is a single Euler evaluation; the predictor-corrector
+    # spends one Langevin corrector evaluation per step on top of the predictor.
+    p = Purifier(tiny_denoiser, t_star=0.2, solver=solver, steps=5, gradient="none")
+    before = tiny_denoiser.calls
+    p(_x())
+    assert p.nfe == tiny_denoiser.calls - before == expected
