@@ -13,7 +13,7 @@ input and with :func:`polydiff.molecules.generate.generate_conformers`.
 """
 from __future__ import annotations
 
-__all__ = ["etkdg", "etkdg_mmff", "clustered_etkdg", "BASELINES"]
+__all__ = ["BASELINES", "clustered_etkdg", "etkdg", "etkdg_mmff"]
 
 _DEFAULT_SEED = 0xC0FFEE
 

@@ -15,40 +15,43 @@ conformer. A COV-vs-δ plot is written to ``out_dir``.
 
 Both modes use the paper's T = 5000 sigmoid schedule (with T = 1000 the same betas end at
 alpha_bar = exp(-1): the chain would not reach the Gaussian prior). Quick mode (~3 min on 2
-cores): QM9 molecules with 5–7 heavy atoms, a small network trained
-for a few hundred steps, 16 test molecules x 8 conformers. Full mode (sized for ~1 h on
-a shared 2-core CPU): QM9 molecules up to 9 heavy atoms, 2,000 training steps, 40 test
-molecules, the ancestral chain at 500 of the 5,000 steps. Trained models are cached under ``out_dir / "cache"`` keyed by a hash of the
-configuration and the training data.
+cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few hundred steps,
+16 test molecules x 8 conformers. Full mode (sized for ~1 h on a shared 2-core CPU): QM9
+molecules up to 9 heavy atoms, 2,000 training steps, 40 test molecules, the ancestral chain
+at 500 of the 5,000 steps. Trained models are cached under ``out_dir / "cache"`` keyed by a
+hash of the configuration and the training data.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import pathlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-__all__ = ["run", "SETTINGS"]
+__all__ = ["SETTINGS", "run"]
 
 SETTINGS = {
-    "quick": dict(
-        spec=dict(n_mols=3000, min_heavy_atoms=5, max_heavy_atoms=7, n_test=16, n_val=0, T=5000),
-        net=dict(hidden=64, num_convs_global=3, num_convs_local=3, cutoff=10.0),
-        train=dict(steps=350, batch_size=32, lr=2e-3, ema_decay=0.995, warmup_steps=20),
-        n_gen=8, ancestral_steps=(200,), fast=(("ddim", 50), ("dpmpp_2m", 50)),
-        clustered_oversample=4),
-    "full": dict(
-        spec=dict(n_mols=20000, min_heavy_atoms=1, max_heavy_atoms=9, n_test=40, n_val=0, T=5000),
-        net=dict(hidden=64, num_convs_global=3, num_convs_local=3, cutoff=10.0),
-        train=dict(steps=2000, batch_size=32, lr=2e-3, ema_decay=0.998, warmup_steps=100),
-        n_gen=8, ancestral_steps=(500,), fast=(("ddim", 50), ("ddim", 100), ("dpmpp_2m", 50),
-                                               ("dpmpp_2m", 100)),
-        clustered_oversample=5),
+    "quick": {
+        "spec": {"n_mols": 3000, "min_heavy_atoms": 5, "max_heavy_atoms": 7, "n_test": 16,
+                 "n_val": 0, "T": 5000},
+        "net": {"hidden": 64, "num_convs_global": 3, "num_convs_local": 3, "cutoff": 10.0},
+        "train": {"steps": 350, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
+                  "warmup_steps": 20},
+        "n_gen": 8, "ancestral_steps": (200,), "fast": (("ddim", 50), ("dpmpp_2m", 50)),
+        "clustered_oversample": 4},
+    "full": {
+        "spec": {"n_mols": 20000, "min_heavy_atoms": 1, "max_heavy_atoms": 9, "n_test": 40,
+                 "n_val": 0, "T": 5000},
+        "net": {"hidden": 64, "num_convs_global": 3, "num_convs_local": 3, "cutoff": 10.0},
+        "train": {"steps": 2000, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.998,
+                  "warmup_steps": 100},
+        "n_gen": 8, "ancestral_steps": (500,),
+        "fast": (("ddim", 50), ("ddim", 100), ("dpmpp_2m", 50), ("dpmpp_2m", 100)),
+        "clustered_oversample": 5},
 }
 DELTA = 0.5  # QM9 threshold (Å)
 

@@ -17,12 +17,20 @@ import json
 import pathlib
 import random
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 __all__ = [
-    "QM9_COLUMNS", "qm9_files", "load_qm9", "mol_from_xyz", "split_by_molecule",
-    "load_rdkit_sdf", "RDKIT_SDF_SETS", "load_moses_smiles", "load_geom", "Split",
+    "QM9_COLUMNS",
+    "RDKIT_SDF_SETS",
+    "Split",
+    "load_geom",
+    "load_moses_smiles",
+    "load_qm9",
+    "load_rdkit_sdf",
+    "mol_from_xyz",
+    "qm9_files",
+    "split_by_molecule",
 ]
 
 QM9_COLUMNS = ("Index", "SMILES", "Elements", "XYZ_Ang")
@@ -36,7 +44,7 @@ def _package_dir(name: str) -> pathlib.Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"package {name!r} is not installed; it ships the data files")
-    return pathlib.Path(list(spec.submodule_search_locations)[0])
+    return pathlib.Path(next(iter(spec.submodule_search_locations)))
 
 
 def qm9_files(root: str | pathlib.Path | None = None) -> list[pathlib.Path]:
@@ -151,7 +159,7 @@ class Split:
     test: list[int]
 
 
-def split_by_molecule(n: int, *, val: int | float = 0.05, test: int | float = 0.1,
+def split_by_molecule(n: int, *, val: float = 0.05, test: float = 0.1,
                       seed: int = 0) -> Split:
     """Shuffle ``range(n)`` with a fixed seed and cut it into disjoint train/val/test.
 
@@ -165,7 +173,7 @@ def split_by_molecule(n: int, *, val: int | float = 0.05, test: int | float = 0.
         if isinstance(v, float):
             if not 0 <= v < 1:
                 raise ValueError(f"{name} fraction must be in [0, 1), got {v}")
-            return int(round(v * n))
+            return round(v * n)
         if v < 0:
             raise ValueError(f"{name} count must be >= 0, got {v}")
         return int(v)

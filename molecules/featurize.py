@@ -8,14 +8,20 @@ Edges: the chemical bonds in both directions, typed single/double/triple/aromati
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 __all__ = [
-    "ELEMENTS", "BOND_TYPES", "NUM_ATOM_FEATURES", "NUM_EDGE_TYPES", "parse_molecule",
-    "atom_features", "mol_to_data", "mols_to_batch",
+    "BOND_TYPES",
+    "ELEMENTS",
+    "NUM_ATOM_FEATURES",
+    "NUM_EDGE_TYPES",
+    "atom_features",
+    "mol_to_data",
+    "mols_to_batch",
+    "parse_molecule",
 ]
 
 ELEMENTS = ("H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I")
@@ -53,12 +59,12 @@ def parse_molecule(mol_or_smiles, *, add_hs: bool = True):
             raise ValueError("molecule has no atoms")
         try:
             Chem.SanitizeMol(mol)
-        except Exception as exc:
+        except Exception as exc:  # RDKit raises several unrelated exception types
             name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
             if not name:
                 try:
                     name = Chem.MolToSmiles(mol, canonical=False)
-                except Exception:  # unsanitised molecules may not be writable
+                except Exception:  # noqa: BLE001 - an unsanitised molecule may not be writable
                     name = f"<Mol with {mol.GetNumAtoms()} atoms>"
             raise ValueError(f"molecule {name!r} cannot be sanitised by RDKit: {exc}") from exc
         return mol
@@ -126,7 +132,7 @@ def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True)
     return data
 
 
-def mols_to_batch(items: Sequence) -> "Batch":  # noqa: F821 - torch_geometric type
+def mols_to_batch(items: Sequence) -> Batch:  # noqa: F821 - torch_geometric type
     """Collate ``Data`` objects (or molecules/SMILES, featurised first) into a ``Batch``."""
     from torch_geometric.data import Batch, Data
 

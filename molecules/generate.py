@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
 
-__all__ = ["generate_conformers", "GenerationStats", "conformer_generator"]
+__all__ = ["GenerationStats", "conformer_generator", "generate_conformers"]
 
 
 @dataclass
@@ -37,7 +36,7 @@ class GenerationStats:
         return self.seconds / max(self.conformers, 1)
 
 
-def _set_positions(mol, coords) -> "Chem.Mol":  # noqa: F821
+def _set_positions(mol, coords) -> Chem.Mol:  # noqa: F821
     from rdkit import Chem
     from rdkit.Geometry import Point3D
 
@@ -125,7 +124,7 @@ def generate_conformers(
             x_T = process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=device), -1)
             model = PaddedDenoiser(net, graph, mask, clip=clip)
             x0 = pc.sample(model, process, x_T, steps=steps, solver=solver, prediction="eps",
-                           project_x=lambda x, t: masked_zero_center(x, mask), noise=noise,
+                           project_x=lambda x, t, m=mask: masked_zero_center(x, m), noise=noise,
                            **solver_options)
             if not torch.isfinite(x0).all():
                 raise FloatingPointError("sampling produced NaN/inf coordinates")

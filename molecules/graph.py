@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["extend_graph", "radius_graph", "radius_graph_reference", "full_edge_set"]
+__all__ = ["extend_graph", "full_edge_set", "radius_graph", "radius_graph_reference"]
 
 _NUM_BOND_TYPES = 4
 

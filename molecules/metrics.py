@@ -16,14 +16,20 @@ with ``rdMolAlign.GetBestRMS`` over the symmetry maps (found once per molecule) 
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
 __all__ = [
-    "THRESHOLDS", "rmsd_matrix", "ConformerScores", "score_conformers", "summarize",
-    "coverage_curve", "plot_coverage", "merge_conformers",
+    "THRESHOLDS",
+    "ConformerScores",
+    "coverage_curve",
+    "merge_conformers",
+    "plot_coverage",
+    "rmsd_matrix",
+    "score_conformers",
+    "summarize",
 ]
 
 THRESHOLDS = {"geom-drugs-geodiff": 1.25, "geom-drugs-torsional": 0.75, "geom-qm9": 0.5, "qm9": 0.5}
@@ -49,7 +55,7 @@ def _topology(mol):
     return m.GetMol()
 
 
-def merge_conformers(mols: Sequence) -> "Chem.Mol":  # noqa: F821
+def merge_conformers(mols: Sequence) -> Chem.Mol:  # noqa: F821
     """One ``Mol`` carrying the conformers of several copies of the same molecule."""
     from rdkit import Chem
 
@@ -73,7 +79,6 @@ def rmsd_matrix(ref, gen, *, remove_hs: bool = True, max_matches: int = 10000,
     only by a symmetry of the graph. Molecules with more than ``large`` heavy atoms fall back
     to ``AlignMol`` with the identity atom map (no symmetry search).
     """
-    from rdkit import Chem
     from rdkit.Chem import rdMolAlign
 
     if ref.GetNumConformers() == 0 or gen.GetNumConformers() == 0:

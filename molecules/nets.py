@@ -23,6 +23,7 @@ marginal directly, so that every core solver can use them with ``prediction="eps
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -32,7 +33,7 @@ from torch import Tensor, nn
 from .featurize import NUM_ATOM_FEATURES, NUM_EDGE_TYPES
 from .graph import full_edge_set, radius_graph
 
-__all__ = ["NetConfig", "GeoDiffNet", "E3Net", "build_net", "timestep_embedding", "molecule_edges"]
+__all__ = ["E3Net", "GeoDiffNet", "NetConfig", "build_net", "molecule_edges", "timestep_embedding"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class GaussianRBF(nn.Module):
 
 def _mlp(*sizes: int) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.SiLU()]
     return nn.Sequential(*layers[:-1])
 

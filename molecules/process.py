@@ -13,14 +13,22 @@ Two layouts of a set of conformers appear:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 __all__ = [
-    "geodiff_process", "global_cutoff_t", "center", "com_free_noise", "ComFreeNoise",
-    "PaddedDenoiser", "to_padded", "from_padded", "conformer_loss", "masked_zero_center",
+    "ComFreeNoise",
+    "PaddedDenoiser",
+    "center",
+    "com_free_noise",
+    "conformer_loss",
+    "from_padded",
+    "geodiff_process",
+    "global_cutoff_t",
+    "masked_zero_center",
+    "to_padded",
 ]
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
-__all__ = ["MolTrainSpec", "qm9_splits", "train", "main"]
+__all__ = ["MolTrainSpec", "main", "qm9_splits", "train"]
 
 
 @dataclass(frozen=True)

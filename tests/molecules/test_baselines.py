@@ -1,9 +1,8 @@
 """RDKit baselines: counts, distinct conformers, seeds."""
 import pytest
-from rdkit import Chem
-
 from polydiff.molecules.baselines import clustered_etkdg, etkdg, etkdg_mmff
 from polydiff.molecules.metrics import rmsd_matrix
+from rdkit import Chem
 
 
 def test_etkdg_gives_distinct_conformers_and_rejects_seed_zero():

@@ -1,14 +1,13 @@
 """The bench entry returns valid, comparable records (tiny settings) and caches the model."""
 import pytest
-
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.molecules import bench
 
-TINY = dict(
-    spec=dict(n_mols=40, min_heavy_atoms=3, max_heavy_atoms=5, n_test=2, n_val=0, T=5000),
-    net=dict(hidden=8, num_convs_global=1, num_convs_local=1, cutoff=5.0, num_rbf=4),
-    train=dict(steps=4, batch_size=8, lr=1e-3, ema_decay=0.9, warmup_steps=1),
-    n_gen=2, ancestral_steps=(3,), fast=(("ddim", 2),), clustered_oversample=2)
+TINY = {
+    "spec": {"n_mols": 40, "min_heavy_atoms": 3, "max_heavy_atoms": 5, "n_test": 2, "n_val": 0, "T": 5000},
+    "net": {"hidden": 8, "num_convs_global": 1, "num_convs_local": 1, "cutoff": 5.0, "num_rbf": 4},
+    "train": {"steps": 4, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.9, "warmup_steps": 1},
+    "n_gen": 2, "ancestral_steps": (3,), "fast": (("ddim", 2),), "clustered_oversample": 2}
 
 
 def test_bench_records_and_cache(tmp_path, monkeypatch):
@@ -28,7 +27,7 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     stages.clear()
     again = bench.run("quick", tmp_path, progress=stages.append)
     assert any("cached" in s for s in stages) and not any("training" in s for s in stages)
-    key = lambda r: (r["method"], r["metric"])  # noqa: E731
+    key = lambda r: (r["method"], r["metric"])
     first = {key(r): r["value"] for r in recs if r["method"].startswith("polydiff") and r["metric"] != "s/conformer"}
     for r in again:
         if key(r) in first:

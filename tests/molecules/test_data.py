@@ -4,9 +4,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from polydiff.molecules.data import (load_geom, load_moses_smiles, load_qm9, load_rdkit_sdf, mol_from_xyz,
-                                     qm9_files, split_by_molecule)
+from polydiff.molecules.data import (
+    load_geom,
+    load_moses_smiles,
+    load_qm9,
+    load_rdkit_sdf,
+    mol_from_xyz,
+    qm9_files,
+    split_by_molecule,
+)
 
 
 def test_qm9_molecules_keep_the_dft_coordinates():

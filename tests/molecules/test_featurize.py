@@ -1,9 +1,14 @@
 """Featurisation and input validation."""
 import pytest
 import torch
+from polydiff.molecules.featurize import (
+    ELEMENTS,
+    NUM_ATOM_FEATURES,
+    mol_to_data,
+    mols_to_batch,
+    parse_molecule,
+)
 from rdkit import Chem
-
-from polydiff.molecules.featurize import NUM_ATOM_FEATURES, ELEMENTS, mol_to_data, mols_to_batch, parse_molecule
 
 
 def test_invalid_smiles_names_the_input():

@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from rdkit import Chem
-
 from polydiff.molecules.generate import GenerationStats, generate_conformers
 from polydiff.molecules.nets import NetConfig, build_net
 from polydiff.molecules.process import geodiff_process
+from rdkit import Chem
 
 
 @pytest.fixture(scope="module")

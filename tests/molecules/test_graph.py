@@ -1,10 +1,14 @@
 """Extended graph and radius graph against brute-force references."""
 import pytest
 import torch
-from rdkit import Chem
-
 from polydiff.molecules.featurize import mol_to_data
-from polydiff.molecules.graph import extend_graph, full_edge_set, radius_graph, radius_graph_reference
+from polydiff.molecules.graph import (
+    extend_graph,
+    full_edge_set,
+    radius_graph,
+    radius_graph_reference,
+)
+from rdkit import Chem
 
 
 def _edges(ei):
@@ -61,7 +65,7 @@ def test_extended_graph_types_match_rdkit_topological_distance():
 def test_extend_graph_order_one_is_the_bond_graph():
     ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     et = torch.tensor([1, 1, 2, 2])
-    out_i, out_t = extend_graph(ei, et, 3, order=1)
+    out_i, _ = extend_graph(ei, et, 3, order=1)
     assert _edges(out_i) == _edges(ei)
     with pytest.raises(ValueError, match="order"):
         extend_graph(ei, et, 3, order=0)

@@ -1,11 +1,17 @@
 """COV/MAT on hand-built cases and RMSD against RDKit's own GetBestRMS."""
 import numpy as np
 import pytest
+from polydiff.molecules.metrics import (
+    ConformerScores,
+    coverage_curve,
+    merge_conformers,
+    plot_coverage,
+    rmsd_matrix,
+    score_conformers,
+    summarize,
+)
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolAlign
-
-from polydiff.molecules.metrics import (ConformerScores, coverage_curve, merge_conformers, plot_coverage,
-                                        rmsd_matrix, score_conformers, summarize)
 
 
 def _confs(smiles, n, seed=11):

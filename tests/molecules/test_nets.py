@@ -2,11 +2,10 @@
 import pytest
 import torch
 from e3nn import o3
-from torch_geometric.data import Batch
-
 from polydiff.molecules.featurize import mol_to_data, mols_to_batch
 from polydiff.molecules.nets import NetConfig, build_net
 from polydiff.molecules.process import conformer_loss, geodiff_process
+from torch_geometric.data import Batch
 
 CONFIGS = {
     "geodiff": NetConfig(hidden=16, num_convs_global=2, num_convs_local=2, cutoff=2.5,

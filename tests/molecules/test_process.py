@@ -3,11 +3,18 @@ import math
 
 import pytest
 import torch
-
 from polydiff.molecules.featurize import mols_to_batch
 from polydiff.molecules.nets import NetConfig, build_net
-from polydiff.molecules.process import (ComFreeNoise, PaddedDenoiser, com_free_noise, from_padded,
-                                        geodiff_process, global_cutoff_t, masked_zero_center, to_padded)
+from polydiff.molecules.process import (
+    ComFreeNoise,
+    PaddedDenoiser,
+    com_free_noise,
+    from_padded,
+    geodiff_process,
+    global_cutoff_t,
+    masked_zero_center,
+    to_padded,
+)
 
 
 def test_com_free_noise_zero_mean_and_subspace_covariance():

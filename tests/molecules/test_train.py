@@ -1,13 +1,12 @@
 """Training with the core Trainer: loss goes down, checkpoint reload reproduces sampling."""
 import numpy as np
 import torch
-from rdkit import Chem
-from rdkit.Chem import AllChem
-
 from polydiff.core.training import TrainConfig
 from polydiff.molecules.generate import conformer_generator, generate_conformers
 from polydiff.molecules.nets import NetConfig
 from polydiff.molecules.train import MolTrainSpec, main, train
+from rdkit import Chem
+from rdkit.Chem import AllChem
 
 
 def _mols():
