@@ -9,7 +9,7 @@
 Run::
 
     python -m polydiff.robustness.train classifier  --steps 2000 --out runs/clf
-    python -m polydiff.robustness.train adversarial --steps 2000 --eps 0.3 --out runs/adv
+    python -m polydiff.robustness.train adversarial --steps 2000 --eps 0.3 --init runs/clf --out runs/adv
     python -m polydiff.robustness.train diffusion   --steps 20000 --out runs/dm
 
 Each writes ``model.safetensors`` + ``config.json`` (vision's :func:`save_net`) into ``--out``.
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     p.add_argument("--eps", type=float, default=0.3)
     p.add_argument("--pgd-steps", type=int, default=7)
+    p.add_argument("--eps-ramp", type=float, default=0.5, help="fraction of steps ramping eps from 0")
+    p.add_argument("--init", type=pathlib.Path, default=None, help="start from this saved classifier")
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--base", type=int, default=32)
     p.add_argument("--device", default="cpu")
@@ -144,8 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.what == "diffusion":
         net = train_diffusion(x, cfg, base=a.base, mults=(1, 2, 2))
     else:
+        init = nets.load(a.init) if a.init is not None else None
         net = train_classifier(x, y, cfg, width=a.width, adversarial=a.what == "adversarial",
-                               eps=a.eps, pgd_steps=a.pgd_steps)
+                               eps=a.eps, pgd_steps=a.pgd_steps, eps_ramp=a.eps_ramp, init=init)
     nets.save_net(net.cpu(), a.out)
     print(f"saved {a.what} to {a.out}")
 
