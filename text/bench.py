@@ -61,7 +61,7 @@ class BenchConfig:
     extra: dict = field(default_factory=dict)
 
 
-QUICK = BenchConfig(steps=150, classifier_steps=50, n_sources=30, nfe=(10,), mbr=3, n_control=16,
+QUICK = BenchConfig(steps=100, classifier_steps=50, cnn_steps=150, n_sources=30, nfe=(10,), mbr=3, n_control=16,
                     control_nfe=10)
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1e-3, classifier_steps=500,
                    n_sources=100, nfe=(100, 20, 10), solvers=("ddim", "dpmpp_2m"), mbr=4, n_control=64,
@@ -201,7 +201,36 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
     # --- control (Diffusion-LM) -------------------------------------------------------------
     if bc.controls:
         records += _control_records(data, bc, cache, device, progress)
+    if len(bc.nfe) > 1:
+        plot_quality_vs_nfe(records, out_dir / "text_bleu_vs_nfe.png")
     return records
+
+
+def plot_quality_vs_nfe(records: list[dict], path: Path, metric: str = "BLEU") -> None:
+    """PNG of ``metric`` against decoding steps for every (method, solver) of data-to-text."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for r in records:
+        if r["task"] != "data-to-text" or r["metric"] != metric:
+            continue
+        solver, steps = r["setting"].rsplit("-", 1)
+        lines.setdefault(f"{r['method']} ({solver})", []).append((int(steps.removesuffix("steps")), r["value"]))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, pts in sorted(lines.items()):
+        pts = sorted(set(pts))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("decoding steps")
+    ax.set_ylabel(metric)
+    ax.set_title("E2E data-to-text (restaurant split)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _available(kind: str) -> bool:
