@@ -54,14 +54,19 @@ def euler_maruyama(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise) -
 
 
 def pc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 0.16,
-       n_corrector: int = 1, predictor: str = "euler_maruyama") -> Tensor:
+       n_corrector: int = 1, predictor: str = "euler_maruyama", step_norm: str = "batch") -> Tensor:
     """Predictor-corrector sampling (Song et al. 2021, Alg. 1 with the Langevin corrector of
     Alg. 4-5): at every noisy grid point, ``n_corrector`` Langevin steps with step size
     ``2 alpha (snr ||z|| / ||score||)^2``, then one predictor step.
 
     ``predictor="none"`` keeps only the corrector (annealed Langevin dynamics, NCSN).
-    Each Langevin step costs one model evaluation.
+    Each Langevin step costs one model evaluation. ``step_norm="batch"`` averages the norms
+    over the batch as score SDE does; ``"sample"`` uses each sample's own norms, which keeps
+    a sample independent of its batch but is unstable in low dimension (a sample near a
+    mode has a tiny score and gets a huge step).
     """
+    if step_norm not in ("batch", "sample"):
+        raise ValueError(f"step_norm must be 'batch' or 'sample', got {step_norm!r}")
     if predictor not in ("euler_maruyama", "none"):
         raise ValueError(f"predictor must be 'euler_maruyama' or 'none', got {predictor!r}")
     if not snr > 0 or int(n_corrector) < 0:
@@ -88,6 +93,8 @@ def pc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 
             z = noise(x, i)
             g_norm = score.flatten(1).norm(dim=1)
             z_norm = z.flatten(1).norm(dim=1)
+            if step_norm == "batch":
+                g_norm, z_norm = g_norm.mean().expand_as(g_norm), z_norm.mean().expand_as(z_norm)
             kk = keep_t[i] if keep_t.ndim == 1 else keep_t[i]
             eps = 2 * kk * (snr * z_norm / g_norm.clamp_min(1e-12)) ** 2
             eps = append_dims(eps, x.ndim)
