@@ -174,7 +174,8 @@ def conformer_loss(net, process, graph_batch, generator: torch.Generator | None 
     ``t`` is drawn uniformly over the integer steps of a ``DiscreteVP`` (GeoDiff draws
     antithetic pairs ``t, T-1-t``; we do the same) or uniformly in ``[t_min, t_max]`` for a
     continuous process. The loss is the mean over atoms of the squared error in the zero-CoM
-    subspace, averaged over molecules (the ``simple`` weighting of Ho et al. 2020, eq. 14).
+    subspace, averaged over molecules (the ``simple`` weighting of Ho et al. 2020, eq. 14),
+    computed by :func:`polydiff.core.losses.dsm_loss` on the padded layout with an atom mask.
     ``t [B]`` and ``eps [N, 3]`` may be given (evaluation, tests) instead of drawn.
     """
     if getattr(graph_batch, "pos", None) is None:
@@ -201,11 +202,17 @@ def conformer_loss(net, process, graph_batch, generator: torch.Generator | None 
         raise ValueError(f"eps must be {tuple(x0.shape)}, got {tuple(eps.shape)}")
     else:
         eps = center(eps.to(x0.dtype), nb, B)
-    a = process.alpha(t).to(x0.dtype)[nb][:, None]
-    s = process.sigma(t).to(x0.dtype)[nb][:, None]
-    x_t = a * x0 + s * eps
-    eps_hat = center(net(x_t, t, graph_batch), nb, B)
-    from torch_geometric.utils import scatter
+    # Core's DSM loss on the padded layout: the mask restricts the mean to real atoms.
+    from polydiff.core.losses import dsm_loss
 
-    per_graph = scatter(((eps_hat - eps) ** 2).sum(-1), nb, dim=0, dim_size=B, reduce="mean")
-    return per_graph.mean()
+    x0_pad, mask = to_padded(x0, nb)
+    eps_pad, _ = to_padded(eps, nb)
+
+    def padded_net(x_in: Tensor, t_in: Tensor) -> Tensor:
+        out = torch.zeros_like(x_in)
+        out[mask] = center(net(x_in[mask], t_in, graph_batch), nb, B)
+        return out
+
+    m3 = mask[..., None].expand_as(x0_pad).to(x0.dtype)
+    per_graph = dsm_loss(padded_net, process, x0_pad, prediction="eps", mask=m3, t=t, eps=eps_pad)
+    return 3.0 * per_graph.mean()  # mean over atoms of the squared error norm per atom

@@ -81,3 +81,22 @@ def test_geodiff_schedule_and_gating_time():
 def test_short_geodiff_schedule_warns_that_it_misses_the_prior():
     with pytest.warns(UserWarning, match="T=5000"):
         geodiff_process(1000)
+
+
+def test_conformer_loss_is_the_per_atom_eps_error_of_the_vp_marginal():
+    from polydiff.molecules.process import center, conformer_loss
+    from torch_geometric.utils import scatter
+
+    torch.manual_seed(0)
+    net = build_net(NetConfig(hidden=8, num_convs_global=1, num_convs_local=1, num_rbf=4)).double()
+    b = mols_to_batch(["CCO", "c1ccccc1", "N#N"])
+    b.pos = torch.randn(b.num_nodes, 3, dtype=torch.float64)
+    proc = geodiff_process(5000)
+    t = torch.tensor([10.0, 2000.0, 4000.0], dtype=torch.float64)
+    eps = torch.randn(b.num_nodes, 3, dtype=torch.float64)
+    # by hand: x_t = alpha x0 + sigma eps in the CoM-free subspace, Ho et al. 2020 eq. 14
+    x0, e = center(b.pos, b.batch, 3), center(eps, b.batch, 3)
+    a, s = proc.alpha(t)[b.batch][:, None], proc.sigma(t)[b.batch][:, None]
+    eps_hat = center(net(a * x0 + s * e, t, b), b.batch, 3)
+    ref = scatter(((eps_hat - e) ** 2).sum(-1), b.batch, dim=0, reduce="mean").mean()
+    torch.testing.assert_close(conformer_loss(net, proc, b, t=t, eps=eps), ref)
