@@ -56,9 +56,10 @@ def anoddpm_loss(net, process, images: Tensor, noise: NoiseFn, *,
 
 @torch.no_grad()
 def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, steps: int = 25,
-                solver: str = "ddpm", **solver_options) -> Tensor:
+                solver: str = "ddpm", clip: bool = True, **solver_options) -> Tensor:
     """Diffuse ``[N, C, H, W]`` images in [0, 1] to ``t_star`` with ``noise`` and solve back
-    (``pc.sample(..., t_start=t_star, noise=noise)``, the same noise in every reverse step)."""
+    (``pc.sample(..., t_start=t_star, noise=noise)``, the same noise in every reverse step;
+    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``)."""
     import polydiff.core as pc
     check_images(images)
     process.check_t(torch.tensor(t_star), "t_star")
@@ -68,7 +69,8 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
     x0 = to_model_range(images.to(dev))
     t = torch.full((len(x0),), float(t_star), dtype=torch.float64)
     x_t = process.marginal(x0, t, noise(x0, 0))
-    out = pc.sample(net, process, x_t, prediction="eps", t_start=float(t_star), noise=noise, **kw)
+    out = pc.sample(net, process, x_t, prediction="eps", t_start=float(t_star), noise=noise,
+                    project_x0=pc.clip() if clip else None, **kw)
     return from_model_range(out)
 
 

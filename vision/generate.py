@@ -47,11 +47,12 @@ def generate_loss(net: UNet, process, images: Tensor, labels: Tensor, *, p_uncon
 @torch.no_grad()
 def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: int = 50,
              solver: str = "ddim", generator: torch.Generator | None = None,
-             shape: tuple[int, ...] | None = None, **solver_options) -> Tensor:
+             shape: tuple[int, ...] | None = None, clip: bool = True, **solver_options) -> Tensor:
     """Sample one image per label with guidance scale ``scale``; returns ``[N, C, H, W]`` in [0, 1].
 
     ``shape`` is the image shape ``(C, H, W)`` (default: ``in_channels`` x 28 x 28).
-    Any core solver and step count can be used; ``pc.sample`` does the work.
+    Any core solver and step count can be used; ``pc.sample`` does the work. ``clip``
+    clamps every ``x0_hat`` to the data range ``[-1, 1]`` (DDPM's ``clip_denoised``).
     """
     import polydiff.core as pc
     _check_labels(net, labels, allow_null=True)
@@ -63,5 +64,6 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     x_T = process.prior_sample((len(labels), *shape), generator=kw.pop("generator"), device=dev)
     null = torch.full_like(labels, net.null_class).to(dev)
     x0 = pc.sample(net, process, x_T, prediction="eps", cond={"y": labels.to(dev)},
-                   guidance=pc.CFG(float(scale), {"y": null}), generator=generator, **kw)
+                   guidance=pc.CFG(float(scale), {"y": null}), project_x0=pc.clip() if clip else None,
+                   generator=generator, **kw)
     return from_model_range(x0)

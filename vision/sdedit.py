@@ -38,11 +38,12 @@ def stroke_painting(images: Tensor, cells: int = 7, levels: int = 4) -> Tensor:
 @torch.no_grad()
 def sdedit(net, process, guide: Tensor, strength: float = 0.5, *, steps: int = 50,
            solver: str = "ddim", generator: torch.Generator | None = None,
-           cond: dict | None = None, guidance=None, **solver_options) -> Tensor:
+           cond: dict | None = None, guidance=None, clip: bool = True, **solver_options) -> Tensor:
     """Perturb ``guide`` (``[N, C, H, W]`` in [0, 1]) to ``t0`` and solve back to data.
 
     ``x_t0 = alpha(t0) x_guide + sigma(t0) eps`` (eq. 4), then
-    ``pc.sample(..., t_start=t0)`` runs the partial reverse trajectory with any solver.
+    ``pc.sample(..., t_start=t0)`` runs the partial reverse trajectory with any solver;
+    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``.
     """
     import polydiff.core as pc
     check_images(guide, "guide")
@@ -53,5 +54,5 @@ def sdedit(net, process, guide: Tensor, strength: float = 0.5, *, steps: int = 5
     eps = randn_like(x0, kw.pop("generator"))
     x_t0 = process.marginal(x0, torch.full((len(x0),), t0, dtype=torch.float64), eps)
     out = pc.sample(net, process, x_t0, prediction="eps", t_start=t0, cond=cond,
-                    guidance=guidance, generator=generator, **kw)
+                    guidance=guidance, project_x0=pc.clip() if clip else None, generator=generator, **kw)
     return from_model_range(out)

@@ -78,9 +78,13 @@ def superres_loss(net: UNet, process, highres: Tensor, factor: int, *,
 
 @torch.no_grad()
 def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int = 50,
-                  solver: str = "ddim", consistent: bool = False,
+                  solver: str = "ddim", consistent: bool = False, clip: bool = True,
                   generator: torch.Generator | None = None, **solver_options) -> Tensor:
-    """Up-sample ``[N, C, h, w]`` images in [0, 1] by ``factor``; returns ``[N, C, h*f, w*f]``."""
+    """Up-sample ``[N, C, h, w]`` images in [0, 1] by ``factor``; returns ``[N, C, h*f, w*f]``.
+
+    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``; ``consistent`` projects it onto the
+    images whose down-sampling equals ``lowres`` (see the module docstring).
+    """
     import polydiff.core as pc
     _check_net(net)
     check_images(lowres, "lowres", channels=net.config.in_channels)
@@ -92,10 +96,12 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
     cond = to_model_range(bicubic(lowres, factor))
     x_T = process.prior_sample(cond.shape, generator=kw.pop("generator"), device=dev)
     project = consistency_projection(to_model_range(lowres), factor) if consistent else None
+    if project is None and clip:  # DDPM's clip_denoised (the consistency projection clamps too)
+        project = pc.clip()
     x0 = pc.sample(net, process, x_T, prediction="eps", cond={"x_cond": cond},
                    project_x0=project, generator=generator, **kw)
     if consistent:
-        x0 = project(x0, None)
+        x0 = project(x0, None)  # the final output lies in the consistency set too
     return from_model_range(x0)
 
 
