@@ -8,7 +8,8 @@ molecule, MAT-R is the smallest RMSD of the generated set to the DFT geometry.
 
 Methods: polydiff's GeoDiff network (GeoDiff's sigmoid ``DiscreteVP``) sampled with the
 paper's ancestral chain (``ddpm``; as many of the paper's steps as the budget allows —
-the step count is in the method name) and with DDIM and DPM-Solver++(2M) at 50/100 steps;
+the step count is in the method name) and with DDIM, DPM-Solver++(2M) and its SDE variant
+(Lu et al. 2022) at 50/100 steps;
 RDKit ETKDGv3, ETKDG + MMFF94 and clustered ETKDG. ``seconds`` is the wall time of
 generating all conformers of the test set; the metric ``s/conformer`` reports it per
 conformer. A COV-vs-δ plot is written to ``out_dir``.
@@ -41,7 +42,8 @@ SETTINGS = {
         "net": {"hidden": 64, "num_convs_global": 3, "num_convs_local": 3, "cutoff": 10.0},
         "train": {"steps": 350, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
                   "warmup_steps": 20},
-        "n_gen": 8, "ancestral_steps": (200,), "fast": (("ddim", 50), ("dpmpp_2m", 50)),
+        "n_gen": 8, "ancestral_steps": (200,),
+        "fast": (("ddim", 50), ("dpmpp_2m", 50), ("dpmpp_2m_sde", 50)),
         "clustered_oversample": 4},
     "full": {
         "spec": {"n_mols": 20000, "min_heavy_atoms": 1, "max_heavy_atoms": 9, "n_test": 40,
@@ -50,7 +52,8 @@ SETTINGS = {
         "train": {"steps": 2000, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.998,
                   "warmup_steps": 100},
         "n_gen": 8, "ancestral_steps": (500,),
-        "fast": (("ddim", 50), ("ddim", 100), ("dpmpp_2m", 50), ("dpmpp_2m", 100)),
+        "fast": (("ddim", 50), ("ddim", 100), ("dpmpp_2m", 50), ("dpmpp_2m", 100),
+                 ("dpmpp_2m_sde", 50), ("dpmpp_2m_sde", 100)),
         "clustered_oversample": 5},
 }
 DELTA = 0.5  # QM9 threshold (Å)
@@ -90,7 +93,7 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     progress(f"molecules: training GeoDiff net ({cfg['train']['steps']} steps)")
     spec = MolTrainSpec(**cfg["spec"])
     tcfg = TrainConfig(**cfg["train"], lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
-                       log_every=50, keep_last=1)
+                       log_every=50, keep_last=1, ckpt_every=max(cfg["train"]["steps"] // 5, 1))
     t0 = time.perf_counter()
     net, proc, hist = train(spec, NetConfig(**cfg["net"]), tcfg, train_mols, resume=True)
     seconds = time.perf_counter() - t0
