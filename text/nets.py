@@ -113,6 +113,7 @@ class TokenDenoiser(nn.Module):
         super().__init__()
         self.vocab_size, self.seq_len, self.hidden, self.t_scale = vocab_size, seq_len, hidden, t_scale
         self.embed = nn.Embedding(vocab_size, hidden)
+        nn.init.normal_(self.embed.weight, std=0.02)  # GPT-2 init: the tied head starts near uniform
         self.pos = nn.Parameter(torch.randn(1, seq_len, hidden) * 0.02)
         self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.encoder = _encoder(hidden, layers, heads, dropout)
@@ -135,6 +136,7 @@ class ARTransformer(nn.Module):
         super().__init__()
         self.vocab_size, self.seq_len, self.hidden = vocab_size, seq_len, hidden
         self.embed = nn.Embedding(vocab_size, hidden)
+        nn.init.normal_(self.embed.weight, std=0.02)  # GPT-2 init: the tied head starts near uniform
         self.pos = nn.Parameter(torch.randn(1, seq_len, hidden) * 0.02)
         self.encoder = _encoder(hidden, layers, heads, dropout)
         self.norm = nn.LayerNorm(hidden)
