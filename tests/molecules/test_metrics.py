@@ -87,3 +87,13 @@ def test_mismatched_molecules_raise():
         rmsd_matrix(Chem.MolFromSmiles("CCO"), _confs("CCO", 1))
     merged = merge_conformers([_confs("CCO", 1), _confs("CCO", 2, seed=5)])
     assert merged.GetNumConformers() == 3
+
+
+def test_large_molecule_path_uses_alignmol_without_symmetry():
+    ref, gen = _confs("CC(C)(C)CO", 1, seed=2), _confs("CC(C)(C)CO", 2, seed=8)
+    fast = rmsd_matrix(ref, gen, large=0)  # force the AlignMol path
+    best = rmsd_matrix(ref, gen)
+    r, g = Chem.RemoveHs(ref), Chem.RemoveHs(gen)
+    for j in range(2):
+        assert abs(fast[0, j] - rdMolAlign.AlignMol(Chem.Mol(g), r, prbCid=j, refCid=0)) < 1e-6
+    assert (best <= fast + 1e-9).all()  # symmetry search can only lower the RMSD
