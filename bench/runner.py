@@ -203,6 +203,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
         return DomainOutcome(domain, "error", _describe(e), time.perf_counter() - t0)
     dom_out.mkdir(parents=True, exist_ok=True)
     progress = _ProgressBar(domain, show_progress)
+    threads = _torch_threads()
     try:
         raw = fn(mode, dom_out, device, progress)
     except NotImplementedError as e:
@@ -216,6 +217,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
         return DomainOutcome(domain, status, msg, time.perf_counter() - t0)
     finally:
         progress.close()
+        _torch_threads(threads)  # a domain's thread setting must not slow the next one
     seconds = time.perf_counter() - t0
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         return DomainOutcome(domain, "error", f"run() must return a list of records, got "
@@ -234,6 +236,16 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     elif not records:
         status, msg = "error", "run() returned no records"
     return DomainOutcome(domain, status, msg, seconds, records, _figures(dom_out))
+
+
+def _torch_threads(n: int | None = None) -> int | None:
+    """torch's intra-op thread count (set it when ``n`` is given); None without torch loaded."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    if n is not None:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 
 def _plain_numbers(rec: Any) -> Any:

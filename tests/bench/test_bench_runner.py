@@ -198,3 +198,26 @@ def test_numpy_scalars_become_plain_numbers(tmp_path):
     assert type(first["nfe"]) is int and type(first["n"]) is int
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["records"][0]["extra"] == {"path": str(tmp_path / "np"), "count": 3}
+
+
+def test_a_domain_cannot_change_the_next_domains_threads(tmp_path):
+    import torch
+
+    seen = []
+
+    def greedy(mode, out_dir, device="cpu", progress=None):
+        torch.set_num_threads(1)
+        raise RuntimeError("after changing threads")
+
+    def probe(mode, out_dir, device="cpu", progress=None):
+        seen.append(torch.get_num_threads())
+        raise NotImplementedError
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runner.run_suite("quick", None, tmp_path, entries={"a": greedy, "b": probe},
+                         show_progress=False, log=None)
+        assert seen == [2]
+    finally:
+        torch.set_num_threads(before)
