@@ -91,3 +91,28 @@ def test_train_dispatches_to_the_domain_module():
                             capture_output=True, text=True, timeout=300, check=False)
     assert via_cli.returncode == direct.returncode == 0, via_cli.stderr
     assert via_cli.stdout == direct.stdout
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(capsys):
+    import torch
+    from polydiff.bench import cli
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["bench", "--device", "cuda", "--domains", "core"])
+    assert info.value.code == 2
+    assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_version_and_bare_command(capsys):
+    from importlib.metadata import version
+
+    from polydiff.bench import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"polydiff {version('polydiff')}"
+    assert cli.main([]) == 2  # no subcommand: help on stderr, usage error
+    assert "usage: polydiff" in capsys.readouterr().err
