@@ -62,3 +62,14 @@ def test_errors_name_the_problem(model):
         generate_conformers("CCO", 0, net=net, process=proc)
     with pytest.raises(ValueError, match="unknown solver"):
         generate_conformers("CCO", 1, net=net, process=proc, solver="magic")
+
+
+def test_drug_like_sdf_molecule_keeps_its_explicit_hydrogens(model):
+    from polydiff.molecules.data import load_rdkit_sdf
+
+    net, proc = model
+    lig = load_rdkit_sdf("cmet")[0]  # 3D ligand with explicit H from RDKit's Contrib folder
+    out = generate_conformers(lig, 2, net=net, process=proc, steps=2, solver="dpmpp_2m")
+    assert out.GetNumAtoms() == lig.GetNumAtoms()
+    assert [a.GetSymbol() for a in out.GetAtoms()] == [a.GetSymbol() for a in lig.GetAtoms()]
+    assert out.GetNumConformers() == 2
