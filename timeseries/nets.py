@@ -179,8 +179,11 @@ class CSDINet(nn.Module):
             raise ValueError("cond_values and cond_mask must have x's shape "
                              f"{tuple(x.shape)}, got {tuple(cond_values.shape)}, {tuple(cond_mask.shape)}")
         B, L, K = x.shape
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(B) if torch.as_tensor(t).numel() == 1 \
-            else torch.as_tensor(t, device=x.device)
+        t = torch.as_tensor(t, device=x.device).reshape(-1)
+        if t.numel() == 1:
+            t = t.expand(B)
+        elif t.shape != (B,):
+            raise ValueError(f"t must be a scalar or [{B}], got {tuple(t.shape)}")
         m = cond_mask.to(x.dtype)
         inp = torch.stack([m * cond_values, (1 - m) * x], dim=-1)  # [B, L, K, 2]
         h = F.relu(self.input_projection(inp))

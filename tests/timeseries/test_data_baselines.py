@@ -81,3 +81,15 @@ def test_baselines_by_hand():
     assert np.allclose(baselines.locf(X2, [7.0])[:, :, 0], [[2, 2], [7, 7]])
     assert np.allclose(baselines.mean_impute(X2, [7.0])[:, :, 0], [[7, 2], [7, 7]])
     assert np.allclose(baselines.linear_interpolation(X2, [7.0])[1, :, 0], [7, 7])
+
+
+def test_train_script_smoke(tmp_path):
+    import json
+
+    from polydiff.timeseries import train
+    scores = train.main(["--data", "airquality", "--length", "10", "--stride", "5", "--steps", "2",
+                         "--layers", "1", "--channels", "8", "--heads", "2", "--samples", "3",
+                         "--solver", "ddim", "--solver-steps", "2", "--out", str(tmp_path / "run")])
+    assert set(scores) == {"MAE", "RMSE", "CRPS", "CRPS-sample"}
+    assert all(np.isfinite(v) for v in scores.values())
+    assert json.loads((tmp_path / "run" / "scores.json").read_text()) == scores
