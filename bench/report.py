@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import best_index, group_records, has_peer
+from .schema import best_index, best_indices, group_records, has_peer
 
 if TYPE_CHECKING:
     from .runner import SuiteResult
@@ -32,13 +32,13 @@ def metric_label(group: Sequence[Mapping[str, Any]]) -> str:
 
 def compact_group(group: Sequence[Mapping[str, Any]], bold: str = "**") -> str:
     """One line for a group: ``**polydiff-csdi 0.312** (50 NFE) · linear 0.35``, best first."""
-    best = best_index(list(group))
-    order = sorted(range(len(group)), key=lambda i: (i != best, i))
+    best = best_indices(list(group))
+    order = sorted(range(len(group)), key=lambda i: (i not in best, i))
     parts = []
     for i in order:
         r = group[i]
         s = f"{r['method']} {fmt_value(r['value'])}"
-        if i == best and len(group) > 1:
+        if i in best:
             s = f"{bold}{s}{bold}"
         if r.get("nfe"):
             s += f" ({r['nfe']} NFE)"
@@ -52,17 +52,17 @@ def domain_table(records: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| task | dataset | setting | metric | method | value | NFE | seconds | n | note |",
              "|---|---|---|---|---|---:|---:|---:|---:|---|"]
     for group in group_records(records).values():
-        best, peer = best_index(group), has_peer(group)
+        best, peer = best_indices(group), has_peer(group)
         for i, r in enumerate(group):
             head = ([r["task"], r["dataset"], r["setting"], metric_label(group)] if i == 0
                     else ["", "", "", ""])
-            is_best = i == best and len(group) > 1
+            is_best = i in best
             method = f"**{r['method']}**" if is_best else r["method"]
             value = f"**{fmt_value(r['value'])}**" if is_best else fmt_value(r["value"])
-            note = "best" if is_best else ""
+            note = ("best (tie)" if len(best) > 1 else "best") if is_best else ""
             if not peer:
                 note = f"⚠ {NO_PEER}"
-            elif best is None and i == 0:
+            elif best_index(group) is None and i == 0:
                 note = "records disagree on higher_is_better"
             nfe = "–" if r["nfe"] is None else str(r["nfe"])
             lines.append("| " + " | ".join(
@@ -135,7 +135,7 @@ def console_summary(result: SuiteResult) -> str:
 
 
 def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, Path]:
-    """``summary-<domain>.png``: one bar panel per group (best bar highlighted).
+    """``summary-<domain>.png``: one bar panel per group (best bar outlined, polydiff blue).
 
     Returns domain -> path; empty when matplotlib is missing (the bench extra).
     """
@@ -148,26 +148,34 @@ def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, P
         return {}
     written = {}
     for o in result.outcomes:
-        groups = list(group_records(o.records).items())[:max_panels]
+        all_groups = list(group_records(o.records).items())
+        groups = all_groups[:max_panels]
         if not groups:
             continue
         cols = min(3, len(groups))
         rows = -(-len(groups) // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
         for ax, (key, group) in zip(axes.flat, groups):
-            best = best_index(group)
+            best = best_indices(group)
             values = [float(r["value"]) for r in group]
-            colors = ["tab:green" if i == best and len(group) > 1 else "tab:gray"
-                      for i in range(len(group))]
-            ax.barh(range(len(group)), values, color=colors)
+            # polydiff's methods blue, baselines and peers gray; the best bar outlined
+            colors = ["tab:blue" if r["method"].startswith("polydiff") else "tab:gray"
+                      for r in group]
+            edges = [2.0 if i in best else 0.0 for i in range(len(group))]
+            ax.barh(range(len(group)), values, color=colors, edgecolor="black", linewidth=edges)
             ax.set_yticks(range(len(group)), [r["method"] for r in group], fontsize=7)
+            for i, label in enumerate(ax.get_yticklabels()):
+                if i in best:
+                    label.set_fontweight("bold")
             ax.invert_yaxis()
             title = f"{key[1]} · {key[2]}\n{key[3]} · {metric_label(group)}"
             ax.set_title(title if has_peer(group) else title + " (no peer!)", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
         for ax in list(axes.flat)[len(groups):]:
             ax.axis("off")
-        fig.suptitle(f"polydiff bench — {o.domain} ({result.mode}, {result.commit})", fontsize=10)
+        shown = "" if len(groups) == len(all_groups) else f", first {len(groups)} of {len(all_groups)} groups"
+        fig.suptitle(f"polydiff bench — {o.domain} ({result.mode}, {result.commit}{shown}); "
+                     "blue: polydiff, gray: baselines and peers, outlined: best", fontsize=9)
         fig.tight_layout()
         path = result.out_dir / f"summary-{o.domain}.png"
         fig.savefig(path, dpi=110)

@@ -109,6 +109,16 @@ def best_index(group: list[Mapping[str, Any]]) -> int | None:
     return max(range(len(group)), key=lambda i: sign * float(group[i]["value"]))
 
 
+def best_indices(group: list[Mapping[str, Any]]) -> set[int]:
+    """Indices of every record tied for the best value; empty when "best" has no meaning
+    (a single record, or records disagreeing on ``higher_is_better``)."""
+    i = best_index(group)
+    if i is None or len(group) < 2:
+        return set()
+    top = float(group[i]["value"])
+    return {j for j, r in enumerate(group) if float(r["value"]) == top}
+
+
 def has_peer(group: list[Mapping[str, Any]]) -> bool:
     """True when the group holds at least two different methods (a number and its baseline)."""
     return len({r["method"] for r in group}) >= 2

@@ -85,3 +85,15 @@ def test_groups_and_peers():
     assert "| **polydiff-csdi** | **0.3** | 50 |" in table
     assert "| linear | 0.35 | – |" in table
     assert table.count("no baseline/peer") == 1
+
+
+def test_ties_are_all_marked_best():
+    group = [rec(method="a", value=1.0, higher_is_better=True),
+             rec(method="b", value=1.0, higher_is_better=True),
+             rec(method="c", value=0.5, higher_is_better=True)]
+    from polydiff.bench.schema import best_indices
+
+    assert best_indices(group) == {0, 1}
+    assert best_indices(group[:1]) == set()
+    assert compact_group(group) == "**a 1** (50 NFE) · **b 1** (50 NFE) · c 0.5 (50 NFE)"
+    assert domain_table(group).count("best (tie)") == 2
