@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
-import json
-import numbers
 import sys
 import time
 import traceback
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .compare import Agreement, compare, load_reference
+from .jsonio import plain_numbers, write_json
 from .machine import git_commit, machine_info
 from .schema import MODES, record_problems
 
@@ -209,7 +208,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     except NotImplementedError as e:
         return DomainOutcome(domain, "not available", str(e) or "entry not implemented yet",
                              time.perf_counter() - t0)
-    except Exception as e:  # noqa: BLE001 - a failing domain is reported; the others still run
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - reported; the others still run
         line = _pip_line(e)
         status, msg = ("skipped", line) if line else ("error", _describe(e))
         if status == "error":
@@ -224,7 +223,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
                              f"{type(raw).__name__}", seconds, figures=_figures(dom_out))
     records, bad = [], []
     for i, rec in enumerate(raw):
-        rec = _plain_numbers(rec)
+        rec = plain_numbers(rec)
         problems = record_problems(rec, domain=domain)
         if problems:
             bad.append(f"record {i}: " + "; ".join(problems))
@@ -246,42 +245,6 @@ def _torch_threads(n: int | None = None) -> int | None:
     if n is not None:
         torch.set_num_threads(n)
     return torch.get_num_threads()
-
-
-def _plain_numbers(rec: Any) -> Any:
-    """numpy scalars (``np.float32`` values, ``np.int64`` counts) as Python numbers.
-
-    numpy registers its scalars with :mod:`numbers`, so this needs no numpy import; bools and
-    anything else are left for the schema check to judge.
-    """
-    if not isinstance(rec, Mapping):
-        return rec
-    out = dict(rec)
-    for key in ("value", "seconds"):
-        v = out.get(key)
-        if isinstance(v, numbers.Real) and not isinstance(v, (bool, int, float)):
-            out[key] = float(v)
-    for key in ("nfe", "n"):
-        v = out.get(key)
-        if isinstance(v, numbers.Integral) and not isinstance(v, (bool, int)):
-            out[key] = int(v)
-    return out
-
-
-def _json_default(obj: Any) -> Any:
-    """Extra record fields a domain added (paths, numpy scalars) written as plain JSON."""
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        return float(obj)
-    return str(obj)
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
-    tmp.replace(path)
 
 
 def _describe(e: BaseException) -> str:
@@ -340,16 +303,16 @@ def run_suite(mode: str = "quick", domains: Sequence[str] | None = None,
                        show_progress=show_progress)
         result.outcomes.append(o)
         result.duration_s = time.perf_counter() - t0
-        _write_json(out / "results.json", result.to_json())  # kept current: a crash loses little
+        write_json(out / "results.json", result.to_json())  # kept current: a crash loses little
         if log:
             note = f" — {o.message}" if o.message else ""
             log(f"[{domain}] {o.status}: {len(o.records)} records in {o.seconds:.1f} s{note}")
     results_dir = Path(results_dir) if results_dir else RESULTS_DIR
     if mode == "quick":
         result.agreement = compare(result.records, load_reference(results_dir, domains))
-        _write_json(out / "results.json", result.to_json())
+        write_json(out / "results.json", result.to_json())
     if json_path is not None:
-        _write_json(Path(json_path), result.to_json())
+        write_json(Path(json_path), result.to_json())
     summaries = write_summary_pngs(result)
     write_report(result, out / "report.md", summaries)
     if mode == "full":
@@ -368,6 +331,6 @@ def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path
                "commit": result.commit, "date": result.started, "machine": result.machine,
                "duration_s": round(o.seconds, 3), "records": o.records}
         path = results_dir / f"{o.domain}.json"
-        _write_json(path, doc)
+        write_json(path, doc)
         written.append(path)
     return written

@@ -221,3 +221,13 @@ def test_a_domain_cannot_change_the_next_domains_threads(tmp_path):
         assert seen == [2]
     finally:
         torch.set_num_threads(before)
+
+
+def test_sys_exit_in_a_domain_does_not_end_the_suite(tmp_path):
+    def quits(mode, out_dir, device="cpu", progress=None):
+        raise SystemExit(3)
+
+    result = runner.run_suite("quick", None, tmp_path, entries={"q": quits, "t": _todo},
+                              show_progress=False, log=None)
+    assert [o.status for o in result.outcomes] == ["error", "not available"]
+    assert result.outcomes[0].message.startswith("SystemExit: 3")
