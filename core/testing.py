@@ -226,7 +226,7 @@ class GaussianMixture:
             t64 = t64.expand(x_in.shape[0]) if t64.ndim == 0 else t64
             _, _, coef, _ = _coefficients(process, prediction, t64)
             # the network sees in_scale * x (EDM's c_in); undo it to get the state x
-            x = x_in.detach().cpu().to(torch.float64) / append_dims(coef.in_scale, x_in.ndim)
+            x = x_in.cpu().to(torch.float64) / append_dims(coef.in_scale, x_in.ndim)
             x0, _ = self._x0_eps(x, t64, process)
             # out solves x0_hat = x0_x x + x0_out out (polydiff.core.prediction)
             out = (x0 - append_dims(coef.x0_x, x.ndim) * x) / append_dims(coef.x0_out, x.ndim)
