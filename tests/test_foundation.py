@@ -45,11 +45,11 @@ def _is_real_package(domain: str) -> bool:
     return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
 
 
-def _modules_after(statement: str) -> set[str]:
-    """Top-level names in ``sys.modules`` after running ``statement`` in a fresh interpreter."""
+def _modules_after(statement: str, cwd: Path = ROOT.parent) -> set[str]:
+    """Names in ``sys.modules`` after running ``statement`` in a fresh interpreter."""
     code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=180, cwd=ROOT.parent, check=False)
+                         timeout=180, cwd=cwd, check=False)
     assert out.returncode == 0, f"{statement!r} failed in a fresh interpreter:\n{out.stderr}"
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -58,8 +58,22 @@ def _top(mods: set[str]) -> set[str]:
     return {m.split(".")[0] for m in mods}
 
 
-def test_core_loads_no_domain_and_no_extra():
-    mods = _modules_after("import polydiff.core")
+#: Run around a domain import: importing must not draw from or seed the global RNGs, change
+#: torch's threads, or write files (STYLE.md: nothing runs at import beyond definitions).
+_SIDE_EFFECT_PROBE = """
+import os, numpy, torch
+rng_t, rng_n = torch.random.get_rng_state().clone(), numpy.random.get_state()[1].copy()
+threads = torch.get_num_threads()
+import polydiff.{domain}
+assert torch.equal(rng_t, torch.random.get_rng_state()), "torch's global RNG was used"
+assert (numpy.random.get_state()[1] == rng_n).all(), "numpy's global RNG was used"
+assert torch.get_num_threads() == threads, "torch.set_num_threads at import"
+assert os.listdir(".") == [], f"files written at import: {{os.listdir('.')}}"
+"""
+
+
+def test_core_loads_no_domain_and_no_extra(tmp_path):
+    mods = _modules_after(_SIDE_EFFECT_PROBE.format(domain="core"), cwd=tmp_path)
     heavy = {m for ms in EXCLUSIVE.values() for m in ms} | set(PEERS) | {
         "pandas", "matplotlib", "scipy", "sklearn", "torch_geometric"}
     assert not (_top(mods) & heavy), f"polydiff.core loaded {sorted(_top(mods) & heavy)}"
@@ -76,10 +90,11 @@ def test_cli_import_is_light():
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_domain_loads_only_its_own_extras(domain):
+def test_domain_loads_only_its_own_extras(domain, tmp_path):
+    """...and has no import-time side effects (RNG, threads, files in the working dir)."""
     if not _is_real_package(domain):
         pytest.skip(f"{domain}/__init__.py is still a placeholder")
-    mods = _modules_after(f"import polydiff.{domain}")
+    mods = _modules_after(_SIDE_EFFECT_PROBE.format(domain=domain), cwd=tmp_path)
     allowed = {domain} | ALLOWED_SIBLINGS.get(domain, set())
     foreign = {m for d, ms in EXCLUSIVE.items() if d not in allowed for m in ms} | set(PEERS)
     loaded = sorted(_top(mods) & foreign)
