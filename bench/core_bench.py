@@ -1,11 +1,224 @@
-"""The core engine's entry in the benchmark suite (placeholder until issue 3 lands)."""
+"""The core engine's entry in the benchmark suite (issue 3, "Measure").
+
+Two measurements, in one process and on the same noise:
+
+1. **Error versus NFE.** Exact-score Gaussian-mixture data in 2 and 64 dimensions under
+   diffusers' default linear-beta ``DiscreteVP`` (T = 1000, trailing spacing). Every solver
+   starts from the same ``x_T`` and is compared with the exact probability-flow solution
+   (adaptive RK45 at tight tolerance on the same ODE, integrated down to sigma = 1e-5). polydiff's
+   solvers run beside diffusers' schedulers (DDIM, DPM-Solver++ 2M/3M, UniPC 2/3, Euler,
+   Heun, DEIS) at NFE 5, 10, 20, 50.
+2. **Per-step overhead** of the sampling loop with a zero-cost model on a tiny ``[1, 2]`` and
+   a large ``[16, 4, 64, 64]`` input, beside diffusers' ``DPMSolverMultistepScheduler`` loop
+   and the cost of one elementwise pass over the large tensor.
+"""
 from __future__ import annotations
 
+import math
 import pathlib
+import time
 from collections.abc import Callable
+
+import torch
+
+import polydiff.core as pc
+from polydiff.core.testing import GaussianMixture
+
+NFES = (5, 10, 20, 50)
+# polydiff: (label, solver, options, grid kind, evaluations per step)
+POLYDIFF = [
+    ("ddim", "ddim", {}, None, 1),
+    ("euler", "euler", {}, None, 1),
+    ("heun", "heun", {}, None, 2),
+    ("dpmpp_2m", "dpmpp_2m", {}, None, 1),
+    ("dpmpp_3m", "dpmpp_3m", {}, None, 1),
+    ("unipc-2", "unipc", {"order": 2}, None, 1),
+    ("unipc-3", "unipc", {"order": 3}, None, 1),
+    ("dpmpp_3m-logsnr", "dpmpp_3m", {}, "log_snr", 1),
+    ("unipc-3-logsnr", "unipc", {"order": 3}, "log_snr", 1),
+    ("unipc-3-karras", "unipc", {"order": 3}, "karras", 1),
+]
+
+
+def _diffusers():
+    try:
+        import diffusers
+    except ImportError as e:  # the peer is a dev dependency
+        raise ImportError('pip install "polydiff[dev]"') from e
+    return diffusers
+
+
+def _peers(d):
+    base = dict(beta_schedule="linear", timestep_spacing="trailing")
+    return [
+        ("DDIM", lambda: d.DDIMScheduler(clip_sample=False, **base), 1),
+        ("DPMSolver++2M", lambda: d.DPMSolverMultistepScheduler(solver_order=2, **base), 1),
+        ("DPMSolver++3M", lambda: d.DPMSolverMultistepScheduler(solver_order=3, **base), 1),
+        ("UniPC-2", lambda: d.UniPCMultistepScheduler(solver_order=2, **base), 1),
+        ("UniPC-3", lambda: d.UniPCMultistepScheduler(solver_order=3, **base), 1),
+        ("Euler", lambda: d.EulerDiscreteScheduler(**base), 1),
+        ("Heun", lambda: d.HeunDiscreteScheduler(**base), 2),
+        ("DEIS-3", lambda: d.DEISMultistepScheduler(solver_order=3, **base), 1),
+    ]
+
+
+def _mixture(dim: int, seed: int) -> GaussianMixture:
+    g = torch.Generator().manual_seed(seed)
+    k = 4 if dim == 2 else 8
+    means = torch.randn(k, dim, generator=g, dtype=torch.float64) * (1.0 if dim == 2 else 0.5)
+    stds = 0.2 + 0.4 * torch.rand(k, generator=g, dtype=torch.float64)
+    return GaussianMixture(means, stds)
+
+
+def _run_diffusers(sched, model, x_T: torch.Tensor, steps: int) -> torch.Tensor:
+    sched.set_timesteps(steps)
+    if hasattr(sched, "sigmas") and float(sched.init_noise_sigma) > 1.0:
+        # sigma-space schedulers: start from the same VP state (latents = x_T sqrt(1 + s_max^2))
+        lat = x_T * math.sqrt(1.0 + float(sched.sigmas.max()) ** 2)
+    else:
+        lat = x_T.clone()
+    for t in sched.timesteps:
+        inp = sched.scale_model_input(lat, t)
+        out = model(inp, torch.full((x_T.shape[0],), float(t), dtype=x_T.dtype))
+        lat = sched.step(out, t, lat).prev_sample
+    return lat
+
+
+def _reference(gm: GaussianMixture, proc: pc.DiscreteVP, x_T: torch.Tensor) -> torch.Tensor:
+    """Exact PF-ODE solution from x_T at t = T-1 down to sigma = 1e-5 (RK45, rtol 1e-9)."""
+    t0 = torch.tensor(proc.t_max, dtype=torch.float64)
+    s0 = float(proc.sigma_edm(t0))
+    edm = pc.EDM(sigma_min=1e-5, sigma_max=s0)
+    y_T = x_T.double() / float(proc.alpha(t0))
+    grid = pc.make_grid(edm, 2, "karras", final="none")
+    return pc.sample(gm.as_model(edm, "eps"), edm, y_T, grid=grid, solver="rk45", rtol=1e-9, atol=1e-9)
+
+
+def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(((a.double() - b.double()) ** 2).mean().sqrt())
+
+
+def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
+    d = _diffusers()
+    proc = pc.DiscreteVP.from_diffusers(dict(beta_schedule="linear", timestep_spacing="trailing",
+                                             num_train_timesteps=1000))
+    records = []
+    for dim, n in ((2, 256 if mode == "full" else 64), (64, 64 if mode == "full" else 16)):
+        gm = _mixture(dim, seed=dim)
+        x_T = torch.randn(n, dim, generator=torch.Generator().manual_seed(100 + dim), dtype=torch.float64)
+        model = gm.as_model(proc, "eps")
+        if progress:
+            progress(f"core: exact PF-ODE reference, {dim}-d")
+        ref = _reference(gm, proc, x_T)
+        dataset = f"gmm-{dim}d"
+        for nfe in NFES:
+            for label, solver, opts, kind, per in POLYDIFF:
+                steps = (nfe + 1) // 2 if per == 2 else nfe
+                t0 = time.perf_counter()
+                out = pc.sample(model, proc, x_T, steps=steps, solver=solver, grid=kind, **opts)
+                sec = time.perf_counter() - t0
+                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"polydiff-{label}", _rmse(out, ref),
+                                    nfe, sec, n))
+            for label, make, per in _peers(d):
+                steps = (nfe + 1) // 2 if per == 2 else nfe
+                t0 = time.perf_counter()
+                try:
+                    out = _run_diffusers(make(), model, x_T.float(), steps).double()
+                    val = _rmse(out, ref)
+                except Exception:  # a scheduler that cannot run this step count
+                    continue
+                sec = time.perf_counter() - t0
+                if not math.isfinite(val):
+                    continue
+                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"diffusers-{label}", val, nfe, sec, n))
+    return records
+
+
+def _time_per_step(fn: Callable[[int], None], steps: int, repeats: int) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(steps)
+        best = min(best, time.perf_counter() - t0)
+    return best / steps
+
+
+def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
+    d = _diffusers()
+    proc = pc.DiscreteVP.from_diffusers(dict(beta_schedule="linear", timestep_spacing="trailing"))
+    repeats = 5 if mode == "full" else 2
+    records = []
+    for label, shape in (("tiny [1,2]", (1, 2)), ("large [16,4,64,64]", (16, 4, 64, 64))):
+        if progress:
+            progress(f"core: loop overhead, {label}")
+        x = torch.randn(shape)
+        zero = torch.zeros(shape)
+        model = lambda x, t: zero  # noqa: E731  (zero-cost model)
+        steps = 200 if shape == (1, 2) else 50
+
+        def ours(n, solver="dpmpp_2m"):
+            pc.sample(model, proc, x, steps=n, solver=solver)
+
+        def theirs(n):
+            s = d.DPMSolverMultistepScheduler(beta_schedule="linear", timestep_spacing="trailing")
+            s.set_timesteps(n)
+            lat = x
+            for t in s.timesteps:
+                lat = s.step(model(s.scale_model_input(lat, t), t), t, lat).prev_sample
+
+        buf = torch.empty(shape)
+
+        def one_pass(n):
+            for _ in range(n):
+                torch.mul(x, 1.0001, out=buf)
+
+        ours(3)
+        theirs(3)  # warm up
+        for name, fn in (("polydiff-dpmpp_2m", ours), ("polydiff-unipc", lambda n: ours(n, "unipc")),
+                         ("diffusers-DPMSolverMultistep", theirs), ("one elementwise pass", one_pass)):
+            us = 1e6 * _time_per_step(fn, steps, repeats)
+            records.append(_rec("loop-overhead", "zero-cost-model", label, name, us, 1, us * steps / 1e6,
+                                int(x.numel()), metric="microseconds per step"))
+    return records
+
+
+def _rec(task, dataset, setting, method, value, nfe, seconds, n, metric="RMSE vs exact PF-ODE"):
+    return {"domain": "core", "task": task, "dataset": dataset, "setting": setting, "method": method,
+            "metric": metric, "value": float(value), "higher_is_better": False, "nfe": int(nfe),
+            "seconds": float(seconds), "n": int(n)}
+
+
+def plot(records: list[dict], out_dir: pathlib.Path) -> None:
+    """error-vs-NFE and overhead figures (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for ds in sorted({r["dataset"] for r in records if r["task"] == "ode-error"}):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        methods = sorted({r["method"] for r in records if r["dataset"] == ds})
+        for m in methods:
+            rs = sorted((r for r in records if r["dataset"] == ds and r["method"] == m), key=lambda r: r["nfe"])
+            ax.loglog([r["nfe"] for r in rs], [r["value"] for r in rs], "o-" if m.startswith("polydiff") else "x--",
+                      label=m, lw=1)
+        ax.set_xlabel("NFE")
+        ax.set_ylabel("RMSE vs exact PF-ODE")
+        ax.set_title(f"core: {ds}")
+        ax.legend(fontsize=5, ncol=2)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"core-error-vs-nfe-{ds}.png", dpi=120)
+        plt.close(fig)
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         progress: Callable[[str], None] | None = None) -> list[dict]:
     """Benchmark the solvers of ``polydiff.core`` (see ``polydiff.bench.runner``)."""
-    raise NotImplementedError("core benchmark lands with issue 3")
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    records = error_vs_nfe(mode, progress) + overhead(mode, progress)
+    plot(records, out_dir)
+    return records

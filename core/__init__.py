@@ -9,7 +9,7 @@ Needs only torch and numpy. See DESIGN.md for the four ideas and the public cont
 """
 from ._broadcast import append_dims, per_sample_mean, per_sample_sum
 from .denoiser import Denoiser
-from .discrete import DiscreteVP
+from .discrete import DiscreteVP, process_from_config
 from .grids import GRID_KINDS, Grid, make_grid
 from .hooks import (CFG, ClassifierGuidance, GaussianNoise, Known, clip, dynamic_threshold,
                     nearest_embedding, randn, zero_center)
@@ -23,7 +23,7 @@ SOLVERS: tuple[str, ...] = tuple(_SOLVER_FNS)
 
 __all__ = [
     "append_dims", "per_sample_mean", "per_sample_sum",
-    "GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow", "DiscreteVP",
+    "GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow", "DiscreteVP", "process_from_config",
     "beta_schedule", "rescale_zero_terminal_snr",
     "PREDICTIONS", "prediction_coefficients",
     "Grid", "GRID_KINDS", "make_grid", "build_grid",

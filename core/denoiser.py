@@ -53,7 +53,7 @@ class Denoiser:
         self.sigma_data = getattr(process, "sigma_data", None)
         self.batch, self.ndim, self.dtype, self.device = x.shape[0], x.ndim, x.dtype, x.device
         self.nfe = 0
-        self._bad_step = torch.full((), -1, dtype=torch.long, device=x.device)
+        self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
         mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)  # noqa: E731
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
@@ -106,22 +106,22 @@ class Denoiser:
             x0 = x0 + self.guidance.scale * (sigma**2 / alpha) * grad
         if self.project_x0 is not None:
             x0 = self.project_x0(x0, t)
-        bad = ~torch.isfinite(x0).all()
-        self._bad_step = torch.where(bad & (self._bad_step < 0), torch.full_like(self._bad_step, step), self._bad_step)
+        self._sums.append((step, x0.sum(dtype=torch.float64)))
         return x0
 
     def __call__(self, x: Tensor, i: int) -> Tensor:
         """``x0_hat`` at grid point ``i`` (the model sees ``grid.t[i]``)."""
         t = self.t_model[i]
         out = self._call(x, t, self.in_scale[i])
-        x0 = self.x0_x[i] * x + self.x0_out[i] * out if not isinstance(self.x0_x[i], float) or self.x0_x[i] != 0 \
-            else self.x0_out[i] * out
-        if self.guidance is None or isinstance(self.guidance, CFG):
-            if self.project_x0 is None:
-                bad = ~torch.isfinite(x0).all()
-                self._bad_step = torch.where(bad & (self._bad_step < 0), torch.full_like(self._bad_step, i),
-                                             self._bad_step)
-                return x0
+        cx, co = self.x0_x[i], self.x0_out[i]
+        if isinstance(cx, float):  # shared grid: one fused multiply-add after one multiply
+            x0 = out * co if cx == 0.0 else torch.add(x * cx, out, alpha=co)
+        else:
+            x0 = cx * x + co * out
+        if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:
+            # one reduction, no host sync: checked once after the loop (check_finite)
+            self._sums.append((i, x0.sum(dtype=torch.float64)))
+            return x0
         a = self._as_coef(self.grid.alpha[i])
         s = self._as_coef(self.grid.sigma[i])
         return self._finish(x0, x, t, a, s, i)
@@ -142,8 +142,14 @@ class Denoiser:
         return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)
 
     def check_finite(self) -> None:
-        """Raise if any model output was not finite (one host sync, after the loop)."""
-        step = int(self._bad_step)
-        if step >= 0:
-            raise FloatingPointError(f"the model produced NaN or inf at step {step} "
-                                     f"(t = {self.grid.t[step].tolist() if step < len(self.grid.t) else 'off-grid'})")
+        """Raise if any model output was not finite (one host sync, after the loop), naming
+        the first step whose ``x0_hat`` held NaN or inf."""
+        if not self._sums:
+            return
+        sums = torch.stack([v for _, v in self._sums])
+        bad = ~torch.isfinite(sums)
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0, 0])
+            step = self._sums[k][0]
+            where = f"t = {self.grid.t[step].tolist()}" if 0 <= step < len(self.grid.t) else "off-grid time"
+            raise FloatingPointError(f"the model produced NaN or inf at step {step} ({where})")

@@ -29,7 +29,7 @@ from .grids import GRID_KINDS, Grid
 from .process import GaussianProcess
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 
-__all__ = ["DiscreteVP", "DIFFUSERS_FAMILY"]
+__all__ = ["DiscreteVP", "DIFFUSERS_FAMILY", "process_from_config"]
 
 # which diffusers scheduler each polydiff solver reproduces (its grid conventions)
 DIFFUSERS_FAMILY = {
@@ -151,14 +151,25 @@ class DiscreteVP(GaussianProcess):
         return -2.0 * torch.log(self.sigma_edm(t))
 
     def t_from_log_snr(self, lam: Tensor) -> Tensor:
-        """Invert by interpolating ``log sigma_edm`` over the table (diffusers' ``_sigma_to_t``)."""
-        log_s = (-0.5 * torch.as_tensor(lam, dtype=torch.float64)).flatten()
+        """Exact inverse of :meth:`log_snr` (``sigma/alpha`` is piecewise linear in ``t``)."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        s = torch.exp(-0.5 * lam).flatten()
+        table = self._sig_edm
+        s = s.clamp(float(table[0]), float(table[-1]))
+        idx = torch.searchsorted(table, s).clamp(1, self.num_train_timesteps - 1)
+        lo, hi = table[idx - 1], table[idx]
+        w = ((s - lo) / (hi - lo)).clamp(0, 1)
+        return ((idx - 1).double() + w).reshape(lam.shape)
+
+    def _sigma_to_t_log(self, sigma: Tensor) -> Tensor:
+        """diffusers' ``_sigma_to_t``: interpolate ``log sigma`` over the table (Karras grids)."""
+        log_s = torch.log(torch.as_tensor(sigma, dtype=torch.float64)).flatten()
         table = torch.log(self._sig_edm)
-        idx = torch.searchsorted(table, log_s.clamp(float(table[0]), float(table[-1])))
-        idx = idx.clamp(1, self.num_train_timesteps - 1)
+        log_s = log_s.clamp(float(table[0]), float(table[-1]))
+        idx = torch.searchsorted(table, log_s).clamp(1, self.num_train_timesteps - 1)
         lo, hi = table[idx - 1], table[idx]
         w = ((log_s - lo) / (hi - lo)).clamp(0, 1)
-        return ((idx - 1).double() + w).reshape(torch.as_tensor(lam).shape)
+        return (idx - 1).double() + w
 
     def prior_std(self) -> float:
         return 1.0
@@ -217,7 +228,7 @@ class DiscreteVP(GaussianProcess):
             smin, smax = float(self._sig_edm[0]), float(self._sig_edm[-1])
             r = torch.linspace(0, 1, N, dtype=torch.float64)
             s = (smax ** (1 / 7) + r * (smin ** (1 / 7) - smax ** (1 / 7))) ** 7
-            t = self.t_from_log_snr(-2.0 * torch.log(s))
+            t = self._sigma_to_t_log(s)
             if family == "dpm":
                 t = t.round()
         else:
@@ -254,3 +265,25 @@ class DiscreteVP(GaussianProcess):
         if final == "zero":
             alpha[-1], sigma[-1] = 1.0, 0.0
         return Grid(t=t, alpha=alpha, sigma=sigma)
+
+
+def process_from_config(config: dict) -> GaussianProcess:
+    """Rebuild a process from its :meth:`~GaussianProcess.config` (as saved beside checkpoints)."""
+    from .process import EDM, VE, VP, Flow, SubVP
+
+    if not isinstance(config, dict) or "class" not in config:
+        raise ValueError("a process config must be a dict with a 'class' key (from process.config())")
+    cfg = dict(config)
+    name = cfg.pop("class")
+    classes = {"VP": VP, "SubVP": SubVP, "VE": VE, "EDM": EDM, "Flow": Flow}
+    if name == "DiscreteVP":
+        betas = cfg.pop("betas")
+        spacing = cfg.pop("spacing", "leading")
+        return DiscreteVP(torch.tensor(betas, dtype=torch.float64), spacing=spacing, **cfg)
+    if name not in classes:
+        raise ValueError(f"unknown process class {name!r}; expected one of {sorted(classes) + ['DiscreteVP']}")
+    if name == "VP":
+        return VP(cfg.pop("beta_min"), cfg.pop("beta_max"), **cfg)
+    if name == "SubVP":
+        return SubVP(cfg.pop("beta_min"), cfg.pop("beta_max"), **cfg)
+    return classes[name](**cfg)

@@ -70,7 +70,10 @@ class GaussianProcess:
     def _ddt(self, fn, t: Tensor) -> Tensor:
         with torch.enable_grad():
             tt = t.detach().to(torch.float64).requires_grad_(True)
-            (g,) = torch.autograd.grad(fn(tt).sum(), tt)
+            y = fn(tt)
+            if not y.requires_grad:  # constant in t (e.g. alpha = 1 for VE/EDM)
+                return torch.zeros_like(t)
+            (g,) = torch.autograd.grad(y.sum(), tt)
         return g.to(t.dtype)
 
     def f(self, t: Tensor) -> Tensor:

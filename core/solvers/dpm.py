@@ -78,10 +78,13 @@ def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
     if _check_warmup(warmup):
         x, m_prev = _singlestep_first(den, grid, x)
         x, start = post(x, 1), 1
+    shared = grid.t.ndim == 1
     for i in range(start, grid.steps):
         m0 = den(x, i)
         if orders[i] == 1:
-            x = c_x[i] * x + c_d0[i] * m0
+            x = torch.add(x * c_x[i], m0, alpha=c_d0[i]) if shared else c_x[i] * x + c_d0[i] * m0
+        elif shared:  # c_x x + (c0 + c1) m0 - c1 m_prev: three fused passes
+            x = torch.add(x * c_x[i], m0, alpha=c_d0[i] + c_d1[i]).add_(m_prev, alpha=-c_d1[i])
         else:
             x = c_x[i] * x + c_d0[i] * m0 + c_d1[i] * (m0 - m_prev)
         m_prev = m0

@@ -94,12 +94,31 @@ def clipped(beta):
     return {"lambda_min_clipped": -5.1} if beta == "squaredcos_cap_v2" else {}
 
 
+class Corrected3M(diffusers.DPMSolverMultistepScheduler):
+    """diffusers' DPM-Solver++(3M) with the Taylor coefficient of its D2 term: diffusers uses
+    half of it, which makes its 3M second order (see polydiff.core.solvers.dpm.dpmpp_3m and
+    tests/core/test_solvers.py::test_diffusers_3m_coefficient_is_second_order). This adds the
+    missing half, so the comparison below checks everything else against diffusers."""
+
+    def multistep_dpm_solver_third_order_update(self, model_output_list, *args, sample=None, noise=None, **kw):
+        x = super().multistep_dpm_solver_third_order_update(model_output_list, *args, sample=sample,
+                                                            noise=noise, **kw)
+        i = self.step_index
+        (a_t, s_t), (a0, s0), (a1, s1), (a2, s2) = [self._sigma_to_alpha_sigma_t(self.sigmas[j])
+                                                    for j in (i + 1, i, i - 1, i - 2)]
+        lam = [torch.log(a) - torch.log(s) for a, s in ((a_t, s_t), (a0, s0), (a1, s1), (a2, s2))]
+        h, r0, r1 = lam[0] - lam[1], (lam[1] - lam[2]) / (lam[0] - lam[1]), (lam[2] - lam[3]) / (lam[0] - lam[1])
+        m0, m1, m2 = model_output_list[-1], model_output_list[-2], model_output_list[-3]
+        d2 = ((m0 - m1) / r0 - (m1 - m2) / r1) / (r0 + r1)
+        return x - a_t * ((torch.exp(-h) - 1.0 + h) / h**2 - 0.5) * d2
+
+
 @pytest.mark.parametrize("beta,pred,spacing", CASES)
 @pytest.mark.parametrize("steps", [10, 7])
 def test_dpmpp_2m_and_3m(beta, pred, spacing, steps):
     x = x_T()
-    for order, solver in [(2, "dpmpp_2m"), (3, "dpmpp_3m")]:
-        s = diffusers.DPMSolverMultistepScheduler(beta_schedule=beta, prediction_type=pred,
+    for order, solver, cls in [(2, "dpmpp_2m", diffusers.DPMSolverMultistepScheduler), (3, "dpmpp_3m", Corrected3M)]:
+        s = cls(beta_schedule=beta, prediction_type=pred,
                                                   timestep_spacing=spacing, solver_order=order, steps_offset=1,
                                                   **clipped(beta))
         ref = run_diffusers(s, x, steps)

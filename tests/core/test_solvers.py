@@ -126,19 +126,19 @@ def test_every_process_and_prediction_reaches_the_same_ode_solution(proc, predic
 
 def test_flow_prediction_on_linear_interpolant():
     proc = pc.Flow()
-    x = proc.prior_sample((64, 2), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    a = pc.sample(GM.as_model(proc, "flow"), proc, x, steps=200, solver="euler", final="none", prediction="flow")
-    b = pc.sample(GM.as_model(proc, "eps"), proc, x, steps=200, solver="euler", final="none")
+    x = proc.prior_sample((16, 2), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    a = pc.sample(GM.as_model(proc, "flow"), proc, x, steps=50, solver="euler", final="none", prediction="flow")
+    b = pc.sample(GM.as_model(proc, "eps"), proc, x, steps=50, solver="euler", final="none")
     assert (a - b).abs().max() < 1e-6  # the flow coefficients use autograd d alpha/dt, d sigma/dt
 
 
-@pytest.mark.parametrize("solver,steps,opts", [("ddpm", 200, {}), ("euler_maruyama", 400, {}),
-                                               ("dpmpp_2m_sde", 150, {}), ("pc", 150, {"snr": 0.1}),
-                                               ("ddim", 100, {"eta": 1.0})])
+@pytest.mark.parametrize("solver,steps,opts", [("ddpm", 100, {}), ("euler_maruyama", 200, {}),
+                                               ("dpmpp_2m_sde", 100, {}), ("pc", 100, {"snr": 0.1}),
+                                               ("ddim", 60, {"eta": 1.0})])
 def test_stochastic_solvers_reproduce_gaussian_moments(solver, steps, opts):
     mu, s0 = torch.tensor([[1.0, -2.0]]), 0.5
     g = GaussianMixture(mu, torch.tensor([s0]))
-    n = 4000
+    n = 2000
     x = _x(n, seed=7)
     out = pc.sample(g.as_model(PROC, "eps"), PROC, x, steps=steps, solver=solver,
                     generator=torch.Generator().manual_seed(11), **opts)
@@ -148,9 +148,9 @@ def test_stochastic_solvers_reproduce_gaussian_moments(solver, steps, opts):
     assert ((var - s0**2).abs() / s0**2).max() < 4 * math.sqrt(2 / n) + 0.08
 
 
-@pytest.mark.parametrize("solver,steps", [("ddpm", 200), ("dpmpp_2m_sde", 80), ("euler_maruyama", 400)])
+@pytest.mark.parametrize("solver,steps", [("ddpm", 100), ("dpmpp_2m_sde", 60), ("euler_maruyama", 200)])
 def test_stochastic_solvers_reach_mixture_at_noise_floor(solver, steps):
-    n = 1500
+    n = 800
     x = _x(n, seed=3)
     out = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=steps, solver=solver,
                     generator=torch.Generator().manual_seed(4))
@@ -191,12 +191,12 @@ def test_classifier_guidance_with_exact_classifier_samples_the_class():
     def log_p_y(x, t):
         return GM.log_responsibilities(x, t, PROC)[:, k]
 
-    n = 2000
+    n = 600
     x = _x(n, seed=9)
-    out = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=200, solver="ddpm",
+    out = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=100, solver="ddpm",
                     guidance=pc.ClassifierGuidance(log_p_y, 1.0), generator=torch.Generator().manual_seed(1))
-    assert (out.mean(0) - comp.mean()).abs().max() < 0.06
-    unguided = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=200, solver="ddpm",
+    assert (out.mean(0) - comp.mean()).abs().max() < 0.08
+    unguided = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=100, solver="ddpm",
                          generator=torch.Generator().manual_seed(1))
     frac = lambda z: float((GM.log_responsibilities(z, None, None).argmax(1) == k).double().mean())  # noqa: E731
     assert frac(out) > 0.97 > frac(unguided) + 0.4
@@ -258,12 +258,13 @@ def test_every_solver_every_rank(solver, shape):
 def test_per_sample_start_times_equal_separate_runs(solver):
     ts = torch.tensor([0.3, 0.6, 0.9], dtype=torch.float64)
     x = _x(3, shape=(4,)).float()
-    model = GM.as_model(PROC, "eps") if False else (lambda x, t: 0.3 * torch.tanh(x) * t[:, None])
+    model = lambda x, t: 0.3 * torch.tanh(x) * t[:, None]  # noqa: E731
     gens = [torch.Generator().manual_seed(i) for i in range(3)]
-    batched = pc.sample(model, PROC, x, steps=5, solver=solver, t_start=ts, generator=gens)
+    opts = {"step_norm": "sample"} if solver == "pc" else {}
+    batched = pc.sample(model, PROC, x, steps=5, solver=solver, t_start=ts, generator=gens, **opts)
     for i in range(3):
         single = pc.sample(model, PROC, x[i:i + 1], steps=5, solver=solver, t_start=float(ts[i]),
-                           generator=[torch.Generator().manual_seed(i)])
+                           generator=[torch.Generator().manual_seed(i)], **opts)
         assert torch.allclose(batched[i:i + 1], single, atol=1e-6)
 
 
