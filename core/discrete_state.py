@@ -40,7 +40,7 @@ class _TokenSchedule:
     t_min: float = 0.0
     t_max: float = 1.0
 
-    def __init__(self, vocab_size: int, schedule: str):
+    def __init__(self, vocab_size: int, schedule: str = "linear"):
         if not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
         if schedule not in TOKEN_SCHEDULES:
