@@ -1,4 +1,4 @@
-"""Segmentation part of the vision benchmark (full mode): Baranchuk et al.'s pixel-MLP
+"""Segmentation part of the vision benchmark: Baranchuk et al.'s pixel-MLP
 ensemble on denoiser features vs a U-Net trained from scratch, on MNI152 T1 slices with
 grey/white-matter labels (0 other, 1 grey matter, 2 white matter)."""
 from __future__ import annotations
@@ -29,11 +29,12 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
     for k in cfg["labelled"]:
         pick = torch.linspace(0, len(x_tr) - 1, k).round().long()
         t0 = time.perf_counter()
-        seg = segment.train_segmenter(ext, x_tr[pick], y_tr[pick], 3, n_models=10, pixels_per_image=4096, epochs=8)
+        seg = segment.train_segmenter(ext, x_tr[pick], y_tr[pick], 3, n_models=cfg["n_models"],
+                                      pixels_per_image=4096, epochs=cfg["epochs"])
         pred = seg.predict(x_te)
         secs = time.perf_counter() - t0
         t0 = time.perf_counter()
-        base = segment.train_unet_segmenter(x_tr[pick], y_tr[pick], 3, steps=steps // 3, base=net_kw["base"],
+        base = segment.train_unet_segmenter(x_tr[pick], y_tr[pick], 3, steps=cfg["baseline_steps"], base=net_kw["base"],
                                             mults=net_kw["mults"])
         with torch.no_grad():
             pred_b = base(x_te).argmax(1)

@@ -34,9 +34,10 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     tiny = copy.deepcopy(bench.CONFIGS["quick"])
     tiny.update(n_train=64, batch=16, n_gen_per_class=2, n_eval=4, sample_steps=2, scales=(0.0, 2.0),
                 net={"base": 8, "mults": (1, 2), "attention_levels": ()},
-                steps={k: 2 for k in tiny["steps"]})
+                steps={k: 2 for k in [*tiny["steps"], "segment"]})
     tiny["inpaint"] = dict(tiny["inpaint"], steps=2, jump_length=1, resample=2)
     tiny["anomaly"] = dict(tiny["anomaly"], steps=2, n=4)
+    tiny["segment"] = dict(bench.SEGMENT_SMALL, labelled=(2,), n_models=1, epochs=1, baseline_steps=2)
     monkeypatch.setitem(bench.CONFIGS, "quick", tiny)
     stages = []
     recs = bench.run("quick", tmp_path, progress=stages.append)
@@ -44,7 +45,7 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     for r in recs:
         assert r["domain"] == "vision" and isinstance(r["value"], float)
         groups.setdefault((r["task"], r["dataset"], r["setting"], r["metric"]), set()).add(r["method"])
-    assert {"generate", "inpaint", "superres", "anomaly"} <= {k[0] for k in groups}
+    assert {"generate", "inpaint", "superres", "anomaly", "segment"} <= {k[0] for k in groups}
     for key, methods in groups.items():  # every polydiff number has a baseline beside it
         assert any(not m.startswith("polydiff") for m in methods) or len(methods) > 1, key
     assert (tmp_path / "superres.png").exists() and (tmp_path / "inpaint_center.png").exists()
