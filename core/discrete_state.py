@@ -24,12 +24,12 @@ The token model is ``model(z_t [B, L] long, t [B] float, **cond) -> logits [B, L
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["MaskedDiffusion", "UniformDiffusion", "masked_sample", "TOKEN_SCHEDULES"]
+__all__ = ["TOKEN_SCHEDULES", "MaskedDiffusion", "UniformDiffusion", "masked_sample"]
 
 TOKEN_SCHEDULES = ("linear", "cosine")
 

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -24,7 +24,7 @@ from ._broadcast import append_dims
 from .losses import _coefficients, _time_derivatives
 from .prediction import PREDICTIONS
 
-__all__ = ["ode_nll", "bits_per_dim", "discrete_vlb"]
+__all__ = ["bits_per_dim", "discrete_vlb", "ode_nll"]
 
 _HUTCHINSON = ("rademacher", "gaussian", "exact")
 
@@ -265,7 +265,7 @@ def discrete_vlb(model: Callable[..., Tensor], process, x0: Tensor, prediction: 
         raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
     cond = dict(cond or {})
     x = x0.detach().cpu().to(torch.float64)
-    b, d = x.shape[0], x[0].numel()
+    b = x.shape[0]
     if decoder == "discretized":
         k = (x + 1) * (n_bins - 1) / 2
         if (k - k.round()).abs().max() > 1e-4 or x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6:

@@ -37,7 +37,7 @@ expectation is unchanged, as in Song et al. 2021, Sec. 5); ``lognormal`` (EDM:
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ from torch import Tensor
 from ._broadcast import append_dims
 from .prediction import PREDICTIONS, PredictionCoefficients, prediction_coefficients, target
 
-__all__ = ["dsm_loss", "WEIGHTINGS", "TIME_SAMPLINGS", "loss_weight"]
+__all__ = ["TIME_SAMPLINGS", "WEIGHTINGS", "dsm_loss", "loss_weight"]
 
 WEIGHTINGS = ("simple", "snr", "min_snr", "likelihood", "edm")
 TIME_SAMPLINGS = ("uniform", "antithetic", "importance", "lognormal")

@@ -16,7 +16,7 @@ prediction type, so solvers, losses and likelihoods can be tested against exact 
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -197,7 +197,7 @@ class GaussianMixture:
         """Exact Tweedie denoiser ``E[x0 | x_t] = (x + sigma^2 score) / alpha``, shaped like ``x``."""
         return self._x0_eps(x, t, process)[0].to(x.dtype)
 
-    def component(self, k: int) -> "GaussianMixture":
+    def component(self, k: int) -> GaussianMixture:
         """The ``k``-th component alone (the exact class-conditional distribution)."""
         if not 0 <= k < self.num_components:
             raise ValueError(f"component index {k} outside [0, {self.num_components})")

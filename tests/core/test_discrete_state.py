@@ -1,9 +1,9 @@
 """Masked (absorbing) and uniform discrete diffusion over tokens."""
+import itertools
 import math
 
 import pytest
 import torch
-
 from polydiff.core.discrete_state import MaskedDiffusion, UniformDiffusion, masked_sample
 
 V, MASK = 7, 6  # 6 real tokens and the mask id
@@ -135,7 +135,7 @@ def test_fixed_positions_never_change_and_reveal_follows_the_forward_process():
         frac = float((free == MASK).double().mean())
         # the state fed at time t is distributed as the forward process: masked w.p. 1 - alpha(t)
         assert abs(frac - float(1 - proc.alpha(torch.tensor(t)))) < 4 * math.sqrt(0.25 / free.numel()) + 1e-9
-    for (z0, _), (z1, _) in zip(seen, seen[1:]):  # revealed tokens are carried over
+    for (z0, _), (z1, _) in itertools.pairwise(seen):  # revealed tokens are carried over
         kept = z0 != MASK
         assert torch.equal(z1[kept], z0[kept])
 
@@ -161,7 +161,7 @@ def test_sampler_draws_from_the_model_distribution():
 
 def test_bad_input_raises():
     proc = MaskedDiffusion(V, MASK)
-    model = lambda z, t: torch.zeros(*z.shape, V)  # noqa: E731
+    model = lambda z, t: torch.zeros(*z.shape, V)
     with pytest.raises(ValueError, match="mask_id"):
         MaskedDiffusion(V, V)
     with pytest.raises(ValueError, match="unknown schedule"):

@@ -1,10 +1,9 @@
 """Likelihoods: PF-ODE NLL against exact densities, Hutchinson unbiasedness, bits/dim, DDPM bound."""
 import math
 
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.core.discrete import DiscreteVP
 from polydiff.core.likelihood import bits_per_dim, discrete_vlb, ode_nll
 from polydiff.core.losses import dsm_loss

@@ -1,10 +1,9 @@
 """Denoising score matching (``polydiff.core.losses.dsm_loss``): weightings, masks, time sampling."""
 import math
 
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.core.discrete import DiscreteVP
 from polydiff.core.losses import dsm_loss
 from polydiff.core.testing import GaussianMixture
@@ -58,10 +57,10 @@ def test_exact_model_attains_the_analytic_minimum(prediction, proc):
 @pytest.mark.parametrize("prediction", ["eps", "x0", "v", "score"])
 def test_snr_weighting_is_the_eps_mse_for_every_prediction(prediction):
     proc, x0 = pc.VP(), _gauss().sample(16, torch.Generator().manual_seed(1)).float()
-    kw = dict(generator=torch.Generator().manual_seed(2))
-    ref = dsm_loss(_eps_net(), proc, x0, prediction="eps", weighting="simple", **kw)
-    kw = dict(generator=torch.Generator().manual_seed(2))
-    got = dsm_loss(_as(prediction, _eps_net(), proc), proc, x0, prediction=prediction, weighting="snr", **kw)
+    ref = dsm_loss(_eps_net(), proc, x0, prediction="eps", weighting="simple",
+                   generator=torch.Generator().manual_seed(2))
+    got = dsm_loss(_as(prediction, _eps_net(), proc), proc, x0, prediction=prediction, weighting="snr",
+                   generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(got, ref, rtol=2e-4, atol=1e-7)
 
 
@@ -115,13 +114,17 @@ def test_edm_weighting_and_lognormal_sampling():
 
     g = torch.Generator().manual_seed(5)
     loss = dsm_loss(d_net, proc, x0, prediction="x0", weighting="edm", generator=g)
-    ln = seen["t"].log()
+    sig = seen["t"].double()
+    ln = sig.log()
     assert abs(float(ln.mean()) + 1.2) < 0.06 and abs(float(ln.std()) - 1.2) < 0.05  # P_mean, P_std
+    # E[loss | sigma] = lambda(sigma) sigma^2 (1 + s0^2) / (1 + sigma)^2 for this D, data N(0, s0^2)
+    sd = proc.sigma_data
+    cond_mean = (sig**2 + sd**2) / sd**2 * (1 + S0**2) / (1 + sig) ** 2
+    assert abs(float((loss - cond_mean).mean())) < 4 * float((loss - cond_mean).std()) / math.sqrt(4000)
     t = torch.tensor([0.1, 1.0, 10.0], dtype=torch.float64)
     eps = torch.randn(3, 4, generator=g, dtype=torch.float64)
     plain = dsm_loss(d_net, proc, x0[:3], prediction="x0", t=t, eps=eps)
     got = dsm_loss(d_net, proc, x0[:3], prediction="x0", t=t, eps=eps, weighting="edm")
-    sd = proc.sigma_data
     torch.testing.assert_close(got, (t**2 + sd**2) / (t * sd) ** 2 * plain)
     # with the "edm" (F) prediction, Karras' weighting makes the loss a plain MSE on F
     f_net = gm_f = _gauss().as_model(proc, "edm")

@@ -2,10 +2,9 @@
 import math
 
 import numpy as np
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.core.testing import GaussianMixture, convergence_order, energy_distance
 
 
