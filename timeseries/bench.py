@@ -107,6 +107,7 @@ def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
     else:
         model.fit({"X": Ztr.astype(np.float32)})
         save_file({k: v.contiguous() for k, v in model.model.state_dict().items()}, str(file))
+    torch.manual_seed(0)  # PyPOTS samples from the global RNG
     t0 = time.perf_counter()
     res = model.predict({"X": Zin.astype(np.float32)}, n_sampling_times=n_samples)
     secs = time.perf_counter() - t0

@@ -1,0 +1,41 @@
+"""The bench entry returns valid records, each polydiff number with a peer in its group,
+and a second run reuses the cached models."""
+import numpy as np
+import pytest
+import torch
+
+from polydiff.bench.schema import GROUP_FIELDS, record_problems
+from polydiff.timeseries import bench
+
+TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+
+
+@pytest.mark.slow  # ~35 s: two full bench passes incl. PyPOTS and ETS
+def test_bench_records_and_cache(tmp_path, monkeypatch):
+    tiny = dict(stations=("JFK",), days=20, length=12, train_stride=12, net=TINY, train_steps=2,
+                batch_size=8, n_samples=3, rates=(0.5,), max_test=3, fast=("dpmpp_2m_sde", 3),
+                pypots=True, fc=dict(context=12, horizon=6, train_steps=2, n_samples=3, origins=2,
+                                     net=TINY, stride=400))
+    monkeypatch.setitem(bench.SETTINGS, "quick", tiny)
+    threads = torch.get_num_threads()  # run() pins one thread on CPU; restore it afterwards
+    stages = []
+    try:
+        recs = bench.run("quick", tmp_path, progress=stages.append)
+        stages2 = []
+        recs2 = bench.run("quick", tmp_path, progress=stages2.append)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(record_problems(r, domain="timeseries") == [] for r in recs)
+    groups = {}
+    for r in recs:
+        groups.setdefault(tuple(r[k] for k in GROUP_FIELDS), set()).add(r["method"])
+    for key, methods in groups.items():
+        assert any(m.startswith("polydiff") for m in methods), key
+        assert any(not m.startswith("polydiff") for m in methods), key
+    methods = {r["method"] for r in recs if r["task"] == "impute"}
+    assert {"linear-interp", "locf", "mean", "pypots-csdi", "polydiff-csdi-ddpm50"} <= methods
+    assert all(np.isfinite(r["value"]) for r in recs)
+    assert list(tmp_path.glob("*.png")) and stages
+    # second run: models come from the cache (no training stage reported)
+    assert not any("training" in s for s in stages2)
+    assert [r["value"] for r in recs2] == [r["value"] for r in recs]
