@@ -84,7 +84,11 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
                 [(e.source, e.text) for e in data.train]])
     d = cache / f"{kind}-{key}"
     if (d / "model.safetensors").is_file():
-        return type(model).load(d).eval()
+        model = type(model).load(d).eval()
+        if kind in ("diffusion-lm", "diffuseq") and model.allowed_ids is None:
+            from .train import training_rows
+            model.restrict_vocabulary(training_rows(model, kind, data.train)[:, model.config.src_len:])
+        return model
     if progress:
         progress(f"train {kind} ({bc.steps} steps)")
     train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps)

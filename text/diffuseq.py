@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 import polydiff.core as pc
 
-from .diffusion_lm import (EmbeddingDiffusionConfig, check_solver, clamp_hook, embedding_diffusion_loss,
-                           load_model_files, round_to_tokens, save_model)
+from .diffusion_lm import (EmbeddingDiffusionConfig, VocabularyMixin, check_solver, clamp_hook, embedding_diffusion_loss,
+                           load_model_files, save_model)
 from .metrics import sentence_bleu
 from .nets import TransformerDenoiser
 from .tokenizer import Tokenizer
@@ -42,6 +42,12 @@ class Anchor:
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         return torch.where(self.mask, self.values.to(x.dtype), x)
+
+
+def _target_clamp(clamp, src_len: int):
+    def project(x0_hat: Tensor, t) -> Tensor:
+        return torch.cat([x0_hat[:, :src_len], clamp(x0_hat[:, src_len:], t)], 1)
+    return project
 
 
 def encode_sources(tok: Tokenizer, sources: Sequence[str], src_len: int, truncate: bool = False) -> Tensor:
@@ -75,7 +81,7 @@ def mbr_select(candidates: Sequence[str]) -> int:
     return max(range(len(scores)), key=lambda i: scores[i])
 
 
-class DiffuSeq(nn.Module):
+class DiffuSeq(VocabularyMixin, nn.Module):
     """A DiffuSeq model: denoiser + embeddings over ``[source | target]`` sequences."""
 
     def __init__(self, config: EmbeddingDiffusionConfig, tokenizer: Tokenizer):
@@ -137,10 +143,12 @@ class DiffuSeq(nn.Module):
         mask = 1.0 - self.noise_mask(B)
         anchor = Anchor(src_emb, mask)
         x_T = anchor(self.process.prior_sample((B, c.seq_len, c.emb_dim), generator=generator), None)
-        kw = {"project_x0": clamp_hook(W)} if clamp else {}
+        W_allowed, _ = self._table()
+        # clamp target positions only: source positions are anchored to their own rows
+        kw = {"project_x0": _target_clamp(clamp_hook(W_allowed), c.src_len)} if clamp else {}
         x0 = pc.sample(self._denoiser, self.process, x_T, steps=steps, solver=solver, prediction="x0",
                        project_x=anchor, generator=generator, **kw)
-        return round_to_tokens(x0[:, c.src_len:], W)
+        return self._round(x0[:, c.src_len:])
 
     def generate(self, sources: Sequence[str], n: int = 1, steps: int = 200, solver: str = "ddim",
                  *, mbr: int = 1, generator: torch.Generator | None = None, **kw) -> list[str]:
@@ -160,11 +168,12 @@ class DiffuSeq(nn.Module):
 
     # --- checkpoints ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        save_model(self, directory, {"config": self.config.to_dict()})
+        save_model(self, directory, {"config": self.config.to_dict(), **self._meta()})
 
     @classmethod
     def load(cls, directory: str | Path) -> "DiffuSeq":
         meta, tok, state = load_model_files(directory)
         m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok)
         m.load_state_dict(state)
+        m._load_meta(meta)
         return m

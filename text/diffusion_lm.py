@@ -37,7 +37,7 @@ from .tokenizer import Tokenizer
 __all__ = [
     "EmbeddingDiffusionConfig", "forward_sample", "embedding_diffusion_loss", "nearest_token", "clamp_hook",
     "round_to_tokens", "partial_noising", "ControlHook", "DiffusionLM",
-    "check_solver", "save_model", "load_model_files",
+    "check_solver", "save_model", "load_model_files", "VocabularyMixin",
 ]
 
 
@@ -97,6 +97,43 @@ def clamp_hook(weight: Tensor):
     if weight.ndim != 2:
         raise ValueError(f"embedding table must be [V, D], got {tuple(weight.shape)}")
     return _core_clamp(weight.detach())
+
+
+class VocabularyMixin:
+    """Optional restriction of clamping and rounding to the tokens seen in training.
+
+    Li et al. build the vocabulary from the training words; a sentencepiece model also holds
+    byte-fallback pieces and pieces never used by the training split, whose embeddings never
+    receive a gradient from the x0 loss and would capture rounding. ``allowed_ids`` (sorted
+    ids, saved in ``config.json``) limits the table to the observed tokens.
+    """
+
+    allowed_ids: Tensor | None = None
+
+    def restrict_vocabulary(self, rows: Tensor) -> None:
+        """Allow only the token ids occurring in ``rows`` (e.g. the training target rows)."""
+        ids = torch.unique(torch.as_tensor(rows).flatten())
+        if ids.numel() < 2 or int(ids.min()) < 0 or int(ids.max()) >= self.config.vocab_size:
+            raise ValueError("restrict_vocabulary needs ids of at least two tokens inside the vocabulary")
+        self.allowed_ids = ids.sort().values
+
+    def _table(self) -> tuple[Tensor, Tensor | None]:
+        W = self.net.embed.weight
+        if self.allowed_ids is None:
+            return W, None
+        return W[self.allowed_ids], self.allowed_ids
+
+    def _round(self, x: Tensor) -> Tensor:
+        W, allowed = self._table()
+        idx = round_to_tokens(x, W)
+        return idx if allowed is None else allowed[idx]
+
+    def _meta(self) -> dict:
+        return {"allowed_ids": None if self.allowed_ids is None else self.allowed_ids.tolist()}
+
+    def _load_meta(self, meta: dict) -> None:
+        a = meta.get("allowed_ids")
+        self.allowed_ids = None if a is None else torch.tensor(a, dtype=torch.long)
 
 
 def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
@@ -207,7 +244,7 @@ class ControlHook:
         return y
 
 
-class DiffusionLM(nn.Module):
+class DiffusionLM(VocabularyMixin, nn.Module):
     """A trained Diffusion-LM: denoiser + embeddings, tokenizer, process, optional guide.
 
     Args:
@@ -275,10 +312,11 @@ class DiffusionLM(nn.Module):
         check_solver(solver)
         c = self.config
         W = self.net.embed.weight
+        W_allowed, _ = self._table()
         x_T = self.process.prior_sample((n, c.seq_len, c.emb_dim), generator=generator)
         kw: dict = {}
         if clamp:
-            kw["project_x0"] = clamp_hook(W)
+            kw["project_x0"] = clamp_hook(W_allowed)
         if control is not None:
             if self.classifier is None:
                 raise ValueError("control needs a DiffusionLM trained with a guiding classifier")
@@ -294,7 +332,7 @@ class DiffusionLM(nn.Module):
             kw["known"] = pc.Known(values, mask)
         x0 = pc.sample(self._denoiser, self.process, x_T, steps=steps, solver=solver,
                        prediction="x0", generator=generator, **kw)
-        return round_to_tokens(x0, W)
+        return self._round(x0)
 
     def _denoiser(self, x: Tensor, t: Tensor) -> Tensor:
         return self.net(x, t.to(x.dtype))
@@ -314,13 +352,15 @@ class DiffusionLM(nn.Module):
     # --- checkpoints ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         """``model.safetensors`` + ``config.json`` + ``tokenizer.model``."""
-        save_model(self, directory, {"config": self.config.to_dict(), "attributes": self.attributes})
+        save_model(self, directory, {"config": self.config.to_dict(), "attributes": self.attributes,
+                                     **self._meta()})
 
     @classmethod
     def load(cls, directory: str | Path) -> "DiffusionLM":
         meta, tok, state = load_model_files(directory)
         m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok, meta["attributes"])
         m.load_state_dict(state)
+        m._load_meta(meta)
         return m
 
 

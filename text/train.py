@@ -133,6 +133,8 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
         def loss_fn(net, batch, g):
             return ar_loss(net, batch, model.loss_mask(batch))
     _fit(model.net, loss_fn, rows, cfg, meta)
+    if kind in ("diffusion-lm", "diffuseq"):  # round only to tokens the training targets use
+        model.restrict_vocabulary(rows[:, model.config.src_len:])
     if kind == "diffusion-lm" and model.classifier is not None and classifier_steps > 0:
         labels = attribute_labels(examples, model.attributes)
         data = torch.utils.data.TensorDataset(rows, labels)

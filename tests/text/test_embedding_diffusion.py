@@ -131,3 +131,15 @@ def test_sqrt_schedule_is_core_discrete_vp(dlm):
     # cumulative product telescopes to f((i+1)/T) / f(0) (the last beta is clipped at 0.999)
     f = lambda u: 1 - torch.sqrt(u + 1e-4)  # noqa: E731
     assert torch.allclose(ab[:-1], (f(t) / f(torch.tensor(0.0, dtype=torch.float64)))[:-1], rtol=1e-9)
+
+
+def test_restricted_vocabulary_rounds_only_to_allowed_tokens(dseq, e2e_split):
+    ex = e2e_split[0][:16]
+    ids, _ = dseq.encode_pairs([e.compact_source for e in ex], [e.text for e in ex], truncate=True)
+    tgt = ids[:, dseq.config.src_len:]
+    dseq.restrict_vocabulary(tgt)
+    allowed = set(tgt.flatten().tolist())
+    out = dseq.sample_ids([ex[0].compact_source] * 2, steps=3, generator=torch.Generator().manual_seed(0))
+    assert set(out.flatten().tolist()) <= allowed
+    # a sequence made of allowed tokens still rounds back to itself
+    assert torch.equal(dseq._round(dseq.net.embed_tokens(tgt)), tgt)
