@@ -91,3 +91,27 @@ def test_imputer_rejects_bad_input():
         imp.impute(X[:, :, :2], n_samples=1)
     with pytest.raises(ValueError, match="unknown solver"):
         imp.impute(X, n_samples=1, solver="nope")
+
+
+def test_ddpm50_equals_csdi_algorithm_2():
+    """pc.sample(ddpm, 50) reproduces CSDI's ancestral sampler (Tashiro et al. 2021, Alg. 2):
+    x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(1 - beta_t) + sigma_t z, with
+    sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t), fed the same noise."""
+    net, proc = _net(), csdi_process()
+    vals = torch.randn(1, 8, 3)
+    mask = (torch.rand(1, 8, 3, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    ours = sample_imputations(net, proc, vals, mask, n_samples=1, solver="ddpm", steps=50,
+                              generators=row_generators(3, 1))[:, 0]
+    beta = torch.linspace(1e-4 ** 0.5, 0.5 ** 0.5, 50, dtype=torch.float64) ** 2
+    abar = torch.cumprod(1 - beta, 0)
+    g = row_generators(3, 1)[0]
+    x = torch.randn((8, 3), generator=g)[None].double()
+    with torch.no_grad():
+        for t in range(49, -1, -1):
+            eps = net(x.float(), torch.tensor([float(t)]), cond_values=vals, cond_mask=mask).double()
+            x = (x - beta[t] / (1 - abar[t]).sqrt() * eps) / (1 - beta[t]).sqrt()
+            if t > 0:
+                sig = (beta[t] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt()
+                x = x + sig * torch.randn((8, 3), generator=g)[None].double()
+    ref = torch.where(mask > 0, vals, x.float())
+    assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-4)
