@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
-from ._broadcast import append_dims
 from .losses import _coefficients, _time_derivatives
 from .prediction import PREDICTIONS
 
@@ -56,30 +55,30 @@ def _pf_drift_and_div(model, process, prediction, x: Tensor, t: float, probes, c
                       dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """Probability-flow drift (float64, like ``x``) and its divergence ``[B]`` at scalar ``t``;
     the model runs in ``dtype`` (the caller's), the ODE state stays float64."""
-    b = x.shape[0]
-    tt = torch.full((b,), t, dtype=torch.float64)
-    a, s, coef, _ = _coefficients(process, prediction, tt)
-    da, ds = _time_derivatives(process, tt[:1])
-    f = float(da[0] / a[0])  # d log alpha / dt
-    g2 = float(2.0 * s[0] * ds[0] - 2.0 * f * s[0] ** 2)  # Kingma et al. 2021, eq. 7-8
+    b, dev = x.shape[0], x.device
+    t1 = torch.full((1,), t, dtype=torch.float64)
+    a, s, coef, _ = _coefficients(process, prediction, t1)  # shared t: python floats below
+    da, ds = _time_derivatives(process, t1)
+    a, s = float(a[0]), float(s[0])
+    f = float(da[0]) / a  # d log alpha / dt
+    g2 = 2.0 * s * float(ds[0]) - 2.0 * f * s**2  # Kingma et al. 2021, eq. 7-8
+    in_scale, eps_x, eps_out = float(coef.in_scale[0]), float(coef.eps_x[0]), float(coef.eps_out[0])
     with torch.enable_grad():
         xr = x.detach().to(torch.float64).requires_grad_(True)
-        x_in = (append_dims(coef.in_scale, x.ndim).to(xr) * xr).to(dtype)
-        out = model(x_in, tt.to(dtype), **cond)
+        out = model((in_scale * xr).to(dtype), torch.full((b,), t, dtype=dtype, device=dev), **cond)
         if not isinstance(out, Tensor) or out.shape != x.shape:
             raise ValueError(f"model output has shape {getattr(out, 'shape', None)}, expected {tuple(x.shape)}")
         if not torch.isfinite(out).all():
             raise ValueError(f"model output contains NaN or inf at t={t:.6g}")
-        eps_hat = append_dims(coef.eps_x, x.ndim) * xr + append_dims(coef.eps_out, x.ndim) * out.to(torch.float64)
-        drift = f * xr + 0.5 * g2 * eps_hat / append_dims(s, x.ndim)  # score = -eps / sigma
+        eps_hat = eps_x * xr + eps_out * out.to(torch.float64)
+        drift = f * xr + (0.5 * g2 / s) * eps_hat  # score = -eps / sigma
+        div = torch.zeros(b, dtype=torch.float64, device=dev)
         if probes is None:  # exact trace, one backward pass per entry
             flat = drift.flatten(1)
-            div = torch.zeros(b, dtype=torch.float64)
             for i in range(flat.shape[1]):
                 (gi,) = torch.autograd.grad(flat[:, i].sum(), xr, retain_graph=True)
                 div = div + gi.flatten(1)[:, i]
         else:
-            div = torch.zeros(b, dtype=torch.float64)
             for k, z in enumerate(probes):
                 (vjp,) = torch.autograd.grad(drift, xr, grad_outputs=z, retain_graph=k < len(probes) - 1)
                 div = div + (vjp * z).flatten(1).sum(1)
@@ -126,7 +125,7 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
     probes = None
     if hutchinson != "exact":
         dev = generator.device if generator is not None else x.device
-        z = torch.randn((n_probes, *x.shape), generator=generator, device=dev, dtype=torch.float64).cpu()
+        z = torch.randn((n_probes, *x.shape), generator=generator, device=dev, dtype=torch.float64).to(x.device)
         probes = list(z.sign() if hutchinson == "rademacher" else z)
     dtype = x.dtype
     nfe = 0
@@ -136,7 +135,7 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
         nfe += 1
         return _pf_drift_and_div(model, process, prediction, y.detach(), t, probes, cond, dtype)
 
-    x64 = x.detach().cpu().to(torch.float64)
+    x64 = x.detach().to(torch.float64)
     t0, t1 = float(process.t_min), float(process.t_max)
     if method == "rk4":
         x_T, delta = _rk4(fn, x64, t0, t1, steps)
@@ -148,7 +147,7 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
 
 def _rk4(fn, x: Tensor, t0: float, t1: float, n: int) -> tuple[Tensor, Tensor]:
     h = (t1 - t0) / n
-    delta = torch.zeros(x.shape[0], dtype=torch.float64)
+    delta = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     for i in range(n):
         t = t0 + i * h
         k1, d1 = fn(t, x)
@@ -168,7 +167,7 @@ def _rk45(fn, x: Tensor, t0: float, t1: float, rtol: float, atol: float,
     and ``delta`` (Hairer et al., Solving ODEs I, II.4), maximised over the batch.
     """
     b = x.shape[0]
-    y = torch.cat([x.flatten(1), torch.zeros(b, 1, dtype=torch.float64)], 1)
+    y = torch.cat([x.flatten(1), torch.zeros(b, 1, dtype=torch.float64, device=x.device)], 1)
     shape = x.shape
 
     def f(t, yy):
@@ -264,33 +263,34 @@ def discrete_vlb(model: Callable[..., Tensor], process, x0: Tensor, prediction: 
     if cond is not None and not isinstance(cond, Mapping):
         raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
     cond = dict(cond or {})
-    x = x0.detach().cpu().to(torch.float64)
+    x = x0.detach().to(torch.float64)
     b = x.shape[0]
     if decoder == "discretized":
         k = (x + 1) * (n_bins - 1) / 2
         if (k - k.round()).abs().max() > 1e-4 or x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6:
             raise ValueError(f"decoder='discretized' needs data on the {n_bins}-level grid in [-1, 1]")
-    ac = process.alphas_cumprod.to(torch.float64).cpu()
+    ac = process.alphas_cumprod.to(torch.float64).cpu()  # python floats below
     T = int(process.num_train_timesteps)
     snr = ac / (1 - ac)
 
     def x0_hat(i: int) -> Tensor:
         eps = torch.randn(x.shape, generator=generator, dtype=torch.float64,
-                          device=generator.device if generator is not None else "cpu").cpu()
-        xt = ac[i].sqrt() * x + (1 - ac[i]).sqrt() * eps
-        tt = torch.full((b,), float(i), dtype=torch.float64)
-        _, _, coef, _ = _coefficients(process, prediction, tt)
+                          device=generator.device if generator is not None else x.device).to(x.device)
+        xt = float(ac[i].sqrt()) * x + float((1 - ac[i]).sqrt()) * eps
+        _, _, coef, _ = _coefficients(process, prediction, torch.full((1,), float(i), dtype=torch.float64))
         with torch.no_grad():
-            out = model((coef.in_scale[0] * xt).to(x0.dtype).to(x0.device), tt.to(x0.dtype).to(x0.device), **cond)
+            out = model((float(coef.in_scale[0]) * xt).to(x0.dtype),
+                        torch.full((b,), float(i), dtype=x0.dtype, device=x0.device), **cond)
         if not isinstance(out, Tensor) or out.shape != x0.shape or not torch.isfinite(out).all():
             raise ValueError(f"model output at step {i} is not finite or not shaped like x0")
-        return float(coef.x0_x[0]) * xt + float(coef.x0_out[0]) * out.detach().cpu().to(torch.float64)
+        return float(coef.x0_x[0]) * xt + float(coef.x0_out[0]) * out.detach().to(torch.float64)
 
-    prior = 0.5 * (ac[-1] * x**2 + (1 - ac[-1]) - 1 - torch.log1p(-ac[-1])).flatten(1).sum(1)
-    diffusion = torch.zeros(b, dtype=torch.float64)
+    a_T = float(ac[-1])
+    prior = 0.5 * (a_T * x**2 + (1 - a_T) - 1 - math.log1p(-a_T)).flatten(1).sum(1)
+    diffusion = torch.zeros(b, dtype=torch.float64, device=x.device)
     for i in range(1, T):
         err = (x - x0_hat(i)).pow(2).flatten(1).sum(1)
-        diffusion = diffusion + 0.5 * (snr[i - 1] - snr[i]) * err
+        diffusion = diffusion + 0.5 * float(snr[i - 1] - snr[i]) * err
     mean0, var0 = x0_hat(0), float(1 - ac[0])  # Ho: sigma_1^2 = beta_1
     if decoder == "gaussian":
         dec = 0.5 * ((x - mean0) ** 2 / var0 + math.log(2 * math.pi * var0)).flatten(1).sum(1)

@@ -146,20 +146,23 @@ class GaussianMixture:
             t = t.expand(batch)
         if t.shape != (batch,):
             raise ValueError(f"t must be a scalar or of shape [{batch}], got {tuple(t.shape)}")
-        a = torch.as_tensor(process.alpha(t), dtype=torch.float64).cpu()
-        s = torch.as_tensor(process.sigma(t), dtype=torch.float64).cpu()
+        a = torch.as_tensor(process.alpha(t), dtype=torch.float64)
+        s = torch.as_tensor(process.sigma(t), dtype=torch.float64)
         return a.expand(batch), s.expand(batch)
 
     def _components(self, xf: Tensor, a: Tensor, s: Tensor):
         """Per-component log-densities ``[B, K]`` and scores ``[B, K, D]``."""
-        diff = xf[:, None, :] - a[:, None, None] * self.means[None]
-        y = diff if self._U is None else torch.einsum("bkd,kde->bke", diff, self._U)
-        var = a[:, None, None] ** 2 * self._lam[None] + s[:, None, None] ** 2
+        dev = xf.device
+        a, s, mu, lam = a.to(dev), s.to(dev), self.means.to(dev), self._lam.to(dev)
+        u = None if self._U is None else self._U.to(dev)
+        diff = xf[:, None, :] - a[:, None, None] * mu[None]
+        y = diff if u is None else torch.einsum("bkd,kde->bke", diff, u)
+        var = a[:, None, None] ** 2 * lam[None] + s[:, None, None] ** 2
         log_n = -0.5 * ((y**2 / var).sum(-1) + var.log().sum(-1) + self.dim * math.log(2 * math.pi))
         sc = -y / var
-        if self._U is not None:
-            sc = torch.einsum("bke,kde->bkd", sc, self._U)
-        return log_n + self.weights.log()[None], sc
+        if u is not None:
+            sc = torch.einsum("bke,kde->bkd", sc, u)
+        return log_n + self.weights.log().to(dev)[None], sc
 
     def log_responsibilities(self, x: Tensor, t=None, process=None) -> Tensor:
         """Exact class posterior ``log p(k | x_t)`` ``[B, K]`` (an exact noisy classifier)."""
@@ -185,6 +188,7 @@ class GaussianMixture:
         a, s = self._coeffs(t, process, xf.shape[0])
         log_j, sc = self._components(xf, a, s)
         score = (torch.softmax(log_j, dim=1)[:, :, None] * sc).sum(1)
+        a, s = a.to(xf.device), s.to(xf.device)
         x0 = (xf + s[:, None] ** 2 * score) / a[:, None]
         eps = -s[:, None] * score
         return x0.reshape(x.shape), eps.reshape(x.shape)
@@ -226,11 +230,12 @@ class GaussianMixture:
             t64 = t64.expand(x_in.shape[0]) if t64.ndim == 0 else t64
             _, _, coef, _ = _coefficients(process, prediction, t64)
             # the network sees in_scale * x (EDM's c_in); undo it to get the state x
-            x = x_in.cpu().to(torch.float64) / append_dims(coef.in_scale, x_in.ndim)
+            dev = x_in.device
+            x = x_in.to(torch.float64) / append_dims(coef.in_scale.to(dev), x_in.ndim)
             x0, _ = self._x0_eps(x, t64, process)
             # out solves x0_hat = x0_x x + x0_out out (polydiff.core.prediction)
-            out = (x0 - append_dims(coef.x0_x, x.ndim) * x) / append_dims(coef.x0_out, x.ndim)
-            return out.to(device=x_in.device, dtype=x_in.dtype)
+            out = (x0 - append_dims(coef.x0_x.to(dev), x.ndim) * x) / append_dims(coef.x0_out.to(dev), x.ndim)
+            return out.to(x_in.dtype)
 
         model.prediction = prediction  # type: ignore[attr-defined]
         return model
