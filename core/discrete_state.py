@@ -9,7 +9,7 @@ Continuous time ``t in [0, 1]`` (data at 0) and a keep probability ``alpha(t)`` 
 
 :class:`MaskedDiffusion` (Austin et al. 2021, D3PM-absorbing; Sahoo et al. 2024, MDLM):
 ``q(z_t | x) = alpha(t) [z_t = x] + (1 - alpha(t)) [z_t = mask]`` per token. Its loss
-:meth:`MaskedDiffusion.loss` is MDLM's continuous-time NELBO (eq. 10)
+:func:`mdlm_loss` is MDLM's continuous-time NELBO (eq. 10)
 ``E_t[-alpha'(t) / (1 - alpha(t)) sum_{l: z_t^l = mask} -log p(x^l | z_t)]`` with the SUBS
 parameterisation (mask logit removed, unmasked tokens carried over), and
 :func:`masked_sample` is MDLM's ancestral sampler (eq. 7): a masked token is revealed between
@@ -125,46 +125,9 @@ class MaskedDiffusion(_TokenSchedule):
             drop = drop & ~_as_positions(fixed, x)
         return torch.where(drop, torch.full_like(x, self.mask_id), x)
 
-    def loss(self, model: Callable[..., Tensor], x: Tensor, *, generator: torch.Generator | None = None,
-             t: Tensor | None = None, loss_mask: Tensor | None = None, fixed: Tensor | None = None,
-             time_sampling: str = "antithetic", cond: Mapping | None = None) -> Tensor:
-        """MDLM's NELBO per token ``[B]`` in nats (Sahoo et al. 2024, eq. 10-11).
-
-        ``sum_l w(t) [z_t^l = mask] (-log p(x^l | z_t))`` divided by the number of counted
-        positions, ``w(t) = -alpha'(t) / (1 - alpha(t))``, ``t ~ U[t_eps, 1]`` (``uniform``, or
-        ``antithetic`` pairs ``t``, ``1 + t_eps - t``); the ``(1 - t_eps)`` length of the time
-        interval is included, so the expectation is the NELBO restricted to ``t >= t_eps``.
-        ``loss_mask`` (bool ``[B, L]``) selects the positions that count (e.g. not padding);
-        ``fixed`` positions are never masked and never counted (conditioning tokens).
-        """
-        self._check_tokens(x)
-        if (x == self.mask_id).any():
-            raise ValueError("x contains the mask id; training data must be clean tokens")
-        if time_sampling not in ("uniform", "antithetic"):
-            raise ValueError(f"unknown time_sampling {time_sampling!r}; expected 'uniform' or 'antithetic'")
-        if cond is not None and not isinstance(cond, Mapping):
-            raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
-        b = x.shape[0]
-        if t is None:
-            u = _uniform(b, generator, x.device)
-            if time_sampling == "antithetic":
-                h = (b + 1) // 2
-                u = torch.cat([u[:h], 1.0 - u[: b - h]])
-            t = self.t_eps + (1.0 - self.t_eps) * u
-        t = self._time(t, b, x.device)
-        counted = torch.ones_like(x, dtype=torch.bool) if loss_mask is None else _as_positions(loss_mask, x)
-        if fixed is not None:
-            counted = counted & ~_as_positions(fixed, x)
-        if not counted.any():
-            raise ValueError("loss_mask/fixed leave no position to score")
-        z = self.sample_zt(x, t, generator, fixed)
-        logits = _call(model, z, t, cond, self.vocab_size)
-        logp = _subs_log_probs(logits, self.mask_id)
-        nll = -logp.gather(-1, x.long()[..., None]).squeeze(-1)
-        masked = (z == self.mask_id) & counted
-        w = (-self.dalpha(t) / (1.0 - self.alpha(t))) * (1.0 - self.t_eps)
-        per = torch.where(masked, nll, torch.zeros_like(nll)).sum(1)
-        return (w.to(per.dtype) * per) / counted.sum(1).clamp_min(1).to(per.dtype)
+    def loss(self, model: Callable[..., Tensor], x: Tensor, **kw) -> Tensor:
+        """MDLM's NELBO per token ``[B]``: :func:`mdlm_loss` on this process."""
+        return mdlm_loss(model, self, x, **kw)
 
 
 class UniformDiffusion(_TokenSchedule):
@@ -202,6 +165,53 @@ class UniformDiffusion(_TokenSchedule):
         prior = self.marginal_probs(x, s)
         joint = like * prior
         return joint / joint.sum(-1, keepdim=True)
+
+
+def mdlm_loss(model: Callable[..., Tensor], process: MaskedDiffusion, x: Tensor, *,
+              generator: torch.Generator | None = None, t: Tensor | None = None,
+              loss_mask: Tensor | None = None, fixed: Tensor | None = None,
+              time_sampling: str = "antithetic", cond: Mapping | None = None) -> Tensor:
+    """MDLM's NELBO per token ``[B]`` in nats (Sahoo et al. 2024, eq. 10-11).
+
+    ``model(z_t [B, L] long, t [B] float, **cond) -> logits [B, L, V]``.
+
+    ``sum_l w(t) [z_t^l = mask] (-log p(x^l | z_t))`` divided by the number of counted
+    positions, ``w(t) = -alpha'(t) / (1 - alpha(t))``, ``t ~ U[t_eps, 1]`` (``uniform``, or
+    ``antithetic`` pairs ``t``, ``1 + t_eps - t``); the ``(1 - t_eps)`` length of the time
+    interval is included, so the expectation is the NELBO restricted to ``t >= t_eps``.
+    ``loss_mask`` (bool ``[B, L]``) selects the positions that count (e.g. not padding);
+    ``fixed`` positions are never masked and never counted (conditioning tokens).
+    """
+    if not isinstance(process, MaskedDiffusion):
+        raise TypeError(f"mdlm_loss needs a MaskedDiffusion process, got {type(process).__name__}")
+    process._check_tokens(x)
+    if (x == process.mask_id).any():
+        raise ValueError("x contains the mask id; training data must be clean tokens")
+    if time_sampling not in ("uniform", "antithetic"):
+        raise ValueError(f"unknown time_sampling {time_sampling!r}; expected 'uniform' or 'antithetic'")
+    if cond is not None and not isinstance(cond, Mapping):
+        raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
+    b = x.shape[0]
+    if t is None:
+        u = _uniform(b, generator, x.device)
+        if time_sampling == "antithetic":
+            h = (b + 1) // 2
+            u = torch.cat([u[:h], 1.0 - u[: b - h]])
+        t = process.t_eps + (1.0 - process.t_eps) * u
+    t = process._time(t, b, x.device)
+    counted = torch.ones_like(x, dtype=torch.bool) if loss_mask is None else _as_positions(loss_mask, x)
+    if fixed is not None:
+        counted = counted & ~_as_positions(fixed, x)
+    if not counted.any():
+        raise ValueError("loss_mask/fixed leave no position to score")
+    z = process.sample_zt(x, t, generator, fixed)
+    logits = _call(model, z, t, cond, process.vocab_size)
+    logp = _subs_log_probs(logits, process.mask_id)
+    nll = -logp.gather(-1, x.long()[..., None]).squeeze(-1)
+    masked = (z == process.mask_id) & counted
+    w = (-process.dalpha(t) / (1.0 - process.alpha(t))) * (1.0 - process.t_eps)
+    per = torch.where(masked, nll, torch.zeros_like(nll)).sum(1)
+    return (w.to(per.dtype) * per) / counted.sum(1).clamp_min(1).to(per.dtype)
 
 
 def _as_positions(m: Tensor, x: Tensor) -> Tensor:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from polydiff.core.discrete_state import MaskedDiffusion, UniformDiffusion, masked_sample
+from polydiff.core.discrete_state import MaskedDiffusion, UniformDiffusion, masked_sample, mdlm_loss
 
 V, MASK = 7, 6  # 6 real tokens and the mask id
 
@@ -91,7 +91,7 @@ def test_mdlm_loss_fixed_and_loss_mask():
         seen["z"] = z.clone()
         return torch.zeros(*z.shape, V)
 
-    loss = proc.loss(model, x, fixed=fixed, t=torch.full((64,), 0.9), generator=torch.Generator().manual_seed(2))
+    loss = mdlm_loss(model, proc, x, fixed=fixed, t=torch.full((64,), 0.9), generator=torch.Generator().manual_seed(2))
     assert torch.equal(seen["z"][:, :3], x[:, :3])  # conditioning tokens are never masked
     masked = (seen["z"] == MASK).sum(1).double()
     w = 1 / 0.9 * (1 - proc.t_eps)  # -alpha'/(1-alpha) for the linear schedule at t = 0.9
@@ -174,6 +174,8 @@ def test_bad_input_raises():
         proc.sample_zt(torch.zeros(2, 3, dtype=torch.long), 1.5)
     with pytest.raises(ValueError, match="mask id"):
         proc.loss(model, torch.full((2, 3), MASK))
+    with pytest.raises(TypeError, match="MaskedDiffusion"):
+        mdlm_loss(model, UniformDiffusion(V), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="logits of shape"):
         masked_sample(lambda z, t: torch.zeros(*z.shape, V - 1), proc, (2, 3), steps=2)
     with pytest.raises(ValueError, match="NaN"):
