@@ -37,6 +37,7 @@ expectation is unchanged, as in Song et al. 2021, Sec. 5); ``lognormal`` (EDM:
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Mapping
 
 import torch
@@ -133,8 +134,24 @@ def loss_weight(process, t: Tensor, weighting: str, *, min_snr_gamma: float = 5.
     raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
 
 
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _importance_table(process, weighting: str, gamma: float):
-    """Piecewise-constant density ``p(t) ~ lambda(t)/SNR(t)`` on a fine grid: (edges, cdf, mass)."""
+    """Piecewise-constant density ``p(t) ~ lambda(t)/SNR(t)`` on a fine grid: (edges, cdf, mass).
+
+    Cached per process object (processes are immutable after construction)."""
+    key = (weighting, float(gamma), float(process.t_min), float(process.t_max))
+    try:
+        cache = _TABLES.setdefault(process, {})
+    except TypeError:  # not weak-referenceable: no cache
+        cache = {}
+    if key not in cache:
+        cache[key] = _build_importance_table(process, weighting, gamma)
+    return cache[key]
+
+
+def _build_importance_table(process, weighting: str, gamma: float):
     lo, hi = process.t_min, process.t_max
     r = hi - lo
     u = torch.cat([torch.linspace(0, 1, 2049, dtype=torch.float64),
@@ -168,8 +185,9 @@ def _sample_t(process, batch: int, time_sampling: str, weighting: str, gamma: fl
             idx = torch.arange(T, dtype=torch.float64)
             p = _eps_weight(process, idx, weighting, gamma)
             p = p / p.sum()
-            i = torch.multinomial(p.float(), batch, replacement=True, generator=generator).to(device)
-            return i.double(), (1.0 / (p[i.cpu()] * T)).to(device)
+            gdev = generator.device if generator is not None else "cpu"
+            i = torch.multinomial(p.float().to(gdev), batch, replacement=True, generator=generator).cpu()
+            return i.double().to(device), (1.0 / (p[i] * T)).to(device)
         u = _rand(batch, generator, device)
         if time_sampling == "antithetic":
             h = (batch + 1) // 2
