@@ -25,7 +25,11 @@ import polydiff.core as pc
 from polydiff.core.testing import GaussianMixture
 
 NFES = (5, 10, 20, 50)
-# polydiff: (label, solver, options, grid kind, evaluations per step)
+# polydiff: (label, solver, options, grid kind, evaluations per step). The first block uses
+# diffusers' own trailing grid (the same time points as the peers); the second is polydiff's
+# few-step setting, fixed for every NFE and dataset: a uniform log-SNR grid whose last model
+# evaluation is at t = 10 (sigma/alpha = 0.033) before the final step onto clean data.
+T_END = 10.0
 POLYDIFF = [
     ("ddim", "ddim", {}, None, 1),
     ("euler", "euler", {}, None, 1),
@@ -34,9 +38,10 @@ POLYDIFF = [
     ("dpmpp_3m", "dpmpp_3m", {}, None, 1),
     ("unipc-2", "unipc", {"order": 2}, None, 1),
     ("unipc-3", "unipc", {"order": 3}, None, 1),
-    ("dpmpp_3m-logsnr", "dpmpp_3m", {}, "log_snr", 1),
-    ("unipc-3-logsnr", "unipc", {"order": 3}, "log_snr", 1),
-    ("unipc-3-karras", "unipc", {"order": 3}, "karras", 1),
+    ("dpmpp_2m-logsnr", "dpmpp_2m", {"t_end": T_END}, "log_snr", 1),
+    ("dpmpp_3m-logsnr", "dpmpp_3m", {"t_end": T_END}, "log_snr", 1),
+    ("unipc-2-logsnr", "unipc", {"order": 2, "t_end": T_END}, "log_snr", 1),
+    ("unipc-3-logsnr", "unipc", {"order": 3, "t_end": T_END}, "log_snr", 1),
 ]
 
 
@@ -59,6 +64,15 @@ def _peers(d):
         ("Euler", lambda: d.EulerDiscreteScheduler(**base), 1),
         ("Heun", lambda: d.HeunDiscreteScheduler(**base), 2),
         ("DEIS-3", lambda: d.DEISMultistepScheduler(solver_order=3, **base), 1),
+        # diffusers' own alternative grids: uniform log-SNR (Lu et al.) and Karras sigmas
+        ("DPMSolver++2M-lu", lambda: d.DPMSolverMultistepScheduler(solver_order=2, use_lu_lambdas=True,
+                                                                    beta_schedule="linear"), 1),
+        ("DPMSolver++3M-lu", lambda: d.DPMSolverMultistepScheduler(solver_order=3, use_lu_lambdas=True,
+                                                                    beta_schedule="linear"), 1),
+        ("DPMSolver++2M-karras", lambda: d.DPMSolverMultistepScheduler(solver_order=2, use_karras_sigmas=True,
+                                                                        beta_schedule="linear"), 1),
+        ("UniPC-3-karras", lambda: d.UniPCMultistepScheduler(solver_order=3, use_karras_sigmas=True,
+                                                              beta_schedule="linear"), 1),
     ]
 
 

@@ -33,29 +33,33 @@ def rk45(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, rtol: 
          atol: float = 1e-5, max_evals: int = 100_000) -> Tensor:
     """Adaptive RK45 over the whole trajectory; the grid's intermediate points are ignored
     (only its start and last noisy point matter). ``den.nfe`` reports the evaluations used."""
-    if grid.t.ndim != 1:
-        raise ValueError("rk45 needs a grid shared by the batch")
     proc = den.process
-    noisy = int((grid.sigma > 0).sum())
-    t0, t1 = grid.t[0], grid.t[noisy - 1]
-    a0, s0 = float(grid.alpha[0]), float(grid.sigma[0])
-    u0, u1 = math.log(s0 / a0), math.log(float(proc.sigma(t1)) / float(proc.alpha(t1)))
-    xd = x.double()
+    clean = (grid.sigma[-1] == 0).all()
+    last = grid.steps - 1 if bool(clean) else grid.steps  # last noisy point
+    t1 = grid.t[last]
+    # per-sample endpoints in u = log(sigma/alpha); integrate in tau in [0, 1] with
+    # u = u0 + tau (u1 - u0), so one adaptive step size serves samples with different t_start.
+    u0 = torch.log(grid.sigma[0] / grid.alpha[0])
+    u1 = torch.log(proc.sigma(t1).double() / proc.alpha(t1).double())
+    du = u1 - u0
+    du_b = du if du.ndim == 0 else append_dims(du, x.ndim)
+    a0 = grid.alpha[0] if grid.alpha.ndim == 1 else append_dims(grid.alpha[0], x.ndim)
 
-    def field(u: float, y: Tensor) -> Tensor:
-        s = math.exp(u)
-        t = proc.t_from_log_snr(torch.tensor(-2.0 * u, dtype=torch.float64))
-        alpha = float(proc.alpha(t))
-        x0 = den.at((alpha * y).to(x.dtype), t).double()
-        return y - x0  # dy/du = s * eps_hat, eps_hat = (y - x0_hat) / s in scaled coordinates
+    def field(tau: float, y: Tensor) -> Tensor:
+        u = u0 + tau * du
+        t = proc.t_from_log_snr(-2.0 * u)
+        alpha = proc.alpha(t).double()
+        alpha_b = alpha if alpha.ndim == 0 else append_dims(alpha, x.ndim)
+        x0 = den.at((alpha_b * y).to(x.dtype), t).double()
+        return du_b * (y - x0)  # dy/du = s * eps_hat = y - x0_hat in scaled coordinates
 
-    y = xd / a0
-    u, h = u0, (u1 - u0) / 20
+    y = x.double() / a0
+    u, h, u_end = 0.0, 1.0 / 20, 1.0
     k1 = field(u, y)
     evals = 1
-    while (u1 - u) * (h / abs(h)) > 1e-12:
-        if (u + h - u1) * (h / abs(h)) > 0:
-            h = u1 - u
+    while u_end - u > 1e-12:
+        if u + h > u_end:
+            h = u_end - u
         ks = [k1]
         for j in range(1, 7):
             yj = y + h * sum(_A[j][m] * ks[m] for m in range(j) if _A[j][m] != 0)
@@ -70,8 +74,8 @@ def rk45(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, rtol: 
         h = h * min(5.0, max(0.2, 0.9 * (err + 1e-16) ** -0.2))
         if evals > max_evals:
             raise RuntimeError(f"rk45 exceeded {max_evals} evaluations (rtol={rtol}, atol={atol})")
-    a1 = float(proc.alpha(t1))
-    x = (a1 * y).to(x.dtype)
-    if grid.to_clean():
-        x = den.at(x, t1) * float(grid.alpha[-1])
+    a1 = proc.alpha(t1).double()
+    x = ((a1 if a1.ndim == 0 else append_dims(a1, x.ndim)) * y).to(x.dtype)
+    if bool(clean):
+        x = den.at(x, t1)
     return post(x, grid.steps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,24 +26,87 @@ def _rhos(rks: list[float], hh: float, variant: str, order: int, corrector: bool
     B_h = hh if variant == "bh1" else math.expm1(hh)
     factorial = 1
     R, b = [], []
-    rk = torch.tensor(rks + [1.0], dtype=torch.float64)
+    rk = np.array(rks + [1.0])
     for i in range(1, order + 1):
         R.append(rk ** (i - 1))
         b.append(h_phi_k * factorial / B_h)
         factorial *= i + 1
         h_phi_k = h_phi_k / hh - 1.0 / factorial
-    R = torch.stack(R)
-    b = torch.tensor(b, dtype=torch.float64)
+    R, b = np.stack(R), np.array(b)
     if corrector:
-        rhos = torch.tensor([0.5]) if order == 1 else torch.linalg.solve(R, b)
+        rhos = [0.5] if order == 1 else np.linalg.solve(R, b).tolist()
     else:
-        if order == 1:
-            rhos = torch.zeros(0)
-        elif order == 2:
-            rhos = torch.tensor([0.5])
+        rhos = [] if order == 1 else [0.5] if order == 2 else np.linalg.solve(R[:-1, :-1], b[:-1]).tolist()
+    return h_phi_1, B_h, rhos
+
+
+def _plan(a, s, lam, n, order, variant, lower_order_final, corrector):
+    """Per-step coefficients, computed once before the loop (no work inside it but tensors)."""
+    plan = []
+    prev_order = 1
+    for i in range(n):
+        step = {"corr": None, "pred": None}
+        if corrector and i > 0:
+            h = lam[i] - lam[i - 1]
+            rks = [(lam[i - 1 - k] - lam[i - 1]) / h for k in range(1, prev_order)]
+            h_phi_1, B_h, rhos = _rhos(rks, -h, variant, prev_order, corrector=True)
+            # x = (s_i/s_{i-1}) x_last - a_i h_phi_1 m0 - a_i B_h (sum_k rho_k (m_k - m0)/r_k + rho_last (m_t - m0))
+            w = [-a[i] * B_h * rho / r for rho, r in zip(rhos[:-1], rks)]
+            w_t = -a[i] * B_h * rhos[-1]
+            w0 = -a[i] * h_phi_1 - sum(w) - w_t
+            step["corr"] = (s[i] / s[i - 1], w0, w, w_t)
+        o = min(order, n - i) if lower_order_final else order
+        o = min(o, i + 1)
+        if s[i + 1] == 0:  # clean landing: the exact limit of every order is alpha x0_hat
+            step["pred"] = (0.0, a[i + 1], [])
         else:
-            rhos = torch.linalg.solve(R[:-1, :-1], b[:-1])
-    return h_phi_1, B_h, rhos.tolist()
+            h = lam[i + 1] - lam[i]
+            rks = [(lam[i - k] - lam[i]) / h for k in range(1, o)]
+            h_phi_1, B_h, rhos = _rhos(rks, -h, variant, o, corrector=False)
+            w = [-a[i + 1] * B_h * rho / r for rho, r in zip(rhos, rks)] if o > 1 else []
+            step["pred"] = (s[i + 1] / s[i], -a[i + 1] * h_phi_1 - sum(w), w)
+        plan.append(step)
+        prev_order = o
+    return plan
+
+
+def _plan_for(a, s, n, order, variant, lower_order_final, corrector):
+    lam = [math.log(ai) - math.log(si) if si > 0 else math.inf for ai, si in zip(a, s)]
+    return _plan(a, s, lam, n, order, variant, lower_order_final, corrector)
+
+
+def _stack_plans(plans, x: Tensor):
+    from .._broadcast import append_dims
+
+    def col(vals):
+        return append_dims(torch.tensor(vals, dtype=x.dtype, device=x.device), x.ndim)
+
+    out = []
+    for i in range(len(plans[0])):
+        step = {"corr": None, "pred": None}
+        if plans[0][i]["corr"] is not None:
+            cs = [p[i]["corr"] for p in plans]
+            step["corr"] = (col([c[0] for c in cs]), col([c[1] for c in cs]),
+                            [col([c[2][k] for c in cs]) for k in range(len(cs[0][2]))], col([c[3] for c in cs]))
+        ps = [p[i]["pred"] for p in plans]
+        if len({p[0] == 0.0 for p in ps}) > 1:
+            raise ValueError("unipc with per-sample grids needs every sample to land on clean data at the same step")
+        step["pred"] = (0.0 if ps[0][0] == 0.0 else col([p[0] for p in ps]), col([p[1] for p in ps]),
+                        [col([p[2][k] for p in ps]) for k in range(len(ps[0][2]))])
+        out.append(step)
+    return out
+
+
+def _combine(base: Tensor, c_base, terms: list[tuple]) -> Tensor:
+    """``c_base * base + sum c v`` with fused adds for float coefficients."""
+    out = base * c_base
+    for c, v in terms:
+        if isinstance(c, float):
+            if c != 0.0:
+                out.add_(v, alpha=c)
+        else:
+            out.addcmul_(c, v)
+    return out
 
 
 def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order: int = 2,
@@ -52,45 +116,26 @@ def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
     if variant not in ("bh1", "bh2"):
         raise ValueError(f"UniPC variant must be 'bh1' or 'bh2', got {variant!r}")
-    if grid.t.ndim != 1:
-        raise ValueError("unipc supports a grid shared by the batch (per-sample t_start: use dpmpp_2m)")
-    a = grid.alpha.tolist()
-    s = grid.sigma.tolist()
-    lam = [math.log(ai) - math.log(si) if si > 0 else math.inf for ai, si in zip(a, s)]
     n = grid.steps
-    ms: list[Tensor] = []
-    x_last = None
-    prev_order = 1
+    if grid.t.ndim == 1:
+        plan = _plan_for(grid.alpha.tolist(), grid.sigma.tolist(), n, order, variant, lower_order_final, corrector)
+    else:  # per-sample grids: one plan per sample, coefficients stacked into [B, 1, ...] tensors
+        plans = [_plan_for(grid.alpha[:, b].tolist(), grid.sigma[:, b].tolist(), n, order, variant,
+                           lower_order_final, corrector) for b in range(grid.t.shape[1])]
+        plan = _stack_plans(plans, x)
+    ms: list[Tensor] = []  # data predictions, newest last
+    x_last = x
     for i in range(n):
         m_t = den(x, i)
-        if corrector and i > 0:
-            # UniC at point i, correcting the predictor that came from point i-1
-            h = lam[i] - lam[i - 1]
-            rks = [(lam[i - 1 - k] - lam[i - 1]) / h for k in range(1, prev_order)]
-            h_phi_1, B_h, rhos = _rhos(rks, -h, variant, prev_order, corrector=True)
-            m0 = ms[-1]
-            x_ = (s[i] / s[i - 1]) * x_last - a[i] * h_phi_1 * m0
-            corr = rhos[-1] * (m_t - m0)
-            for k, rho in enumerate(rhos[:-1], start=1):
-                corr = corr + rho * (ms[-(k + 1)] - m0) / rks[k - 1]
-            x = x_ - a[i] * B_h * corr
+        corr = plan[i]["corr"]
+        if corr is not None:
+            c_x, w0, w, w_t = corr
+            terms = [(w0, ms[-1]), (w_t, m_t)] + [(wk, ms[-(k + 2)]) for k, wk in enumerate(w)]
+            x = _combine(x_last, c_x, terms)
         ms = (ms + [m_t])[-order:]
-        o = min(order, n - i) if lower_order_final else order
-        o = min(o, len(ms))
         x_last = x
-        if s[i + 1] == 0:  # clean landing: the exact limit of every order is alpha x0_hat
-            x = a[i + 1] * m_t if a[i + 1] != 1.0 else m_t.clone()
-        else:
-            h = lam[i + 1] - lam[i]
-            rks = [(lam[i - k] - lam[i]) / h for k in range(1, o)]
-            h_phi_1, B_h, rhos = _rhos(rks, -h, variant, o, corrector=False)
-            x_new = (s[i + 1] / s[i]) * x - a[i + 1] * h_phi_1 * m_t
-            if o > 1:
-                pred = 0
-                for k, rho in enumerate(rhos, start=1):
-                    pred = pred + rho * (ms[-(k + 1)] - m_t) / rks[k - 1]
-                x_new = x_new - a[i + 1] * B_h * pred
-            x = x_new
-        prev_order = o
+        c_x, w0, w = plan[i]["pred"]
+        terms = [(w0, m_t)] + [(wk, ms[-(k + 2)]) for k, wk in enumerate(w)]
+        x = m_t * w0 if isinstance(c_x, float) and c_x == 0.0 else _combine(x, c_x, terms)
         x = post(x, i + 1)
     return x

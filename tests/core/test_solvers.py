@@ -254,7 +254,7 @@ def test_every_solver_every_rank(solver, shape):
     assert out.shape == x.shape and out.dtype == x.dtype and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("solver", [s for s in pc.SOLVERS if s not in ("unipc", "rk45")])
+@pytest.mark.parametrize("solver", list(pc.SOLVERS))
 def test_per_sample_start_times_equal_separate_runs(solver):
     ts = torch.tensor([0.3, 0.6, 0.9], dtype=torch.float64)
     x = _x(3, shape=(4,)).float()
@@ -265,7 +265,8 @@ def test_per_sample_start_times_equal_separate_runs(solver):
     for i in range(3):
         single = pc.sample(model, PROC, x[i:i + 1], steps=5, solver=solver, t_start=float(ts[i]),
                            generator=[torch.Generator().manual_seed(i)], **opts)
-        assert torch.allclose(batched[i:i + 1], single, atol=1e-6)
+        # rk45 shares one adaptive step size across the batch: equal to its tolerance
+        assert torch.allclose(batched[i:i + 1], single, atol=1e-4 if solver == "rk45" else 1e-6)
 
 
 @pytest.mark.parametrize("solver", ["ddpm", "dpmpp_2m_sde", "pc", "euler_maruyama"])
