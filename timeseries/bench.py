@@ -64,7 +64,8 @@ def _key(cfg: dict, *arrays: np.ndarray) -> str:
 def _scores(samples, target, mask) -> dict[str, float]:
     return {"MAE": metrics.mae(samples, target, mask), "RMSE": metrics.rmse(samples, target, mask),
             "CRPS": metrics.quantile_crps(samples, target, mask),
-            "CRPS-sample": metrics.sample_crps(samples, target, mask)}
+            "CRPS-sample": metrics.sample_crps(samples, target, mask),
+            "CRPS-sum": metrics.quantile_crps_sum(samples, target, mask)}
 
 
 def _weather(cfg: dict):
@@ -107,10 +108,11 @@ def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
     else:
         model.fit({"X": Ztr.astype(np.float32)})
         save_file({k: v.contiguous() for k, v in model.model.state_dict().items()}, str(file))
-    torch.manual_seed(0)  # PyPOTS samples from the global RNG
-    t0 = time.perf_counter()
-    res = model.predict({"X": Zin.astype(np.float32)}, n_sampling_times=n_samples)
-    secs = time.perf_counter() - t0
+    with torch.random.fork_rng(devices=[]):  # PyPOTS samples from the global RNG
+        torch.manual_seed(0)
+        t0 = time.perf_counter()
+        res = model.predict({"X": Zin.astype(np.float32)}, n_sampling_times=n_samples)
+        secs = time.perf_counter() - t0
     s = np.asarray(res["imputation"], dtype=np.float64)
     if s.ndim == 3:
         s = s[:, None]

@@ -126,8 +126,9 @@ class CSDIImputer:
         self.config = config or ImputerConfig(**config_kw)
         self.progress = progress
         self.process = csdi_process(self.config.num_steps, self.config.beta_start, self.config.beta_end)
-        torch.manual_seed(self.config.seed)  # weight init only; training draws from its own generators
-        self.net = CSDINet(self.net_config)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
+            torch.manual_seed(self.config.seed)
+            self.net = CSDINet(self.net_config)
         self.normalizer: Normalizer | None = None
         self.train_losses: list[float] = []
 

@@ -98,11 +98,14 @@ def quantile_crps_sum(samples: np.ndarray, target: np.ndarray, mask: np.ndarray,
     """CRPS-sum: :func:`quantile_crps` of the feature sums at time steps with any masked entry.
 
     Feature axis is the last one. Unmasked entries enter the sums with the target values
-    (observed) — pass samples with observed values copied through, as CSDI does.
+    (observed) — pass samples with observed values copied through, as CSDI does; entries
+    without ground truth (NaN target) are left out of both sums.
     """
     samples, target, mask = _prep(samples, target, mask)
-    y = np.where(mask, target, np.nan_to_num(target))
-    return quantile_crps(samples.sum(-1), y.sum(-1), mask.any(-1), quantiles, method)
+    valid = np.isfinite(target)  # entries with no ground truth drop out of both sums
+    y = np.where(valid, target, 0.0)
+    x = np.where(valid[:, None], samples, 0.0)
+    return quantile_crps(x.sum(-1), y.sum(-1), mask.any(-1), quantiles, method)
 
 
 def sample_crps(samples: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
