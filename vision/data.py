@@ -200,7 +200,7 @@ def _photo(name: str, gray: bool) -> np.ndarray:
 
 
 def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
-                  gray: bool = True, seed: int = 0,
+                  gray: bool = True, seed: int = 0, min_std: float = 0.0,
                   path: str | pathlib.Path | None = None) -> Tensor:
     """Random square patches from natural photographs, ``[N, C, size, size]`` in ``[0, 1]``.
 
@@ -211,6 +211,8 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
         per_image: patches cut from each image.
         gray: single channel (``True``) or RGB.
         seed: patch positions are drawn from ``numpy.random.default_rng(seed)``.
+        min_std: redraw (up to 20 times) patches whose intensity standard deviation is below
+            this (flat sky or background patches make every method look perfect).
         path: a folder of your own images (``*.png``/``*.jpg``/``*.tif``) instead of
             ``skimage.data``; ``split`` then takes sorted files alternately (even/odd).
     """
@@ -245,8 +247,11 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
         if h < size or w < size:
             continue
         for _ in range(per_image):
-            i, j = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-            p = img[i:i + size, j:j + size]
+            for _ in range(20):
+                i, j = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+                p = img[i:i + size, j:j + size]
+                if p.std() >= min_std:
+                    break
             out.append(p[None] if p.ndim == 2 else p.transpose(2, 0, 1))
     if not out:
         raise ValueError(f"no image is at least {size}x{size} pixels")

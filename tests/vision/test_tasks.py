@@ -202,3 +202,13 @@ def test_anoddpm_loss_uses_the_given_noise(process, mnist8):
     assert torch.isfinite(loss) and net.out.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError):
         anomaly.noise_sampler("pink")
+
+
+def test_autoencoder_baseline_reconstructs_its_training_data(mnist8):
+    x, _ = mnist8
+    ae = anomaly.train_autoencoder(x, steps=150, batch_size=8, lr=5e-3, width=8, latent=8)
+    maps = anomaly.autoencoder_maps(ae, x)
+    assert maps.shape == (8, 16, 16)
+    assert float(maps.mean()) < float(((x - x.mean(0)) ** 2).mean())  # beats the mean image
+    with pytest.raises(ValueError):
+        ae(torch.rand(1, 1, 10, 10))
