@@ -200,6 +200,7 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
                     progress(f"decode masked {setting}")
                 g = torch.Generator().manual_seed(bc.seed)
                 hyp, s = _timed(lambda: models["masked"].generate(sources, 1, nfe, generator=g))
+                setting = f"{solver}-{nfe}steps"  # grouped with the same decoding budget
                 records += _text_records(setting, "polydiff-mdlm", hyp, refs, nfe, s, tok)
 
     # --- control (Diffusion-LM) -------------------------------------------------------------

@@ -78,8 +78,8 @@ def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 
         return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, emb_dim, hidden, layers, heads, T,
                                                  src_len=src_len), tok)
     if kind == "masked":
-        from .masked import MaskedDiffusion, MaskedConfig
-        return MaskedDiffusion(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
+        from .masked import MaskedConfig, MaskedDiffusionLM
+        return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
     from .ar import ARBaseline, ARConfig
     if kind == "ar":
         return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)

@@ -6,7 +6,7 @@ from polydiff.text.bench import BenchConfig, run
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, n_control=2, control_nfe=2,
-                   controls=("area : riverside",), models=("diffuseq", "ar"))
+                   controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
 
 
 def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
