@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["linear_interpolation", "locf", "mean_impute", "pypots_csdi_model", "pypots_csdi"]
+__all__ = ["linear_interpolation", "locf", "mean_impute", "pypots_csdi", "pypots_csdi_model"]
 
 
 def _check(X: np.ndarray, fallback) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import pathlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ import torch
 from . import baselines, data, metrics
 from .impute import CSDIImputer
 
-__all__ = ["run", "SETTINGS"]
+__all__ = ["SETTINGS", "run"]
 
 SMALL_NET = dict(layers=2, channels=32, heads=4)
 SETTINGS = {
@@ -136,7 +136,7 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
         Xin = np.where(hide, np.nan, Wte)
         n = int(hide.sum())
 
-        def add(method, samples, seconds, nfe):
+        def add(method, samples, seconds, nfe, hide=hide, setting=setting, n=n):
             for metric, v in _scores(samples, Wte, hide).items():
                 recs.append(_rec("impute", ds, setting, method, metric, v, nfe, seconds, n))
 

@@ -10,16 +10,25 @@ path.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "Series", "load_nycflights_weather", "load_pbc", "load_airquality", "load_taylor",
-    "load_us_employment", "windows", "split_by_time", "Normalizer", "mcar_mask",
-    "WEATHER_VARIABLES", "PBC_LABS",
+    "PBC_LABS",
+    "WEATHER_VARIABLES",
+    "Normalizer",
+    "Series",
+    "load_airquality",
+    "load_nycflights_weather",
+    "load_pbc",
+    "load_taylor",
+    "load_us_employment",
+    "mcar_mask",
+    "split_by_time",
+    "windows",
 ]
 
 WEATHER_VARIABLES = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",
@@ -172,7 +181,7 @@ class Normalizer:
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.std = None if std is None else np.asarray(std, dtype=np.float64)
 
-    def fit(self, X: np.ndarray) -> "Normalizer":
+    def fit(self, X: np.ndarray) -> Normalizer:
         X = np.asarray(X, dtype=np.float64).reshape(-1, np.shape(X)[-1])
         obs = np.isfinite(X)
         if not obs.any(axis=0).all():
@@ -202,7 +211,7 @@ class Normalizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
+    def from_dict(cls, d: dict) -> Normalizer:
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
 
 

@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["PHYSIONET_ATTRIBUTES", "load_physionet2012", "load_beijing_pm25"]
+__all__ = ["PHYSIONET_ATTRIBUTES", "load_beijing_pm25", "load_physionet2012"]
 
 PHYSIONET_ATTRIBUTES = (
     "DiasABP", "HR", "Na", "Lactate", "NIDiasABP", "PaO2", "WBC", "pH", "Albumin", "ALT",

@@ -15,18 +15,17 @@
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
-import torch
-from torch import Tensor, nn
+from collections.abc import Callable, Sequence
 
 import polydiff.core as pc
+import torch
 from polydiff.core.discrete import DiscreteVP
 from polydiff.core.hooks import randn
+from torch import Tensor, nn
 
 from .masks import training_mask
 
-__all__ = ["csdi_process", "csdi_loss_terms", "csdi_loss", "sample_imputations", "row_generators"]
+__all__ = ["csdi_loss", "csdi_loss_terms", "csdi_process", "row_generators", "sample_imputations"]
 
 
 def csdi_process(num_steps: int = 50, beta_start: float = 1e-4, beta_end: float = 0.5) -> DiscreteVP:

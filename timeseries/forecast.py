@@ -8,13 +8,13 @@ statsmodels ETS (Hyndman et al. 2008) with simulated sample paths.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .impute import CSDIImputer, ImputerConfig, check_series
 
-__all__ = ["forecast_windows", "CSDIForecaster", "ets_samples", "seasonal_naive"]
+__all__ = ["CSDIForecaster", "ets_samples", "forecast_windows", "seasonal_naive"]
 
 
 def forecast_windows(values: np.ndarray, context_length: int, prediction_length: int,
@@ -46,7 +46,7 @@ class CSDIForecaster:
         self.imputer = CSDIImputer(n_features, net=net, config=ImputerConfig(**config),
                                    progress=progress)
 
-    def fit(self, windows_: np.ndarray) -> "CSDIForecaster":
+    def fit(self, windows_: np.ndarray) -> CSDIForecaster:
         """Train on windows ``[N, context + prediction, K]`` (NaN = missing)."""
         W = check_series(windows_, "windows")
         if W.shape[1] != self.context_length + self.prediction_length:

@@ -13,7 +13,7 @@ A univariate entry has ``target [T]``; a multivariate one (``MultivariateGrouper
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from gluonts.dataset.common import Dataset

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from .diffusion import csdi_loss, csdi_process, sample_imputations
 from .masks import STRATEGIES
 from .nets import CSDIConfig, CSDINet
 
-__all__ = ["ImputerConfig", "CSDIImputer", "check_series", "WindowDataset"]
+__all__ = ["CSDIImputer", "ImputerConfig", "WindowDataset", "check_series"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class CSDIImputer:
             raise ValueError(f"{name} has {X.shape[2]} features, the imputer was built for "
                              f"{self.net_config.n_features}")
 
-    def fit(self, X, val_X=None) -> "CSDIImputer":
+    def fit(self, X, val_X=None) -> CSDIImputer:
         """Train on ``X [N, T, K]`` (NaN = missing) with the configured mask strategy.
 
         ``val_X`` (same layout) is only validated and scored with the CSDI loss at the end
@@ -240,7 +240,7 @@ class CSDIImputer:
                                net_config=self.net_config.to_dict(), extra=json.loads(json.dumps(extra)))
 
     @classmethod
-    def load(cls, path: str | pathlib.Path) -> "CSDIImputer":
+    def load(cls, path: str | pathlib.Path) -> CSDIImputer:
         """Rebuild an imputer saved by :meth:`save` (never unpickles)."""
         from polydiff.core.training.checkpoint import load_checkpoint, load_weights
 

@@ -18,8 +18,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["STRATEGIES", "random_mask", "historical_mask", "mix_mask", "forecast_mask",
-           "training_mask"]
+__all__ = [
+    "STRATEGIES",
+    "forecast_mask",
+    "historical_mask",
+    "mix_mask",
+    "random_mask",
+    "training_mask",
+]
 
 STRATEGIES = ("random", "historical", "mix", "forecast")
 

@@ -18,8 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["QUANTILES", "mae", "rmse", "quantile_loss", "quantile_crps", "quantile_crps_sum",
-           "sample_crps", "median", "sample_quantiles"]
+__all__ = [
+    "QUANTILES",
+    "mae",
+    "median",
+    "quantile_crps",
+    "quantile_crps_sum",
+    "quantile_loss",
+    "rmse",
+    "sample_crps",
+    "sample_quantiles",
+]
 
 QUANTILES = tuple(np.round(np.arange(1, 20) * 0.05, 2))
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CSDIConfig", "CSDINet", "timestamp_embedding", "diffusion_step_embedding"]
+__all__ = ["CSDIConfig", "CSDINet", "diffusion_step_embedding", "timestamp_embedding"]
 
 
 @dataclass(frozen=True)

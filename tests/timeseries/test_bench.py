@@ -3,7 +3,6 @@ and a second run reuses the cached models."""
 import numpy as np
 import pytest
 import torch
-
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.timeseries import bench
 

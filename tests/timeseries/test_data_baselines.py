@@ -1,7 +1,6 @@
 """Offline loaders, windowing, normalisation and the simple baselines."""
 import numpy as np
 import pytest
-
 from polydiff.timeseries import baselines, data
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from polydiff.timeseries import metrics
 from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, seasonal_naive
 from polydiff.timeseries.gluonts_api import CSDIEstimator

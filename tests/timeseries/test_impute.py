@@ -3,7 +3,6 @@ bad input is rejected clearly, checkpoints round-trip."""
 import numpy as np
 import pytest
 import torch
-
 from polydiff.timeseries.diffusion import csdi_process, row_generators, sample_imputations
 from polydiff.timeseries.impute import CSDIImputer
 from polydiff.timeseries.nets import CSDIConfig, CSDINet

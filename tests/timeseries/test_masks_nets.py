@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-
 from polydiff.timeseries import masks
 from polydiff.timeseries.diffusion import csdi_loss_terms, csdi_process
 from polydiff.timeseries.nets import CSDIConfig, CSDINet, timestamp_embedding

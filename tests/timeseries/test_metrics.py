@@ -1,7 +1,6 @@
 """Metric formulas against hand-computed values and GluonTS' implementation."""
 import numpy as np
 import pytest
-
 from polydiff.timeseries import metrics
 
 
