@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
 PROCESS = {"class": "DiscreteVP", "schedule": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
 
 

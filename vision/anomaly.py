@@ -11,7 +11,7 @@ variant is the same code.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -20,8 +20,16 @@ from ._common import sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .simplex import SimplexNoise
 
-__all__ = ["noise_sampler", "anoddpm_loss", "reconstruct", "anomaly_maps", "image_scores",
-           "ConvAutoencoder", "train_autoencoder", "autoencoder_maps"]
+__all__ = [
+    "ConvAutoencoder",
+    "anoddpm_loss",
+    "anomaly_maps",
+    "autoencoder_maps",
+    "image_scores",
+    "noise_sampler",
+    "reconstruct",
+    "train_autoencoder",
+]
 
 NoiseFn = Callable[[Tensor, int], Tensor]
 

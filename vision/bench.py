@@ -26,7 +26,7 @@ import hashlib
 import json
 import pathlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ from . import anomaly, generate, inpaint, metrics, plots, superres
 from .data import load_mnist
 from .train import load_trained, train
 
-__all__ = ["run", "CONFIGS"]
+__all__ = ["CONFIGS", "run"]
 
 CONFIGS = {
     "quick": {"size": 16, "n_train": 12000, "batch": 64, "net": {"base": 16, "mults": (1, 2), "attention_levels": (1,)},
@@ -49,7 +49,9 @@ CONFIGS = {
              "net": {"base": 32, "mults": (1, 2, 2), "attention_levels": (2,)},
              "steps": {"classifier": 2000, "generate": 6000, "superres": 4000, "superres-regression": 4000,
                        "anomaly": 3000, "segment": 3000},
-             "sr_factor": 4, "n_gen_per_class": 100, "n_eval": 500, "sample_steps": 50,
+             "sr_factor": 4, "sr_nfe_table": (("ddpm", 250), ("ddpm", 50), ("ddim", 50), ("ddim", 20),
+                                             ("dpmpp_2m", 20), ("dpmpp_2m", 10), ("unipc", 10)),
+             "n_gen_per_class": 100, "n_eval": 500, "sample_steps": 50,
              "scales": (0.0, 1.0, 2.0, 3.0, 5.0),
              "inpaint": {"steps": 50, "jump_length": 10, "resample": 5, "masks": ("center", "half", "strokes"),
                          "nfe_table": (("ddpm", 250, 1), ("ddpm", 50, 5), ("ddim", 50, 5), ("dpmpp_2m", 20, 5),
@@ -114,11 +116,12 @@ class _Counter:
         self.handle.remove()
 
 
-def _timed(net, n: int, fn: Callable):
+def _timed(net, n: int, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with its wall time and network evaluations per sample."""
     c = _Counter(net)
     t0 = time.perf_counter()
     try:
-        out = fn()
+        out = fn(*args, **kwargs)
     finally:
         c.close()
     return out, time.perf_counter() - t0, c.nfe(n)
@@ -138,8 +141,8 @@ def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> 
     t0 = time.perf_counter()
     results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
-        results[method] = _timed(net, len(hr), lambda: superres.super_resolve(
-            net, proc, lr, f, steps=S, solver="ddim", consistent=cons, generator=torch.Generator(device).manual_seed(3)))
+        results[method] = _timed(net, len(hr), superres.super_resolve,
+            net, proc, lr, f, steps=S, solver="ddim", consistent=cons, generator=torch.Generator(device).manual_seed(3))
     out = []
     for method, (img, secs, nfe) in results.items():
         for metric, fn in (("PSNR", metrics.psnr), ("SSIM", metrics.ssim)):
@@ -189,9 +192,10 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     real = x_te[-n:]
     setting = f"ddim-{S}"
     for scale in cfg["scales"]:
-        imgs, secs, nfe = _timed(gen_net, n, lambda: generate.generate(
+        imgs, secs, nfe = _timed(gen_net, n, generate.generate,
             gen_net, proc, labels.to(device), scale=scale, steps=S, solver="ddim", shape=(1, size, size),
-            generator=torch.Generator(device).manual_seed(1)).cpu())
+            generator=torch.Generator(device).manual_seed(1))
+        imgs = imgs.cpu()
         method = "polydiff-uncond(w=0)" if scale == 0 else f"polydiff-cfg(w={scale:g})"
         rec("generate", setting, method, "classifier-accuracy", metrics.accuracy(clf, imgs.to(device), labels.to(device)),
             True, nfe, secs, n)
@@ -219,9 +223,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         bh = inpaint.biharmonic(xi.cpu(), mask.cpu()).to(device)
         results = {"biharmonic": (bh, time.perf_counter() - t0, None)}
         for method, r in (("polydiff-repaint", ic["resample"]), ("polydiff-replacement", 1)):
-            out, secs, nfe = _timed(gen_net, ne, lambda: inpaint.inpaint(
+            out, secs, nfe = _timed(gen_net, ne, inpaint.inpaint,
                 gen_net, proc, xi, mask, steps=ic["steps"], solver="ddpm", jump_length=ic["jump_length"],
-                resample=r, cond=null, generator=torch.Generator(device).manual_seed(2)))
+                resample=r, cond=null, generator=torch.Generator(device).manual_seed(2))
             results[method] = (out, secs, nfe)
         for method, (out, secs, nfe) in results.items():
             rec("inpaint", setting, method, "PSNR-hole", metrics.masked_psnr(out, xi, hole), True, nfe, secs, ne)
@@ -231,9 +235,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
                                  ("RePaint", results["polydiff-repaint"][0]), ("truth", xi)],
                                 out_dir / f"inpaint_{kind}.png")
         for solver, st, r in ic.get("nfe_table", ()) if kind == "center" else ():
-            out, secs, nfe = _timed(gen_net, ne, lambda: inpaint.inpaint(
+            out, secs, nfe = _timed(gen_net, ne, inpaint.inpaint,
                 gen_net, proc, xi, mask, steps=st, solver=solver, jump_length=ic["jump_length"], resample=r,
-                cond=null, generator=torch.Generator(device).manual_seed(2)))
+                cond=null, generator=torch.Generator(device).manual_seed(2))
             rec("inpaint", f"{setting}-nfe", f"polydiff-{solver}-{st}x{r}", "PSNR-hole",
                 metrics.masked_psnr(out, xi, hole), True, nfe, secs, ne)
         if ic.get("nfe_table") and kind == "center":
@@ -252,16 +256,24 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     t0 = time.perf_counter()
     results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
-        results[method] = _timed(sr_net, ne, lambda: superres.super_resolve(
+        results[method] = _timed(sr_net, ne, superres.super_resolve,
             sr_net, proc, lr, f, steps=S, solver="ddim", consistent=cons,
-            generator=torch.Generator(device).manual_seed(3)))
+            generator=torch.Generator(device).manual_seed(3))
     if "superres-regression" in steps:
         reg_net, _ = _cached(cache, "sr-regression", "superres-regression", x_tr, y_tr, device,
                              steps=steps["superres-regression"], lr=1e-3, net_kwargs=net_kw, factor=f, **common)
-        results["regression-unet"] = _timed(reg_net, ne, lambda: superres.regression_upsample(reg_net, lr, f))
+        results["regression-unet"] = _timed(reg_net, ne, superres.regression_upsample, reg_net, lr, f)
     for method, (out, secs, nfe) in results.items():
         rec("superres", setting, method, "PSNR", metrics.psnr(out, hr), True, nfe, secs, ne)
         rec("superres", setting, method, "SSIM", metrics.ssim(out, hr), True, nfe, secs, ne)
+    for solver, st in cfg.get("sr_nfe_table", ()):  # quality vs NFE, bicubic as the reference
+        out, secs, nfe = _timed(sr_net, ne, superres.super_resolve,
+            sr_net, proc, lr, f, steps=st, solver=solver, generator=torch.Generator(device).manual_seed(3))
+        rec("superres", f"{setting}-nfe", f"polydiff-sr3-{solver}-{st}", "PSNR", metrics.psnr(out, hr), True, nfe,
+            secs, ne)
+    if cfg.get("sr_nfe_table"):
+        rec("superres", f"{setting}-nfe", "bicubic", "PSNR", metrics.psnr(results["bicubic"][0], hr), True, None,
+            results["bicubic"][1], ne)
     plots.save_side_by_side([("low-res", F.interpolate(lr, scale_factor=f, mode="nearest"))]
                             + [(m, o) for m, (o, _, _) in results.items()] + [("truth", hr)],
                             out_dir / "superres.png")
@@ -298,8 +310,8 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
                          **common)
         say(f"anomaly detection ({kind})")
         noise = anomaly.noise_sampler(kind, generator=torch.Generator(device).manual_seed(4), **(simplex or {}))
-        maps, secs, nfe = _timed(net, len(xa), lambda: anomaly.anomaly_maps(
-            net, proc, xa, ac["t_star"], noise=noise, steps=ac["steps"], solver="ddpm"))
+        maps, secs, nfe = _timed(net, len(xa), anomaly.anomaly_maps,
+            net, proc, xa, ac["t_star"], noise=noise, steps=ac["steps"], solver="ddpm")
         score = anomaly.image_scores(maps, "mean")
         rec("anomaly", setting, f"polydiff-anoddpm-{kind}", "AUROC", metrics.auroc(score, truth), True, nfe, secs,
             len(xa))

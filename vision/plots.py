@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 
-__all__ = ["save_grid", "save_side_by_side", "save_overlay"]
+__all__ = ["save_grid", "save_overlay", "save_side_by_side"]
 
 
 def _img(x: Tensor) -> np.ndarray:

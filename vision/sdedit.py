@@ -13,7 +13,7 @@ from torch import Tensor
 from ._common import randn_like, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
-__all__ = ["strength_to_time", "stroke_painting", "sdedit"]
+__all__ = ["sdedit", "strength_to_time", "stroke_painting"]
 
 
 def strength_to_time(process, strength: float) -> float:

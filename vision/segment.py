@@ -12,7 +12,7 @@ by image in pixel chunks, so the features of all pixels of all images never coex
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F

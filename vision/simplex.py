@@ -11,12 +11,12 @@ permutation per call).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["simplex2d", "simplex_noise", "SimplexNoise"]
+__all__ = ["SimplexNoise", "simplex2d", "simplex_noise"]
 
 _F2 = 0.5 * (math.sqrt(3.0) - 1.0)
 _G2 = (3.0 - math.sqrt(3.0)) / 6.0

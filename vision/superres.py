@@ -18,8 +18,15 @@ from ._common import sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
-__all__ = ["downsample", "bicubic", "superres_loss", "super_resolve", "consistency_projection",
-           "regression_loss", "regression_upsample"]
+__all__ = [
+    "bicubic",
+    "consistency_projection",
+    "downsample",
+    "regression_loss",
+    "regression_upsample",
+    "super_resolve",
+    "superres_loss",
+]
 
 
 def downsample(images: Tensor, factor: int) -> Tensor:

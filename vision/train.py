@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ from . import data as vdata
 from ._common import PROCESS, default_process
 from .nets import Classifier, ClassifierConfig, UNet, UNetConfig
 
-__all__ = ["TASKS", "DATASETS", "load_images", "build_net", "make_loss", "train", "load_trained", "main"]
+__all__ = ["DATASETS", "TASKS", "build_net", "load_images", "load_trained", "main", "make_loss", "train"]
 
 TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier", "superres-regression")
 DATASETS = ("mnist", "fashion-mnist", "digits", "photos", "mni152")

@@ -3,7 +3,6 @@ import gzip
 import numpy as np
 import pytest
 import torch
-
 from polydiff.vision import data
 
 
@@ -35,7 +34,7 @@ def test_missing_dataset_paths_raise(tmp_path):
 
 
 def test_digits_and_photo_patches():
-    x, y = data.load_digits(limit=10)
+    x, _y = data.load_digits(limit=10)
     assert x.shape == (10, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
     tr = data.photo_patches("train", size=32, per_image=2, seed=0)
     te = data.photo_patches("test", size=32, per_image=2, gray=False, seed=0)

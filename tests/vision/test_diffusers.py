@@ -4,8 +4,8 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-import polydiff.core as pc  # noqa: E402
-from polydiff.vision.nets import from_diffusers  # noqa: E402
+import polydiff.core as pc
+from polydiff.vision.nets import from_diffusers
 
 
 def _tiny_unet(seed: int):

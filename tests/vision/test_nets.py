@@ -1,7 +1,13 @@
 import pytest
 import torch
-
-from polydiff.vision.nets import Classifier, UNet, UNetConfig, load_net, save_net, timestep_embedding
+from polydiff.vision.nets import (
+    Classifier,
+    UNet,
+    UNetConfig,
+    load_net,
+    save_net,
+    timestep_embedding,
+)
 
 
 def test_timestep_embedding_formula():
@@ -35,14 +41,14 @@ def test_unet_outputs_depend_on_class_and_condition():
 
 
 @pytest.mark.parametrize("kwargs,err", [
-    (dict(x=torch.randn(2, 8, 8)), ValueError),                 # wrong rank
-    (dict(x=torch.randn(2, 1, 7, 8)), ValueError),              # not divisible by 2
-    (dict(y=torch.tensor([0, 5])), ValueError),                 # class id beyond the null class
-    (dict(x_cond=None), ValueError),                            # missing conditioning image
+    ({"x": torch.randn(2, 8, 8)}, ValueError),                 # wrong rank
+    ({"x": torch.randn(2, 1, 7, 8)}, ValueError),              # not divisible by 2
+    ({"y": torch.tensor([0, 5])}, ValueError),                 # class id beyond the null class
+    ({"x_cond": None}, ValueError),                            # missing conditioning image
 ])
 def test_unet_rejects_bad_inputs(kwargs, err):
     net = UNet(base=8, mults=(1, 2), attention_levels=(), num_classes=3, cond_channels=1, groups=4)
-    args = dict(x=torch.randn(2, 1, 8, 8), t=torch.ones(2), y=torch.tensor([0, 1]), x_cond=torch.randn(2, 1, 8, 8))
+    args = {"x": torch.randn(2, 1, 8, 8), "t": torch.ones(2), "y": torch.tensor([0, 1]), "x_cond": torch.randn(2, 1, 8, 8)}
     args.update(kwargs)
     with pytest.raises(err):
         net(**args)

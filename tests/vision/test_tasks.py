@@ -1,8 +1,7 @@
 """Properties of the task modules on tiny models and exact oracles."""
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.vision import anomaly, generate, inpaint, metrics, sdedit, segment, superres
 from polydiff.vision.data import from_model_range, load_mnist, to_model_range
 from polydiff.vision.nets import UNet

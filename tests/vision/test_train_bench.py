@@ -3,7 +3,6 @@ import json
 
 import pytest
 import torch
-
 from polydiff.vision import bench
 from polydiff.vision.nets import UNet
 from polydiff.vision.train import load_trained, main, train
@@ -13,7 +12,7 @@ def test_cli_trains_and_checkpoint_loads(tmp_path):
     out = tmp_path / "run"
     assert main(["--task", "generate", "--dataset", "digits", "--steps", "2", "--batch-size", "8",
                  "--base", "8", "--mults", "1", "2", "--attention-levels", "1", "--out", str(out)]) == 0
-    net, process, extra = load_trained(out)
+    net, _process, extra = load_trained(out)
     assert isinstance(net, UNet) and net.config.num_classes == 10 and extra["task"] == "generate"
     assert not list(out.rglob("*.pt")) and list(out.rglob("*.safetensors"))
     y = net(torch.zeros(2, 1, 8, 8), torch.tensor([1.0, 2.0]), y=torch.tensor([0, 10]))
