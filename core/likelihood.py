@@ -107,6 +107,10 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
 
     Returns:
         ``[B]`` float64 NLL in nats (and the NFE when ``return_nfe``).
+
+    The only error with an exact model besides the ODE tolerance is the prior mismatch
+    ``log p_{t_max} - log prior``: e.g. ~0.03 nats for ``VE(sigma_max=50)`` on data of scale 1
+    (0.003 nats with ``sigma_max=500``), ~0.01 nats for the default ``VP``.
     """
     _check_x(x)
     if prediction not in PREDICTIONS:
