@@ -297,8 +297,8 @@ class DiffusionLM(VocabularyMixin, nn.Module):
 
     @torch.no_grad()
     def sample_ids(self, n: int, steps: int = 200, solver: str = "ddim", *, clamp: bool = True,
-                   control: str | None = None, control_steps: int = 3, control_step_size: float = 0.5,
-                   fluency: float = 1.0, infill: Tensor | None = None,
+                   control: str | None = None, control_steps: int = 3, control_step_size: float = 4.0,
+                   fluency: float = 0.1, infill: Tensor | None = None,
                    generator: torch.Generator | None = None) -> Tensor:
         """Sample ``[n, seq_len]`` token ids with a core solver.
 
