@@ -16,6 +16,7 @@ from .hooks import (CFG, ClassifierGuidance, GaussianNoise, Known, clip, dynamic
 from .prediction import PREDICTIONS, prediction_coefficients
 from .process import EDM, VE, VP, Flow, GaussianProcess, SubVP
 from .sample import build_grid, sample
+from .graph import GraphSampler
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 from .solvers import SOLVERS as _SOLVER_FNS
 
@@ -27,7 +28,7 @@ __all__ = [
     "beta_schedule", "rescale_zero_terminal_snr",
     "PREDICTIONS", "prediction_coefficients",
     "Grid", "GRID_KINDS", "make_grid", "build_grid",
-    "sample", "SOLVERS", "Denoiser",
+    "sample", "SOLVERS", "Denoiser", "GraphSampler",
     "CFG", "ClassifierGuidance", "Known", "GaussianNoise", "randn",
     "clip", "dynamic_threshold", "zero_center", "nearest_embedding",
 ]

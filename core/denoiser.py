@@ -106,7 +106,7 @@ class Denoiser:
             x0 = x0 + self.guidance.scale * (sigma**2 / alpha) * grad
         if self.project_x0 is not None:
             x0 = self.project_x0(x0, t)
-        self._sums.append((step, x0.sum(dtype=torch.float64)))
+        self._sums.append((step, x0.sum()))
         return x0
 
     def __call__(self, x: Tensor, i: int) -> Tensor:
@@ -120,7 +120,7 @@ class Denoiser:
             x0 = cx * x + co * out
         if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:
             # one reduction, no host sync: checked once after the loop (check_finite)
-            self._sums.append((i, x0.sum(dtype=torch.float64)))
+            self._sums.append((i, x0.sum()))
             return x0
         a = self._as_coef(self.grid.alpha[i])
         s = self._as_coef(self.grid.sigma[i])
@@ -152,4 +152,5 @@ class Denoiser:
             k = int(bad.nonzero()[0, 0])
             step = self._sums[k][0]
             where = f"t = {self.grid.t[step].tolist()}" if 0 <= step < len(self.grid.t) else "off-grid time"
-            raise FloatingPointError(f"the model produced NaN or inf at step {step} ({where})")
+            raise FloatingPointError(f"the model produced NaN or inf (or values beyond the float range) "
+                                     f"at step {step} ({where})")

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..denoiser import Denoiser
+from ..fused import as_coefficient, fused_lincomb, lincomb
 from ..grids import Grid
 from ._common import Post, coefs, ratio
 
@@ -60,11 +61,12 @@ def _singlestep_first(den: Denoiser, grid: Grid, x: Tensor) -> tuple[Tensor, Ten
 
 
 def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
+             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
     """DPM-Solver++(2M), midpoint form (Lu et al. 2022, Alg. 2).
 
     ``warmup="multistep"`` starts with a first-order step (diffusers' choice);
     ``"singlestep"`` makes the first step DPM-Solver++(2S) at one extra evaluation.
+    ``fused=True`` runs each update as one compiled kernel (:mod:`polydiff.core.fused`).
     """
     a, s, lam, h, e = _tables(grid)
     r0 = torch.ones_like(h)
@@ -79,9 +81,17 @@ def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
         x, m_prev = _singlestep_first(den, grid, x)
         x, start = post(x, 1), 1
     shared = grid.t.ndim == 1
+    if fused:
+        C = [[as_coefficient(c, x) for c in (c_x[i], c_d0[i], c_d1[i])] for i in range(grid.steps)]
     for i in range(start, grid.steps):
         m0 = den(x, i)
-        if orders[i] == 1:
+        if fused:
+            cx, c0, c1 = C[i]
+            if orders[i] == 1:
+                x = fused_lincomb(cx, x, c0, m0)
+            else:  # c_x x + (c0 + c1) m0 - c1 m_prev, one kernel
+                x = fused_lincomb(cx, x, c0 + c1, m0, -c1, m_prev)
+        elif orders[i] == 1:
             x = torch.add(x * c_x[i], m0, alpha=c_d0[i]) if shared else c_x[i] * x + c_d0[i] * m0
         elif shared:  # c_x x + (c0 + c1) m0 - c1 m_prev: three fused passes
             x = torch.add(x * c_x[i], m0, alpha=c_d0[i] + c_d1[i]).add_(m_prev, alpha=-c_d1[i])
@@ -99,7 +109,7 @@ def _check_warmup(warmup: str) -> bool:
 
 
 def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
+             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
     """DPM-Solver++(3M) (Lu et al. 2022, App. B; the third-order multistep update).
 
     The second-difference term uses the Taylor coefficient ``2 (1/2 - phi_3)`` with
@@ -108,8 +118,9 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
     and the DPM-Solver reference code use half of it, which leaves a third-order local error
     and makes their 3M a second-order method (measured in tests/core/test_solvers.py).
 
-    ``warmup`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
+    ``warmup`` and ``fused`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
     """
+    comb = fused_lincomb if fused else lincomb
     a, s, lam, h, e = _tables(grid)
     n = grid.steps
     fin = torch.isfinite(h)
@@ -132,7 +143,7 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
         ms = (ms + [m0])[-3:]
         o = orders[i]
         if o == 1:
-            x = c_x[i] * x + c_d0[i] * m0
+            x = comb(_c(c_x[i], x, fused), x, _c(c_d0[i], x, fused), m0)
         else:
             if lam_l is not None:
                 hi = lam_l[i + 1] - lam_l[i]
@@ -141,21 +152,29 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
                 hi = hs[i]
                 r0 = _b((lam[i] - lam[i - 1]) / hi, x)
             m1 = ms[-2]
-            d1_0 = (m0 - m1) / r0
-            if o == 2:
-                x = c_x[i] * x + c_d0[i] * m0 + c_mid[i] * d1_0
+            if o == 2:  # c_x x + c_d0 m0 + c_mid (m0 - m1) / r0
+                x = comb(_c(c_x[i], x, fused), x, _c(c_d0[i] + c_mid[i] / r0, x, fused), m0,
+                         _c(-c_mid[i] / r0, x, fused), m1)
             else:
                 if lam_l is not None:
                     r1 = (lam_l[i - 1] - lam_l[i - 2]) / hi
                 else:
                     r1 = _b((lam[i - 1] - lam[i - 2]) / hi, x)
-                m2 = ms[-3]
-                d1_1 = (m1 - m2) / r1
-                d1 = d1_0 + (r0 / (r0 + r1)) * (d1_0 - d1_1)
-                d2 = (d1_0 - d1_1) / (r0 + r1)
-                x = c_x[i] * x + c_d0[i] * m0 + c_d1_2[i] * d1 + c_d2[i] * d2
+                # D1 = D1_0 + r0/(r0+r1) (D1_0 - D1_1), D2 = (D1_0 - D1_1)/(r0+r1), expanded in m0, m1, m2
+                q = 1.0 / (r0 + r1)
+                k0 = c_d1_2[i] * (1 + r0 * q) + c_d2[i] * q  # weight of D1_0
+                k1 = -(c_d1_2[i] * r0 * q + c_d2[i] * q)  # weight of D1_1
+                w0 = c_d0[i] + k0 / r0
+                w1 = -k0 / r0 + k1 / r1
+                w2 = -k1 / r1
+                x = comb(_c(c_x[i], x, fused), x, _c(w0, x, fused), m0, _c(w1, x, fused), m1,
+                         _c(w2, x, fused), ms[-3])
         x = post(x, i + 1)
     return x
+
+
+def _c(c, x: Tensor, fused: bool):
+    return as_coefficient(c, x) if fused else c
 
 
 def _b(v: Tensor, x: Tensor) -> Tensor:

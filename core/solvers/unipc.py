@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..denoiser import Denoiser
+from ..fused import as_coefficient, fused_lincomb
 from ..grids import Grid
 from ._common import Post, ratio
 
@@ -97,8 +98,14 @@ def _stack_plans(plans, x: Tensor):
     return out
 
 
-def _combine(base: Tensor, c_base, terms: list[tuple]) -> Tensor:
-    """``c_base * base + sum c v`` with fused adds for float coefficients."""
+def _combine(base: Tensor, c_base, terms: list[tuple], fused: bool = False) -> Tensor:
+    """``c_base * base + sum c v`` with fused adds for float coefficients (one compiled kernel
+    with ``fused=True``)."""
+    if fused:
+        args = [as_coefficient(c_base, base), base]
+        for c, v in terms:
+            args += [as_coefficient(c, base), v]
+        return fused_lincomb(*args)
     out = base * c_base
     for c, v in terms:
         if isinstance(c, float):
@@ -110,8 +117,10 @@ def _combine(base: Tensor, c_base, terms: list[tuple]) -> Tensor:
 
 
 def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order: int = 2,
-          variant: str = "bh2", lower_order_final: bool = True, corrector: bool = True) -> Tensor:
-    """UniPC multistep sampler with ``order`` in {1, 2, 3} and ``variant`` in {bh1, bh2}."""
+          variant: str = "bh2", lower_order_final: bool = True, corrector: bool = True,
+          fused: bool = False) -> Tensor:
+    """UniPC multistep sampler with ``order`` in {1, 2, 3} and ``variant`` in {bh1, bh2};
+    ``fused=True`` runs each update as one compiled kernel."""
     if order not in (1, 2, 3):
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
     if variant not in ("bh1", "bh2"):
@@ -131,11 +140,11 @@ def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order
         if corr is not None:
             c_x, w0, w, w_t = corr
             terms = [(w0, ms[-1]), (w_t, m_t)] + [(wk, ms[-(k + 2)]) for k, wk in enumerate(w)]
-            x = _combine(x_last, c_x, terms)
+            x = _combine(x_last, c_x, terms, fused)
         ms = (ms + [m_t])[-order:]
         x_last = x
         c_x, w0, w = plan[i]["pred"]
         terms = [(w0, m_t)] + [(wk, ms[-(k + 2)]) for k, wk in enumerate(w)]
-        x = m_t * w0 if isinstance(c_x, float) and c_x == 0.0 else _combine(x, c_x, terms)
+        x = m_t * w0 if isinstance(c_x, float) and c_x == 0.0 else _combine(x, c_x, terms, fused)
         x = post(x, i + 1)
     return x
