@@ -97,8 +97,10 @@ def load_pbc(max_visits: int = 16, path: str | None = None) -> tuple[np.ndarray,
     """PBC sequential clinical visits (``survival::pbcseq``): irregular per-patient series.
 
     Returns ``values [N, L, K]`` (first ``max_visits`` visits per patient, NaN-padded and
-    NaN for missing labs), ``times [N, L]`` (visit day / 365.25, NaN-padded) and the lab
-    names. The PhysioNet-2012 analogue: irregular clinical measurements with natural gaps.
+    NaN for missing labs), ``times [N, L]`` (visit day / 365.25; padded positions continue
+    after the last visit in steps of one year, so the times stay finite and increasing) and
+    the lab names. The PhysioNet-2012 analogue: irregular clinical measurements with natural
+    gaps; pass ``times`` as ``timestamps`` to :class:`~polydiff.timeseries.impute.CSDIImputer`.
     """
     if max_visits < 2:
         raise ValueError(f"max_visits must be >= 2, got {max_visits}")
@@ -111,6 +113,7 @@ def load_pbc(max_visits: int = 16, path: str | None = None) -> tuple[np.ndarray,
         g = g.iloc[:max_visits]
         values[i, : len(g)] = g[list(PBC_LABS)].to_numpy(dtype=np.float64)
         times[i, : len(g)] = g["day"].to_numpy(dtype=np.float64) / 365.25
+        times[i, len(g):] = times[i, len(g) - 1] + np.arange(1, max_visits - len(g) + 1)
     return values, times, list(PBC_LABS)
 
 

@@ -89,22 +89,38 @@ def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.n
     return X
 
 
+def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate ``timestamps [N, T]`` for series ``shape = (N, T, K)``; ``None`` -> ``0..T-1``.
+    Irregular series (clinical visits) pass their observation times, e.g. in hours."""
+    N, T = shape[0], shape[1]
+    if timestamps is None:
+        return np.broadcast_to(np.arange(T, dtype=np.float64), (N, T))
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.shape != (N, T):
+        raise ValueError(f"timestamps must be [N, T] = [{N}, {T}], got shape {ts.shape}")
+    if not np.isfinite(ts).all():
+        raise ValueError("timestamps must be finite (fill padded positions with any time)")
+    return ts
+
+
 class WindowDataset(Dataset):
     """Training samples ``{"values", "observed_mask", "timestamps"}`` from ``X [N, L, K]``
-    (already normalised; NaN = missing, stored as 0 with mask 0)."""
+    (already normalised; NaN = missing, stored as 0 with mask 0) and optional per-series
+    ``timestamps [N, L]`` (default ``0..L-1``: regular series)."""
 
-    def __init__(self, X: np.ndarray):
+    def __init__(self, X: np.ndarray, timestamps: np.ndarray | None = None):
         obs = np.isfinite(X)
         self.values = torch.as_tensor(np.where(obs, X, 0.0), dtype=torch.float32)
         self.mask = torch.as_tensor(obs, dtype=torch.float32)
-        self.timestamps = torch.arange(X.shape[1], dtype=torch.float32)
+        ts = check_timestamps(timestamps, X.shape)
+        self.timestamps = torch.as_tensor(ts, dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.values)
 
     def __getitem__(self, i: int) -> dict:
         return {"values": self.values[i], "observed_mask": self.mask[i],
-                "timestamps": self.timestamps}
+                "timestamps": self.timestamps[i]}
 
 
 class CSDIImputer:
@@ -138,7 +154,7 @@ class CSDIImputer:
             raise ValueError(f"{name} has {X.shape[2]} features, the imputer was built for "
                              f"{self.net_config.n_features}")
 
-    def fit(self, X, val_X=None) -> CSDIImputer:
+    def fit(self, X, val_X=None, *, timestamps=None) -> CSDIImputer:
         """Train on ``X [N, T, K]`` (NaN = missing) with the configured mask strategy.
 
         ``val_X`` (same layout) is only validated and scored with the CSDI loss at the end
@@ -149,7 +165,7 @@ class CSDIImputer:
         X = check_series(X)
         self._check_features(X, "X")
         self.normalizer = Normalizer().fit(X)
-        data = WindowDataset(self.normalizer.transform(X))
+        data = WindowDataset(self.normalizer.transform(X), timestamps)
         c = self.config
         tcfg = TrainConfig(steps=c.train_steps, batch_size=min(c.batch_size, len(data)), lr=c.lr,
                            weight_decay=c.weight_decay, ema_decay=c.ema_decay, seed=c.seed,
@@ -175,13 +191,13 @@ class CSDIImputer:
         return self
 
     @torch.no_grad()
-    def loss(self, X, seed: int = 0) -> float:
-        """CSDI loss (random targets) of the current network on ``X``, averaged over batches."""
+    def loss(self, X, seed: int = 0, timestamps=None) -> float:
+        """CSDI loss (random targets) of the current network on all of ``X`` at once."""
         X = check_series(X)
-        data = WindowDataset(self._normalizer().transform(X))
+        data = WindowDataset(self._normalizer().transform(X), timestamps)
         g = torch.Generator().manual_seed(seed)
         batch = {"values": data.values, "observed_mask": data.mask,
-                 "timestamps": data.timestamps.expand(len(data), -1)}
+                 "timestamps": data.timestamps}
         self.net.eval()
         return float(csdi_loss(self.net, self.process, batch, strategy="random", generator=g))
 
@@ -192,9 +208,11 @@ class CSDIImputer:
 
     # --- inference --------------------------------------------------------------------------
     def impute(self, X, n_samples: int = 100, *, solver: str | None = None,
-               steps: int | None = None, seed: int = 0, **solver_options) -> np.ndarray:
+               steps: int | None = None, seed: int = 0, timestamps=None,
+               **solver_options) -> np.ndarray:
         """Samples ``[N, S, T, K]`` of the missing entries of ``X``; observed entries are
-        copied through unchanged. ``solver``/``steps`` override the configured sampler."""
+        copied through unchanged. ``solver``/``steps`` override the configured sampler;
+        ``timestamps [N, T]`` give irregular observation times (default ``0..T-1``)."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
         X = check_series(X)
@@ -204,6 +222,7 @@ class CSDIImputer:
         dev = next(self.net.parameters()).device
         Z = torch.as_tensor(np.where(obs, norm.transform(X), 0.0), dtype=torch.float32, device=dev)
         M = torch.as_tensor(obs, dtype=torch.float32, device=dev)
+        ts = torch.as_tensor(check_timestamps(timestamps, X.shape), dtype=torch.float32, device=dev)
         total = len(X) * int(n_samples)
         cb = None
         if self.progress:
@@ -211,7 +230,7 @@ class CSDIImputer:
                 self.progress(f"csdi: sampled {done}/{rows} rows")
         out = sample_imputations(self.net, self.process, Z, M, n_samples=int(n_samples),
                                  solver=solver or self.config.solver,
-                                 steps=steps or self.config.sample_steps, seed=seed,
+                                 steps=steps or self.config.sample_steps, seed=seed, timestamps=ts,
                                  max_batch=min(self.config.max_batch, total), callback=cb,
                                  **solver_options)
         samples = norm.inverse(out.double().cpu().numpy())

@@ -22,7 +22,9 @@ def test_weather_pivot_regular_hours_with_natural_gaps(weather):
 def test_other_offline_loaders():
     v, t, names = data.load_pbc(max_visits=8)
     assert v.shape == (312, 8, 12) and t.shape == (312, 8) and np.isnan(v).any()
-    assert np.all(np.diff(t, axis=1)[np.isfinite(np.diff(t, axis=1))] > 0)
+    assert np.isfinite(t).all() and np.all(np.diff(t, axis=1) > 0)
+    visits = np.isfinite(v).any(2)
+    assert visits[:, 0].all() and (visits.sum(1) >= 1).all()
     a = data.load_airquality()
     assert a.values.shape == (153, 4) and np.isnan(a.values[:, 0]).sum() == 37
     e = data.load_taylor()

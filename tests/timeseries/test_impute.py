@@ -90,6 +90,24 @@ def test_imputer_rejects_bad_input():
         imp.impute(X[:, :, :2], n_samples=1)
     with pytest.raises(ValueError, match="unknown solver"):
         imp.impute(X, n_samples=1, solver="nope")
+    with pytest.raises(ValueError, match="timestamps must be"):
+        imp.impute(X, n_samples=1, timestamps=np.zeros((6, 7)))
+
+
+def test_irregular_timestamps_and_mix_strategy():
+    """Irregular clinical series (PBC visits) train and sample with their own times."""
+    from polydiff.timeseries.data import load_pbc
+    v, t, _ = load_pbc(max_visits=6)
+    v, t = v[:24], t[:24]
+    imp = CSDIImputer(v.shape[2], net=TINY, train_steps=2, batch_size=8, strategy="mix")
+    imp.fit(v, timestamps=t)
+    s = imp.impute(v[:3], n_samples=2, solver="ddim", steps=3, timestamps=t[:3])
+    obs = np.isfinite(v[:3])
+    assert s.shape == (3, 2, 6, 12) and np.isfinite(s).all()
+    assert np.array_equal(s[:, 1][obs], v[:3][obs])
+    # the times reach the network: other times give other samples
+    s2 = imp.impute(v[:3], n_samples=2, solver="ddim", steps=3, timestamps=t[:3] * 10)
+    assert not np.allclose(s, s2)
 
 
 def test_ddpm50_equals_csdi_algorithm_2():
