@@ -10,9 +10,9 @@ Two modes share one class:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .nets import ARTransformer
 from .tokenizer import Tokenizer
 
-__all__ = ["ARConfig", "ARBaseline"]
+__all__ = ["ARBaseline", "ARConfig"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class ARBaseline(nn.Module):
         save_model(self, directory, {"config": self.config.to_dict()})
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ARBaseline":
+    def load(cls, directory: str | Path) -> ARBaseline:
         from .diffusion_lm import load_model_files
         meta, tok, state = load_model_files(directory)
         m = cls(ARConfig(**meta["config"]), tok)

@@ -17,8 +17,15 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = [
-    "E2EExample", "parse_e2e_line", "load_e2e", "split_by_restaurant", "attribute_vocabulary",
-    "parse_control", "mr_to_string", "load_amazon_reviews", "load_lines",
+    "E2EExample",
+    "attribute_vocabulary",
+    "load_amazon_reviews",
+    "load_e2e",
+    "load_lines",
+    "mr_to_string",
+    "parse_control",
+    "parse_e2e_line",
+    "split_by_restaurant",
 ]
 
 BUNDLED_E2E = "src1_valid.txt"

@@ -11,21 +11,27 @@ with the highest mean sentence-BLEU against the others.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+import polydiff.core as pc
 import torch
 from torch import Tensor, nn
 
-import polydiff.core as pc
-
-from .diffusion_lm import (EmbeddingDiffusionConfig, VocabularyMixin, check_solver, clamp_hook, embedding_diffusion_loss,
-                           load_model_files, save_model)
+from .diffusion_lm import (
+    EmbeddingDiffusionConfig,
+    VocabularyMixin,
+    check_solver,
+    clamp_hook,
+    embedding_diffusion_loss,
+    load_model_files,
+    save_model,
+)
 from .metrics import sentence_bleu
 from .nets import TransformerDenoiser
 from .tokenizer import Tokenizer
 
-__all__ = ["DiffuSeq", "Anchor", "mbr_select", "encode_sources"]
+__all__ = ["Anchor", "DiffuSeq", "encode_sources", "mbr_select"]
 
 
 class Anchor:
@@ -171,7 +177,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
         save_model(self, directory, {"config": self.config.to_dict(), **self._meta()})
 
     @classmethod
-    def load(cls, directory: str | Path) -> "DiffuSeq":
+    def load(cls, directory: str | Path) -> DiffuSeq:
         meta, tok, state = load_model_files(directory)
         m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok)
         m.load_state_dict(state)

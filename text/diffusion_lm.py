@@ -20,24 +20,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-import torch
-from torch import Tensor, nn
 
 import polydiff.core as pc
-
+import torch
 from polydiff.core.hooks import nearest_embedding as _core_clamp
+from torch import Tensor, nn
 
 from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
 from .tokenizer import Tokenizer
 
 __all__ = [
-    "EmbeddingDiffusionConfig", "forward_sample", "embedding_diffusion_loss", "nearest_token", "clamp_hook",
-    "round_to_tokens", "partial_noising", "ControlHook", "DiffusionLM",
-    "check_solver", "save_model", "load_model_files", "VocabularyMixin",
+    "ControlHook",
+    "DiffusionLM",
+    "EmbeddingDiffusionConfig",
+    "VocabularyMixin",
+    "check_solver",
+    "clamp_hook",
+    "embedding_diffusion_loss",
+    "forward_sample",
+    "load_model_files",
+    "nearest_token",
+    "partial_noising",
+    "round_to_tokens",
+    "save_model",
 ]
 
 
@@ -356,7 +364,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
                                      **self._meta()})
 
     @classmethod
-    def load(cls, directory: str | Path) -> "DiffusionLM":
+    def load(cls, directory: str | Path) -> DiffusionLM:
         meta, tok, state = load_model_files(directory)
         m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok, meta["attributes"])
         m.load_state_dict(state)

@@ -11,14 +11,13 @@ masked-diffusion counterpart of partial noising.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
-from torch import Tensor, nn
-
 from polydiff.core.discrete_state import MaskedDiffusion, masked_sample, mdlm_loss
+from torch import Tensor, nn
 
 from .diffuseq import encode_sources
 from .nets import TokenDenoiser
@@ -138,7 +137,7 @@ class MaskedDiffusionLM(nn.Module):
         save_model(self, directory, {"config": self.config.to_dict()})
 
     @classmethod
-    def load(cls, directory: str | Path) -> "MaskedDiffusionLM":
+    def load(cls, directory: str | Path) -> MaskedDiffusionLM:
         from .diffusion_lm import load_model_files
         meta, tok, state = load_model_files(directory)
         m = cls(MaskedConfig(**meta["config"]), tok)

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["corpus_bleu", "sentence_bleu", "mean_sentence_bleu", "rouge_l", "self_bleu",
-           "distinct_n", "control_success", "perplexity"]
+__all__ = [
+    "control_success",
+    "corpus_bleu",
+    "distinct_n",
+    "mean_sentence_bleu",
+    "perplexity",
+    "rouge_l",
+    "self_bleu",
+    "sentence_bleu",
+]
 
 
 def _check_pairs(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:

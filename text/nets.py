@@ -21,8 +21,13 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "timestep_embedding", "TransformerDenoiser", "TokenDenoiser", "ARTransformer",
-    "NoisyEmbeddingClassifier", "TokenCNNClassifier", "count_params",
+    "ARTransformer",
+    "NoisyEmbeddingClassifier",
+    "TokenCNNClassifier",
+    "TokenDenoiser",
+    "TransformerDenoiser",
+    "count_params",
+    "timestep_embedding",
 ]
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import sentencepiece as spm
 import torch
@@ -106,7 +106,7 @@ class Tokenizer:
         Path(path).write_bytes(self.model_proto)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tokenizer":
+    def load(cls, path: str | Path) -> Tokenizer:
         """Read a ``.model`` written by :meth:`save`."""
         p = Path(path)
         if not p.is_file():

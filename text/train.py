@@ -13,19 +13,18 @@ split only. Weights are saved as safetensors + JSON config + tokenizer model und
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch import nn
-
 from polydiff.core.training import TrainConfig, Trainer
+from torch import nn
 
 from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
 from .tokenizer import Tokenizer, train_tokenizer
 
-__all__ = ["E2EData", "prepare_e2e", "build_model", "train_model", "attribute_labels", "MODELS", "main"]
+__all__ = ["MODELS", "E2EData", "attribute_labels", "build_model", "main", "prepare_e2e", "train_model"]
 
 MODELS = ("diffusion-lm", "diffuseq", "masked", "ar", "ar-lm")
 

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from polydiff.text.data import attribute_vocabulary, load_e2e, split_by_restaurant
 from polydiff.text.tokenizer import train_tokenizer
 

@@ -1,8 +1,12 @@
 """E2E loading, the restaurant split, the control vocabulary and the tokenizer round trip."""
 import pytest
-
-from polydiff.text.data import (attribute_vocabulary, load_e2e, parse_control, parse_e2e_line,
-                                split_by_restaurant)
+from polydiff.text.data import (
+    attribute_vocabulary,
+    load_e2e,
+    parse_control,
+    parse_e2e_line,
+    split_by_restaurant,
+)
 from polydiff.text.tokenizer import Tokenizer
 
 

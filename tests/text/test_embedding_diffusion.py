@@ -1,11 +1,17 @@
 """Diffusion-LM and DiffuSeq: rounding, clamping, partial noising, anchoring, infilling, control."""
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.text.diffuseq import DiffuSeq, mbr_select
-from polydiff.text.diffusion_lm import (ControlHook, DiffusionLM, EmbeddingDiffusionConfig, clamp_hook,
-                                        forward_sample, nearest_token, round_to_tokens)
+from polydiff.text.diffusion_lm import (
+    ControlHook,
+    DiffusionLM,
+    EmbeddingDiffusionConfig,
+    clamp_hook,
+    forward_sample,
+    nearest_token,
+    round_to_tokens,
+)
 
 
 @pytest.fixture
@@ -41,7 +47,7 @@ def test_clamp_hook_returns_exact_nearest_embedding_rows(dlm):
 def test_partial_noising_never_changes_source_positions(dseq, e2e_split):
     ex = e2e_split[0][:8]
     ids, mask = dseq.encode_pairs([e.compact_source for e in ex], [e.text for e in ex], truncate=True)
-    emb, x0, t, x_t = forward_sample(dseq.net, dseq.process, ids, noise_mask=mask,
+    _, x0, _, x_t = forward_sample(dseq.net, dseq.process, ids, noise_mask=mask,
                                      generator=torch.Generator().manual_seed(0))
     S = dseq.config.src_len
     assert torch.equal(x_t[:, :S], x0[:, :S])
@@ -129,7 +135,7 @@ def test_sqrt_schedule_is_core_discrete_vp(dlm):
     t = torch.arange(1, T + 1, dtype=torch.float64) / T
     # Li et al. App. A: f(t) = 1 - sqrt(t + 1e-4); betas_i = 1 - f((i+1)/T) / f(i/T), so the
     # cumulative product telescopes to f((i+1)/T) / f(0) (the last beta is clipped at 0.999)
-    f = lambda u: 1 - torch.sqrt(u + 1e-4)  # noqa: E731
+    f = lambda u: 1 - torch.sqrt(u + 1e-4)
     assert torch.allclose(ab[:-1], (f(t) / f(torch.tensor(0.0, dtype=torch.float64)))[:-1], rtol=1e-9)
 
 

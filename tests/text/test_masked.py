@@ -1,7 +1,6 @@
 """Masked diffusion on core's discrete-state process: fixed source, mask-free outputs, errors."""
 import pytest
 import torch
-
 from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM
 
 

@@ -4,18 +4,25 @@ import random
 
 import pytest
 import torch
-
 from polydiff.text.ar import ARBaseline, ARConfig
-from polydiff.text.metrics import (control_success, corpus_bleu, distinct_n, mean_sentence_bleu,
-                                   perplexity, rouge_l, self_bleu, sentence_bleu)
+from polydiff.text.metrics import (
+    control_success,
+    corpus_bleu,
+    distinct_n,
+    mean_sentence_bleu,
+    perplexity,
+    rouge_l,
+    self_bleu,
+    sentence_bleu,
+)
 
 
 def test_sentence_bleu_hand_computed():
     # all n-gram precisions 1, BP = exp(1 - 6/4)
-    assert sentence_bleu("the cat sat on".split(), ["the cat sat on the mat".split()]) == \
+    assert sentence_bleu(["the", "cat", "sat", "on"], [["the", "cat", "sat", "on", "the", "mat"]]) == \
         pytest.approx(math.exp(1 - 6 / 4), rel=1e-12)
     # p = (5/5, 3/4, 1/3, 0/2 -> ln(5) / (5 * 2^1) / 2), BP = exp(1 - 6/5)
-    got = sentence_bleu("a b c d e".split(), ["a b c x d e".split()])
+    got = sentence_bleu(["a", "b", "c", "d", "e"], [["a", "b", "c", "x", "d", "e"]])
     p4 = math.log(5) / 10 / 2
     want = math.exp(1 - 6 / 5) * math.exp(0.25 * (math.log(3 / 4) + math.log(1 / 3) + math.log(p4)))
     assert got == pytest.approx(want, rel=1e-12)
@@ -26,7 +33,7 @@ def test_sentence_bleu_matches_nltk_method4():
     nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
     sm = nltk_bleu.SmoothingFunction().method4
     rng = random.Random(0)
-    words = "the a pub cafe near river cheap food is in".split()
+    words = ["the", "a", "pub", "cafe", "near", "river", "cheap", "food", "is", "in"]
     for _ in range(300):
         hyp = [rng.choice(words) for _ in range(rng.randint(1, 12))]
         refs = [[rng.choice(words) for _ in range(rng.randint(1, 12))] for _ in range(rng.randint(1, 3))]

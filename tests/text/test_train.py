@@ -3,7 +3,6 @@ import json
 
 import pytest
 import torch
-
 from polydiff.text.diffusion_lm import DiffusionLM
 from polydiff.text.train import main
 
