@@ -8,7 +8,8 @@ them. Sources (see ``DATA.md``):
 * Fashion-MNIST — IDX files from a user path or Debian's ``dataset-fashion-mnist``.
 * digits — ``sklearn.datasets.load_digits`` (8x8, for fast tests).
 * natural photos — ``skimage.data`` images cut into patches, train/test split *by image*.
-* MNI152 brain slices with grey/white-matter labels — ``nilearn`` ships the template.
+* MNI152 brain slices with grey/white-matter labels — ``nilearn`` ships the template and
+  tissue probability maps (read with nibabel, nilearn is not imported).
 * fluorescence nuclei with an instance mask — the ``stardist`` package's ``img2d.tif``.
 """
 from __future__ import annotations
@@ -276,26 +277,54 @@ def _fit(a: np.ndarray, size: int | None) -> np.ndarray:
     out[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = a
     if size is None or size == s:
         return out
-    from skimage.transform import resize as sk_resize
-    if np.issubdtype(a.dtype, np.integer):
-        return sk_resize(out, (size, size), order=0, preserve_range=True,
-                         anti_aliasing=False).astype(a.dtype)
-    return sk_resize(out, (size, size), order=1, anti_aliasing=True).astype(a.dtype)
+    t = torch.from_numpy(np.ascontiguousarray(out))[None, None]
+    if np.issubdtype(a.dtype, np.integer):  # labels: nearest neighbour keeps them integer
+        return F.interpolate(t.double(), size=(size, size), mode="nearest")[0, 0].numpy().astype(a.dtype)
+    return F.interpolate(t.double(), size=(size, size), mode="bilinear", antialias=True,
+                         align_corners=False)[0, 0].numpy().astype(a.dtype)
+
+
+_MNI_FILES = {"t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+              "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+              "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"}
+
+
+def _nilearn_mni_dir() -> pathlib.Path:
+    spec = importlib.util.find_spec("nilearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("MNI152 template not found: `pip install nilearn` (it ships the "
+                                "template) or pass path= and label_path=")
+    folder = pathlib.Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    missing = [f for f in _MNI_FILES.values() if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"nilearn's data folder {folder} lacks {missing}")
+    return folder
+
+
+def _block_mean(vol: np.ndarray, k: int) -> np.ndarray:
+    """Average ``k x k x k`` blocks (``k``-fold coarser resolution, edges cropped)."""
+    if k == 1:
+        return vol
+    sh = [d - d % k for d in vol.shape]
+    v = vol[:sh[0], :sh[1], :sh[2]].reshape(sh[0] // k, k, sh[1] // k, k, sh[2] // k, k)
+    return v.mean(axis=(1, 3, 5))
 
 
 def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int = 2,
-                       min_brain_fraction: float = 0.15,
+                       min_brain_fraction: float = 0.1,
                        path: str | pathlib.Path | None = None,
                        label_path: str | pathlib.Path | None = None) -> tuple[Tensor, Tensor]:
-    """2D slices of the MNI152 T1 template with tissue labels (0 other, 1 grey, 2 white matter).
+    """2D slices of the MNI152 (ICBM 2009a) T1 template with tissue labels.
 
-    Labels come from nilearn's thresholded grey- and white-matter masks; where the two
-    thresholded masks overlap, white matter wins. Slices whose brain mask covers less than
+    The template and its grey/white-matter probability maps ship inside the ``nilearn``
+    package; they are read directly with nibabel. Each voxel gets the most probable of
+    (0 other/CSF/background, 1 grey matter, 2 white matter), the maximum-a-posteriori rule
+    on ``(1 - p_gm - p_wm, p_gm, p_wm)``. Slices where grey plus white matter cover less than
     ``min_brain_fraction`` of the slice are dropped.
 
     Args:
         size: output side (slices are zero-padded to square first); ``None`` keeps it.
-        resolution: template resolution in mm (1 or 2).
+        resolution: 1 (native 1 mm) or 2 (2 mm, block-averaged before labelling).
         axis: slicing axis of the volume (2 = axial).
         path / label_path: your own T1 NIfTI volume and integer label volume instead.
 
@@ -305,6 +334,8 @@ def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int 
     import nibabel as nib
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
+    if resolution not in (1, 2):
+        raise ValueError(f"resolution must be 1 or 2 (mm), got {resolution}")
     if path is not None:
         if label_path is None:
             raise ValueError("path given without label_path (an integer label volume)")
@@ -314,19 +345,16 @@ def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int 
             raise ValueError(f"volume {vol.shape} and labels {lab.shape} differ in shape")
         brain = lab > 0
     else:
-        from nilearn import datasets as nd
-        vol = np.asarray(nd.load_mni152_template(resolution=resolution).get_fdata(), np.float32)
-        brain = nd.load_mni152_brain_mask(resolution=resolution).get_fdata() > 0
-        gm = nd.load_mni152_gm_mask(resolution=resolution).get_fdata() > 0
-        wm = nd.load_mni152_wm_mask(resolution=resolution).get_fdata() > 0
-        lab = np.zeros(vol.shape, np.int64)
-        lab[gm] = 1
-        lab[wm] = 2
+        folder = _nilearn_mni_dir()
+        read = lambda key: _block_mean(  # noqa: E731
+            np.asarray(nib.load(str(folder / _MNI_FILES[key])).dataobj, dtype=np.float32) / 255.0, resolution)
+        vol, gm, wm = read("t1"), read("gm"), read("wm")
+        lab = np.argmax(np.stack([1.0 - gm - wm, gm, wm]), axis=0).astype(np.int64)
+        brain = lab > 0
     vol = (vol - vol.min()) / max(float(vol.max() - vol.min()), 1e-12)
     xs, ys = [], []
     for k in range(vol.shape[axis]):
-        b = np.take(brain, k, axis=axis)
-        if b.mean() < min_brain_fraction:
+        if np.take(brain, k, axis=axis).mean() < min_brain_fraction:
             continue
         xs.append(_fit(np.take(vol, k, axis=axis), size))
         ys.append(_fit(np.take(lab, k, axis=axis), size))
