@@ -346,7 +346,7 @@ def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int 
         brain = lab > 0
     else:
         folder = _nilearn_mni_dir()
-        read = lambda key: _block_mean(  # noqa: E731
+        read = lambda key: _block_mean(
             np.asarray(nib.load(str(folder / _MNI_FILES[key])).dataobj, dtype=np.float32) / 255.0, resolution)
         vol, gm, wm = read("t1"), read("gm"), read("wm")
         lab = np.argmax(np.stack([1.0 - gm - wm, gm, wm]), axis=0).astype(np.int64)
