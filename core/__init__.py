@@ -19,6 +19,10 @@ from .sample import build_grid, sample
 from .graph import GraphSampler
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 from .solvers import SOLVERS as _SOLVER_FNS
+from . import losses, likelihood, testing  # noqa: E402  (submodules as pc.losses, ...)
+from .discrete_state import TOKEN_SCHEDULES, MaskedDiffusion, UniformDiffusion, masked_sample, mdlm_loss
+from .likelihood import bits_per_dim, discrete_vlb, ode_nll
+from .losses import TIME_SAMPLINGS, WEIGHTINGS, dsm_loss, loss_weight
 
 SOLVERS: tuple[str, ...] = tuple(_SOLVER_FNS)
 
@@ -31,4 +35,8 @@ __all__ = [
     "sample", "SOLVERS", "Denoiser", "GraphSampler",
     "CFG", "ClassifierGuidance", "Known", "GaussianNoise", "randn",
     "clip", "dynamic_threshold", "zero_center", "nearest_embedding",
+    "losses", "likelihood", "testing",
+    "dsm_loss", "loss_weight", "WEIGHTINGS", "TIME_SAMPLINGS",
+    "ode_nll", "bits_per_dim", "discrete_vlb",
+    "MaskedDiffusion", "UniformDiffusion", "masked_sample", "mdlm_loss", "TOKEN_SCHEDULES",
 ]

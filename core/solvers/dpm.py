@@ -184,7 +184,7 @@ def _b(v: Tensor, x: Tensor) -> Tensor:
 
 
 def dpmpp_2m_sde(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise,
-                 lower_order_final: bool = True) -> Tensor:
+                 lower_order_final: bool = True, fused: bool = False) -> Tensor:
     """SDE-DPM-Solver++(2M), midpoint form (Lu et al. 2022, App. C; diffusers' ``sde-dpmsolver++``):
     ``x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) (D0 + D1/2) + sigma_t sqrt(1 - e^{-2h}) z``."""
     a, s, lam, h, e = _tables(grid)
@@ -197,13 +197,15 @@ def dpmpp_2m_sde(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise,
     c_z = coefs(s[1:] * torch.sqrt(one_m_e2.clamp_min(0)), x)
     orders = _orders(grid, 2, lower_order_final)
     m_prev = None
+    comb = fused_lincomb if fused else lincomb
     for i in range(grid.steps):
         m0 = den(x, i)
         z = noise(x, i)
+        cx, c0, c1, cz = (_c(c[i], x, fused) for c in (c_x, c_d0, c_d1, c_z))
         if orders[i] == 1:
-            x = c_x[i] * x + c_d0[i] * m0 + c_z[i] * z
+            x = comb(cx, x, c0, m0, cz, z)
         else:
-            x = c_x[i] * x + c_d0[i] * m0 + c_d1[i] * (m0 - m_prev) + c_z[i] * z
+            x = comb(cx, x, c0 + c1, m0, -c1, m_prev, cz, z)
         m_prev = m0
         x = post(x, i + 1)
     return x

@@ -13,11 +13,12 @@ def _model(x, t):
 
 
 @pytest.mark.parametrize("solver,opts", [("dpmpp_2m", {}), ("dpmpp_3m", {}), ("unipc", {"order": 2}),
-                                         ("unipc", {"order": 3})])
+                                         ("unipc", {"order": 3}), ("dpmpp_2m_sde", {})])
 def test_fused_updates_equal_eager(solver, opts):
     x = torch.randn(3, 2, 5, 5, generator=torch.Generator().manual_seed(0))
-    eager = pc.sample(_model, PROC, x, steps=8, solver=solver, **opts)
-    fused = pc.sample(_model, PROC, x, steps=8, solver=solver, fused=True, **opts)
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    eager = pc.sample(_model, PROC, x, steps=8, solver=solver, generator=g(), **opts)
+    fused = pc.sample(_model, PROC, x, steps=8, solver=solver, fused=True, generator=g(), **opts)
     assert torch.allclose(eager, fused, atol=1e-5, rtol=1e-5)
 
 
