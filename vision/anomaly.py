@@ -155,3 +155,33 @@ def autoencoder_maps(ae: ConvAutoencoder, images: Tensor) -> Tensor:
     """Squared reconstruction error maps ``[N, H, W]`` of the autoencoder baseline."""
     check_images(images)
     return ((ae(images).clamp(0, 1) - images) ** 2).mean(1)
+
+
+def synthetic_lesions(images: Tensor, region: Tensor, *, radius: tuple[float, float] = (0.05, 0.12),
+                      intensity: float = 0.6, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Insert one elliptical lesion per image inside ``region`` (e.g. the brain mask).
+
+    Each lesion is an ellipse with semi-axes drawn from ``radius`` (fractions of the image
+    side), centred on a random pixel of ``region``; inside it the image is blended towards
+    ``intensity`` (``x <- 0.3 x + 0.7 intensity``), a bright or dark blob depending on the
+    tissue. Returns ``(images_with_lesions, lesion_masks [N, H, W] long)``.
+    """
+    check_images(images)
+    n, _, h, w = images.shape
+    if region.shape != (n, h, w):
+        raise ValueError(f"region must be [N, H, W] = {(n, h, w)}, got {tuple(region.shape)}")
+    if not 0 < radius[0] <= radius[1] or not 0 <= intensity <= 1:
+        raise ValueError(f"need 0 < radius[0] <= radius[1] and intensity in [0, 1], got {radius}, {intensity}")
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    out, masks = images.clone(), torch.zeros(n, h, w, dtype=torch.long)
+    for i in range(n):
+        cand = region[i].nonzero()
+        if len(cand) == 0:
+            raise ValueError(f"image {i} has an empty region")
+        cy, cx = cand[torch.randint(0, len(cand), (1,), generator=generator)][0].float()
+        r = radius[0] + (radius[1] - radius[0]) * torch.rand(2, generator=generator)
+        ry, rx = (r * torch.tensor([h, w])).clamp_min(1.0)
+        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        masks[i] = inside.long()
+        out[i][:, inside] = 0.3 * out[i][:, inside] + 0.7 * intensity
+    return out, masks

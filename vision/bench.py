@@ -12,7 +12,8 @@ Every polydiff number has a baseline measured in the same run on the same images
   replacement without resampling (same network, same solver);
 * anomaly detection (AnoDDPM): one-vs-rest image AUROC with simplex vs Gaussian noise, vs a
   convolutional autoencoder trained for the same steps and a template baseline (distance to
-  the mean normal image);
+  the mean normal image); in full mode also pixel AUPRC / best Dice on MNI152 slices with
+  inserted synthetic lesions;
 * segmentation (full mode): mIoU of the pixel-MLP ensemble on denoiser features vs a U-Net
   trained from scratch on the same labelled MNI152 slices.
 
@@ -44,7 +45,7 @@ CONFIGS = {
               "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
               "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
                           "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
-              "segment": None},  # ~1.5 CPU-minutes more; see SEGMENT_SMALL
+              "segment": None, "lesions": None},  # each ~1.5 CPU-minutes more; see SEGMENT_SMALL
     "full": {"size": 28, "n_train": 60000, "batch": 128,
              "net": {"base": 32, "mults": (1, 2, 2), "attention_levels": (2,)},
              "steps": {"classifier": 2000, "generate": 6000, "superres": 4000, "superres-regression": 4000,
@@ -59,6 +60,8 @@ CONFIGS = {
              "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 500,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "sr_photos": {"size": 128, "factor": 4, "steps": 4000, "per_image": 256, "n_test_per_image": 8},
+             "lesions": {"size": 64, "t_star": 250, "steps": 25,
+                         "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 10,
                          "epochs": 8, "baseline_steps": 1000}},
 }
@@ -320,6 +323,10 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     plots.save_side_by_side([("image", xa[idx].cpu())] + [(f"map ({k})", m[idx]) for k, m in shown.items()],
                             out_dir / "anomaly_maps.png", cmap="magma")
 
+    if cfg.get("lesions"):
+        say("brain slices with synthetic lesions")
+        from .bench_lesions import run_brain_lesions
+        records += run_brain_lesions(cfg["lesions"], steps["anomaly"], cache, out_dir, device, common, net_kw)
     if cfg["segment"]:
         say("train U-Net on MNI152 slices and segment")
         from .bench_segment import run_segmentation

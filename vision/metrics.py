@@ -108,6 +108,23 @@ def dice(pred: Tensor, target: Tensor) -> float:
     return 1.0 if s == 0 else float(2 * np.logical_and(p == 1, t == 1).sum() / s)
 
 
+def best_dice(maps: Tensor, masks: Tensor, n_thresholds: int = 64) -> tuple[float, float]:
+    """Best Dice over thresholds of anomaly maps (AnoDDPM's pixel-level protocol, which reports
+    Dice at the optimal threshold): ``(dice, threshold)``, thresholds at map quantiles."""
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} differ in shape")
+    m, t = maps.detach().cpu().double().flatten(), masks.detach().cpu().long().flatten()
+    if not torch.isfinite(m).all():
+        raise ValueError("maps contain NaN or inf")
+    qs = torch.quantile(m.float(), torch.linspace(0.5, 0.9999, n_thresholds)).double()
+    best = (0.0, float(qs[0]))
+    for th in torch.unique(qs):
+        d = dice((m > th).long(), t)
+        if d > best[0]:
+            best = (d, float(th))
+    return best
+
+
 def _scores(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(torch.as_tensor(scores).detach().cpu(), dtype=np.float64).ravel()
     y = np.asarray(torch.as_tensor(labels).detach().cpu()).ravel()

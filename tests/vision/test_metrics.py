@@ -68,3 +68,12 @@ def test_classifier_metrics_on_a_fixed_classifier():
     assert metrics.accuracy(Thresh(), x, y) == 1.0
     assert metrics.accuracy(Thresh(), x, 1 - y) == 0.0
     assert metrics.classifier_frechet_distance(Thresh(), x, x) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_best_dice_finds_the_separating_threshold():
+    masks = torch.zeros(2, 8, 8, dtype=torch.long)
+    masks[:, 2:4, 2:4] = 1
+    maps = masks.double() * 0.8 + 0.1 * torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(0))
+    d, th = metrics.best_dice(maps, masks)
+    assert d == 1.0 and 0.1 <= th < 0.8
+    assert metrics.best_dice(torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(1)), masks)[0] < 0.6

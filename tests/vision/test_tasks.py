@@ -211,3 +211,15 @@ def test_autoencoder_baseline_reconstructs_its_training_data(mnist8):
     assert float(maps.mean()) < float(((x - x.mean(0)) ** 2).mean())  # beats the mean image
     with pytest.raises(ValueError):
         ae(torch.rand(1, 1, 10, 10))
+
+
+def test_synthetic_lesions_change_only_the_lesion_pixels(mni32):
+    x, y = mni32
+    region = y[:6] > 0
+    out, masks = anomaly.synthetic_lesions(x[:6], region, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x[:6].shape and masks.shape == region.shape
+    assert (masks.flatten(1).sum(1) > 0).all()
+    changed = (out != x[:6]).squeeze(1)
+    assert not (changed & (masks == 0)).any()  # nothing changes outside the lesion
+    with pytest.raises(ValueError):
+        anomaly.synthetic_lesions(x[:2], region[:1])

@@ -37,6 +37,7 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     tiny["inpaint"] = dict(tiny["inpaint"], steps=2, jump_length=1, resample=2)
     tiny["anomaly"] = dict(tiny["anomaly"], steps=2, n=4)
     tiny["segment"] = dict(bench.SEGMENT_SMALL, labelled=(2,), n_models=1, epochs=1, baseline_steps=2)
+    tiny["lesions"] = {"size": 32, "t_star": 100, "steps": 2, "simplex": {"octaves": 2}}
     monkeypatch.setitem(bench.CONFIGS, "quick", tiny)
     stages = []
     recs = bench.run("quick", tmp_path, progress=stages.append)
@@ -48,6 +49,7 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     for key, methods in groups.items():  # every polydiff number has a baseline beside it
         assert any(not m.startswith("polydiff") for m in methods) or len(methods) > 1, key
     assert (tmp_path / "superres.png").exists() and (tmp_path / "inpaint_center.png").exists()
+    assert (tmp_path / "anomaly_brain.png").exists() and (tmp_path / "segment_mni152.png").exists()
     assert stages[-1] == "done"
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
     recs2 = bench.run("quick", tmp_path)  # second run: only evaluates
