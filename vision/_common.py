@@ -61,3 +61,11 @@ def randn_like(x: Tensor, generator=None) -> Tensor:
                             for g in generator]).to(x.device)
     dev = generator.device if generator is not None else x.device
     return torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+
+
+def prior(process, shape, generator=None, device=None) -> Tensor:
+    """``x_T`` from the process's prior; ``generator`` may be a list (one per sample), so a
+    sample's start noise does not depend on the batch it is drawn in."""
+    if isinstance(generator, (list, tuple)):
+        return process.prior_std() * randn_like(torch.empty(tuple(shape), device=device), generator)
+    return process.prior_sample(tuple(shape), generator=generator, device=device)

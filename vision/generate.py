@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import sample_kwargs
+from ._common import prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
@@ -61,7 +61,7 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     if len(shape) != 3:
         raise ValueError(f"shape must be (C, H, W), got {shape}")
     dev = next(net.parameters()).device
-    x_T = process.prior_sample((len(labels), *shape), generator=kw.pop("generator"), device=dev)
+    x_T = prior(process, (len(labels), *shape), kw.pop("generator"), dev)
     null = torch.full_like(labels, net.null_class).to(dev)
     x0 = pc.sample(net, process, x_T, prediction="eps", cond={"y": labels.to(dev)},
                    guidance=pc.CFG(float(scale), {"y": null}), project_x0=pc.clip() if clip else None,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import check_mask, sample_kwargs
+from ._common import check_mask, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["MASK_KINDS", "biharmonic", "inpaint", "make_mask"]
@@ -83,7 +83,7 @@ def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solv
     dev = next(net.parameters()).device
     images, m = images.to(dev), m.to(dev)
     values = to_model_range(images)
-    x_T = process.prior_sample(images.shape, generator=kw.pop("generator"), device=dev)
+    x_T = prior(process, images.shape, kw.pop("generator"), dev)
     known = pc.Known(values, m, jump_length=int(jump_length), resample=int(resample))
     x0 = pc.sample(net, process, x_T, prediction="eps", known=known, cond=cond,
                    project_x0=pc.clip() if clip else None, generator=generator, **kw)

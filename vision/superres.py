@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._common import sample_kwargs
+from ._common import prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
@@ -101,7 +101,7 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
     dev = next(net.parameters()).device
     lowres = lowres.to(dev)
     cond = to_model_range(bicubic(lowres, factor))
-    x_T = process.prior_sample(cond.shape, generator=kw.pop("generator"), device=dev)
+    x_T = prior(process, cond.shape, kw.pop("generator"), dev)
     project = consistency_projection(to_model_range(lowres), factor) if consistent else None
     if project is None and clip:  # DDPM's clip_denoised (the consistency projection clamps too)
         project = pc.clip()

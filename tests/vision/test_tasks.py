@@ -223,3 +223,14 @@ def test_synthetic_lesions_change_only_the_lesion_pixels(mni32):
     assert not (changed & (masks == 0)).any()  # nothing changes outside the lesion
     with pytest.raises(ValueError):
         anomaly.synthetic_lesions(x[:2], region[:1])
+
+
+def test_per_sample_generators_make_samples_batch_independent(process, mnist8):
+    _, y = mnist8
+    net = _random_unet(num_classes=10)
+    gens = lambda: [torch.Generator().manual_seed(100 + i) for i in range(4)]  # noqa: E731
+    full = generate.generate(net, process, y[:4], scale=2.0, steps=3, solver="ddpm", shape=(1, 16, 16),
+                             generator=gens())
+    part = generate.generate(net, process, y[:2], scale=2.0, steps=3, solver="ddpm", shape=(1, 16, 16),
+                             generator=gens()[:2])
+    assert torch.allclose(full[:2], part, atol=1e-5)
