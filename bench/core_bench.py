@@ -170,8 +170,8 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
         model = lambda x, t: zero  # noqa: E731  (zero-cost model)
         steps = 200 if shape == (1, 2) else 50
 
-        def ours(n, solver="dpmpp_2m"):
-            pc.sample(model, proc, x, steps=n, solver=solver)
+        def ours(n, solver="dpmpp_2m", **kw):
+            pc.sample(model, proc, x, steps=n, solver=solver, **kw)
 
         def theirs(n):
             s = d.DPMSolverMultistepScheduler(beta_schedule="linear", timestep_spacing="trailing")
@@ -187,8 +187,10 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
                 torch.mul(x, 1.0001, out=buf)
 
         ours(3)
+        ours(3, fused=True)  # compiles the fused kernels once
         theirs(3)  # warm up
         for name, fn in (("polydiff-dpmpp_2m", ours), ("polydiff-unipc", lambda n: ours(n, "unipc")),
+                         ("polydiff-dpmpp_2m-fused", lambda n: ours(n, fused=True)),
                          ("diffusers-DPMSolverMultistep", theirs), ("one elementwise pass", one_pass)):
             us = 1e6 * _time_per_step(fn, steps, repeats)
             records.append(_rec("loop-overhead", "zero-cost-model", label, name, us, 1, us * steps / 1e6,

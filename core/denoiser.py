@@ -46,13 +46,15 @@ class Denoiser:
 
     def __init__(self, model: Callable, process, grid: Grid, prediction: str, x: Tensor, *,
                  cond: Mapping[str, Any] | None = None, guidance: CFG | ClassifierGuidance | None = None,
-                 project_x0: Projection | None = None, model_dtype: torch.dtype | None = None):
+                 project_x0: Projection | None = None, model_dtype: torch.dtype | None = None,
+                 fused: bool = False):
         self.model, self.process, self.grid, self.prediction = model, process, grid, prediction
         self.cond = dict(cond or {})
         self.guidance, self.project_x0, self.model_dtype = guidance, project_x0, model_dtype
         self.sigma_data = getattr(process, "sigma_data", None)
         self.batch, self.ndim, self.dtype, self.device = x.shape[0], x.ndim, x.dtype, x.device
         self.nfe = 0
+        self.fused = fused
         self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
         mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)  # noqa: E731
@@ -114,8 +116,12 @@ class Denoiser:
         t = self.t_model[i]
         out = self._call(x, t, self.in_scale[i])
         cx, co = self.x0_x[i], self.x0_out[i]
-        if isinstance(cx, float):  # shared grid: one fused multiply-add after one multiply
-            x0 = out * co if cx == 0.0 else torch.add(x * cx, out, alpha=co)
+        if self.fused:
+            from .fused import as_coefficient, fused_lincomb
+
+            x0 = fused_lincomb(as_coefficient(cx, x), x, as_coefficient(co, x), out)
+        elif isinstance(cx, float):  # shared grid: one multiply, then an in-place multiply-add
+            x0 = out * co if cx == 0.0 else torch.mul(x, cx).add_(out, alpha=co)
         else:
             x0 = cx * x + co * out
         if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:

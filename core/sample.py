@@ -129,7 +129,7 @@ def sample(
 
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
-                   project_x0=project_x0, model_dtype=model_dtype)
+                   project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))
     alphas = [v if v.ndim == 0 else v for v in g.alpha.to(x_T.device, x_T.dtype)]
     sigmas = [v if v.ndim == 0 else v for v in g.sigma.to(x_T.device, x_T.dtype)]
     from ._broadcast import append_dims

@@ -92,9 +92,9 @@ def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
             else:  # c_x x + (c0 + c1) m0 - c1 m_prev, one kernel
                 x = fused_lincomb(cx, x, c0 + c1, m0, -c1, m_prev)
         elif orders[i] == 1:
-            x = torch.add(x * c_x[i], m0, alpha=c_d0[i]) if shared else c_x[i] * x + c_d0[i] * m0
-        elif shared:  # c_x x + (c0 + c1) m0 - c1 m_prev: three fused passes
-            x = torch.add(x * c_x[i], m0, alpha=c_d0[i] + c_d1[i]).add_(m_prev, alpha=-c_d1[i])
+            x = torch.mul(x, c_x[i]).add_(m0, alpha=c_d0[i]) if shared else c_x[i] * x + c_d0[i] * m0
+        elif shared:  # c_x x + (c0 + c1) m0 - c1 m_prev: one allocation, two in-place passes
+            x = torch.mul(x, c_x[i]).add_(m0, alpha=c_d0[i] + c_d1[i]).add_(m_prev, alpha=-c_d1[i])
         else:
             x = c_x[i] * x + c_d0[i] * m0 + c_d1[i] * (m0 - m_prev)
         m_prev = m0
