@@ -63,6 +63,7 @@ CONFIGS = {
              "lesions": {"size": 64, "t_star": 250, "steps": 25,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 10,
+                         "datasets": ("mni152", "nuclei"),
                          "epochs": 8, "baseline_steps": 1000}},
 }
 

@@ -396,3 +396,20 @@ def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
     x = torch.from_numpy(img.astype(np.float32))[None, None]
     ids = torch.from_numpy(inst)[None]
     return x, (ids > 0).long(), ids
+
+
+def nuclei_tiles(split: str = "train", tile: int = 64, **kwargs) -> tuple[Tensor, Tensor]:
+    """Non-overlapping ``tile`` x ``tile`` tiles of :func:`load_nuclei`'s image and semantic
+    mask; ``"train"`` takes the left half of the image, ``"test"`` the right half, so no
+    nucleus is in both. Returns ``([N, 1, tile, tile], [N, tile, tile])``."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    img, sem, _ = load_nuclei(**kwargs)
+    h, w = img.shape[-2:]
+    if tile < 8 or h % tile or (w // 2) % tile:
+        raise ValueError(f"tile {tile} must divide the image height {h} and half-width {w // 2}")
+    half = slice(0, w // 2) if split == "train" else slice(w // 2, w)
+    x, y = img[..., half], sem[..., half]
+    xt = x.unfold(2, tile, tile).unfold(3, tile, tile).reshape(1, -1, tile, tile).permute(1, 0, 2, 3)
+    yt = y.unfold(1, tile, tile).unfold(2, tile, tile).reshape(-1, tile, tile)
+    return xt.contiguous(), yt.contiguous()

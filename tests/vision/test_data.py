@@ -62,3 +62,13 @@ def test_mni152_slices_and_nuclei(mni32):
 def test_check_images_rejects(bad, err):
     with pytest.raises(err):
         data.check_images(bad)
+
+
+def test_nuclei_tiles_split_the_image_by_halves():
+    img, sem, _ = data.load_nuclei()
+    x, y = data.nuclei_tiles("train", 64)
+    xt, yt = data.nuclei_tiles("test", 64)
+    assert x.shape == xt.shape == (32, 1, 64, 64) and y.shape == (32, 64, 64)
+    assert torch.equal(x[1, 0], img[0, 0, :64, 64:128]) and torch.equal(yt[0], sem[0, :64, 256:320])
+    with pytest.raises(ValueError):
+        data.nuclei_tiles("train", 100)

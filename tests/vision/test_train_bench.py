@@ -36,7 +36,8 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
                 steps={k: 2 for k in [*tiny["steps"], "segment"]})
     tiny["inpaint"] = dict(tiny["inpaint"], steps=2, jump_length=1, resample=2)
     tiny["anomaly"] = dict(tiny["anomaly"], steps=2, n=4)
-    tiny["segment"] = dict(bench.SEGMENT_SMALL, labelled=(2,), n_models=1, epochs=1, baseline_steps=2)
+    tiny["segment"] = dict(bench.SEGMENT_SMALL, labelled=(2,), n_models=1, epochs=1, baseline_steps=2,
+                           datasets=("mni152", "nuclei"))
     tiny["lesions"] = {"size": 32, "t_star": 100, "steps": 2, "simplex": {"octaves": 2}}
     monkeypatch.setitem(bench.CONFIGS, "quick", tiny)
     stages = []
