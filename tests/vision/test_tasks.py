@@ -228,7 +228,7 @@ def test_synthetic_lesions_change_only_the_lesion_pixels(mni32):
 def test_per_sample_generators_make_samples_batch_independent(process, mnist8):
     _, y = mnist8
     net = _random_unet(num_classes=10)
-    gens = lambda: [torch.Generator().manual_seed(100 + i) for i in range(4)]  # noqa: E731
+    gens = lambda: [torch.Generator().manual_seed(100 + i) for i in range(4)]
     full = generate.generate(net, process, y[:4], scale=2.0, steps=3, solver="ddpm", shape=(1, 16, 16),
                              generator=gens())
     part = generate.generate(net, process, y[:2], scale=2.0, steps=3, solver="ddpm", shape=(1, 16, 16),
