@@ -134,10 +134,12 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
         setting = f"mcar-{int(round(rate * 100))}%"
         hide = data.mcar_mask(Wte, rate, seed=0)
         Xin = np.where(hide, np.nan, Wte)
+        keep = np.isfinite(Xin).reshape(len(Xin), -1).any(1)  # a window needs one observation
+        Wt, hide, Xin = Wte[keep], hide[keep], Xin[keep]
         n = int(hide.sum())
 
-        def add(method, samples, seconds, nfe, hide=hide, setting=setting, n=n):
-            for metric, v in _scores(samples, Wte, hide).items():
+        def add(method, samples, seconds, nfe, hide=hide, setting=setting, n=n, Wt=Wt):
+            for metric, v in _scores(samples, Wt, hide).items():
                 recs.append(_rec("impute", ds, setting, method, metric, v, nfe, seconds, n))
 
         for name, solver, steps in (("polydiff-csdi-ddpm50", "ddpm", 50),
@@ -149,7 +151,7 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
             if solver == "ddpm":
                 i = int(np.argmax(hide.sum((1, 2))))
                 plot_imputation(smp[i], Xin[i], out_dir / f"impute_{setting[:-1]}_{name}.png",
-                                truth=np.where(hide[i], Wte[i], np.nan), names=names,
+                                truth=np.where(hide[i], Wt[i], np.nan), names=names,
                                 title=f"{name}, {setting}")
         fb = norm.mean
         for name, fn in (("linear-interp", baselines.linear_interpolation),
