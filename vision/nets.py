@@ -372,7 +372,10 @@ def from_diffusers(folder: str | pathlib.Path, device: str | torch.device = "cpu
         ``(denoiser, process, prediction)`` ready for ``pc.sample(denoiser, process, x_T,
         prediction=prediction, ...)``.
     """
-    import diffusers
+    try:
+        import diffusers
+    except ImportError:
+        raise ImportError("from_diffusers needs diffusers: pip install diffusers") from None
     import polydiff.core as pc
     folder = pathlib.Path(folder)
     unet_dir = folder / "unet" if (folder / "unet").is_dir() else folder
