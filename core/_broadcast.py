@@ -23,12 +23,12 @@ def append_dims(c: Tensor, ndim: int) -> Tensor:
 
 def per_sample_sum(x: Tensor) -> Tensor:
     """Sum over every dim but the first (the per-sample reduction of core)."""
-    return x.flatten(1).sum(1)
+    return x.reshape(x.shape[0], -1).sum(1)
 
 
 def per_sample_mean(x: Tensor) -> Tensor:
     """Mean over every dim but the first."""
-    return x.flatten(1).mean(1)
+    return x.reshape(x.shape[0], -1).mean(1)
 
 
 def as_time(t: Tensor | float, batch: int | None = None, *, dtype=torch.float64, device=None) -> Tensor:

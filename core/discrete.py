@@ -72,8 +72,11 @@ class DiscreteVP(GaussianProcess):
         ac = torch.cumprod(1.0 - betas, 0) if alphas_cumprod is None else \
             torch.as_tensor(alphas_cumprod, dtype=torch.float64).flatten()
         if zero_terminal_snr:
+            # diffusers' floor 2^-24 keeps the terminal log-SNR finite; when the rescaled table
+            # is already below it one step earlier, stay just below that step so log-SNR keeps
+            # decreasing (diffusers' table is non-monotone there).
             ac = ac.clone()
-            ac[-1] = 2.0**-24  # diffusers' floor keeping the terminal log-SNR finite
+            ac[-1] = min(2.0**-24, float(ac[-2]) * (1 - 1e-3))
         if ac.shape != betas.shape or not ((ac > 0) & (ac < 1)).all():
             raise ValueError("alphas_cumprod must match betas in length and lie in (0, 1)")
         self.alphas_cumprod = ac
@@ -117,8 +120,6 @@ class DiscreteVP(GaussianProcess):
             betas = rescale_zero_terminal_snr(betas)
         # diffusers keeps betas and their cumulative product in float32: reproduce its table
         ac = torch.cumprod(1.0 - betas.float(), 0).double()
-        if zero:
-            ac[-1] = 2.0**-24
         pred = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}.get(cfg.get("prediction_type", "epsilon"))
         if pred is None:
             raise ValueError(f"unsupported diffusers prediction_type {cfg.get('prediction_type')!r}")

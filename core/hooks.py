@@ -147,7 +147,7 @@ def dynamic_threshold(p: float = 0.995, max_value: float = 1.0) -> Projection:
         raise ValueError(f"dynamic_threshold needs 0 < p < 1, got {p}")
 
     def project(v: Tensor, t: Tensor) -> Tensor:
-        s = torch.quantile(v.flatten(1).abs().float(), p, dim=1).clamp_min(max_value).to(v.dtype)
+        s = torch.quantile(v.reshape(v.shape[0], -1).abs().float(), p, dim=1).clamp_min(max_value).to(v.dtype)
         s = append_dims(s, v.ndim)
         return torch.maximum(torch.minimum(v, s), -s) / s * max_value
 

@@ -91,8 +91,8 @@ def pc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 
             x0 = den(x, i)
             score = (a_c[i] * x0 - x) / (s_c[i] * s_c[i])
             z = noise(x, i)
-            g_norm = score.flatten(1).norm(dim=1)
-            z_norm = z.flatten(1).norm(dim=1)
+            g_norm = score.reshape(score.shape[0], -1).norm(dim=1)
+            z_norm = z.reshape(z.shape[0], -1).norm(dim=1)
             if step_norm == "batch":
                 g_norm, z_norm = g_norm.mean().expand_as(g_norm), z_norm.mean().expand_as(z_norm)
             kk = keep_t[i] if keep_t.ndim == 1 else keep_t[i]
