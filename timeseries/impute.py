@@ -94,7 +94,7 @@ def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
     Irregular series (clinical visits) pass their observation times, e.g. in hours."""
     N, T = shape[0], shape[1]
     if timestamps is None:
-        return np.broadcast_to(np.arange(T, dtype=np.float64), (N, T))
+        return np.tile(np.arange(T, dtype=np.float64), (N, 1))
     ts = np.asarray(timestamps, dtype=np.float64)
     if ts.shape != (N, T):
         raise ValueError(f"timestamps must be [N, T] = [{N}, {T}], got shape {ts.shape}")
