@@ -26,8 +26,8 @@ from polydiff.core.testing import GaussianMixture
 
 NFES = (5, 10, 20, 50)
 # polydiff: (label, solver, options, grid kind, evaluations per step). The first block uses
-# diffusers' own trailing grid (the same time points as the peers); the second is polydiff's
-# few-step setting, fixed for every NFE and dataset: a uniform log-SNR grid whose last model
+# diffusers' own trailing grid (the same time points as the peers), the second the peers'
+# alternative grids (uniform log-SNR, Karras), the third polydiff's few-step setting, fixed for every NFE and dataset: a uniform log-SNR grid whose last model
 # evaluation is at t = 10 (sigma/alpha = 0.033) before the final step onto clean data.
 T_END = 10.0
 POLYDIFF = [
@@ -38,6 +38,11 @@ POLYDIFF = [
     ("dpmpp_3m", "dpmpp_3m", {}, None, 1),
     ("unipc-2", "unipc", {"order": 2}, None, 1),
     ("unipc-3", "unipc", {"order": 3}, None, 1),
+    # the peers' alternative grids, on polydiff's solvers
+    ("dpmpp_2m-lu", "dpmpp_2m", {}, "log_snr", 1),
+    ("dpmpp_3m-lu", "dpmpp_3m", {}, "log_snr", 1),
+    ("dpmpp_2m-karras", "dpmpp_2m", {}, "karras", 1),
+    ("unipc-3-karras", "unipc", {"order": 3}, "karras", 1),
     ("dpmpp_2m-logsnr", "dpmpp_2m", {"t_end": T_END}, "log_snr", 1),
     ("dpmpp_3m-logsnr", "dpmpp_3m", {"t_end": T_END}, "log_snr", 1),
     ("unipc-2-logsnr", "unipc", {"order": 2, "t_end": T_END}, "log_snr", 1),
@@ -238,3 +243,27 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     records = error_vs_nfe(mode, progress) + overhead(mode, progress)
     plot(records, out_dir)
     return records
+
+
+def summary_markdown(records: list[dict]) -> str:
+    """Two compact tables for the README: best polydiff vs best diffusers error per NFE, and
+    the per-step loop overhead (generated from the records, never typed)."""
+    lines = ["| dataset | NFE | best polydiff (RMSE) | best diffusers (RMSE) | ratio |", "|---|---|---|---|---|"]
+    err = [r for r in records if r["task"] == "ode-error"]
+    for ds in sorted({r["dataset"] for r in err}, key=lambda d: int(d.split("-")[1][:-1])):
+        for nfe in sorted({r["nfe"] for r in err if r["dataset"] == ds}):
+            group = [r for r in err if r["dataset"] == ds and r["nfe"] == nfe]
+            ours = min((r for r in group if r["method"].startswith("polydiff")), key=lambda r: r["value"])
+            theirs = min((r for r in group if r["method"].startswith("diffusers")), key=lambda r: r["value"])
+            lines.append(f"| {ds} | {nfe} | {ours['method'][9:]} ({ours['value']:.2e}) | "
+                         f"{theirs['method'][10:]} ({theirs['value']:.2e}) | {ours['value'] / theirs['value']:.2f} |")
+    ov = [r for r in records if r["task"] == "loop-overhead"]
+    if ov:
+        methods = ["polydiff-dpmpp_2m", "polydiff-dpmpp_2m-fused", "polydiff-unipc", "diffusers-DPMSolverMultistep",
+                   "one elementwise pass"]
+        lines += ["", "| input (zero-cost model) | " + " | ".join(m + " (µs/step)" for m in methods) + " |",
+                  "|---" * (len(methods) + 1) + "|"]
+        for setting in sorted({r["setting"] for r in ov}):
+            vals = {r["method"]: r["value"] for r in ov if r["setting"] == setting}
+            lines.append(f"| {setting} | " + " | ".join(f"{vals[m]:.1f}" if m in vals else "—" for m in methods) + " |")
+    return "\n".join(lines)

@@ -53,10 +53,19 @@ def render_table(docs: Sequence[dict[str, Any]]) -> str:
     lines = ["| domain | task | dataset | setting | metric | methods (best in bold) |",
              "|---|---|---|---|---|---|"]
     for doc in docs:
+        if doc["domain"] == "core":  # 190 solver records: summarised below the main table
+            continue
         for (domain, task, dataset, setting, _), group in group_records(doc["records"]).items():
             cells = [domain, task, dataset, setting, metric_label(group), compact_group(group)]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
+    for doc in docs:
+        if doc["domain"] == "core":
+            from .core_bench import summary_markdown
+
+            lines += ["Core engine (solver error vs the exact probability-flow solution on Gaussian mixtures, "
+                      "and sampling-loop overhead; all records in `bench/results/core.json`):", "",
+                      summary_markdown(doc["records"]), ""]
     for doc in docs:
         m = doc["machine"]
         gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
