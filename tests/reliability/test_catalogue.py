@@ -1,0 +1,28 @@
+"""Every catalogued bad input raises the named error with a message naming the problem, and
+docs/reliability.md is the current rendering of the catalogue."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalogue import DOC, render  # noqa: E402
+from reliability_cases import all_cases  # noqa: E402
+
+CASES = all_cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.api}:{c.problem}" for c in CASES])
+def test_bad_input_raises_a_named_error(case):
+    with pytest.raises(case.error) as info:
+        case.call()
+    assert re.search(case.match, str(info.value)), str(info.value)
+
+
+def test_core_catalogue_has_at_least_ten_cases():
+    assert sum(c.api.startswith(("pc.", "GaussianProcess")) for c in CASES) >= 10
+
+
+def test_document_is_generated_from_the_cases():
+    assert DOC.read_text() == render(), "run: python tests/reliability/catalogue.py"
