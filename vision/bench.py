@@ -6,6 +6,8 @@ Every polydiff number has a baseline measured in the same run on the same images
   requested labels and the Fréchet distance in that classifier's feature space (**not**
   Inception FID) per guidance scale, vs the unguided model (w=0 unconditional, w=1
   conditional) and vs real test images;
+* SDEdit on stroke paintings of test digits: classifier accuracy (the source digit's label)
+  and feature-space Fréchet distance to real digits, vs the stroke paintings themselves;
 * super-resolution (SR3): PSNR/SSIM vs bicubic (and, in full mode, vs a regression U-Net
   of the same size trained for the same steps);
 * inpainting (RePaint): PSNR in the hole and SSIM vs biharmonic inpainting and vs plain
@@ -32,7 +34,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from . import anomaly, generate, inpaint, metrics, plots, superres
+from . import anomaly, generate, inpaint, metrics, plots, sdedit, superres
 from .data import load_mnist
 from .train import load_trained, train
 
@@ -41,7 +43,7 @@ __all__ = ["CONFIGS", "run"]
 CONFIGS = {
     "quick": {"size": 16, "n_train": 12000, "batch": 64, "net": {"base": 16, "mults": (1, 2), "attention_levels": (1,)},
               "steps": {"classifier": 250, "generate": 600, "superres": 400, "anomaly": 200},
-              "sr_factor": 2, "n_gen_per_class": 20, "n_eval": 100, "sample_steps": 20, "scales": (0.0, 1.0, 3.0),
+              "sr_factor": 2, "sdedit_strengths": (0.5,), "n_gen_per_class": 20, "n_eval": 100, "sample_steps": 20, "scales": (0.0, 1.0, 3.0),
               "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
               "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
                           "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
@@ -52,7 +54,7 @@ CONFIGS = {
                        "anomaly": 3000, "segment": 3000},
              "sr_factor": 4, "sr_nfe_table": (("ddpm", 250), ("ddpm", 50), ("ddim", 50), ("ddim", 20),
                                              ("dpmpp_2m", 20), ("dpmpp_2m", 10), ("unipc", 10)),
-             "n_gen_per_class": 100, "n_eval": 500, "sample_steps": 50,
+             "sdedit_strengths": (0.3, 0.5, 0.7), "n_gen_per_class": 100, "n_eval": 500, "sample_steps": 50,
              "scales": (0.0, 1.0, 2.0, 3.0, 5.0),
              "inpaint": {"steps": 50, "jump_length": 10, "resample": 5, "masks": ("center", "half", "strokes"),
                          "nfe_table": (("ddpm", 250, 1), ("ddpm", 50, 5), ("ddim", 50, 5), ("dpmpp_2m", 20, 5),
@@ -213,12 +215,29 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     rec("generate", setting, "real-test-images", "classifier-frechet",
         metrics.classifier_frechet_distance(clf, held.to(device), real.to(device)), False, None, 0.0, n)
 
+    # --- SDEdit: stroke paintings of test digits -> realistic digits (null label) ------------
+    say("SDEdit")
+    ne = cfg["n_eval"]
+    src, src_y = x_te[3000:3000 + ne].to(device), y_te[3000:3000 + ne].to(device)
+    guide = sdedit.stroke_painting(src, cells=size // 4, levels=3)
+    null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
+    results = {"stroke-painting": (guide, 0.0, None)}
+    for strength in cfg.get("sdedit_strengths", (0.5,)):
+        results[f"polydiff-sdedit(s={strength:g})"] = _timed(
+            gen_net, ne, sdedit.sdedit, gen_net, proc, guide, strength, steps=S, solver="ddim", cond=null,
+            generator=torch.Generator(device).manual_seed(5))
+    for method, (out, secs, nfe) in results.items():
+        rec("sdedit", "stroke-paintings", method, "classifier-accuracy", metrics.accuracy(clf, out, src_y), True,
+            nfe, secs, ne)
+        rec("sdedit", "stroke-paintings", method, "classifier-frechet",
+            metrics.classifier_frechet_distance(clf, out, real.to(device)), False, nfe, secs, ne)
+    plots.save_side_by_side([("source", src), *((m, o) for m, (o, _, _) in results.items())],
+                            out_dir / "sdedit.png")
+
     # --- inpainting with the same network (null label = unconditional model) ---------------
     say("inpainting")
     ic = cfg["inpaint"]
-    ne = cfg["n_eval"]
     xi = x_te[1000:1000 + ne].to(device)
-    null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
     for kind in ic["masks"]:
         mask = inpaint.make_mask(kind, ne, size, generator=torch.Generator().manual_seed(0)).to(device)
         hole = 1 - mask
