@@ -79,7 +79,7 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
                        n_samples: int, solver: str = "ddpm", steps: int = 50,
                        timestamps: Tensor | None = None, seed: int = 0,
                        generators: Sequence[torch.Generator] | None = None,
-                       max_batch: int = 2048,
+                       max_batch: int = 512,
                        callback: Callable[[int, int], None] | None = None,
                        **solver_options) -> Tensor:
     """Draw ``n_samples`` imputations per series in batched passes.

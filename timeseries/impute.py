@@ -50,7 +50,7 @@ class ImputerConfig:
     beta_end: float = 0.5
     solver: str = "ddpm"
     sample_steps: int = 50
-    max_batch: int = 2048
+    max_batch: int = 512
     seed: int = 0
     device: str = "cpu"
 
