@@ -33,12 +33,17 @@ def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1):
     params = rdDistGeom.ETKDGv3()
     params.randomSeed = int(seed)
     params.numThreads = int(threads)
-    ids = list(rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n), params=params))
-    if len(ids) < n:  # hard cases: random starting coordinates (RDKit's documented fallback)
-        params.useRandomCoords = True
+    rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n), params=params)
+    # Hard cases (strained fused rings with stereo centres, as in some QM9 molecules):
+    # random starting coordinates (RDKit's documented fallback), then without enforcing
+    # the chirality constraints during embedding.
+    for k, (random_coords, chirality) in enumerate(((True, True), (True, False)), start=1):
+        if mol.GetNumConformers() >= n:
+            break
+        params.useRandomCoords, params.enforceChirality = random_coords, chirality
         params.clearConfs = False
-        params.randomSeed = int(seed) + 1
-        rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n) - len(ids), params=params)
+        params.randomSeed = int(seed) + k
+        rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n) - mol.GetNumConformers(), params=params)
     if mol.GetNumConformers() == 0:
         name = mol.GetProp("_Name") if mol.HasProp("_Name") else Chem.MolToSmiles(mol)
         raise ValueError(f"ETKDG could not embed any conformer of {name!r}")

@@ -75,7 +75,7 @@ def _data_hash(mols) -> str:
 
 
 def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
-    """Train (or load the cached) network; returns ``(net, process, train_seconds)``."""
+    """Train (or load the cached) network; returns ``(net, process, run_dir)``."""
     from polydiff.core.training import TrainConfig
 
     from .generate import conformer_generator
@@ -89,7 +89,7 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     if done.is_file():
         progress("molecules: loading cached model")
         net, proc = conformer_generator(run_dir)
-        return net, proc, json.loads(done.read_text())["train_seconds"]
+        return net, proc, run_dir
     progress(f"molecules: training GeoDiff net ({cfg['train']['steps']} steps)")
     spec = MolTrainSpec(**cfg["spec"])
     tcfg = TrainConfig(**cfg["train"], lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
@@ -98,7 +98,37 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     net, proc, hist = train(spec, NetConfig(**cfg["net"]), tcfg, train_mols, resume=True)
     seconds = time.perf_counter() - t0
     done.write_text(json.dumps({"train_seconds": seconds, "final_loss": hist[-1]["loss"] if hist else None}))
-    return net.eval(), proc, seconds
+    return net.eval(), proc, run_dir
+
+
+def _write_sdf(path: pathlib.Path, mols, seconds: float) -> None:
+    from rdkit import Chem
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with Chem.SDWriter(str(tmp)) as w:
+        for m in mols:
+            for c in m.GetConformers():
+                m.SetProp("sampling_seconds", f"{seconds!r}")
+                w.write(m, confId=c.GetId())
+    tmp.replace(path)
+
+
+def _read_sdf(path: pathlib.Path, test, n_gen: int):
+    from rdkit import Chem
+
+    recs = list(Chem.SDMolSupplier(str(path), removeHs=False, sanitize=False))
+    if len(recs) != len(test) * n_gen or any(r is None for r in recs):
+        raise ValueError(f"{path}: cached conformers do not match the test set; delete the file")
+    mols = []
+    for i, ref in enumerate(test):
+        block = recs[i * n_gen:(i + 1) * n_gen]
+        out = Chem.Mol(ref)
+        out.RemoveAllConformers()
+        for r in block:
+            out.AddConformer(Chem.Conformer(r.GetConformer()), assignId=True)
+        mols.append(out)
+    return mols, float(recs[0].GetProp("sampling_seconds"))
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
@@ -119,7 +149,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     progress("molecules: loading QM9")
     splits = qm9_splits(MolTrainSpec(**cfg["spec"]))
     test, n_gen = splits["test"], int(cfg["n_gen"])
-    net, proc, _ = _trained(cfg, splits["train"], out_dir / "cache", progress)
+    net, proc, run_dir = _trained(cfg, splits["train"], out_dir / "cache", progress)
     net = net.to(device)
     s = cfg["spec"]
     dataset = f"qm9-dft-heavy{s['min_heavy_atoms']}-{s['max_heavy_atoms']}"
@@ -140,13 +170,21 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
                             n_conf, False))
 
     runs = [("ddpm", k) for k in cfg["ancestral_steps"]] + list(cfg["fast"])
+    test_key = _data_hash(test)[:12]
     for solver, steps in runs:
-        progress(f"molecules: sampling {solver} x {steps}")
-        st = GenerationStats()
-        gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
-                                   seed=1, stats=st)
-        name = "ancestral" if solver == "ddpm" else solver
-        score(f"polydiff-geodiff-{name}-{steps}", gens, st.seconds, steps)
+        name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
+        cached = run_dir / "samples" / f"{name}-n{n_gen}-{test_key}.sdf"
+        if cached.is_file():  # a rerun only evaluates (sampling seconds are stored with them)
+            progress(f"molecules: cached {name}")
+            gens, seconds = _read_sdf(cached, test, n_gen)
+        else:
+            progress(f"molecules: sampling {solver} x {steps}")
+            st = GenerationStats()
+            gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
+                                       seed=1, stats=st)
+            seconds = st.seconds
+            _write_sdf(cached, gens, seconds)
+        score(name, gens, seconds, steps)
     for name, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
         progress(f"molecules: {name}")
         t0 = time.perf_counter()

@@ -32,3 +32,9 @@ def test_clustered_etkdg_returns_n_conformers():
     assert mol.GetNumConformers() == 3
     with pytest.raises(ValueError):
         clustered_etkdg("CCO", 2, oversample=0)
+
+
+def test_strained_qm9_molecule_embeds_through_the_fallbacks():
+    # QM9 index 19806 (stereo from its DFT geometry): plain ETKDGv3 embeds no conformer
+    mol = Chem.AddHs(Chem.MolFromSmiles("O=C1C[C@H]2[C@H]3C[C@H]3N12"))
+    assert etkdg(mol, 3, seed=42).GetNumConformers() == 3

@@ -26,11 +26,12 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     assert any("training" in s for s in stages)
     stages.clear()
     again = bench.run("quick", tmp_path, progress=stages.append)
-    assert any("cached" in s for s in stages) and not any("training" in s for s in stages)
+    assert any("cached model" in s for s in stages) and not any("training" in s for s in stages)
+    assert not any("sampling" in s for s in stages)  # generated conformers are cached too
     key = lambda r: (r["method"], r["metric"])
     first = {key(r): r["value"] for r in recs if r["method"].startswith("polydiff") and r["metric"] != "s/conformer"}
     for r in again:
         if key(r) in first:
-            assert r["value"] == pytest.approx(first[key(r)], abs=1e-6)
+            assert r["value"] == pytest.approx(first[key(r)], abs=1e-3)  # SDF keeps 4 decimals
     with pytest.raises(ValueError, match="mode"):
         bench.run("medium", tmp_path)
