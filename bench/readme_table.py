@@ -63,8 +63,9 @@ def render_table(docs: Sequence[dict[str, Any]]) -> str:
         if doc["domain"] == "core":
             from .core_bench import summary_markdown
 
-            lines += ["Core engine (solver error vs the exact probability-flow solution on Gaussian mixtures, "
-                      "and sampling-loop overhead; all records in `bench/results/core.json`):", "",
+            lines += [("Core engine (solver error vs the exact probability-flow solution on "
+                      "Gaussian mixtures, and sampling-loop overhead; all records in "
+                      "`bench/results/core.json`):"), "",
                       summary_markdown(doc["records"]), ""]
     for doc in docs:
         m = doc["machine"]
