@@ -34,15 +34,6 @@ def check_mask(mask: Tensor, like: Tensor, name: str = "mask") -> Tensor:
     return mask.to(like.dtype)
 
 
-def random_times(process, n: int, generator=None, device=None) -> Tensor:
-    """Training times: integer indices for a DiscreteVP, uniform in [t_min, t_max] otherwise."""
-    T = getattr(process, "num_train_timesteps", None)
-    if T is not None:
-        return torch.randint(0, T, (n,), generator=generator, device=device).double()
-    u = torch.rand((n,), generator=generator, device=device, dtype=torch.float64)
-    return process.t_min + u * (process.t_max - process.t_min)
-
-
 def sample_kwargs(steps: int, solver: str, generator, extra: dict) -> dict:
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
