@@ -1,6 +1,7 @@
 """Packaging: every package folder is listed in pyproject.toml and ends up in the wheel."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -99,3 +100,18 @@ def test_wheel_contains_every_module(tmp_path):
     missing = sorted(expected - names)
     assert not missing, f"modules missing from the wheel: {missing}"
     assert "polydiff/bench/cli.py" in names
+
+    # A normal (non-editable) install of that wheel imports and runs from its own files.
+    target = tmp_path / "site"
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+                          "--disable-pip-version-check", "-q", "--target", str(target),
+                          str(wheel)], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    code = ("import polydiff.core, polydiff.bench.cli as c; print(polydiff.core.__file__); "
+            "c.main(['--help'])")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)},
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith(str(target)), run.stdout
+    assert "usage: polydiff" in run.stdout
