@@ -315,9 +315,23 @@ def run_suite(mode: str = "quick", domains: Sequence[str] | None = None,
         write_json(Path(json_path), result.to_json())
     summaries = write_summary_pngs(result)
     write_report(result, out / "report.md", summaries)
-    if mode == "full":
-        write_committed_results(result, results_dir)
+    if mode == "full" and write_committed_results(result, results_dir):
+        _refresh_readme(results_dir, log)
     return result
+
+
+def _refresh_readme(results_dir: Path, log: Callable[[str], None] | None) -> None:
+    """In a source checkout, regenerate README.md's results table from the committed files."""
+    from . import readme_table
+
+    readme = readme_table.README
+    if results_dir.resolve() != RESULTS_DIR or not readme.exists():
+        return
+    if readme_table.START not in readme.read_text():
+        return
+    readme_table.main(["--readme", str(readme), "--results-dir", str(results_dir)])
+    if log:
+        log(f"updated the results table of {readme}")
 
 
 def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path]:
