@@ -237,15 +237,15 @@ def test_full_mode_refreshes_the_readme_table_of_a_source_checkout(stubs, tmp_pa
     from polydiff.bench import readme_table
 
     res, readme = tmp_path / "results", tmp_path / "README.md"
-    readme.write_text(f"# x\n{readme_table.START}\nold\n{readme_table.END}\n")
+    readme.write_text(f"# x\n{readme_table.START}\nHAND-TYPED\n{readme_table.END}\n")
     monkeypatch.setattr(runner, "RESULTS_DIR", res.resolve())
     monkeypatch.setattr(readme_table, "README", readme)
     runner.run_suite("full", None, tmp_path / "out", entries={"good": ENTRIES["good"]},
                      results_dir=res, show_progress=False, log=None)
     text = readme.read_text()
-    assert "old" not in text and "| good | denoise | digits | sigma=0.5 | PSNR ↑ |" in text
+    assert "HAND-TYPED" not in text and "| good | denoise | digits | sigma=0.5 | PSNR ↑ |" in text
     # another results folder (a trial run) leaves the README alone
-    readme.write_text(f"# x\n{readme_table.START}\nold\n{readme_table.END}\n")
+    readme.write_text(f"# x\n{readme_table.START}\nHAND-TYPED\n{readme_table.END}\n")
     runner.run_suite("full", None, tmp_path / "out", entries={"good": ENTRIES["good"]},
                      results_dir=tmp_path / "elsewhere", show_progress=False, log=None)
-    assert "old" in readme.read_text()
+    assert "HAND-TYPED" in readme.read_text()
