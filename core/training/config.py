@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["RESUME_FREE_FIELDS", "TrainConfig"]
 
-_SCHEDULES = ("constant", "cosine")
+_SCHEDULES = ("constant", "cosine", "multistep")
 _PRECISIONS = ("fp32", "bf16")
 _EMA_WARMUPS = ("none", "tf", "power")
 
@@ -51,8 +51,8 @@ class TrainConfig:
         weight_decay: decoupled weight decay of AdamW.
         betas: Adam moment decay rates.
         warmup_steps: linear warm-up ``lr * min(1, (s + 1) / warmup_steps)``.
-        lr_schedule: ``"constant"`` or ``"cosine"`` (SGDR half cosine to 0 after warm-up,
-            Loshchilov & Hutter 2017).
+        lr_schedule: ``"constant"``, ``"cosine"`` (SGDR half cosine to 0 after warm-up,
+            Loshchilov & Hutter 2017) or ``"multistep"`` (x0.1 at 75% and 90% of ``steps``, CSDI).
         grad_clip: clip the global gradient L2 norm to this value; ``None`` disables.
         grad_accum: micro-batches accumulated per optimizer step.
         ema_decay: EMA decay of the weights (0.9999 in DDPM, Ho et al. 2020, App. B);

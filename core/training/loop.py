@@ -44,9 +44,12 @@ LossFn = Callable[[nn.Module, Any, torch.Generator], torch.Tensor]
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Multiplier of ``cfg.lr`` at optimizer step ``step`` (0-based): linear warm-up to 1 over
-    ``warmup_steps``, then constant or half-cosine to 0 at ``cfg.steps`` (SGDR, Loshchilov &
-    Hutter 2017, eq. 5 without restarts)."""
+    ``warmup_steps``, then constant, half-cosine to 0 at ``cfg.steps`` (SGDR, Loshchilov &
+    Hutter 2017, eq. 5 without restarts), or ``"multistep"``: x0.1 at 75% and again at 90% of
+    ``cfg.steps`` (CSDI's schedule, Tashiro et al. 2021, App. E)."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    if cfg.lr_schedule == "multistep" and step >= cfg.warmup_steps:
+        return 0.1 ** ((step >= int(0.75 * cfg.steps)) + (step >= int(0.9 * cfg.steps)))
     if cfg.lr_schedule == "constant" or step < cfg.warmup_steps:
         return warm
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))

@@ -73,6 +73,11 @@ def test_config_json_round_trip_and_validation():
         TrainConfig(steps=1.5, batch_size=1)
 
 
+def test_lr_factor_multistep_as_csdi():
+    cfg = TrainConfig(steps=100, batch_size=2, lr_schedule="multistep")
+    assert [lr_factor(s, cfg) for s in (0, 74, 75, 89, 90, 99)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+
+
 def test_lr_factor_warmup_and_cosine():
     cfg = TrainConfig(steps=110, batch_size=1, warmup_steps=10, lr_schedule="cosine")
     assert lr_factor(0, cfg) == pytest.approx(0.1) and lr_factor(9, cfg) == pytest.approx(1.0)
