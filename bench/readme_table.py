@@ -72,7 +72,8 @@ def render_table(docs: Sequence[dict[str, Any]]) -> str:
         gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
         lines.append(f"- {doc['domain']}: `{doc['command']}` at commit `{doc['commit']}`, "
                      f"{float(doc['duration_s']):.0f} s on {m.get('cpu', '?')} "
-                     f"({m.get('torch_threads', '?')} torch threads{gpu})")
+                     f"({m.get('torch_threads', '?')} torch "
+                     f"thread{'' if m.get('torch_threads') == 1 else 's'}{gpu})")
     return "\n".join(lines)
 
 
