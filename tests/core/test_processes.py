@@ -109,3 +109,11 @@ def test_bad_input():
         pc.VP().marginal(torch.zeros(2, 3), torch.tensor(0.5), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="'class'"):
         pc.process_from_config({"beta_min": 0.1})
+
+
+def test_one_step_grid_evaluates_at_t_start():
+    """steps=1 with a clean end: the single model evaluation is at t_start (not t_end)."""
+    g = pc.make_grid(pc.VP(), 1, "uniform_t", t_start=0.3)
+    assert g.t.tolist()[0] == pytest.approx(0.3) and g.sigma.tolist()[-1] == 0.0
+    g2 = pc.make_grid(pc.VP(), 1, "log_snr", t_start=torch.tensor([0.2, 0.4], dtype=torch.float64))
+    assert torch.allclose(g2.t[0], torch.tensor([0.2, 0.4], dtype=torch.float64))
