@@ -115,8 +115,6 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
         t[-1] = t1
     t[0] = t0
     t = torch.minimum(torch.maximum(t, t1 if t1.ndim == 0 else t1[None]), t0 if t0.ndim == 0 else t0[None])
-    if t.ndim == 2 and t0.ndim == 0:  # scalar t_start with per-sample t_end
-        t[0] = t0
     alpha, sigma = process.alpha(t).double(), process.sigma(t).double()
     if final == "zero":
         t = torch.cat([t, t[-1:]])
