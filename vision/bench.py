@@ -219,7 +219,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     say("SDEdit")
     ne = cfg["n_eval"]
     src, src_y = x_te[3000:3000 + ne].to(device), y_te[3000:3000 + ne].to(device)
-    guide = sdedit.stroke_painting(src, cells=size // 4, levels=3)
+    guide = sdedit.stroke_painting(src, cells=size // 2, levels=3)
     null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
     results = {"stroke-painting": (guide, 0.0, None)}
     for strength in cfg.get("sdedit_strengths", (0.5,)):
