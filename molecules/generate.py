@@ -119,7 +119,7 @@ def generate_conformers(
             graph = Batch.from_data_list([datas[mi] for mi, _ in chunk]).to(device)
             sizes = torch.tensor([datas[mi].num_nodes for mi, _ in chunk], device=device)
             mask = torch.arange(int(sizes.max()), device=device)[None] < sizes[:, None]
-            gens = [torch.Generator(device=device).manual_seed(int(pc_seed(seed, mi, k))) for mi, k in chunk]
+            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, k))) for mi, k in chunk]
             noise = ComFreeNoise(mask, gens)
             x_T = process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=device), -1)
             model = PaddedDenoiser(net, graph, mask, clip=clip)
@@ -140,7 +140,7 @@ def generate_conformers(
     return out[0] if single else out
 
 
-def pc_seed(seed: int, mol_index: int, conf_index: int) -> int:
+def conformer_seed(seed: int, mol_index: int, conf_index: int) -> int:
     """Seed of one conformer's generator (numpy ``SeedSequence`` hashing of the triple)."""
     from polydiff.core.training import derive_seed
 
