@@ -44,37 +44,46 @@ def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: (order.get(d["domain"], len(order)), d["domain"]))
 
 
+def _provenance(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    threads = m.get("torch_threads", "?")
+    return (f"`{doc['command']}` at commit `{doc['commit']}`, "
+            f"{float(doc['duration_s']):.0f} s on {m.get('cpu', '?')} "
+            f"({threads} torch thread{'' if threads == 1 else 's'}{gpu})")
+
+
+def _domain_table(doc: dict[str, Any]) -> list[str]:
+    lines = ["| task | dataset | setting | metric | methods (best in bold) |",
+             "|---|---|---|---|---|"]
+    for (_, task, dataset, setting, _), group in group_records(doc["records"]).items():
+        cells = [task, dataset, setting, metric_label(group), compact_group(group)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return lines
+
+
 def render_table(docs: Sequence[dict[str, Any]]) -> str:
-    """Markdown for the README section: one row per compared group, then provenance."""
+    """Markdown for the README section: per domain, a folded table with one row per compared
+    group (task, dataset, setting, metric) and the command, commit and machine behind it."""
     if not docs:
         return ("No full-mode results are committed yet: `polydiff bench --full` writes "
                 "`bench/results/<domain>.json`, then `python -m polydiff.bench.readme_table` "
                 "fills this table.")
-    lines = ["| domain | task | dataset | setting | metric | methods (best in bold) |",
-             "|---|---|---|---|---|---|"]
+    lines: list[str] = []
     for doc in docs:
-        if doc["domain"] == "core":  # 190 solver records: summarised below the main table
-            continue
-        for (domain, task, dataset, setting, _), group in group_records(doc["records"]).items():
-            cells = [domain, task, dataset, setting, metric_label(group), compact_group(group)]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    lines.append("")
-    for doc in docs:
-        if doc["domain"] == "core":
+        n = len(group_records(doc["records"]))
+        lines += [f"<details><summary><b>{doc['domain']}</b>: {n} comparisons</summary>", "",
+                  f"Measured by {_provenance(doc)}.", ""]
+        if doc["domain"] == "core":  # ~190 solver records: the core bench summarises them
             from .core_bench import summary_markdown
 
-            lines += [("Core engine (solver error vs the exact probability-flow solution on "
-                      "Gaussian mixtures, and sampling-loop overhead; all records in "
-                      "`bench/results/core.json`):"), "",
-                      summary_markdown(doc["records"]), ""]
-    for doc in docs:
-        m = doc["machine"]
-        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
-        lines.append(f"- {doc['domain']}: `{doc['command']}` at commit `{doc['commit']}`, "
-                     f"{float(doc['duration_s']):.0f} s on {m.get('cpu', '?')} "
-                     f"({m.get('torch_threads', '?')} torch "
-                     f"thread{'' if m.get('torch_threads') == 1 else 's'}{gpu})")
-    return "\n".join(lines)
+            lines += [("Solver error vs the exact probability-flow solution on Gaussian "
+                       "mixtures, and sampling-loop overhead; all records in "
+                       "`bench/results/core.json`:"), "", summary_markdown(doc["records"])]
+        else:
+            lines += _domain_table(doc)
+        lines += ["", "</details>", ""]
+    return "\n".join(lines).rstrip()
 
 
 def splice(readme_text: str, table: str) -> str:

@@ -42,11 +42,14 @@ def test_render_orders_domains_and_marks_the_best(tmp_path):
     docs = load_results(tmp_path)
     assert [d["domain"] for d in docs] == ["vision", "timeseries"]  # suite order, not alphabetical
     table = render_table(docs)
-    assert ("| timeseries | impute | weather | mcar-50% | MAE ↓ | "
+    assert ("| impute | weather | mcar-50% | MAE ↓ | "
             "**polydiff-csdi 0.25** (50 NFE) · linear 0.31 |") in table
     lines = table.splitlines()
-    assert lines[2].startswith("| vision | superres |") and "no baseline/peer" in lines[2]
-    assert "- timeseries: `polydiff bench --full` at commit `abc1234`, 61 s on Test CPU" in table
+    assert lines[:3] == ["<details><summary><b>vision</b>: 1 comparisons</summary>", "",
+                         ("Measured by `polydiff bench --full` at commit `abc1234`, 61 s on "
+                         "Test CPU (2 torch threads).")]
+    assert lines[6].startswith("| superres |") and "no baseline/peer" in lines[6]
+    assert lines.index("<details><summary><b>timeseries</b>: 1 comparisons</summary>") > 6
 
 
 def test_check_and_write(tmp_path):
