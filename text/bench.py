@@ -46,6 +46,7 @@ class BenchConfig:
     steps: int = 300
     batch_size: int = 32
     lr: float = 2e-3
+    ema_decay: float = 0.995
     classifier_steps: int = 100
     cnn_steps: int = 300
     n_sources: int = 40
@@ -60,8 +61,8 @@ class BenchConfig:
     extra: dict = field(default_factory=dict)
 
 
-QUICK = BenchConfig(steps=100, classifier_steps=50, cnn_steps=150, n_sources=30, nfe=(10,), mbr=3, n_control=16,
-                    control_nfe=10)
+QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
+                    n_sources=30, nfe=(10,), mbr=3, n_control=24, control_nfe=20)
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1e-3, classifier_steps=500,
                    n_sources=100, nfe=(100, 20, 10), solvers=("ddim", "dpmpp_2m"), mbr=4, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
@@ -77,7 +78,7 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
                         hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
                         attributes=data.attributes if kind == "diffusion-lm" else None)
     tcfg = TrainConfig(steps=bc.steps, batch_size=bc.batch_size, lr=bc.lr, warmup_steps=bc.steps // 10,
-                       lr_schedule="cosine", ema_decay=0.995, seed=bc.seed, log_every=max(1, bc.steps // 5),
+                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed, log_every=max(1, bc.steps // 5),
                        device=device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
                 [(e.source, e.text) for e in data.train]])
@@ -162,7 +163,17 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
     bc = config if config is not None else (QUICK if mode == "quick" else FULL)
-    out_dir = Path(out_dir)
+    # one thread: these small models gain nothing from two, and on a shared 2-core machine a
+    # second OpenMP thread only contends (measured: 30x slower steps beside another process)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(mode, Path(out_dir), device, progress, bc)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> list[dict]:
     cache = out_dir / "cache" / "text"
     torch.manual_seed(bc.seed)
     data = prepare_e2e(cache_dir=cache)
