@@ -73,6 +73,111 @@ def _core_cases() -> list[Case]:
     ]
 
 
+class _TinyNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x, t):
+        return self.conv(x)
+
+
+def _vision_cases() -> list[Case]:
+    from polydiff.vision import data, inpaint
+
+    return [
+        Case("vision.data.check_images", "wrong rank", lambda: data.check_images(torch.rand(2, 8, 8)), ValueError,
+             r"\[N, C, H, W\]"),
+        Case("vision.data.check_images", "values outside [0, 1]", lambda: data.check_images(torch.linspace(0, 2, 16).reshape(1, 1, 4, 4)),
+             ValueError, r"\[0, 1\]"),
+        Case("vision.data.check_images", "NaN pixels", lambda: data.check_images(torch.full((1, 1, 2, 2), float("nan"))),
+             ValueError, "NaN"),
+        Case("vision.data.check_images", "integer images",
+             lambda: data.check_images(torch.zeros(1, 1, 2, 2, dtype=torch.long)), TypeError, "float"),
+        Case("vision.inpaint.check_mask", "mask not 0/1",
+             lambda: inpaint.check_mask(torch.full((1, 1, 4, 4), 0.5), torch.rand(1, 1, 4, 4)), ValueError, "0 and 1"),
+        Case("vision.inpaint.make_mask", "unknown mask kind", lambda: inpaint.make_mask("triangle", 1, 8), ValueError,
+             "unknown mask kind"),
+    ]
+
+
+def _timeseries_cases() -> list[Case]:
+    import numpy as np
+
+    from polydiff.timeseries.impute import check_series
+
+    return [
+        Case("timeseries.check_series", "wrong rank", lambda: check_series(np.zeros((3, 4))), ValueError, "rank 2"),
+        Case("timeseries.check_series", "infinite values", lambda: check_series(np.array([[[np.inf]]])), ValueError,
+             "infinite"),
+        Case("timeseries.check_series", "all-missing series", lambda: check_series(np.full((2, 3, 2), np.nan)),
+             ValueError, "entirely missing"),
+        Case("timeseries.check_series", "non-numeric values", lambda: check_series(np.array([[["a"]]])), TypeError,
+             "numbers"),
+        Case("timeseries.check_series", "empty batch", lambda: check_series(np.zeros((0, 3, 2))), ValueError, ""),
+    ]
+
+
+def _molecules_cases() -> list[Case]:
+    from polydiff.molecules.featurize import parse_molecule
+
+    return [
+        Case("molecules.parse_molecule", "invalid SMILES", lambda: parse_molecule("C1CC((N"), ValueError,
+             r"invalid SMILES.*C1CC"),
+        Case("molecules.parse_molecule", "empty SMILES", lambda: parse_molecule("  "), ValueError, "empty"),
+        Case("molecules.parse_molecule", "not a SMILES or Mol", lambda: parse_molecule(42), TypeError,
+             "SMILES string or rdkit"),
+        Case("molecules.parse_molecule", "pentavalent carbon", lambda: parse_molecule("C(C)(C)(C)(C)C"), ValueError,
+             "C\\(C\\)"),
+        Case("molecules.parse_molecule", "None instead of a molecule", lambda: parse_molecule(None), TypeError,
+             "SMILES string or rdkit"),
+    ]
+
+
+def _text_cases() -> list[Case]:
+    from polydiff.text.data import parse_e2e_line
+
+    return [
+        Case("text.parse_e2e_line", "no '||' separator", lambda: parse_e2e_line("name : X | food : Y"), ValueError,
+             "separator"),
+        Case("text.parse_e2e_line", "empty sentence", lambda: parse_e2e_line("name : X||   "), ValueError,
+             "empty sentence"),
+        Case("text.parse_e2e_line", "MR without a name", lambda: parse_e2e_line("food : Y||A sentence ."),
+             ValueError, "'name'"),
+        Case("text.parse_e2e_line", "empty line", lambda: parse_e2e_line(""), ValueError, ""),
+        Case("text.parse_e2e_line", "MR field without a value", lambda: parse_e2e_line("name : X | food||Text ."),
+             ValueError, ""),
+    ]
+
+
+def _robustness_cases() -> list[Case]:
+    from polydiff.robustness.purify import Purifier
+
+    def purifier():
+        return Purifier(_TinyNet(), t_star=0.1, steps=2, image_shape=(1, 8, 8))
+
+    return [
+        Case("robustness.Purifier", "input above 1", lambda: purifier()(torch.linspace(0, 2, 128).reshape(2, 1, 8, 8)), ValueError,
+             r"\[0, 1\]"),
+        Case("robustness.Purifier", "wrong image shape", lambda: purifier()(torch.rand(2, 1, 6, 6)), ValueError,
+             "per-image shape"),
+        Case("robustness.Purifier", "unbatched input", lambda: purifier()(torch.rand(8, 8)), ValueError,
+             r"\[B, C, H, W\]"),
+        Case("robustness.Purifier", "NaN input", lambda: purifier()(torch.full((1, 1, 8, 8), float("nan"))),
+             ValueError, "NaN"),
+        Case("robustness.Purifier", "t* outside (0, 1]", lambda: Purifier(_TinyNet(), t_star=2.0), ValueError,
+             "t_star"),
+        Case("robustness.Purifier", "unknown gradient mode", lambda: Purifier(_TinyNet(), gradient="magic"),
+             ValueError, "gradient mode"),
+    ]
+
+
 def all_cases() -> list[Case]:
-    """Every registered case (domains whose extra is missing contribute none)."""
-    return _core_cases()
+    """Every registered case; a domain whose extra is missing contributes none."""
+    cases = _core_cases()
+    for domain_cases in (_vision_cases, _timeseries_cases, _molecules_cases, _text_cases, _robustness_cases):
+        try:
+            cases += domain_cases()
+        except ImportError:
+            continue
+    return cases

@@ -20,8 +20,11 @@ def test_bad_input_raises_a_named_error(case):
     assert re.search(case.match, str(info.value)), str(info.value)
 
 
-def test_core_catalogue_has_at_least_ten_cases():
+def test_catalogue_sizes():
+    """At least 10 cases for the core contract and 5 per domain (issue: reliability pass)."""
     assert sum(c.api.startswith(("pc.", "GaussianProcess")) for c in CASES) >= 10
+    for domain in ("vision", "timeseries", "molecules", "text", "robustness"):
+        assert sum(c.api.startswith(domain + ".") for c in CASES) >= 5, domain
 
 
 def test_document_is_generated_from_the_cases():
