@@ -114,7 +114,8 @@ def _timeseries_cases() -> list[Case]:
              ValueError, "entirely missing"),
         Case("timeseries.check_series", "non-numeric values", lambda: check_series(np.array([[["a"]]])), TypeError,
              "numbers"),
-        Case("timeseries.check_series", "empty batch", lambda: check_series(np.zeros((0, 3, 2))), ValueError, ""),
+        Case("timeseries.check_series", "empty batch", lambda: check_series(np.zeros((0, 3, 2))), ValueError,
+             "empty axis"),
     ]
 
 
@@ -144,9 +145,9 @@ def _text_cases() -> list[Case]:
              "empty sentence"),
         Case("text.parse_e2e_line", "MR without a name", lambda: parse_e2e_line("food : Y||A sentence ."),
              ValueError, "'name'"),
-        Case("text.parse_e2e_line", "empty line", lambda: parse_e2e_line(""), ValueError, ""),
+        Case("text.parse_e2e_line", "empty line", lambda: parse_e2e_line(""), ValueError, "separator"),
         Case("text.parse_e2e_line", "MR field without a value", lambda: parse_e2e_line("name : X | food||Text ."),
-             ValueError, ""),
+             ValueError, "not 'field : value'"),
     ]
 
 
