@@ -75,12 +75,15 @@ class Known:
     ``alpha * values + sigma * noise``; at a clean end point they equal ``values`` exactly.
     ``resample > 1`` turns on RePaint's schedule: after every ``jump_length`` steps the state
     is diffused forward again by ``jump_length`` steps and re-solved, ``resample`` times.
+    ``noised=False`` imposes the clean values at every step instead (DiffuSeq's anchoring of
+    the source, Gong et al. 2023, where the source is never noised).
     """
 
     values: Tensor
     mask: Tensor
     jump_length: int = 1
     resample: int = 1
+    noised: bool = True
 
     def __post_init__(self):
         if not isinstance(self.values, Tensor) or not isinstance(self.mask, Tensor):
@@ -101,7 +104,10 @@ class Known:
     def impose(self, x: Tensor, alpha, sigma, noise: Tensor | None) -> Tensor:
         m = self.mask.to(x.dtype)
         v = self.values.to(x.dtype)
-        known = v * alpha if noise is None else v * alpha + noise * sigma
+        if not self.noised:
+            known = v
+        else:
+            known = v * alpha if noise is None else v * alpha + noise * sigma
         return torch.lerp(x, known, m) if m.shape == x.shape else x * (1 - m) + known * m
 
 

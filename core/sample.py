@@ -143,7 +143,7 @@ def sample(
 
     def post(x: Tensor, i: int) -> Tensor:
         if known is not None:
-            z = None if clean[i] else noise(x, i)
+            z = None if clean[i] or not known.noised else noise(x, i)
             x = known.impose(x, a_l[i], s_l[i], z)
         if project_x is not None:
             x = project_x(x, g.t[i])

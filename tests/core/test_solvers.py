@@ -212,6 +212,21 @@ def test_replacement_keeps_known_values_exactly(solver):
     assert torch.equal(out[mask.bool()], values[mask.bool()])
 
 
+def test_clean_anchoring_imposes_the_values_at_every_step():
+    x = _x(2, shape=(6,)).float()
+    values, mask = torch.randn(2, 6), torch.zeros(2, 6)
+    mask[:, :3] = 1
+    seen = []
+
+    def model(x, t):
+        seen.append(x[:, :3].clone())
+        return 0.3 * torch.tanh(x)
+
+    out = pc.sample(model, PROC, x, steps=5, solver="ddim", known=pc.Known(values, mask, noised=False))
+    assert all(torch.equal(s, values[:, :3]) for s in seen[1:])  # every call after the first sees the source
+    assert torch.equal(out[:, :3], values[:, :3])
+
+
 def test_repaint_resampling_keeps_known_values_and_costs_the_extra_evaluations():
     x = _x(2, shape=(5, 5)).float()
     values = torch.zeros(2, 5, 5)
