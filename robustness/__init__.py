@@ -19,6 +19,11 @@ tqdm, and never imports torchvision.
 """
 try:
     import scipy.stats  # noqa: F401  (confidence intervals)
-    import torchattacks  # noqa: F401  (PGD, EOT-PGD, APGD, AutoAttack)
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError('pip install "polydiff[robustness]"') from err
+try:
+    import torchattacks  # noqa: F401  (PGD, EOT-PGD, APGD, AutoAttack)
+except ImportError as err:  # pragma: no cover - exercised only without torchattacks
+    # torchattacks cannot be an ordinary dependency of the extra: its declared torchvision and
+    # requests pins would replace the CPU torch build. It installs in a second, --no-deps step.
+    raise ImportError('pip install "polydiff[robustness]" && pip install --no-deps "torchattacks==3.5.1"') from err

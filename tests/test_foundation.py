@@ -31,7 +31,7 @@ EXCLUSIVE = {
 PEERS = ("diffusers", "transformers", "torchvision")
 #: One module of each domain's extra, used to simulate a missing extra.
 PROBE = {"vision": "skimage", "text": "sentencepiece", "timeseries": "gluonts",
-         "molecules": "rdkit", "robustness": "torchattacks"}
+         "molecules": "rdkit", "robustness": "scipy"}
 #: Sibling imports the design allows: robustness purifies images with vision's networks.
 ALLOWED_SIBLINGS = {"robustness": {"vision"}}
 
@@ -118,6 +118,16 @@ def test_missing_extra_names_the_pip_line(domain):
     assert out.returncode == 0, (f"import polydiff.{domain} did not fail without "
                                  f"{PROBE[domain]}:\n{out.stdout}{out.stderr}")
     assert out.stdout.strip() == f'pip install "polydiff[{domain}]"'
+
+
+def test_missing_torchattacks_names_its_no_deps_install_step():
+    """torchattacks is installed --no-deps (its pins would pull a CUDA torch), so the message
+    gives both commands."""
+    code = ("import sys\nsys.modules['torchattacks'] = None\n"
+            "try:\n    import polydiff.robustness\nexcept ImportError as e:\n    print(str(e))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                         cwd=ROOT.parent, check=False)
+    assert out.stdout.strip() == 'pip install "polydiff[robustness]" && pip install --no-deps "torchattacks==3.5.1"'
 
 
 def _imported_polydiff_modules(path: Path, package: str) -> list[tuple[int, str]]:
