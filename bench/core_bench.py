@@ -19,9 +19,8 @@ import pathlib
 import time
 from collections.abc import Callable
 
-import torch
-
 import polydiff.core as pc
+import torch
 from polydiff.core.testing import GaussianMixture
 
 NFES = (5, 10, 20, 50)
@@ -172,7 +171,7 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
             progress(f"core: loop overhead, {label}")
         x = torch.randn(shape)
         zero = torch.zeros(shape)
-        model = lambda x, t: zero  # noqa: E731  (zero-cost model)
+        model = lambda x, t: zero
         steps = 200 if shape == (1, 2) else 50
 
         def ours(n, solver="dpmpp_2m", **kw):

@@ -14,9 +14,8 @@ import platform
 import time
 from pathlib import Path
 
-import torch
-
 import polydiff.core as pc
+import torch
 
 
 def _sync(device):

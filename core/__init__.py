@@ -7,36 +7,86 @@ Needs only torch and numpy. See DESIGN.md for the four ideas and the public cont
     x_T = proc.prior_sample((B, *shape), generator=g)
     x_0 = pc.sample(model, proc, x_T, steps=10, solver="dpmpp_2m", prediction="eps")
 """
+from . import likelihood, losses, testing
 from ._broadcast import append_dims, per_sample_mean, per_sample_sum
 from .denoiser import Denoiser
 from .discrete import DiscreteVP, process_from_config
+from .discrete_state import (
+                    TOKEN_SCHEDULES,
+                    MaskedDiffusion,
+                    UniformDiffusion,
+                    masked_sample,
+                    mdlm_loss,
+)
+from .graph import GraphSampler
 from .grids import GRID_KINDS, Grid, make_grid
-from .hooks import (CFG, ClassifierGuidance, GaussianNoise, Known, clip, dynamic_threshold,
-                    nearest_embedding, randn, zero_center)
+from .hooks import (
+                    CFG,
+                    ClassifierGuidance,
+                    GaussianNoise,
+                    Known,
+                    clip,
+                    dynamic_threshold,
+                    nearest_embedding,
+                    randn,
+                    zero_center,
+)
+from .likelihood import bits_per_dim, discrete_vlb, ode_nll
+from .losses import TIME_SAMPLINGS, WEIGHTINGS, dsm_loss, loss_weight
 from .prediction import PREDICTIONS, prediction_coefficients
 from .process import EDM, VE, VP, Flow, GaussianProcess, SubVP
 from .sample import build_grid, sample
-from .graph import GraphSampler
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 from .solvers import SOLVERS as _SOLVER_FNS
-from . import losses, likelihood, testing  # noqa: E402  (submodules as pc.losses, ...)
-from .discrete_state import TOKEN_SCHEDULES, MaskedDiffusion, UniformDiffusion, masked_sample, mdlm_loss
-from .likelihood import bits_per_dim, discrete_vlb, ode_nll
-from .losses import TIME_SAMPLINGS, WEIGHTINGS, dsm_loss, loss_weight
 
 SOLVERS: tuple[str, ...] = tuple(_SOLVER_FNS)
 
 __all__ = [
-    "append_dims", "per_sample_mean", "per_sample_sum",
-    "GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow", "DiscreteVP", "process_from_config",
-    "beta_schedule", "rescale_zero_terminal_snr",
-    "PREDICTIONS", "prediction_coefficients",
-    "Grid", "GRID_KINDS", "make_grid", "build_grid",
-    "sample", "SOLVERS", "Denoiser", "GraphSampler",
-    "CFG", "ClassifierGuidance", "Known", "GaussianNoise", "randn",
-    "clip", "dynamic_threshold", "zero_center", "nearest_embedding",
-    "losses", "likelihood", "testing",
-    "dsm_loss", "loss_weight", "WEIGHTINGS", "TIME_SAMPLINGS",
-    "ode_nll", "bits_per_dim", "discrete_vlb",
-    "MaskedDiffusion", "UniformDiffusion", "masked_sample", "mdlm_loss", "TOKEN_SCHEDULES",
+                    "CFG",
+                    "EDM",
+                    "GRID_KINDS",
+                    "PREDICTIONS",
+                    "SOLVERS",
+                    "TIME_SAMPLINGS",
+                    "TOKEN_SCHEDULES",
+                    "VE",
+                    "VP",
+                    "WEIGHTINGS",
+                    "ClassifierGuidance",
+                    "Denoiser",
+                    "DiscreteVP",
+                    "Flow",
+                    "GaussianNoise",
+                    "GaussianProcess",
+                    "GraphSampler",
+                    "Grid",
+                    "Known",
+                    "MaskedDiffusion",
+                    "SubVP",
+                    "UniformDiffusion",
+                    "append_dims",
+                    "beta_schedule",
+                    "bits_per_dim",
+                    "build_grid",
+                    "clip",
+                    "discrete_vlb",
+                    "dsm_loss",
+                    "dynamic_threshold",
+                    "likelihood",
+                    "loss_weight",
+                    "losses",
+                    "make_grid",
+                    "masked_sample",
+                    "mdlm_loss",
+                    "nearest_embedding",
+                    "ode_nll",
+                    "per_sample_mean",
+                    "per_sample_sum",
+                    "prediction_coefficients",
+                    "process_from_config",
+                    "randn",
+                    "rescale_zero_terminal_snr",
+                    "sample",
+                    "testing",
+                    "zero_center",
 ]

@@ -8,7 +8,8 @@ first offending step, when sampling ends).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -18,7 +19,7 @@ from .grids import Grid
 from .hooks import CFG, ClassifierGuidance, Projection
 from .prediction import prediction_coefficients
 
-__all__ = ["Denoiser", "Coefs"]
+__all__ = ["Coefs", "Denoiser"]
 
 
 class Coefs:
@@ -57,7 +58,7 @@ class Denoiser:
         self.fused = fused
         self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
-        mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)  # noqa: E731
+        mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
         tdtype = model_dtype if model_dtype is not None and model_dtype.is_floating_point else torch.float32
         t = grid.t.to(device=self.device, dtype=tdtype)
@@ -140,7 +141,7 @@ class Denoiser:
         t = torch.as_tensor(t, dtype=torch.float64)
         alpha, sigma = self.process.alpha(t).double(), self.process.sigma(t).double()
         c = self._coefficients(t, alpha, sigma)
-        conv = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(self.device, self.dtype), self.ndim)  # noqa: E731
+        conv = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(self.device, self.dtype), self.ndim)
         tm = t.to(self.device, torch.float32)
         tm = tm.expand(self.batch) if tm.ndim == 0 else tm
         out = self._call(x, tm, conv(c.in_scale))

@@ -19,7 +19,8 @@ the next grid point (the DDIM update of Song et al. 2021, eq. 12, on the grid it
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from .grids import GRID_KINDS, Grid
 from .process import GaussianProcess
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 
-__all__ = ["DiscreteVP", "DIFFUSERS_FAMILY", "process_from_config"]
+__all__ = ["DIFFUSERS_FAMILY", "DiscreteVP", "process_from_config"]
 
 # which diffusers scheduler each polydiff solver reproduces (its grid conventions)
 DIFFUSERS_FAMILY = {
@@ -92,7 +93,7 @@ class DiscreteVP(GaussianProcess):
     # --- construction -----------------------------------------------------------------------
     @classmethod
     def from_schedule(cls, name: str, T: int = 1000, *, beta_start: float | None = None,
-                      beta_end: float | None = None, rescale_zero_snr: bool = False, **kw) -> "DiscreteVP":
+                      beta_end: float | None = None, rescale_zero_snr: bool = False, **kw) -> DiscreteVP:
         """Build from a named schedule (see :func:`polydiff.core.schedules.beta_schedule`)."""
         betas = beta_schedule(name, T, beta_start, beta_end)
         if rescale_zero_snr:
@@ -100,7 +101,7 @@ class DiscreteVP(GaussianProcess):
         return cls(betas, zero_terminal_snr=rescale_zero_snr, **kw)
 
     @classmethod
-    def from_diffusers(cls, config: Any) -> "DiscreteVP":
+    def from_diffusers(cls, config: Any) -> DiscreteVP:
         """Build from a diffusers scheduler config (a dict, a ``FrozenDict`` or a scheduler)."""
         if hasattr(config, "config") and not isinstance(config, Mapping):
             config = config.config

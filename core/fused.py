@@ -12,7 +12,7 @@ import functools
 import torch
 from torch import Tensor
 
-__all__ = ["lincomb", "fused_lincomb", "as_coefficient"]
+__all__ = ["as_coefficient", "fused_lincomb", "lincomb"]
 
 
 def lincomb(*terms) -> Tensor:
@@ -23,7 +23,7 @@ def lincomb(*terms) -> Tensor:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(n_terms: int):
     def f(*terms):
         out = terms[0] * terms[1]

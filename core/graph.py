@@ -9,7 +9,8 @@ sampler says why (``reason``) and runs the eager path, which gives the same numb
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Grid", "make_grid", "GRID_KINDS"]
+__all__ = ["GRID_KINDS", "Grid", "make_grid"]
 
 GRID_KINDS = ("uniform_t", "log_snr", "karras", "quadratic")
 

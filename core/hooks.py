@@ -12,16 +12,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from ._broadcast import append_dims
 
-__all__ = ["CFG", "ClassifierGuidance", "Known", "GaussianNoise", "NoiseSampler", "clip",
-           "dynamic_threshold", "zero_center", "nearest_embedding", "randn", "Projection"]
+__all__ = [
+    "CFG",
+    "ClassifierGuidance",
+    "GaussianNoise",
+    "Known",
+    "NoiseSampler",
+    "Projection",
+    "clip",
+    "dynamic_threshold",
+    "nearest_embedding",
+    "randn",
+    "zero_center",
+]
 
 Projection = Callable[[Tensor, Tensor], Tensor]  # (value, t [B]) -> projected value
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["PREDICTIONS", "PredictionCoefficients", "prediction_coefficients", "convert", "target"]
+__all__ = ["PREDICTIONS", "PredictionCoefficients", "convert", "prediction_coefficients", "target"]
 
 PREDICTIONS = ("eps", "x0", "v", "score", "flow", "edm")
 

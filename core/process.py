@@ -10,14 +10,14 @@ log-density. Families: :class:`VP`, :class:`SubVP`, :class:`VE`, :class:`EDM`, :
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from ._broadcast import append_dims, per_sample_sum
 
-__all__ = ["GaussianProcess", "VP", "SubVP", "VE", "EDM", "Flow"]
+__all__ = ["EDM", "VE", "VP", "Flow", "GaussianProcess", "SubVP"]
 
 
 class GaussianProcess:

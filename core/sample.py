@@ -1,7 +1,8 @@
 """The front door: ``sample(model, process, x_T, steps, solver, prediction, **hooks)``."""
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -14,7 +15,7 @@ from .prediction import PREDICTIONS
 from .process import GaussianProcess
 from .solvers import SOLVERS
 
-__all__ = ["sample", "build_grid"]
+__all__ = ["build_grid", "sample"]
 
 
 def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", kind: str | None = None, *,
@@ -130,8 +131,8 @@ def sample(
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
                    project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))
-    alphas = [v if v.ndim == 0 else v for v in g.alpha.to(x_T.device, x_T.dtype)]
-    sigmas = [v if v.ndim == 0 else v for v in g.sigma.to(x_T.device, x_T.dtype)]
+    alphas = list(g.alpha.to(x_T.device, x_T.dtype))
+    sigmas = list(g.sigma.to(x_T.device, x_T.dtype))
     from ._broadcast import append_dims
 
     def level(v):
@@ -181,7 +182,7 @@ def _repaint(fn, den, g: Grid, x: Tensor, post, noise, known: Known, options) ->
                 a_hi, s_hi, a_lo, s_lo = g.alpha[i], g.sigma[i], g.alpha[i1], g.sigma[i1]
                 a_rel = a_hi / a_lo
                 s_rel = torch.sqrt((s_hi**2 - a_rel**2 * s_lo**2).clamp_min(0))
-                c = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(x), x.ndim)  # noqa: E731
+                c = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(x), x.ndim)
                 x = c(a_rel) * x + c(s_rel) * noise(x, i1)
             x_start = x
             x = fn(_Shifted(den, i), _sub(g, i, i1), x_start,

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["beta_schedule", "rescale_zero_terminal_snr", "BETA_SCHEDULES"]
+__all__ = ["BETA_SCHEDULES", "beta_schedule", "rescale_zero_terminal_snr"]
 
 
 def _linear(T: int, beta_start: float, beta_end: float) -> Tensor:

@@ -1,7 +1,8 @@
 """Shared pieces of the solvers: the step hook type and per-step coefficient tables."""
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor

@@ -7,8 +7,6 @@ point to its last noisy point; a clean end point then takes ``x0_hat`` there.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 

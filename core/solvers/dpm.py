@@ -17,7 +17,7 @@ from ..fused import as_coefficient, fused_lincomb, lincomb
 from ..grids import Grid
 from ._common import Post, coefs, ratio
 
-__all__ = ["dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde"]
+__all__ = ["dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m"]
 
 
 def _tables(grid: Grid):

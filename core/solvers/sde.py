@@ -95,8 +95,7 @@ def pc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 
             z_norm = z.reshape(z.shape[0], -1).norm(dim=1)
             if step_norm == "batch":
                 g_norm, z_norm = g_norm.mean().expand_as(g_norm), z_norm.mean().expand_as(z_norm)
-            kk = keep_t[i] if keep_t.ndim == 1 else keep_t[i]
-            eps = 2 * kk * (snr * z_norm / g_norm.clamp_min(1e-12)) ** 2
+            eps = 2 * keep_t[i] * (snr * z_norm / g_norm.clamp_min(1e-12)) ** 2
             eps = append_dims(eps, x.ndim)
             x = x + eps * score + torch.sqrt(2 * eps) * z
         if predictor == "none" and not clean[i]:

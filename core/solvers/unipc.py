@@ -15,7 +15,7 @@ from torch import Tensor
 from ..denoiser import Denoiser
 from ..fused import as_coefficient, fused_lincomb
 from ..grids import Grid
-from ._common import Post, ratio
+from ._common import Post
 
 __all__ = ["unipc"]
 
