@@ -8,7 +8,6 @@ pass offline; a test that needs the network is a bug.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 
 import pytest
@@ -101,15 +100,14 @@ def _no_network():
     yield
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _modest_threads():
-    """One torch thread per xdist worker, at most two otherwise (the CI box has 2 cores)."""
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test, restored after: the tests' tensors are small, and on the
+    2-core CI box intra-op threads only contend with the other xdist worker."""
     import torch
 
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    n = 1 if workers and int(workers) > 1 else min(2, os.cpu_count() or 1)
     old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
 

@@ -22,12 +22,6 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class TinyNet(nn.Module):

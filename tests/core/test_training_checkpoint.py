@@ -31,12 +31,6 @@ W = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(W)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

@@ -55,12 +55,6 @@ def ddp_out(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _single(loss_fn, grad_accum: int):

@@ -1,5 +1,4 @@
 import pytest
-import torch
 from polydiff.text.data import attribute_vocabulary, load_e2e, split_by_restaurant
 from polydiff.text.tokenizer import train_tokenizer
 
@@ -21,9 +20,3 @@ def attributes(e2e_split):
     return attribute_vocabulary(e2e_split[0])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)

@@ -5,12 +5,6 @@ pytest.importorskip("skimage")
 pytest.importorskip("sklearn")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class DeltaOracle(torch.nn.Module):
