@@ -36,12 +36,6 @@ class Coefs:
         return self.items[i]
 
 
-def _derivatives(process, t: Tensor):
-    if hasattr(process, "_ddt"):
-        return process._ddt(process.alpha, t), process._ddt(process.sigma, t)
-    raise ValueError("prediction='flow' needs a process with differentiable alpha(t), sigma(t)")
-
-
 class Denoiser:
     """Wraps ``model(x, t, **cond)`` so that ``den(x, i)`` returns ``x0_hat`` at grid point ``i``."""
 
@@ -68,7 +62,7 @@ class Denoiser:
     def _coefficients(self, t: Tensor, alpha: Tensor, sigma: Tensor):
         da = ds = None
         if self.prediction == "flow":
-            da, ds = _derivatives(self.process, t)
+            da, ds = self.process.d_alpha_sigma(t)
         return prediction_coefficients(self.prediction, alpha, sigma, dalpha=da, dsigma=ds,
                                        sigma_data=self.sigma_data)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
-from .losses import _coefficients, _time_derivatives
+from .losses import _coefficients
 from .prediction import PREDICTIONS
 
 __all__ = ["bits_per_dim", "discrete_vlb", "ode_nll"]
@@ -58,7 +58,7 @@ def _pf_drift_and_div(model, process, prediction, x: Tensor, t: float, probes, c
     b, dev = x.shape[0], x.device
     t1 = torch.full((1,), t, dtype=torch.float64)
     a, s, coef, _ = _coefficients(process, prediction, t1)  # shared t: python floats below
-    da, ds = _time_derivatives(process, t1)
+    da, ds = process.d_alpha_sigma(t1)
     a, s = float(a[0]), float(s[0])
     f = float(da[0]) / a  # d log alpha / dt
     g2 = 2.0 * s * float(ds[0]) - 2.0 * f * s**2  # Kingma et al. 2021, eq. 7-8

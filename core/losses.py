@@ -57,25 +57,6 @@ def _is_discrete(process) -> bool:
     return getattr(process, "num_train_timesteps", None) is not None
 
 
-def _time_derivatives(process, t: Tensor) -> tuple[Tensor, Tensor]:
-    """``d alpha/dt`` and ``d sigma/dt`` by autograd in float64 (zero where constant in t)."""
-    out = []
-    for fn in (process.alpha, process.sigma):
-        with torch.enable_grad():
-            tt = t.detach().to(torch.float64).requires_grad_(True)
-            y = fn(tt)
-            out.append(torch.autograd.grad(y.sum(), tt)[0] if y.requires_grad else torch.zeros_like(tt))
-    return out[0], out[1]
-
-
-def _g2(process, t: Tensor) -> Tensor:
-    """``g(t)^2 = d sigma^2/dt - 2 (d log alpha/dt) sigma^2`` (Kingma et al. 2021, eq. 7-8), float64."""
-    t = torch.as_tensor(t, dtype=torch.float64)
-    da, ds = _time_derivatives(process, t)
-    a, s = process.alpha(t).double(), process.sigma(t).double()
-    return 2.0 * s * ds - 2.0 * (da / a) * s**2
-
-
 def _coefficients(process, prediction: str, t: Tensor) -> tuple[Tensor, Tensor, PredictionCoefficients, dict]:
     """``alpha``, ``sigma`` (float64, per-sample), the prediction's linear maps at ``t`` and the
     extra keywords (``dalpha``/``dsigma``/``sigma_data``) that the prediction needs."""
@@ -84,7 +65,7 @@ def _coefficients(process, prediction: str, t: Tensor) -> tuple[Tensor, Tensor, 
     s = torch.as_tensor(process.sigma(t), dtype=torch.float64)
     kw = {}
     if prediction == "flow":
-        kw["dalpha"], kw["dsigma"] = _time_derivatives(process, t)
+        kw["dalpha"], kw["dsigma"] = process.d_alpha_sigma(t)
     if prediction == "edm":
         kw["sigma_data"] = _sigma_data(process)
     return a, s, prediction_coefficients(prediction, a, s, **kw), kw
@@ -130,7 +111,7 @@ def loss_weight(process, t: Tensor, weighting: str, *, min_snr_gamma: float = 5.
             snr_prev = process.alpha(prev).double() ** 2 / process.sigma(prev).double() ** 2
             # i = 0: Gaussian decoder N(x0; x0_hat, beta_0 I) -> 1 / beta_0 = 1 / sigma(0)^2
             return torch.where(i > 0, snr_prev - snr, 1.0 / s**2)
-        return _g2(process, t) * a**2 / s**4
+        return process.g2(torch.as_tensor(t, dtype=torch.float64)).double() * a**2 / s**4
     raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
 
 

@@ -76,6 +76,11 @@ class GaussianProcess:
             (g,) = torch.autograd.grad(y.sum(), tt)
         return g.to(t.dtype)
 
+    def d_alpha_sigma(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """``(d alpha/dt, d sigma/dt)`` by autograd in float64 (zero where constant in ``t``)."""
+        t = self._as_t(t).to(torch.float64)
+        return self._ddt(self.alpha, t), self._ddt(self.sigma, t)
+
     def f(self, t: Tensor) -> Tensor:
         """Drift coefficient ``f(t) = d log alpha / dt`` (the SDE drift is ``f(t) x``)."""
         t = self._as_t(t)
