@@ -18,6 +18,7 @@ import gzip
 import importlib.util
 import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -108,7 +109,8 @@ def load_mnist(split: str = "train", path: str | pathlib.Path | None = None,
 
 
 def _debian_fashion_dir() -> pathlib.Path | None:
-    for folder in ("/usr/share/dataset-fashion-mnist", "/usr/share/fashion-mnist",
+    for folder in (pathlib.Path(sys.prefix) / "share/datasets/fashion-mnist",  # scripts/setup.sh
+                   "/usr/share/dataset-fashion-mnist", "/usr/share/fashion-mnist",
                    "/usr/share/datasets/fashion-mnist"):
         if pathlib.Path(folder).is_dir():
             return pathlib.Path(folder)

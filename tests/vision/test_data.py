@@ -72,3 +72,15 @@ def test_nuclei_tiles_split_the_image_by_halves():
     assert torch.equal(x[1, 0], img[0, 0, :64, 64:128]) and torch.equal(yt[0], sem[0, :64, 256:320])
     with pytest.raises(ValueError):
         data.nuclei_tiles("train", 100)
+
+
+def test_fashion_mnist_from_setup():
+    """scripts/setup.sh unpacks Debian's dataset-fashion-mnist into the venv; the loader finds it."""
+    if data._debian_fashion_dir() is None:
+        pytest.skip("Fashion-MNIST not installed (setup could not reach the Debian archive)")
+    x, y = data.load_fashion_mnist("test", limit=500)
+    assert x.shape == (500, 1, 28, 28) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1 and x.std() > 0.2
+    assert set(y.tolist()) == set(range(10))
+    xm, _ = data.load_mnist("test", limit=500)
+    assert not torch.equal(x, xm)  # a different data set, not MNIST under another name
