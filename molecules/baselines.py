@@ -57,18 +57,11 @@ def etkdg(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, threads: int = 1)
 
 def etkdg_mmff(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, max_iters: int = 2000,
                threads: int = 1):
-    """ETKDGv3 conformers relaxed with MMFF94 (``MMFFOptimizeMoleculeConfs``)."""
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
+    """ETKDGv3 conformers relaxed with MMFF94 (:func:`~polydiff.molecules.relax.mmff_relax`)."""
+    from .relax import mmff_relax
 
-    mol = _embed(mol_or_smiles, n, seed, threads=threads)
-    if not AllChem.MMFFHasAllMoleculeParams(mol):
-        raise ValueError("MMFF94 has no parameters for this molecule")
-    relaxed = Chem.Mol(mol)  # MMFF setup re-perceives aromaticity: keep the input's flags
-    AllChem.MMFFOptimizeMoleculeConfs(relaxed, numThreads=int(threads), maxIters=int(max_iters))
-    for c_in, c_out in zip(mol.GetConformers(), relaxed.GetConformers()):
-        c_in.SetPositions(c_out.GetPositions())
-    return mol
+    return mmff_relax(_embed(mol_or_smiles, n, seed, threads=threads), max_iters=int(max_iters),
+                      threads=int(threads))
 
 
 def clustered_etkdg(mol_or_smiles, n: int, *, oversample: int = 5, threshold: float = 0.3,

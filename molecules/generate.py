@@ -63,6 +63,7 @@ def generate_conformers(
     clip: float | None = None,
     max_batch_atoms: int = 20000,
     stats: GenerationStats | None = None,
+    relax: str | None = None,
     **solver_options,
 ):
     """Generate ``n`` conformers of one molecule or of a list of molecules.
@@ -79,6 +80,9 @@ def generate_conformers(
         clip: clip each atom's predicted ``eps`` to this norm (GeoDiff's ``clip``); ``None``: off.
         max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit).
         stats: filled with NFE, wall time and the number of conformers.
+        relax: ``"mmff"`` relaxes every conformer to its MMFF94 minimum afterwards
+            (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``);
+            ``None``: the sampler's coordinates as they are.
         **solver_options: passed to the solver (``eta`` for DDIM, ...).
 
     Returns:
@@ -98,6 +102,8 @@ def generate_conformers(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if solver not in pc.SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
+    if relax not in (None, "mmff"):
+        raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
     mols = [parse_molecule(m) for m in items]
     datas = [mol_to_data(m, conf_id=None) for m in mols]
     jobs = [(mi, k) for mi in range(len(mols)) for k in range(n)]  # one row per conformer
@@ -134,9 +140,13 @@ def generate_conformers(
             stats.batches.append(len(chunk))
     finally:
         net.train(net_was_training)
+    out = [_set_positions(m, c) for m, c in zip(mols, coords)]
+    if relax == "mmff":
+        from .relax import mmff_relax
+
+        out = [mmff_relax(m) for m in out]
     stats.seconds += time.perf_counter() - t0
     stats.conformers += len(jobs)
-    out = [_set_positions(m, c) for m, c in zip(mols, coords)]
     return out[0] if single else out
 
 

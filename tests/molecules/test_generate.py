@@ -73,3 +73,45 @@ def test_drug_like_sdf_molecule_keeps_its_explicit_hydrogens(model):
     assert out.GetNumAtoms() == lig.GetNumAtoms()
     assert [a.GetSymbol() for a in out.GetAtoms()] == [a.GetSymbol() for a in lig.GetAtoms()]
     assert out.GetNumConformers() == 2
+
+
+def test_mmff_refinement_lowers_energy_and_restores_bond_lengths(model):
+    from rdkit.Chem import AllChem
+
+    net, proc = model
+    kw = dict(net=net, process=proc, steps=3, solver="ddim", seed=2)
+    raw = generate_conformers("CC(=O)N", 2, **kw)
+    st = GenerationStats()
+    relaxed = generate_conformers("CC(=O)N", 2, relax="mmff", stats=st, **kw)
+    assert relaxed.GetNumConformers() == 2 and st.conformers == 2
+    props = AllChem.MMFFGetMoleculeProperties(Chem.Mol(raw))
+    heavy_cc = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in relaxed.GetBonds()
+                if {b.GetBeginAtom().GetSymbol(), b.GetEndAtom().GetSymbol()} == {"C"}]
+    for cid in range(2):
+        e_raw = AllChem.MMFFGetMoleculeForceField(raw, props, confId=cid).CalcEnergy()
+        e_rel = AllChem.MMFFGetMoleculeForceField(relaxed, props, confId=cid).CalcEnergy()
+        assert e_rel < e_raw
+        pos = relaxed.GetConformer(cid).GetPositions()
+        for i, j in heavy_cc:  # MMFF94's C(sp3)-C(sp2) single bond: about 1.50 Å
+            assert 1.40 < np.linalg.norm(pos[i] - pos[j]) < 1.60
+    with pytest.raises(ValueError, match="relax"):
+        generate_conformers("CCO", 1, net=net, process=proc, relax="uff")
+
+
+def test_mmff_relax_rejects_bad_input_and_keeps_its_input():
+    from polydiff.molecules.relax import mmff_relax
+
+    with pytest.raises(ValueError, match="no conformer"):
+        mmff_relax(Chem.AddHs(Chem.MolFromSmiles("CCO")))
+    with pytest.raises(TypeError, match="RDKit Mol"):
+        mmff_relax("CCO")
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(mol, randomSeed=5)
+    before = mol.GetConformer().GetPositions().copy()
+    with pytest.raises(ValueError, match="max_iters"):
+        mmff_relax(mol, max_iters=0)
+    out = mmff_relax(mol)
+    assert np.array_equal(mol.GetConformer().GetPositions(), before)
+    assert not np.allclose(out.GetConformer().GetPositions(), before)
