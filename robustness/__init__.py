@@ -7,7 +7,7 @@ attacks that differentiate through the purifier (Lee & Kim 2023, "Robust Evaluat
 Diffusion-Based Adversarial Purification"), so this package ships the gradient modes
 (full backpropagation, discrete adjoint, BPDA, EOT) next to the defence.
 
-Rooms: :mod:`.data` (MNIST / Fashion-MNIST IDX files), :mod:`.nets` (classifier, the
+Rooms: :mod:`.data` (MNIST / Fashion-MNIST through vision's loader), :mod:`.nets` (classifier, the
 diffusion denoiser), :mod:`.purify` (Purifier, PurifiedClassifier, Tweedie baseline),
 :mod:`.gradients` (gradient modes), :mod:`.attacks` (torchattacks wrappers, worst-case
 evaluation), :mod:`.metrics` (accuracies with confidence intervals), :mod:`.train`,

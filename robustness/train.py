@@ -1,6 +1,6 @@
 """Train the networks of the robustness benchmarks with the core training loop.
 
-* the undefended classifier (cross-entropy on clean MNIST);
+* the undefended classifier (cross-entropy on clean MNIST or Fashion-MNIST);
 * the adversarially trained classifier (Madry et al. 2018: cross-entropy on L-inf PGD
   examples made on the fly against the current weights, same architecture);
 * the diffusion model for purification (vision's U-Net, eps-prediction, denoising score
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from . import nets
-from .data import load_mnist
+from .data import load_images
 
 __all__ = ["main", "train_classifier", "train_diffusion"]
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    x, y = load_mnist("train", a.n_train, dataset=a.dataset)
+    x, y = load_images(a.dataset, "train", a.n_train)
     lr = a.lr or (2e-4 if a.what == "diffusion" else 1e-3)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=lr, seed=a.seed, device=a.device,
                       ema_decay=0.999 if a.what == "diffusion" else None, ckpt_dir=str(a.out / "run"))

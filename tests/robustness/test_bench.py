@@ -10,10 +10,10 @@ from polydiff.robustness import bench
 @pytest.fixture
 def micro(monkeypatch):
     cfg = dataclasses.replace(
-        bench.CONFIGS["quick"], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
+        bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
         dm_batch=8, n_test=4, attack_steps=1, eot=1, t_stars=(0.02,), t_main=0.02, solver_steps=2,
-        nfe_sweep=(1,), n_timing=1)
-    monkeypatch.setitem(bench.CONFIGS, "quick", cfg)
+        nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_fast=(2,))
+    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
     return cfg
 
 
@@ -26,8 +26,12 @@ def test_bench_records_and_cache(micro, tmp_path):
         assert any(not m.startswith("polydiff") for m in methods)
     for r in recs:
         if r["metric"].endswith("accuracy"):
-            assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["n"] == micro.n_test
-    assert (tmp_path / "robustness_accuracy.png").is_file()
+            assert r["ci_low"] <= r["value"] <= r["ci_high"]
+            assert r["n"] == (micro.paper_n if "paper solver" in r["setting"] else micro.n_test)
+    paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
+    # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
+    assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
+    assert (tmp_path / "robustness_accuracy_mnist.png").is_file()
     stamps = {p.name: (p / "model.safetensors").stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
     assert len(stamps) == 3
     bench.run("quick", tmp_path)  # second run loads the cached networks, trains nothing
