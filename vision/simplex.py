@@ -81,8 +81,17 @@ def simplex_noise(shape: Sequence[int], *, octaves: int = 6, frequency: float = 
         raise ValueError(f"simplex noise needs a positive [B, C, H, W] shape, got {shape}")
     if not isinstance(octaves, int) or octaves < 1:
         raise ValueError(f"octaves must be a positive int, got {octaves!r}")
-    if not frequency > 0 or not decay > 0:
-        raise ValueError(f"frequency and decay must be > 0, got {frequency}, {decay}")
+    if not (math.isfinite(frequency) and math.isfinite(decay) and frequency > 0 and decay > 0):
+        raise ValueError(f"frequency and decay must be finite and > 0, got {frequency}, {decay}")
+    if normalise and shape[2] * shape[3] < 2:
+        raise ValueError(f"normalise=True standardises over H x W pixels and needs at least 2, got {shape}")
+    # the largest octave amplitude decay^k (and frequency 2^k) must stay representable
+    amp_room = math.log(torch.finfo(torch.float64 if normalise else dtype).max / (70.0 * octaves))
+    freq_room = math.log(torch.finfo(torch.float64).max) - 10.0
+    if ((octaves - 1) * max(math.log(decay), 0.0) > amp_room
+            or math.log(frequency) + (octaves - 1) * math.log(2.0) > freq_room):
+        raise ValueError(f"octaves={octaves}, frequency={frequency}, decay={decay} overflow "
+                         f"{torch.float64 if normalise else dtype}")
     b, c, h, w = shape
     if generator is not None and device is None:
         device = generator.device
