@@ -192,9 +192,15 @@ class Normalizer:
             raise ValueError(f"features {empty} have no observed value; cannot normalise")
         Xz = np.where(obs, X, 0.0)
         n = obs.sum(0)
-        self.mean = Xz.sum(0) / n
-        var = (np.where(obs, X - self.mean, 0.0) ** 2).sum(0) / n
-        self.std = np.where(var > 0, np.sqrt(var), 1.0)
+        # moments of X / max|X| per feature: squares of values near 1e200 do not overflow and
+        # variances of values near 1e-200 do not underflow to zero
+        s = np.abs(Xz).max(0)
+        s = np.where(s > 0, s, 1.0)
+        Y = Xz / s
+        mean = Y.sum(0) / n
+        var = (np.where(obs, Y - mean, 0.0) ** 2).sum(0) / n
+        self.mean = mean * s
+        self.std = np.where(var > 0, np.sqrt(var) * s, 1.0)
         return self
 
     def _check(self) -> None:

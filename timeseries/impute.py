@@ -235,6 +235,9 @@ class CSDIImputer:
                                  max_batch=min(self.config.max_batch, total), callback=cb,
                                  **solver_options)
         samples = norm.inverse(out.double().cpu().numpy())
+        if not np.isfinite(samples).all():
+            raise FloatingPointError(f"imputed values are not finite in float64 (observed |X| up to "
+                                     f"{np.nanmax(np.abs(X)):.3g}); rescale the series")
         return np.where(obs[:, None], X[:, None], samples)  # bit-exact observed values
 
     def predict(self, X, n_samples: int = 100, quantiles: Sequence[float] = (0.05, 0.5, 0.95),
