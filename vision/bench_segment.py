@@ -14,7 +14,7 @@ import torch
 from . import metrics, plots, segment
 from .data import load_mni152_slices, nuclei_tiles
 
-__all__ = ["run_segmentation"]
+__all__ = ["run_segmentation", "unconditional_ddpm"]
 
 
 def _dataset(name: str, cfg: dict):
@@ -27,17 +27,25 @@ def _dataset(name: str, cfg: dict):
     raise ValueError(f"unknown segmentation dataset {name!r}")
 
 
+def unconditional_ddpm(name: str, x_tr: torch.Tensor, steps: int, cache: pathlib.Path, device: str,
+                       common: dict, net_kw: dict):
+    """``(net, process)``: the unconditional DDPM (eps loss, Gaussian noise) trained on a dataset's
+    unlabelled training images. On MNI152 this is also AnoDDPM's Gaussian-noise lesion model (same
+    loss, data and cache key), so the full bench trains it once."""
+    from .bench import _cached
+    return _cached(cache, f"segment-ddpm-{name}", "segment", x_tr, torch.zeros(len(x_tr), dtype=torch.long),
+                   device, steps=steps, lr=1e-3, net_kwargs=net_kw, **common)
+
+
 def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathlib.Path, device: str,
                      common: dict, net_kw: dict) -> list[dict]:
     """For each dataset in ``cfg["datasets"]`` (default MNI152 only): train an unconditional
     U-Net on the training images (no labels), fit the pixel classifiers on ``cfg["labelled"]``
     labelled images, and report mIoU on the held-out images beside the from-scratch U-Net."""
-    from .bench import _cached
     records = []
     for name in cfg.get("datasets", ("mni152",)):
         dataset, k_cls, x_tr, y_tr, x_te, y_te = _dataset(name, cfg)
-        net, proc = _cached(cache, f"segment-ddpm-{name}", "segment", x_tr, torch.zeros(len(x_tr), dtype=torch.long),
-                            device, steps=steps, lr=1e-3, net_kwargs=net_kw, **common)
+        net, proc = unconditional_ddpm(name, x_tr, steps, cache, device, common, net_kw)
         ext = segment.FeatureExtractor(net, proc, timesteps=cfg["timesteps"])
         for k in cfg["labelled"]:
             pick = torch.linspace(0, len(x_tr) - 1, k).round().long()
