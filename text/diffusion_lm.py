@@ -315,8 +315,8 @@ class DiffusionLM(VocabularyMixin, nn.Module):
             infill: ``[n, seq_len]`` ids with ``-1`` at free positions; others are kept
                 (``pc.Known`` replacement), e.g. a fixed prefix/suffix.
         """
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
         check_solver(solver)
         c = self.config
         W = self.net.embed.weight
@@ -332,8 +332,14 @@ class DiffusionLM(VocabularyMixin, nn.Module):
             kw["project_x"] = ControlHook(self.classifier, lab, self.process, steps=control_steps,
                                           step_size=control_step_size, fluency=fluency)
         if infill is not None:
+            if not isinstance(infill, Tensor) or infill.dtype not in (torch.int32, torch.int64):
+                raise TypeError(f"infill must be an integer tensor of token ids, got "
+                                f"{getattr(infill, 'dtype', type(infill).__name__)}")
             if infill.shape != (n, c.seq_len):
                 raise ValueError(f"infill must be [{n}, {c.seq_len}], got {tuple(infill.shape)}")
+            if (infill < -1).any() or (infill >= c.vocab_size).any():
+                raise ValueError(f"infill ids must be -1 (free) or token ids in [0, {c.vocab_size}), got "
+                                 f"[{int(infill.min())}, {int(infill.max())}]")
             keep = infill >= 0
             values = W[infill.clamp_min(0)].detach()
             mask = keep[..., None].expand_as(values).to(values.dtype)
