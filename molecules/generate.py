@@ -104,6 +104,8 @@ def generate_conformers(
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
     if relax not in (None, "mmff"):
         raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     mols = [parse_molecule(m) for m in items]
     datas = [mol_to_data(m, conf_id=None) for m in mols]
     jobs = [(mi, k) for mi in range(len(mols)) for k in range(n)]  # one row per conformer

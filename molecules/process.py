@@ -144,8 +144,8 @@ class PaddedDenoiser:
     """
 
     def __init__(self, net, graph_batch, mask: Tensor, *, clip: float | None = None):
-        if clip is not None and clip <= 0:
-            raise ValueError(f"clip must be positive or None, got {clip}")
+        if clip is not None and not (0 < clip < float("inf")):
+            raise ValueError(f"clip must be a finite positive number or None, got {clip}")
         if int(mask.sum()) != graph_batch.num_nodes:
             raise ValueError(f"mask selects {int(mask.sum())} atoms, the graph batch has {graph_batch.num_nodes}")
         self.net, self.graph, self.mask, self.clip = net, graph_batch, mask.bool(), clip
