@@ -2,12 +2,20 @@
 
 Tasks and methods (all trained here, same tokenizer, same sizes, same number of steps):
 
-- ``data-to-text`` (MR -> sentence): DiffuSeq without / with MBR, masked diffusion (MDLM),
-  and the autoregressive transformer baseline. Metrics: sacreBLEU, sentence BLEU (method 4),
-  ROUGE-L, distinct-2 and tokens/s. ``setting`` names the decoding budget; the AR numbers are
-  repeated in each budget's group (measured once).
+- ``data-to-text`` (MR -> sentence) on every test MR: DiffuSeq without / with MBR, masked
+  diffusion (MDLM), and the autoregressive transformer baseline (greedy and sampled).
+  Quality: sacreBLEU, sentence BLEU (method 4), ROUGE-L on the first sample of each MR;
+  diversity: self-BLEU among ``diversity_samples`` samples of the same MR (DiffuSeq's
+  definition; lower = more diverse) and distinct-2/-4 over the first samples; tokens/s over
+  all samples. ``setting`` names the decoding budget (``<solver>-<nfe>steps``); the AR numbers
+  are repeated in each budget's group (measured once).
+- ``data-to-text`` quality vs decoding NFE at the papers' step counts (2,000 / 200) and fewer,
+  with the ancestral sampler and the fast solvers, on the first ``sweep_sources`` test MRs
+  (``setting`` ``nfe-sweep[:N]-<solver>-<nfe>steps``; every method and NFE on that subset;
+  DiffuSeq without MBR there: MBR-4 at 2,000 steps is 8,000 NFE per MR on a CPU).
 - ``control`` (Diffusion-LM, one ``setting`` per attribute): guided vs unguided sampling;
-  control success under an independently trained token CNN, perplexity under a held-out AR LM.
+  control success under an independently trained token CNN, perplexity under a held-out AR LM,
+  self-BLEU / distinct-2 among the samples, tokens/s.
 
 ``run(mode, out_dir)`` caches trained weights under ``out_dir/cache/<kind>-<hash>`` (hash of
 the model/training config and the data), so a second run only evaluates.
@@ -53,6 +61,10 @@ class BenchConfig:
     nfe: tuple = (20,)
     solvers: tuple = ("ddim",)
     mbr: int = 4
+    diversity_samples: int = 2
+    sweep_nfe: tuple = ()
+    sweep_solvers: tuple = ()
+    sweep_sources: int = 0
     n_control: int = 24
     controls: tuple = ("area : riverside", "food : Chinese")
     control_nfe: int = 20
@@ -64,7 +76,9 @@ class BenchConfig:
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
                     n_sources=30, nfe=(10,), mbr=3, n_control=24, control_nfe=20)
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1e-3, classifier_steps=500,
-                   n_sources=100, nfe=(100, 20, 10), solvers=("ddim", "dpmpp_2m"), mbr=4, n_control=48,
+                   n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
+                   sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
+                   sweep_sources=10, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
                    control_nfe=50, cnn_steps=750)
 
@@ -133,19 +147,35 @@ def _rec(task, setting, method, metric, value, hib, nfe, seconds, n) -> dict:
             "seconds": float(seconds), "n": int(n)}
 
 
-def _text_records(setting: str, method: str, hyps: list[str], refs: list[list[str]], nfe, seconds: float,
-                  tok) -> list[dict]:
-    n = len(hyps)
-    safe = [h if h.strip() else "<empty>" for h in hyps]
+def _text_records(setting: str, method: str, texts: list[str], refs: list[list[str]], nfe, seconds: float,
+                  tok, k: int = 1, diversity: bool = True) -> list[dict]:
+    """Records of one generator: ``texts`` holds ``k`` samples per source, source-major.
+
+    Quality and distinct-n use the first sample of each source; self-BLEU (0-100) is the mean
+    over sources of :func:`~polydiff.text.metrics.self_bleu` among that source's ``k`` samples
+    (Gong et al. 2023, §5); tokens/s counts every sample.
+    """
+    if len(texts) != k * len(refs):
+        raise ValueError(f"{len(texts)} texts for {len(refs)} sources x {k} samples")
+    safe = [h if h.strip() else "<empty>" for h in texts]
+    first = safe[::k]
+    n = len(first)
     n_tokens = sum(len(tok.encode(h)) + 1 for h in safe)
-    return [
-        _rec("data-to-text", setting, method, "BLEU", M.corpus_bleu(safe, refs), True, nfe, seconds, n),
-        _rec("data-to-text", setting, method, "sentence-BLEU", 100 * M.mean_sentence_bleu(safe, refs), True,
+    task = "data-to-text"
+    out = [
+        _rec(task, setting, method, "BLEU", M.corpus_bleu(first, refs), True, nfe, seconds, n),
+        _rec(task, setting, method, "sentence-BLEU", 100 * M.mean_sentence_bleu(first, refs), True,
              nfe, seconds, n),
-        _rec("data-to-text", setting, method, "ROUGE-L", 100 * M.rouge_l(safe, refs), True, nfe, seconds, n),
-        _rec("data-to-text", setting, method, "distinct-2", M.distinct_n(safe, 2), True, nfe, seconds, n),
-        _rec("data-to-text", setting, method, "tokens/s", n_tokens / max(seconds, 1e-9), True, nfe, seconds, n),
+        _rec(task, setting, method, "ROUGE-L", 100 * M.rouge_l(first, refs), True, nfe, seconds, n),
     ]
+    if diversity:
+        out += [_rec(task, setting, method, f"distinct-{m}", M.distinct_n(first, m), True, nfe, seconds, n)
+                for m in (2, 4)]
+        if k > 1:
+            sb = sum(M.self_bleu(safe[i * k:(i + 1) * k]) for i in range(n)) / n
+            out.append(_rec(task, setting, method, "self-BLEU", 100 * sb, False, nfe, seconds, n))
+    out.append(_rec(task, setting, method, "tokens/s", n_tokens / max(seconds, 1e-9), True, nfe, seconds, n))
+    return out
 
 
 def _timed(fn: Callable, *args, **kw):
@@ -187,37 +217,55 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
 
     # --- data-to-text ---------------------------------------------------------------------
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
-    if "ar" in models:
-        if progress:
-            progress("decode ar")
-        g = torch.Generator().manual_seed(bc.seed)
-        ar_out, ar_s = _timed(models["ar"].generate, sources, 1, temperature=0.0, generator=g)
-    for solver in bc.solvers:
-        for nfe in bc.nfe:
-            setting = f"{solver}-{nfe}steps"
-            if "ar" in models:
-                records += _text_records(setting, "ar-transformer-greedy", ar_out, refs, None, ar_s, tok)
-            if "diffuseq" in models:
-                if progress:
-                    progress(f"decode diffuseq {setting}")
-                for mbr in (1, bc.mbr):
-                    g = torch.Generator().manual_seed(bc.seed)
-                    hyp, s = _timed(models["diffuseq"].generate, sources, 1, nfe, solver, mbr=mbr, generator=g)
-                    name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
-                    records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok)
-            if "masked" in models and solver == bc.solvers[0]:
-                if progress:
-                    progress(f"decode masked {setting}")
-                g = torch.Generator().manual_seed(bc.seed)
-                hyp, s = _timed(models["masked"].generate, sources, 1, nfe, generator=g)
-                setting = f"{solver}-{nfe}steps"  # grouped with the same decoding budget
-                records += _text_records(setting, "polydiff-mdlm", hyp, refs, nfe, s, tok)
+    records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr))
+    if bc.sweep_nfe and bc.sweep_sources:
+        m = min(bc.sweep_sources, len(sources))
+        records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
+                                 nfes=bc.sweep_nfe, solvers=bc.sweep_solvers, k=1, mbrs=(1,))
 
     # --- control (Diffusion-LM) -------------------------------------------------------------
     if bc.controls:
         records += _control_records(data, bc, cache, device, progress)
-    if len(bc.nfe) > 1:
-        plot_quality_vs_nfe(records, out_dir / "text_bleu_vs_nfe.png")
+    sweep = [r for r in records if r["setting"].startswith("nfe-sweep")]
+    if sweep or len(bc.nfe) > 1:
+        plot_quality_vs_nfe(sweep or records, out_dir / "text_bleu_vs_nfe.png")
+    return records
+
+
+def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,
+                  prefix: str, nfes: tuple, solvers: tuple, k: int, mbrs: tuple) -> list[dict]:
+    """Every generator on ``sources`` at every (solver, NFE); ``k`` samples per source (``k > 1``
+    adds self-BLEU); DiffuSeq with each MBR size of ``mbrs`` (1 = none). Masked diffusion has
+    one sampler: it joins the first solver's groups."""
+    records: list[dict] = []
+    diversity = not prefix  # the NFE sweep reports quality and speed only
+    ar_runs = []
+    if "ar" in models:
+        for name, temperature in (("ar-transformer-greedy", 0.0), ("ar-transformer-sample", 1.0)):
+            if progress:
+                progress(f"decode {prefix}{name}")
+            g = torch.Generator().manual_seed(bc.seed)
+            ar_runs.append((name, *_timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
+    for solver in solvers:
+        for nfe in nfes:
+            setting = f"{prefix}{solver}-{nfe}steps"
+            for name, out, s in ar_runs:
+                records += _text_records(setting, name, out, refs, None, s, tok, k, diversity)
+            if "diffuseq" in models:
+                if progress:
+                    progress(f"decode diffuseq {setting}")
+                for mbr in mbrs:
+                    g = torch.Generator().manual_seed(bc.seed)
+                    hyp, s = _timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
+                    name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
+                    records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity)
+            if "masked" in models and solver == solvers[0]:
+                if progress:
+                    progress(f"decode masked {setting}")
+                g = torch.Generator().manual_seed(bc.seed)
+                hyp, s = _timed(models["masked"].generate, sources, k, nfe, generator=g)
+                records += _text_records(setting, "polydiff-mdlm", hyp, refs, nfe, s, tok, k, diversity)
     return records
 
 
@@ -231,7 +279,8 @@ def plot_quality_vs_nfe(records: list[dict], path: Path, metric: str = "BLEU") -
     for r in records:
         if r["task"] != "data-to-text" or r["metric"] != metric:
             continue
-        solver, steps = r["setting"].rsplit("-", 1)
+        head, steps = r["setting"].rsplit("-", 1)
+        solver = head.split("]-")[-1]  # drop an "nfe-sweep[:N]-" prefix
         lines.setdefault(f"{r['method']} ({solver})", []).append((int(steps.removesuffix("steps")), r["value"]))
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, pts in sorted(lines.items()):
@@ -258,6 +307,25 @@ def _available(kind: str) -> bool:
     return True
 
 
+def _sample_records(ctrl: str, method: str, texts: list[str], clf, idx: int, lm, tok, bc: BenchConfig, nfe,
+                    seconds: float) -> list[dict]:
+    """Control records of one sample set: success under the independent CNN, perplexity under the
+    held-out AR LM, self-BLEU among the samples (Texygen), distinct-2 and tokens/s."""
+    safe = [t if t.strip() else "." for t in texts]
+    ids = tok.encode_batch(safe, bc.tgt_len, truncate=True)
+    lm_ids = lm.encode(safe, truncate=True)
+    n = len(texts)
+    n_tokens = sum(len(tok.encode(t)) + 1 for t in safe)
+    return [
+        _rec("control", ctrl, method, "control-success", M.control_success(clf, ids, idx), True, nfe, seconds, n),
+        _rec("control", ctrl, method, "perplexity", M.perplexity(lm.net, lm_ids, lm.loss_mask(lm_ids)), False,
+             nfe, seconds, n),
+        _rec("control", ctrl, method, "self-BLEU", 100 * M.self_bleu(safe), False, nfe, seconds, n),
+        _rec("control", ctrl, method, "distinct-2", M.distinct_n(safe, 2), True, nfe, seconds, n),
+        _rec("control", ctrl, method, "tokens/s", n_tokens / max(seconds, 1e-9), True, nfe, seconds, n),
+    ]
+
+
 def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> list[dict]:
     dlm = _trained("diffusion-lm", data, bc, cache, device, progress)
     lm = _trained("ar-lm", data, bc, cache, device, progress)
@@ -268,34 +336,17 @@ def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
         progress("control: ar-lm samples")
     g = torch.Generator().manual_seed(bc.seed)
     ar_texts, ar_s = _timed(lm.generate, None, bc.n_control, generator=g)
-    ar_safe = [t if t.strip() else "." for t in ar_texts]
-    ar_ids = tok.encode_batch(ar_safe, bc.tgt_len, truncate=True)
-    ar_lm_ids = lm.encode(ar_safe, truncate=True)
-    ar_ppl = M.perplexity(lm.net, ar_lm_ids, lm.loss_mask(ar_lm_ids))
     for ctrl in bc.controls:
         idx = data.attributes.index(ctrl)
-        n = len(ar_texts)
-        out += [_rec("control", ctrl, "ar-lm-unconditional", "control-success",
-                     M.control_success(clf, ar_ids, idx), True, None, ar_s, n),
-                _rec("control", ctrl, "ar-lm-unconditional", "perplexity", ar_ppl, False, None, ar_s, n)]
-        idx = data.attributes.index(ctrl)
+        out += _sample_records(ctrl, "ar-lm-unconditional", ar_texts, clf, idx, lm, tok, bc, None, ar_s)
         for guided in (False, True):
             if progress:
                 progress(f"control {ctrl} {'guided' if guided else 'unguided'}")
             g = torch.Generator().manual_seed(bc.seed)
             texts, s = _timed(dlm.generate, [ctrl] if guided else None, bc.n_control, bc.control_nfe,
-                                  "ddim", generator=g)
-            safe = [t if t.strip() else "." for t in texts]
-            ids = tok.encode_batch(safe, bc.tgt_len, truncate=True)
-            lm_ids = lm.encode(safe, truncate=True)
+                              "ddim", generator=g)
             method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided")
-            n = len(texts)
-            out += [
-                _rec("control", ctrl, method, "control-success", M.control_success(clf, ids, idx), True,
-                     bc.control_nfe, s, n),
-                _rec("control", ctrl, method, "perplexity", M.perplexity(lm.net, lm_ids, lm.loss_mask(lm_ids)),
-                     False, bc.control_nfe, s, n),
-            ]
+            out += _sample_records(ctrl, method, texts, clf, idx, lm, tok, bc, bc.control_nfe, s)
     return out
 
 

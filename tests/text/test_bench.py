@@ -5,7 +5,8 @@ from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.text.bench import BenchConfig, run
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, batch_size=8,
-                   classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, n_control=2, control_nfe=2,
+                   classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
+                   sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_nfe=2,
                    controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
 
 
@@ -20,7 +21,23 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
         groups.setdefault(tuple(r[k] for k in GROUP_FIELDS), set()).add(r["method"])
     for key, methods in groups.items():
         assert any(not m.startswith("polydiff") for m in methods) or len(methods) >= 2, key
-    assert {"BLEU", "sentence-BLEU", "ROUGE-L", "control-success", "perplexity"} <= {r["metric"] for r in recs}
+    assert {"BLEU", "sentence-BLEU", "ROUGE-L", "control-success", "perplexity", "self-BLEU", "distinct-2",
+            "distinct-4", "tokens/s"} <= {r["metric"] for r in recs}
+    # diversity for every generator
+    main = [r for r in recs if r["task"] == "data-to-text" and not r["setting"].startswith("nfe-sweep")]
+    methods = {r["method"] for r in main}
+    assert methods == {"ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq",
+                       "polydiff-diffuseq-mbr2", "polydiff-mdlm"}
+    for m in methods:
+        assert {"self-BLEU", "distinct-2", "tokens/s"} <= {r["metric"] for r in main if r["method"] == m}, m
+    # the NFE sweep: every method at every NFE on the same subset of sources
+    sweep = [r for r in recs if r["setting"].startswith("nfe-sweep[:2]-ddpm-")]
+    assert {r["setting"] for r in sweep} == {"nfe-sweep[:2]-ddpm-3steps", "nfe-sweep[:2]-ddpm-1steps"}
+    for setting in ("nfe-sweep[:2]-ddpm-3steps", "nfe-sweep[:2]-ddpm-1steps"):
+        assert {r["method"] for r in sweep if r["setting"] == setting} == methods - {"polydiff-diffuseq-mbr2"}
+    assert {r["n"] for r in sweep} == {2}
+    assert {r["nfe"] for r in sweep if r["method"] == "polydiff-mdlm"} == {3, 1}
+    assert {"control-success", "self-BLEU", "tokens/s"} <= {r["metric"] for r in recs if r["task"] == "control"}
     # second run: everything from the cache, no training stage
     stages.clear()
     t0 = time.perf_counter()
