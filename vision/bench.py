@@ -23,18 +23,19 @@ Quick mode shrinks MNIST to 16x16 and trains tiny U-Nets for a few hundred steps
 minutes on two CPU cores). Trained networks are cached under ``out_dir/cache`` keyed by a hash
 of their configuration and data; a rerun reuses them.
 
-**Full mode is sized for a shared 2-core CPU and one torch thread (about an hour), not for
-paper-quality models.** Every U-Net is the same small one (base 16 channels, levels x1/x2/x2,
-attention at the 7x7 / 16x16 level, 0.28 M parameters; about 0.3 s per training step of 64
+**Full mode is sized for a shared 2-core CPU and one torch thread, not for paper-quality
+models**: about 40 minutes of one core's compute (about twice that wall time on the shared
+machine with other benchmarks running). Every U-Net is the same small one (base 16 channels,
+levels x1/x2/x2, attention at the 7x7 / 16x16 level, 0.28 M parameters; about 0.3 s per training step of 64
 MNIST images and 0.6 s per step of 16 images of 64x64 px at one thread). Training budgets:
 class-conditional generator 1,200 steps x 64 images (~1.3 epochs of the 60k MNIST images), SR3
 and the regression U-Net 500 steps each, each anomaly U-Net 400 steps on the 6.7k training
-"1"s, the 64 px photo-SR, MNI152 and nuclei DDPMs 300 steps x 16 images, the from-scratch
+"1"s, the 64 px photo-SR, MNI152 and nuclei DDPMs 250 steps x 16 images, the from-scratch
 segmentation U-Nets 150 steps. Papers train these models for 10^5-10^6 steps, so absolute
 numbers are far from published ones; the comparisons with the baselines (trained with the same
 budget where they train at all) are what the records are for. Evaluation: 300 generated digits
-per guidance scale, 150 test images per inpainting mask / SR / SDEdit setting (the
-quality-vs-NFE tables use the first 100), 250 normal + 250 anomalous test digits, 25 sampling
+per guidance scale, 100 test images per inpainting mask / SR / SDEdit setting (the
+quality-vs-NFE tables use the first 50), 200 normal + 200 anomalous test digits, 25 sampling
 steps by default. The lesion model with Gaussian noise is the segmentation DDPM on the same
 MNI152 training slices (same loss and data; trained once).
 """
@@ -67,18 +68,18 @@ CONFIGS = {
     "full": {"size": 28, "n_train": 60000, "batch": 64,
              "net": {"base": 16, "mults": (1, 2, 2), "attention_levels": (2,)},
              "steps": {"classifier": 600, "generate": 1200, "superres": 500, "superres-regression": 500,
-                       "anomaly": 400, "segment": 300},
+                       "anomaly": 400, "segment": 250},
              "sr_factor": 4, "sr_nfe_table": (("ddpm", 250), ("ddpm", 50), ("ddpm", 20), ("ddim", 50), ("ddim", 20),
                                              ("dpmpp_2m", 20), ("dpmpp_2m", 10)),
-             "sdedit_strengths": (0.3, 0.5, 0.7), "n_gen_per_class": 30, "n_eval": 150, "n_nfe": 100,
+             "sdedit_strengths": (0.3, 0.5, 0.7), "n_gen_per_class": 30, "n_eval": 100, "n_nfe": 50,
              "sample_steps": 25, "scales": (0.0, 1.0, 2.0, 4.0),
              # nfe_table rows: (solver, steps, resample, jump_length); NFE ~ steps * resample
              "inpaint": {"steps": 25, "jump_length": 5, "resample": 5, "masks": ("center", "half", "strokes"),
                          "nfe_table": tuple((s, st, r, j) for s in ("ddpm", "ddim", "dpmpp_2m")
                                             for st, r, j in ((50, 5, 10), (10, 5, 2), (4, 5, 1), (20, 1, 1)))},
-             "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 250,
+             "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 200,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
-             "sr_photos": {"size": 64, "factor": 4, "steps": 300, "batch": 16, "per_image": 128, "n_test_per_image": 8},
+             "sr_photos": {"size": 64, "factor": 4, "steps": 250, "batch": 16, "per_image": 128, "n_test_per_image": 8},
              "lesions": {"size": 64, "t_star": 250, "steps": 25, "batch": 16,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
