@@ -57,3 +57,41 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached
     assert len(recs2) == len(recs)
     json.dumps(recs)
+
+
+@pytest.mark.slow  # ~60 s: the full-mode code path (NFE tables, photo SR, lesions, 2 segmentation sets) at toy size
+def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, monkeypatch):
+    full = bench.CONFIGS["full"]
+    tiny = copy.deepcopy(full)
+    tiny.update(n_train=64, batch=16, n_gen_per_class=2, n_eval=6, n_nfe=3, sample_steps=2, scales=(0.0, 2.0),
+                net={"base": 8, "mults": (1, 2), "attention_levels": ()}, steps={k: 2 for k in full["steps"]},
+                sr_nfe_table=(("ddpm", 6), ("ddim", 3), ("dpmpp_2m", 3)), sdedit_strengths=(0.5,))
+    tiny["inpaint"] = dict(full["inpaint"], steps=4, jump_length=2, resample=2,
+                           nfe_table=(("ddpm", 6, 3, 2), ("ddim", 6, 3, 2), ("dpmpp_2m", 3, 1, 1)))
+    tiny["anomaly"] = dict(full["anomaly"], steps=2, n=4)
+    tiny["sr_photos"] = dict(full["sr_photos"], size=32, steps=2, batch=4, per_image=2, n_test_per_image=1)
+    tiny["lesions"] = dict(full["lesions"], size=32, steps=2, batch=4)
+    tiny["segment"] = dict(full["segment"], size=32, labelled=(2,), n_models=1, epochs=1, baseline_steps=2, batch=4)
+    monkeypatch.setitem(bench.CONFIGS, "full", tiny)
+    torch.set_num_threads(2)
+    recs = bench.run("full", tmp_path)
+    assert torch.get_num_threads() == 1  # the bench pins one thread on CPU (the runner restores it)
+    by = {}
+    for r in recs:
+        by.setdefault((r["task"], r["setting"]), {})[r["method"]] = r
+    table = by[("inpaint", "center-mask-nfe")]
+    assert set(table) == {"biharmonic", "polydiff-ddpm-6x3", "polydiff-ddim-6x3", "polydiff-dpmpp_2m-3x1"}
+    for solver in ("ddpm", "ddim"):  # resampling re-solves jumps: more evaluations than steps, at most steps x r
+        assert 6 < table[f"polydiff-{solver}-6x3"]["nfe"] <= 18 and table[f"polydiff-{solver}-6x3"]["n"] == 3
+    assert table["polydiff-dpmpp_2m-3x1"]["nfe"] == 3
+    sr = by[("superres", "x4-7to28px")]
+    assert {"bicubic", "regression-unet", "polydiff-sr3"} <= set(sr) and sr["regression-unet"]["nfe"] == 1
+    assert {"bicubic", "polydiff-sr3-ddim-3", "polydiff-sr3-dpmpp_2m-3"} <= set(by[("superres", "x4-7to28px-nfe")])
+    assert {"bicubic", "polydiff-sr3"} <= set(by[("superres", "x4-8to32px")])
+    assert {"polydiff-anoddpm-simplex", "polydiff-anoddpm-gaussian", "conv-autoencoder"} == set(
+        by[("anomaly", "synthetic-lesions")])
+    assert {r["dataset"] for r in recs if r["method"] == "unet-from-scratch"} == {
+        "mni152-32px", "stardist-nuclei-32px-tiles"}
+    names = [p.name for p in (tmp_path / "cache").iterdir()]
+    assert not any(n.startswith("lesion-gaussian") for n in names)  # the segmentation DDPM serves both
+    assert sum(n.startswith("segment-ddpm-mni152") for n in names) == 1
