@@ -6,7 +6,7 @@ the timestamps (Vaswani et al. 2017), a 16-d learned feature embedding and the c
 mask (145 channels). A stack of residual layers (default 4, 64 channels), each adding the
 projected diffusion-step embedding, then a temporal transformer layer (attention over time
 ``L`` per feature) and a feature transformer layer (attention over features ``K`` per time
-step; one layer, 8 heads, feed-forward 64), a 1x1 projection plus the projected side
+step; one layer, 8 heads, feed-forward 64; :mod:`.attention`), a 1x1 projection plus the projected side
 information, the gated activation ``sigmoid(gate) * tanh(filter)`` (WaveNet/DiffWave) and a
 residual + skip split. Skips are summed, scaled by ``1/sqrt(n_layers)`` and projected to the
 noise prediction ``eps`` (the last projection is zero-initialised).
@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .attention import EncoderLayer
 
 __all__ = ["CSDIConfig", "CSDINet", "diffusion_step_embedding", "timestamp_embedding"]
 
@@ -89,9 +91,8 @@ def _kaiming_linear(n_in: int, n_out: int) -> nn.Linear:
     return layer
 
 
-def _transformer(cfg: CSDIConfig) -> nn.TransformerEncoderLayer:
-    return nn.TransformerEncoderLayer(cfg.channels, cfg.heads, dim_feedforward=cfg.ff_dim,
-                                      dropout=cfg.dropout, activation="gelu", batch_first=True)
+def _transformer(cfg: CSDIConfig) -> EncoderLayer:
+    return EncoderLayer(cfg.channels, cfg.heads, cfg.ff_dim, cfg.dropout)
 
 
 class ResidualLayer(nn.Module):
