@@ -58,7 +58,8 @@ def qm9_files(root: str | pathlib.Path | None = None) -> list[pathlib.Path]:
     files = [root / f"qm9_part{i}.csv" for i in (1, 2, 3)]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise FileNotFoundError(f"QM9 CSV files not found: {missing}")
+        raise FileNotFoundError(f"QM9 CSV files not found: {missing}; pass root=<folder with "
+                                "qm9_part{1,2,3}.csv> or `pip install qm9pack` (it ships them)")
     return files
 
 
@@ -219,7 +220,8 @@ def load_moses_smiles(split: str = "test", *, limit: int | None = None,
     root = pathlib.Path(root) if root is not None else _package_dir("moses") / "dataset" / "data"
     path = root / f"{split}.csv.gz"
     if not path.is_file():
-        raise FileNotFoundError(f"MOSES file not found: {path}")
+        raise FileNotFoundError(f"MOSES file not found: {path}; pass root=<folder with {split}.csv.gz> "
+                                "or `pip install --no-deps molsets==0.3.1` (it ships the CSVs)")
     out = []
     with gzip.open(path, "rt") as fh:
         header = fh.readline().strip().split(",")
@@ -263,5 +265,6 @@ def load_geom(root: str | pathlib.Path, dataset: str = "drugs", split: str = "te
         if limit is not None and len(out) >= limit:
             break
     if not out:
-        raise FileNotFoundError(f"no .sdf files in {folder}")
+        raise FileNotFoundError(f"no .sdf files in {folder}: export each GEOM test molecule's conformers "
+                                "to <root>/<dataset>/<split>/<name>.sdf")
     return out

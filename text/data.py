@@ -114,6 +114,10 @@ def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E
         text = resources.files("polydiff.text").joinpath("data", BUNDLED_E2E).read_text("utf-8")
         lines = [ln for ln in text.splitlines() if ln.strip()]
     else:
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"no E2E file at {path}: download the E2E NLG data (https://github.com/tuetschek/e2e-dataset) "
+                "in Diffusion-LM's 'MR||sentence' line format (e.g. its src1_train.txt) and pass that file")
         lines = load_lines(path)
     if limit is not None:
         if limit < 1:

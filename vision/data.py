@@ -387,6 +387,10 @@ def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
         path, mask_path = folder / "img2d.tif", folder / "mask2d.tif"
     elif mask_path is None:
         raise ValueError("path given without mask_path (the instance mask)")
+    for p in (path, mask_path):
+        if not pathlib.Path(p).is_file():
+            raise FileNotFoundError(f"nuclei image {p} not found: pass path= and mask_path= to a 2D image "
+                                    "and its instance mask (TIFF), e.g. stardist's img2d.tif / mask2d.tif")
     img = tifffile.imread(str(path)).astype(np.float32)
     inst = tifffile.imread(str(mask_path)).astype(np.int64)
     if img.ndim != 2 or img.shape != inst.shape:

@@ -7,6 +7,7 @@ Domains add their cases to CASES in the same form.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -19,6 +20,10 @@ class Case:
     call: Callable[[], object]
     error: type
     match: str
+
+
+#: A path that does not exist: loaders of download-only datasets must say how to provide the files.
+MISSING = Path("/nonexistent/polydiff-data")
 
 
 def _zeros_model(x, t):
@@ -84,6 +89,7 @@ class _TinyNet(torch.nn.Module):
 
 def _vision_cases() -> list[Case]:
     from polydiff.vision import data, inpaint
+    from polydiff.vision.simplex import simplex_noise
 
     return [
         Case("vision.data.check_images", "wrong rank", lambda: data.check_images(torch.rand(2, 8, 8)), ValueError,
@@ -98,13 +104,23 @@ def _vision_cases() -> list[Case]:
              lambda: inpaint.check_mask(torch.full((1, 1, 4, 4), 0.5), torch.rand(1, 1, 4, 4)), ValueError, "0 and 1"),
         Case("vision.inpaint.make_mask", "unknown mask kind", lambda: inpaint.make_mask("triangle", 1, 8), ValueError,
              "unknown mask kind"),
+        Case("vision.simplex_noise", "infinite frequency (was silent NaN)",
+             lambda: simplex_noise((1, 1, 4, 4), frequency=float("inf")), ValueError, "finite and > 0"),
+        Case("vision.simplex_noise", "normalising a 1x1 image (was silent NaN)",
+             lambda: simplex_noise((2, 1, 1, 1)), ValueError, "at least 2"),
+        Case("vision.data.load_mnist", "folder without the IDX files", lambda: data.load_mnist(path=MISSING / "mnist"),
+             FileNotFoundError, "train-images-idx3-ubyte"),
+        Case("vision.data.load_nuclei", "missing image file",
+             lambda: data.load_nuclei(path=MISSING / "img.tif", mask_path=MISSING / "mask.tif"), FileNotFoundError,
+             "pass path= and mask_path="),
     ]
 
 
 def _timeseries_cases() -> list[Case]:
     import numpy as np
 
-    from polydiff.timeseries.impute import check_series
+    from polydiff.timeseries.data_paper import load_beijing_pm25, load_physionet2012
+    from polydiff.timeseries.impute import ImputerConfig, check_series
 
     return [
         Case("timeseries.check_series", "wrong rank", lambda: check_series(np.zeros((3, 4))), ValueError, "rank 2"),
@@ -116,11 +132,19 @@ def _timeseries_cases() -> list[Case]:
              "numbers"),
         Case("timeseries.check_series", "empty batch", lambda: check_series(np.zeros((0, 3, 2))), ValueError,
              "empty axis"),
+        Case("timeseries.ImputerConfig", "zero training steps", lambda: ImputerConfig(train_steps=0), ValueError,
+             "train_steps must be >= 1"),
+        Case("timeseries.load_physionet2012", "PhysioNet 2012 not downloaded",
+             lambda: load_physionet2012(MISSING / "physionet"), FileNotFoundError, "physionet.org.*pass its folder"),
+        Case("timeseries.load_beijing_pm25", "Beijing PM2.5 not downloaded", lambda: load_beijing_pm25(MISSING / "pm25"),
+             FileNotFoundError, "STMVL.*pass the folder"),
     ]
 
 
 def _molecules_cases() -> list[Case]:
+    from polydiff.molecules.data import load_geom, load_moses_smiles, qm9_files
     from polydiff.molecules.featurize import parse_molecule
+    from polydiff.molecules.generate import generate_conformers
 
     return [
         Case("molecules.parse_molecule", "invalid SMILES", lambda: parse_molecule("C1CC((N"), ValueError,
@@ -132,11 +156,20 @@ def _molecules_cases() -> list[Case]:
              "C\\(C\\)"),
         Case("molecules.parse_molecule", "None instead of a molecule", lambda: parse_molecule(None), TypeError,
              "SMILES string or rdkit"),
+        Case("molecules.generate_conformers", "negative seed (was a numpy error)",
+             lambda: generate_conformers("CCO", 1, net=torch.nn.Linear(1, 1), process=None, seed=-1), ValueError,
+             "seed must be a non-negative int"),
+        Case("molecules.load_geom", "GEOM not downloaded", lambda: load_geom(MISSING / "geom"), FileNotFoundError,
+             "download GEOM"),
+        Case("molecules.qm9_files", "folder without the QM9 CSVs", lambda: qm9_files(MISSING / "qm9"),
+             FileNotFoundError, "pip install qm9pack"),
+        Case("molecules.load_moses_smiles", "folder without the MOSES CSVs",
+             lambda: load_moses_smiles(root=MISSING / "moses"), FileNotFoundError, "molsets"),
     ]
 
 
 def _text_cases() -> list[Case]:
-    from polydiff.text.data import parse_e2e_line
+    from polydiff.text.data import load_e2e, parse_control, parse_e2e_line
 
     return [
         Case("text.parse_e2e_line", "no '||' separator", lambda: parse_e2e_line("name : X | food : Y"), ValueError,
@@ -148,11 +181,16 @@ def _text_cases() -> list[Case]:
         Case("text.parse_e2e_line", "empty line", lambda: parse_e2e_line(""), ValueError, "separator"),
         Case("text.parse_e2e_line", "MR field without a value", lambda: parse_e2e_line("name : X | food||Text ."),
              ValueError, "not 'field : value'"),
+        Case("text.load_e2e", "E2E training file not downloaded", lambda: load_e2e(MISSING / "src1_train.txt"),
+             FileNotFoundError, "e2e-dataset"),
+        Case("text.parse_control", "unknown control attribute",
+             lambda: parse_control("food : Martian", ["food : Chinese", "area : riverside"]), ValueError,
+             "unknown control attribute.*known values"),
     ]
 
 
 def _robustness_cases() -> list[Case]:
-    from polydiff.robustness.purify import Purifier
+    from polydiff.robustness.purify import PurifiedClassifier, Purifier
 
     def purifier():
         return Purifier(_TinyNet(), t_star=0.1, steps=2, image_shape=(1, 8, 8))
@@ -170,6 +208,8 @@ def _robustness_cases() -> list[Case]:
              "t_star"),
         Case("robustness.Purifier", "unknown gradient mode", lambda: Purifier(_TinyNet(), gradient="magic"),
              ValueError, "gradient mode"),
+        Case("robustness.PurifiedClassifier", "zero repeats",
+             lambda: PurifiedClassifier(purifier(), torch.nn.Flatten(), repeats=0), ValueError, "repeats"),
     ]
 
 
