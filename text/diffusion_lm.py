@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,9 +384,13 @@ def save_model(module: nn.Module, directory: str | Path, meta: dict) -> None:
     from safetensors.torch import save_file
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(d / "model.safetensors"))
     (d / "config.json").write_text(json.dumps(meta, indent=2))
     module.tokenizer.save(d / "tokenizer.model")
+    # weights last, renamed into place: a complete model.safetensors means a complete folder
+    # (the bench cache tests for it), also when the writer is killed half-way
+    tmp = d / "model.safetensors.tmp"
+    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    os.replace(tmp, d / "model.safetensors")
 
 
 def load_model_files(directory: str | Path) -> tuple[dict, Tokenizer, dict]:

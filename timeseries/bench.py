@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pathlib
 import time
 from collections.abc import Callable
@@ -110,7 +111,9 @@ def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
         model.model.load_state_dict(load_file(str(file)))
     else:
         model.fit({"X": Ztr.astype(np.float32)})
-        save_file({k: v.contiguous() for k, v in model.model.state_dict().items()}, str(file))
+        tmp = file.with_name(file.name + ".tmp")  # renamed into place: a killed run leaves no half file
+        save_file({k: v.contiguous() for k, v in model.model.state_dict().items()}, str(tmp))
+        os.replace(tmp, file)
     with torch.random.fork_rng(devices=[]):  # PyPOTS samples from the global RNG
         torch.manual_seed(0)
         t0 = time.perf_counter()

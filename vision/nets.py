@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pathlib
 from typing import NamedTuple
 
@@ -310,9 +311,12 @@ def save_net(net: nn.Module, folder: str | pathlib.Path) -> pathlib.Path:
         raise TypeError(f"save_net handles {list(_NETS)}, got {kind}")
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()},
-              str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps({"class": kind, **dataclasses.asdict(net.config)}, indent=1))
+    # weights last, renamed into place: a complete model.safetensors means a complete folder
+    # (caches test for it), also when the writer is killed half-way
+    tmp = folder / "model.safetensors.tmp"
+    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, str(tmp))
+    os.replace(tmp, folder / "model.safetensors")
     return folder
 
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reliability_cases import all_cases  # noqa: E402
+from reliability_cases import all_cases
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 

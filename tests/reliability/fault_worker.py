@@ -22,12 +22,13 @@ W = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(W)
 
 STEP_SECONDS = 0.03  # each micro-batch takes this long (2 per step), so a kill can land inside training
-TINY_NET = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+TINY_NET = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4, "diffusion_emb_dim": 16}
 #: Two cached stages: the imputation model (cache/csdi-*) and the forecasting model (cache/csdi-fc-*).
-TINY_TIMESERIES = dict(stations=("JFK",), days=20, length=12, train_stride=6, net=TINY_NET, train_steps=20,
-                       batch_size=8, n_samples=2, rates=(0.5,), max_test=2, fast=("ddim", 3), pypots=False,
-                       fc=dict(context=24, horizon=6, train_steps=20, n_samples=2, origins=2, net=TINY_NET,
-                               stride=24))
+TINY_TIMESERIES = {
+    "stations": ("JFK",), "days": 20, "length": 12, "train_stride": 6, "net": TINY_NET, "train_steps": 20,
+    "batch_size": 8, "n_samples": 2, "rates": (0.5,), "max_test": 2, "fast": ("ddim", 3), "pypots": False,
+    "fc": {"context": 24, "horizon": 6, "train_steps": 20, "n_samples": 2, "origins": 2, "net": TINY_NET, "stride": 24},
+}
 
 
 def train_config(run_dir: str | None):

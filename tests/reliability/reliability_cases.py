@@ -6,9 +6,9 @@ Domains add their cases to CASES in the same form.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -118,7 +118,6 @@ def _vision_cases() -> list[Case]:
 
 def _timeseries_cases() -> list[Case]:
     import numpy as np
-
     from polydiff.timeseries.data_paper import load_beijing_pm25, load_physionet2012
     from polydiff.timeseries.impute import ImputerConfig, check_series
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalogue import DOC, render  # noqa: E402
-from reliability_cases import all_cases  # noqa: E402
+from catalogue import DOC, render
+from reliability_cases import all_cases
 
 CASES = all_cases()
 

@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz import FUZZ, outcome  # noqa: E402
+from fuzz import FUZZ, outcome
 
 pytest.importorskip("polydiff.molecules")
-from polydiff.molecules.featurize import mol_to_data, parse_molecule  # noqa: E402
-from polydiff.molecules.generate import generate_conformers  # noqa: E402
-from polydiff.molecules.nets import NetConfig, build_net  # noqa: E402
-from polydiff.molecules.process import geodiff_process  # noqa: E402
-from rdkit import Chem, RDLogger  # noqa: E402
+from polydiff.molecules.featurize import mol_to_data, parse_molecule
+from polydiff.molecules.generate import generate_conformers
+from polydiff.molecules.nets import NetConfig, build_net
+from polydiff.molecules.process import geodiff_process
+from rdkit import Chem, RDLogger
 
 RDLogger.DisableLog("rdApp.*")  # garbage SMILES make RDKit print; the errors are what we check
 VALID = [None] * 6

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz import FUZZ, assert_finite, outcome  # noqa: E402
+from fuzz import FUZZ, assert_finite, outcome
 
 pytest.importorskip("polydiff.robustness")
-import polydiff.core as pc  # noqa: E402
-from polydiff.robustness.purify import PurifiedClassifier, Purifier  # noqa: E402
+import polydiff.core as pc
+from polydiff.robustness.purify import PurifiedClassifier, Purifier
 
 VALID = [None] * 6
 SIZE = 8
@@ -62,7 +62,7 @@ def test_purifier_settings(t_star, steps, dt, solver, grid, gradient, fault):
     elif fault == "gradient":
         gradient = "reinforce"
     elif fault == "net":
-        net = lambda x, t: x  # noqa: E731 - not a module
+        net = lambda x, t: x
     x = torch.rand(2, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1), requires_grad=True)
 
     def run():

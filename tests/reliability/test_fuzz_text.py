@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz import FUZZ, outcome  # noqa: E402
+from fuzz import FUZZ, outcome
 
 pytest.importorskip("polydiff.text")
-from polydiff.text.data import attribute_vocabulary, load_e2e, split_by_restaurant  # noqa: E402
-from polydiff.text.diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig  # noqa: E402
-from polydiff.text.tokenizer import train_tokenizer  # noqa: E402
+from polydiff.text.data import attribute_vocabulary, load_e2e, split_by_restaurant
+from polydiff.text.diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
+from polydiff.text.tokenizer import train_tokenizer
 
 VALID = [None] * 6
 SEQ = 12

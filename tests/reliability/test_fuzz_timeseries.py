@@ -11,12 +11,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz import FUZZ, outcome  # noqa: E402
+from fuzz import FUZZ, outcome
 
 pytest.importorskip("polydiff.timeseries")
-from polydiff.timeseries.impute import CSDIImputer  # noqa: E402
+from polydiff.timeseries.impute import CSDIImputer
 
-TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4, "diffusion_emb_dim": 16}
 K = 3
 VALID = [None] * 6
 

@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz import FUZZ, front_door, outcome  # noqa: E402
+from fuzz import FUZZ, outcome
 
 pytest.importorskip("polydiff.vision")
-from polydiff.vision import data, generate, inpaint, superres  # noqa: E402
-from polydiff.vision._common import default_process  # noqa: E402
-from polydiff.vision.nets import UNet  # noqa: E402
-from polydiff.vision.simplex import simplex_noise  # noqa: E402
+from polydiff.vision import data, generate, inpaint, superres
+from polydiff.vision._common import default_process
+from polydiff.vision.nets import UNet
+from polydiff.vision.simplex import simplex_noise
 
 SPECIAL = [float("nan"), float("inf"), -float("inf"), -0.5, 0.0, 0.5, 1.0, 1.5, 1e30]
 
