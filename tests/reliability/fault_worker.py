@@ -10,8 +10,12 @@ runs.
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -29,6 +33,27 @@ TINY_TIMESERIES = {
     "batch_size": 8, "n_samples": 2, "rates": (0.5,), "max_test": 2, "fast": ("ddim", 3), "pypots": False,
     "fc": {"context": 24, "horizon": 6, "train_steps": 20, "n_samples": 2, "origins": 2, "net": TINY_NET, "stride": 24},
 }
+
+
+def kill_when(args: Sequence[str], ready: Callable[[], bool], *, delay: float = 0.0, timeout: float = 120) -> None:
+    """Run ``fault_worker.py *args`` and SIGKILL it ``delay`` seconds after ``ready()`` turns true
+    (polled every 2 ms); fails if the worker ends first or ``ready`` never comes."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    proc = subprocess.Popen([sys.executable, str(HERE / "fault_worker.py"), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.002)
+        assert proc.poll() is None, f"the worker ended before it was killed: {proc.stderr.read()[-3000:]}"
+        assert ready(), f"the worker did not get ready in {timeout} s"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def train_config(run_dir: str | None):

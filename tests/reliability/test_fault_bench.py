@@ -6,12 +6,11 @@ The run is ``polydiff bench --quick --domains timeseries`` on a tiny configurati
 ``out/timeseries/cache/csdi-*``, stage 2 the forecasting model (``csdi-fc-*``). The first
 process is killed as soon as stage 1's checkpoint is published.
 """
+import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,9 @@ pytest.importorskip("polydiff.timeseries")
 from polydiff.core.training import load_checkpoint
 
 HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("fault_worker", HERE / "fault_worker.py")
+FW = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(FW)
 CMD = [sys.executable, str(HERE / "fault_worker.py"), "bench"]
 ENV = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
 
@@ -36,20 +38,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 def test_sigkill_during_bench_then_rerun_reuses_the_cached_stage(tmp_path):
     out = tmp_path / "bench"
-    proc = subprocess.Popen([*CMD, str(out)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any((d / "latest").is_file() for d in _impute_cache(out)):
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, f"the benchmark ended before it was killed: {proc.stderr.read()[-3000:]}"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    FW.kill_when(["bench", str(out)], lambda: any((d / "latest").is_file() for d in _impute_cache(out)))
     (stage1,) = _impute_cache(out)
     before = _snapshot(stage1)
     assert not (out / "results.json").exists()  # killed before the domain finished: nothing claimed

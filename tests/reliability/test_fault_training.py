@@ -10,11 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -30,24 +26,9 @@ _spec.loader.exec_module(FW)
 def _kill_mid_training(run: Path, after_step: int) -> None:
     """Start the trainer, wait until checkpoint ``after_step`` is published, then SIGKILL it a
     little later: inside the next step's forward/backward (the step takes 2 x STEP_SECONDS)."""
-    proc = subprocess.Popen([sys.executable, str(HERE / "fault_worker.py"), "train", str(run)],
-                            env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
     pointer = run / "latest"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if pointer.is_file() and pointer.read_text().strip() >= f"step_{after_step:08d}":
-                break
-            time.sleep(0.002)
-        assert proc.poll() is None, f"the trainer ended before it was killed: {proc.stderr.read()[-2000:]}"
-        time.sleep(FW.STEP_SECONDS)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    FW.kill_when(["train", str(run)], lambda: pointer.is_file() and pointer.read_text().strip() >= f"step_{after_step:08d}",
+                 delay=FW.STEP_SECONDS, timeout=60)
 
 
 def _logged_steps(run: Path) -> list[int]:
