@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import pickle
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +24,9 @@ ROOT = HERE.parent.parent
 _spec = importlib.util.spec_from_file_location("dist_worker", HERE / "dist_worker.py")
 W = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(W)
+_fw_spec = importlib.util.spec_from_file_location("fault_worker", ROOT / "tests" / "reliability" / "fault_worker.py")
+FW = importlib.util.module_from_spec(_fw_spec)  # its kill_when SIGKILLs a worker at a chosen moment
+_fw_spec.loader.exec_module(FW)
 
 
 
@@ -164,34 +162,16 @@ def test_bad_latest_pointer_and_missing_dir(ckpt, tmp_path):
 
 def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     run = tmp_path / "run"
-    env = dict(os.environ, POLYDIFF_CKPT_WRITE_DELAY="0.1", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "dist_worker.py"), "crash", str(run)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        victim = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            # wait until one checkpoint is complete and the next one is half written
-            if (run / "latest").exists():
-                tmps = [p for p in run.glob(".tmp-step_*") if len(list(p.iterdir())) >= 3]
-                if tmps:
-                    victim = tmps[0]
-                    break
-            time.sleep(0.02)
-        assert victim is not None, (
-            f"writer never reached a second checkpoint: {proc.stderr.read()[-2000:]}"
-        )
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    victims: list = []
+
+    def half_written() -> bool:  # one checkpoint complete and the next one half written
+        if (run / "latest").exists():
+            victims.extend(p for p in run.glob(".tmp-step_*") if len(list(p.iterdir())) >= 3)
+        return bool(victims)
+
+    FW.kill_when(["crash", str(run)], half_written, timeout=60, script=HERE / "dist_worker.py",
+                 env={"POLYDIFF_CKPT_WRITE_DELAY": "0.1"})
+    victim = victims[0]
     killed_step = int(victim.name.split("-")[1].split("_")[1])
     previous = (run / "latest").read_text().strip()
     assert int(previous.split("_")[1]) == killed_step - 2

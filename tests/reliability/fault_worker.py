@@ -35,11 +35,13 @@ TINY_TIMESERIES = {
 }
 
 
-def kill_when(args: Sequence[str], ready: Callable[[], bool], *, delay: float = 0.0, timeout: float = 120) -> None:
-    """Run ``fault_worker.py *args`` and SIGKILL it ``delay`` seconds after ``ready()`` turns true
-    (polled every 2 ms); fails if the worker ends first or ``ready`` never comes."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    proc = subprocess.Popen([sys.executable, str(HERE / "fault_worker.py"), *args], env=env,
+def kill_when(args: Sequence[str], ready: Callable[[], bool], *, delay: float = 0.0, timeout: float = 120,
+              script: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Run ``python script *args`` (default: this file) and SIGKILL it ``delay`` seconds after
+    ``ready()`` turns true (polled every 2 ms); fails if the worker ends first or ``ready``
+    never comes. ``env`` adds variables to the worker's environment."""
+    full_env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", **(env or {}))
+    proc = subprocess.Popen([sys.executable, str(script or HERE / "fault_worker.py"), *args], env=full_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
