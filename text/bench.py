@@ -74,7 +74,7 @@ class BenchConfig:
 
 
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
-                    n_sources=30, nfe=(10,), mbr=3, n_control=24, control_nfe=20)
+                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20)
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1e-3, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),

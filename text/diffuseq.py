@@ -24,6 +24,7 @@ from .diffusion_lm import (
     check_solver,
     clamp_hook,
     embedding_diffusion_loss,
+    embedding_process,
     load_model_files,
     save_model,
 )
@@ -99,7 +100,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
                                        config.hidden, config.layers, config.heads)
-        self.process = pc.DiscreteVP.from_schedule(config.schedule, config.T)
+        self.process = embedding_process(config)
 
     @property
     def tgt_len(self) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "check_solver",
     "clamp_hook",
     "embedding_diffusion_loss",
+    "embedding_process",
     "forward_sample",
     "load_model_files",
     "nearest_token",
@@ -82,6 +83,15 @@ class EmbeddingDiffusionConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def embedding_process(config: EmbeddingDiffusionConfig) -> pc.DiscreteVP:
+    """The model's ``DiscreteVP`` (``config.schedule`` over ``config.T`` steps) with *trailing*
+    time spacing: every solver's grid starts at the noisiest timestep ``T - 1``, where the prior
+    sample lives, and stays free of repeated timesteps up to ``steps = T`` (the papers' 2,000).
+    The ``leading`` default of a bare ``DiscreteVP`` starts DPM-Solver's grid at
+    ``N (T // (N + 1))`` (t = 1,800 of 2,000 at 200 steps) and collapses it to t = 0 at N = T."""
+    return pc.DiscreteVP.from_schedule(config.schedule, config.T, spacing="trailing")
 
 
 def check_solver(solver: str) -> None:
@@ -269,7 +279,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
                                        config.hidden, config.layers, config.heads)
-        self.process = pc.DiscreteVP.from_schedule(config.schedule, config.T)
+        self.process = embedding_process(config)
         self.attributes = list(attributes)
         self.classifier = (NoisyEmbeddingClassifier(config.emb_dim, config.seq_len, len(self.attributes))
                            if self.attributes else None)

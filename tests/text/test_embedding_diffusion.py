@@ -150,3 +150,18 @@ def test_restricted_vocabulary_rounds_only_to_allowed_tokens(dseq, e2e_split):
     assert set(out.flatten().tolist()) <= allowed
     # a sequence made of allowed tokens still rounds back to itself
     assert torch.equal(dseq._round(dseq.net.embed_tokens(tgt)), tgt)
+
+
+@pytest.mark.parametrize("solver", ["ddpm", "ddim", "dpmpp_2m"])
+def test_every_solver_decodes_at_the_papers_step_count_from_the_noisiest_timestep(dlm, dseq, e2e_split, solver):
+    """Decoding at steps = T (Li et al. and Gong et al. use every one of the 2,000 steps) and at
+    fewer steps: the grid starts at t = T - 1, where x_T ~ prior lives, and never repeats a time."""
+    T = dlm.config.T
+    for steps in (T, 7):
+        grid = dlm.process.grid(steps, solver)
+        evaluated = grid.t[:-1]
+        assert float(evaluated[0]) == T - 1 and len(torch.unique(evaluated)) == steps
+    g = torch.Generator().manual_seed(0)
+    assert dlm.sample_ids(1, steps=T, solver=solver, generator=g).shape == (1, dlm.config.seq_len)
+    src = [e2e_split[1][0].compact_source]
+    assert len(dseq.generate(src, 1, T, solver, truncate=True, generator=g)) == 1
