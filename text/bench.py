@@ -229,7 +229,8 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         records += _control_records(data, bc, cache, device, progress)
     sweep = [r for r in records if r["setting"].startswith("nfe-sweep")]
     if sweep or len(bc.nfe) > 1:
-        plot_quality_vs_nfe(sweep or records, out_dir / "text_bleu_vs_nfe.png")
+        for metric in ("BLEU", "ROUGE-L"):
+            plot_quality_vs_nfe(sweep or records, out_dir / f"text_{metric.lower()}_vs_nfe.png", metric)
     return records
 
 
@@ -270,7 +271,8 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
 
 
 def plot_quality_vs_nfe(records: list[dict], path: Path, metric: str = "BLEU") -> None:
-    """PNG of ``metric`` against decoding steps for every (method, solver) of data-to-text."""
+    """PNG of ``metric`` against decoding steps for every (method, solver) of data-to-text; the AR
+    baselines (no decoding steps) are one flat line each, masked diffusion is its ancestral sampler."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -281,7 +283,10 @@ def plot_quality_vs_nfe(records: list[dict], path: Path, metric: str = "BLEU") -
             continue
         head, steps = r["setting"].rsplit("-", 1)
         solver = head.split("]-")[-1]  # drop an "nfe-sweep[:N]-" prefix
-        lines.setdefault(f"{r['method']} ({solver})", []).append((int(steps.removesuffix("steps")), r["value"]))
+        if r["method"] == "polydiff-mdlm":
+            solver = "ancestral"
+        name = r["method"] if r["nfe"] is None else f"{r['method']} ({solver})"
+        lines.setdefault(name, []).append((int(steps.removesuffix("steps")), r["value"]))
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, pts in sorted(lines.items()):
         pts = sorted(set(pts))
