@@ -81,6 +81,12 @@ class _TokenSchedule:
 
 
 def _uniform(shape, generator, device) -> Tensor:
+    """``U[0, 1)`` draws; ``generator`` may be a list with one generator per row of ``shape[0]``."""
+    if isinstance(generator, (list, tuple)):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if len(generator) != shape[0]:
+            raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
+        return torch.stack([_uniform(shape[1:], g, device) for g in generator])
     dev = generator.device if generator is not None else device
     return torch.rand(shape, generator=generator, device=dev, dtype=torch.float64).to(device)
 
@@ -243,7 +249,8 @@ def _subs_log_probs(logits: Tensor, mask_id: int) -> Tensor:
 
 def masked_sample(model: Callable[..., Tensor], process: MaskedDiffusion, shape: Sequence[int] | None = None,
                   *, steps: int, x: Tensor | None = None, fixed: Tensor | None = None,
-                  generator: torch.Generator | None = None, temperature: float = 1.0,
+                  generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                  temperature: float = 1.0,
                   cond: Mapping | None = None, device: torch.device | str | None = None) -> Tensor:
     """Ancestral sampling of masked diffusion (Sahoo et al. 2024, eq. 7; Austin et al. 2021).
 

@@ -106,18 +106,21 @@ class GaussianProcess:
     def prior_sample(
         self,
         shape: Sequence[int],
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         *,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> Tensor:
-        """Draw ``x_T ~ N(0, prior_std^2 I)`` of the given shape."""
+        """Draw ``x_T ~ N(0, prior_std^2 I)`` of the given shape; ``generator`` may be a list
+        with one generator per row of ``shape[0]`` (per-sample seeds)."""
+        from .hooks import randn
+
         shape = tuple(int(s) for s in shape)
         if len(shape) < 1 or any(s < 1 for s in shape):
             raise ValueError(f"prior_sample needs a non-empty shape with positive sizes, got {shape}")
-        if generator is not None and device is None:
+        if isinstance(generator, torch.Generator) and device is None:
             device = generator.device
-        return self.prior_std() * torch.randn(shape, generator=generator, device=device, dtype=dtype)
+        return self.prior_std() * randn(shape, generator, device=device, dtype=dtype)
 
     def prior_logp(self, x: Tensor) -> Tensor:
         """Per-sample log-density of ``x`` under the prior (shape ``[B]``)."""

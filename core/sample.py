@@ -182,7 +182,9 @@ def _repaint(fn, den, g: Grid, x: Tensor, post, noise, known: Known, options) ->
                 a_hi, s_hi, a_lo, s_lo = g.alpha[i], g.sigma[i], g.alpha[i1], g.sigma[i1]
                 a_rel = a_hi / a_lo
                 s_rel = torch.sqrt((s_hi**2 - a_rel**2 * s_lo**2).clamp_min(0))
-                c = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(x), x.ndim)
+                def c(v: Tensor, ref: Tensor = x) -> Tensor | float:
+                    return float(v) if v.ndim == 0 else append_dims(v.to(ref), ref.ndim)
+
                 x = c(a_rel) * x + c(s_rel) * noise(x, i1)
             x_start = x
             x = fn(_Shifted(den, i), _sub(g, i, i1), x_start,

@@ -138,7 +138,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str], steps: int = 200, solver: str = "ddim", *,
                    clamp: bool = True, truncate: bool = False,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """One target per source: ``[B, tgt_len]`` ids, decoded with a core solver."""
         check_solver(solver)
         if isinstance(sources, str):

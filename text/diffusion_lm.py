@@ -318,13 +318,15 @@ class DiffusionLM(VocabularyMixin, nn.Module):
     def sample_ids(self, n: int, steps: int = 200, solver: str = "ddim", *, clamp: bool = True,
                    control: str | None = None, control_steps: int = 3, control_step_size: float = 4.0,
                    fluency: float = 0.1, infill: Tensor | None = None,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """Sample ``[n, seq_len]`` token ids with a core solver.
 
         Args:
             control: an attribute (``"food : Chinese"``) to steer towards (needs the guide).
             infill: ``[n, seq_len]`` ids with ``-1`` at free positions; others are kept
                 (``pc.Known`` replacement), e.g. a fixed prefix/suffix.
+            generator: one generator, or a list of ``n`` (row ``i`` draws only from
+                ``generator[i]``: a sample does not depend on the batch it is drawn in).
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an int >= 1, got {n!r}")

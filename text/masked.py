@@ -103,7 +103,7 @@ class MaskedDiffusionLM(nn.Module):
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50, *,
                    temperature: float = 1.0, truncate: bool = False,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """Targets ``[B, tgt_len]`` for ``sources`` (seq2seq) or ``n`` rows ``[n, seq_len]``."""
         c = self.config
         if c.src_len == 0:

@@ -61,7 +61,7 @@ def test_timeseries_imputation_is_independent_of_the_batch_size():
     assert not np.allclose(imp.impute(X, 2, seed=8)[:, 0][missing], runs[512][:, 0][missing])
 
 
-def test_text_generation_repeats_under_the_same_generator():
+def test_text_generation_repeats_and_per_sample_seeds_ignore_the_batch():
     pytest.importorskip("polydiff.text")
     from polydiff.text.diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
     from polydiff.text.tokenizer import train_tokenizer
@@ -74,6 +74,27 @@ def test_text_generation_repeats_under_the_same_generator():
     a = m.sample_ids(3, steps=3, solver="ddpm", generator=torch.Generator().manual_seed(5))
     b = m.sample_ids(3, steps=3, solver="ddpm", generator=torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+    # per-sample generators: a row does not depend on the batch it is drawn in
+    def gens(seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    seeds = [11, 12, 13, 14]
+    for solver in ("ddpm", "dpmpp_2m_sde", "ddim"):
+        batch = m.sample_ids(4, steps=4, solver=solver, generator=gens(seeds))
+        alone = torch.cat([m.sample_ids(1, steps=4, solver=solver, generator=gens([s])) for s in seeds])
+        assert torch.equal(batch, alone), solver
+        assert torch.equal(m.sample_ids(2, steps=4, solver=solver, generator=gens(seeds[2:])), batch[2:])
+    assert len({tuple(r.tolist()) for r in batch}) > 1  # different seeds, different samples
+
+    from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM
+
+    mdlm = MaskedDiffusionLM(MaskedConfig(tok.vocab_size, 8, hidden=8, layers=1, heads=2), tok).eval()
+    batch = mdlm.sample_ids(n=4, steps=5, generator=gens(seeds))
+    alone = torch.cat([mdlm.sample_ids(n=1, steps=5, generator=gens([s])) for s in seeds])
+    assert torch.equal(batch, alone)
+    with pytest.raises(ValueError, match="generators"):
+        mdlm.sample_ids(n=3, steps=5, generator=gens(seeds))
 
 
 def _free_port() -> int:
