@@ -137,7 +137,9 @@ def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
 
     Trainer(cfg, clf, loss_fn, torch.utils.data.TensorDataset(rows, labels), net_config={"kind": "cnn"}).fit()
     cache.mkdir(parents=True, exist_ok=True)
-    save_file(clf.state_dict(), str(f))
+    tmp = f.with_suffix(".tmp")  # a run killed mid-write leaves no half file under the cache name
+    save_file(clf.state_dict(), str(tmp))
+    tmp.replace(f)
     return clf.eval()
 
 
