@@ -226,6 +226,11 @@ class DiscreteVP(GaussianProcess):
         else:
             raise ValueError(f"unknown diffusers family {family!r}")
         t = torch.as_tensor(ts.copy(), dtype=torch.float64)
+        if not karras and N > 1 and bool((t[1:] >= t[:-1]).any()):
+            raise ValueError(
+                f"the diffusers {family} grid with {spacing!r} spacing at {N} of {T} steps repeats "
+                f"timesteps (diffusers' scheduler does the same; a solver would divide by a zero "
+                f"step): use spacing='trailing' or fewer steps")
         if karras:  # Karras et al. 2022 eq. 5 over the table's sigma range, rho = 7
             smin, smax = float(self._sig_edm[0]), float(self._sig_edm[-1])
             r = torch.linspace(0, 1, N, dtype=torch.float64)

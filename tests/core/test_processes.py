@@ -117,3 +117,21 @@ def test_one_step_grid_evaluates_at_t_start():
     assert g.t.tolist()[0] == pytest.approx(0.3) and g.sigma.tolist()[-1] == 0.0
     g2 = pc.make_grid(pc.VP(), 1, "log_snr", t_start=torch.tensor([0.2, 0.4], dtype=torch.float64))
     assert torch.allclose(g2.t[0], torch.tensor([0.2, 0.4], dtype=torch.float64))
+
+
+def test_diffusers_grid_that_repeats_timesteps_is_refused():
+    """diffusers' DPM-Solver grid at steps == T with leading/linspace spacing repeats timesteps
+    (a zero step, NaN in the solver): polydiff names it instead of sampling garbage."""
+    p = pc.DiscreteVP.from_schedule("linear", 1000)
+    for spacing in ("leading", "linspace"):
+        with pytest.raises(ValueError, match="repeats timesteps.*trailing"):
+            p.diffusers_grid(1000, "dpm", spacing)
+    g = p.diffusers_grid(1000, "dpm", "trailing")
+    assert bool((g.sigma[1:] < g.sigma[:-1]).all())  # every step moves
+    try:
+        from diffusers import DPMSolverMultistepScheduler
+    except ImportError:
+        return
+    s = DPMSolverMultistepScheduler(num_train_timesteps=1000, timestep_spacing="leading")
+    s.set_timesteps(1000)
+    assert len(set(s.timesteps.tolist())) < 1000  # the peer's grid really does repeat
