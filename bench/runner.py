@@ -65,6 +65,7 @@ class DomainOutcome:
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    torch_threads: int | None = None  # what the domain ran with (entries may pin their own)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description without the records."""
@@ -203,8 +204,10 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     dom_out.mkdir(parents=True, exist_ok=True)
     progress = _ProgressBar(domain, show_progress)
     threads = _torch_threads()
+    ran_with = None
     try:
         raw = fn(mode, dom_out, device, progress)
+        ran_with = _torch_threads()
     except NotImplementedError as e:
         return DomainOutcome(domain, "not available", str(e) or "entry not implemented yet",
                              time.perf_counter() - t0)
@@ -234,7 +237,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
         status, msg = "error", f"{len(bad)} invalid record(s): " + " | ".join(bad[:3])
     elif not records:
         status, msg = "error", "run() returned no records"
-    return DomainOutcome(domain, status, msg, seconds, records, _figures(dom_out))
+    return DomainOutcome(domain, status, msg, seconds, records, _figures(dom_out), ran_with)
 
 
 def _torch_threads(n: int | None = None) -> int | None:
@@ -342,7 +345,8 @@ def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path
         if o.status != "ok":
             continue
         doc = {"domain": o.domain, "mode": result.mode, "command": result.command,
-               "commit": result.commit, "date": result.started, "machine": result.machine,
+               "commit": result.commit, "date": result.started,
+               "machine": {**result.machine, "torch_threads": o.torch_threads or result.machine.get("torch_threads")},
                "duration_s": round(o.seconds, 3), "records": o.records}
         path = results_dir / f"{o.domain}.json"
         write_json(path, doc)

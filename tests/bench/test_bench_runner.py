@@ -249,3 +249,24 @@ def test_full_mode_refreshes_the_readme_table_of_a_source_checkout(stubs, tmp_pa
     runner.run_suite("full", None, tmp_path / "out", entries={"good": ENTRIES["good"]},
                      results_dir=tmp_path / "elsewhere", show_progress=False, log=None)
     assert "HAND-TYPED" in readme.read_text()
+
+
+def test_committed_results_record_the_threads_the_domain_ran_with(stubs, tmp_path):
+    import importlib
+
+    import torch
+
+    def one_thread(mode, out_dir, device="cpu", progress=None):
+        torch.set_num_threads(1)  # like the domains that pin one thread on a shared CPU
+        return importlib.import_module("pdstub_good.bench").run(mode, out_dir, device, progress)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runner.run_suite("full", None, tmp_path / "out", entries={"good": one_thread},
+                         results_dir=tmp_path / "res", show_progress=False, log=None)
+        assert torch.get_num_threads() == 2  # restored for whatever runs next
+    finally:
+        torch.set_num_threads(before)
+    doc = json.loads((tmp_path / "res" / "good.json").read_text())
+    assert doc["machine"]["torch_threads"] == 1
