@@ -25,12 +25,16 @@ under ``out_dir/cache`` keyed by a hash of config and data.
 Full-mode sizes (CPU, one thread, about an hour in all; the paper trains for days on GPUs):
 
 * MNIST: 60,000 training images; 96 test images; EOT-PGD 20 steps x 2 draws; t* in
-  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on 48 images
+  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on 32 images
   with EOT-PGD 10 steps x 2 draws.
-* Fashion-MNIST: 60,000 training images but shorter training (classifier 2,000 steps,
-  adversarial fine-tuning 400, diffusion model 800); 96 test images; EOT-PGD 10 steps x 2
+* Fashion-MNIST: 60,000 training images but shorter training (classifier 1,000 steps,
+  adversarial fine-tuning 200, diffusion model 400); 64 test images; EOT-PGD 10 steps x 2
   draws; t* in {0.05, 0.1, 0.3}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on
-  48 images with EOT-PGD 10 steps x 2 draws.
+  32 images with EOT-PGD 10 steps x 2 draws.
+
+Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
+100-step paper solver is attacked ``paper_batch`` images at a time (48 images x 2 draws in one
+batch needed > 20 GB and was OOM-killed).
 """
 from __future__ import annotations
 
@@ -90,17 +94,18 @@ class BenchConfig:
     paper_steps: int = 10
     paper_eot: int = 2
     paper_fast: tuple[int, ...] = (5, 20)  # fast-solver steps compared with it (<= 20 NFE)
+    paper_batch: int = 16  # images per attack call there (bounds the 100-step graph's memory)
 
 
 # "full" is sized for a CPU run of about an hour (the paper trains for days on GPUs): see the
 # module docstring. The MNIST networks keep the sizes of earlier runs (their cache stays valid).
 _MNIST_FULL = BenchConfig(n_train=60000, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
                           dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96, attack_steps=20,
-                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=48)
-_FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=2000, clf_lr=1e-2,
-                            adv_steps=400, adv_pgd_steps=5, dm_base=16, dm_steps=800, dm_batch=64,
-                            dm_t_max=0.4, n_test=96, eps=0.1, attack_steps=10, eot=2,
-                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=48)
+                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=32)
+_FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=1000, clf_lr=1e-2,
+                            adv_steps=200, adv_pgd_steps=5, dm_base=16, dm_steps=400, dm_batch=64,
+                            dm_t_max=0.4, n_test=64, eps=0.1, attack_steps=10, eot=2,
+                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=32)
 CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
     "quick": (BenchConfig(),),  # same labels as "full" for MNIST: same comparison groups
     "full": (_MNIST_FULL, _FASHION_FULL),
@@ -179,14 +184,15 @@ class _Recorder:
         self.cfg, self.x, self.y, self.records, self.say = cfg, x, y, records, say
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
-            steps: int | None = None, eot: int | None = None, n: int | None = None) -> dict:
+            steps: int | None = None, eot: int | None = None, n: int | None = None,
+            batch: int | None = None) -> dict:
         cfg = self.cfg
         steps, eot, n = steps or cfg.attack_steps, eot or cfg.eot, n or cfg.n_test
         draws = eot if random else 1  # EOT over a deterministic model would only repeat itself
         self.say(f"{cfg.dataset} · {setting}: {method}")
         attack = {"eot-pgd": lambda m, s: make_attack("eotpgd", m, eps=cfg.eps, steps=steps,
                                                       eot_iter=draws, seed=s)}
-        res = evaluate(model, self.x[:n], self.y[:n], attack, cfg.seeds, batch_size=n)
+        res = evaluate(model, self.x[:n], self.y[:n], attack, cfg.seeds, batch_size=batch or n)
         label = f"EOT-PGD, {steps} steps, {eot} draws per step, seeds {list(cfg.seeds)}"
         for metric, acc in (("clean_accuracy", res["clean"]), ("robust_accuracy", res["robust"])):
             self.records.append({
@@ -245,7 +251,7 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
     """The paper-default purifier and the <= 20 NFE ones, same images and same attack."""
     setting = (f"Linf eps={cfg.eps}, EOT-PGD (full gradients), "
                f"DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}")
-    kw = {"steps": cfg.paper_steps, "eot": cfg.paper_eot, "n": cfg.paper_n}
+    kw = {"steps": cfg.paper_steps, "eot": cfg.paper_eot, "n": cfg.paper_n, "batch": cfg.paper_batch}
     nfe = paper.purifier.steps
     res = rec.add(setting, f"DiffPure paper solver (EM dt={PAPER_DT:g}, {nfe} NFE)", paper, True, nfe, **kw)
     for steps in cfg.paper_fast:
