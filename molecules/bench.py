@@ -173,23 +173,32 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
 
     runs = [("ddpm", k) for k in cfg["ancestral_steps"]] + list(cfg["fast"])
     test_key = _data_hash(test)[:12]
+    def cached(name: str, make):
+        """Conformers and their seconds from ``samples/`` (a rerun only evaluates) or ``make()``."""
+        path = run_dir / "samples" / f"{name}-n{n_gen}-{test_key}.sdf"
+        if path.is_file():
+            progress(f"molecules: cached {name}")
+            return _read_sdf(path, test, n_gen)
+        gens, seconds = make()
+        _write_sdf(path, gens, seconds)
+        return gens, seconds
+
+    def sample(solver: str, steps: int):
+        progress(f"molecules: sampling {solver} x {steps}")
+        st = GenerationStats()
+        gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
+                                   seed=1, stats=st)
+        return gens, st.seconds
+
+    def relax(gens, seconds: float):  # the same conformers refined like the ETKDG+MMFF baseline
+        t0 = time.perf_counter()
+        return [mmff_relax(m) for m in gens], seconds + time.perf_counter() - t0
+
     for solver, steps in runs:
         name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
-        cached = run_dir / "samples" / f"{name}-n{n_gen}-{test_key}.sdf"
-        if cached.is_file():  # a rerun only evaluates (sampling seconds are stored with them)
-            progress(f"molecules: cached {name}")
-            gens, seconds = _read_sdf(cached, test, n_gen)
-        else:
-            progress(f"molecules: sampling {solver} x {steps}")
-            st = GenerationStats()
-            gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
-                                       seed=1, stats=st)
-            seconds = st.seconds
-            _write_sdf(cached, gens, seconds)
+        gens, seconds = cached(name, lambda solver=solver, steps=steps: sample(solver, steps))
         score(name, gens, seconds, steps)
-        t0 = time.perf_counter()  # the same conformers refined like the ETKDG+MMFF baseline
-        relaxed = [mmff_relax(m) for m in gens]
-        score(f"{name}+mmff", relaxed, seconds + time.perf_counter() - t0, steps)
+        score(f"{name}+mmff", *cached(f"{name}+mmff", lambda g=gens, s=seconds: relax(g, s)), steps)
     for name, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
         progress(f"molecules: {name}")
         t0 = time.perf_counter()

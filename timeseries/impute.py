@@ -230,8 +230,9 @@ class CSDIImputer:
             def cb(done: int, rows: int) -> None:
                 self.progress(f"csdi: sampled {done}/{rows} rows")
         out = sample_imputations(self.net, self.process, Z, M, n_samples=int(n_samples),
-                                 solver=solver or self.config.solver,
-                                 steps=steps or self.config.sample_steps, seed=seed, timestamps=ts,
+                                 solver=self.config.solver if solver is None else solver,
+                                 steps=self.config.sample_steps if steps is None else steps,
+                                 seed=seed, timestamps=ts,
                                  max_batch=min(self.config.max_batch, total), callback=cb,
                                  **solver_options)
         samples = norm.inverse(out.double().cpu().numpy())

@@ -90,6 +90,11 @@ def test_imputer_rejects_bad_input():
         imp.impute(X[:, :, :2], n_samples=1)
     with pytest.raises(ValueError, match="unknown solver"):
         imp.impute(X, n_samples=1, solver="nope")
+    for bad in (0, -3):  # not silently replaced by the configured step count
+        with pytest.raises(ValueError, match="steps"):
+            imp.impute(X, n_samples=1, steps=bad)
+    with pytest.raises(ValueError, match="unknown solver"):
+        imp.impute(X, n_samples=1, solver="")
     with pytest.raises(ValueError, match="timestamps must be"):
         imp.impute(X, n_samples=1, timestamps=np.zeros((6, 7)))
 
