@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -205,6 +206,9 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     progress = _ProgressBar(domain, show_progress)
     threads = _torch_threads()
     ran_with = None
+    quiet = None if show_progress else os.environ.get("TQDM_DISABLE")
+    if not show_progress:
+        os.environ["TQDM_DISABLE"] = "1"  # the domains' training bars too, not only the suite's
     try:
         raw = fn(mode, dom_out, device, progress)
         ran_with = _torch_threads()
@@ -220,6 +224,11 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     finally:
         progress.close()
         _torch_threads(threads)  # a domain's thread setting must not slow the next one
+        if not show_progress:
+            if quiet is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            else:
+                os.environ["TQDM_DISABLE"] = quiet
     seconds = time.perf_counter() - t0
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         return DomainOutcome(domain, "error", f"run() must return a list of records, got "

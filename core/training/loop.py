@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -247,7 +248,8 @@ class Trainer:
             initial=self.step,
             desc="train",
             unit="step",
-            disable=not self.dist.is_main,
+            # TQDM_DISABLE: tqdm's own switch (`polydiff bench --no-progress` sets it)
+            disable=not self.dist.is_main or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true"),
             dynamic_ncols=True,
         )
         self.model.train()

@@ -270,3 +270,24 @@ def test_committed_results_record_the_threads_the_domain_ran_with(stubs, tmp_pat
         torch.set_num_threads(before)
     doc = json.loads((tmp_path / "res" / "good.json").read_text())
     assert doc["machine"]["torch_threads"] == 1
+
+
+def test_no_progress_also_silences_the_domains_training_bars(tmp_path, capfd):
+    import os
+
+    import torch
+    from polydiff.core.training import TrainConfig, Trainer
+
+    def trains(mode, out_dir, device="cpu", progress=None):
+        net = torch.nn.Linear(2, 2)
+        data = torch.utils.data.TensorDataset(torch.randn(8, 2))
+        Trainer(TrainConfig(steps=3, batch_size=4, ema_decay=None), net,
+                lambda m, b, g: m(b[0]).square().mean(), data, net_config={}).fit()
+        raise NotImplementedError
+
+    for show, expect in ((False, False), (True, True)):
+        capfd.readouterr()
+        runner.run_suite("quick", None, tmp_path / str(show), entries={"t": trains},
+                         show_progress=show, log=None)
+        assert ("train:" in capfd.readouterr().err) is expect
+    assert "TQDM_DISABLE" not in os.environ  # restored after the domain
