@@ -210,9 +210,10 @@ class CSDIImputer:
     # --- inference --------------------------------------------------------------------------
     def impute(self, X, n_samples: int = 100, *, solver: str | None = None,
                steps: int | None = None, seed: int = 0, timestamps=None,
-               **solver_options) -> np.ndarray:
+               max_batch: int | None = None, **solver_options) -> np.ndarray:
         """Samples ``[N, S, T, K]`` of the missing entries of ``X``; observed entries are
-        copied through unchanged. ``solver``/``steps`` override the configured sampler;
+        copied through unchanged. ``solver``/``steps``/``max_batch`` override the configured
+        sampler (``max_batch`` rows per network call changes speed only, never a sample);
         ``timestamps [N, T]`` give irregular observation times (default ``0..T-1``)."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
@@ -233,7 +234,8 @@ class CSDIImputer:
                                  solver=self.config.solver if solver is None else solver,
                                  steps=self.config.sample_steps if steps is None else steps,
                                  seed=seed, timestamps=ts,
-                                 max_batch=min(self.config.max_batch, total), callback=cb,
+                                 max_batch=min(self.config.max_batch if max_batch is None else max_batch,
+                                               total), callback=cb,
                                  **solver_options)
         samples = norm.inverse(out.double().cpu().numpy())
         if not np.isfinite(samples).all():

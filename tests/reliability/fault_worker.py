@@ -30,7 +30,7 @@ TINY_NET = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature
 #: Two cached stages: the imputation model (cache/csdi-*) and the forecasting model (cache/csdi-fc-*).
 TINY_TIMESERIES = {
     "stations": ("JFK",), "days": 20, "length": 12, "train_stride": 6, "net": TINY_NET, "train_steps": 20,
-    "batch_size": 8, "n_samples": 2, "rates": (0.5,), "max_test": 2, "fast": ("ddim", 3), "pypots": False,
+    "batch_size": 8, "n_samples": 2, "rates": (0.5,), "max_test": 2, "fast": (("ddim", 3),), "pypots": False,
     "fc": {"context": 24, "horizon": 6, "train_steps": 20, "n_samples": 2, "origins": 2, "net": TINY_NET, "stride": 24},
 }
 

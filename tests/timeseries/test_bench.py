@@ -12,7 +12,7 @@ TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, d
 @pytest.mark.slow  # ~35 s: two full bench passes incl. PyPOTS and ETS
 def test_bench_records_and_cache(tmp_path, monkeypatch):
     tiny = dict(stations=("JFK",), days=20, length=12, train_stride=12, net=TINY, train_steps=2,
-                batch_size=8, n_samples=3, rates=(0.5,), max_test=3, fast=("dpmpp_2m_sde", 3),
+                batch_size=8, n_samples=3, rates=(0.5,), max_test=3, fast=(("dpmpp_2m_sde", 3),),
                 pypots=True, fc=dict(context=12, horizon=6, train_steps=2, n_samples=3, origins=2,
                                      net=TINY, stride=400))
     monkeypatch.setitem(bench.SETTINGS, "quick", tiny)

@@ -137,3 +137,13 @@ def test_ddpm50_equals_csdi_algorithm_2():
                 x = x + sig * torch.randn((8, 3), generator=g)[None].double()
     ref = torch.where(mask > 0, vals, x.float())
     assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_max_batch_override_changes_speed_not_samples():
+    X = _series(N=5)
+    imp = CSDIImputer(3, net=TINY, train_steps=1, batch_size=2, sample_steps=3).fit(X)
+    ref = imp.impute(X, 3, seed=4)  # the configured 512 rows per call: one call
+    for mb in (1, 4):
+        np.testing.assert_allclose(imp.impute(X, 3, seed=4, max_batch=mb), ref, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="max_batch"):
+        imp.impute(X, 3, max_batch=0)
