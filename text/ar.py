@@ -9,7 +9,6 @@ Two modes share one class:
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,30 +17,15 @@ import torch
 from torch import Tensor, nn
 
 from .nets import ARTransformer
+from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
 
 __all__ = ["ARBaseline", "ARConfig"]
 
 
 @dataclass(frozen=True)
-class ARConfig:
+class ARConfig(TokenModelConfig):
     """Sizes of the AR baseline (``seq_len`` includes the source half when ``src_len > 0``)."""
-
-    vocab_size: int
-    seq_len: int
-    hidden: int = 128
-    layers: int = 4
-    heads: int = 4
-    src_len: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.vocab_size, self.seq_len, self.hidden, self.layers, self.heads) < 1:
-            raise ValueError("ARConfig sizes must be >= 1")
-        if not 0 <= self.src_len < self.seq_len:
-            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class ARBaseline(nn.Module):
@@ -56,7 +40,7 @@ class ARBaseline(nn.Module):
 
     @property
     def tgt_len(self) -> int:
-        return self.config.seq_len - self.config.src_len
+        return self.config.tgt_len
 
     def encode_sources(self, sources: Sequence[str], truncate: bool = False) -> Tensor:
         """``[B, src_len]`` source ids with ``<sep>`` (the DiffuSeq source half)."""

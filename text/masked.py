@@ -10,7 +10,6 @@ masked-diffusion counterpart of partial noising.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,31 +20,18 @@ from torch import Tensor, nn
 
 from .diffuseq import encode_sources
 from .nets import TokenDenoiser
+from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
 
 __all__ = ["MaskedConfig", "MaskedDiffusionLM"]
 
 
 @dataclass(frozen=True)
-class MaskedConfig:
-    """Sizes of a masked-diffusion LM (``src_len > 0``: seq2seq with a fixed source half)."""
+class MaskedConfig(TokenModelConfig):
+    """Sizes of a masked-diffusion LM (``src_len > 0``: seq2seq with a fixed source half) and
+    its masking schedule."""
 
-    vocab_size: int
-    seq_len: int
-    hidden: int = 128
-    layers: int = 4
-    heads: int = 4
-    src_len: int = 0
     schedule: str = "linear"
-
-    def __post_init__(self) -> None:
-        if min(self.vocab_size, self.seq_len, self.hidden, self.layers, self.heads) < 1:
-            raise ValueError("MaskedConfig sizes must be >= 1")
-        if not 0 <= self.src_len < self.seq_len:
-            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class MaskedDiffusionLM(nn.Module):
@@ -61,7 +47,7 @@ class MaskedDiffusionLM(nn.Module):
 
     @property
     def tgt_len(self) -> int:
-        return self.config.seq_len - self.config.src_len
+        return self.config.tgt_len
 
     def fixed_mask(self, batch: int) -> Tensor:
         """Bool ``[B, L]``: the source positions (never masked, never scored)."""
