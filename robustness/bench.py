@@ -25,12 +25,12 @@ under ``out_dir/cache`` keyed by a hash of config and data.
 Full-mode sizes (CPU, one thread, about an hour in all; the paper trains for days on GPUs):
 
 * MNIST: 60,000 training images; 96 test images; EOT-PGD 20 steps x 2 draws; t* in
-  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on 32 images
+  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on 64 images
   with EOT-PGD 10 steps x 2 draws.
 * Fashion-MNIST: 60,000 training images but shorter training (classifier 1,000 steps,
   adversarial fine-tuning 200, diffusion model 400); 64 test images; EOT-PGD 10 steps x 2
   draws; t* in {0.05, 0.1, 0.3}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on
-  32 images with EOT-PGD 10 steps x 2 draws.
+  64 images with EOT-PGD 10 steps x 2 draws.
 
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images at a time (48 images x 2 draws in one
@@ -101,11 +101,11 @@ class BenchConfig:
 # module docstring. The MNIST networks keep the sizes of earlier runs (their cache stays valid).
 _MNIST_FULL = BenchConfig(n_train=60000, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
                           dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96, attack_steps=20,
-                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=32)
+                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=64)
 _FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=1000, clf_lr=1e-2,
                             adv_steps=200, adv_pgd_steps=5, dm_base=16, dm_steps=400, dm_batch=64,
                             dm_t_max=0.4, n_test=64, eps=0.1, attack_steps=10, eot=2,
-                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=32)
+                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=64)
 CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
     "quick": (BenchConfig(),),  # same labels as "full" for MNIST: same comparison groups
     "full": (_MNIST_FULL, _FASHION_FULL),
