@@ -224,6 +224,8 @@ def load_bible_pairs(source: str = "kjv", target: str = "web", *, path: str | Pa
             raise ValueError(f"no aligned verses between {mods[0]} and {mods[1]} for books={books}")
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+            tmp = cache.with_suffix(".tmp")  # renamed into place: a killed run leaves no half cache
+            tmp.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(cache)
     pairs = [VersePair(*r) for r in rows]
     return pairs[:limit] if limit is not None else pairs
