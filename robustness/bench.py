@@ -18,19 +18,21 @@ draws per step; BPDA (identity backward) is reported as its own setting. The pap
 purifier — DiffPure's reverse VP-SDE from ``t* = 0.1`` with Euler–Maruyama at ``dt = 1e-3``
 (100 steps; the official code's ``sdeint(method="euler", dt=1e-3)``) — is attacked in its own
 setting, beside the <= 20 NFE purifiers, on the first ``paper_n`` test images with the same
-attack (``paper_steps`` x ``paper_eot``): that group is the issue's target comparison.
-Accuracies carry 95% Wilson intervals (``ci_low``/``ci_high``). Trained networks are cached
+attack (``paper_steps`` x ``paper_eot``): that group is the issue's target comparison. Each
+fast solver's robust-accuracy record there also carries its difference from the paper
+solver's on the same images (``minus_paper``), a paired 95% interval (``minus_paper_ci``,
+Agresti–Min) and the discordant counts (``fast_only``, ``paper_only``). Accuracies carry 95% Wilson intervals (``ci_low``/``ci_high``). Trained networks are cached
 under ``out_dir/cache`` keyed by a hash of config and data.
 
 Full-mode sizes (CPU, one thread, about an hour in all; the paper trains for days on GPUs):
 
 * MNIST: 60,000 training images; 96 test images; EOT-PGD 20 steps x 2 draws; t* in
-  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on 64 images
-  with EOT-PGD 10 steps x 2 draws.
+  {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison (vs ddpm 5, 10
+  and 20 steps) on 128 images with EOT-PGD 10 steps x 2 draws.
 * Fashion-MNIST: 60,000 training images but shorter training (classifier 1,000 steps,
   adversarial fine-tuning 200, diffusion model 400); 64 test images; EOT-PGD 10 steps x 2
-  draws; t* in {0.05, 0.1, 0.3}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison on
-  64 images with EOT-PGD 10 steps x 2 draws.
+  draws; t* in {0.05, 0.1, 0.3}; NFE in {2, 5, 10} at t* = 0.1; paper-solver comparison (vs
+  ddpm 5, 10 and 20 steps) on 128 images with EOT-PGD 10 steps x 2 draws.
 
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images at a time (48 images x 2 draws in one
@@ -52,6 +54,7 @@ from torch import nn
 
 from . import nets
 from .attacks import evaluate, make_attack, reseed
+from .metrics import paired_difference
 from .data import load_images
 from .purify import PurifiedClassifier, Purifier, tweedie_purifier
 from .train import train_classifier, train_diffusion
@@ -101,11 +104,13 @@ class BenchConfig:
 # module docstring. The MNIST networks keep the sizes of earlier runs (their cache stays valid).
 _MNIST_FULL = BenchConfig(n_train=60000, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
                           dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96, attack_steps=20,
-                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=64)
+                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=128,
+                          paper_fast=(5, 10, 20))
 _FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=1000, clf_lr=1e-2,
                             adv_steps=200, adv_pgd_steps=5, dm_base=16, dm_steps=400, dm_batch=64,
                             dm_t_max=0.4, n_test=64, eps=0.1, attack_steps=10, eot=2,
-                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=64)
+                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=128,
+                            paper_fast=(5, 10, 20))
 CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
     "quick": (BenchConfig(),),  # same labels as "full" for MNIST: same comparison groups
     "full": (_MNIST_FULL, _FASHION_FULL),
@@ -205,7 +210,7 @@ class _Recorder:
 
 def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say) -> list[dict]:
     clf, adv, dm = (m.to(device) for m in _train_all(cfg, out_dir / "cache", say))
-    x, y = load_images(cfg.dataset, "test", cfg.n_test)
+    x, y = load_images(cfg.dataset, "test", max(cfg.n_test, cfg.paper_n))  # each group slices its first n
     x, y = x.to(device), y.to(device)
     proc = pc.VP()
     records: list[dict] = []
@@ -255,8 +260,11 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
     nfe = paper.purifier.steps
     res = rec.add(setting, f"DiffPure paper solver (EM dt={PAPER_DT:g}, {nfe} NFE)", paper, True, nfe, **kw)
     for steps in cfg.paper_fast:
-        rec.add(setting, f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}",
-                purified(PAPER_T_STAR, steps=steps), True, steps, **kw)
+        method = f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}"
+        fast = rec.add(setting, method, purified(PAPER_T_STAR, steps=steps), True, steps, **kw)
+        d = paired_difference(fast["correct"], res["correct"])
+        rec.records[-1].update(minus_paper=d.value, minus_paper_ci=[d.low, d.high],
+                               fast_only=d.a_only, paper_only=d.b_only)
     return nfe, res["robust"].value
 
 

@@ -31,6 +31,13 @@ def test_bench_records_and_cache(micro, tmp_path):
     paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
     # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
     assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
+    fast = [r for r in recs if "paper solver" in r["setting"] and r["metric"] == "robust_accuracy"
+            and r is not paper[0]]
+    assert len(fast) == len(micro.paper_fast)
+    for r in fast:  # the paired difference agrees with the two accuracies on the same images
+        assert r["minus_paper"] == pytest.approx(r["value"] - paper[0]["value"])
+        assert r["fast_only"] - r["paper_only"] == round(r["minus_paper"] * r["n"])
+        assert -1 <= r["minus_paper_ci"][0] <= r["minus_paper_ci"][1] <= 1
     assert (tmp_path / "robustness_accuracy_mnist.png").is_file()
     stamps = {p.name: (p / "model.safetensors").stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
     assert len(stamps) == 3
