@@ -54,8 +54,8 @@ from torch import nn
 
 from . import nets
 from .attacks import evaluate, make_attack, reseed
-from .metrics import paired_difference
 from .data import load_images
+from .metrics import paired_difference
 from .purify import PurifiedClassifier, Purifier, tweedie_purifier
 from .train import train_classifier, train_diffusion
 

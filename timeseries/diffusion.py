@@ -79,7 +79,7 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
                        n_samples: int, solver: str = "ddpm", steps: int = 50,
                        timestamps: Tensor | None = None, seed: int = 0,
                        generators: Sequence[torch.Generator] | None = None,
-                       max_batch: int = 512,
+                       max_batch: int = 512, grid: str | None = None,
                        callback: Callable[[int, int], None] | None = None,
                        **solver_options) -> Tensor:
     """Draw ``n_samples`` imputations per series in batched passes.
@@ -95,6 +95,8 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
         seed, generators: row ``n * S + s`` uses ``generators[n*S + s]`` (default
             :func:`row_generators`), so the result is independent of ``max_batch``.
         max_batch: rows per network call.
+        grid: a grid kind of ``process.grid`` (default the process's ``trailing``); it must
+            evaluate the network at integer steps only (see :func:`.nets.diffusion_step_embedding`).
         callback: ``callback(rows_done, rows_total)`` after each chunk.
 
     Returns:
@@ -107,6 +109,16 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if solver not in pc.SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
+    g = process.grid(steps, solver, grid)
+    evaluated = g.t[g.sigma > 0]
+    if not torch.equal(evaluated, evaluated.round()):
+        raise ValueError(f"grid {grid!r} evaluates the network between training steps (t = "
+                         f"{[round(float(v), 2) for v in evaluated]}); CSDI's step embedding is "
+                         "only trained at integer steps: use 'trailing', 'linspace' or 'leading'")
     N, L, K = values.shape
     S = int(n_samples)
     rows = N * S
@@ -128,7 +140,7 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
             x_T = randn((b - a, L, K), gens[a:b], device=values.device, dtype=values.dtype)
             x_T = x_T * process.prior_std()
             out[a:b] = pc.sample(net, process, x_T, steps=steps, solver=solver, prediction="eps",
-                                 cond=cond, generator=gens[a:b], **solver_options)
+                                 grid=g, cond=cond, generator=gens[a:b], **solver_options)
             if callback is not None:
                 callback(b, rows)
     finally:

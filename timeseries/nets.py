@@ -77,8 +77,10 @@ def timestamp_embedding(timestamps: Tensor, dim: int = 128) -> Tensor:
 def diffusion_step_embedding(t: Tensor, dim: int = 128) -> Tensor:
     """DiffWave/CSDI step embedding ``[sin(t 10^(4j/(d/2-1))), cos(...)]`` for float ``t [B]``.
 
-    At integer ``t`` it equals the reference's lookup table; fractional ``t`` (fast solvers'
-    grids) interpolate smoothly."""
+    At integer ``t`` it equals the reference's lookup table. Its frequencies reach 10^4, so
+    between two integers the high-frequency half is unlike anything seen in training: a
+    network trained on integer steps must be sampled on integer grids (measured: 5-step
+    samplers on continuous grids give 10-30x the MAE of the same solvers on ``trailing``)."""
     half = dim // 2
     freq = 10.0 ** (torch.arange(half, device=t.device, dtype=torch.float32) / (half - 1) * 4.0)
     ang = t.float()[:, None] * freq

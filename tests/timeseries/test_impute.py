@@ -147,3 +147,17 @@ def test_max_batch_override_changes_speed_not_samples():
         np.testing.assert_allclose(imp.impute(X, 3, seed=4, max_batch=mb), ref, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="max_batch"):
         imp.impute(X, 3, max_batch=0)
+
+
+def test_continuous_grid_is_refused_with_the_reason():
+    """CSDI's step embedding is only trained at integer steps: a grid between them is refused."""
+    net = CSDINet(CSDIConfig(n_features=2, layers=1, channels=8, heads=2))
+    vals = torch.zeros(1, 4, 2)
+    mask = torch.ones(1, 4, 2)
+    mask[0, 1, 0] = 0
+    with pytest.raises(ValueError, match="integer steps"):
+        sample_imputations(net, csdi_process(), vals, mask, n_samples=1, solver="ddim", steps=5,
+                           grid="log_snr")
+    out = sample_imputations(net, csdi_process(), vals, mask, n_samples=1, solver="ddim", steps=5,
+                             grid="linspace")
+    assert out.shape == (1, 1, 4, 2)
