@@ -12,7 +12,8 @@ TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, d
 @pytest.mark.slow  # ~35 s: two full bench passes incl. PyPOTS and ETS
 def test_bench_records_and_cache(tmp_path, monkeypatch):
     tiny = dict(stations=("JFK",), days=20, length=12, train_stride=12, net=TINY, train_steps=2,
-                batch_size=8, n_samples=3, rates=(0.5,), max_test=3, fast=(("dpmpp_2m_sde", 3),),
+                batch_size=8, n_samples=3, rates=(0.5,), max_test=3,
+                fast=(("dpmpp_2m_sde", 3), ("dpmpp_2m_sde", 3, "linspace")),
                 pypots=True, fc=dict(context=12, horizon=6, train_steps=2, n_samples=3, origins=2,
                                      net=TINY, stride=400))
     monkeypatch.setitem(bench.SETTINGS, "quick", tiny)
@@ -32,7 +33,11 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
         assert any(m.startswith("polydiff") for m in methods), key
         assert any(not m.startswith("polydiff") for m in methods), key
     methods = {r["method"] for r in recs if r["task"] == "impute"}
-    assert {"linear-interp", "locf", "mean", "pypots-csdi", "polydiff-csdi-ddpm50"} <= methods
+    assert {"linear-interp", "locf", "mean", "pypots-csdi", "polydiff-csdi-ddpm50",
+            "polydiff-csdi-dpmpp_2m_sde3", "polydiff-csdi-dpmpp_2m_sde3-linspace"} <= methods
+    # the grid option reaches the sampler: the two 3-step runs differ
+    mae = {r["method"]: r["value"] for r in recs if r["task"] == "impute" and r["metric"] == "MAE"}
+    assert mae["polydiff-csdi-dpmpp_2m_sde3"] != mae["polydiff-csdi-dpmpp_2m_sde3-linspace"]
     assert all(np.isfinite(r["value"]) for r in recs)
     assert list(tmp_path.glob("*.png")) and stages
     # second run: models come from the cache (no training stage reported)
