@@ -16,4 +16,5 @@ SOLVERS = {
 }
 STOCHASTIC = frozenset({"ddpm", "dpmpp_2m_sde", "euler_maruyama", "pc"})
 
-__all__ = ["SOLVERS", "STOCHASTIC", *SOLVERS]
+__all__ = ["SOLVERS", "STOCHASTIC", "ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m", "euler",
+           "euler_maruyama", "heun", "pc", "rk45", "unipc"]

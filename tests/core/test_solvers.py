@@ -326,3 +326,10 @@ def test_bad_input_is_named():
         pc.sample(nan_late, PROC, x, steps=10, solver="ddim")
     with pytest.raises(ValueError, match="mask must contain only 0 and 1"):
         pc.Known(torch.zeros(2, 2), torch.full((2, 2), 0.5))
+
+
+def test_solvers_module_exports_every_registered_solver():
+    import polydiff.core.solvers as solvers
+
+    assert set(solvers.__all__) == {"SOLVERS", "STOCHASTIC", *solvers.SOLVERS}
+    assert all(getattr(solvers, name) is fn for name, fn in solvers.SOLVERS.items())
