@@ -104,7 +104,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
 
     @property
     def tgt_len(self) -> int:
-        return self.config.seq_len - self.config.src_len
+        return self.config.tgt_len
 
     # --- data -------------------------------------------------------------------------------
     def encode_sources(self, sources: Sequence[str], truncate: bool = False) -> Tensor:

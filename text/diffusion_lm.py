@@ -18,7 +18,6 @@ Continuous diffusion over learned word embeddings:
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from polydiff.core.hooks import nearest_embedding as _core_clamp
 from torch import Tensor, nn
 
 from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
+from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
 
 __all__ = [
@@ -52,37 +52,26 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class EmbeddingDiffusionConfig:
-    """Sizes of an embedding-diffusion model (Diffusion-LM / DiffuSeq).
+class EmbeddingDiffusionConfig(TokenModelConfig):
+    """Sizes of an embedding-diffusion model (Diffusion-LM / DiffuSeq): the token-model sizes
+    (``vocab_size``, ``seq_len``, ``hidden``, ``layers``, ``heads``; ``src_len > 0`` for DiffuSeq,
+    whose positions ``[0, src_len)`` hold the source and ``<sep>``) plus
 
     Attributes:
-        vocab_size, seq_len: tokenizer size and sequence length (specials included).
         emb_dim: word-embedding dimension ``D`` (16 for E2E in Li et al.; 128 in DiffuSeq).
-        hidden, layers, heads: transformer size.
         T: number of diffusion steps (2,000 in both papers).
         schedule: beta schedule name for ``pc.DiscreteVP.from_schedule`` ("sqrt").
-        src_len: DiffuSeq only: positions ``[0, src_len)`` hold the source and ``<sep>``.
     """
 
-    vocab_size: int
-    seq_len: int
     emb_dim: int = 16
-    hidden: int = 128
-    layers: int = 4
-    heads: int = 4
     T: int = 2000
     schedule: str = "sqrt"
-    src_len: int = 0
 
     def __post_init__(self) -> None:
-        for k in ("vocab_size", "seq_len", "emb_dim", "hidden", "layers", "heads", "T"):
+        super().__post_init__()
+        for k in ("emb_dim", "T"):
             if int(getattr(self, k)) < 1:
                 raise ValueError(f"EmbeddingDiffusionConfig.{k} must be >= 1, got {getattr(self, k)}")
-        if not 0 <= self.src_len < self.seq_len:
-            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def embedding_process(config: EmbeddingDiffusionConfig) -> pc.DiscreteVP:

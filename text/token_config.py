@@ -1,4 +1,4 @@
-"""Sizes shared by the token-level models (the AR baseline and masked diffusion)."""
+"""Sizes shared by the text models (the AR baseline, masked diffusion and embedding diffusion)."""
 from __future__ import annotations
 
 import dataclasses

@@ -69,13 +69,13 @@ def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 
     V = tok.vocab_size
     if kind == "diffusion-lm":
         from .diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
-        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, emb_dim, hidden, layers, heads, T), tok,
-                           attributes or [])
+        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, hidden, layers, heads, emb_dim=emb_dim, T=T),
+                           tok, attributes or [])
     if kind == "diffuseq":
         from .diffuseq import DiffuSeq
         from .diffusion_lm import EmbeddingDiffusionConfig
-        return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, emb_dim, hidden, layers, heads, T,
-                                                 src_len=src_len), tok)
+        return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, hidden, layers, heads, src_len,
+                                                 emb_dim=emb_dim, T=T), tok)
     if kind == "masked":
         from .masked import MaskedConfig, MaskedDiffusionLM
         return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
