@@ -29,6 +29,7 @@ class GenerationStats:
     nfe: int = 0
     seconds: float = 0.0
     conformers: int = 0
+    reflected: int = 0  # conformers mirrored to the input's enantiomer (``match_stereo``)
     batches: list[int] = field(default_factory=list)
 
     @property
@@ -64,6 +65,7 @@ def generate_conformers(
     max_batch_atoms: int = 20000,
     stats: GenerationStats | None = None,
     relax: str | None = None,
+    match_stereo: bool = True,
     **solver_options,
 ):
     """Generate ``n`` conformers of one molecule or of a list of molecules.
@@ -83,6 +85,9 @@ def generate_conformers(
         relax: ``"mmff"`` relaxes every conformer to its MMFF94 minimum afterwards
             (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``);
             ``None``: the sampler's coordinates as they are.
+        match_stereo: reflect every conformer whose specified stereocentres are all inverted,
+            so conformers carry the input's enantiomer (the networks cannot tell mirror images
+            apart; :mod:`polydiff.molecules.stereo`). A no-op without specified centres.
         **solver_options: passed to the solver (``eta`` for DDIM, ...).
 
     Returns:
@@ -102,6 +107,8 @@ def generate_conformers(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if solver not in pc.SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
+    if not isinstance(match_stereo, bool):
+        raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
         raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -143,6 +150,10 @@ def generate_conformers(
     finally:
         net.train(net_was_training)
     out = [_set_positions(m, c) for m, c in zip(mols, coords)]
+    if match_stereo:
+        from .stereo import match_enantiomer, specified_centres
+
+        stats.reflected += sum(match_enantiomer(o, specified_centres(m)) for o, m in zip(out, mols))
     if relax == "mmff":
         from .relax import mmff_relax
 

@@ -115,3 +115,28 @@ def test_mmff_relax_rejects_bad_input_and_keeps_its_input():
     out = mmff_relax(mol)
     assert np.array_equal(mol.GetConformer().GetPositions(), before)
     assert not np.allclose(out.GetConformer().GetPositions(), before)
+
+
+def test_conformers_carry_the_input_enantiomer(model):
+    """The distance-based net samples both mirror images; match_stereo reflects the wrong ones."""
+    from polydiff.molecules.stereo import conformer_centres, specified_centres
+
+    net, proc = model
+    smiles = "C[C@H](N)O"
+    target = specified_centres(Chem.AddHs(Chem.MolFromSmiles(smiles)))
+    kw = {"net": net, "process": proc, "steps": 4, "solver": "ddpm", "seed": 5}
+    raw = generate_conformers(smiles, 16, match_stereo=False, **kw)
+    labels = [conformer_centres(raw, c.GetId()) for c in raw.GetConformers()]
+    mirrored = sum(lab == {i: {"R": "S", "S": "R"}[v] for i, v in target.items()} for lab in labels)
+    assert 0 < mirrored < 16  # both enantiomers occur without matching
+    st = GenerationStats()
+    fixed = generate_conformers(smiles, 16, stats=st, **kw)
+    assert st.reflected == mirrored
+    for c_raw, c_fix, lab in zip(raw.GetConformers(), fixed.GetConformers(), labels):
+        p_raw, p_fix = c_raw.GetPositions(), c_fix.GetPositions()
+        if lab == target:
+            np.testing.assert_array_equal(p_fix, p_raw)
+        elif conformer_centres(fixed, c_fix.GetId()) == target:
+            np.testing.assert_allclose(p_fix, p_raw * np.array([-1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="match_stereo"):
+        generate_conformers(smiles, 1, match_stereo="yes", **kw)
