@@ -8,6 +8,7 @@ stereocentres (chiral tags, from a SMILES with ``@`` or from the DFT geometry), 
 whose centres are *all* inverted is the mirror image of a valid one: reflecting it
 (``x -> -x``), an equally likely sample of the model, gives the requested enantiomer.
 Conformers with only some centres inverted are diastereomers and are left as they are.
+Pseudo-asymmetric centres (CIP ``r``/``s``) keep their label under reflection.
 """
 from __future__ import annotations
 
@@ -52,8 +53,10 @@ def match_enantiomer(mol, target: dict[int, str] | None = None) -> int:
     target = specified_centres(mol) if target is None else target
     if not target:
         return 0
-    flip = {"R": "S", "S": "R"}
-    mirrored = {i: flip[lab] for i, lab in target.items()}
+    flip = {"R": "S", "S": "R"}  # "r"/"s" (pseudo-asymmetric) are unchanged by a reflection
+    mirrored = {i: flip.get(lab, lab) for i, lab in target.items()}
+    if mirrored == target:  # achiral (only pseudo-asymmetric centres): nothing to choose
+        return 0
     reflected = 0
     for conf in mol.GetConformers():
         have = conformer_centres(mol, conf.GetId())

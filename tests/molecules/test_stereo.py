@@ -55,3 +55,16 @@ def test_single_centre_every_conformer_ends_as_specified(smiles):
         _mirror(mol, cid)
     assert match_enantiomer(mol) == 3
     assert all(conformer_centres(mol, c.GetId()) == target for c in mol.GetConformers())
+
+
+def test_pseudo_asymmetric_centre_keeps_its_label():
+    """2,3,4-Trihydroxyglutaric acid: C3 is pseudo-asymmetric (s), C2/C4 are R/S."""
+    mol = _embedded("OC(=O)[C@H](O)[C@@H](O)[C@H](O)C(=O)O", 2, seed=11)
+    target = specified_centres(mol)
+    assert sorted(target.values()) == ["R", "S", "s"]
+    _mirror(mol, 1)
+    assert conformer_centres(mol, 1) == {i: {"R": "S", "S": "R"}.get(v, v) for i, v in target.items()}
+    assert match_enantiomer(mol) == 1
+    assert all(conformer_centres(mol, c.GetId()) == target for c in mol.GetConformers())
+    meso = _embedded("C[C@@H](O)[C@@H](O)[C@H](C)O", 1)  # R, s, S: its mirror image is itself
+    assert match_enantiomer(meso) == 0
