@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("samplers", nargs="+", help="solver:steps ('ancestral' = ddpm)")
     ap.add_argument("--n-gen", type=int, default=8)
     ap.add_argument("--limit", type=int, default=None, help="first N validation molecules")
+    ap.add_argument("--no-match-stereo", action="store_true",
+                    help="keep mirror-image conformers (ablation of generate_conformers' match_stereo)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     spec = MolTrainSpec(**load_checkpoint(args.run_dir, weights_only=True).extra["spec"])
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
         solver, steps = item.split(":")
         t0 = time.perf_counter()
         gens = generate_conformers(val, args.n_gen, net=net, process=proc, steps=int(steps),
-                                   solver="ddpm" if solver == "ancestral" else solver, seed=1)
+                                   solver="ddpm" if solver == "ancestral" else solver, seed=1,
+                                   match_stereo=not args.no_match_stereo)
         rows.append((item, gens, time.perf_counter() - t0))
     print(f"{len(val)} validation molecules x {args.n_gen} conformers, delta 0.5 A")
     for name, gens, sec in rows:
