@@ -16,7 +16,7 @@ __all__ = ["conformer_centres", "match_enantiomer", "specified_centres"]
 
 
 def specified_centres(mol) -> dict[int, str]:
-    """CIP labels (``"R"``/``"S"``) of the stereocentres the molecule's chiral tags specify."""
+    """CIP labels (``R``/``S``; ``r``/``s`` pseudo-asymmetric) of the centres the chiral tags specify."""
     from rdkit import Chem
 
     m = Chem.Mol(mol)
@@ -50,7 +50,14 @@ def match_enantiomer(mol, target: dict[int, str] | None = None) -> int:
     Returns:
         The number of conformers reflected (0 when no centre is specified).
     """
+    from rdkit import Chem
+
+    if not isinstance(mol, Chem.Mol):
+        raise TypeError(f"match_enantiomer needs an RDKit Mol, got {type(mol).__name__}")
     target = specified_centres(mol) if target is None else target
+    bad = {i: lab for i, lab in target.items() if lab not in ("R", "S", "r", "s")}
+    if bad:
+        raise ValueError(f"target CIP labels must be R, S, r or s; got {bad}")
     if not target:
         return 0
     flip = {"R": "S", "S": "R"}  # "r"/"s" (pseudo-asymmetric) are unchanged by a reflection

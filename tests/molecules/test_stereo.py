@@ -68,3 +68,10 @@ def test_pseudo_asymmetric_centre_keeps_its_label():
     assert all(conformer_centres(mol, c.GetId()) == target for c in mol.GetConformers())
     meso = _embedded("C[C@@H](O)[C@@H](O)[C@H](C)O", 1)  # R, s, S: its mirror image is itself
     assert match_enantiomer(meso) == 0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(TypeError, match="RDKit Mol"):
+        match_enantiomer("C[C@H](N)O")
+    with pytest.raises(ValueError, match="CIP labels"):
+        match_enantiomer(_embedded("C[C@H](N)O", 1), {1: "?"})
