@@ -15,29 +15,32 @@ from __future__ import annotations
 __all__ = ["conformer_centres", "match_enantiomer", "specified_centres"]
 
 
+def _assigned_labels(m) -> dict[int, str]:
+    from rdkit import Chem
+
+    return dict(Chem.FindMolChiralCenters(m, includeUnassigned=False, useLegacyImplementation=False))
+
+
 def specified_centres(mol) -> dict[int, str]:
     """CIP labels (``R``/``S``; ``r``/``s`` pseudo-asymmetric) of the centres the chiral tags specify."""
     from rdkit import Chem
 
     m = Chem.Mol(mol)
     Chem.AssignStereochemistry(m, cleanIt=True, force=True)
-    return {i: lab for i, lab in Chem.FindMolChiralCenters(m, includeUnassigned=False,
-                                                          useLegacyImplementation=False)}
+    return _assigned_labels(m)
 
 
 def conformer_centres(mol, conf_id: int) -> dict[int, str]:
     """CIP labels of the stereocentres as conformer ``conf_id``'s 3D geometry has them."""
     from rdkit import Chem
 
-    m = Chem.Mol(mol)
-    conf = Chem.Conformer(m.GetConformer(conf_id))
-    m.RemoveAllConformers()
-    m.AddConformer(conf, assignId=True)
+    if conf_id not in {c.GetId() for c in mol.GetConformers()}:
+        raise ValueError(f"molecule has no conformer with id {conf_id}")
+    m = Chem.Mol(mol, False, conf_id)  # a copy holding only this conformer
     for a in m.GetAtoms():
         a.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
     Chem.AssignStereochemistryFrom3D(m)
-    return {i: lab for i, lab in Chem.FindMolChiralCenters(m, includeUnassigned=False,
-                                                          useLegacyImplementation=False)}
+    return _assigned_labels(m)
 
 
 def match_enantiomer(mol, target: dict[int, str] | None = None) -> int:

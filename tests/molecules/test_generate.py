@@ -127,16 +127,18 @@ def test_conformers_carry_the_input_enantiomer(model):
     kw = {"net": net, "process": proc, "steps": 4, "solver": "ddpm", "seed": 5}
     raw = generate_conformers(smiles, 16, match_stereo=False, **kw)
     labels = [conformer_centres(raw, c.GetId()) for c in raw.GetConformers()]
-    mirrored = sum(lab == {i: {"R": "S", "S": "R"}[v] for i, v in target.items()} for lab in labels)
+    mirror = {i: {"R": "S", "S": "R"}[v] for i, v in target.items()}
+    mirrored = sum(lab == mirror for lab in labels)
     assert 0 < mirrored < 16  # both enantiomers occur without matching
     st = GenerationStats()
     fixed = generate_conformers(smiles, 16, stats=st, **kw)
     assert st.reflected == mirrored
     for c_raw, c_fix, lab in zip(raw.GetConformers(), fixed.GetConformers(), labels):
         p_raw, p_fix = c_raw.GetPositions(), c_fix.GetPositions()
-        if lab == target:
-            np.testing.assert_array_equal(p_fix, p_raw)
-        elif conformer_centres(fixed, c_fix.GetId()) == target:
+        if lab == mirror:  # reflected to the input's enantiomer
+            assert conformer_centres(fixed, c_fix.GetId()) == target
             np.testing.assert_allclose(p_fix, p_raw * np.array([-1.0, 1.0, 1.0]))
+        else:  # already right, or degenerate (no centre perceived): untouched
+            np.testing.assert_array_equal(p_fix, p_raw)
     with pytest.raises(ValueError, match="match_stereo"):
         generate_conformers(smiles, 1, match_stereo="yes", **kw)

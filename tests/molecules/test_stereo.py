@@ -75,3 +75,5 @@ def test_bad_input_is_named():
         match_enantiomer("C[C@H](N)O")
     with pytest.raises(ValueError, match="CIP labels"):
         match_enantiomer(_embedded("C[C@H](N)O", 1), {1: "?"})
+    with pytest.raises(ValueError, match="no conformer with id 5"):
+        conformer_centres(_embedded("C[C@H](N)O", 1), 5)
