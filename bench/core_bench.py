@@ -58,7 +58,7 @@ def _diffusers():
 
 
 def _peers(d):
-    base = dict(beta_schedule="linear", timestep_spacing="trailing")
+    base = {"beta_schedule": "linear", "timestep_spacing": "trailing"}
     return [
         ("DDIM", lambda: d.DDIMScheduler(clip_sample=False, **base), 1),
         ("DPMSolver++2M", lambda: d.DPMSolverMultistepScheduler(solver_order=2, **base), 1),
@@ -118,8 +118,8 @@ def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
     d = _diffusers()
-    proc = pc.DiscreteVP.from_diffusers(dict(beta_schedule="linear", timestep_spacing="trailing",
-                                             num_train_timesteps=1000))
+    proc = pc.DiscreteVP.from_diffusers({"beta_schedule": "linear", "timestep_spacing": "trailing",
+                                         "num_train_timesteps": 1000})
     records = []
     for dim, n in ((2, 256 if mode == "full" else 64), (64, 64 if mode == "full" else 16)):
         gm = _mixture(dim, seed=dim)
@@ -163,7 +163,7 @@ def _time_per_step(fn: Callable[[int], None], steps: int, repeats: int) -> float
 
 def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
     d = _diffusers()
-    proc = pc.DiscreteVP.from_diffusers(dict(beta_schedule="linear", timestep_spacing="trailing"))
+    proc = pc.DiscreteVP.from_diffusers({"beta_schedule": "linear", "timestep_spacing": "trailing"})
     repeats = 5 if mode == "full" else 2
     records = []
     for label, shape in (("tiny [1,2]", (1, 2)), ("large [16,4,64,64]", (16, 4, 64, 64))):

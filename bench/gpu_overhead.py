@@ -58,7 +58,7 @@ def run(device: str = "cuda", steps: int = 50, repeats: int = 10) -> dict:
     import diffusers
 
     dev = torch.device(device)
-    proc = pc.DiscreteVP.from_diffusers(dict(beta_schedule="linear", timestep_spacing="trailing"))
+    proc = pc.DiscreteVP.from_diffusers({"beta_schedule": "linear", "timestep_spacing": "trailing"})
     rows = []
     cases = [("zero-cost tiny [1,2]", (1, 2), None), ("zero-cost large [16,4,64,64]", (16, 4, 64, 64), None),
              ("small U-Net [16,4,32,32]", (16, 4, 32, 32), TinyUNet().to(dev))]

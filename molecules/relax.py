@@ -28,7 +28,7 @@ def mmff_relax(mol, *, max_iters: int = 2000, threads: int = 1):
     work = Chem.Mol(mol)  # MMFF setup re-perceives aromaticity: keep the input's flags on `out`
     try:
         Chem.SanitizeMol(work)
-    except Exception as e:  # noqa: BLE001 - RDKit raises several sanitisation exception types
+    except Exception as e:  # RDKit raises several sanitisation exception types
         raise ValueError(f"mmff_relax: RDKit cannot sanitise {Chem.MolToSmiles(mol)!r}: {e}") from e
     if not AllChem.MMFFHasAllMoleculeParams(work):
         raise ValueError(f"MMFF94 has no parameters for {Chem.MolToSmiles(mol)!r}")

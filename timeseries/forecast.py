@@ -86,7 +86,7 @@ def ets_samples(history: np.ndarray, prediction_length: int, season_length: int,
     H = np.asarray(history, dtype=np.float64)
     if not np.isfinite(H).all():
         raise ValueError("ets_samples needs complete histories (no NaN)")
-    N, T, K = H.shape
+    N, _T, K = H.shape
     out = np.empty((N, n_samples, prediction_length, K))
     for n in range(N):
         for k in range(K):

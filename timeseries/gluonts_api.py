@@ -94,7 +94,7 @@ class CSDIEstimator(Estimator):
         self.prediction_length = int(prediction_length)
         self.context_length = int(context_length or 2 * prediction_length)
         self.multivariate, self.stride, self.net = multivariate, int(stride), net
-        self.sampling = dict(num_samples=num_samples, solver=solver, steps=steps, seed=seed)
+        self.sampling = {"num_samples": num_samples, "solver": solver, "steps": steps, "seed": seed}
         self.config = dict(config, seed=seed)
 
     def train(self, training_data: Dataset, validation_data: Dataset | None = None,

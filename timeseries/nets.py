@@ -181,7 +181,7 @@ class CSDINet(nn.Module):
         if cond_values.shape != x.shape or cond_mask.shape != x.shape:
             raise ValueError("cond_values and cond_mask must have x's shape "
                              f"{tuple(x.shape)}, got {tuple(cond_values.shape)}, {tuple(cond_mask.shape)}")
-        B, L, K = x.shape
+        B, L, _K = x.shape
         t = torch.as_tensor(t, device=x.device).reshape(-1)
         if t.numel() == 1:
             t = t.expand(B)

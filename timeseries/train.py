@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(a.threads)
     Wtr, Wte, target = load_windows(a.data, a.length, a.path, a.stride)
     Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
-    imp = CSDIImputer(Wtr.shape[2], net=dict(layers=a.layers, channels=a.channels, heads=a.heads),
+    imp = CSDIImputer(Wtr.shape[2], net={"layers": a.layers, "channels": a.channels, "heads": a.heads},
                       train_steps=a.steps, batch_size=a.batch_size, strategy=a.strategy,
                       device=a.device, progress=print).fit(Wtr)
     out = pathlib.Path(a.out)

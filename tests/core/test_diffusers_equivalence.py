@@ -2,10 +2,9 @@
 schedulers on the same model and noise (max abs difference <= 1e-4)."""
 import itertools
 
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 
 diffusers = pytest.importorskip("diffusers")
 

@@ -3,12 +3,11 @@ bf16 model, trajectories starting next to t_min and t_max, zero-terminal-SNR sch
 log-SNR at the ends of every process; plus a property-based fuzz of the sampling contract."""
 import math
 
+import polydiff.core as pc
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import polydiff.core as pc
 
 
 def _model(x, t):

@@ -1,9 +1,8 @@
 """Fused (compiled) multistep updates equal the eager path; CUDA graph capture refuses
 cleanly on CPU; the CUDA paths themselves are tested under `pytest -m gpu`."""
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 
 PROC = pc.VP()
 
@@ -16,7 +15,7 @@ def _model(x, t):
                                          ("unipc", {"order": 3}), ("dpmpp_2m_sde", {})])
 def test_fused_updates_equal_eager(solver, opts):
     x = torch.randn(3, 2, 5, 5, generator=torch.Generator().manual_seed(0))
-    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(1)
     eager = pc.sample(_model, PROC, x, steps=8, solver=solver, generator=g(), **opts)
     fused = pc.sample(_model, PROC, x, steps=8, solver=solver, fused=True, generator=g(), **opts)
     assert torch.allclose(eager, fused, atol=1e-5, rtol=1e-5)
@@ -49,7 +48,7 @@ def test_graph_sampler_refuses_cleanly_on_cpu():
 def test_cuda_graph_equals_eager(solver):
     x = torch.randn(4, 3, 16, 16, device="cuda", generator=torch.Generator("cuda").manual_seed(0))
     net = torch.nn.Conv2d(3, 3, 3, padding=1).cuda()
-    model = lambda x, t: net(x)  # noqa: E731
+    model = lambda x, t: net(x)
     eager = pc.sample(model, PROC, x, steps=10, solver=solver)
     s = pc.GraphSampler(model, PROC, x.shape, steps=10, solver=solver, device="cuda")
     assert s.captured, s.reason

@@ -3,10 +3,9 @@ schedules against diffusers' tables, configs that round-trip, and bad input."""
 import json
 import math
 
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 
 PROCS = [pc.VP(), pc.VP(schedule="cosine"), pc.SubVP(), pc.VE(), pc.EDM(), pc.Flow(),
          pc.DiscreteVP.from_schedule("linear", 1000), pc.DiscreteVP.from_schedule("cosine", 1000)]
@@ -51,7 +50,8 @@ def test_subvp_and_flow_and_ve_formulas():
     assert torch.allclose(ve.sigma(t), 0.01 * 5000**t)
 
 
-@pytest.mark.parametrize("name,kw", [("linear", {}), ("scaled_linear", dict(beta_start=0.00085, beta_end=0.012)),
+@pytest.mark.parametrize("name,kw", [("linear", {}),
+                                     ("scaled_linear", {"beta_start": 0.00085, "beta_end": 0.012}),
                                      ("squaredcos_cap_v2", {}), ("sigmoid", {})])
 def test_beta_tables_match_diffusers(name, kw):
     diffusers = pytest.importorskip("diffusers")

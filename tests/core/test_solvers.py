@@ -3,10 +3,9 @@ measured convergence order, target distributions of the stochastic solvers, guid
 conditioning hooks, ranks, per-sample times, determinism and bad input."""
 import math
 
+import polydiff.core as pc
 import pytest
 import torch
-
-import polydiff.core as pc
 from polydiff.core.testing import GaussianMixture, convergence_order, energy_distance
 
 GM = GaussianMixture(torch.tensor([[-1.0, 0.5], [1.5, -0.5], [0.2, 1.2]]), torch.tensor([0.3, 0.5, 0.25]))
@@ -53,7 +52,7 @@ def test_converges_to_exact_pf_ode_with_theoretical_order(reference, solver, opt
 def test_diffusers_3m_coefficient_is_second_order(reference):
     """polydiff's dpmpp_3m uses the Taylor coefficient of the D2 term; with diffusers' (half)
     coefficient the same solver is only second order (documented in core/solvers/dpm.py)."""
-    import polydiff.core.solvers.dpm as dpm
+    from polydiff.core.solvers import dpm
 
     x, ref = reference
     model = GM.as_model(PROC, "eps")
@@ -170,7 +169,7 @@ def _cond_model(x, t, y=None):
 def test_cfg_scale_0_is_unconditional_and_1_is_conditional():
     x = _x(8, shape=(3, 4)).float()
     y = torch.arange(8.0)
-    kw = dict(steps=6, solver="dpmpp_2m")
+    kw = {"steps": 6, "solver": "dpmpp_2m"}
     uncond = pc.sample(lambda x, t, y=None: _cond_model(x, t, None), PROC, x, **kw)
     cond = pc.sample(_cond_model, PROC, x, cond={"y": y}, **kw)
     g0 = pc.sample(_cond_model, PROC, x, cond={"y": y}, guidance=pc.CFG(0.0, {"y": None}), **kw)
@@ -198,7 +197,7 @@ def test_classifier_guidance_with_exact_classifier_samples_the_class():
     assert (out.mean(0) - comp.mean()).abs().max() < 0.08
     unguided = pc.sample(GM.as_model(PROC, "eps"), PROC, x, steps=100, solver="ddpm",
                          generator=torch.Generator().manual_seed(1))
-    frac = lambda z: float((GM.log_responsibilities(z, None, None).argmax(1) == k).double().mean())  # noqa: E731
+    frac = lambda z: float((GM.log_responsibilities(z, None, None).argmax(1) == k).double().mean())
     assert frac(out) > 0.97 > frac(unguided) + 0.4
 
 
@@ -273,7 +272,7 @@ def test_every_solver_every_rank(solver, shape):
 def test_per_sample_start_times_equal_separate_runs(solver):
     ts = torch.tensor([0.3, 0.6, 0.9], dtype=torch.float64)
     x = _x(3, shape=(4,)).float()
-    model = lambda x, t: 0.3 * torch.tanh(x) * t[:, None]  # noqa: E731
+    model = lambda x, t: 0.3 * torch.tanh(x) * t[:, None]
     gens = [torch.Generator().manual_seed(i) for i in range(3)]
     opts = {"step_norm": "sample"} if solver == "pc" else {}
     batched = pc.sample(model, PROC, x, steps=5, solver=solver, t_start=ts, generator=gens, **opts)
@@ -281,13 +280,13 @@ def test_per_sample_start_times_equal_separate_runs(solver):
         single = pc.sample(model, PROC, x[i:i + 1], steps=5, solver=solver, t_start=float(ts[i]),
                            generator=[torch.Generator().manual_seed(i)], **opts)
         # rk45 shares one adaptive step size across the batch: equal to its tolerance
-        tol = dict(rtol=1e-4, atol=1e-4) if solver == "rk45" else dict(atol=1e-6)
+        tol = {"rtol": 1e-4, "atol": 1e-4} if solver == "rk45" else {"atol": 1e-6}
         assert torch.allclose(batched[i:i + 1], single, **tol)
 
 
 @pytest.mark.parametrize("solver", ["ddpm", "dpmpp_2m_sde", "pc", "euler_maruyama"])
 def test_per_sample_generators_make_samples_batch_independent(solver):
-    model = lambda x, t: 0.3 * torch.tanh(x)  # noqa: E731
+    model = lambda x, t: 0.3 * torch.tanh(x)
     opts = {"step_norm": "sample"} if solver == "pc" else {}
     seeds = [10, 11, 12, 13]
     x = torch.stack([torch.randn(2, 3, generator=torch.Generator().manual_seed(s)) for s in seeds])
@@ -305,7 +304,7 @@ def test_per_sample_generators_make_samples_batch_independent(solver):
 
 def test_bad_input_is_named():
     x = _x(2).float()
-    m = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    m = lambda x, t: torch.zeros_like(x)
     with pytest.raises(ValueError, match="unknown solver"):
         pc.sample(m, PROC, x, solver="dpm_fast")
     with pytest.raises(ValueError, match="unknown prediction"):
@@ -329,7 +328,7 @@ def test_bad_input_is_named():
 
 
 def test_solvers_module_exports_every_registered_solver():
-    import polydiff.core.solvers as solvers
+    from polydiff.core import solvers
 
     assert set(solvers.__all__) == {"SOLVERS", "STOCHASTIC", *solvers.SOLVERS}
     assert all(getattr(solvers, name) is fn for name, fn in solvers.SOLVERS.items())

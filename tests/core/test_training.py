@@ -22,8 +22,6 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 
-
-
 class TinyNet(nn.Module):
     def __init__(self, width: int = 16, dropout: float = 0.1):
         super().__init__()

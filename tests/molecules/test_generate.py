@@ -79,7 +79,7 @@ def test_mmff_refinement_lowers_energy_and_restores_bond_lengths(model):
     from rdkit.Chem import AllChem
 
     net, proc = model
-    kw = dict(net=net, process=proc, steps=3, solver="ddim", seed=2)
+    kw = {"net": net, "process": proc, "steps": 3, "solver": "ddim", "seed": 2}
     raw = generate_conformers("CC(=O)N", 2, **kw)
     st = GenerationStats()
     relaxed = generate_conformers("CC(=O)N", 2, relax="mmff", stats=st, **kw)

@@ -16,7 +16,8 @@ from fuzz import FUZZ, outcome
 pytest.importorskip("polydiff.timeseries")
 from polydiff.timeseries.impute import CSDIImputer
 
-TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4, "diffusion_emb_dim": 16}
+TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
+        "diffusion_emb_dim": 16}
 K = 3
 VALID = [None] * 6
 

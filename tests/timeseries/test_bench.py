@@ -6,16 +6,17 @@ import torch
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.timeseries import bench
 
-TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
+        "diffusion_emb_dim": 16}
 
 
 @pytest.mark.slow  # ~35 s: two full bench passes incl. PyPOTS and ETS
 def test_bench_records_and_cache(tmp_path, monkeypatch):
-    tiny = dict(stations=("JFK",), days=20, length=12, train_stride=12, net=TINY, train_steps=2,
-                batch_size=8, n_samples=3, rates=(0.5,), max_test=3,
-                fast=(("dpmpp_2m_sde", 3), ("dpmpp_2m_sde", 3, "linspace")),
-                pypots=True, fc=dict(context=12, horizon=6, train_steps=2, n_samples=3, origins=2,
-                                     net=TINY, stride=400))
+    tiny = {"stations": ("JFK",), "days": 20, "length": 12, "train_stride": 12, "net": TINY,
+            "train_steps": 2, "batch_size": 8, "n_samples": 3, "rates": (0.5,), "max_test": 3,
+            "fast": (("dpmpp_2m_sde", 3), ("dpmpp_2m_sde", 3, "linspace")), "pypots": True,
+            "fc": {"context": 12, "horizon": 6, "train_steps": 2, "n_samples": 3, "origins": 2,
+                   "net": TINY, "stride": 400}}
     monkeypatch.setitem(bench.SETTINGS, "quick", tiny)
     threads = torch.get_num_threads()  # run() pins one thread on CPU; restore it afterwards
     stages = []

@@ -20,7 +20,7 @@ def test_weather_pivot_regular_hours_with_natural_gaps(weather):
 
 
 def test_other_offline_loaders():
-    v, t, names = data.load_pbc(max_visits=8)
+    v, t, _names = data.load_pbc(max_visits=8)
     assert v.shape == (312, 8, 12) and t.shape == (312, 8) and np.isnan(v).any()
     assert np.isfinite(t).all() and np.all(np.diff(t, axis=1) > 0)
     visits = np.isfinite(v).any(2)
@@ -55,7 +55,7 @@ def test_windows_split_normalizer():
     x = np.arange(20.0).reshape(10, 2)
     w = data.windows(x, 4, 3)
     assert w.shape == (3, 4, 2) and np.array_equal(w[1], x[3:7])
-    tr, va, te = data.split_by_time(x, (0.6, 0.2, 0.2))
+    tr, _va, te = data.split_by_time(x, (0.6, 0.2, 0.2))
     assert len(tr) == 6 and np.array_equal(te, x[8:])
     x[0, 0] = np.nan
     n = data.Normalizer().fit(x)

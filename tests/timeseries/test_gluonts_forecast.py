@@ -9,7 +9,8 @@ from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, seasonal_n
 from polydiff.timeseries.gluonts_api import CSDIEstimator
 
 torch.set_num_threads(1)
-TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
+        "diffusion_emb_dim": 16}
 
 
 def _ds(K=None, T=60, n=3):

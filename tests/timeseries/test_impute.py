@@ -8,7 +8,8 @@ from polydiff.timeseries.impute import CSDIImputer
 from polydiff.timeseries.nets import CSDIConfig, CSDINet
 
 torch.set_num_threads(1)
-TINY = dict(layers=1, channels=8, heads=2, time_emb_dim=16, feature_emb_dim=4, diffusion_emb_dim=16)
+TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
+        "diffusion_emb_dim": 16}
 
 
 def _net(K=3, seed=0):
