@@ -235,7 +235,7 @@ def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     X = np.asarray(X)
     obs = np.flatnonzero(np.isfinite(X))
     rng = np.random.default_rng(seed)
-    pick = rng.choice(obs, size=int(round(rate * len(obs)))  # noqa: RUF046 - rate may be a numpy float, replace=False)
+    pick = rng.choice(obs, size=int(round(rate * len(obs))), replace=False)  # noqa: RUF046
     out = np.zeros(X.size, dtype=bool)
     out[pick] = True
     return out.reshape(X.shape)
