@@ -12,6 +12,7 @@ on which other molecules share its batch.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import torch
 
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
 
-__all__ = ["GenerationStats", "conformer_generator", "generate_conformers"]
+__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "refine_conformers"]
 
 
 @dataclass
@@ -94,10 +95,7 @@ def generate_conformers(
         One ``Mol`` with ``n`` conformers (coordinates in the training unit, Å), or a list of
         them for a list input. Writable with ``Chem.SDWriter``.
     """
-    import polydiff.core as pc
-    from torch_geometric.data import Batch
-
-    from .featurize import mol_to_data, parse_molecule
+    from .featurize import parse_molecule
 
     single = isinstance(mol_or_smiles, str) or not isinstance(mol_or_smiles, (list, tuple))
     items = [mol_or_smiles] if single else list(mol_or_smiles)
@@ -105,50 +103,20 @@ def generate_conformers(
         raise ValueError("generate_conformers needs at least one molecule")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if solver not in pc.SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
+    _check_options(solver, seed, steps)
     if not isinstance(match_stereo, bool):
         raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
         raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     mols = [parse_molecule(m) for m in items]
-    datas = [mol_to_data(m, conf_id=None) for m in mols]
-    jobs = [(mi, k) for mi in range(len(mols)) for k in range(n)]  # one row per conformer
-    p = next(net.parameters(), None)
-    device = p.device if p is not None else torch.device("cpu")
     stats = stats if stats is not None else GenerationStats()
-    coords: list[list] = [[None] * n for _ in mols]
-    net_was_training = net.training
-    net.eval()
     t0 = time.perf_counter()
-    try:
-        start = 0
-        while start < len(jobs):
-            chunk, atoms = [], 0
-            while start < len(jobs) and (not chunk or atoms + datas[jobs[start][0]].num_nodes <= max_batch_atoms):
-                chunk.append(jobs[start])
-                atoms += datas[jobs[start][0]].num_nodes
-                start += 1
-            graph = Batch.from_data_list([datas[mi] for mi, _ in chunk]).to(device)
-            sizes = torch.tensor([datas[mi].num_nodes for mi, _ in chunk], device=device)
-            mask = torch.arange(int(sizes.max()), device=device)[None] < sizes[:, None]
-            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, k))) for mi, k in chunk]
-            noise = ComFreeNoise(mask, gens)
-            x_T = process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=device), -1)
-            model = PaddedDenoiser(net, graph, mask, clip=clip)
-            x0 = pc.sample(model, process, x_T, steps=steps, solver=solver, prediction="eps",
-                           project_x=lambda x, t, m=mask: masked_zero_center(x, m), noise=noise,
-                           **solver_options)
-            if not torch.isfinite(x0).all():
-                raise FloatingPointError("sampling produced NaN/inf coordinates")
-            for row, (mi, k) in enumerate(chunk):
-                coords[mi][k] = x0[row, : datas[mi].num_nodes].double().cpu()
-            stats.nfe += model.nfe
-            stats.batches.append(len(chunk))
-    finally:
-        net.train(net_was_training)
+
+    def prior(rows, mask, noise):
+        return process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=mask.device), -1)
+
+    coords = _solve(mols, [n] * len(mols), prior, net=net, process=process, steps=steps, solver=solver,
+                    seed=seed, clip=clip, max_batch_atoms=max_batch_atoms, stats=stats, **solver_options)
     out = [_set_positions(m, c) for m, c in zip(mols, coords)]
     if match_stereo:
         from .stereo import match_enantiomer, specified_centres
@@ -159,8 +127,152 @@ def generate_conformers(
 
         out = [mmff_relax(m) for m in out]
     stats.seconds += time.perf_counter() - t0
-    stats.conformers += len(jobs)
+    stats.conformers += n * len(mols)
     return out[0] if single else out
+
+
+def _check_options(solver: str, seed: int, steps: int) -> None:
+    import polydiff.core as pc
+
+    if solver not in pc.SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+
+
+def refine_conformers(
+    mols,
+    *,
+    net: torch.nn.Module,
+    process,
+    noise_level: float = 0.2,
+    steps: int = 30,
+    solver: str = "dpmpp_2m_sde",
+    seed: int = 0,
+    clip: float | None = None,
+    max_batch_atoms: int = 20000,
+    stats: GenerationStats | None = None,
+    **solver_options,
+):
+    """Refine existing conformers with the denoiser: SDEdit (Meng et al. 2022, Alg. 1).
+
+    Every conformer ``x`` (centred) is perturbed to the time ``t0`` at which GeoDiff's
+    perturbation scale ``s = sigma/alpha`` equals ``noise_level``,
+    ``x_t0 = alpha(t0) x + sigma(t0) eps`` with CoM-free ``eps``, and solved back to the
+    data end. A small ``noise_level`` keeps the input's conformation (torsions, ring
+    puckers, chirality) and moves its geometry toward what the network learned (on QM9:
+    the DFT geometry), the role a force-field minimisation plays for ETKDG conformers.
+
+    Args:
+        mols: an RDKit ``Mol`` with at least one conformer, or a list of them.
+        net, process: the trained denoiser and its process (as for :func:`generate_conformers`).
+        noise_level: ``s`` at the start of the solve, in the coordinate unit (Å); > 0 and at
+            most the prior's ``sigma/alpha``.
+        steps: solver steps from ``t0`` to the data end.
+        solver, seed, clip, max_batch_atoms, stats, **solver_options: as for
+            :func:`generate_conformers`.
+
+    Returns:
+        New ``Mol`` (or list) with the refined conformers, in the input's conformer order.
+    """
+    import polydiff.core as pc
+    from rdkit import Chem
+
+    from .featurize import parse_molecule
+
+    single = not isinstance(mols, (list, tuple))
+    items = [mols] if single else list(mols)
+    if not items:
+        raise ValueError("refine_conformers needs at least one molecule")
+    for i, m in enumerate(items):
+        if not isinstance(m, Chem.Mol):
+            raise TypeError(f"molecule {i}: expected an rdkit.Chem.Mol with conformers, got {type(m).__name__}")
+        if m.GetNumConformers() == 0:
+            raise ValueError(f"molecule {i} ({Chem.MolToSmiles(m)!r}) has no conformer to refine")
+    _check_options(solver, seed, steps)
+    s_max = float(process.sigma(torch.tensor(process.t_max, dtype=torch.float64))
+                   / process.alpha(torch.tensor(process.t_max, dtype=torch.float64)))
+    if not (isinstance(noise_level, (int, float)) and 0 < noise_level <= s_max):
+        raise ValueError(f"noise_level must lie in (0, {s_max:.4g}] (the prior's sigma/alpha), got {noise_level!r}")
+    t0 = float(process.t_from_log_snr(torch.tensor(-2.0 * math.log(noise_level), dtype=torch.float64)))
+    t0 = min(max(t0, float(process.t_min)), float(process.t_max))
+    try:  # the grid from t0 must hold ``steps`` steps (a DiscreteVP has integer timesteps)
+        pc.build_grid(process, steps, solver, t_start=t0)
+    except ValueError as e:
+        raise ValueError(f"noise_level={noise_level!r} starts the solve at t={t0:.4g}, too early for "
+                         f"{steps} {solver} steps; raise noise_level or lower steps ({e})") from e
+    parsed = [parse_molecule(m) for m in items]
+    counts = [m.GetNumConformers() for m in parsed]
+    init = [[torch.as_tensor(c.GetPositions(), dtype=torch.float32) for c in m.GetConformers()] for m in parsed]
+    stats = stats if stats is not None else GenerationStats()
+    tic = time.perf_counter()
+    a_t0, s_t0 = (float(f(torch.tensor(t0, dtype=torch.float64))) for f in (process.alpha, process.sigma))
+
+    def perturbed(rows, mask, noise):
+        x = torch.zeros(*mask.shape, 3, device=mask.device)
+        for r, (mi, k) in enumerate(rows):
+            x[r, : init[mi][k].shape[0]] = init[mi][k].to(mask.device)
+        return a_t0 * masked_zero_center(x, mask) + s_t0 * noise(x, -1)
+
+    coords = _solve(parsed, counts, perturbed, net=net, process=process, steps=steps, solver=solver,
+                    seed=seed, clip=clip, max_batch_atoms=max_batch_atoms, stats=stats, t_start=t0,
+                    **solver_options)
+    out = [_set_positions(m, c) for m, c in zip(parsed, coords)]
+    stats.seconds += time.perf_counter() - tic
+    stats.conformers += sum(counts)
+    return out[0] if single else out
+
+
+def _solve(mols, counts: list[int], start, *, net, process, steps: int, solver: str, seed: int,
+           clip: float | None, max_batch_atoms: int, stats: GenerationStats, t_start: float | None = None,
+           **solver_options) -> list[list[torch.Tensor]]:
+    """Solve ``counts[m]`` conformers of every molecule ``m``, chunked to ``max_batch_atoms``.
+
+    ``start(rows, mask, noise) -> x [B, A, 3]`` builds each chunk's initial state (``rows``:
+    its ``(molecule, conformer)`` pairs); the solve runs from ``t_start`` (default ``t_max``).
+    Returns the coordinates ``coords[m][k]`` (``[n_atoms, 3]`` float64, CPU).
+    """
+    import polydiff.core as pc
+    from torch_geometric.data import Batch
+
+    from .featurize import mol_to_data
+
+    datas = [mol_to_data(m, conf_id=None) for m in mols]
+    jobs = [(mi, k) for mi, c in enumerate(counts) for k in range(c)]  # one row per conformer
+    p = next(net.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")
+    coords: list[list] = [[None] * c for c in counts]
+    net_was_training = net.training
+    net.eval()
+    try:
+        begin = 0
+        while begin < len(jobs):
+            chunk, atoms = [], 0
+            while begin < len(jobs) and (not chunk or atoms + datas[jobs[begin][0]].num_nodes <= max_batch_atoms):
+                chunk.append(jobs[begin])
+                atoms += datas[jobs[begin][0]].num_nodes
+                begin += 1
+            graph = Batch.from_data_list([datas[mi] for mi, _ in chunk]).to(device)
+            sizes = torch.tensor([datas[mi].num_nodes for mi, _ in chunk], device=device)
+            mask = torch.arange(int(sizes.max()), device=device)[None] < sizes[:, None]
+            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, k))) for mi, k in chunk]
+            noise = ComFreeNoise(mask, gens)
+            model = PaddedDenoiser(net, graph, mask, clip=clip)
+            x0 = pc.sample(model, process, start(chunk, mask, noise), steps=steps, solver=solver,
+                           prediction="eps", t_start=t_start,
+                           project_x=lambda x, t, m=mask: masked_zero_center(x, m), noise=noise,
+                           **solver_options)
+            if not torch.isfinite(x0).all():
+                raise FloatingPointError("sampling produced NaN/inf coordinates")
+            for row, (mi, k) in enumerate(chunk):
+                coords[mi][k] = x0[row, : datas[mi].num_nodes].double().cpu()
+            stats.nfe += model.nfe
+            stats.batches.append(len(chunk))
+    finally:
+        net.train(net_was_training)
+    return coords
 
 
 def conformer_seed(seed: int, mol_index: int, conf_index: int) -> int:
