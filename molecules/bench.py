@@ -9,8 +9,11 @@ molecule, MAT-R is the smallest RMSD of the generated set to the DFT geometry.
 Methods: polydiff's GeoDiff network (GeoDiff's sigmoid ``DiscreteVP``) sampled with the
 paper's ancestral chain (``ddpm``; as many of the paper's steps as the budget allows —
 the step count is in the method name) and with DDIM, DPM-Solver++(2M) and its SDE variant
-(Lu et al. 2022) at 50/100 steps, each also with its conformers relaxed by MMFF94
-(``+mmff``, the refinement the ETKDG+MMFF baseline gets; its seconds include the relaxation);
+(Lu et al. 2022) at 50/100 steps, and the SDE solver followed by rounds of Restart sampling
+(Xu et al. 2023; ``generate_conformers(restarts=...)``: re-noise to ``s = 0.2`` Å, solve back
+in 10 steps; level and step count chosen on the validation split); each also with its
+conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets; its
+seconds include the relaxation);
 RDKit ETKDGv3, ETKDG + MMFF94 and clustered ETKDG; and ETKDGv3's conformers refined by the
 network (:func:`~polydiff.molecules.generate.refine_conformers`, SDEdit from ``s = 0.2`` Å,
 a level chosen on the validation split), the learned counterpart of the MMFF refinement,
@@ -54,6 +57,7 @@ SETTINGS = {
                   "warmup_steps": 20},
         "n_gen": 8, "ancestral_steps": (200,),
         "fast": (("ddim", 50), ("dpmpp_2m", 50), ("dpmpp_2m_sde", 50)),
+        "restart": {"solver": "dpmpp_2m_sde", "steps": 50, "rounds": (3,), "noise": 0.2, "round_steps": 10},
         "refine": {"noise_level": 0.2, "steps": 30, "solver": "dpmpp_2m_sde"},
         "clustered_oversample": 4},
     "full": {
@@ -65,6 +69,7 @@ SETTINGS = {
         "n_gen": 8, "ancestral_steps": (500,),
         "fast": (("ddim", 50), ("ddim", 100), ("dpmpp_2m", 50), ("dpmpp_2m", 100),
                  ("dpmpp_2m_sde", 50), ("dpmpp_2m_sde", 100)),
+        "restart": {"solver": "dpmpp_2m_sde", "steps": 50, "rounds": (5, 8), "noise": 0.2, "round_steps": 10},
         "refine": {"noise_level": 0.2, "steps": 30, "solver": "dpmpp_2m_sde"},
         "clustered_oversample": 5},
 }
@@ -182,7 +187,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         records.append(_rec(dataset, setting, method, "s/conformer", seconds / n_conf, nfe, seconds,
                             n_conf, False))
 
-    runs = [("ddpm", k) for k in cfg["ancestral_steps"]] + list(cfg["fast"])
+    rs = cfg.get("restart")
+    runs = [("ddpm", k, 0) for k in cfg["ancestral_steps"]] + [(sv, k, 0) for sv, k in cfg["fast"]]
+    runs += [(rs["solver"], rs["steps"], r) for r in rs["rounds"]] if rs else []
     test_key = _data_hash(test)[:12]
     def cached(name: str, make):
         """Conformers and their seconds from ``samples/`` (a rerun only evaluates) or ``make()``."""
@@ -194,22 +201,27 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         _write_sdf(path, gens, seconds)
         return gens, seconds
 
-    def sample(solver: str, steps: int):
-        progress(f"molecules: sampling {solver} x {steps}")
+    def sample(solver: str, steps: int, rounds: int):
+        progress(f"molecules: sampling {solver} x {steps}" + (f" + {rounds} restarts" if rounds else ""))
         st = GenerationStats()
+        extra = {"restarts": rounds, "restart_noise": rs["noise"], "restart_steps": rs["round_steps"]} if rounds else {}
         gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
-                                   seed=1, stats=st)
+                                   seed=1, stats=st, **extra)
         return gens, st.seconds
 
     def relax(gens, seconds: float):  # the same conformers refined like the ETKDG+MMFF baseline
         t0 = time.perf_counter()
         return [mmff_relax(m) for m in gens], seconds + time.perf_counter() - t0
 
-    for solver, steps in runs:
+    for solver, steps, rounds in runs:
         name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
-        gens, seconds = cached(name, lambda solver=solver, steps=steps: sample(solver, steps))
-        score(name, gens, seconds, steps)
-        score(f"{name}+mmff", *cached(f"{name}+mmff", lambda g=gens, s=seconds: relax(g, s)), steps)
+        nfe = steps
+        if rounds:
+            name += f"+restart{rounds}x{rs['round_steps']}-s{rs['noise']}"
+            nfe += rounds * rs["round_steps"]
+        gens, seconds = cached(name, lambda a=(solver, steps, rounds): sample(*a))
+        score(name, gens, seconds, nfe)
+        score(f"{name}+mmff", *cached(f"{name}+mmff", lambda g=gens, s=seconds: relax(g, s)), nfe)
     etkdg_out = {}
     for name, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
         progress(f"molecules: {name}")

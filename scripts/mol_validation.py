@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("samplers", nargs="+", help="solver:steps ('ancestral' = ddpm)")
     ap.add_argument("--n-gen", type=int, default=8)
     ap.add_argument("--limit", type=int, default=None, help="first N validation molecules")
+    ap.add_argument("--restarts", type=int, default=0, help="Restart rounds after each solve")
+    ap.add_argument("--restart-noise", type=float, default=0.2, help="restart level s = sigma/alpha (A)")
+    ap.add_argument("--restart-steps", type=int, default=10, help="solver steps per restart round")
     ap.add_argument("--no-match-stereo", action="store_true",
                     help="keep mirror-image conformers (ablation of generate_conformers' match_stereo)")
     args = ap.parse_args(argv)
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         gens = generate_conformers(val, args.n_gen, net=net, process=proc, steps=int(steps),
                                    solver="ddpm" if solver == "ancestral" else solver, seed=1,
-                                   match_stereo=not args.no_match_stereo)
+                                   match_stereo=not args.no_match_stereo, restarts=args.restarts,
+                                   restart_noise=args.restart_noise, restart_steps=args.restart_steps)
         rows.append((item, gens, time.perf_counter() - t0))
     print(f"{len(val)} validation molecules x {args.n_gen} conformers, delta 0.5 A")
     for name, gens, sec in rows:

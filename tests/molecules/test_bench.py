@@ -8,7 +8,8 @@ TINY = {
     "net": {"hidden": 8, "num_convs_global": 1, "num_convs_local": 1, "cutoff": 5.0, "num_rbf": 4},
     "train": {"steps": 4, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.9, "warmup_steps": 1},
     "n_gen": 2, "ancestral_steps": (3,), "fast": (("ddim", 2),), "clustered_oversample": 2,
-    "refine": {"noise_level": 0.2, "steps": 2, "solver": "ddim"}}
+    "refine": {"noise_level": 0.2, "steps": 2, "solver": "ddim"},
+    "restart": {"solver": "ddim", "steps": 2, "rounds": (1,), "noise": 0.2, "round_steps": 2}}
 
 
 def test_bench_records_and_cache(tmp_path, monkeypatch):
@@ -18,7 +19,9 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     assert all(not record_problems(r, domain="molecules") for r in recs)
     methods = {r["method"] for r in recs}
     assert {"polydiff-geodiff-ancestral-3", "polydiff-geodiff-ddim-2", "rdkit-etkdgv3",
-            "rdkit-etkdg+mmff", "rdkit-clustered-etkdg", "rdkit-etkdgv3+polydiff-refine-s0.2-ddim-2"} <= methods
+            "rdkit-etkdg+mmff", "rdkit-clustered-etkdg", "rdkit-etkdgv3+polydiff-refine-s0.2-ddim-2",
+            "polydiff-geodiff-ddim-2+restart1x2-s0.2", "polydiff-geodiff-ddim-2+restart1x2-s0.2+mmff"} <= methods
+    assert {r["nfe"] for r in recs if r["method"] == "polydiff-geodiff-ddim-2+restart1x2-s0.2"} == {4}
     groups = {}
     for r in recs:
         groups.setdefault(tuple(r[k] for k in GROUP_FIELDS), set()).add(r["method"])
