@@ -143,7 +143,9 @@ def _timeseries_cases() -> list[Case]:
 def _molecules_cases() -> list[Case]:
     from polydiff.molecules.data import load_geom, load_moses_smiles, qm9_files
     from polydiff.molecules.featurize import parse_molecule
-    from polydiff.molecules.generate import generate_conformers
+    from polydiff.molecules.generate import generate_conformers, refine_conformers
+    from polydiff.molecules.process import geodiff_process
+    from rdkit import Chem
 
     return [
         Case("molecules.parse_molecule", "invalid SMILES", lambda: parse_molecule("C1CC((N"), ValueError,
@@ -158,6 +160,12 @@ def _molecules_cases() -> list[Case]:
         Case("molecules.generate_conformers", "negative seed (was a numpy error)",
              lambda: generate_conformers("CCO", 1, net=torch.nn.Linear(1, 1), process=None, seed=-1), ValueError,
              "seed must be a non-negative int"),
+        Case("molecules.refine_conformers", "molecule without a conformer",
+             lambda: refine_conformers(Chem.MolFromSmiles("CCO"), net=torch.nn.Linear(1, 1), process=None),
+             ValueError, "no conformer to refine"),
+        Case("molecules.generate_conformers", "restart level beyond the prior",
+             lambda: generate_conformers("CCO", 1, net=torch.nn.Linear(1, 1), process=geodiff_process(5000),
+                                         restarts=2, restart_noise=1e4), ValueError, "restart_noise must lie in"),
         Case("molecules.load_geom", "GEOM not downloaded", lambda: load_geom(MISSING / "geom"), FileNotFoundError,
              "download GEOM"),
         Case("molecules.qm9_files", "folder without the QM9 CSVs", lambda: qm9_files(MISSING / "qm9"),
