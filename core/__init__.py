@@ -35,6 +35,7 @@ from .likelihood import bits_per_dim, discrete_vlb, ode_nll
 from .losses import TIME_SAMPLINGS, WEIGHTINGS, dsm_loss, loss_weight
 from .prediction import PREDICTIONS, prediction_coefficients
 from .process import EDM, VE, VP, Flow, GaussianProcess, SubVP
+from .restart import restart
 from .sample import build_grid, sample
 from .schedules import beta_schedule, rescale_zero_terminal_snr
 from .solvers import SOLVERS as _SOLVER_FNS
@@ -86,6 +87,7 @@ __all__ = [
                     "process_from_config",
                     "randn",
                     "rescale_zero_terminal_snr",
+                    "restart",
                     "sample",
                     "testing",
                     "zero_center",
