@@ -292,7 +292,7 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int, solver: 
             gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, k))) for mi, k in chunk]
             noise = ComFreeNoise(mask, gens)
             model = PaddedDenoiser(net, graph, mask, clip=clip)
-            proj = lambda x, t, m=mask: masked_zero_center(x, m)  # noqa: E731
+            proj = lambda x, t, m=mask: masked_zero_center(x, m)
             x0 = pc.sample(model, process, start(chunk, mask, noise), steps=steps, solver=solver,
                            prediction="eps", t_start=t_start, project_x=proj, noise=noise, **solver_options)
             if restart is not None:

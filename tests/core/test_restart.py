@@ -44,7 +44,7 @@ def test_rounds_repair_a_shrunken_start():
 def test_zero_model_ddim_round_adds_the_kernel_noise():
     # eps = 0 makes the DDIM solve x_out = x_t / alpha(t): each round adds (sigma/alpha) z
     x0 = torch.zeros(4000, 3, dtype=torch.float64)
-    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    zero = lambda x, t: torch.zeros_like(x)
     out = pc.restart(zero, PROC, x0, t_restart=0.4, rounds=2, steps=5, solver="ddim",
                      generator=torch.Generator().manual_seed(0))
     t = torch.tensor(0.4, dtype=torch.float64)

@@ -36,6 +36,9 @@ def _core_cases() -> list[Case]:
     x = torch.randn(2, 3)
     vp = pc.VP()
     return [
+        Case("pc.restart", "t_restart outside the process range",
+             lambda: pc.restart(_zeros_model, vp, x, t_restart=3.0, rounds=1, steps=2), ValueError,
+             "t_restart must lie in"),
         Case("pc.sample", "unknown solver name", lambda: pc.sample(_zeros_model, vp, x, solver="dpm_fast"),
              ValueError, "unknown solver"),
         Case("pc.sample", "unknown prediction type", lambda: pc.sample(_zeros_model, vp, x, prediction="noise"),
