@@ -214,10 +214,17 @@ def refine_conformers(
     init = [[torch.as_tensor(c.GetPositions(), dtype=torch.float32) for c in m.GetConformers()] for m in parsed]
     stats = stats if stats is not None else GenerationStats()
     tic = time.perf_counter()
-    perturbed = _perturbation(init, process, t0)
-    coords = _solve(parsed, counts, perturbed, net=net, process=process, steps=steps, solver=solver,
-                    seed=seed, clip=clip, max_batch_atoms=max_batch_atoms, stats=stats, t_start=t0,
-                    **solver_options)
+
+    def given(rows, mask, noise):  # the input conformers, centred, in the padded layout
+        x = torch.zeros(*mask.shape, 3, device=mask.device)
+        for r, (mi, k) in enumerate(rows):
+            x[r, : init[mi][k].shape[0]] = init[mi][k].to(mask.device)
+        return masked_zero_center(x, mask)
+
+    # SDEdit is one Restart round from the given data: core's forward kernel, then the solve back
+    coords = _solve(parsed, counts, given, net=net, process=process, steps=None, solver=solver,
+                    seed=seed, clip=clip, max_batch_atoms=max_batch_atoms, stats=stats,
+                    restart=(t0, 1, steps), **solver_options)
     out = [_set_positions(m, c) for m, c in zip(parsed, coords)]
     stats.seconds += time.perf_counter() - tic
     stats.conformers += sum(counts)
@@ -243,26 +250,14 @@ def _noise_time(process, noise_level: float, steps: int, solver: str, name: str 
     return t0
 
 
-def _perturbation(init: list[list[torch.Tensor]], process, t0: float):
-    """``start`` for :func:`_solve`: ``x_t0 = alpha(t0) x + sigma(t0) eps`` from centred ``init[m][k]``."""
-    a, s = (float(f(torch.tensor(t0, dtype=torch.float64))) for f in (process.alpha, process.sigma))
-
-    def start(rows, mask, noise):
-        x = torch.zeros(*mask.shape, 3, device=mask.device)
-        for r, (mi, k) in enumerate(rows):
-            x[r, : init[mi][k].shape[0]] = init[mi][k].to(mask.device)
-        return a * masked_zero_center(x, mask) + s * noise(x, -1)
-
-    return start
-
-
-def _solve(mols, counts: list[int], start, *, net, process, steps: int, solver: str, seed: int,
-           clip: float | None, max_batch_atoms: int, stats: GenerationStats, t_start: float | None = None,
+def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, solver: str, seed: int,
+           clip: float | None, max_batch_atoms: int, stats: GenerationStats,
            restart: tuple[float, int, int] | None = None, **solver_options) -> list[list[torch.Tensor]]:
     """Solve ``counts[m]`` conformers of every molecule ``m``, chunked to ``max_batch_atoms``.
 
     ``start(rows, mask, noise) -> x [B, A, 3]`` builds each chunk's initial state (``rows``:
-    its ``(molecule, conformer)`` pairs); the solve runs from ``t_start`` (default ``t_max``);
+    its ``(molecule, conformer)`` pairs) at ``t_max``, solved in ``steps`` steps (``None``: no
+    solve, ``start`` is already data);
     ``restart = (t_restart, rounds, steps)`` follows it with :func:`polydiff.core.restart`.
     Returns the coordinates ``coords[m][k]`` (``[n_atoms, 3]`` float64, CPU).
     """
@@ -293,8 +288,10 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int, solver: 
             noise = ComFreeNoise(mask, gens)
             model = PaddedDenoiser(net, graph, mask, clip=clip)
             proj = lambda x, t, m=mask: masked_zero_center(x, m)
-            x0 = pc.sample(model, process, start(chunk, mask, noise), steps=steps, solver=solver,
-                           prediction="eps", t_start=t_start, project_x=proj, noise=noise, **solver_options)
+            x0 = start(chunk, mask, noise)
+            if steps is not None:
+                x0 = pc.sample(model, process, x0, steps=steps, solver=solver, prediction="eps",
+                               project_x=proj, noise=noise, **solver_options)
             if restart is not None:
                 t_r, rounds, r_steps = restart
                 x0 = pc.restart(model, process, x0, t_restart=t_r, rounds=rounds, steps=r_steps, solver=solver,
