@@ -209,7 +209,11 @@ class _Recorder:
         return res
 
 
-def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say) -> list[dict]:
+def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
+                 paper_only: bool = False) -> list[dict]:
+    """One dataset's records; ``paper_only`` runs just the paper-solver comparison and timing."""
+    if paper_only and not cfg.paper_n:
+        raise ValueError("paper_only needs cfg.paper_n > 0 (images in the paper-solver comparison)")
     clf, adv, dm = (m.to(device) for m in _train_all(cfg, out_dir / "cache", say))
     x, y = load_images(cfg.dataset, "test", max(cfg.n_test, cfg.paper_n))  # each group slices its first n
     x, y = x.to(device), y.to(device)
@@ -223,6 +227,10 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say) -> l
                      image_shape=(1, 28, 28))
         return PurifiedClassifier(p, clf)
 
+    paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None)
+    if paper_only:
+        _paper_comparison(cfg, rec, paper, purified)
+        return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
     adaptive = f"Linf eps={cfg.eps}, EOT-PGD (full gradients)"
     bpda_set = f"Linf eps={cfg.eps}, EOT-PGD (BPDA)"
@@ -243,7 +251,6 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say) -> l
         res = rec.add(adaptive, f"polydiff-diffpure t*={cfg.t_main} {cfg.solver}-{steps}",
                       purified(cfg.t_main, steps=steps), True, steps)
         vs_nfe.append((steps, res["robust"].value))
-    paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None)
     paper_pt = None
     if cfg.paper_n:
         paper_pt = _paper_comparison(cfg, rec, paper, purified)
