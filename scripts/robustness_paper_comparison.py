@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=pathlib.Path, required=True, help="the robustness bench's folder (cache/)")
     ap.add_argument("--json", type=pathlib.Path, required=True, help="where to write the records")
     ap.add_argument("--threads", type=int, default=2)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error(f"--n must be >= 1, got {args.n}")
@@ -41,12 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     cfg = dataclasses.replace(cfg, paper_n=args.n)
     torch.set_num_threads(args.threads)
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    commit = git_commit()  # the code that runs, even if HEAD moves during the hours of the run
     t0 = time.perf_counter()
     records = bench._run_dataset(cfg, args.out, "cpu", lambda s: print(s, flush=True), paper_only=True)
-    commit = git_commit()
     records = [plain_numbers({**r, "commit": commit, "mode": "full"}) for r in records]
     doc = {"domain": bench.DOMAIN, "mode": "full",
-           "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+           "command": shlex.join(["python", "scripts/robustness_paper_comparison.py", *argv]),
            "commit": commit, "date": started,
            "machine": {**machine_info("cpu"), "torch_threads": torch.get_num_threads()},
            "duration_s": round(time.perf_counter() - t0, 3), "records": records}

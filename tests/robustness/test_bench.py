@@ -59,3 +59,33 @@ def test_train_cli_writes_safetensors(tmp_path):
     assert net(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(SystemExit):
         main(["regressor", "--out", str(tmp_path)])
+
+
+def _script():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parents[2] / "scripts" / "robustness_paper_comparison.py"
+    spec = importlib.util.spec_from_file_location("robustness_paper_comparison", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_paper_comparison_script_runs_only_that_group(micro, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    _script().main(["--dataset", "mnist", "--n", "3", "--out", str(tmp_path), "--json", str(tmp_path / "r.json"),
+                    "--threads", str(torch.get_num_threads())])
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["mode"] == "full" and doc["domain"] == "robustness" and "--n 3" in doc["command"]
+    recs = doc["records"]
+    assert recs and all(not record_problems(r, domain="robustness") for r in recs)
+    acc = [r for r in recs if r["metric"].endswith("accuracy")]
+    setting = (f"Linf eps={micro.eps}, EOT-PGD (full gradients), "
+               f"DiffPure paper solver vs <= 20 NFE, t*={bench.PAPER_T_STAR}")
+    assert {r["setting"] for r in acc} == {setting}
+    assert all(r["n"] == 3 for r in acc)  # --n overrides the config's paper_n
+    assert len(acc) == 2 * (1 + len(micro.paper_fast))
+    assert {r["metric"] for r in recs} == {"clean_accuracy", "robust_accuracy", "seconds_per_image"}
+    with pytest.raises(ValueError, match="paper_n"):
+        bench._run_dataset(dataclasses.replace(micro, paper_n=0), tmp_path, "cpu", print, paper_only=True)
