@@ -61,11 +61,11 @@ def test_train_cli_writes_safetensors(tmp_path):
         main(["regressor", "--out", str(tmp_path)])
 
 
-def _script():
+def _script(name: str = "robustness_paper_comparison"):
     import importlib.util
     import pathlib
-    path = pathlib.Path(__file__).parents[2] / "scripts" / "robustness_paper_comparison.py"
-    spec = importlib.util.spec_from_file_location("robustness_paper_comparison", path)
+    path = pathlib.Path(__file__).parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -89,3 +89,21 @@ def test_paper_comparison_script_runs_only_that_group(micro, tmp_path, monkeypat
     assert {r["metric"] for r in recs} == {"clean_accuracy", "robust_accuracy", "seconds_per_image"}
     with pytest.raises(ValueError, match="paper_n"):
         bench._run_dataset(dataclasses.replace(micro, paper_n=0), tmp_path, "cpu", print, paper_only=True)
+
+
+def test_attack_strength_script_worst_case_is_below_every_attack(micro, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    _script("robustness_attack_strength").main([
+        "--dataset", "mnist", "--steps", "2", "--n", "4", "--strong-steps", "1", "--strong-eot", "1",
+        "--out", str(tmp_path), "--json", str(tmp_path / "a.json"), "--threads", str(torch.get_num_threads())])
+    recs = json.loads((tmp_path / "a.json").read_text())["records"]
+    assert all(not record_problems(r, domain="robustness") for r in recs)
+    robust = [r for r in recs if r["metric"] == "robust_accuracy"]
+    assert len(robust) == 5 and robust[0]["method"].endswith("(the bench's)")
+    worst = robust[-1]
+    assert worst["method"].startswith("worst case")
+    assert all(worst["value"] <= r["value"] for r in robust)  # per-example AND over the attacks
+    assert worst["minus_bench_attack"] == pytest.approx(worst["value"] - robust[0]["value"])
+    (clean,) = [r for r in recs if r["metric"] == "clean_accuracy"]
+    assert all(r["value"] <= clean["value"] for r in robust)
