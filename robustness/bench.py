@@ -35,6 +35,10 @@ Full-mode sizes (CPU, 2 threads, about 1.7 hours with cached networks; the paper
   ddpm 5, 10 and 20 steps) on 512 images with EOT-PGD 10 steps x 2 draws (on 128 images the
   paired 95% interval was +-6 points: too wide to judge a 2-point target).
 
+The MNIST comparison alone on 512 images (the full suite cannot afford them beside the rest):
+``scripts/robustness_paper_comparison.py --dataset mnist --n 512``, committed under
+``bench/results/supplementary/``.
+
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images at a time (48 images x 2 draws in one
 batch needed > 20 GB and was OOM-killed).
