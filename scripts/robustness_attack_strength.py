@@ -107,6 +107,8 @@ def _mean_accuracy(p: torch.Tensor) -> Accuracy:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=tuple(bench.DATASET_LABELS), required=True)
+    ap.add_argument("--defence", choices=("diffpure", "adv-trained"), default="diffpure",
+                    help="the DiffPure purifier, or the adversarially trained classifier as its baseline")
     ap.add_argument("--steps", type=int, default=5, help="DDPM steps of the purifier (its NFE)")
     ap.add_argument("--n", type=int, required=True, help="first N test images")
     ap.add_argument("--strong-steps", type=int, default=25, help="APGD iterations (EOT-PGD gets 4x)")
@@ -126,19 +128,23 @@ def main(argv: list[str] | None = None) -> None:
     commit = git_commit()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    clf, _, dm = bench._train_all(cfg, args.out / "cache", lambda s: print(s, flush=True))
+    clf, adv, dm = bench._train_all(cfg, args.out / "cache", lambda s: print(s, flush=True))
     x, y = load_images(cfg.dataset, "test", args.n)
-    purifier = Purifier(dm, pc.VP(), t_star=bench.PAPER_T_STAR, solver=cfg.solver, steps=args.steps,
-                        gradient="full", image_shape=(1, 28, 28))
-    model = PurifiedClassifier(purifier, clf)
+    if args.defence == "diffpure":
+        purifier = Purifier(dm, pc.VP(), t_star=bench.PAPER_T_STAR, solver=cfg.solver, steps=args.steps,
+                            gradient="full", image_shape=(1, 28, 28))
+        model, nfe = PurifiedClassifier(purifier, clf), args.steps
+        defence = f"polydiff-diffpure t*={bench.PAPER_T_STAR} {cfg.solver}-{args.steps}"
+    else:
+        model, nfe, defence = adv, None, "adv-trained (Madry PGD)"
     table = attacks(cfg, args.strong_steps, args.strong_eot)
-    setting = f"Linf eps={cfg.eps}, attack strength on polydiff-diffpure t*={bench.PAPER_T_STAR} {cfg.solver}-{args.steps}"
+    setting = f"Linf eps={cfg.eps}, attack strength on {defence}"
     t1 = time.perf_counter()
     clean, judged = _attack_and_judge(model, x, y, table, cfg.seeds[0], args.batch, args.draws)
     seconds = time.perf_counter() - t1
     rows = _rows(table, clean, judged, args.draws)
     base = {"domain": bench.DOMAIN, "task": bench.TASK, "dataset": bench.DATASET_LABELS[cfg.dataset],
-            "setting": setting, "metric": "robust_accuracy", "higher_is_better": True, "nfe": args.steps,
+            "setting": setting, "metric": "robust_accuracy", "higher_is_better": True, "nfe": nfe,
             "seconds": seconds, "n": args.n, "seed": cfg.seeds[0], "draws": args.draws, "commit": commit,
             "mode": "full"}
     bench_value = rows[0][1].value

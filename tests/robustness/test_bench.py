@@ -114,3 +114,20 @@ def test_attack_strength_script_readings_are_ordered(micro, tmp_path, monkeypatc
     assert worst_one["minus_bench_attack"] == pytest.approx(worst_one["value"] - one[0]["value"])
     (clean,) = [r for r in recs if r["metric"] == "clean_accuracy"]
     assert all(r["value"] <= clean["value"] + 1e-12 for r in robust.values())
+
+
+def test_attack_strength_script_on_the_adversarially_trained_baseline(micro, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    _script("robustness_attack_strength").main([
+        "--dataset", "mnist", "--defence", "adv-trained", "--n", "4", "--strong-steps", "1",
+        "--strong-eot", "1", "--draws", "2", "--out", str(tmp_path), "--json", str(tmp_path / "b.json"),
+        "--threads", str(torch.get_num_threads())])
+    recs = json.loads((tmp_path / "b.json").read_text())["records"]
+    assert all(not record_problems(r, domain="robustness") for r in recs)
+    assert all(r["setting"].endswith("adv-trained (Madry PGD)") and r["nfe"] is None for r in recs)
+    by = {r["method"]: r["value"] for r in recs}
+    # a deterministic classifier: every judging draw agrees, so the two readings coincide
+    bench_attack = "EOT-PGD 1 steps x 1 draws (the bench's)"
+    assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, mean over 2 draws"]
+    assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, correct under all 2 draws"]
