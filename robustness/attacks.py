@@ -11,7 +11,7 @@ adversarial example is classified by a fresh draw.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torchattacks
@@ -21,7 +21,7 @@ from .gradients import EOT
 from .metrics import accuracy
 from .purify import check_images
 
-__all__ = ["ATTACKS", "evaluate", "make_attack", "reseed"]
+__all__ = ["ATTACKS", "attack_batches", "evaluate", "make_attack", "reseed"]
 
 ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "autoattack-rand", "autoattack-standard")
 _NORMS = ("Linf", "L2")
@@ -78,6 +78,24 @@ def _predict(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
     return torch.cat([model(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
 
 
+def attack_batches(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor,
+                   factory: Callable[[nn.Module, int], torchattacks.attack.Attack], seed: int,
+                   batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield ``(j, adversarial x[j])`` for batches ``j`` of ``idx``, attacked by ``factory(model, seed)``.
+
+    The global RNG is forked and seeded with ``seed`` and purifiers are reseeded before the
+    attack is built; the fork stays open while the caller judges each batch, so a caller's
+    draws between batches are part of the same reproducible stream.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        reseed(model, seed)
+        atk = factory(model, seed)
+        for i in range(0, len(idx), batch_size):
+            j = idx[i:i + batch_size]
+            yield j, atk(x[j], y[j]).detach()
+
+
 def evaluate(model: nn.Module, x: Tensor, y: Tensor,
              attacks: Mapping[str, Callable[[nn.Module, int], torchattacks.attack.Attack]],
              seeds: Sequence[int] = (0,), *, batch_size: int = 64, level: float = 0.95,
@@ -119,14 +137,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
             idx = torch.nonzero(ok).flatten()
             if progress is not None:
                 progress(f"attack {name} seed {seed} on {len(idx)} examples")
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                reseed(model, seed)
-                atk = factory(model, seed)
-                for i in range(0, len(idx), batch_size):
-                    j = idx[i:i + batch_size]
-                    adv = atk(x[j], y[j])
-                    ok[j] &= _predict(model, adv.detach(), batch_size) == y[j]
+            for j, adv in attack_batches(model, x, y, idx, factory, seed, batch_size):
+                ok[j] &= _predict(model, adv, batch_size) == y[j]
         per_attack[name] = accuracy(ok, level)
         robust &= ok
     model.train(was_training)

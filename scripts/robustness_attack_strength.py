@@ -26,16 +26,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import pathlib
-import shlex
 import sys
 import time
 
 import polydiff.core as pc
 import torch
-from polydiff.bench.jsonio import plain_numbers, write_json
-from polydiff.bench.machine import git_commit, machine_info
+from polydiff.bench.machine import git_commit
+from polydiff.bench.supplementary import write_document
 from polydiff.robustness import bench
-from polydiff.robustness.attacks import make_attack, reseed
+from polydiff.robustness.attacks import attack_batches, make_attack, reseed
 from polydiff.robustness.data import load_images
 from polydiff.robustness.metrics import Accuracy, accuracy
 from polydiff.robustness.purify import PurifiedClassifier, Purifier
@@ -72,13 +71,8 @@ def _attack_and_judge(model, x, y, table: dict, seed: int, batch: int, draws: in
     for label, factory in table.items():
         print(f"attack {label} on {len(idx)} examples", flush=True)
         adv = x.clone()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            reseed(model, seed)
-            atk = factory(model, seed)
-            for i in range(0, len(idx), batch):
-                j = idx[i:i + batch]
-                adv[j] = atk(x[j], y[j]).detach()
+        for j, a in attack_batches(model, x, y, idx, factory, seed, batch):
+            adv[j] = a
         judged[label] = torch.stack([_judge(model, adv, y, d, batch) & clean for d in range(draws)])
     return clean, judged
 
@@ -145,22 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     rows = _rows(table, clean, judged, args.draws)
     base = {"domain": bench.DOMAIN, "task": bench.TASK, "dataset": bench.DATASET_LABELS[cfg.dataset],
             "setting": setting, "metric": "robust_accuracy", "higher_is_better": True, "nfe": nfe,
-            "seconds": seconds, "n": args.n, "seed": cfg.seeds[0], "draws": args.draws, "commit": commit,
-            "mode": "full"}
+            "seconds": seconds, "n": args.n, "seed": cfg.seeds[0], "draws": args.draws}
     bench_value = rows[0][1].value
-    records = [plain_numbers({**base, "method": label, "value": acc.value, "ci_low": acc.low,
-                              "ci_high": acc.high, "attack": label, "minus_bench_attack": acc.value - bench_value})
-               for label, acc in rows]
+    records = [{**base, "method": label, "value": acc.value, "ci_low": acc.low, "ci_high": acc.high,
+                "attack": label, "minus_bench_attack": acc.value - bench_value} for label, acc in rows]
     c = accuracy(clean)
-    records.append(plain_numbers({**base, "method": "clean", "metric": "clean_accuracy", "value": c.value,
-                                  "ci_low": c.low, "ci_high": c.high, "attack": "none"}))
-    doc = {"domain": bench.DOMAIN, "mode": "full",
-           "command": shlex.join(["python", "scripts/robustness_attack_strength.py", *argv]),
-           "commit": commit, "date": started,
-           "machine": {**machine_info("cpu"), "torch_threads": torch.get_num_threads()},
-           "duration_s": round(time.perf_counter() - t0, 3), "records": records}
-    write_json(args.json, doc)
-    for r in records:
+    records.append({**base, "method": "clean", "metric": "clean_accuracy", "value": c.value,
+                    "ci_low": c.low, "ci_high": c.high, "attack": "none"})
+    doc = write_document(args.json, domain=bench.DOMAIN, script="scripts/robustness_attack_strength.py",
+                         argv=argv, commit=commit, started=started, duration_s=time.perf_counter() - t0,
+                         records=records, torch_threads=torch.get_num_threads())
+    for r in doc["records"]:
         print(f"{r['method']:<52} {r['metric']:<16} {r['value']:.4f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
 
 

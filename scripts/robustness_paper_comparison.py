@@ -17,13 +17,12 @@ import argparse
 import dataclasses
 import datetime
 import pathlib
-import shlex
 import sys
 import time
 
 import torch
-from polydiff.bench.jsonio import plain_numbers, write_json
-from polydiff.bench.machine import git_commit, machine_info
+from polydiff.bench.machine import git_commit
+from polydiff.bench.supplementary import write_document
 from polydiff.robustness import bench
 
 
@@ -45,13 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     commit = git_commit()  # the code that runs, even if HEAD moves during the hours of the run
     t0 = time.perf_counter()
     records = bench._run_dataset(cfg, args.out, "cpu", lambda s: print(s, flush=True), paper_only=True)
-    records = [plain_numbers({**r, "commit": commit, "mode": "full"}) for r in records]
-    doc = {"domain": bench.DOMAIN, "mode": "full",
-           "command": shlex.join(["python", "scripts/robustness_paper_comparison.py", *argv]),
-           "commit": commit, "date": started,
-           "machine": {**machine_info("cpu"), "torch_threads": torch.get_num_threads()},
-           "duration_s": round(time.perf_counter() - t0, 3), "records": records}
-    write_json(args.json, doc)
+    write_document(args.json, domain=bench.DOMAIN, script="scripts/robustness_paper_comparison.py", argv=argv,
+                   commit=commit, started=started, duration_s=time.perf_counter() - t0, records=records,
+                   torch_threads=torch.get_num_threads())
     for r in records:
         if r["metric"] == "robust_accuracy":
             extra = f"  minus_paper {r['minus_paper']:+.4f} {r['minus_paper_ci']}" if "minus_paper" in r else ""

@@ -131,3 +131,11 @@ def test_attack_strength_script_on_the_adversarially_trained_baseline(micro, tmp
     bench_attack = "EOT-PGD 1 steps x 1 draws (the bench's)"
     assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, mean over 2 draws"]
     assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, correct under all 2 draws"]
+
+
+def test_supplementary_document_rejects_no_records(tmp_path):
+    from polydiff.bench.supplementary import write_document
+    with pytest.raises(ValueError, match="records is empty"):
+        write_document(tmp_path / "x.json", domain="robustness", script="scripts/x.py", argv=[], commit="abc",
+                       started="2026-11-23T00:00:00+00:00", duration_s=1.0, records=[], torch_threads=1)
+    assert not (tmp_path / "x.json").exists()
