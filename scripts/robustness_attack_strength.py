@@ -1,11 +1,12 @@
-"""How far the bench's EOT-PGD is from the strongest attack we have, on one fast purifier.
+"""How far the bench's EOT-PGD is from the strongest attack we have, on one defence.
 
 The robustness bench attacks every purifier with EOT-PGD (10 or 20 steps x 2 draws), because
 the 100-NFE paper solver makes anything longer cost hours on a CPU. This script attacks one
 fast purifier (DDPM ancestral steps from ``t* = 0.1``, full gradients through the solver) on
 the first ``--n`` test images with the bench's attack and with longer ones — EOT-PGD with
 more steps and draws, APGD-CE and APGD-DLR with EOT (Croce & Hein 2020) — and reports each
-attack's robust accuracy and the per-example worst case over all of them::
+attack's robust accuracy and the per-example worst case over all of them
+(``--defence adv-trained`` attacks the adversarially trained classifier instead)::
 
     python scripts/robustness_attack_strength.py --dataset mnist --steps 5 --n 128 \\
         --out OUT/robustness --json bench/results/supplementary/robustness-attacks-mnist.json
@@ -16,7 +17,8 @@ Each adversarial example is classified by ``--draws`` fresh purifications. Two r
   AutoAttack do): the worst case over attacks then also counts every extra draw as another
   chance to be wrong, so it mixes attack strength with the purifier's randomness;
 * the mean over the draws (the defence's expected accuracy on that adversarial example),
-  and its worst case over attacks per example, ``mean_i min_a p_ia``: attack strength only.
+  and its worst case over attacks per example, ``mean_i min_a p_ia``: mostly attack
+  strength (a minimum over noisy ``--draws``-draw means still leans a little low).
 
 The bench's attack judged by all draws at once (correct only if every draw is) isolates the
 effect of the randomness. Differences from the bench's attack are ``minus_bench_attack``.
