@@ -4,7 +4,9 @@
 PGD (Madry et al. 2018), EOT-PGD (Athalye et al. 2018), APGD with cross-entropy or DLR loss
 and AutoAttack ``standard`` / ``rand`` (Croce & Hein 2020). :func:`evaluate` runs every
 (attack, seed) pair and counts an example as robust only if no pair flips it (per-example
-worst case, as AutoAttack does), attacking only the examples still correctly classified.
+worst case, as AutoAttack does), attacking only the examples still correctly classified
+(with ``cascade=True``, only those no earlier attack has flipped, as AutoAttack runs its
+attacks: same worst case, a fraction of the cost when a cheap attack goes first).
 Random defences (purifiers) are attacked and judged with their own randomness; the
 adversarial example is classified by a fresh draw.
 """
@@ -29,7 +31,7 @@ _NORMS = ("Linf", "L2")
 
 def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", steps: int = 40,
                 alpha: float | None = None, eot_iter: int = 1, seed: int = 0,
-                n_classes: int = 10) -> torchattacks.attack.Attack:
+                n_classes: int = 10, batched_eot: bool = False) -> torchattacks.attack.Attack:
     """A torchattacks attack on ``model`` (inputs in [0, 1]).
 
     Args:
@@ -42,6 +44,9 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
         eot_iter: gradient draws per step for "eotpgd" and APGD (EOT).
         seed: APGD/AutoAttack seed.
         n_classes: number of classes (APGD-T / FAB in AutoAttack ``standard``).
+        batched_eot: PGD, EOT-PGD and APGD attack ``EOT(model, eot_iter, batched=True)``:
+            the draws run as one stacked batch and the gradient is that of the mean logits
+            (APGD's own EOT averages the draws' loss gradients, one call per draw instead).
     """
     if name not in ATTACKS:
         raise ValueError(f"unknown attack {name!r}; expected one of {ATTACKS}")
@@ -52,7 +57,11 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
     for label, v in (("steps", steps), ("eot_iter", eot_iter)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{label} must be an int >= 1, got {v!r}")
+    if not isinstance(batched_eot, bool):
+        raise TypeError(f"batched_eot must be a bool, got {batched_eot!r}")
     alpha = alpha if alpha is not None else 2.5 * eps / steps
+    if batched_eot and eot_iter > 1 and not name.startswith("autoattack"):
+        model, eot_iter = EOT(model, eot_iter, batched=True), 1
     if name in ("pgd", "eotpgd"):
         target = model if (name == "pgd" or eot_iter == 1) else EOT(model, eot_iter)
         if norm == "Linf":
@@ -99,7 +108,7 @@ def attack_batches(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor,
 def evaluate(model: nn.Module, x: Tensor, y: Tensor,
              attacks: Mapping[str, Callable[[nn.Module, int], torchattacks.attack.Attack]],
              seeds: Sequence[int] = (0,), *, batch_size: int = 64, level: float = 0.95,
-             progress: Callable[[str], None] | None = None) -> dict:
+             cascade: bool = False, progress: Callable[[str], None] | None = None) -> dict:
     """Clean and worst-case robust accuracy of ``model`` over attacks and seeds.
 
     Args:
@@ -111,11 +120,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
             (torchattacks draws random starts from it) and purifiers are reseeded.
         batch_size: examples per attack call.
         level: confidence level of the Wilson intervals.
+        cascade: attack only the examples that every earlier attack (in ``attacks`` order)
+            left correct; ``per_attack`` is then the accuracy after that attack and all
+            earlier ones (AutoAttack's running robust accuracy). ``robust`` is the same
+            worst case either way, up to the defence's randomness.
 
     Returns:
         dict with ``clean`` and ``robust`` :class:`Accuracy`, ``per_attack`` (name ->
-        Accuracy, worst case over that attack's seeds), ``correct`` (bool ``[N]``, robust
-        per example) and ``seconds`` (attack wall time).
+        Accuracy, worst case over that attack's seeds, cumulative under ``cascade``),
+        ``correct`` (bool ``[N]``, robust per example) and ``seconds`` (attack wall time).
     """
     check_images(x)
     if not isinstance(y, Tensor) or y.shape != (x.shape[0],) or y.dtype not in (torch.int64, torch.int32):
@@ -130,9 +143,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
     reseed(model, 10_000)
     clean = _predict(model, x, batch_size) == y
     robust = clean.clone()
+    if not isinstance(cascade, bool):
+        raise TypeError(f"cascade must be a bool, got {cascade!r}")
     per_attack = {}
     for name, factory in attacks.items():
-        ok = clean.clone()
+        ok = robust.clone() if cascade else clean.clone()
         for seed in seeds:
             idx = torch.nonzero(ok).flatten()
             if progress is not None:

@@ -64,11 +64,12 @@ from .metrics import paired_difference
 from .purify import PurifiedClassifier, Purifier, tweedie_purifier
 from .train import train_classifier, train_diffusion
 
-__all__ = ["CONFIGS", "DATASET_LABELS", "BenchConfig", "run"]
+__all__ = ["CONFIGS", "DATASET_LABELS", "BenchConfig", "attack_table", "pair_with_paper", "paper_setting", "run"]
 
 DOMAIN, TASK = "robustness", "adversarial-purification"
 DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
 PAPER_T_STAR, PAPER_DT = 0.1, 1e-3  # DiffPure's default purification (Nie et al. 2022, sec. 5)
+ADAPTIVE = "adaptive attack (full gradients + EOT)"
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,9 @@ class BenchConfig:
     dm_t_max: float = 0.5
     n_test: int = 32
     eps: float = 0.3
-    attack_steps: int = 10
-    eot: int = 2
+    attack_steps: int = 10  # EOT-PGD steps
+    eot: int = 2  # EOT draws per attack step (random defences)
+    apgd_steps: int = 5  # APGD-CE and APGD-DLR steps before EOT-PGD (0: EOT-PGD alone)
     seeds: tuple[int, ...] = (0,)
     t_stars: tuple[float, ...] = (0.1, 0.3, 0.5)
     t_main: float = 0.1
@@ -101,21 +103,23 @@ class BenchConfig:
     paper_n: int = 0  # images for the attacked paper-solver comparison (0: timing only)
     paper_steps: int = 10
     paper_eot: int = 2
+    paper_apgd_steps: int = 5
     paper_fast: tuple[int, ...] = (5, 20)  # fast-solver steps compared with it (<= 20 NFE)
     paper_batch: int = 16  # images per attack call there (bounds the 100-step graph's memory)
+    paper_fast_batch: int = 64  # the same for the fast solvers
 
 
 # "full" is sized for a CPU run of under two hours (the paper trains for days on GPUs): see the
 # module docstring. The MNIST networks keep the sizes of earlier runs (their cache stays valid).
+_STRONG = {"attack_steps": 100, "eot": 4, "apgd_steps": 25,
+           "paper_steps": 100, "paper_eot": 4, "paper_apgd_steps": 25, "paper_fast": (5, 10, 20)}
 _MNIST_FULL = BenchConfig(n_train=60000, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
-                          dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96, attack_steps=20,
-                          eot=2, t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, paper_n=256,
-                          paper_fast=(5, 10, 20))
+                          dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96,
+                          t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, **_STRONG)
 _FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=1000, clf_lr=1e-2,
                             adv_steps=200, adv_pgd_steps=5, dm_base=16, dm_steps=400, dm_batch=64,
-                            dm_t_max=0.4, n_test=64, eps=0.1, attack_steps=10, eot=2,
-                            t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10), n_timing=16, paper_n=512,
-                            paper_fast=(5, 10, 20))
+                            dm_t_max=0.4, n_test=64, eps=0.1, t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10),
+                            n_timing=16, **_STRONG)
 CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
     "quick": (BenchConfig(),),  # same labels as "full" for MNIST: same comparison groups
     "full": (_MNIST_FULL, _FASHION_FULL),
@@ -194,28 +198,49 @@ class _Recorder:
         self.cfg, self.x, self.y, self.records, self.say = cfg, x, y, records, say
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
-            steps: int | None = None, eot: int | None = None, n: int | None = None,
-            batch: int | None = None) -> dict:
+            paper: bool = False, batch: int | None = None) -> dict:
         cfg = self.cfg
-        steps, eot, n = steps or cfg.attack_steps, eot or cfg.eot, n or cfg.n_test
-        draws = eot if random else 1  # EOT over a deterministic model would only repeat itself
+        steps, eot, apgd = ((cfg.paper_steps, cfg.paper_eot, cfg.paper_apgd_steps) if paper
+                            else (cfg.attack_steps, cfg.eot, cfg.apgd_steps))
+        n = cfg.paper_n if paper else cfg.n_test
         self.say(f"{cfg.dataset} · {setting}: {method}")
-        attack = {"eot-pgd": lambda m, s: make_attack("eotpgd", m, eps=cfg.eps, steps=steps,
-                                                      eot_iter=draws, seed=s)}
-        res = evaluate(model, self.x[:n], self.y[:n], attack, cfg.seeds, batch_size=batch or n)
-        label = f"EOT-PGD, {steps} steps, {eot} draws per step, seeds {list(cfg.seeds)}"
+        table, label = attack_table(cfg.eps, steps, eot if random else 1, apgd)
+        res = evaluate(model, self.x[:n], self.y[:n], table, cfg.seeds, batch_size=batch or n, cascade=True)
+        label += f"; seeds {list(cfg.seeds)}"
+        after = {name: acc.value for name, acc in res["per_attack"].items()}
         for metric, acc in (("clean_accuracy", res["clean"]), ("robust_accuracy", res["robust"])):
             self.records.append({
                 "domain": DOMAIN, "task": TASK, "dataset": DATASET_LABELS[cfg.dataset], "setting": setting,
                 "method": method, "metric": metric, "value": acc.value, "higher_is_better": True,
                 "nfe": nfe, "seconds": res["seconds"], "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
                 "attack": label})
+        self.records[-1]["robust_after_attack"] = after
+        if paper:  # per-example outcomes, so runs of single solvers can be paired later
+            self.records[-1]["correct"] = "".join("1" if c else "0" for c in res["correct"].tolist())
         return res
 
 
+def attack_table(eps: float, steps: int, draws: int, apgd_steps: int) -> tuple[dict, str]:
+    """The bench's adaptive attack: APGD-CE and APGD-DLR (``apgd_steps``; Croce & Hein 2020),
+    then EOT-PGD (``steps``), each with ``draws`` batched EOT draws per step, run as a cascade
+    (each attack only on the examples the earlier ones left correct). Returns name -> factory
+    and a label for the records."""
+    kw = {"eps": eps, "eot_iter": draws, "batched_eot": True}
+    table = {}
+    if apgd_steps:
+        table["APGD-CE"] = lambda m, s: make_attack("apgd-ce", m, steps=apgd_steps, seed=s, **kw)
+        table["APGD-DLR"] = lambda m, s: make_attack("apgd-dlr", m, steps=apgd_steps, seed=s, **kw)
+    table["EOT-PGD"] = lambda m, s: make_attack("eotpgd", m, steps=steps, seed=s, **kw)
+    parts = ([f"APGD-CE {apgd_steps} steps", f"APGD-DLR {apgd_steps} steps"] if apgd_steps else [])
+    parts.append(f"EOT-PGD {steps} steps")
+    how = f"{draws} EOT draws per step" if draws > 1 else "deterministic model, no EOT"
+    return table, f"per-example worst case of {', '.join(parts)} (cascade); {how}"
+
+
 def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
-                 paper_only: bool = False) -> list[dict]:
-    """One dataset's records; ``paper_only`` runs just the paper-solver comparison and timing."""
+                 paper_only: bool = False, solvers: tuple[str, ...] | None = None) -> list[dict]:
+    """One dataset's records; ``paper_only`` runs just the paper-solver comparison (``solvers``
+    of it, see :func:`_paper_comparison`) and timing."""
     if paper_only and not cfg.paper_n:
         raise ValueError("paper_only needs cfg.paper_n > 0 (images in the paper-solver comparison)")
     clf, adv, dm = (m.to(device) for m in _train_all(cfg, out_dir / "cache", say))
@@ -233,11 +258,10 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
 
     paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None)
     if paper_only:
-        _paper_comparison(cfg, rec, paper, purified)
+        _paper_comparison(cfg, rec, paper, purified, solvers)
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
-    adaptive = f"Linf eps={cfg.eps}, EOT-PGD (full gradients)"
-    bpda_set = f"Linf eps={cfg.eps}, EOT-PGD (BPDA)"
+    adaptive, bpda_set = f"Linf eps={cfg.eps}, {ADAPTIVE}", f"Linf eps={cfg.eps}, BPDA + EOT"
     fast = f"{cfg.solver}-{cfg.solver_steps}"
     for setting in (adaptive, bpda_set):  # deterministic baselines: BPDA == plain PGD for them
         rec.add(setting, "undefended", clf, False, None)
@@ -264,20 +288,54 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
 
 
 def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifier,
-                      purified: Callable[..., PurifiedClassifier]) -> tuple[int, float]:
-    """The paper-default purifier and the <= 20 NFE ones, same images and same attack."""
-    setting = (f"Linf eps={cfg.eps}, EOT-PGD (full gradients), "
-               f"DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}")
-    kw = {"steps": cfg.paper_steps, "eot": cfg.paper_eot, "n": cfg.paper_n, "batch": cfg.paper_batch}
-    nfe = paper.purifier.steps
-    res = rec.add(setting, f"DiffPure paper solver (EM dt={PAPER_DT:g}, {nfe} NFE)", paper, True, nfe, **kw)
+                      purified: Callable[..., PurifiedClassifier],
+                      solvers: tuple[str, ...] | None = None) -> tuple[int, float] | None:
+    """The paper-default purifier and the <= 20 NFE ones, same images and same attack.
+
+    ``solvers`` picks a part of the group ("paper" and/or fast-solver step counts as strings,
+    default all): runs of single solvers on separate machines are paired afterwards by
+    :func:`pair_with_paper` from the per-example outcomes each record carries."""
+    solvers = solvers if solvers is not None else ("paper", *(str(k) for k in cfg.paper_fast))
+    unknown = set(solvers) - {"paper", *(str(k) for k in cfg.paper_fast)}
+    if unknown or not solvers:
+        raise ValueError(f"solvers must name 'paper' and/or steps in {cfg.paper_fast}, got {solvers!r}")
+    setting = paper_setting(cfg.eps)
+    nfe, point = paper.purifier.steps, None
+    if "paper" in solvers:
+        res = rec.add(setting, f"DiffPure paper solver (EM dt={PAPER_DT:g}, {nfe} NFE)", paper, True, nfe,
+                      paper=True, batch=cfg.paper_batch)
+        point = (nfe, res["robust"].value)
     for steps in cfg.paper_fast:
-        method = f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}"
-        fast = rec.add(setting, method, purified(PAPER_T_STAR, steps=steps), True, steps, **kw)
-        d = paired_difference(fast["correct"], res["correct"])
-        rec.records[-1].update(minus_paper=d.value, minus_paper_ci=[d.low, d.high],
-                               fast_only=d.a_only, paper_only=d.b_only)
-    return nfe, res["robust"].value
+        if str(steps) in solvers:
+            rec.add(setting, f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}",
+                    purified(PAPER_T_STAR, steps=steps), True, steps, paper=True, batch=cfg.paper_fast_batch)
+    pair_with_paper(rec.records)
+    return point
+
+
+def paper_setting(eps: float) -> str:
+    return f"Linf eps={eps}, {ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}"
+
+
+def pair_with_paper(records: list[dict]) -> None:
+    """Add to each fast solver's robust-accuracy record of the paper-solver group its paired
+    difference from the paper solver on the same images (``minus_paper``, Agresti–Min 95%
+    interval ``minus_paper_ci``, discordant counts ``fast_only``/``paper_only``)."""
+    def bits(r: dict) -> torch.Tensor:
+        return torch.tensor([c == "1" for c in r["correct"]])
+
+    for r in records:
+        if r["metric"] != "robust_accuracy" or "correct" not in r or r["method"].startswith("DiffPure paper"):
+            continue
+        paper = [q for q in records if q["setting"] == r["setting"] and q["dataset"] == r["dataset"]
+                 and q["metric"] == "robust_accuracy" and q["method"].startswith("DiffPure paper")]
+        if not paper:
+            continue
+        if len(paper) > 1 or paper[0]["n"] != r["n"] or len(paper[0]["correct"]) != len(r["correct"]):
+            raise ValueError(f"cannot pair {r['method']!r} with the paper solver: {len(paper)} paper records, "
+                             f"n {[q['n'] for q in paper]} vs {r['n']}")
+        d = paired_difference(bits(r), bits(paper[0]))
+        r.update(minus_paper=d.value, minus_paper_ci=[d.low, d.high], fast_only=d.a_only, paper_only=d.b_only)
 
 
 def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, say) -> list[dict]:

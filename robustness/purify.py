@@ -82,7 +82,9 @@ class _Noise:
 
     Sample ``i`` at global step ``offset + step`` draws from a generator seeded by
     ``(seed_i, step)``; repeated calls within one step continue that generator, so a step
-    recomputed with a fresh ``_Noise`` reproduces its draws exactly.
+    recomputed with a fresh ``_Noise`` reproduces its draws exactly. The generators are CPU
+    generators whatever the device (one batched copy per call): draws are the same on every
+    device, and a CUDA batch costs no per-sample kernel launches or device generators.
     """
 
     def __init__(self, seeds: Sequence[int], offset: int = 0):
@@ -91,11 +93,11 @@ class _Noise:
     def __call__(self, like: Tensor, step: int) -> Tensor:
         k = self.offset + int(step)
         if k not in self.gens:
-            self.gens[k] = [torch.Generator(device=like.device).manual_seed(_mix(s, k)) for s in self.seeds]
+            self.gens[k] = [torch.Generator().manual_seed(_mix(s, k)) for s in self.seeds]
         if like.shape[0] != len(self.seeds):
             raise ValueError(f"noise asked for batch {like.shape[0]} but {len(self.seeds)} seeds are set")
-        return torch.stack([torch.randn(like.shape[1:], generator=g, device=like.device, dtype=like.dtype)
-                            for g in self.gens[k]])
+        z = torch.stack([torch.randn(like.shape[1:], generator=g, dtype=like.dtype) for g in self.gens[k]])
+        return z.to(like.device, non_blocking=True)
 
 
 def _partial_grid(process: pc.GaussianProcess, steps: int, kind: str, t_star: float) -> Grid:

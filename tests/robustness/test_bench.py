@@ -81,9 +81,7 @@ def test_paper_comparison_script_runs_only_that_group(micro, tmp_path, monkeypat
     recs = doc["records"]
     assert recs and all(not record_problems(r, domain="robustness") for r in recs)
     acc = [r for r in recs if r["metric"].endswith("accuracy")]
-    setting = (f"Linf eps={micro.eps}, EOT-PGD (full gradients), "
-               f"DiffPure paper solver vs <= 20 NFE, t*={bench.PAPER_T_STAR}")
-    assert {r["setting"] for r in acc} == {setting}
+    assert {r["setting"] for r in acc} == {bench.paper_setting(micro.eps)}
     assert all(r["n"] == 3 for r in acc)  # --n overrides the config's paper_n
     assert len(acc) == 2 * (1 + len(micro.paper_fast))
     assert {r["metric"] for r in recs} == {"clean_accuracy", "robust_accuracy", "seconds_per_image"}
