@@ -128,7 +128,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
     Returns:
         dict with ``clean`` and ``robust`` :class:`Accuracy`, ``per_attack`` (name ->
         Accuracy, worst case over that attack's seeds, cumulative under ``cascade``),
-        ``correct`` (bool ``[N]``, robust per example) and ``seconds`` (attack wall time).
+        ``correct`` (bool ``[N]``, robust per example), ``clean_correct`` (bool ``[N]``) and
+        ``seconds`` (attack wall time).
     """
     check_images(x)
     if not isinstance(y, Tensor) or y.shape != (x.shape[0],) or y.dtype not in (torch.int64, torch.int32):
@@ -158,4 +159,4 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
         robust &= ok
     model.train(was_training)
     return {"clean": accuracy(clean, level), "robust": accuracy(robust, level), "per_attack": per_attack,
-            "correct": robust, "seconds": time.perf_counter() - t0}
+            "correct": robust, "clean_correct": clean, "seconds": time.perf_counter() - t0}

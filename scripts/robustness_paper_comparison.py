@@ -12,9 +12,12 @@ there if missing) and attacks the first ``--n`` test images::
 
 ``--solvers paper`` (or ``5,10,20``) runs a part of the group, so the parts can run on
 separate machines or calls; each robust-accuracy record keeps its per-example outcomes
-(``correct``), and ``--merge A.json B.json --json F`` joins the parts of one commit, dataset
-and image set and pairs each fast solver with the paper solver (``minus_paper``). The document
-has the schema of ``bench/results/<domain>.json`` (mode "full").
+(``correct``), and ``--merge A.json B.json --json F`` joins the parts of one commit and
+dataset and pairs each fast solver with the paper solver (``minus_paper``). Parts attacked on
+different numbers of images are compared on the first ``--first N``: records with per-example
+outcomes are recomputed on those images (``restricted_from_n`` says from how many), the others
+keep their own ``n``.
+The document has the schema of ``bench/results/<domain>.json`` (mode "full").
 """
 from __future__ import annotations
 
@@ -30,12 +33,27 @@ import torch
 from polydiff.bench.machine import git_commit
 from polydiff.bench.supplementary import write_document
 from polydiff.robustness import bench
+from polydiff.robustness.metrics import accuracy
 
 _SCRIPT = "scripts/robustness_paper_comparison.py"
 
 
-def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str]) -> dict:
-    """Join part documents (same commit, dataset and image count) and pair them with the paper solver."""
+def _restrict(records: list[dict], first: int) -> None:
+    """Accuracy records that carry per-example outcomes, recomputed on the first ``first`` images
+    (records without them keep their own ``n``)."""
+    for r in records:
+        if "correct" not in r or r["n"] == first:
+            continue
+        if r["n"] < first:
+            raise SystemExit(f"--first {first}: {r['method']!r} was attacked on only {r['n']} images")
+        acc = accuracy(torch.tensor([c == "1" for c in r["correct"][:first]]))
+        r.update(value=acc.value, n=first, ci_low=acc.low, ci_high=acc.high, restricted_from_n=r["n"],
+                 correct=r["correct"][:first])
+        r.pop("robust_after_attack", None)  # not recomputable from the final outcomes
+
+
+def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first: int | None) -> dict:
+    """Join part documents (same commit and dataset) and pair them with the paper solver."""
     docs = [json.loads(p.read_text()) for p in paths]
     commits = {d["commit"] for d in docs}
     if len(commits) != 1:
@@ -44,9 +62,12 @@ def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str]) -> dic
     keys = [(r["setting"], r["method"], r["metric"]) for r in records if r["metric"] != "seconds_per_image"]
     if len(keys) != len(set(keys)):
         raise SystemExit("--merge: two parts hold the same method; merge each method once")
-    sizes = {(r["dataset"], r["n"]) for r in records if r.get("correct")}
+    if first is not None:
+        _restrict(records, first)
+    sizes = {(r["dataset"], r["n"]) for r in records if r.get("correct") and r["metric"] == "robust_accuracy"}
     if len(sizes) != 1:
-        raise SystemExit(f"--merge: the parts attack different image sets {sorted(sizes)}")
+        raise SystemExit(f"--merge: the parts attack different image sets {sorted(sizes)}; "
+                         "compare them on a common prefix with --first N")
     timing = [r for r in records if r["metric"] == "seconds_per_image"]
     records = [r for r in records if r["metric"] != "seconds_per_image"] + timing[:2]  # one timing pair
     bench.pair_with_paper(records)
@@ -70,12 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fast-batch", type=int, default=None, help="images per attack call, fast solvers")
     ap.add_argument("--out", type=pathlib.Path, help="the robustness bench's folder (cache/)")
     ap.add_argument("--merge", type=pathlib.Path, nargs="+", help="part documents to join (no attack runs)")
+    ap.add_argument("--first", type=int, default=None, help="with --merge: compare on the first N images")
     ap.add_argument("--json", type=pathlib.Path, required=True, help="where to write the records")
     ap.add_argument("--threads", type=int, default=2)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(argv)
+    if args.first is not None and (not args.merge or args.first < 1):
+        ap.error("--first N (N >= 1) goes with --merge")
     if args.merge:
-        doc = _merge(args.merge, args.json, argv)
+        doc = _merge(args.merge, args.json, argv, args.first)
         _print(doc["records"])
         return
     for name in ("dataset", "n", "out"):

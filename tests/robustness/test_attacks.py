@@ -82,3 +82,52 @@ def test_autoattack_rand_through_purifier(tiny_denoiser, tiny_classifier):
     assert adv.shape == x.shape and float((adv - x).abs().max()) <= 0.3 + 1e-6
     std = make_attack("autoattack-standard", model, eps=0.3, norm="L2", n_classes=3)
     assert [type(a).__name__ for a in std._autoattack.attacks] == ["APGD", "APGDT", "FAB", "Square"]
+
+
+def test_batched_eot_attacks_see_one_stacked_call_per_step(tiny_denoiser, tiny_classifier):
+    """batched_eot: APGD and EOT-PGD attack EOT(model, n, batched=True), APGD with its own EOT off."""
+    p = Purifier(tiny_denoiser, t_star=0.1, solver="ddim", steps=2, gradient="full")
+    model = PurifiedClassifier(p, tiny_classifier)
+    apgd = make_attack("apgd-ce", model, eps=0.3, steps=2, eot_iter=3, batched_eot=True)
+    assert isinstance(apgd.model, EOT) and apgd.model.batched and apgd.model.n == 3 and apgd.eot_iter == 1
+    pgd = make_attack("eotpgd", model, eps=0.3, steps=2, eot_iter=3, batched_eot=True)
+    assert isinstance(pgd.model, EOT) and pgd.model.batched
+    assert make_attack("apgd-dlr", model, eps=0.3, eot_iter=3).eot_iter == 3  # default: APGD's own EOT
+    x, y = _data()
+    rows = []
+    hook = p.register_forward_pre_hook(lambda mod, args: rows.append(args[0].shape[0]))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        adv = pgd(x, y)
+    hook.remove()
+    assert float((adv - x).abs().max()) <= 0.3 + 1e-6
+    assert set(rows) == {3 * len(x)}  # every purifier call held the three draws of all four images
+    with pytest.raises(TypeError, match="batched_eot"):
+        make_attack("pgd", model, eps=0.3, batched_eot="yes")
+
+
+def test_cascade_attacks_only_survivors_and_reports_running_accuracy():
+    """cascade=True: a later attack sees only examples every earlier one left correct; same worst case."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    x, y = _data(24)
+    with torch.no_grad():
+        y = model(x).argmax(-1)
+    seen = []
+
+    def spy(m, s):
+        def run(xb, yb):
+            seen.append(len(xb))
+            return xb
+        return run
+
+    table = {"pgd": lambda m, s: make_attack("pgd", m, eps=0.05, steps=5), "spy": spy}
+    res = evaluate(model, x, y, table, batch_size=100, cascade=True)
+    assert seen == [res["per_attack"]["pgd"].k] and 0 < seen[0] < 24  # only the survivors of PGD
+    assert res["per_attack"]["spy"].k == res["robust"].k == res["per_attack"]["pgd"].k
+    seen.clear()
+    flat = evaluate(model, x, y, table, batch_size=100)
+    assert seen == [24] and flat["robust"].k == res["robust"].k  # deterministic model: same worst case
+    assert torch.equal(flat["clean_correct"], res["clean_correct"]) and bool(res["clean_correct"].all())
+    with pytest.raises(TypeError, match="cascade"):
+        evaluate(model, x, y, table, cascade=1)

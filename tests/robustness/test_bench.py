@@ -11,8 +11,9 @@ from polydiff.robustness import bench
 def micro(monkeypatch):
     cfg = dataclasses.replace(
         bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
-        dm_batch=8, n_test=4, attack_steps=1, eot=1, t_stars=(0.02,), t_main=0.02, solver_steps=2,
-        nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_fast=(2,), paper_batch=1)
+        dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
+        solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
+        paper_fast=(2,), paper_batch=1)
     monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
     return cfg
 
@@ -89,11 +90,55 @@ def test_paper_comparison_script_runs_only_that_group(micro, tmp_path, monkeypat
         bench._run_dataset(dataclasses.replace(micro, paper_n=0), tmp_path, "cpu", print, paper_only=True)
 
 
+def test_paper_comparison_parts_merge_into_the_joint_run(micro, tmp_path, monkeypatch):
+    """--solvers parts run separately and joined by --merge pair exactly as one joint run does;
+    --first compares parts attacked on different numbers of images on their common prefix."""
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    run = _script().main
+    common = ["--dataset", "mnist", "--out", str(tmp_path), "--threads", str(torch.get_num_threads())]
+    run([*common, "--n", "4", "--json", str(tmp_path / "joint.json")])
+    run([*common, "--n", "4", "--solvers", "paper", "--json", str(tmp_path / "p.json")])
+    run([*common, "--n", "4", "--solvers", "2", "--json", str(tmp_path / "f.json")])
+    run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "f.json"), "--json", str(tmp_path / "m.json")])
+
+    def robust(name):
+        doc = json.loads((tmp_path / name).read_text())
+        return doc, {r["method"]: r for r in doc["records"] if r["metric"] == "robust_accuracy"}
+
+    (_, joint), (merged_doc, merged) = robust("joint.json"), robust("m.json")
+    assert joint.keys() == merged.keys() and len(joint) == 2
+    for method, r in joint.items():
+        assert merged[method]["correct"] == r["correct"] and merged[method]["value"] == r["value"]
+        for key in ("minus_paper", "minus_paper_ci", "fast_only", "paper_only"):
+            assert merged[method].get(key) == r.get(key)
+    assert len(merged_doc["parts"]) == 2 and "--merge" in merged_doc["command"]
+    assert all(not record_problems(r, domain="robustness") for r in merged_doc["records"])
+
+    run([*common, "--n", "3", "--solvers", "2", "--json", str(tmp_path / "f3.json")])
+    with pytest.raises(SystemExit):  # 4 paper images vs 3 fast ones: no common set without --first
+        run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "f3.json"), "--json", str(tmp_path / "x.json")])
+    run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "f3.json"), "--first", "3",
+         "--json", str(tmp_path / "m3.json")])
+    _, m3 = robust("m3.json")
+    paper = next(r for m, r in m3.items() if m.startswith("DiffPure paper"))
+    fast = next(r for m, r in m3.items() if not m.startswith("DiffPure paper"))
+    assert paper["restricted_from_n"] == 4 and paper["n"] == 3
+    assert paper["correct"] == joint[paper["method"]]["correct"][:3]
+    assert paper["value"] == pytest.approx(paper["correct"].count("1") / 3)
+    assert fast["minus_paper"] == pytest.approx(fast["value"] - paper["value"])
+    with pytest.raises(SystemExit):  # parts of two commits are not one run
+        doc = json.loads((tmp_path / "f.json").read_text())
+        (tmp_path / "g.json").write_text(json.dumps({**doc, "commit": "other"}))
+        run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "g.json"), "--json", str(tmp_path / "y.json")])
+
+
 def test_attack_strength_script_readings_are_ordered(micro, tmp_path, monkeypatch):
     import json
     monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
     _script("robustness_attack_strength").main([
         "--dataset", "mnist", "--steps", "2", "--n", "4", "--strong-steps", "1", "--strong-eot", "1",
+        "--weak-steps", "1", "--weak-eot", "1",
         "--draws", "3", "--out", str(tmp_path), "--json", str(tmp_path / "a.json"),
         "--threads", str(torch.get_num_threads())])
     recs = json.loads((tmp_path / "a.json").read_text())["records"]
@@ -102,7 +147,8 @@ def test_attack_strength_script_readings_are_ordered(micro, tmp_path, monkeypatc
     assert len(robust) == 4 + 1 + 4 + 1 + 1
     one = [r for m, r in robust.items() if m.endswith(", one fresh draw")]
     mean = [r for m, r in robust.items() if m.endswith(", mean over 3 draws") and not m.startswith("worst")]
-    assert len(one) == len(mean) == 4 and one[0]["method"].startswith("EOT-PGD 1 steps x 1 draws (the bench's)")
+    assert len(one) == len(mean) == 4
+    assert one[0]["method"].startswith("EOT-PGD 1 steps x 1 draws (the former bench attack)")
     worst_one = robust["worst case over the attacks, one fresh draw each"]
     worst_mean = robust["worst case over the attacks per example, mean over 3 draws"]
     all_draws = next(r for m, r in robust.items() if m.endswith("correct under all 3 draws"))
@@ -119,14 +165,15 @@ def test_attack_strength_script_on_the_adversarially_trained_baseline(micro, tmp
     monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
     _script("robustness_attack_strength").main([
         "--dataset", "mnist", "--defence", "adv-trained", "--n", "4", "--strong-steps", "1",
-        "--strong-eot", "1", "--draws", "2", "--out", str(tmp_path), "--json", str(tmp_path / "b.json"),
+        "--strong-eot", "1", "--weak-steps", "1", "--weak-eot", "1", "--draws", "2", "--out", str(tmp_path),
+        "--json", str(tmp_path / "b.json"),
         "--threads", str(torch.get_num_threads())])
     recs = json.loads((tmp_path / "b.json").read_text())["records"]
     assert all(not record_problems(r, domain="robustness") for r in recs)
     assert all(r["setting"].endswith("adv-trained (Madry PGD)") and r["nfe"] is None for r in recs)
     by = {r["method"]: r["value"] for r in recs}
     # a deterministic classifier: every judging draw agrees, so the two readings coincide
-    bench_attack = "EOT-PGD 1 steps x 1 draws (the bench's)"
+    bench_attack = "EOT-PGD 1 steps x 1 draws (the former bench attack)"
     assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, mean over 2 draws"]
     assert by[f"{bench_attack}, one fresh draw"] == by[f"{bench_attack}, correct under all 2 draws"]
 

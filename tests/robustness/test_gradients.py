@@ -96,3 +96,41 @@ def test_invalid_arguments():
     with pytest.raises(ValueError, match="draws"):
         EOT(nn.Identity(), n=0)
     assert set(GRADIENT_MODES) >= {"full", "checkpoint", "adjoint", "bpda"}
+
+
+def test_batched_eot_is_one_call_on_stacked_draws():
+    """batched=True: one call on n draw-major copies; output and gradient are the block means."""
+    class Rows(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls, self.rows = 0, []
+
+        def forward(self, x):
+            self.calls += 1
+            self.rows.append(x.shape[0])
+            w = torch.arange(1, x.shape[0] + 1, dtype=x.dtype)[:, None]  # a different "draw" per row
+            return x.flatten(1)[:, :4] * w
+
+    m = Rows()
+    x = torch.rand(3, 1, 2, 2, requires_grad=True)
+    out = EOT(m, n=4, batched=True)(x)
+    assert m.calls == 1 and m.rows == [12]
+    scale = torch.arange(1, 13, dtype=x.dtype).view(4, 3).mean(0)  # row i of block d has weight 3d + i + 1
+    assert torch.allclose(out, x.flatten(1) * scale[:, None])
+    (g,) = torch.autograd.grad(out.sum(), x)
+    assert torch.allclose(g.flatten(1), scale[:, None].expand(3, 4))
+    assert torch.allclose(EOT(m, n=4, reduce="probs", batched=True)(x).exp().sum(-1), torch.ones(3))
+    with pytest.raises(TypeError, match="batched"):
+        EOT(m, n=2, batched=1)
+
+
+def test_batched_eot_rejects_a_module_that_mixes_rows():
+    with pytest.raises(ValueError, match="rows"):
+        EOT(lambda_module(lambda x: x.flatten(1)[:1]), n=2, batched=True)(torch.rand(3, 1, 2, 2))
+
+
+def lambda_module(fn):
+    class F(nn.Module):
+        def forward(self, x):
+            return fn(x)
+    return F()
