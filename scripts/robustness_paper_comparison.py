@@ -10,7 +10,8 @@ there if missing) and attacks the first ``--n`` test images::
     python scripts/robustness_paper_comparison.py --dataset mnist --n 256 --device cuda \\
         --out OUT/robustness --json bench/results/supplementary/robustness-paper-mnist.json
 
-``--solvers paper`` (or ``5,10,20``) runs a part of the group, so the parts can run on
+``--fast-solver`` swaps the fast purifiers' solver (default DDPM ancestral steps, as in the
+bench). ``--solvers paper`` (or ``5,10,20``) runs a part of the group, so the parts can run on
 separate machines or calls; each robust-accuracy record keeps its per-example outcomes
 (``correct``), and ``--merge A.json B.json --json F`` joins the parts of one commit and
 dataset and pairs each fast solver with the paper solver (``minus_paper``). Parts attacked on
@@ -29,6 +30,7 @@ import pathlib
 import sys
 import time
 
+import polydiff.core as pc
 import torch
 from polydiff.bench.machine import git_commit
 from polydiff.bench.supplementary import write_document
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, help="first N test images")
     ap.add_argument("--solvers", default=None,
                     help="comma list of 'paper' and fast-solver steps (default: the whole group)")
+    ap.add_argument("--fast-solver", choices=pc.SOLVERS, default=None,
+                    help="solver of the <= 20 NFE purifiers (default: the bench's, DDPM ancestral steps)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--batch", type=int, default=None, help="images per attack call, paper solver")
     ap.add_argument("--fast-batch", type=int, default=None, help="images per attack call, fast solvers")
@@ -113,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--device cuda: no CUDA device is available")
     (cfg,) = [c for c in bench.CONFIGS["full"] if c.dataset == args.dataset]
     cfg = dataclasses.replace(cfg, paper_n=args.n, paper_batch=args.batch or cfg.paper_batch,
+                              solver=args.fast_solver or cfg.solver,
                               paper_fast_batch=args.fast_batch or cfg.paper_fast_batch)
     solvers = tuple(s.strip() for s in args.solvers.split(",")) if args.solvers else None
     torch.set_num_threads(args.threads)

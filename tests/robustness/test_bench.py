@@ -133,6 +133,20 @@ def test_paper_comparison_parts_merge_into_the_joint_run(micro, tmp_path, monkey
         run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "g.json"), "--json", str(tmp_path / "y.json")])
 
 
+def test_paper_comparison_fast_solver_option(micro, tmp_path, monkeypatch):
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    _script().main(["--dataset", "mnist", "--n", "2", "--solvers", "2", "--fast-solver", "euler_maruyama",
+                    "--out", str(tmp_path), "--json", str(tmp_path / "em.json")])
+    recs = json.loads((tmp_path / "em.json").read_text())["records"]
+    robust = [r for r in recs if r["metric"] == "robust_accuracy"]
+    assert [r["method"] for r in robust] == [f"polydiff-diffpure t*={bench.PAPER_T_STAR} euler_maruyama-2"]
+    assert robust[0]["nfe"] == 2 and len(robust[0]["correct"]) == 2
+    with pytest.raises(SystemExit):
+        _script().main(["--dataset", "mnist", "--n", "2", "--fast-solver", "rk4", "--out", str(tmp_path),
+                        "--json", str(tmp_path / "x.json")])
+
+
 def test_attack_strength_script_readings_are_ordered(micro, tmp_path, monkeypatch):
     import json
     monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
