@@ -137,7 +137,8 @@ def test_paper_comparison_fast_solver_option(micro, tmp_path, monkeypatch):
     import json
     monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
     _script().main(["--dataset", "mnist", "--n", "2", "--solvers", "2", "--fast-solver", "euler_maruyama",
-                    "--out", str(tmp_path), "--json", str(tmp_path / "em.json")])
+                    "--out", str(tmp_path), "--json", str(tmp_path / "em.json"),
+                    "--threads", str(torch.get_num_threads())])
     recs = json.loads((tmp_path / "em.json").read_text())["records"]
     robust = [r for r in recs if r["metric"] == "robust_accuracy"]
     assert [r["method"] for r in robust] == [f"polydiff-diffpure t*={bench.PAPER_T_STAR} euler_maruyama-2"]
