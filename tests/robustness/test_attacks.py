@@ -49,14 +49,19 @@ def test_eot_apgd_and_l2_attacks_run(tiny_denoiser, tiny_classifier):
     assert "autoattack-rand" in ATTACKS
 
 
-def test_evaluate_worst_case_over_attacks():
-    """A fixed linear model: accuracies must match direct counting of the attack outcomes."""
+def _linear_model_and_its_labels(n: int = 24):
+    """A fixed linear model on 8x8 images and labels equal to its own clean predictions."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
-    x, y = _data(24)
+    x, _ = _data(n)
     with torch.no_grad():
-        y = model(x).argmax(-1)
-        y[:4] = (y[:4] + 1) % 3  # four misclassified clean examples
+        return model, x, model(x).argmax(-1)
+
+
+def test_evaluate_worst_case_over_attacks():
+    """A fixed linear model: accuracies must match direct counting of the attack outcomes."""
+    model, x, y = _linear_model_and_its_labels()
+    y[:4] = (y[:4] + 1) % 3  # four misclassified clean examples
     never = lambda m, s: (lambda xb, yb: xb)
     res = evaluate(model, x, y, {"none": never,
                                  "pgd": lambda m, s: make_attack("pgd", m, eps=0.5, steps=10)},
@@ -108,11 +113,7 @@ def test_batched_eot_attacks_see_one_stacked_call_per_step(tiny_denoiser, tiny_c
 
 def test_cascade_attacks_only_survivors_and_reports_running_accuracy():
     """cascade=True: a later attack sees only examples every earlier one left correct; same worst case."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
-    x, y = _data(24)
-    with torch.no_grad():
-        y = model(x).argmax(-1)
+    model, x, y = _linear_model_and_its_labels()
     seen = []
 
     def spy(m, s):
