@@ -13,7 +13,8 @@ there if missing) and attacks the first ``--n`` test images::
 ``--fast-solver`` swaps the fast purifiers' solver (default DDPM ancestral steps, as in the
 bench). ``--solvers paper`` (or ``5,10,20``) runs a part of the group, so the parts can run on
 separate machines or calls; each robust-accuracy record keeps its per-example outcomes
-(``correct``), and ``--merge A.json B.json --json F`` joins the parts of one commit and
+(``correct``), and ``--merge A.json B.json --json F`` joins the parts of one commit
+(``--mixed-commits`` accepts several, when the attack code between them is the same) and
 dataset and pairs each fast solver with the paper solver (``minus_paper``). Parts attacked on
 different numbers of images are compared on the first ``--first N``: records with per-example
 outcomes are recomputed on those images (``restricted_from_n`` says from how many), the others
@@ -54,12 +55,15 @@ def _restrict(records: list[dict], first: int) -> None:
         r.pop("robust_after_attack", None)  # not recomputable from the final outcomes
 
 
-def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first: int | None) -> dict:
-    """Join part documents (same commit and dataset) and pair them with the paper solver."""
+def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first: int | None,
+           mixed_commits: bool = False) -> dict:
+    """Join part documents (same commit unless ``mixed_commits``, same dataset) and pair them
+    with the paper solver."""
     docs = [json.loads(p.read_text()) for p in paths]
-    commits = {d["commit"] for d in docs}
-    if len(commits) != 1:
-        raise SystemExit(f"--merge: the parts come from different commits {sorted(commits)}")
+    commits = list(dict.fromkeys(d["commit"] for d in docs))
+    if len(commits) != 1 and not mixed_commits:
+        raise SystemExit(f"--merge: the parts come from different commits {commits}; if their attack "
+                         "code is the same, say so with --mixed-commits")
     records = [r for d in docs for r in d["records"]]
     keys = [(r["setting"], r["method"], r["metric"]) for r in records if r["metric"] != "seconds_per_image"]
     if len(keys) != len(set(keys)):
@@ -73,12 +77,13 @@ def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first:
     timing = [r for r in records if r["metric"] == "seconds_per_image"]
     records = [r for r in records if r["metric"] != "seconds_per_image"] + timing[:2]  # one timing pair
     bench.pair_with_paper(records)
-    parts = [{k: d[k] for k in ("command", "date", "machine", "duration_s")} for d in docs]
+    parts = [{k: d[k] for k in ("command", "commit", "date", "machine", "duration_s")} for d in docs]
     machines = [d["machine"] for d in docs]
-    return write_document(out, domain=bench.DOMAIN, script=_SCRIPT, argv=argv, commit=commits.pop(),
+    return write_document(out, domain=bench.DOMAIN, script=_SCRIPT, argv=argv, commit="+".join(commits),
                           started=min(d["date"] for d in docs), duration_s=sum(d["duration_s"] for d in docs),
                           records=records, torch_threads=machines[0]["torch_threads"],
-                          machine=machines[0] if all(m == machines[0] for m in machines) else None,
+                          machine=machines[0] if all(m == machines[0] for m in machines)
+                          else {**machines[0], "parts_differ": True},  # the first part's; each in parts
                           extra={"parts": parts})
 
 
@@ -96,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=pathlib.Path, help="the robustness bench's folder (cache/)")
     ap.add_argument("--merge", type=pathlib.Path, nargs="+", help="part documents to join (no attack runs)")
     ap.add_argument("--first", type=int, default=None, help="with --merge: compare on the first N images")
+    ap.add_argument("--mixed-commits", action="store_true",
+                    help="with --merge: accept parts of different commits (commit becomes 'a+b')")
     ap.add_argument("--json", type=pathlib.Path, required=True, help="where to write the records")
     ap.add_argument("--threads", type=int, default=2)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.first is not None and (not args.merge or args.first < 1):
         ap.error("--first N (N >= 1) goes with --merge")
     if args.merge:
-        doc = _merge(args.merge, args.json, argv, args.first)
+        doc = _merge(args.merge, args.json, argv, args.first, args.mixed_commits)
         _print(doc["records"])
         return
     for name in ("dataset", "n", "out"):

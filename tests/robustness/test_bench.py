@@ -131,6 +131,10 @@ def test_paper_comparison_parts_merge_into_the_joint_run(micro, tmp_path, monkey
         doc = json.loads((tmp_path / "f.json").read_text())
         (tmp_path / "g.json").write_text(json.dumps({**doc, "commit": "other"}))
         run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "g.json"), "--json", str(tmp_path / "y.json")])
+    run(["--merge", str(tmp_path / "p.json"), str(tmp_path / "g.json"), "--mixed-commits",
+         "--json", str(tmp_path / "y.json")])
+    mixed = json.loads((tmp_path / "y.json").read_text())
+    assert mixed["commit"].endswith("+other") and [p["commit"] for p in mixed["parts"]][1] == "other"
 
 
 def test_paper_comparison_fast_solver_option(micro, tmp_path, monkeypatch):
