@@ -332,11 +332,12 @@ def pair_with_paper(records: list[dict]) -> None:
     def bits(r: dict) -> torch.Tensor:
         return torch.tensor([c == "1" for c in r["correct"]])
 
-    for r in records:
-        if r["metric"] != "robust_accuracy" or "correct" not in r or r["method"].startswith("DiffPure paper"):
+    robust = [r for r in records if r["metric"] == "robust_accuracy" and "correct" in r]
+    papers = [r for r in robust if r["method"].startswith("DiffPure paper")]
+    for r in robust:
+        if r in papers:
             continue
-        paper = [q for q in records if q["setting"] == r["setting"] and q["dataset"] == r["dataset"]
-                 and q["metric"] == "robust_accuracy" and q["method"].startswith("DiffPure paper")]
+        paper = [q for q in papers if q["setting"] == r["setting"] and q["dataset"] == r["dataset"]]
         if not paper:
             continue
         if len(paper) > 1 or paper[0]["n"] != r["n"] or len(paper[0]["correct"]) != len(r["correct"]):

@@ -82,7 +82,7 @@ def _attack_and_judge(model, x, y, table: dict, seed: int, batch: int, draws: in
 
 
 def _rows(table: dict, clean: torch.Tensor, judged: dict, draws: int) -> list:
-    """(label, Accuracy) per reading; the first row is the bench's attack, one fresh draw."""
+    """(label, Accuracy) per reading; the first row is the short attack, one fresh draw."""
     labels = list(table)
     first = {a: judged[a][0] for a in labels}
     rows = [(f"{a}, one fresh draw", accuracy(first[a])) for a in labels]
@@ -98,7 +98,8 @@ def _rows(table: dict, clean: torch.Tensor, judged: dict, draws: int) -> list:
 def _mean_accuracy(p: torch.Tensor) -> Accuracy:
     """Mean of per-example probabilities, with a 95% normal interval over examples."""
     n = p.numel()
-    m, se = float(p.mean()), float(p.std(unbiased=True)) / n ** 0.5 if n > 1 else 0.0
+    m = float(p.mean())
+    se = float(p.std(unbiased=True)) / n ** 0.5 if n > 1 else 0.0
     return Accuracy(m, round(m * n), n, max(0.0, m - 1.96 * se), min(1.0, m + 1.96 * se), 0.95, "normal")
 
 

@@ -3,7 +3,7 @@
 The issue's target compares DiffPure's paper solver (Euler–Maruyama, dt = 1e-3, 100 NFE) with
 the <= 20 NFE purifiers under the bench's adaptive attack (APGD-CE, APGD-DLR, EOT-PGD with
 full gradients and EOT, a per-example worst case). The paper solver makes that attack cost
-about 5 s per MNIST image on one H100 and far more on a CPU, so the full-mode suite leaves the
+about 2 s per MNIST image on one H100 and far more on a CPU, so the full-mode suite leaves the
 group to this script. It uses the full-mode networks (cached under ``OUT/cache``, trained
 there if missing) and attacks the first ``--n`` test images::
 

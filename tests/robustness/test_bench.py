@@ -203,3 +203,11 @@ def test_supplementary_document_rejects_no_records(tmp_path):
         write_document(tmp_path / "x.json", domain="robustness", script="scripts/x.py", argv=[], commit="abc",
                        started="2026-11-23T00:00:00+00:00", duration_s=1.0, records=[], torch_threads=1)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_attack_strength_mean_reading_on_one_example():
+    """The mean-over-draws reading of a single example is its probability, with no spread."""
+    acc = _script("robustness_attack_strength")._mean_accuracy(torch.tensor([0.25]))
+    assert (acc.value, acc.n, acc.low, acc.high) == (0.25, 1, 0.25, 0.25)
+    two = _script("robustness_attack_strength")._mean_accuracy(torch.tensor([0.0, 1.0]))
+    assert two.value == 0.5 and two.low == 0.0 and two.high == 1.0

@@ -125,12 +125,9 @@ def test_batched_eot_is_one_call_on_stacked_draws():
 
 
 def test_batched_eot_rejects_a_module_that_mixes_rows():
-    with pytest.raises(ValueError, match="rows"):
-        EOT(lambda_module(lambda x: x.flatten(1)[:1]), n=2, batched=True)(torch.rand(3, 1, 2, 2))
-
-
-def lambda_module(fn):
-    class F(nn.Module):
+    class FirstRow(nn.Module):  # returns one row for the whole stacked batch
         def forward(self, x):
-            return fn(x)
-    return F()
+            return x.flatten(1)[:1]
+
+    with pytest.raises(ValueError, match="rows"):
+        EOT(FirstRow(), n=2, batched=True)(torch.rand(3, 1, 2, 2))
