@@ -48,7 +48,8 @@ Full-mode sizes (CPU, 2 threads: 32 minutes with cached networks; the paper trai
 
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images (times the draws) at a time: 64 x 4
-draws took 61 GB on the H100; 16 x 4 fits a 24 GB CPU machine.
+draws took 61 GB on the H100; 16 x 4 fits a 24 GB CPU machine. ``paper_gradient =
+"checkpoint"`` keeps one step's graph instead (the same gradient; each step's forward twice).
 """
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ class BenchConfig:
     paper_fast: tuple[int, ...] = (5, 20)  # fast-solver steps compared with it (<= 20 NFE)
     paper_batch: int = 16  # images per attack call there (bounds the 100-step graph's memory)
     paper_fast_batch: int = 64  # the same for the fast solvers
+    paper_skip: int = 0  # test images skipped before the group's first (parts on later images)
+    paper_gradient: str = "full"  # "checkpoint": the same gradient, one step graph in memory
 
 
 # "full" is sized for a CPU run of under two hours (the paper trains for days on GPUs): see the
@@ -201,8 +204,10 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
 class _Recorder:
     """Attacks one model on the fixed subset and appends its clean/robust accuracy records."""
 
-    def __init__(self, cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor, records: list[dict], say):
+    def __init__(self, cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor, records: list[dict], say,
+                 networks: str = ""):
         self.cfg, self.x, self.y, self.records, self.say = cfg, x, y, records, say
+        self.networks = networks  # digest of the trained weights, so parts of one comparison can be checked
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
             paper: bool = False, batch: int | None = None) -> dict:
@@ -222,9 +227,10 @@ class _Recorder:
                 "nfe": nfe, "seconds": res["seconds"], "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
                 "attack": label})
         self.records[-1]["robust_after_attack"] = after
-        if paper:  # per-example outcomes, so runs of single solvers can be paired later
+        if paper:  # per-example outcomes, so runs of single solvers can be paired (and joined) later
             for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
-                r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
+                r.update(correct="".join("1" if c else "0" for c in ok.tolist()), first_image=cfg.paper_skip,
+                         gradient=cfg.paper_gradient, networks=self.networks)
         return res
 
 
@@ -251,12 +257,22 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     of it, see :func:`_paper_comparison`) and timing."""
     if paper_only and not cfg.paper_n:
         raise ValueError("paper_only needs cfg.paper_n > 0 (images in the paper-solver comparison)")
-    clf, adv, dm = (m.to(device) for m in _train_all(cfg, out_dir / "cache", say))
-    x, y = load_images(cfg.dataset, "test", max(cfg.n_test, cfg.paper_n))  # each group slices its first n
+    if cfg.paper_skip and not paper_only:
+        raise ValueError(f"paper_skip={cfg.paper_skip} only goes with paper_only (the other groups use the "
+                         "first n_test images)")
+    if cfg.paper_gradient not in ("full", "checkpoint"):
+        raise ValueError(f"paper_gradient must be 'full' or 'checkpoint', got {cfg.paper_gradient!r}")
+    nets3 = _train_all(cfg, out_dir / "cache", say)
+    networks = _digest(*(v for m in nets3 for v in m.state_dict().values()))
+    clf, adv, dm = (m.to(device) for m in nets3)
+    # each group slices its first n (the paper group its first paper_n after paper_skip)
+    x, y = load_images(cfg.dataset, "test", max(cfg.n_test, cfg.paper_skip + cfg.paper_n))
+    if paper_only:
+        x, y = x[cfg.paper_skip:], y[cfg.paper_skip:]
     x, y = x.to(device), y.to(device)
     proc = pc.VP()
     records: list[dict] = []
-    rec = _Recorder(cfg, x, y, records, say)
+    rec = _Recorder(cfg, x, y, records, say, networks)
 
     def purified(t_star: float, *, solver: str = cfg.solver, steps: int | None = cfg.solver_steps,
                  gradient: str = "full") -> PurifiedClassifier:
@@ -264,7 +280,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
                      image_shape=(1, 28, 28))
         return PurifiedClassifier(p, clf)
 
-    paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None)
+    paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None, gradient=cfg.paper_gradient)
     if paper_only:
         _paper_comparison(cfg, rec, paper, purified, solvers)
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
@@ -309,6 +325,7 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
         raise ValueError(f"solvers must name 'paper' and/or steps in {cfg.paper_fast}, got {solvers!r}")
     setting = paper_setting(cfg.eps)
     nfe, point = paper.purifier.steps, None
+    grad = cfg.paper_gradient
     if "paper" in solvers:
         res = rec.add(setting, f"DiffPure paper solver (EM dt={PAPER_DT:g}, {nfe} NFE)", paper, True, nfe,
                       paper=True, batch=cfg.paper_batch)
@@ -316,7 +333,8 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
     for steps in cfg.paper_fast:
         if str(steps) in solvers:
             rec.add(setting, f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}",
-                    purified(PAPER_T_STAR, steps=steps), True, steps, paper=True, batch=cfg.paper_fast_batch)
+                    purified(PAPER_T_STAR, steps=steps, gradient=grad), True, steps, paper=True,
+                    batch=cfg.paper_fast_batch)
     pair_with_paper(rec.records)
     return point
 

@@ -19,6 +19,12 @@ dataset and pairs each fast solver with the paper solver (``minus_paper``). Part
 different numbers of images are compared on the first ``--first N``: records with per-example
 outcomes are recomputed on those images (``restricted_from_n`` says from how many), the others
 keep their own ``n``.
+``--skip K`` attacks images K..K+N-1 instead, so one method can run in parts (one call each
+within a machine's time limit); ``--merge`` joins a method's parts on consecutive ranges into
+one record (``joined_from``). Every record names the trained networks by a digest of their
+weights (``networks``), and ``--merge`` refuses parts of different networks. ``--gradient
+checkpoint`` recomputes each solver step in the backward pass: the same gradient in the memory
+of one step, so the 100-step solver can be attacked in larger batches.
 The document has the schema of ``bench/results/<domain>.json`` (mode "full").
 """
 from __future__ import annotations
@@ -55,27 +61,66 @@ def _restrict(records: list[dict], first: int) -> None:
         r.pop("robust_after_attack", None)  # not recomputable from the final outcomes
 
 
+def _join(group: list[dict]) -> dict:
+    """One method's records from parts attacked on consecutive image ranges (``--skip``), as one
+    record on their union: outcomes concatenated, accuracy and interval recomputed, attack
+    seconds summed, the running accuracies averaged by images (``joined_from``: each part's
+    first image, images and gradient mode)."""
+    if len(group) == 1:
+        return group[0]
+    name = group[0]["method"]
+    if any("correct" not in r for r in group):
+        raise SystemExit(f"--merge: {name!r} appears in several parts without per-example outcomes")
+    group = sorted(group, key=lambda r: r.get("first_image", 0))
+    for a, b in zip(group, group[1:]):
+        if b.get("first_image", 0) != a.get("first_image", 0) + a["n"]:
+            raise SystemExit(f"--merge: the parts of {name!r} start at images "
+                             f"{[r.get('first_image', 0) for r in group]} with {[r['n'] for r in group]} "
+                             "images: not consecutive ranges (two parts hold the same images?)")
+    correct = "".join(r["correct"] for r in group)
+    acc = accuracy(torch.tensor([c == "1" for c in correct]))
+    joined = {**group[0], "value": acc.value, "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
+              "correct": correct, "seconds": sum(r["seconds"] for r in group),
+              "gradient": "+".join(dict.fromkeys(r.get("gradient", "full") for r in group)),
+              "joined_from": [{"first_image": r.get("first_image", 0), "n": r["n"],
+                               "gradient": r.get("gradient", "full")} for r in group]}
+    after = [r.get("robust_after_attack") for r in group]
+    if all(a is not None and a.keys() == after[0].keys() for a in after):
+        joined["robust_after_attack"] = {k: sum(a[k] * r["n"] for a, r in zip(after, group)) / acc.n
+                                         for k in after[0]}
+    else:
+        joined.pop("robust_after_attack", None)
+    return joined
+
+
 def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first: int | None,
            mixed_commits: bool = False) -> dict:
-    """Join part documents (same commit unless ``mixed_commits``, same dataset) and pair them
-    with the paper solver."""
+    """Join part documents (same commit unless ``mixed_commits``, same dataset and networks):
+    a method's parts on consecutive image ranges become one record (:func:`_join`), then each
+    fast solver is paired with the paper solver."""
     docs = [json.loads(p.read_text()) for p in paths]
     commits = list(dict.fromkeys(d["commit"] for d in docs))
     if len(commits) != 1 and not mixed_commits:
         raise SystemExit(f"--merge: the parts come from different commits {commits}; if their attack "
                          "code is the same, say so with --mixed-commits")
     records = [r for d in docs for r in d["records"]]
-    keys = [(r["setting"], r["method"], r["metric"]) for r in records if r["metric"] != "seconds_per_image"]
-    if len(keys) != len(set(keys)):
-        raise SystemExit("--merge: two parts hold the same method; merge each method once")
+    networks = {r["networks"] for r in records if r.get("networks")}
+    if len(networks) > 1:
+        raise SystemExit(f"--merge: the parts attack different trained networks {sorted(networks)}")
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r["metric"] != "seconds_per_image":
+            groups.setdefault((r["setting"], r["method"], r["metric"]), []).append(r)
+    timing = [r for r in records if r["metric"] == "seconds_per_image"]
+    records = [_join(g) for g in groups.values()]
     if first is not None:
         _restrict(records, first)
-    sizes = {(r["dataset"], r["n"]) for r in records if r.get("correct") and r["metric"] == "robust_accuracy"}
+    sizes = {(r["dataset"], r.get("first_image", 0), r["n"]) for r in records
+             if r.get("correct") and r["metric"] == "robust_accuracy"}
     if len(sizes) != 1:
-        raise SystemExit(f"--merge: the parts attack different image sets {sorted(sizes)}; "
-                         "compare them on a common prefix with --first N")
-    timing = [r for r in records if r["metric"] == "seconds_per_image"]
-    records = [r for r in records if r["metric"] != "seconds_per_image"] + timing[:2]  # one timing pair
+        raise SystemExit(f"--merge: the parts attack different image sets (dataset, first image, n) "
+                         f"{sorted(sizes)}; compare them on a common prefix with --first N")
+    records += timing[:2]  # one timing pair
     bench.pair_with_paper(records)
     parts = [{k: d[k] for k in ("command", "commit", "date", "machine", "duration_s")} for d in docs]
     machines = [d["machine"] for d in docs]
@@ -90,7 +135,12 @@ def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=tuple(bench.DATASET_LABELS))
-    ap.add_argument("--n", type=int, help="first N test images")
+    ap.add_argument("--n", type=int, help="first N test images (after --skip)")
+    ap.add_argument("--skip", type=int, default=0,
+                    help="test images skipped first: a part on images SKIP..SKIP+N-1, joined by --merge")
+    ap.add_argument("--gradient", choices=("full", "checkpoint"), default="full",
+                    help="backpropagation through the solver: plain, or recomputing each step "
+                         "(the same gradient in one step's memory, so larger --batch)")
     ap.add_argument("--solvers", default=None,
                     help="comma list of 'paper' and fast-solver steps (default: the whole group)")
     ap.add_argument("--fast-solver", choices=pc.SOLVERS, default=None,
@@ -120,10 +170,13 @@ def main(argv: list[str] | None = None) -> None:
         v = getattr(args, name)
         if v is not None and v < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    if args.skip < 0:
+        ap.error(f"--skip must be >= 0, got {args.skip}")
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA device is available")
     (cfg,) = [c for c in bench.CONFIGS["full"] if c.dataset == args.dataset]
-    cfg = dataclasses.replace(cfg, paper_n=args.n, paper_batch=args.batch or cfg.paper_batch,
+    cfg = dataclasses.replace(cfg, paper_n=args.n, paper_skip=args.skip, paper_gradient=args.gradient,
+                              paper_batch=args.batch or cfg.paper_batch,
                               solver=args.fast_solver or cfg.solver,
                               paper_fast_batch=args.fast_batch or cfg.paper_fast_batch)
     solvers = tuple(s.strip() for s in args.solvers.split(",")) if args.solvers else None

@@ -211,3 +211,63 @@ def test_attack_strength_mean_reading_on_one_example():
     assert (acc.value, acc.n, acc.low, acc.high) == (0.25, 1, 0.25, 0.25)
     two = _script("robustness_attack_strength")._mean_accuracy(torch.tensor([0.0, 1.0]))
     assert two.value == 0.5 and two.low == 0.0 and two.high == 1.0
+
+
+def test_paper_comparison_parts_on_later_images_join(micro, tmp_path, monkeypatch):
+    """--skip attacks the images after the first K with the chosen gradient mode; --merge joins a
+    method's parts on consecutive ranges into one record on their union and refuses overlaps
+    and parts of different networks."""
+    import json
+
+    from polydiff.robustness.data import load_images
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    seen = []
+    real_evaluate = bench.evaluate
+
+    def spy(model, x, y, *args, **kwargs):
+        seen.append((x.clone(), model.purifier.gradient))
+        return real_evaluate(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate", spy)
+    run = _script().main
+    common = ["--dataset", "mnist", "--out", str(tmp_path), "--threads", str(torch.get_num_threads())]
+    run([*common, "--n", "2", "--solvers", "paper", "--json", str(tmp_path / "a.json")])
+    run([*common, "--n", "2", "--skip", "2", "--solvers", "paper", "--gradient", "checkpoint",
+         "--json", str(tmp_path / "b.json")])
+    run([*common, "--n", "4", "--solvers", "2", "--json", str(tmp_path / "f.json")])
+    images, _ = load_images("mnist", "test", 4)
+    assert torch.equal(seen[0][0], images[:2]) and torch.equal(seen[1][0], images[2:4])
+    assert [g for _, g in seen] == ["full", "checkpoint", "full"]
+    b = json.loads((tmp_path / "b.json").read_text())["records"]
+    assert {(r["first_image"], r["gradient"]) for r in b if "correct" in r} == {(2, "checkpoint")}
+
+    parts = [str(tmp_path / f) for f in ("a.json", "b.json", "f.json")]
+    run(["--merge", *parts, "--json", str(tmp_path / "m.json")])
+    docs = {f: json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json", "m.json")}
+
+    def paper_robust(doc):
+        (r,) = [r for r in doc["records"] if r["metric"] == "robust_accuracy" and "paper solver" in r["method"]]
+        return r
+
+    joined, pa, pb = (paper_robust(docs[f]) for f in ("m.json", "a.json", "b.json"))
+    assert joined["n"] == 4 and joined["first_image"] == 0 and joined["correct"] == pa["correct"] + pb["correct"]
+    assert joined["value"] == pytest.approx(joined["correct"].count("1") / 4)
+    assert joined["ci_low"] <= joined["value"] <= joined["ci_high"]
+    assert joined["gradient"] == "full+checkpoint" and [p["first_image"] for p in joined["joined_from"]] == [0, 2]
+    for k, v in joined["robust_after_attack"].items():  # running accuracies averaged by images
+        assert v == pytest.approx((pa["robust_after_attack"][k] * 2 + pb["robust_after_attack"][k] * 2) / 4)
+    (fast,) = [r for r in docs["m.json"]["records"] if r["metric"] == "robust_accuracy" and "minus_paper" in r]
+    assert fast["minus_paper"] == pytest.approx(fast["value"] - joined["value"])
+    assert all(not record_problems(r, domain="robustness") for r in docs["m.json"]["records"])
+
+    with pytest.raises(SystemExit):  # the same images twice are not a longer run
+        run(["--merge", *parts, str(tmp_path / "a.json"), "--json", str(tmp_path / "x.json")])
+    other = {**docs["b.json"], "records": [{**r, "networks": "0" * 16} if "networks" in r else r
+                                           for r in docs["b.json"]["records"]]}
+    (tmp_path / "c.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit):  # parts of differently trained networks are not one comparison
+        run(["--merge", parts[0], str(tmp_path / "c.json"), parts[2], "--json", str(tmp_path / "y.json")])
+    with pytest.raises(ValueError, match="paper_skip"):
+        bench._run_dataset(dataclasses.replace(micro, paper_skip=1), tmp_path, "cpu", print)
+    with pytest.raises(SystemExit):
+        run([*common, "--n", "2", "--skip", "-1", "--json", str(tmp_path / "z.json")])
