@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import itertools
 import json
 import pathlib
 import sys
@@ -72,7 +73,7 @@ def _join(group: list[dict]) -> dict:
     if any("correct" not in r for r in group):
         raise SystemExit(f"--merge: {name!r} appears in several parts without per-example outcomes")
     group = sorted(group, key=lambda r: r.get("first_image", 0))
-    for a, b in zip(group, group[1:]):
+    for a, b in itertools.pairwise(group):
         if b.get("first_image", 0) != a.get("first_image", 0) + a["n"]:
             raise SystemExit(f"--merge: the parts of {name!r} start at images "
                              f"{[r.get('first_image', 0) for r in group]} with {[r['n'] for r in group]} "
