@@ -25,6 +25,8 @@ one record (``joined_from``). Every record names the trained networks by a diges
 weights (``networks``), and ``--merge`` refuses parts of different networks. ``--gradient
 checkpoint`` recomputes each solver step in the backward pass: the same gradient in the memory
 of one step, so the 100-step solver can be attacked in larger batches.
+``--pool A.json B.json ...`` pools merged comparisons (other datasets, retrained networks) into
+one paired comparison over every attacked (image, run) pair.
 The document has the schema of ``bench/results/<domain>.json`` (mode "full").
 """
 from __future__ import annotations
@@ -133,6 +135,46 @@ def _merge(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str], first:
                           extra={"parts": parts})
 
 
+def _pool(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str]) -> dict:
+    """Pool merged comparisons (datasets, networks, runs) into one paired comparison: each
+    method's per-example outcomes concatenated in document order, the paper solver's likewise,
+    so ``minus_paper`` is the mean difference over every attacked (image, run) pair."""
+    docs = [json.loads(p.read_text()) for p in paths]
+    per_doc = []
+    for p, d in zip(paths, docs, strict=True):
+        robust = {r["method"]: r for r in d["records"] if r["metric"] == "robust_accuracy" and r.get("correct")}
+        papers = [m for m in robust if m.startswith("DiffPure paper")]
+        if len(papers) != 1 or len({len(r["correct"]) for r in robust.values()}) != 1:
+            raise SystemExit(f"--pool: {p} is not one merged comparison (one paper-solver record and "
+                             "every method on the same images)")
+        per_doc.append(robust)
+    methods = [m for m in per_doc[0] if all(m in robust for robust in per_doc)]
+    missing = sorted({m for robust in per_doc for m in robust} - set(methods))
+    if missing:
+        raise SystemExit(f"--pool: {missing} are not in every document; pool the methods all runs share")
+    label = " + ".join(f"{r['dataset']} ({r['setting'].split(',')[0]}, n={r['n']}, networks "
+                       f"{r.get('networks', 'unrecorded')})" for r in (robust[methods[0]] for robust in per_doc))
+    records = []
+    for m in methods:
+        rs = [robust[m] for robust in per_doc]
+        correct = "".join(r["correct"] for r in rs)
+        acc = accuracy(torch.tensor([c == "1" for c in correct]))
+        records.append({**{k: rs[0][k] for k in ("domain", "task", "method", "metric", "higher_is_better",
+                                                 "nfe", "attack")},
+                        "dataset": "+".join(dict.fromkeys(r["dataset"] for r in rs)),
+                        "setting": f"{bench.ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={bench.PAPER_T_STAR}; "
+                                   f"pooled: {label}",
+                        "value": acc.value, "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
+                        "seconds": sum(r["seconds"] for r in rs), "correct": correct})
+    bench.pair_with_paper(records)
+    parts = [{"path": str(p), "commit": d["commit"], "date": d["date"]} for p, d in zip(paths, docs, strict=True)]
+    return write_document(out, domain=bench.DOMAIN, script=_SCRIPT, argv=argv,
+                          commit="+".join(dict.fromkeys(d["commit"] for d in docs)),
+                          started=min(d["date"] for d in docs), duration_s=sum(d["duration_s"] for d in docs),
+                          records=records, torch_threads=docs[0]["machine"]["torch_threads"],
+                          machine={**docs[0]["machine"], "parts_differ": True}, extra={"pooled": parts})
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=tuple(bench.DATASET_LABELS))
@@ -151,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fast-batch", type=int, default=None, help="images per attack call, fast solvers")
     ap.add_argument("--out", type=pathlib.Path, help="the robustness bench's folder (cache/)")
     ap.add_argument("--merge", type=pathlib.Path, nargs="+", help="part documents to join (no attack runs)")
+    ap.add_argument("--pool", type=pathlib.Path, nargs="+",
+                    help="merged comparisons to pool into one paired comparison (no attack runs)")
     ap.add_argument("--first", type=int, default=None, help="with --merge: compare on the first N images")
     ap.add_argument("--mixed-commits", action="store_true",
                     help="with --merge: accept parts of different commits (commit becomes 'a+b')")
@@ -160,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.first is not None and (not args.merge or args.first < 1):
         ap.error("--first N (N >= 1) goes with --merge")
+    if args.pool:
+        if args.merge:
+            ap.error("--pool and --merge are separate steps: merge each run, then pool the merged files")
+        doc = _pool(args.pool, args.json, argv)
+        _print(doc["records"])
+        return
     if args.merge:
         doc = _merge(args.merge, args.json, argv, args.first, args.mixed_commits)
         _print(doc["records"])

@@ -269,5 +269,19 @@ def test_paper_comparison_parts_on_later_images_join(micro, tmp_path, monkeypatc
         run(["--merge", parts[0], str(tmp_path / "c.json"), parts[2], "--json", str(tmp_path / "y.json")])
     with pytest.raises(ValueError, match="paper_skip"):
         bench._run_dataset(dataclasses.replace(micro, paper_skip=1), tmp_path, "cpu", print)
+
+    # --pool: merged comparisons become one paired comparison over every (image, run) pair
+    run(["--pool", str(tmp_path / "m.json"), str(tmp_path / "m.json"), "--json", str(tmp_path / "pool.json")])
+    pooled = json.loads((tmp_path / "pool.json").read_text())["records"]
+    assert all(not record_problems(r, domain="robustness") for r in pooled)
+    by_method = {r["method"]: r for r in pooled}
+    assert by_method[joined["method"]]["correct"] == joined["correct"] * 2
+    pooled_fast = by_method[fast["method"]]
+    assert pooled_fast["n"] == 8 and pooled_fast["minus_paper"] == pytest.approx(fast["minus_paper"])
+    assert (pooled_fast["fast_only"], pooled_fast["paper_only"]) == (2 * fast["fast_only"], 2 * fast["paper_only"])
+    with pytest.raises(SystemExit):  # a document without the fast solver cannot be pooled with one that has it
+        run(["--pool", str(tmp_path / "m.json"), str(tmp_path / "a.json"), "--json", str(tmp_path / "q.json")])
+    with pytest.raises(SystemExit):
+        run(["--pool", str(tmp_path / "m.json"), "--merge", str(tmp_path / "m.json"), "--json", str(tmp_path / "q.json")])
     with pytest.raises(SystemExit):
         run([*common, "--n", "2", "--skip", "-1", "--json", str(tmp_path / "z.json")])
