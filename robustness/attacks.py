@@ -25,7 +25,7 @@ from .purify import check_images
 
 __all__ = ["ATTACKS", "attack_batches", "evaluate", "make_attack", "reseed"]
 
-ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "autoattack-rand", "autoattack-standard")
+ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "square", "autoattack-rand", "autoattack-standard")
 _NORMS = ("Linf", "L2")
 
 
@@ -39,7 +39,8 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
         model: logits ``[B, K]`` from images in [0, 1] (e.g. a PurifiedClassifier).
         eps: radius of the threat model.
         norm: "Linf" or "L2".
-        steps: iterations of PGD / APGD (AutoAttack uses its own budgets).
+        steps: iterations of PGD / APGD; queries of Square (Andriushchenko et al. 2020, the
+            black-box member of AutoAttack "standard"; AutoAttack uses its own budgets).
         alpha: PGD step size (default ``2.5 eps / steps``, Madry et al.).
         eot_iter: gradient draws per step for "eotpgd" and APGD (EOT).
         seed: APGD/AutoAttack seed.
@@ -70,6 +71,8 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
     if name.startswith("apgd"):
         return torchattacks.APGD(model, norm=norm, eps=eps, steps=steps, n_restarts=1, seed=seed,
                                  loss=name.split("-")[1], eot_iter=eot_iter)
+    if name == "square":  # score-based: no gradients, so masking cannot fool it
+        return torchattacks.Square(model, norm=norm, eps=eps, n_queries=steps, n_restarts=1, seed=seed)
     return torchattacks.AutoAttack(model, norm=norm, eps=eps, version=name.split("-")[1],
                                    n_classes=n_classes, seed=seed)
 

@@ -13,7 +13,7 @@ def micro(monkeypatch):
         bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
         dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
         solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
-        paper_fast=(2,), paper_batch=1)
+        paper_fast=(2,), paper_batch=1, square_queries=20)
     monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
     return cfg
 
@@ -29,6 +29,11 @@ def test_bench_records_and_cache(micro, tmp_path):
         if r["metric"].endswith("accuracy"):
             assert r["ci_low"] <= r["value"] <= r["ci_high"]
             assert r["n"] == (micro.paper_n if "paper solver" in r["setting"] else micro.n_test)
+    for r in recs:  # Square (score-based) on the deterministic baselines only, last in the cascade
+        if r["metric"] == "robust_accuracy":
+            deterministic = r["method"] in ("undefended", "adv-trained (Madry PGD)")
+            assert ("Square" in r["robust_after_attack"]) == deterministic == ("Square 20 queries" in r["attack"])
+            assert r["value"] == list(r["robust_after_attack"].values())[-1]
     paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
     # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
     assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
