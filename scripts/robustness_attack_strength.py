@@ -6,8 +6,9 @@ worst case of the longer attacks. It attacks one fast purifier (DDPM ancestral s
 ``t* = 0.1``, full gradients through the solver) on the first ``--n`` test images with the short
 EOT-PGD (``--weak-steps`` x ``--weak-eot``) and with longer ones — EOT-PGD with more steps and
 draws, APGD-CE and APGD-DLR with EOT (Croce & Hein 2020) — and reports each attack's robust
-accuracy and the per-example worst case over all of them (``--defence adv-trained`` attacks
-the adversarially trained classifier instead)::
+accuracy and the per-example worst case over all of them (``--defence adv-trained`` or
+``undefended`` attacks that classifier instead; ``--square Q`` adds the score-based Square
+attack, which no gradient masking can hide from)::
 
     python scripts/robustness_attack_strength.py --dataset mnist --steps 5 --n 128 \\
         --out OUT/robustness --json bench/results/supplementary/robustness-attacks-mnist.json
@@ -44,10 +45,12 @@ from polydiff.robustness.metrics import Accuracy, accuracy
 from polydiff.robustness.purify import PurifiedClassifier, Purifier
 
 
-def attacks(cfg: bench.BenchConfig, strong_steps: int, strong_eot: int, weak_steps: int, weak_eot: int) -> dict:
-    """The short EOT-PGD first, then the longer attacks; label -> factory(model, seed)."""
+def attacks(cfg: bench.BenchConfig, strong_steps: int, strong_eot: int, weak_steps: int, weak_eot: int,
+            square: int = 0) -> dict:
+    """The short EOT-PGD first, then the longer attacks (and Square with ``square`` queries);
+    label -> factory(model, seed)."""
     eps = cfg.eps
-    return {
+    table = {
         f"EOT-PGD {weak_steps} steps x {weak_eot} draws (the former bench attack)":
             lambda m, s: make_attack("eotpgd", m, eps=eps, steps=weak_steps, eot_iter=weak_eot, seed=s),
         f"EOT-PGD {4 * strong_steps} steps x {strong_eot} draws":
@@ -57,6 +60,9 @@ def attacks(cfg: bench.BenchConfig, strong_steps: int, strong_eot: int, weak_ste
         f"APGD-DLR {strong_steps} steps x {strong_eot} draws":
             lambda m, s: make_attack("apgd-dlr", m, eps=eps, steps=strong_steps, eot_iter=strong_eot, seed=s),
     }
+    if square:  # score-based (Andriushchenko et al. 2020): what gradient masking cannot hide from
+        table[f"Square {square} queries"] = lambda m, s: make_attack("square", m, eps=eps, steps=square, seed=s)
+    return table
 
 
 @torch.no_grad()
@@ -106,7 +112,7 @@ def _mean_accuracy(p: torch.Tensor) -> Accuracy:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=tuple(bench.DATASET_LABELS), required=True)
-    ap.add_argument("--defence", choices=("diffpure", "adv-trained"), default="diffpure",
+    ap.add_argument("--defence", choices=("diffpure", "adv-trained", "undefended"), default="diffpure",
                     help="the DiffPure purifier, or the adversarially trained classifier as its baseline")
     ap.add_argument("--steps", type=int, default=5, help="DDPM steps of the purifier (its NFE)")
     ap.add_argument("--n", type=int, required=True, help="first N test images")
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--strong-eot", type=int, default=4, help="EOT draws per step of the longer attacks")
     ap.add_argument("--weak-steps", type=int, default=10, help="steps of the short EOT-PGD (the reference)")
     ap.add_argument("--weak-eot", type=int, default=2, help="EOT draws per step of the short EOT-PGD")
+    ap.add_argument("--square", type=int, default=0, help="also Square with this many queries (0: none)")
     ap.add_argument("--batch", type=int, default=32, help="images per attack call")
     ap.add_argument("--draws", type=int, default=8, help="fresh purifications judging each adversarial example")
     ap.add_argument("--out", type=pathlib.Path, required=True, help="the robustness bench's folder (cache/)")
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("steps", "n", "strong_steps", "strong_eot", "weak_steps", "weak_eot", "batch", "draws"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.square < 0:
+        ap.error(f"--square must be >= 0, got {args.square}")
     (cfg,) = [c for c in bench.CONFIGS["full"] if c.dataset == args.dataset]
     torch.set_num_threads(args.threads)
     commit = git_commit()
@@ -136,9 +145,11 @@ def main(argv: list[str] | None = None) -> None:
                             gradient="full", image_shape=(1, 28, 28))
         model, nfe = PurifiedClassifier(purifier, clf), args.steps
         defence = f"polydiff-diffpure t*={bench.PAPER_T_STAR} {cfg.solver}-{args.steps}"
-    else:
+    elif args.defence == "adv-trained":
         model, nfe, defence = adv, None, "adv-trained (Madry PGD)"
-    table = attacks(cfg, args.strong_steps, args.strong_eot, args.weak_steps, args.weak_eot)
+    else:
+        model, nfe, defence = clf, None, "undefended"
+    table = attacks(cfg, args.strong_steps, args.strong_eot, args.weak_steps, args.weak_eot, args.square)
     setting = f"Linf eps={cfg.eps}, attack strength on {defence}"
     t1 = time.perf_counter()
     clean, judged = _attack_and_judge(model, x, y, table, cfg.seeds[0], args.batch, args.draws)

@@ -290,3 +290,24 @@ def test_paper_comparison_parts_on_later_images_join(micro, tmp_path, monkeypatc
         run(["--pool", str(tmp_path / "m.json"), "--merge", str(tmp_path / "m.json"), "--json", str(tmp_path / "q.json")])
     with pytest.raises(SystemExit):
         run([*common, "--n", "2", "--skip", "-1", "--json", str(tmp_path / "z.json")])
+
+
+def test_attack_strength_script_square_on_the_undefended_classifier(micro, tmp_path, monkeypatch):
+    """--square adds the score-based attack to the table; the worst case is over it too."""
+    import json
+    monkeypatch.setitem(bench.CONFIGS, "full", (micro,))
+    _script("robustness_attack_strength").main([
+        "--dataset", "mnist", "--defence", "undefended", "--n", "4", "--strong-steps", "1", "--strong-eot", "1",
+        "--weak-steps", "1", "--weak-eot", "1", "--draws", "1", "--square", "10", "--out", str(tmp_path),
+        "--json", str(tmp_path / "s.json"), "--threads", str(torch.get_num_threads())])
+    recs = json.loads((tmp_path / "s.json").read_text())["records"]
+    assert all(not record_problems(r, domain="robustness") for r in recs)
+    assert all(r["setting"].endswith("undefended") for r in recs)
+    by = {r["method"]: r["value"] for r in recs}
+    square = [m for m in by if m.startswith("Square 10 queries")]
+    worst = [m for m in by if m.startswith("worst case")]
+    assert square and worst
+    assert all(by[w] <= by[s] for w in worst for s in square if s.split(",")[-1] == w.split(",")[-1])
+    with pytest.raises(SystemExit):
+        _script("robustness_attack_strength").main(["--dataset", "mnist", "--n", "2", "--square", "-1", "--out",
+                                                   str(tmp_path), "--json", str(tmp_path / "x.json")])
