@@ -41,7 +41,9 @@ full-mode suite runs only its timing (``paper_n = 0``) and the comparison is
 ``scripts/robustness_paper_comparison.py`` (parts on separate machines, then ``--merge``),
 committed under ``bench/results/supplementary/``.
 
-Full-mode sizes (CPU, 2 threads: 32 minutes with cached networks; the paper trains for days on GPUs):
+Full-mode sizes (CPU, 2 threads: 32 minutes with the networks cached at 27ab02f; networks retrained
+later survive the first attack more often and MNIST alone ran past 50 minutes; the paper trains
+for days on GPUs):
 
 * MNIST: 60,000 training images; 96 test images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100
   steps, 4 EOT draws per step; t* in {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1.
