@@ -357,12 +357,17 @@ def paper_setting(eps: float) -> str:
     return f"Linf eps={eps}, {ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}"
 
 
+def outcomes(correct: str) -> torch.Tensor:
+    """Per-example outcomes (bool ``[N]``) from a record's ``correct`` string of '0'/'1'."""
+    return torch.tensor([c == "1" for c in correct], dtype=torch.bool)
+
+
 def pair_with_paper(records: list[dict]) -> None:
     """Add to each fast solver's robust-accuracy record of the paper-solver group its paired
     difference from the paper solver on the same images (``minus_paper``, Agresti–Min 95%
     interval ``minus_paper_ci``, discordant counts ``fast_only``/``paper_only``)."""
     def bits(r: dict) -> torch.Tensor:
-        return torch.tensor([c == "1" for c in r["correct"]])
+        return outcomes(r["correct"])
 
     robust = [r for r in records if r["metric"] == "robust_accuracy" and "correct" in r]
     papers = [r for r in robust if r["method"].startswith("DiffPure paper")]

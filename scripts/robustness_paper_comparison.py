@@ -58,7 +58,7 @@ def _restrict(records: list[dict], first: int) -> None:
             continue
         if r["n"] < first:
             raise SystemExit(f"--first {first}: {r['method']!r} was attacked on only {r['n']} images")
-        acc = accuracy(torch.tensor([c == "1" for c in r["correct"][:first]]))
+        acc = accuracy(bench.outcomes(r["correct"][:first]))
         r.update(value=acc.value, n=first, ci_low=acc.low, ci_high=acc.high, restricted_from_n=r["n"],
                  correct=r["correct"][:first])
         r.pop("robust_after_attack", None)  # not recomputable from the final outcomes
@@ -81,7 +81,7 @@ def _join(group: list[dict]) -> dict:
                              f"{[r.get('first_image', 0) for r in group]} with {[r['n'] for r in group]} "
                              "images: not consecutive ranges (two parts hold the same images?)")
     correct = "".join(r["correct"] for r in group)
-    acc = accuracy(torch.tensor([c == "1" for c in correct]))
+    acc = accuracy(bench.outcomes(correct))
     joined = {**group[0], "value": acc.value, "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
               "correct": correct, "seconds": sum(r["seconds"] for r in group),
               "gradient": "+".join(dict.fromkeys(r.get("gradient", "full") for r in group)),
@@ -158,7 +158,7 @@ def _pool(paths: list[pathlib.Path], out: pathlib.Path, argv: list[str]) -> dict
     for m in methods:
         rs = [robust[m] for robust in per_doc]
         correct = "".join(r["correct"] for r in rs)
-        acc = accuracy(torch.tensor([c == "1" for c in correct]))
+        acc = accuracy(bench.outcomes(correct))
         records.append({**{k: rs[0][k] for k in ("domain", "task", "method", "metric", "higher_is_better",
                                                  "nfe", "attack")},
                         "dataset": "+".join(dict.fromkeys(r["dataset"] for r in rs)),
