@@ -41,9 +41,9 @@ full-mode suite runs only its timing (``paper_n = 0``) and the comparison is
 ``scripts/robustness_paper_comparison.py`` (parts on separate machines, then ``--merge``),
 committed under ``bench/results/supplementary/``.
 
-Full-mode sizes (CPU, 2 threads: 32 minutes with the networks cached at 27ab02f; networks retrained
-later survive the first attack more often and MNIST alone ran past 50 minutes; the paper trains
-for days on GPUs):
+Full-mode sizes (CPU, 2 threads, networks cached: 108 minutes at bbf3f6b, MNIST 61 of them;
+32 minutes at 27ab02f with earlier networks that fell to the first attack more often; training
+the networks adds about 19 minutes; the paper trains for days on GPUs):
 
 * MNIST: 60,000 training images; 96 test images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100
   steps, 4 EOT draws per step; t* in {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1.
@@ -213,7 +213,7 @@ class _Recorder:
     def __init__(self, cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor, records: list[dict], say,
                  networks: str = ""):
         self.cfg, self.x, self.y, self.records, self.say = cfg, x, y, records, say
-        self.networks = networks  # digest of the trained weights, so parts of one comparison can be checked
+        self.networks = networks  # digest of the trained weights: ties records (and parts of one comparison) to them
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
             paper: bool = False, batch: int | None = None) -> dict:
@@ -232,12 +232,12 @@ class _Recorder:
                 "domain": DOMAIN, "task": TASK, "dataset": DATASET_LABELS[cfg.dataset], "setting": setting,
                 "method": method, "metric": metric, "value": acc.value, "higher_is_better": True,
                 "nfe": nfe, "seconds": res["seconds"], "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
-                "attack": label})
+                "attack": label, "networks": self.networks})
         self.records[-1]["robust_after_attack"] = after
         if paper:  # per-example outcomes, so runs of single solvers can be paired (and joined) later
             for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
                 r.update(correct="".join("1" if c else "0" for c in ok.tolist()), first_image=cfg.paper_skip,
-                         gradient=cfg.paper_gradient, networks=self.networks)
+                         gradient=cfg.paper_gradient)
         return res
 
 

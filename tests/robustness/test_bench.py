@@ -34,6 +34,8 @@ def test_bench_records_and_cache(micro, tmp_path):
             deterministic = r["method"] in ("undefended", "adv-trained (Madry PGD)")
             assert ("Square" in r["robust_after_attack"]) == deterministic == ("Square 20 queries" in r["attack"])
             assert r["value"] == list(r["robust_after_attack"].values())[-1]
+    attacked = [r for r in recs if r["metric"] in ("clean_accuracy", "robust_accuracy")]
+    assert len({r["networks"] for r in attacked}) == 1 and len(attacked[0]["networks"]) == 16
     paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
     # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
     assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
