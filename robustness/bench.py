@@ -366,9 +366,6 @@ def pair_with_paper(records: list[dict]) -> None:
     """Add to each fast solver's robust-accuracy record of the paper-solver group its paired
     difference from the paper solver on the same images (``minus_paper``, Agresti–Min 95%
     interval ``minus_paper_ci``, discordant counts ``fast_only``/``paper_only``)."""
-    def bits(r: dict) -> torch.Tensor:
-        return outcomes(r["correct"])
-
     robust = [r for r in records if r["metric"] == "robust_accuracy" and "correct" in r]
     papers = [r for r in robust if r["method"].startswith("DiffPure paper")]
     for r in robust:
@@ -380,7 +377,7 @@ def pair_with_paper(records: list[dict]) -> None:
         if len(paper) > 1 or paper[0]["n"] != r["n"] or len(paper[0]["correct"]) != len(r["correct"]):
             raise ValueError(f"cannot pair {r['method']!r} with the paper solver: {len(paper)} paper records, "
                              f"n {[q['n'] for q in paper]} vs {r['n']}")
-        d = paired_difference(bits(r), bits(paper[0]))
+        d = paired_difference(outcomes(r["correct"]), outcomes(paper[0]["correct"]))
         r.update(minus_paper=d.value, minus_paper_ci=[d.low, d.high], fast_only=d.a_only, paper_only=d.b_only)
 
 
