@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import compact_group, metric_label
-from .runner import DOMAINS, RESULTS_DIR
+from .suite import DOMAINS, RESULTS_DIR
 from .schema import group_records, record_problems
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"

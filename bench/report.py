@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .schema import best_index, best_indices, group_records, has_peer
 
 if TYPE_CHECKING:
-    from .runner import SuiteResult
+    from .suite import SuiteResult
 
 NO_PEER = "no baseline/peer in this group"
 
@@ -101,7 +101,7 @@ def render_report(result: SuiteResult, summaries: Mapping[str, Path] | None = No
 
 def _mode_notes(result: SuiteResult) -> list[str]:
     """Quick mode: the time budget, and whether the full mode's conclusions hold."""
-    from .runner import QUICK_BUDGET_S
+    from .suite import QUICK_BUDGET_S
 
     if result.mode != "quick":
         return []

@@ -1,6 +1,6 @@
 """Runs the domains' benchmark entries and writes what they measured.
 
-Each domain plugs in through one function (the contract in DESIGN.md)::
+Each domain plugs in through one function (the contract in docs/design.md)::
 
     def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]
 
@@ -28,81 +28,28 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compare import Agreement, compare, load_reference
+from .compare import compare, load_reference
 from .jsonio import plain_numbers, write_json
 from .machine import git_commit, machine_info
 from .schema import MODES, record_problems
 
-#: Where each domain's entry lives. Tests and plug-ins may pass their own mapping.
-ENTRIES: dict[str, str] = {
-    "core": "polydiff.bench.core_bench:run",
-    "vision": "polydiff.vision.bench:run",
-    "text": "polydiff.text.bench:run",
-    "timeseries": "polydiff.timeseries.bench:run",
-    "molecules": "polydiff.molecules.bench:run",
-    "robustness": "polydiff.robustness.bench:run",
-}
-DOMAINS: tuple[str, ...] = tuple(ENTRIES)
-#: Committed full-mode results: ``bench/results/<domain>.json`` in the source tree.
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-STATUSES = ("ok", "skipped", "not available", "error")
-#: Quick mode's budget for all domains together on 2 CPU cores (issue 11).
-QUICK_BUDGET_S = 20 * 60
+# The suite's constants live in .suite (report and readme_table read them too); re-exported here.
+from .suite import (
+    DOMAINS,
+    ENTRIES,
+    QUICK_BUDGET_S,
+    RESULTS_DIR,
+    STATUSES,
+    DomainOutcome,
+    Entry,
+    SuiteResult,
+)
 
-Entry = Callable[..., Any]
-
-
-@dataclass
-class DomainOutcome:
-    """What happened to one domain: status, message, wall time, records and figures."""
-
-    domain: str
-    status: str
-    message: str = ""
-    seconds: float = 0.0
-    records: list[dict[str, Any]] = field(default_factory=list)
-    figures: list[str] = field(default_factory=list)
-    torch_threads: int | None = None  # what the domain ran with (entries may pin their own)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready description without the records."""
-        return {"domain": self.domain, "status": self.status, "message": self.message,
-                "seconds": round(self.seconds, 3), "n_records": len(self.records),
-                "figures": self.figures}
-
-
-@dataclass
-class SuiteResult:
-    """Everything one ``polydiff bench`` run produced."""
-
-    mode: str
-    device: str
-    command: str
-    commit: str
-    machine: dict[str, Any]
-    started: str
-    duration_s: float
-    outcomes: list[DomainOutcome]
-    out_dir: Path
-    agreement: Agreement | None = None  # quick mode vs the committed full-mode results
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        """All valid records of all domains, in run order."""
-        return [r for o in self.outcomes for r in o.records]
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``results.json`` document."""
-        return {"mode": self.mode, "device": self.device, "command": self.command,
-                "commit": self.commit, "machine": self.machine, "started": self.started,
-                "duration_s": round(self.duration_s, 3),
-                "domains": [o.summary() for o in self.outcomes],
-                "agreement_with_full": asdict(self.agreement) if self.agreement else None,
-                "records": self.records}
+__all__ = ["DOMAINS", "ENTRIES", "QUICK_BUDGET_S", "RESULTS_DIR", "STATUSES", "DomainOutcome",
+           "SuiteResult", "run_domain", "run_suite", "write_committed_results"]
 
 
 class _Unavailable(Exception):
@@ -191,7 +138,7 @@ def run_domain(domain: str, spec: str | Entry, mode: str, out_dir: Path, device:
     """Run one domain's entry and turn whatever happens into a :class:`DomainOutcome`.
 
     The entry gets ``out_dir / domain`` as its folder (figures, ``cache/``). Its records are
-    validated (DESIGN.md schema, ``domain`` must match); invalid ones are dropped and the
+    validated (docs/design.md schema, ``domain`` must match); invalid ones are dropped and the
     domain is reported as an error naming them. ``KeyboardInterrupt`` is not caught.
     """
     dom_out = Path(out_dir) / domain

@@ -1,4 +1,4 @@
-"""The benchmark record: one number for one (method, metric), as in DESIGN.md.
+"""The benchmark record: one number for one (method, metric), as in docs/design.md.
 
 A domain's ``bench.run`` returns a list of records::
 

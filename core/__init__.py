@@ -1,6 +1,6 @@
 """polydiff.core — the diffusion engine: processes, predictions, solvers, hooks.
 
-Needs only torch and numpy. See DESIGN.md for the four ideas and the public contract::
+Needs only torch and numpy. See docs/design.md for the four ideas and the public contract::
 
     import polydiff.core as pc
     proc = pc.VP()

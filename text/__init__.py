@@ -17,7 +17,7 @@ Rooms:
 - :mod:`~polydiff.text.masked` — masked (absorbing-state) diffusion (Sahoo et al. 2024, MDLM).
 - :mod:`~polydiff.text.metrics` — BLEU (sacreBLEU and sentence-level method 4), ROUGE-L,
   self-BLEU, distinct-n, control success, perplexity.
-- ``python -m polydiff.text.train`` and :mod:`~polydiff.text.bench`.
+- ``python -m polydiff.text.train`` and :mod:`polydiff.bench.text`.
 """
 import importlib.util as _ilu
 

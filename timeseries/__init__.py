@@ -7,7 +7,7 @@ Probabilistic Time Series Imputation") with a PyPOTS-style API
 
 Modules: ``data`` (loaders, windowing, normalisation), ``masks`` (training-mask strategies),
 ``nets`` (the CSDI denoiser), ``impute`` / ``forecast`` (tasks), ``metrics``, ``plots``,
-``baselines``, ``train`` (script), ``bench`` (suite entry).
+``baselines``, ``train`` (script); the suite entry is ``polydiff.bench.timeseries``.
 """
 try:
     import gluonts as _gluonts  # noqa: F401

@@ -14,8 +14,8 @@ The same script runs data-parallel unchanged: ``torchrun --nproc_per_node=N scri
 (``batch_size`` stays the global batch). Rooms: :mod:`.config` (TrainConfig), :mod:`.loop`
 (Trainer), :mod:`.data` (data order), :mod:`.ema`, :mod:`.checkpoint` (layout, atomic
 writes, validated loading), :mod:`.serialize` (pickle-free state), :mod:`.state` (what a
-resumable run saves), :mod:`.rng`, :mod:`.distributed`, :mod:`.metrics`,
-:mod:`.bench_overhead` (cost of the extras).
+resumable run saves), :mod:`.rng`, :mod:`.distributed`, :mod:`.metrics`. The cost of the
+extras is measured by :mod:`polydiff.bench.training_overhead`.
 """
 
 from .checkpoint import (

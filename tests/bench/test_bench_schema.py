@@ -1,4 +1,4 @@
-"""The record schema of DESIGN.md and the comparisons the report draws from it."""
+"""The record schema of docs/design.md and the comparisons the report draws from it."""
 from __future__ import annotations
 
 import math

@@ -59,7 +59,7 @@ def run_polydiff(sched, x, steps, solver, seed=None, **kw):
     _MODE["pred"] = sched.config.prediction_type
     proc = pc.DiscreteVP.from_diffusers(sched.config)
     if isinstance(sched, diffusers.EulerDiscreteScheduler):
-        # sigma-space schedulers: the VP state is latents / sqrt(1 + sigma_max^2) (DESIGN.md)
+        # sigma-space schedulers: the VP state is latents / sqrt(1 + sigma_max^2) (docs/design.md)
         sched.set_timesteps(steps)
         smax = float(sched.sigmas.max())
         x = x * float(sched.init_noise_sigma) / (1 + smax**2) ** 0.5

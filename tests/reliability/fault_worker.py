@@ -77,7 +77,7 @@ def trainer(run_dir: str | None):
 
 def main_bench(out: Path) -> int:
     from polydiff.bench import cli
-    from polydiff.timeseries import bench
+    from polydiff.bench import timeseries as bench
 
     bench.SETTINGS["quick"] = TINY_TIMESERIES
     return cli.main(["bench", "--quick", "--domains", "timeseries", "--out", str(out), "--results-dir",

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import torch
 from polydiff.bench.schema import group_records, record_problems
-from polydiff.robustness import bench
+from polydiff.bench import robustness as bench
 
 
 @pytest.fixture

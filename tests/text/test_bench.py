@@ -2,7 +2,7 @@
 import time
 
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
-from polydiff.text.bench import BenchConfig, run
+from polydiff.bench.text import BenchConfig, run
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,

@@ -26,7 +26,7 @@ def test_train_script_rejects_unknown_model(tmp_path):
 
 def test_bench_models_have_about_the_same_parameter_count(tok):
     """The AR baseline is compared at the diffusion models' size (issue: same parameter count)."""
-    from polydiff.text.bench import FULL as bc
+    from polydiff.bench.text import FULL as bc
     from polydiff.text.train import build_model
 
     counts = {}

@@ -3,7 +3,7 @@ import json
 
 import pytest
 import torch
-from polydiff.vision import bench
+from polydiff.bench import vision as bench
 from polydiff.vision.nets import UNet
 from polydiff.vision.train import load_trained, main, train
 

@@ -58,7 +58,6 @@ draws took 61 GB on the H100; 16 x 4 fits a 24 GB CPU machine. ``paper_gradient 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import pathlib
 import time
@@ -67,15 +66,15 @@ from dataclasses import dataclass
 
 import polydiff.core as pc
 import torch
+from polydiff.bench.common import cached, digest, record
 from polydiff.core.training import TrainConfig
+from polydiff.robustness import nets
+from polydiff.robustness.attacks import evaluate, make_attack, reseed
+from polydiff.robustness.data import load_images
+from polydiff.robustness.metrics import paired_difference
+from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
+from polydiff.robustness.train import train_classifier, train_diffusion
 from torch import nn
-
-from . import nets
-from .attacks import evaluate, make_attack, reseed
-from .data import load_images
-from .metrics import paired_difference
-from .purify import PurifiedClassifier, Purifier, tweedie_purifier
-from .train import train_classifier, train_diffusion
 
 __all__ = ["CONFIGS", "DATASET_LABELS", "BenchConfig", "attack_table", "pair_with_paper", "paper_setting", "run"]
 
@@ -143,22 +142,19 @@ CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
 
 
 def _digest(*tensors: torch.Tensor) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(t.contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    return digest(None, *tensors)
 
 
 def _cached(cache: pathlib.Path, name: str, key: dict, build: Callable[[], nn.Module]) -> nn.Module:
     """Load ``name`` from ``cache`` if trained with the same ``key``, else build and save it."""
-    tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache / f"{name}-{tag}"
-    if (folder / "model.safetensors").is_file():
-        net = nets.load(folder)
-    else:
+
+    def build_and_save(folder: pathlib.Path) -> nn.Module:
         net = build()
         nets.save_net(net.cpu(), folder)
         (folder / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
+        return net
+
+    net = cached(cache / f"{name}-{digest(key, length=12)}", "model.safetensors", nets.load, build_and_save)
     for p in net.parameters():
         p.requires_grad_(True)
     return net.eval()
@@ -195,7 +191,7 @@ def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress) -> tuple[nn.Modu
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
-    """Train (or load) the networks, attack every method on every dataset, return DESIGN.md records."""
+    """Train (or load) the networks, attack every method on every dataset, return docs/design.md records."""
     if mode not in CONFIGS:
         raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
     out_dir = pathlib.Path(out_dir)
@@ -228,11 +224,10 @@ class _Recorder:
         label += f"; seeds {list(cfg.seeds)}"
         after = {name: acc.value for name, acc in res["per_attack"].items()}
         for metric, acc in (("clean_accuracy", res["clean"]), ("robust_accuracy", res["robust"])):
-            self.records.append({
-                "domain": DOMAIN, "task": TASK, "dataset": DATASET_LABELS[cfg.dataset], "setting": setting,
-                "method": method, "metric": metric, "value": acc.value, "higher_is_better": True,
-                "nfe": nfe, "seconds": res["seconds"], "n": acc.n, "ci_low": acc.low, "ci_high": acc.high,
-                "attack": label, "networks": self.networks})
+            self.records.append(record(
+                DOMAIN, TASK, DATASET_LABELS[cfg.dataset], setting, method, metric, acc.value, True, nfe,
+                res["seconds"], acc.n, ci_low=acc.low, ci_high=acc.high, attack=label,
+                networks=self.networks))
         self.records[-1]["robust_after_attack"] = after
         if paper:  # per-example outcomes, so runs of single solvers can be paired (and joined) later
             for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
@@ -392,10 +387,9 @@ def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, 
         with torch.no_grad():
             p.purify(x, gradient="none")
         sec = time.perf_counter() - t0
-        out.append({"domain": DOMAIN, "task": TASK, "dataset": DATASET_LABELS[cfg.dataset],
-                    "setting": f"purification time per image, t*={PAPER_T_STAR}", "method": method,
-                    "metric": "seconds_per_image", "value": sec / len(x), "higher_is_better": False,
-                    "nfe": p.nfe, "seconds": sec, "n": len(x)})
+        out.append(record(DOMAIN, TASK, DATASET_LABELS[cfg.dataset],
+                          f"purification time per image, t*={PAPER_T_STAR}", method, "seconds_per_image",
+                          sec / len(x), False, p.nfe, sec, len(x)))
     return out
 
 

@@ -22,18 +22,14 @@ the model/training config and the data), so a second run only evaluates.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from polydiff.bench.common import cached, digest, record, timed
 from polydiff.core.training import TrainConfig
-
-from . import metrics as M
-from .train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
+from polydiff.text import metrics as M
+from polydiff.text.train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
 
 __all__ = ["FULL", "QUICK", "BenchConfig", "run"]
 
@@ -84,7 +80,7 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1
 
 
 def _key(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return digest(obj, length=12)
 
 
 def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> torch.nn.Module:
@@ -96,26 +92,29 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
                        device=device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
                 [(e.source, e.text) for e in data.train]])
-    d = cache / f"{kind}-{key}"
-    if (d / "model.safetensors").is_file():
-        model = type(model).load(d).eval()
-        if kind in ("diffusion-lm", "diffuseq") and model.allowed_ids is None:
-            from .train import training_rows
-            model.restrict_vocabulary(training_rows(model, kind, data.train)[:, model.config.src_len:])
-        return model
-    if progress:
-        progress(f"train {kind} ({bc.steps} steps)")
-    train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps)
-    model.save(d)
-    return model.eval()
+
+    def load(d: Path) -> torch.nn.Module:
+        loaded = type(model).load(d).eval()
+        if kind in ("diffusion-lm", "diffuseq") and loaded.allowed_ids is None:
+            from polydiff.text.train import training_rows
+            loaded.restrict_vocabulary(training_rows(loaded, kind, data.train)[:, loaded.config.src_len:])
+        return loaded
+
+    def build(d: Path) -> torch.nn.Module:
+        if progress:
+            progress(f"train {kind} ({bc.steps} steps)")
+        train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps)
+        model.save(d)
+        return model.eval()
+
+    return cached(cache / f"{kind}-{key}", "model.safetensors", load, build)
 
 
 def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, progress):
     """The independent control evaluator: a token CNN trained on training sentences."""
     from polydiff.core.training import Trainer
+    from polydiff.text.nets import TokenCNNClassifier
     from safetensors.torch import load_file, save_file
-
-    from .nets import TokenCNNClassifier
 
     tok = data.tokenizer
     clf = TokenCNNClassifier(tok.vocab_size, len(data.attributes))
@@ -144,9 +143,7 @@ def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
 
 
 def _rec(task, setting, method, metric, value, hib, nfe, seconds, n) -> dict:
-    return {"domain": DOMAIN, "task": task, "dataset": DATASET, "setting": setting, "method": method,
-            "metric": metric, "value": float(value), "higher_is_better": hib, "nfe": nfe,
-            "seconds": float(seconds), "n": int(n)}
+    return record(DOMAIN, task, DATASET, setting, method, metric, value, hib, nfe, seconds, n)
 
 
 def _text_records(setting: str, method: str, texts: list[str], refs: list[list[str]], nfe, seconds: float,
@@ -180,15 +177,9 @@ def _text_records(setting: str, method: str, texts: list[str], refs: list[list[s
     return out
 
 
-def _timed(fn: Callable, *args, **kw):
-    t0 = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t0
-
-
 def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
         config: BenchConfig | None = None) -> list[dict]:
-    """Train (or load cached) models and return DESIGN.md records (see the module docstring).
+    """Train (or load cached) models and return docs/design.md records (see the module docstring).
 
     ``config`` overrides the mode's :class:`BenchConfig` (smaller runs in tests).
     """
@@ -249,7 +240,7 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
             if progress:
                 progress(f"decode {prefix}{name}")
             g = torch.Generator().manual_seed(bc.seed)
-            ar_runs.append((name, *_timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
+            ar_runs.append((name, *timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
     for solver in solvers:
         for nfe in nfes:
             setting = f"{prefix}{solver}-{nfe}steps"
@@ -260,14 +251,14 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
                     progress(f"decode diffuseq {setting}")
                 for mbr in mbrs:
                     g = torch.Generator().manual_seed(bc.seed)
-                    hyp, s = _timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
+                    hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
                     name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
                     records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity)
             if "masked" in models and solver == solvers[0]:
                 if progress:
                     progress(f"decode masked {setting}")
                 g = torch.Generator().manual_seed(bc.seed)
-                hyp, s = _timed(models["masked"].generate, sources, k, nfe, generator=g)
+                hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g)
                 records += _text_records(setting, "polydiff-mdlm", hyp, refs, nfe, s, tok, k, diversity)
     return records
 
@@ -308,7 +299,7 @@ def _available(kind: str) -> bool:
     if kind != "masked":
         return True
     try:
-        from . import masked  # noqa: F401  (needs core's discrete-state process)
+        from polydiff.text import masked  # noqa: F401  (needs core's discrete-state process)
     except ImportError:
         return False
     return True
@@ -342,7 +333,7 @@ def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
     if progress:
         progress("control: ar-lm samples")
     g = torch.Generator().manual_seed(bc.seed)
-    ar_texts, ar_s = _timed(lm.generate, None, bc.n_control, generator=g)
+    ar_texts, ar_s = timed(lm.generate, None, bc.n_control, generator=g)
     for ctrl in bc.controls:
         idx = data.attributes.index(ctrl)
         out += _sample_records(ctrl, "ar-lm-unconditional", ar_texts, clf, idx, lm, tok, bc, None, ar_s)
@@ -350,7 +341,7 @@ def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
             if progress:
                 progress(f"control {ctrl} {'guided' if guided else 'unguided'}")
             g = torch.Generator().manual_seed(bc.seed)
-            texts, s = _timed(dlm.generate, [ctrl] if guided else None, bc.n_control, bc.control_nfe,
+            texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, bc.control_nfe,
                               "ddim", generator=g)
             method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided")
             out += _sample_records(ctrl, method, texts, clf, idx, lm, tok, bc, bc.control_nfe, s)

@@ -1,6 +1,6 @@
 """Overhead of the training loop's extras on a small U-Net (CPU).
 
-    python -m polydiff.core.training.bench_overhead --steps 40 --repeats 3
+    python -m polydiff.bench.training_overhead --steps 40 --repeats 3
 
 Three ways to run the same optimisation (AdamW, clipping, an eps-prediction denoising loss on
 random 3x16x16 "images"), interleaved ``repeats`` times, median throughput reported:
@@ -24,10 +24,9 @@ import tempfile
 import time
 
 import torch
+from polydiff.core.training.config import TrainConfig
+from polydiff.core.training.loop import Trainer
 from torch import nn
-
-from .config import TrainConfig
-from .loop import Trainer
 
 __all__ = ["SmallUNet", "measure_overhead"]
 

@@ -10,9 +10,10 @@ import pathlib
 import time
 
 import torch
-
-from . import metrics, plots, segment
-from .data import load_mni152_slices, nuclei_tiles
+from polydiff.bench.common import record
+from polydiff.bench.vision_common import trained
+from polydiff.vision import metrics, plots, segment
+from polydiff.vision.data import load_mni152_slices, nuclei_tiles
 
 __all__ = ["run_segmentation", "unconditional_ddpm"]
 
@@ -32,8 +33,7 @@ def unconditional_ddpm(name: str, x_tr: torch.Tensor, steps: int, cache: pathlib
     """``(net, process)``: the unconditional DDPM (eps loss, Gaussian noise) trained on a dataset's
     unlabelled training images. On MNI152 this is also AnoDDPM's Gaussian-noise lesion model (same
     loss, data and cache key), so the full bench trains it once."""
-    from .bench import _cached
-    return _cached(cache, f"segment-ddpm-{name}", "segment", x_tr, torch.zeros(len(x_tr), dtype=torch.long),
+    return trained(cache, f"segment-ddpm-{name}", "segment", x_tr, torch.zeros(len(x_tr), dtype=torch.long),
                    device, steps=steps, lr=1e-3, net_kwargs=net_kw, **common)
 
 
@@ -62,10 +62,8 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
             secs_b = time.perf_counter() - t0
             for method, p, s, nfe in (("polydiff-ddpm-pixel-mlp", pred, secs, len(cfg["timesteps"])),
                                       ("unet-from-scratch", pred_b, secs_b, None)):
-                records.append({"domain": "vision", "task": "segment", "dataset": dataset,
-                                "setting": f"{k}-labelled", "method": method, "metric": "mIoU",
-                                "value": metrics.miou(p, y_te, k_cls), "higher_is_better": True, "nfe": nfe,
-                                "seconds": s, "n": len(x_te)})
+                records.append(record("vision", "segment", dataset, f"{k}-labelled", method, "mIoU",
+                                      metrics.miou(p, y_te, k_cls), True, nfe, s, len(x_te)))
             if k == cfg["labelled"][-1]:
                 step = max(1, len(x_te) // 4)
                 plots.save_overlay(x_te[::step], y_te[::step], pred[::step], out_dir / f"segment_{name}.png")

@@ -25,8 +25,6 @@ MCAR-10% entries, too few to rank two CSDI implementations). Trained models are 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pathlib
 import time
@@ -34,9 +32,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-
-from . import baselines, data, metrics
-from .impute import CSDIImputer
+from polydiff.bench.common import cached, digest, record
+from polydiff.timeseries import baselines, data, metrics
+from polydiff.timeseries.impute import CSDIImputer
 
 __all__ = ["SETTINGS", "run"]
 
@@ -60,16 +58,11 @@ SETTINGS = {
 
 
 def _rec(task, dataset, setting, method, metric, value, nfe, seconds, n, higher=False) -> dict:
-    return {"domain": "timeseries", "task": task, "dataset": dataset, "setting": setting,
-            "method": method, "metric": metric, "value": float(value), "higher_is_better": higher,
-            "nfe": nfe, "seconds": float(seconds), "n": int(n)}
+    return record("timeseries", task, dataset, setting, method, metric, value, higher, nfe, seconds, n)
 
 
 def _key(cfg: dict, *arrays: np.ndarray) -> str:
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
+    return digest(cfg, *arrays)
 
 
 def _scores(samples, target, mask) -> dict[str, float]:
@@ -108,12 +101,13 @@ def _weather(cfg: dict):
 
 def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress) -> CSDIImputer:
     icfg = {"train_steps": cfg["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
-    path = cache / f"csdi-{_key({'net': cfg['net'], **icfg}, Wtr)}"
-    if (path / "latest").exists():
-        return CSDIImputer.load(path)
-    imp = CSDIImputer(Wtr.shape[2], net=cfg["net"], progress=progress, **icfg).fit(Wtr)
-    imp.save(path)
-    return imp
+
+    def build(path: pathlib.Path) -> CSDIImputer:
+        imp = CSDIImputer(Wtr.shape[2], net=cfg["net"], progress=progress, **icfg).fit(Wtr)
+        imp.save(path)
+        return imp
+
+    return cached(cache / f"csdi-{_key({'net': cfg['net'], **icfg}, Wtr)}", "latest", CSDIImputer.load, build)
 
 
 def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
@@ -145,7 +139,7 @@ def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
 
 
 def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
-    from .plots import plot_imputation
+    from polydiff.timeseries.plots import plot_imputation
 
     cache = out_dir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -193,8 +187,7 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
 def _forecast_bench(cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
     from gluonts.dataset.common import ListDataset
     from gluonts.model.seasonal_naive import SeasonalNaivePredictor
-
-    from .forecast import CSDIForecaster, ets_samples, forecast_windows
+    from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, forecast_windows
 
     fc = cfg["fc"]
     C, H, season = fc["context"], fc["horizon"], 48
@@ -243,7 +236,7 @@ def _forecast_bench(cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Run the timeseries benchmarks in ``mode`` ("quick" | "full"); returns DESIGN.md records."""
+    """Run the timeseries benchmarks in ``mode`` ("quick" | "full"); returns docs/design.md records."""
     if mode not in SETTINGS:
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
     out_dir = pathlib.Path(out_dir)

@@ -44,18 +44,14 @@ MNI152 training slices (same loss and data; trained once).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import pathlib
 import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-
-from . import anomaly, generate, inpaint, metrics, plots, sdedit, superres
-from .data import load_mnist
-from .train import load_trained, train
+from polydiff.bench.common import record, timed_nfe
+from polydiff.bench.vision_common import mnist, trained
+from polydiff.vision import anomaly, generate, inpaint, metrics, plots, sdedit, superres
 
 __all__ = ["CONFIGS", "run"]
 
@@ -96,93 +92,35 @@ SEGMENT_SMALL = {"size": 32, "labelled": (2, 5), "timesteps": (50, 150, 250), "n
                  "baseline_steps": 150}
 
 
-def _mnist(split: str, size: int, limit: int | None = None, classes=None):
-    x, y = load_mnist(split)
-    if classes is not None:
-        keep = torch.isin(y, torch.tensor(classes))
-        x, y = x[keep], y[keep]
-    x, y = x[:limit], y[:limit]
-    if size == 16:  # pad 28 -> 32 and 2x2 box filter: the digit keeps its aspect and margin
-        x = F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 2)
-    elif size != 28:
-        raise ValueError(f"MNIST bench size must be 16 or 28, got {size}")
-    return x.contiguous(), y.contiguous()
-
-
-def _fingerprint(x: torch.Tensor) -> str:
-    step = max(1, len(x) // 256)
-    return hashlib.sha1(x[::step].contiguous().numpy().tobytes() + str(tuple(x.shape)).encode()).hexdigest()
-
-
-def _cached(cache: pathlib.Path, name: str, task: str, x, y, device: str, **kw):
-    """Train (or load the cached) network of ``task``; the key hashes config and data."""
-    key = hashlib.sha1(json.dumps({"task": task, **kw, "data": _fingerprint(x)}, sort_keys=True,
-                                  default=str).encode()).hexdigest()[:12]
-    run_dir = cache / f"{name}-{key}"
-    if (run_dir / "latest").exists():
-        net, process, _ = load_trained(run_dir, device=device)
-        return net, process
-    return train(task, x, y, out_dir=run_dir, device=device, log_every=100, **kw)
-
-
-class _Counter:
-    """Counts network evaluations per sample through a forward pre-hook."""
-
-    def __init__(self, net):
-        self.samples = 0
-        self.handle = net.register_forward_pre_hook(self._hook)
-
-    def _hook(self, module, args):
-        self.samples += int(args[0].shape[0])
-
-    def nfe(self, n: int) -> int:
-        return round(self.samples / max(n, 1))
-
-    def close(self):
-        self.handle.remove()
-
-
-def _timed(net, n: int, fn: Callable, *args, **kwargs):
-    """``fn(*args, **kwargs)`` with its wall time and network evaluations per sample."""
-    c = _Counter(net)
-    t0 = time.perf_counter()
-    try:
-        out = fn(*args, **kwargs)
-    finally:
-        c.close()
-    return out, time.perf_counter() - t0, c.nfe(n)
-
-
 def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> list[dict]:
     """SR3 x``factor`` on grey natural-photo patches; train and test patches come from disjoint
     photographs (``data.PHOTO_TRAIN`` / ``data.PHOTO_TEST``)."""
-    from .data import photo_patches
+    from polydiff.vision.data import photo_patches
     size, f = pc_cfg["size"], pc_cfg["factor"]
     x_tr = photo_patches("train", size, per_image=pc_cfg["per_image"], seed=0, min_std=0.05)
     hr = photo_patches("test", size, per_image=pc_cfg["n_test_per_image"], seed=1, min_std=0.05).to(device)
     zeros = torch.zeros(len(x_tr), dtype=torch.long)
     common = {**common, "batch_size": pc_cfg.get("batch", common["batch_size"])}
-    net, proc = _cached(cache, "superres-photos", "superres", x_tr, zeros, device, steps=pc_cfg["steps"],
+    net, proc = trained(cache, "superres-photos", "superres", x_tr, zeros, device, steps=pc_cfg["steps"],
                         lr=pc_cfg.get("lr", 2e-4), net_kwargs=net_kw, factor=f, **common)
     lr = superres.downsample(hr, f)
     t0 = time.perf_counter()
     results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
-        results[method] = _timed(net, len(hr), superres.super_resolve,
+        results[method] = timed_nfe(net, len(hr), superres.super_resolve,
             net, proc, lr, f, steps=S, solver="ddim", consistent=cons, generator=torch.Generator(device).manual_seed(3))
     out = []
     for method, (img, secs, nfe) in results.items():
         for metric, fn in (("PSNR", metrics.psnr), ("SSIM", metrics.ssim)):
-            out.append({"domain": "vision", "task": "superres", "dataset": f"skimage-photos-{size}px",
-                        "setting": f"x{f}-{size // f}to{size}px", "method": method, "metric": metric,
-                        "value": fn(img, hr), "higher_is_better": True, "nfe": nfe, "seconds": secs, "n": len(hr)})
+            out.append(record("vision", "superres", f"skimage-photos-{size}px", f"x{f}-{size // f}to{size}px",
+                              method, metric, fn(img, hr), True, nfe, secs, len(hr)))
     plots.save_side_by_side([(m, o) for m, (o, _, _) in results.items()] + [("truth", hr)],
                             out_dir / "superres_photos.png", rows=4)
     return out
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
-    """Run the vision benchmark; returns records in DESIGN.md's schema and writes PNG figures."""
+    """Run the vision benchmark; returns records in docs/design.md's schema and writes PNG figures."""
     if mode not in CONFIGS:
         raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
     cfg = CONFIGS[mode]
@@ -197,19 +135,17 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     records: list[dict] = []
 
     def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=dataset):
-        records.append({"domain": "vision", "task": task, "dataset": ds, "setting": setting, "method": method,
-                        "metric": metric, "value": float(value), "higher_is_better": hib, "nfe": nfe,
-                        "seconds": float(seconds), "n": int(n)})
+        records.append(record("vision", task, ds, setting, method, metric, value, hib, nfe, seconds, n))
 
-    x_tr, y_tr = _mnist("train", size, cfg["n_train"])
-    x_te, y_te = _mnist("test", size)
+    x_tr, y_tr = mnist("train", size, cfg["n_train"])
+    x_te, y_te = mnist("test", size)
     common = {"batch_size": cfg["batch"], "seed": 0}
 
     say("train classifier")
-    clf, _ = _cached(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
+    clf, _ = trained(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
                      lr=1e-3, net_kwargs={"width": 16}, **common)
     say("train class-conditional U-Net")
-    gen_net, proc = _cached(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
+    gen_net, proc = trained(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
                             lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
     clf = clf.to(device)
 
@@ -221,7 +157,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     real = x_te[-n:]
     setting = f"ddim-{S}"
     for scale in cfg["scales"]:
-        imgs, secs, nfe = _timed(gen_net, n, generate.generate,
+        imgs, secs, nfe = timed_nfe(gen_net, n, generate.generate,
             gen_net, proc, labels.to(device), scale=scale, steps=S, solver="ddim", shape=(1, size, size),
             generator=torch.Generator(device).manual_seed(1))
         imgs = imgs.cpu()
@@ -246,7 +182,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
     results = {"stroke-painting": (guide, 0.0, None)}
     for strength in cfg.get("sdedit_strengths", (0.5,)):
-        results[f"polydiff-sdedit(s={strength:g})"] = _timed(
+        results[f"polydiff-sdedit(s={strength:g})"] = timed_nfe(
             gen_net, ne, sdedit.sdedit, gen_net, proc, guide, strength, steps=S, solver="ddim", cond=null,
             generator=torch.Generator(device).manual_seed(5))
     for method, (out, secs, nfe) in results.items():
@@ -269,7 +205,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         bh = inpaint.biharmonic(xi.cpu(), mask.cpu()).to(device)
         results = {"biharmonic": (bh, time.perf_counter() - t0, None)}
         for method, r in (("polydiff-repaint", ic["resample"]), ("polydiff-replacement", 1)):
-            out, secs, nfe = _timed(gen_net, ne, inpaint.inpaint,
+            out, secs, nfe = timed_nfe(gen_net, ne, inpaint.inpaint,
                 gen_net, proc, xi, mask, steps=ic["steps"], solver="ddpm", jump_length=ic["jump_length"],
                 resample=r, cond=null, generator=torch.Generator(device).manual_seed(2))
             results[method] = (out, secs, nfe)
@@ -282,7 +218,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
                                 out_dir / f"inpaint_{kind}.png")
         nn_ = cfg.get("n_nfe", ne)  # the quality-vs-NFE table uses the first n_nfe images
         for solver, st, r, j in ic.get("nfe_table", ()) if kind == "center" else ():
-            out, secs, nfe = _timed(gen_net, nn_, inpaint.inpaint,
+            out, secs, nfe = timed_nfe(gen_net, nn_, inpaint.inpaint,
                 gen_net, proc, xi[:nn_], mask[:nn_], steps=st, solver=solver, jump_length=j, resample=r,
                 cond={"y": null["y"][:nn_]}, generator=torch.Generator(device).manual_seed(2))
             rec("inpaint", f"{setting}-nfe", f"polydiff-{solver}-{st}x{r}", "PSNR-hole",
@@ -294,7 +230,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     # --- super-resolution --------------------------------------------------------------------
     say("train SR3 U-Net")
     f = cfg["sr_factor"]
-    sr_net, _ = _cached(cache, "superres", "superres", x_tr, y_tr, device, steps=steps["superres"], lr=1e-3,
+    sr_net, _ = trained(cache, "superres", "superres", x_tr, y_tr, device, steps=steps["superres"], lr=1e-3,
                         net_kwargs=net_kw, factor=f, **common)
     say("super-resolution")
     hr = x_te[2000:2000 + ne].to(device)
@@ -303,19 +239,19 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     t0 = time.perf_counter()
     results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
-        results[method] = _timed(sr_net, ne, superres.super_resolve,
+        results[method] = timed_nfe(sr_net, ne, superres.super_resolve,
             sr_net, proc, lr, f, steps=S, solver="ddim", consistent=cons,
             generator=torch.Generator(device).manual_seed(3))
     if "superres-regression" in steps:
-        reg_net, _ = _cached(cache, "sr-regression", "superres-regression", x_tr, y_tr, device,
+        reg_net, _ = trained(cache, "sr-regression", "superres-regression", x_tr, y_tr, device,
                              steps=steps["superres-regression"], lr=1e-3, net_kwargs=net_kw, factor=f, **common)
-        results["regression-unet"] = _timed(reg_net, ne, superres.regression_upsample, reg_net, lr, f)
+        results["regression-unet"] = timed_nfe(reg_net, ne, superres.regression_upsample, reg_net, lr, f)
     for method, (out, secs, nfe) in results.items():
         rec("superres", setting, method, "PSNR", metrics.psnr(out, hr), True, nfe, secs, ne)
         rec("superres", setting, method, "SSIM", metrics.ssim(out, hr), True, nfe, secs, ne)
     nn_ = cfg.get("n_nfe", ne)
     for solver, st in cfg.get("sr_nfe_table", ()):  # quality vs NFE, bicubic as the reference
-        out, secs, nfe = _timed(sr_net, nn_, superres.super_resolve,
+        out, secs, nfe = timed_nfe(sr_net, nn_, superres.super_resolve,
             sr_net, proc, lr[:nn_], f, steps=st, solver=solver, generator=torch.Generator(device).manual_seed(3))
         rec("superres", f"{setting}-nfe", f"polydiff-sr3-{solver}-{st}", "PSNR", metrics.psnr(out, hr[:nn_]), True,
             nfe, secs, nn_)
@@ -332,7 +268,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     # --- anomaly detection (one-vs-rest) -----------------------------------------------------
     ac = cfg["anomaly"]
     c = ac["normal_class"]
-    xa_tr, ya_tr = _mnist("train", size, None, classes=(c,))
+    xa_tr, ya_tr = mnist("train", size, None, classes=(c,))
     normal = x_te[y_te == c][:ac["n"]]
     others = x_te[y_te != c][:ac["n"]]
     xa = torch.cat([normal, others]).to(device)
@@ -353,12 +289,12 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     for kind in ("simplex", "gaussian"):
         say(f"train anomaly U-Net ({kind})")
         simplex = ac["simplex"] if kind == "simplex" else None
-        net, _ = _cached(cache, f"anomaly-{kind}", "anomaly", xa_tr[:cfg["n_train"]], ya_tr[:cfg["n_train"]],
+        net, _ = trained(cache, f"anomaly-{kind}", "anomaly", xa_tr[:cfg["n_train"]], ya_tr[:cfg["n_train"]],
                          device, steps=steps["anomaly"], lr=1e-3, net_kwargs=net_kw, noise=kind, simplex=simplex,
                          **common)
         say(f"anomaly detection ({kind})")
         noise = anomaly.noise_sampler(kind, generator=torch.Generator(device).manual_seed(4), **(simplex or {}))
-        maps, secs, nfe = _timed(net, len(xa), anomaly.anomaly_maps,
+        maps, secs, nfe = timed_nfe(net, len(xa), anomaly.anomaly_maps,
             net, proc, xa, ac["t_star"], noise=noise, steps=ac["steps"], solver="ddpm")
         score = anomaly.image_scores(maps, "mean")
         rec("anomaly", setting, f"polydiff-anoddpm-{kind}", "AUROC", metrics.auroc(score, truth), True, nfe, secs,
@@ -370,13 +306,13 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
 
     if cfg.get("lesions"):
         say("brain slices with synthetic lesions")
-        from .bench_lesions import run_brain_lesions
+        from polydiff.bench.vision_lesions import run_brain_lesions
         lesion_common = {**common, "batch_size": cfg["lesions"].get("batch", common["batch_size"])}
         records += run_brain_lesions(cfg["lesions"], steps.get("segment", steps["anomaly"]), cache, out_dir, device,
                                      lesion_common, net_kw)
     if cfg["segment"]:
         say("train U-Net on MNI152 slices and segment")
-        from .bench_segment import run_segmentation
+        from polydiff.bench.vision_segment import run_segmentation
         seg_common = {**common, "batch_size": cfg["segment"].get("batch", common["batch_size"])}
         records += run_segmentation(cfg["segment"], steps["segment"], cache, out_dir, device, seg_common, net_kw)
     say("done")

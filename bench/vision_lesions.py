@@ -11,10 +11,11 @@ import pathlib
 import time
 
 import torch
-
-from . import anomaly, metrics, plots
-from .bench_segment import unconditional_ddpm
-from .data import load_mni152_slices
+from polydiff.bench.common import record, timed_nfe
+from polydiff.bench.vision_common import trained
+from polydiff.bench.vision_segment import unconditional_ddpm
+from polydiff.vision import anomaly, metrics, plots
+from polydiff.vision.data import load_mni152_slices
 
 __all__ = ["run_brain_lesions"]
 
@@ -22,7 +23,6 @@ __all__ = ["run_brain_lesions"]
 def run_brain_lesions(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathlib.Path, device: str,
                       common: dict, net_kw: dict) -> list[dict]:
     """Records for (simplex, gaussian, autoencoder) x (AUPRC, best Dice) on the test slices."""
-    from .bench import _cached, _timed
     x, y = load_mni152_slices(cfg["size"])
     x_tr, x_te, y_te = x[0::2], x[1::2], y[1::2]
     brain = y_te > 0
@@ -36,10 +36,10 @@ def run_brain_lesions(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathl
         if kind == "gaussian":  # the segmentation bench's MNI152 DDPM: same loss and data, trained once
             net, proc = unconditional_ddpm("mni152", x_tr, steps, cache, device, common, net_kw)
         else:
-            net, proc = _cached(cache, f"lesion-{kind}", "anomaly", x_tr, zeros, device, steps=steps, lr=1e-3,
+            net, proc = trained(cache, f"lesion-{kind}", "anomaly", x_tr, zeros, device, steps=steps, lr=1e-3,
                                 net_kwargs=net_kw, noise=kind, simplex=simplex, **common)
         noise = anomaly.noise_sampler(kind, generator=torch.Generator(device).manual_seed(4), **(simplex or {}))
-        maps, secs, nfe = _timed(net, len(xl), anomaly.anomaly_maps, net, proc, xl, cfg["t_star"], noise=noise,
+        maps, secs, nfe = timed_nfe(net, len(xl), anomaly.anomaly_maps, net, proc, xl, cfg["t_star"], noise=noise,
                                  steps=cfg["steps"], solver="ddpm")
         results[f"polydiff-anoddpm-{kind}"] = (maps.cpu() * brain, secs, nfe)
     ae = anomaly.train_autoencoder(x_tr.to(device), steps=steps, batch_size=common["batch_size"])
@@ -49,9 +49,8 @@ def run_brain_lesions(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathl
     for method, (maps, secs, nfe) in results.items():
         for metric, value in (("pixel-AUPRC", metrics.auprc(maps.flatten(), lesions.flatten())),
                               ("best-Dice", metrics.best_dice(maps, lesions)[0])):
-            records.append({"domain": "vision", "task": "anomaly", "dataset": dataset, "setting": setting,
-                            "method": method, "metric": metric, "value": float(value), "higher_is_better": True,
-                            "nfe": nfe, "seconds": float(secs), "n": len(xl)})
+            records.append(record("vision", "anomaly", dataset, setting, method, metric, value, True, nfe,
+                                  secs, len(xl)))
     plots.save_side_by_side([("image", xl.cpu()), ("lesion", lesions.float())]
                             + [(m.replace("polydiff-anoddpm-", ""), r[0]) for m, r in results.items()],
                             out_dir / "anomaly_brain.png", rows=4, cmap="magma")

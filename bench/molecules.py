@@ -44,7 +44,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
 import torch
+from polydiff.bench.common import cached, digest, record, timed
 
 __all__ = ["SETTINGS", "run"]
 
@@ -78,9 +80,7 @@ DELTA = 0.5  # QM9 threshold (Å)
 
 def _rec(dataset: str, setting: str, method: str, metric: str, value: float, nfe, seconds: float,
          n: int, higher: bool) -> dict:
-    return {"domain": "molecules", "task": "conformers", "dataset": dataset, "setting": setting,
-            "method": method, "metric": metric, "value": float(value), "higher_is_better": higher,
-            "nfe": nfe, "seconds": float(seconds), "n": int(n)}
+    return record("molecules", "conformers", dataset, setting, method, metric, value, higher, nfe, seconds, n)
 
 
 def _data_hash(mols) -> str:
@@ -94,28 +94,28 @@ def _data_hash(mols) -> str:
 def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     """Train (or load the cached) network; returns ``(net, process, run_dir)``."""
     from polydiff.core.training import TrainConfig
+    from polydiff.molecules.generate import conformer_generator
+    from polydiff.molecules.nets import NetConfig
+    from polydiff.molecules.train import MolTrainSpec, train
 
-    from .generate import conformer_generator
-    from .nets import NetConfig
-    from .train import MolTrainSpec, train
+    key = digest({k: cfg[k] for k in ("spec", "net", "train")}, _data_hash(train_mols))
 
-    key = hashlib.sha256(json.dumps({k: cfg[k] for k in ("spec", "net", "train")}, sort_keys=True).encode()
-                         + _data_hash(train_mols).encode()).hexdigest()[:16]
-    run_dir = cache / f"molecules-geodiff-{key}"
-    done = run_dir / "done.json"
-    if done.is_file():
+    def load(run_dir: pathlib.Path):
         progress("molecules: loading cached model")
         net, proc = conformer_generator(run_dir)
         return net, proc, run_dir
-    progress(f"molecules: training GeoDiff net ({cfg['train']['steps']} steps)")
-    spec = MolTrainSpec(**cfg["spec"])
-    tcfg = TrainConfig(**cfg["train"], lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
-                       log_every=50, keep_last=1, ckpt_every=max(cfg["train"]["steps"] // 5, 1))
-    t0 = time.perf_counter()
-    net, proc, hist = train(spec, NetConfig(**cfg["net"]), tcfg, train_mols, resume=True)
-    seconds = time.perf_counter() - t0
-    done.write_text(json.dumps({"train_seconds": seconds, "final_loss": hist[-1]["loss"] if hist else None}))
-    return net.eval(), proc, run_dir
+
+    def build(run_dir: pathlib.Path):
+        progress(f"molecules: training GeoDiff net ({cfg['train']['steps']} steps)")
+        spec = MolTrainSpec(**cfg["spec"])
+        tcfg = TrainConfig(**cfg["train"], lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
+                           log_every=50, keep_last=1, ckpt_every=max(cfg["train"]["steps"] // 5, 1))
+        (net, proc, hist), seconds = timed(train, spec, NetConfig(**cfg["net"]), tcfg, train_mols, resume=True)
+        (run_dir / "done.json").write_text(json.dumps({"train_seconds": seconds,
+                                                       "final_loss": hist[-1]["loss"] if hist else None}))
+        return net.eval(), proc, run_dir
+
+    return cached(cache / f"molecules-geodiff-{key}", "done.json", load, build)
 
 
 def _write_sdf(path: pathlib.Path, mols, seconds: float) -> None:
@@ -150,11 +150,11 @@ def _read_sdf(path: pathlib.Path, test, n_gen: int):
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Run the molecules benchmark in ``mode`` ("quick" | "full"); returns DESIGN.md records."""
-    from . import baselines, metrics
-    from .generate import GenerationStats, generate_conformers, refine_conformers
-    from .relax import mmff_relax
-    from .train import MolTrainSpec, qm9_splits
+    """Run the molecules benchmark in ``mode`` ("quick" | "full"); returns docs/design.md records."""
+    from polydiff.molecules import baselines, metrics
+    from polydiff.molecules.generate import GenerationStats, generate_conformers, refine_conformers
+    from polydiff.molecules.relax import mmff_relax
+    from polydiff.molecules.train import MolTrainSpec, qm9_splits
 
     if mode not in SETTINGS:
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")

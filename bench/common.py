@@ -1,0 +1,105 @@
+"""What every domain's benchmark entry needs: cache keys, a trained-network cache, timing with
+network-evaluation counts, and the record of the schema in ``docs/design.md``.
+
+One copy for all domains (they used to keep five). Nothing here knows a domain.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+__all__ = ["NFECounter", "cached", "digest", "record", "timed", "timed_nfe"]
+
+
+def _bytes(part: Any) -> bytes:
+    if isinstance(part, bytes):
+        return part
+    if isinstance(part, str):
+        return part.encode()
+    if isinstance(part, torch.Tensor):
+        return part.detach().cpu().contiguous().numpy().tobytes()
+    if isinstance(part, np.ndarray):
+        return np.ascontiguousarray(part).tobytes()
+    raise TypeError(f"digest parts must be bytes, str, numpy arrays or tensors, got {type(part).__name__}")
+
+
+def digest(obj: Any = None, *parts: Any, algo: str = "sha256", length: int = 16) -> str:
+    """Hex digest (first ``length`` characters) of ``obj`` as sorted JSON, then of ``parts``.
+
+    ``obj`` is a JSON-able configuration (``str()`` for anything else); ``parts`` are raw bytes,
+    strings or arrays (their memory, not their shape). ``obj=None`` digests the parts alone.
+    """
+    h = hashlib.new(algo)
+    if obj is not None:
+        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    for p in parts:
+        h.update(_bytes(p))
+    return h.hexdigest()[:length]
+
+
+def cached(folder: Path, done: str, load: Callable[[Path], T], build: Callable[[Path], T]) -> T:
+    """``load(folder)`` when ``folder/done`` exists (a finished earlier run), else ``build(folder)``.
+
+    ``build`` trains and saves into ``folder`` and writes ``done`` last, so a run killed while
+    training is rebuilt (or resumed by ``build``) rather than loaded half-written.
+    """
+    if (folder / done).exists():
+        return load(folder)
+    return build(folder)
+
+
+def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
+    """``(fn(*args, **kwargs), wall seconds)``."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+class NFECounter:
+    """Counts a network's evaluations per sample through a forward pre-hook on ``net``."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        self.samples = 0
+        self.handle = net.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module: torch.nn.Module, args: tuple) -> None:
+        self.samples += int(args[0].shape[0])
+
+    def nfe(self, n: int) -> int:
+        """Evaluations per sample when ``n`` samples were made."""
+        return round(self.samples / max(n, 1))
+
+    def close(self) -> None:
+        self.handle.remove()
+
+
+def timed_nfe(net: torch.nn.Module, n: int, fn: Callable[..., T], *args: Any,
+              **kwargs: Any) -> tuple[T, float, int]:
+    """``(fn(*args, **kwargs), wall seconds, evaluations of net per sample)`` for ``n`` samples."""
+    c = NFECounter(net)
+    t0 = time.perf_counter()
+    try:
+        out = fn(*args, **kwargs)
+    finally:
+        c.close()
+    return out, time.perf_counter() - t0, c.nfe(n)
+
+
+def record(domain: str, task: str, dataset: str, setting: str, method: str, metric: str,
+           value: float, higher_is_better: bool, nfe: int | None, seconds: float, n: int,
+           **extra: Any) -> dict[str, Any]:
+    """One benchmark record (the schema of ``docs/design.md``; checked by
+    :func:`polydiff.bench.schema.record_problems`). ``extra`` adds optional fields."""
+    return {"domain": domain, "task": task, "dataset": dataset, "setting": setting,
+            "method": method, "metric": metric, "value": float(value),
+            "higher_is_better": bool(higher_is_better), "nfe": nfe, "seconds": float(seconds),
+            "n": int(n), **extra}
