@@ -70,6 +70,7 @@ from polydiff.bench.common import cached, digest, record
 from polydiff.core.training import TrainConfig
 from polydiff.robustness import nets
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
+from polydiff.robustness.checks import masking_gap, strength_problems
 from polydiff.robustness.data import load_images
 from polydiff.robustness.metrics import paired_difference
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
@@ -229,11 +230,46 @@ class _Recorder:
                 res["seconds"], acc.n, ci_low=acc.low, ci_high=acc.high, attack=label,
                 networks=self.networks))
         self.records[-1]["robust_after_attack"] = after
+        problems = self_check(cfg.dataset, method, res["clean"].value, res["robust"].value, after)
+        for r in self.records[-2:]:  # the bench checks itself: a failed check marks both readings
+            r.update(valid=not problems, problems=problems)
         if paper:  # per-example outcomes, so runs of single solvers can be paired (and joined) later
             for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
                 r.update(correct="".join("1" if c else "0" for c in ok.tolist()), first_image=cfg.paper_skip,
                          gradient=cfg.paper_gradient)
         return res
+
+
+#: Published strength the deterministic baselines must reach, as (clean, robust) fractions under
+#: the bench's attack at the dataset's eps (issue 30): MNIST classifiers are >= 99% clean; Madry
+#: et al.'s MNIST model holds ~89% under PGD at eps 0.3 and AutoAttack reports ~88% for it, so
+#: >= 80% under a worst case that includes APGD and Square; Fashion-MNIST classifiers of this
+#: size are ~90-91% clean. No robust target is set for Fashion-MNIST's adversarially trained
+#: model: none is cited here, so its record states only the measured value.
+STRENGTH: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("mnist", "undefended"): (0.99, None),
+    ("mnist", "adv-trained (Madry PGD)"): (0.98, 0.80),
+    ("fashion", "undefended"): (0.90, None),
+}
+
+
+def self_check(dataset: str, method: str, clean: float, robust: float,
+               running: dict[str, float]) -> list[str]:
+    """Why a result cannot be trusted, or ``[]``: a baseline below its published strength
+    (:data:`STRENGTH`), or Square lowering accuracy by more than 2 points after the gradient
+    attacks (gradient masking: the gradient attacks' number is then too high)."""
+    clean_target, robust_target = STRENGTH.get((dataset, method), (None, None))
+    measured, targets = {}, {}
+    if clean_target is not None:
+        measured["clean accuracy"], targets["clean accuracy"] = clean, clean_target
+    if robust_target is not None:
+        measured["robust accuracy"], targets["robust accuracy"] = robust, robust_target
+    problems = [f"baseline below published strength: {p}" for p in strength_problems(measured, targets)]
+    if "Square" in running:
+        gap = masking_gap(running, score_based="Square")
+        if gap:
+            problems.append(gap)
+    return problems
 
 
 def attack_table(eps: float, steps: int, draws: int, apgd_steps: int,

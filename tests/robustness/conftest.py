@@ -34,6 +34,28 @@ class TinyClassifier(nn.Module):
 
 
 
+class Affine(nn.Module):
+    """Two logits ``[0, w . q(x) + b]`` with ``q`` the identity: the smallest L-inf change that
+    flips the class is ``(w . x + b) / ||w||_1`` (away from the box edges). With ``levels`` set,
+    ``q`` rounds the input to that many levels per unit, whose gradient is zero everywhere: a
+    model that masks its gradients while score-based attacks still see its outputs move."""
+
+    def __init__(self, w: torch.Tensor, b: float, levels: int | None = None):
+        super().__init__()
+        self.w, self.b, self.levels = nn.Parameter(w, requires_grad=False), b, levels
+
+    def forward(self, x):
+        q = x if self.levels is None else torch.round(x * self.levels) / self.levels
+        z = q.flatten(1) @ self.w + self.b
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
+@pytest.fixture
+def affine():
+    """The :class:`Affine` model class (test modules cannot import each other)."""
+    return Affine
+
+
 @pytest.fixture
 def tiny_denoiser():
     torch.manual_seed(0)

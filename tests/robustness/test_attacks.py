@@ -134,27 +134,14 @@ def test_cascade_attacks_only_survivors_and_reports_running_accuracy():
         evaluate(model, x, y, table, cascade=1)
 
 
-class _Affine(nn.Module):
-    """Two logits ``[0, w . x + b]``: the smallest L-inf change that flips the class is
-    ``(w . x + b) / ||w||_1`` (away from the box edges)."""
-
-    def __init__(self, w: torch.Tensor, b: float):
-        super().__init__()
-        self.w, self.b = nn.Parameter(w, requires_grad=False), b
-
-    def forward(self, x):
-        z = x.flatten(1) @ self.w + self.b
-        return torch.stack([torch.zeros_like(z), z], 1)
-
-
-def test_square_attack_stays_in_the_ball_and_reaches_the_linear_bound():
+def test_square_attack_stays_in_the_ball_and_reaches_the_linear_bound(affine):
     """Square (score-based, no gradients) cannot flip an affine model inside its exact L-inf
     margin and flips every example at 1.5 times it."""
     g = torch.Generator().manual_seed(0)
     w = torch.randn(64, generator=g)
     x = 0.5 + 0.1 * torch.rand(6, 1, 8, 8, generator=g)  # margins of ~0.01: the box [0, 1] never binds
     b = float(-(x.flatten(1) @ w).min() + 0.5)
-    model, y = _Affine(w, b), torch.ones(6, dtype=torch.long)
+    model, y = affine(w, b), torch.ones(6, dtype=torch.long)
     bound = (x.flatten(1) @ w + b) / w.abs().sum()
     for eps, survivors in ((0.95 * bound.min(), 6), (1.5 * bound.max(), 0)):
         res = evaluate(model, x, y, {"square": lambda m, s, e=float(eps): make_attack("square", m, eps=e, steps=300,

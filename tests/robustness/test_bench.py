@@ -36,6 +36,10 @@ def test_bench_records_and_cache(micro, tmp_path):
             assert r["value"] == list(r["robust_after_attack"].values())[-1]
     attacked = [r for r in recs if r["metric"] in ("clean_accuracy", "robust_accuracy")]
     assert len({r["networks"] for r in attacked}) == 1 and len(attacked[0]["networks"]) == 16
+    # the bench checks itself: micro networks are far below published strength
+    undefended = [r for r in attacked if r["method"] == "undefended"]
+    assert undefended and all(r["valid"] is False and r["problems"] for r in undefended)
+    assert all(r["valid"] == (not r["problems"]) for r in attacked)
     paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
     # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
     assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
@@ -313,3 +317,18 @@ def test_attack_strength_script_square_on_the_undefended_classifier(micro, tmp_p
     with pytest.raises(SystemExit):
         _script("robustness_attack_strength").main(["--dataset", "mnist", "--n", "2", "--square", "-1", "--out",
                                                    str(tmp_path), "--json", str(tmp_path / "x.json")])
+
+
+def test_self_check_marks_weak_baselines_and_gradient_masking():
+    """A baseline under its published strength and a Square gap over 2 points each make a
+    result invalid; a strong baseline whose gradient attacks Square cannot beat passes."""
+    strong = {"APGD-CE": 0.90, "APGD-DLR": 0.88, "EOT-PGD": 0.88, "Square": 0.875}
+    assert bench.self_check("mnist", "adv-trained (Madry PGD)", 0.99, 0.875, strong) == []
+    weak = bench.self_check("mnist", "undefended", 0.979, 0.0, {"EOT-PGD": 0.0, "Square": 0.0})
+    assert weak == ["baseline below published strength: clean accuracy 97.9% is below its target 99.0%"]
+    masked = dict(strong, Square=0.063)
+    problems = bench.self_check("mnist", "adv-trained (Madry PGD)", 0.99, 0.063, masked)
+    assert any("robust accuracy 6.3% is below its target 80.0%" in p for p in problems)
+    assert any(p.startswith("gradient masking: Square lowered robust accuracy from 88.0% to 6.3%")
+               for p in problems)
+    assert bench.self_check("mnist", "polydiff-diffpure t*=0.1 ddpm-5", 0.9, 0.2, {"EOT-PGD": 0.2}) == []
