@@ -134,8 +134,42 @@ def console_summary(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
+#: Bars per summary panel: every baseline and peer, then polydiff's best methods.
+MAX_BARS = 8
+
+
+def panel_rows(group: Sequence[Mapping[str, Any]], max_bars: int = MAX_BARS) -> list[Mapping[str, Any]]:
+    """The records one summary panel shows, in the group's order: at most ``max_bars``, the best
+    of polydiff's methods and the best baselines and peers, half the bars each when both sides
+    have more (a side with fewer leaves its bars to the other); the best of each side always."""
+    if max_bars < 2:
+        raise ValueError(f"max_bars must be >= 2, got {max_bars}")
+    sign = -1.0 if group and group[0]["higher_is_better"] else 1.0
+    ours = sorted((r for r in group if r["method"].startswith("polydiff")), key=lambda r: sign * float(r["value"]))
+    others = sorted((r for r in group if not r["method"].startswith("polydiff")),
+                    key=lambda r: sign * float(r["value"]))
+    n_ours = min(len(ours), max(max_bars - len(others), max_bars // 2))
+    chosen = {id(r) for r in [*ours[:n_ours], *others[:max_bars - n_ours]]}
+    return [r for r in group if id(r) in chosen]
+
+
+def log_axis(values: Sequence[float]) -> bool:
+    """A log axis when the values are positive and span more than 1.5 decades."""
+    vals = [float(v) for v in values]
+    return bool(vals) and min(vals) > 0 and max(vals) / min(vals) > 10 ** 1.5
+
+
+def _short(label: str, width: int = 34) -> str:
+    """``label`` cut in the middle to ``width`` characters: method names differ at their ends."""
+    if len(label) <= width:
+        return label
+    head = (width - 1) // 2
+    return label[:head] + "…" + label[len(label) - (width - 1 - head):]
+
+
 def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, Path]:
-    """``summary-<domain>.png``: one bar panel per group (best bar outlined, polydiff blue).
+    """``summary-<domain>.png``: one bar panel per group (best bar outlined, polydiff blue), at
+    most :data:`MAX_BARS` bars a panel (:func:`panel_rows`), log axes where values span decades.
 
     Returns domain -> path; empty when matplotlib is missing (the bench extra).
     """
@@ -154,8 +188,9 @@ def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, P
             continue
         cols = min(3, len(groups))
         rows = -(-len(groups) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
-        for ax, (key, group) in zip(axes.flat, groups):
+        fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 2.8 * rows), squeeze=False)
+        for ax, (key, full) in zip(axes.flat, groups):
+            group = panel_rows(full)
             best = best_indices(group)
             values = [float(r["value"]) for r in group]
             # polydiff's methods blue, baselines and peers gray; the best bar outlined
@@ -163,19 +198,25 @@ def write_summary_pngs(result: SuiteResult, max_panels: int = 24) -> dict[str, P
                       for r in group]
             edges = [2.0 if i in best else 0.0 for i in range(len(group))]
             ax.barh(range(len(group)), values, color=colors, edgecolor="black", linewidth=edges)
-            ax.set_yticks(range(len(group)), [r["method"] for r in group], fontsize=7)
+            if log_axis(values):
+                ax.set_xscale("log")
+            ax.set_yticks(range(len(group)), [_short(r["method"]) for r in group], fontsize=7)
             for i, label in enumerate(ax.get_yticklabels()):
                 if i in best:
                     label.set_fontweight("bold")
             ax.invert_yaxis()
-            title = f"{key[1]} · {key[2]}\n{key[3]} · {metric_label(group)}"
+            title = f"{_short(key[1], 40)} · {_short(key[2], 40)}\n{key[3]} · {metric_label(group)}"
+            if len(group) < len(full):
+                title += f" ({len(group)} of {len(full)})"
             ax.set_title(title if has_peer(group) else title + " (no peer!)", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
+            if not log_axis(values):
+                ax.xaxis.set_major_locator(plt.MaxNLocator(4))
         for ax in list(axes.flat)[len(groups):]:
             ax.axis("off")
         shown = "" if len(groups) == len(all_groups) else f", first {len(groups)} of {len(all_groups)} groups"
         fig.suptitle(f"polydiff bench — {o.domain} ({result.mode}, {result.commit}{shown}); "
-                     "blue: polydiff, gray: baselines and peers, outlined: best", fontsize=9)
+                     "blue: polydiff (best few), gray: baselines and peers, outlined: best", fontsize=9)
         fig.tight_layout()
         path = result.out_dir / f"summary-{o.domain}.png"
         fig.savefig(path, dpi=110)
