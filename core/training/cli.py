@@ -158,8 +158,8 @@ def train_config(
         raise ValueError(f"train_config: {free} may change on resume anyway; not derived fields")
     ckpt_dir = str(ckpt_dir if ckpt_dir is not None else args.out)
     ckpt_every = args.ckpt_every if args.ckpt_every is not None else max(1, args.steps // 10)
-    base = dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device,
-                ckpt_dir=ckpt_dir, ckpt_every=ckpt_every)
+    base: dict[str, Any] = {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
+                            "device": args.device, "ckpt_dir": ckpt_dir, "ckpt_every": ckpt_every}
     if args.lr is not None:
         base["lr"] = args.lr
     clash = sorted(set(base) & set(fields))
