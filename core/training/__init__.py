@@ -25,7 +25,7 @@ from .checkpoint import (
     load_for_sampling,
     save_checkpoint,
 )
-from .cli import is_main_process, seeded_init, train_config, train_parser
+from .cli import is_main_process, resume_derived, seeded_init, train_config, train_parser
 from .config import TrainConfig
 from .data import DataOrder, derive_seed
 from .distributed import DistInfo, sample_data_parallel, setup_distributed, unwrap
@@ -50,6 +50,7 @@ __all__ = [
     "load_for_sampling",
     "lr_factor",
     "plot_loss",
+    "resume_derived",
     "sample_data_parallel",
     "save_checkpoint",
     "seeded_init",

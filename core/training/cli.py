@@ -26,7 +26,14 @@ from .checkpoint import latest_checkpoint
 from .config import RESUME_FREE_FIELDS, TrainConfig
 from .serialize import CheckpointError, read_json
 
-__all__ = ["DERIVED_FIELDS", "is_main_process", "seeded_init", "train_config", "train_parser"]
+__all__ = [
+    "DERIVED_FIELDS",
+    "is_main_process",
+    "resume_derived",
+    "seeded_init",
+    "train_config",
+    "train_parser",
+]
 
 T = TypeVar("T")
 
@@ -165,14 +172,26 @@ def train_config(
     clash = sorted(set(base) & set(fields))
     if clash:
         raise ValueError(f"train_config: {clash} come from the shared flags; do not pass them")
-    values = {**base, **fields}
-    if args.resume:
-        stored = _stored_config(ckpt_dir)
-        if stored is not None:
-            for name in derived:
-                if name in stored:
-                    values[name] = stored[name]
-    return TrainConfig(**values)
+    cfg = TrainConfig(**base, **fields)
+    return resume_derived(cfg, derived) if args.resume else cfg
+
+
+def resume_derived(cfg: TrainConfig, derived: Iterable[str] = DERIVED_FIELDS) -> TrainConfig:
+    """``cfg`` with the ``derived`` fields read from the latest checkpoint in ``cfg.ckpt_dir``
+    (``cfg`` unchanged when there is none): for library functions that resume a run whose
+    warm-up they compute from ``steps``."""
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"resume_derived: cfg must be a TrainConfig, got {type(cfg).__name__}")
+    derived = frozenset(derived)
+    free = sorted(derived & RESUME_FREE_FIELDS)
+    if free:
+        raise ValueError(f"resume_derived: {free} may change on resume anyway; not derived fields")
+    if cfg.ckpt_dir is None:
+        return cfg
+    stored = _stored_config(cfg.ckpt_dir)
+    if stored is None:
+        return cfg
+    return cfg.replace(**{name: stored[name] for name in derived if name in stored})
 
 
 def seeded_init(factory: Callable[[], T], seed: int) -> T:
