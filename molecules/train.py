@@ -62,15 +62,15 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
           progress=None):
     """Fit a denoiser on ``train_mols`` (their first conformer) with :class:`Trainer`.
 
-    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``. The network
-    is initialised under ``train_config.seed``; ``resume=True`` continues the run in
+    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``.
+    ``resume=True`` continues the run in
     ``train_config.ckpt_dir``, also with a larger ``steps`` (the warm-up is read from the
     checkpoint, not re-derived).
 
     Returns:
         ``(ema_or_raw_net, process, history)``.
     """
-    from polydiff.core.training import Trainer, resume_derived, seeded_init
+    from polydiff.core.training import Trainer, resume_derived
     from torch_geometric.data import Batch
 
     from .featurize import mol_to_data
@@ -85,7 +85,7 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
     dataset = [mol_to_data(m) for m in train_mols]
     if any(getattr(d, "pos", None) is None for d in dataset):
         raise ValueError("every training molecule needs a conformer")
-    net = seeded_init(lambda: build_net(net_config), train_config.seed)
+    net = build_net(net_config)
     if resume:
         train_config = resume_derived(train_config)
 
@@ -125,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     splits = qm9_splits(spec, a.qm9_root)
     if is_main_process():
         print(f"QM9: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test molecules")
+    torch.manual_seed(a.seed)  # --seed decides the initial weights (train() draws them)
     train(spec, net_cfg, tcfg, splits["train"], resume=a.resume)
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 import torchattacks
 from polydiff.core.losses import dsm_loss
-from polydiff.core.training import TrainConfig, Trainer, seeded_init
+from polydiff.core.training import TrainConfig, Trainer
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
@@ -58,14 +58,13 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
         eps_ramp: fraction of the steps over which the training radius grows linearly from
             0 to ``eps`` (a curriculum that keeps small networks from collapsing at eps = 0.3).
         init: start from these weights (e.g. fine-tune a clean model adversarially).
-        resume: continue the run in ``cfg.ckpt_dir`` (weights initialised under ``cfg.seed``).
+        resume: continue the run in ``cfg.ckpt_dir``.
     """
     if not 0.0 <= eps_ramp <= 1.0:
         raise ValueError(f"eps_ramp must lie in [0, 1], got {eps_ramp!r}")
     if x.ndim != 4 or y.shape != (x.shape[0],):
         raise ValueError(f"need x [N, C, H, W] and y [N], got {tuple(x.shape)} and {tuple(y.shape)}")
-    net = init if init is not None else seeded_init(
-        lambda: nets.classifier(width, in_channels=x.shape[1]), cfg.seed)
+    net = init if init is not None else nets.classifier(width, in_channels=x.shape[1])
 
     calls = [0]  # one loss call per optimizer step (grad_accum = 1)
 
@@ -90,14 +89,14 @@ def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess 
 
     ``t_max`` restricts training times to ``U(t_min, t_max)``: a purifier only ever queries
     ``t <= t*``, so a small budget is better spent there (default: the whole range).
-    The U-Net is initialised under ``cfg.seed``; ``resume`` continues the run in ``cfg.ckpt_dir``.
+    ``resume`` continues the run in ``cfg.ckpt_dir``.
     """
     if x.ndim != 4:
         raise ValueError(f"need x [N, C, H, W], got {tuple(x.shape)}")
     process = process if process is not None else pc.VP()
     if t_max is not None and not (process.t_min < t_max <= process.t_max):
         raise ValueError(f"t_max must lie in ({process.t_min}, {process.t_max}], got {t_max!r}")
-    net = seeded_init(lambda: nets.denoiser(in_channels=x.shape[1], **net_kwargs), cfg.seed)
+    net = nets.denoiser(in_channels=x.shape[1], **net_kwargs)
 
     def loss_fn(model: nn.Module, batch, generator) -> Tensor:
         xb = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -144,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         a.lr = 2e-4 if a.what == "diffusion" else 1e-3
     out = pathlib.Path(a.out)
     cfg = train_config(a, ckpt_dir=out / "run", ema_decay=0.999 if a.what == "diffusion" else None)
+    torch.manual_seed(a.seed)  # --seed decides the initial weights (the library functions draw them)
     if a.what == "diffusion":
         net = train_diffusion(x, cfg, resume=a.resume, base=a.base, mults=(1, 2, 2))
     else:
