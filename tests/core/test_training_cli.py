@@ -169,3 +169,4 @@ def test_ddp_wrapper_reads_attributes_of_the_raw_network(tmp_path):
         dist.destroy_process_group()
     with pytest.raises(TypeError, match="net must be an nn.Module"):
         unwrap(3)
+
