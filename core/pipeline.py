@@ -201,6 +201,12 @@ def read_index(path: Path) -> dict[str, Any]:
         raise PipelineError(str(e)) from None
     if not isinstance(index, dict) or not {"class", "format", "files", "components"} <= set(index):
         raise PipelineError(f"{file}: not a pipeline index (needs class, format, components, files)")
+    files, comps = index["files"], index["components"]
+    if not (isinstance(files, dict) and all(isinstance(m, dict) and {"bytes", "sha256"} <= set(m)
+                                            for m in files.values())):
+        raise PipelineError(f"{file}: 'files' must map each file to its bytes and sha256")
+    if not (isinstance(comps, dict) and comps and all(isinstance(m, dict) for m in comps.values())):
+        raise PipelineError(f"{file}: 'components' must map each component name to an object")
     fmt = index["format"]
     if not isinstance(fmt, int) or fmt > FORMAT:
         raise PipelineError(
@@ -290,7 +296,11 @@ class Pipeline:
             raise PipelineError(f"{path / INDEX}: lacks the components {missing} of {cls.__name__}")
         try:
             pipe = cls.from_components(components, device)
-        except CheckpointError as e:
-            raise PipelineError(f"{path}: {e}") from None
-        pipe.card = ModelCard(**index.get("card", {}))
+        except (KeyError, TypeError, ValueError) as e:  # CheckpointError, PipelineError included
+            detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+            raise PipelineError(f"{path}: components do not fit {cls.__name__}: {detail}") from None
+        try:
+            pipe.card = ModelCard(**index.get("card", {}))
+        except (TypeError, ValueError) as e:
+            raise PipelineError(f"{path / INDEX}: bad model card ({e})") from None
         return pipe

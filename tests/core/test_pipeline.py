@@ -193,3 +193,19 @@ def test_bad_arguments_are_rejected(tmp_path):
     with pytest.raises(PipelineError, match="not a pipeline folder; refusing to replace"):
         pipe.save_pretrained(tmp_path / "plain")
     assert (tmp_path / "plain" / "keep.txt").read_text() == "mine"
+
+
+def test_components_that_do_not_fit_are_named(saved):
+    import hashlib
+
+    _, path = saved
+    blob = json.dumps({"solver": "dpmpp_2m"}).encode()  # "steps" missing
+    (path / "sampler" / "config.json").write_bytes(blob)
+    index = json.loads((path / INDEX).read_text())
+    index["files"]["sampler/config.json"] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+    (path / INDEX).write_text(json.dumps(index))
+    with pytest.raises(PipelineError, match=r"components do not fit ToyPipeline: missing key 'steps'"):
+        ToyPipeline.from_pretrained(path)
+    (path / INDEX).write_text(json.dumps(dict(index, files=[])))
+    with pytest.raises(PipelineError, match=r"pipeline\.json: 'files' must map each file"):
+        ToyPipeline.from_pretrained(path)
