@@ -125,13 +125,15 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
           ema_decay: float | None = 0.999, factor: int = 4, p_uncond: float = 0.1,
           noise: str = "gaussian", simplex: dict | None = None, device: str = "cpu",
           log_every: int = 50, num_classes: int = 10, resume: bool = False,
-          ckpt_every: int | None = None) -> tuple[nn.Module, Any]:
+          ckpt_every: int = 0) -> tuple[nn.Module, Any]:
     """Train a task's network on ``images``/``labels`` and return ``(net, process)``.
 
     The returned net is the EMA copy (or the raw net without EMA) in eval mode. With
-    ``out_dir`` the run is checkpointed there every ``ckpt_every`` steps (default
-    ``steps // 10``) and at the end (safetensors + JSON); ``resume=True`` continues it, also
-    with a larger ``steps`` (the warm-up is read from the checkpoint, not re-derived).
+    ``out_dir`` the run is checkpointed there every ``ckpt_every`` steps (0: only at the end;
+    the command line's default is ``steps // 10``) as safetensors + JSON; ``resume=True``
+    continues it, also with a larger ``steps`` (the warm-up is read from the checkpoint, not
+    re-derived). The bench's cache takes a run directory with ``latest`` as finished, hence
+    the library default 0.
     """
     from polydiff.core.training import TrainConfig, Trainer, resume_derived
     vdata.check_images(images)
@@ -145,7 +147,7 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
                       ema_decay=None if task == "classifier" else ema_decay, device=device,
                       ckpt_dir=None if out_dir is None else str(out_dir), log_every=log_every,
                       warmup_steps=min(100, steps // 10),
-                      ckpt_every=max(1, steps // 10) if ckpt_every is None else ckpt_every)
+                      ckpt_every=ckpt_every)
     if resume:
         cfg = resume_derived(cfg)
     net_config = {"class": type(net).__name__, **dataclasses.asdict(net.config)}
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     train(a.task, x, y, steps=a.steps, batch_size=a.batch_size, lr=a.lr, net_kwargs=kw, out_dir=a.out,
           seed=a.seed, factor=a.factor, p_uncond=a.p_uncond, noise=a.noise, device=a.device,
           num_classes=int(y.max()) + 1 if a.task in ("generate", "classifier") else 10, resume=a.resume,
-          ckpt_every=a.ckpt_every)
+          ckpt_every=max(1, a.steps // 10) if a.ckpt_every is None else a.ckpt_every)
     from polydiff.core.training import is_main_process
     if is_main_process():
         print(f"saved to {a.out}")
