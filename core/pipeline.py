@@ -207,6 +207,14 @@ def read_index(path: Path) -> dict[str, Any]:
         raise PipelineError(f"{file}: 'files' must map each file to its bytes and sha256")
     if not (isinstance(comps, dict) and comps and all(isinstance(m, dict) for m in comps.values())):
         raise PipelineError(f"{file}: 'components' must map each component name to an object")
+    bad = sorted(n for n in comps if not isinstance(n, str) or not _NAME.match(n))
+    if bad:
+        raise PipelineError(f"{file}: component names {bad} are not plain folder names")
+    expected = {f"{n}/config.json" for n in comps} | {
+        f"{n}/weights.safetensors" for n, m in comps.items() if m.get("weights")}
+    if set(files) != expected:
+        raise PipelineError(f"{file}: 'files' lists {sorted(set(files) - expected)} beyond, and "
+                            f"lacks {sorted(expected - set(files))} of, the components' files")
     fmt = index["format"]
     if not isinstance(fmt, int) or fmt > FORMAT:
         raise PipelineError(

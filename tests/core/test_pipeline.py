@@ -209,3 +209,16 @@ def test_components_that_do_not_fit_are_named(saved):
     (path / INDEX).write_text(json.dumps(dict(index, files=[])))
     with pytest.raises(PipelineError, match=r"pipeline\.json: 'files' must map each file"):
         ToyPipeline.from_pretrained(path)
+
+
+def test_index_naming_files_outside_the_folder_is_refused(saved):
+    _, path = saved
+    index = json.loads((path / INDEX).read_text())
+    evil = dict(index, components={**index["components"], "../outside": {"weights": False}})
+    (path / INDEX).write_text(json.dumps(evil))
+    with pytest.raises(PipelineError, match=r"component names \['\.\./outside'\] are not plain"):
+        ToyPipeline.from_pretrained(path)
+    files = dict(index["files"], **{"../x.json": {"bytes": 1, "sha256": "0"}})
+    (path / INDEX).write_text(json.dumps(dict(index, files=files)))
+    with pytest.raises(PipelineError, match=r"'files' lists \['\.\./x\.json'\] beyond"):
+        ToyPipeline.from_pretrained(path)
