@@ -4,6 +4,7 @@ Run::
 
     python -m polydiff.molecules.train --out runs/geodiff-qm9 --steps 20000 --batch-size 64 \
         --net geodiff --hidden 128 --max-heavy-atoms 9 --n-mols 20000
+    torchrun --nproc_per_node 2 -m polydiff.molecules.train --out runs/geodiff-qm9  # data parallel
 
 The run directory holds safetensors checkpoints with the network config and the process
 config as JSON (``extra["process"]``); load them with
@@ -13,9 +14,7 @@ part is used here, the test part by :mod:`polydiff.bench.molecules`.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,11 +63,14 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
     """Fit a denoiser on ``train_mols`` (their first conformer) with :class:`Trainer`.
 
     ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``.
+    ``resume=True`` continues the run in
+    ``train_config.ckpt_dir``, also with a larger ``steps`` (the warm-up is read from the
+    checkpoint, not re-derived).
 
     Returns:
         ``(ema_or_raw_net, process, history)``.
     """
-    from polydiff.core.training import Trainer
+    from polydiff.core.training import Trainer, resume_derived
     from torch_geometric.data import Batch
 
     from .featurize import mol_to_data
@@ -84,6 +86,8 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
     if any(getattr(d, "pos", None) is None for d in dataset):
         raise ValueError("every training molecule needs a conformer")
     net = build_net(net_config)
+    if resume:
+        train_config = resume_derived(train_config)
 
     def loss_fn(model, batch, generator):
         return conformer_loss(model, process, batch, generator)
@@ -98,37 +102,30 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from polydiff.core.training import TrainConfig
+    from polydiff.core.training import is_main_process, train_config, train_parser
 
     from .nets import NetConfig
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, type=pathlib.Path, help="run directory (checkpoints)")
+    ap = train_parser("molecules", __doc__, steps=20000, batch_size=64, lr=1e-3)
     ap.add_argument("--qm9-root", default=None, help="folder of qm9_part{1,2,3}.csv (default: qm9pack)")
     ap.add_argument("--net", choices=("geodiff", "e3nn"), default="geodiff")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--convs", type=int, default=4, help="global and local layers (geodiff) / layers (e3nn)")
     ap.add_argument("--cutoff", type=float, default=10.0)
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--n-mols", type=int, default=20000)
     ap.add_argument("--max-heavy-atoms", type=int, default=9)
     ap.add_argument("--T", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     spec = MolTrainSpec(n_mols=a.n_mols, max_heavy_atoms=a.max_heavy_atoms, T=a.T)
     net_cfg = NetConfig(kind=a.net, hidden=a.hidden, num_convs_global=a.convs, num_convs_local=a.convs,
                         num_layers_e3=a.convs, cutoff=a.cutoff)
-    tcfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, ema_decay=a.ema, seed=a.seed,
-                       lr_schedule="cosine", warmup_steps=min(500, a.steps // 10), ckpt_dir=str(a.out),
-                       ckpt_every=max(a.steps // 10, 1), device=a.device)
+    tcfg = train_config(a, ema_decay=a.ema, lr_schedule="cosine", warmup_steps=min(500, a.steps // 10))
     splits = qm9_splits(spec, a.qm9_root)
-    print(f"QM9: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test molecules")
+    if is_main_process():
+        print(f"QM9: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test molecules")
+    torch.manual_seed(a.seed)  # --seed decides the initial weights (train() draws them)
     train(spec, net_cfg, tcfg, splits["train"], resume=a.resume)
 
 

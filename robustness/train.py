@@ -11,12 +11,12 @@ Run::
     python -m polydiff.robustness.train classifier  --steps 2000 --out runs/clf
     python -m polydiff.robustness.train adversarial --steps 2000 --eps 0.3 --init runs/clf --out runs/adv
     python -m polydiff.robustness.train diffusion   --steps 20000 --out runs/dm
+    torchrun --nproc_per_node 2 -m polydiff.robustness.train --out runs/dm   # data parallel
 
 Each writes ``model.safetensors`` + ``config.json`` (vision's :func:`save_net`) into ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 
@@ -46,7 +46,7 @@ def _pgd_examples(net: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, 
 
 def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16, adversarial: bool = False,
                      eps: float = 0.3, pgd_steps: int = 7, eps_ramp: float = 0.0,
-                     init: nn.Module | None = None) -> nn.Module:
+                     init: nn.Module | None = None, resume: bool = False) -> nn.Module:
     """Train the CNN classifier (optionally with PGD adversarial training).
 
     Args:
@@ -58,6 +58,7 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
         eps_ramp: fraction of the steps over which the training radius grows linearly from
             0 to ``eps`` (a curriculum that keeps small networks from collapsing at eps = 0.3).
         init: start from these weights (e.g. fine-tune a clean model adversarially).
+        resume: continue the run in ``cfg.ckpt_dir``.
     """
     if not 0.0 <= eps_ramp <= 1.0:
         raise ValueError(f"eps_ramp must lie in [0, 1], got {eps_ramp!r}")
@@ -78,16 +79,17 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
 
     trainer = Trainer(cfg, net, loss_fn, TensorDataset(x, y), net_config=_net_config(net),
                       extra={"adversarial": adversarial, "eps": eps, "pgd_steps": pgd_steps})
-    trainer.fit()
+    trainer.fit(resume=resume)
     return _final_weights(trainer, net)
 
 
 def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess | None = None,
-                    t_max: float | None = None, **net_kwargs) -> nn.Module:
+                    t_max: float | None = None, resume: bool = False, **net_kwargs) -> nn.Module:
     """Train an eps-prediction U-Net on images ``x`` in [0, 1] (scaled to [-1, 1]) with DSM.
 
     ``t_max`` restricts training times to ``U(t_min, t_max)``: a purifier only ever queries
     ``t <= t*``, so a small budget is better spent there (default: the whole range).
+    ``resume`` continues the run in ``cfg.ckpt_dir``.
     """
     if x.ndim != 4:
         raise ValueError(f"need x [N, C, H, W], got {tuple(x.shape)}")
@@ -105,7 +107,7 @@ def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess 
         return dsm_loss(model, process, 2.0 * xb - 1.0, prediction="eps", generator=generator, t=t).mean()
 
     trainer = Trainer(cfg, net, loss_fn, x, net_config=_net_config(net), extra={"process": process.config()})
-    trainer.fit()
+    trainer.fit(resume=resume)
     return _final_weights(trainer, net)
 
 
@@ -122,12 +124,11 @@ def _final_weights(trainer: Trainer, net: nn.Module) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m polydiff.robustness.train", description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=["classifier", "adversarial", "diffusion"])
-    p.add_argument("--out", required=True, type=pathlib.Path)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=None)
+    from polydiff.core.training import is_main_process, train_config, train_parser
+
+    p = train_parser("robustness", __doc__, steps=2000, batch_size=128, lr=None)
+    p.add_argument("what", nargs="?", default="diffusion", choices=["classifier", "adversarial", "diffusion"],
+                   help="what to train (default: diffusion, the purification model)")
     p.add_argument("--n-train", type=int, default=None, help="first N training images (default all)")
     p.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     p.add_argument("--eps", type=float, default=0.3)
@@ -136,21 +137,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init", type=pathlib.Path, default=None, help="start from this saved classifier")
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--base", type=int, default=32)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     x, y = load_images(a.dataset, "train", a.n_train)
-    lr = a.lr or (2e-4 if a.what == "diffusion" else 1e-3)
-    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=lr, seed=a.seed, device=a.device,
-                      ema_decay=0.999 if a.what == "diffusion" else None, ckpt_dir=str(a.out / "run"))
+    if a.lr is None:
+        a.lr = 2e-4 if a.what == "diffusion" else 1e-3
+    out = pathlib.Path(a.out)
+    cfg = train_config(a, ckpt_dir=out / "run", ema_decay=0.999 if a.what == "diffusion" else None)
+    torch.manual_seed(a.seed)  # --seed decides the initial weights (the library functions draw them)
     if a.what == "diffusion":
-        net = train_diffusion(x, cfg, base=a.base, mults=(1, 2, 2))
+        net = train_diffusion(x, cfg, resume=a.resume, base=a.base, mults=(1, 2, 2))
     else:
         init = nets.load(a.init) if a.init is not None else None
         net = train_classifier(x, y, cfg, width=a.width, adversarial=a.what == "adversarial",
-                               eps=a.eps, pgd_steps=a.pgd_steps, eps_ramp=a.eps_ramp, init=init)
-    nets.save_net(net.cpu(), a.out)
-    print(f"saved {a.what} to {a.out}")
+                               eps=a.eps, pgd_steps=a.pgd_steps, eps_ramp=a.eps_ramp, init=init,
+                               resume=a.resume)
+    if is_main_process():
+        nets.save_net(net.cpu(), out)
+        print(f"saved {a.what} to {out}")
 
 
 if __name__ == "__main__":

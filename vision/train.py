@@ -1,6 +1,7 @@
 """Train the vision networks with polydiff's one training loop.
 
-    python -m polydiff.vision.train --task generate --dataset mnist --steps 2000 --out runs/gen
+    polydiff train vision --task generate --dataset mnist --steps 2000 --out runs/gen
+    torchrun --nproc_per_node 2 -m polydiff.vision.train --steps 2000 --out runs/gen  # data parallel
     python -m polydiff.vision.train --task superres --dataset mnist --factor 4 --out runs/sr
     python -m polydiff.vision.train --task inpaint --dataset photos --size 32 --out runs/inp
     python -m polydiff.vision.train --task anomaly --dataset mnist --normal-class 1 --noise simplex --out runs/ano
@@ -17,7 +18,6 @@ Checkpoints are safetensors + JSON (``polydiff.core.training``); load with
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 from collections.abc import Callable
@@ -124,13 +124,18 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
           net_kwargs: dict | None = None, out_dir: str | pathlib.Path | None = None, seed: int = 0,
           ema_decay: float | None = 0.999, factor: int = 4, p_uncond: float = 0.1,
           noise: str = "gaussian", simplex: dict | None = None, device: str = "cpu",
-          log_every: int = 50, num_classes: int = 10, resume: bool = False) -> tuple[nn.Module, Any]:
+          log_every: int = 50, num_classes: int = 10, resume: bool = False,
+          ckpt_every: int = 0) -> tuple[nn.Module, Any]:
     """Train a task's network on ``images``/``labels`` and return ``(net, process)``.
 
     The returned net is the EMA copy (or the raw net without EMA) in eval mode. With
-    ``out_dir`` the run is checkpointed there (safetensors + JSON) and can be resumed.
+    ``out_dir`` the run is checkpointed there every ``ckpt_every`` steps (0: only at the end;
+    the command line's default is ``steps // 10``) as safetensors + JSON; ``resume=True``
+    continues it, also with a larger ``steps`` (the warm-up is read from the checkpoint, not
+    re-derived). The bench's cache takes a run directory with ``latest`` as finished, hence
+    the library default 0.
     """
-    from polydiff.core.training import TrainConfig, Trainer
+    from polydiff.core.training import TrainConfig, Trainer, resume_derived
     vdata.check_images(images)
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
@@ -141,7 +146,10 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
     cfg = TrainConfig(steps=steps, batch_size=min(batch_size, len(images)), lr=lr, seed=seed,
                       ema_decay=None if task == "classifier" else ema_decay, device=device,
                       ckpt_dir=None if out_dir is None else str(out_dir), log_every=log_every,
-                      warmup_steps=min(100, steps // 10))
+                      warmup_steps=min(100, steps // 10),
+                      ckpt_every=ckpt_every)
+    if resume:
+        cfg = resume_derived(cfg)
     net_config = {"class": type(net).__name__, **dataclasses.asdict(net.config)}
     extra = {"task": task, "process": PROCESS, "factor": factor, "noise": noise,
              "simplex": simplex or {}, "image_shape": list(images.shape[1:])}
@@ -168,15 +176,14 @@ def load_trained(out_dir: str | pathlib.Path, device: str = "cpu") -> tuple[nn.M
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m polydiff.vision.train", description=__doc__.split("\n")[0])
-    p.add_argument("--task", required=True, choices=TASKS)
+    from polydiff.core.training import train_parser
+    p = train_parser("vision", __doc__, steps=2000, batch_size=64, lr=2e-4)
+    p.add_argument("--task", default="generate", choices=TASKS,
+                   help="what to train (default: generate, the class-conditional CFG U-Net)")
     p.add_argument("--dataset", default="mnist", choices=DATASETS)
     p.add_argument("--data-path", default=None, help="folder with the dataset's files (optional)")
     p.add_argument("--size", type=int, default=None, help="resize images to size x size")
     p.add_argument("--limit", type=int, default=None, help="use the first N training images")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--base", type=int, default=32)
     p.add_argument("--mults", type=int, nargs="+", default=[1, 2, 2])
     p.add_argument("--attention-levels", type=int, nargs="*", default=[2])
@@ -184,10 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-uncond", type=float, default=0.1, help="CFG label dropout")
     p.add_argument("--noise", choices=("gaussian", "simplex"), default="gaussian")
     p.add_argument("--normal-class", type=int, default=None, help="anomaly: train on this class only")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", required=True, help="run directory (checkpoints, loss log)")
-    p.add_argument("--resume", action="store_true")
     a = p.parse_args(argv)
     classes = (a.normal_class,) if a.normal_class is not None else None
     x, y = load_images(a.dataset, "train", size=a.size, limit=a.limit, classes=classes, path=a.data_path)
@@ -198,8 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         kw = {"base": a.base, "mults": tuple(a.mults), "attention_levels": levels}
     train(a.task, x, y, steps=a.steps, batch_size=a.batch_size, lr=a.lr, net_kwargs=kw, out_dir=a.out,
           seed=a.seed, factor=a.factor, p_uncond=a.p_uncond, noise=a.noise, device=a.device,
-          num_classes=int(y.max()) + 1 if a.task in ("generate", "classifier") else 10, resume=a.resume)
-    print(f"saved to {a.out}")
+          num_classes=int(y.max()) + 1 if a.task in ("generate", "classifier") else 10, resume=a.resume,
+          ckpt_every=max(1, a.steps // 10) if a.ckpt_every is None else a.ckpt_every)
+    from polydiff.core.training import is_main_process
+    if is_main_process():
+        print(f"saved to {a.out}")
     return 0
 
 

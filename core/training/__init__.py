@@ -14,8 +14,9 @@ The same script runs data-parallel unchanged: ``torchrun --nproc_per_node=N scri
 (``batch_size`` stays the global batch). Rooms: :mod:`.config` (TrainConfig), :mod:`.loop`
 (Trainer), :mod:`.data` (data order), :mod:`.ema`, :mod:`.checkpoint` (layout, atomic
 writes, validated loading), :mod:`.serialize` (pickle-free state), :mod:`.state` (what a
-resumable run saves), :mod:`.rng`, :mod:`.distributed`, :mod:`.metrics`. The cost of the
-extras is measured by :mod:`polydiff.bench.training_overhead`.
+resumable run saves), :mod:`.cli` (the flags every ``polydiff train <domain>`` shares),
+:mod:`.rng`, :mod:`.distributed`, :mod:`.metrics`. The cost of the extras is measured by
+:mod:`polydiff.bench.training_overhead`.
 """
 
 from .checkpoint import (
@@ -25,9 +26,10 @@ from .checkpoint import (
     load_for_sampling,
     save_checkpoint,
 )
+from .cli import is_main_process, resume_derived, seeded_init, train_config, train_parser
 from .config import TrainConfig
 from .data import DataOrder, derive_seed
-from .distributed import DistInfo, sample_data_parallel, setup_distributed
+from .distributed import DistInfo, sample_data_parallel, setup_distributed, unwrap
 from .ema import EMA, ema_decay_at
 from .loop import Trainer, lr_factor
 from .metrics import plot_loss
@@ -43,12 +45,18 @@ __all__ = [
     "Trainer",
     "derive_seed",
     "ema_decay_at",
+    "is_main_process",
     "latest_checkpoint",
     "load_checkpoint",
     "load_for_sampling",
     "lr_factor",
     "plot_loss",
+    "resume_derived",
     "sample_data_parallel",
     "save_checkpoint",
+    "seeded_init",
     "setup_distributed",
+    "train_config",
+    "train_parser",
+    "unwrap",
 ]

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 __all__ = [
     "DistInfo",
@@ -28,6 +30,8 @@ __all__ = [
     "dist_info",
     "sample_data_parallel",
     "setup_distributed",
+    "unwrap",
+    "wrap_ddp",
 ]
 
 _DTYPES = [
@@ -94,6 +98,34 @@ def setup_distributed(device: str = "cpu") -> DistInfo:
     if dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev)
+
+
+class _NetDDP(DistributedDataParallel):
+    """``DistributedDataParallel`` whose attribute reads fall through to the wrapped network.
+
+    A loss written for the raw network (``net.null_class``, ``net.embed_tokens(ids)``,
+    ``net.config``) works unchanged on the wrapper: calling it goes through DDP's forward
+    (gradient synchronisation), every other attribute is the raw network's.
+    """
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(super().__getattr__("module"), name)
+
+
+def wrap_ddp(net: nn.Module, device: torch.device, find_unused_parameters: bool = False) -> nn.Module:
+    """Wrap ``net`` for data-parallel training; attributes still read the raw network."""
+    ids = [device.index] if device.type == "cuda" else None
+    return _NetDDP(net, device_ids=ids, find_unused_parameters=find_unused_parameters)
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The raw network inside a ``DistributedDataParallel`` wrapper (``net`` itself otherwise)."""
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"unwrap: net must be an nn.Module, got {type(net).__name__}")
+    return net.module if isinstance(net, DistributedDataParallel) else net
 
 
 def dist_info() -> tuple[int, int]:

@@ -27,13 +27,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .checkpoint import latest_checkpoint
 from .config import TrainConfig
 from .data import DataOrder, dataset_len, derive_seed, iter_batches, to_device
-from .distributed import all_reduce_mean, setup_distributed
+from .distributed import all_reduce_mean, setup_distributed, wrap_ddp
 from .ema import EMA
 from .metrics import MetricsLog, plot_loss
 from .state import resume_trainer, save_trainer
@@ -63,8 +62,9 @@ class Trainer:
     Args:
         cfg: the :class:`TrainConfig`.
         net: the raw network; moved to the configured device. In a torchrun run the
-            ``net`` handed to ``loss_fn`` is its ``DistributedDataParallel`` wrapper: call it,
-            do not reach for its attributes.
+            ``net`` handed to ``loss_fn`` is its ``DistributedDataParallel`` wrapper: calls
+            go through DDP, attribute reads (``net.config``, ``net.embed_tokens``) fall
+            through to the raw network (:func:`.distributed.unwrap` gives it explicitly).
         loss_fn: ``loss_fn(net, batch, generator) -> scalar tensor`` (mean over the
             micro-batch); draw all randomness from ``generator``.
         dataset: a tensor (indexed along dim 0) or a map-style ``Dataset``.
@@ -133,11 +133,8 @@ class Trainer:
             grad_accum=cfg.grad_accum,
         )
         self.model: nn.Module = self.net
-        if self.dist.is_distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(
-                self.net, device_ids=ids, find_unused_parameters=find_unused_parameters
-            )
+        if self.dist.is_distributed:  # attribute reads fall through to the raw network
+            self.model = wrap_ddp(self.net, self.device, find_unused_parameters)
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay

@@ -116,3 +116,21 @@ def test_version_and_bare_command(capsys):
     assert capsys.readouterr().out.strip() == f"polydiff {version('polydiff')}"
     assert cli.main([]) == 2  # no subcommand: help on stderr, usage error
     assert "usage: polydiff" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("domain,extra_module", [("vision", "skimage"), ("text", "sentencepiece"),
+                                                 ("timeseries", "gluonts"), ("molecules", "rdkit"),
+                                                 ("robustness", "torchattacks")])
+def test_train_every_domain_shows_one_program_name_and_the_shared_flags(domain, extra_module, capsys):
+    import importlib
+
+    pytest.importorskip(extra_module)
+    script = importlib.import_module(f"polydiff.{domain}.train")
+    with pytest.raises(SystemExit) as done:
+        script.main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: polydiff train {domain} ")
+    for flag in ("--steps", "--batch-size", "--lr", "--seed", "--out", "--resume", "--ckpt-every",
+                 "--device"):
+        assert flag in text, (domain, flag)

@@ -29,6 +29,31 @@ def make_net(seed: int = 0, dropout: float = 0.0) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(16, 3))
 
 
+class EmbedNet(nn.Module):
+    """A network with a method and an attribute that losses use outside its forward."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.inp = nn.Linear(3, 8)
+        self.body = nn.Sequential(nn.SiLU(), nn.Linear(8, 3))
+        self.scale = 0.5
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inp(x)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.body(h)
+
+
+def attribute_loss(net, batch, generator):
+    """Like vision's ``net.null_class`` and text's ``net.embed_tokens(ids)``: a method and an
+    attribute of the raw network read through the DDP wrapper; ``inp``'s gradient comes from
+    outside DDP's forward and must still be averaged over the ranks."""
+    x, y = batch[:, :3], batch[:, 3:]
+    return ((net(net.embed(x)) * net.scale - y) ** 2).mean()
+
+
 def make_data(n: int = 64) -> torch.Tensor:
     g = torch.Generator().manual_seed(123)
     x = torch.randn(n, 3, generator=g)
@@ -115,6 +140,12 @@ def main_ddp(out: Path) -> None:
         if rank == 0:
             save_file(_state(trainer), str(out / f"{name}.safetensors"))
             (out / f"{name}.json").write_text(json.dumps([h["loss"] for h in hist if "loss" in h]))
+    net = EmbedNet(seed=0 if rank == 0 else 1000 + rank)
+    trainer = Trainer(ddp_config(None), net, attribute_loss, make_data(), net_config={"width": 8})
+    hist = trainer.fit()
+    if rank == 0:
+        save_file(_state(trainer), str(out / "attribute.safetensors"))
+        (out / "attribute.json").write_text(json.dumps([h["loss"] for h in hist if "loss" in h]))
     # resume the regression run from its step-6 checkpoint, on both ranks
     cfg = ddp_config(str(out / "run2"))
     trainer = Trainer(

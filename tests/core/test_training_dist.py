@@ -90,6 +90,20 @@ def test_two_process_gloo_matches_single_process(ddp_out, one_thread, name, loss
     assert not torch.allclose(ddp_state["net.0.weight"], W.make_net(seed=0)[0].weight)
 
 
+def test_losses_reading_attributes_of_the_raw_network_train_as_single_process(ddp_out, one_thread):
+    """The DDP wrapper lets a loss read ``net.scale`` and call ``net.embed`` (vision's
+    ``null_class``, text's ``embed_tokens``) and still averages those parameters' gradients."""
+    trainer = Trainer(W.ddp_config(None), W.EmbedNet(seed=0), W.attribute_loss, W.make_data(),
+                      net_config={"width": 8})
+    losses = [h["loss"] for h in trainer.fit()]
+    torch.testing.assert_close(torch.tensor(json.loads((ddp_out / "attribute.json").read_text())),
+                               torch.tensor(losses), rtol=1e-5, atol=1e-6)
+    ddp_state = load_file(str(ddp_out / "attribute.safetensors"))
+    for k, v in trainer.net.state_dict().items():
+        torch.testing.assert_close(ddp_state[f"net.{k}"], v, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(ddp_state["net.inp.weight"], W.EmbedNet(seed=0).inp.weight)
+
+
 def test_ddp_checkpoint_written_once_with_every_ranks_rng(ddp_out):
     run = ddp_out / "run"
     assert (run / "latest").read_text().strip() == "step_00000012"
