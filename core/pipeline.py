@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from .pipeline_format import FORMAT, INDEX, PipelineError
 from .training.serialize import CheckpointError, read_json, read_safetensors, tensors_to_bytes
 
 __all__ = [
@@ -48,13 +49,7 @@ __all__ = [
     "write_pipeline",
 ]
 
-FORMAT = 1
-INDEX = "pipeline.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class PipelineError(ValueError):
-    """A pipeline folder is missing, corrupt, of another format or of another class."""
 
 
 @dataclass

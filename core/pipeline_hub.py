@@ -19,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from .pipeline import INDEX, PipelineError
+from .pipeline_format import INDEX, PipelineError
 
 __all__ = ["PRETRAINED_ENV", "pretrained_dirs", "resolve_pipeline", "shipped_pipelines"]
 
