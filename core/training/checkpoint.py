@@ -52,6 +52,7 @@ from .serialize import (
 __all__ = [
     "Checkpoint",
     "check_net_config",
+    "check_writable",
     "latest_checkpoint",
     "load_checkpoint",
     "load_for_sampling",
@@ -96,6 +97,19 @@ def _write_pointer(run_dir: Path, name: str) -> None:
     fsync_dir(run_dir)
 
 
+def check_writable(run_dir: str | os.PathLike) -> None:
+    """Create ``run_dir`` if needed and prove a file can be written there, or raise an
+    ``OSError`` that names it (before training, not at the first checkpoint)."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=run_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise type(e)(e.errno, f"checkpoint directory {str(run_dir)!r} is not writable: {e.strerror}") from None
+
+
 def save_checkpoint(
     run_dir: str | os.PathLike,
     step: int,
@@ -130,8 +144,15 @@ def save_checkpoint(
     for name, d in (("model", model), ("config", config), ("net_config", net_config)):
         if not isinstance(d, dict):
             raise TypeError(f"save_checkpoint: {name} must be a dict, got {type(d).__name__}")
+    for group, tensors in (("model", model), ("ema", ema or {})):
+        bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:  # never written, so never marked latest: the last good checkpoint stays
+            raise FloatingPointError(
+                f"save_checkpoint: refusing to write step {step}: non-finite {group} weights in "
+                f"{bad[:5]}{' ...' if len(bad) > 5 else ''}"
+            )
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(run_dir)
     blobs: dict[str, bytes] = {"model.safetensors": tensors_to_bytes(model)}
     if ema is not None:
         blobs["ema.safetensors"] = tensors_to_bytes(ema)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import latest_checkpoint
+from .checkpoint import check_writable, latest_checkpoint
 from .config import TrainConfig
 from .data import DataOrder, dataset_len, derive_seed, iter_batches, to_device
 from .distributed import all_reduce_mean, setup_distributed, wrap_ddp
@@ -192,11 +192,23 @@ class Trainer:
                     raise ValueError(f"loss_fn must return a scalar tensor, got {got}")
                 (loss / cfg.grad_accum if cfg.grad_accum > 1 else loss).backward()
             total += loss.detach().float()
-        grad_norm = None
-        if cfg.grad_clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                self.optimizer.param_groups[0]["params"], cfg.grad_clip
+        params = self.optimizer.param_groups[0]["params"]
+        # the norm of the (all-reduced) gradients: the same on every rank, so every rank stops
+        # together; max_norm=inf measures without clipping
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            params, cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        )
+        if not (torch.isfinite(total) and torch.isfinite(grad_norm)):
+            what = "loss" if not torch.isfinite(total) else "gradient"
+            raise FloatingPointError(
+                f"training stopped at step {step + 1} (batch {step * cfg.grad_accum}"
+                f"{f'..{(step + 1) * cfg.grad_accum - 1}' if cfg.grad_accum > 1 else ''} of the data "
+                f"order): non-finite {what} (loss {float(total):.4g}, gradient norm "
+                f"{float(grad_norm):.4g}); the optimizer step was not applied: the weights are "
+                f"those after step {step}, and no checkpoint holds a later state"
             )
+        if cfg.grad_clip is None:
+            grad_norm = None  # logged only when clipping, as before
         self._last_lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
@@ -229,6 +241,8 @@ class Trainer:
         stop = cfg.steps if max_steps is None else min(cfg.steps, int(max_steps))
         if self.step >= stop:
             return self.history
+        if self.run_dir is not None and self.dist.is_main:
+            check_writable(self.run_dir)  # before the first step, not after hours of training
         batches = iter(
             iter_batches(
                 self.dataset,
