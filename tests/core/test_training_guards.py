@@ -5,7 +5,13 @@ import errno
 
 import pytest
 import torch
-from polydiff.core.training import TrainConfig, Trainer, latest_checkpoint, load_checkpoint, save_checkpoint
+from polydiff.core.training import (
+    TrainConfig,
+    Trainer,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from polydiff.core.training.checkpoint import check_writable
 from torch import nn
 
