@@ -332,3 +332,18 @@ def test_self_check_marks_weak_baselines_and_gradient_masking():
     assert any(p.startswith("gradient masking: Square lowered robust accuracy from 88.0% to 6.3%")
                for p in problems)
     assert bench.self_check("mnist", "polydiff-diffpure t*=0.1 ddpm-5", 0.9, 0.2, {"EOT-PGD": 0.2}) == []
+
+
+def test_plateau_check_on_the_preregistered_row_and_the_adversarially_trained_baseline(micro, tmp_path,
+                                                                                        monkeypatch):
+    cfg = dataclasses.replace(micro, plateau_max_steps=4, plateau_max_draws=2, eot=1, t_stars=(0.02, 0.05))
+    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
+    recs = bench.run("quick", tmp_path)
+    checked = [r for r in recs if "plateau" in r]
+    assert {r["method"] for r in checked} == {"adv-trained (Madry PGD)", "polydiff-diffpure t*=0.02 ddpm-2"}
+    for r in checked:
+        assert r["metric"] == "robust_accuracy" and r["setting"].endswith("(full gradients + EOT)")
+        budgets = r["plateau"].split(";")[0].split(" -> ")
+        assert budgets[0].startswith("1x1:") and len(budgets) in (2, 3)  # 1 -> 2 (-> 4) steps
+        assert (r["attack_converged"] is False) == any(p.startswith("attack not converged") for p in r["problems"])
+    assert not any("plateau" in r for r in recs if r["method"] == "polydiff-diffpure t*=0.05 ddpm-2")
