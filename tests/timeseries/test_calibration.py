@@ -69,3 +69,30 @@ def test_calibration_input_checks():
         calibration.energy_distance(s, s, ~m)
     with pytest.raises(ValueError, match="need at least"):
         calibration.posterior_scores(s, y + 1, m, s[:, :2])
+
+
+class _ExactImputer:
+    """An imputer that draws from the exact posterior: the plumbing check for the records."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def impute(self, X, n_samples, *, solver, steps, seed, max_batch=None):
+        return kalman_smoother(self.model, X).sample(n_samples, seed=seed)
+
+
+def test_statespace_records_score_an_exact_imputer_like_the_oracle():
+    from polydiff.timeseries.statespace_eval import DATASET, statespace_records, statespace_split
+    model = var1_model(2)
+    _, test = statespace_split(model, 1, 150, 10)  # 1,500 scored entries
+    recs = statespace_records(_ExactImputer(model), model, test, rates=(0.5,),
+                              samplers=(("ddim", 5),), n_samples=100)
+    by = {(r["method"], r["metric"]): r for r in recs}
+    assert {r["dataset"] for r in recs} == {DATASET} and {r["setting"] for r in recs} == {"mcar-50%"}
+    assert by["polydiff-csdi-ddim5", "CRPS"]["nfe"] == 5 and by["kalman-smoother", "CRPS"]["nfe"] is None
+    for method in ("kalman-smoother", "polydiff-csdi-ddim5"):
+        assert by[method, "CRPS-ratio"]["value"] == pytest.approx(1.0, abs=0.03)
+        assert by[method, "coverage-90%"]["value"] == pytest.approx(0.9, abs=0.04)
+        assert by[method, "coverage-90%"]["higher_is_better"] is None
+    with pytest.raises(ValueError, match="without NaN"):
+        statespace_records(_ExactImputer(model), model, np.where(test > 0, np.nan, test))
