@@ -28,7 +28,14 @@ from .diffusion import csdi_loss, csdi_process, sample_imputations
 from .masks import STRATEGIES
 from .nets import CSDIConfig, CSDINet
 
-__all__ = ["CSDIImputer", "ImputerConfig", "WindowDataset", "check_series"]
+__all__ = ["OUT_OF_RANGE", "CSDIImputer", "ImputerConfig", "OutOfRangeError", "WindowDataset",
+           "check_series"]
+
+OUT_OF_RANGE = ("raise", "warn", "ignore")
+
+
+class OutOfRangeError(ValueError):
+    """Windows (observed inputs or samples) lie far outside the training range."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,9 @@ class ImputerConfig:
     """Training and sampling settings of :class:`CSDIImputer` (network settings live in
     :class:`~polydiff.timeseries.nets.CSDIConfig`). Defaults follow CSDI Appendix E.1
     (Adam lr 1e-3 decayed x0.1 at 75% and 90% of training, weight decay 1e-6, batch 16, 50
-    quadratic steps); ``train_steps`` sets the budget in optimizer steps."""
+    quadratic steps); ``train_steps`` sets the budget in optimizer steps. ``range_margin``
+    sets the out-of-range guard of :meth:`CSDIImputer.impute`: a value is out of range beyond
+    ``[lo - m (hi - lo), hi + m (hi - lo)]``, ``[lo, hi]`` the feature's observed training range."""
 
     train_steps: int = 2000
     batch_size: int = 16
@@ -52,6 +61,7 @@ class ImputerConfig:
     solver: str = "ddpm"
     sample_steps: int = 50
     max_batch: int = 512
+    range_margin: float = 1.0
     seed: int = 0
     device: str = "cpu"
 
@@ -63,6 +73,8 @@ class ImputerConfig:
         for name in ("train_steps", "batch_size", "num_steps", "sample_steps", "max_batch"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ImputerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.range_margin >= 0:
+            raise ValueError(f"ImputerConfig.range_margin must be >= 0, got {self.range_margin}")
 
 
 def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.ndarray:
@@ -147,6 +159,7 @@ class CSDIImputer:
             torch.manual_seed(self.config.seed)
             self.net = CSDINet(self.net_config)
         self.normalizer: Normalizer | None = None
+        self.train_range: tuple[np.ndarray, np.ndarray] | None = None  # normalised units
         self.train_losses: list[float] = []
 
     # --- training ---------------------------------------------------------------------------
@@ -165,8 +178,13 @@ class CSDIImputer:
 
         X = check_series(X)
         self._check_features(X, "X")
+        if val_X is not None:
+            V = check_series(val_X, "val_X")
+            self._check_features(V, "val_X")
         self.normalizer = Normalizer().fit(X)
-        data = WindowDataset(self.normalizer.transform(X), timestamps)
+        Z = self.normalizer.transform(X)
+        self.train_range = (np.nanmin(Z.reshape(-1, Z.shape[2]), 0), np.nanmax(Z.reshape(-1, Z.shape[2]), 0))
+        data = WindowDataset(Z, timestamps)
         c = self.config
         tcfg = TrainConfig(steps=c.train_steps, batch_size=min(c.batch_size, len(data)), lr=c.lr,
                            lr_schedule=c.lr_schedule, weight_decay=c.weight_decay, ema_decay=c.ema_decay, seed=c.seed,
@@ -186,21 +204,23 @@ class CSDIImputer:
         self.train_losses = [float(h["loss"]) for h in history if "loss" in h]
         self.trained_steps = trainer.step
         if val_X is not None:
-            V = check_series(val_X, "val_X")
-            self._check_features(V, "val_X")
             self.val_loss = self.loss(V)
         return self
 
     @torch.no_grad()
     def loss(self, X, seed: int = 0, timestamps=None) -> float:
-        """CSDI loss (random targets) of the current network on all of ``X`` at once."""
+        """CSDI loss of the current network on all of ``X`` at once: random targets, or the
+        last ``horizon`` steps for a forecasting imputer (``strategy="forecast"``)."""
         X = check_series(X)
+        self._check_features(X, "X")
         data = WindowDataset(self._normalizer().transform(X), timestamps)
         g = torch.Generator().manual_seed(seed)
         batch = {"values": data.values, "observed_mask": data.mask,
                  "timestamps": data.timestamps}
+        fc = self.config.strategy == "forecast"
         self.net.eval()
-        return float(csdi_loss(self.net, self.process, batch, strategy="random", generator=g))
+        return float(csdi_loss(self.net, self.process, batch, strategy="forecast" if fc else "random",
+                               horizon=self.config.horizon, generator=g))
 
     def _normalizer(self) -> Normalizer:
         if self.normalizer is None:
@@ -210,38 +230,100 @@ class CSDIImputer:
     # --- inference --------------------------------------------------------------------------
     def impute(self, X, n_samples: int = 100, *, solver: str | None = None,
                steps: int | None = None, seed: int = 0, timestamps=None,
-               max_batch: int | None = None, **solver_options) -> np.ndarray:
+               max_batch: int | None = None, out_of_range: str = "raise",
+               progress_bar: bool = False, **solver_options) -> np.ndarray:
         """Samples ``[N, S, T, K]`` of the missing entries of ``X``; observed entries are
         copied through unchanged. ``solver``/``steps``/``max_batch`` override the configured
         sampler (``max_batch`` rows per network call changes speed only, never a sample);
-        ``timestamps [N, T]`` give irregular observation times (default ``0..T-1``)."""
+        ``timestamps [N, T]`` give irregular observation times (default ``0..T-1``).
+
+        Out-of-range guard: windows whose observed values fall outside the training range
+        widened by ``config.range_margin`` (see :meth:`out_of_range_windows`) raise
+        :class:`OutOfRangeError` before sampling (``out_of_range="raise"``), warn (``"warn"``)
+        or pass (``"ignore"``); windows whose samples do are flagged with a ``RuntimeWarning``
+        unless ``"ignore"``. ``progress_bar`` shows a tqdm bar over the sampled rows."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+        if out_of_range not in OUT_OF_RANGE:
+            raise ValueError(f"out_of_range must be one of {OUT_OF_RANGE}, got {out_of_range!r}")
         X = check_series(X)
         self._check_features(X, "X")
         norm = self._normalizer()
         obs = np.isfinite(X)
+        Zin = norm.transform(X)
+        if out_of_range != "ignore":
+            self._guard(self.out_of_range_windows(Zin), Zin, "observed values", out_of_range)
         dev = next(self.net.parameters()).device
-        Z = torch.as_tensor(np.where(obs, norm.transform(X), 0.0), dtype=torch.float32, device=dev)
+        Z = torch.as_tensor(np.where(obs, Zin, 0.0), dtype=torch.float32, device=dev)
         M = torch.as_tensor(obs, dtype=torch.float32, device=dev)
         ts = torch.as_tensor(check_timestamps(timestamps, X.shape), dtype=torch.float32, device=dev)
         total = len(X) * int(n_samples)
-        cb = None
-        if self.progress:
-            def cb(done: int, rows: int) -> None:
+        bar = None
+        if progress_bar:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=total, desc="csdi sampling", unit="row", leave=False)
+
+        def cb(done: int, rows: int) -> None:
+            if bar is not None:
+                bar.update(done - bar.n)
+            if self.progress:
                 self.progress(f"csdi: sampled {done}/{rows} rows")
-        out = sample_imputations(self.net, self.process, Z, M, n_samples=int(n_samples),
-                                 solver=self.config.solver if solver is None else solver,
-                                 steps=self.config.sample_steps if steps is None else steps,
-                                 seed=seed, timestamps=ts,
-                                 max_batch=min(self.config.max_batch if max_batch is None else max_batch,
-                                               total), callback=cb,
-                                 **solver_options)
-        samples = norm.inverse(out.double().cpu().numpy())
+
+        try:
+            out = sample_imputations(self.net, self.process, Z, M, n_samples=int(n_samples),
+                                     solver=self.config.solver if solver is None else solver,
+                                     steps=self.config.sample_steps if steps is None else steps,
+                                     seed=seed, timestamps=ts,
+                                     max_batch=min(self.config.max_batch if max_batch is None
+                                                   else max_batch, total),
+                                     callback=cb if (bar is not None or self.progress) else None,
+                                     **solver_options)
+        finally:
+            if bar is not None:
+                bar.close()
+        Zout = out.double().cpu().numpy()
+        if out_of_range != "ignore":
+            # a sample outside the range is a symptom (of an under-trained network, or of
+            # inputs just inside the margin): flagged, never refused
+            self._guard(self.out_of_range_windows(Zout), Zout, "samples", "warn")
+        samples = norm.inverse(Zout)
         if not np.isfinite(samples).all():
             raise FloatingPointError(f"imputed values are not finite in float64 (observed |X| up to "
                                      f"{np.nanmax(np.abs(X)):.3g}); rescale the series")
         return np.where(obs[:, None], X[:, None], samples)  # bit-exact observed values
+
+    def out_of_range_windows(self, Z: np.ndarray) -> np.ndarray:
+        """Indices of the windows of ``Z [N, ..., K]`` (normalised units, NaN ignored) with a
+        value outside ``[lo - m (hi - lo), hi + m (hi - lo)]`` per feature, ``[lo, hi]`` the
+        observed training range and ``m = config.range_margin``; none if the range is unknown
+        (checkpoints written before it was recorded)."""
+        if self.train_range is None:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in self.train_range)
+        w = self.config.range_margin * (hi - lo)
+        Z = np.asarray(Z, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = (Z < lo - w) | (Z > hi + w)
+        return np.flatnonzero(bad.reshape(len(Z), -1).any(1))
+
+    def _guard(self, bad: np.ndarray, Z: np.ndarray, what: str, action: str) -> None:
+        if not len(bad):
+            return
+        norm = self._normalizer()
+        lo, hi = (norm.inverse(np.asarray(v)) for v in self.train_range)
+        vals = norm.inverse(Z[bad].reshape(len(bad), -1, Z.shape[-1]))
+        k = int(np.nanargmax(np.nanmax(np.abs(vals - (lo + hi) / 2) / np.maximum(hi - lo, 1e-300), (0, 1))))
+        msg = (f"windows {bad[:10].tolist()}{' ...' if len(bad) > 10 else ''} ({len(bad)} of "
+               f"{len(Z)}): {what} far outside the training range (feature {k}: values "
+               f"{np.nanmin(vals[..., k]):.4g} .. {np.nanmax(vals[..., k]):.4g}, training saw "
+               f"{lo[k]:.4g} .. {hi[k]:.4g}, margin {self.config.range_margin} x range). The "
+               "samples would not be trustworthy: scale each series (e.g. the forecaster's "
+               "scaling='mean'), retrain on data that covers this range, or pass "
+               "out_of_range='warn' / 'ignore'")
+        if action == "raise":
+            raise OutOfRangeError(msg)
+        import warnings
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
     def predict(self, X, n_samples: int = 100, quantiles: Sequence[float] = (0.05, 0.5, 0.95),
                 **kw) -> dict:
@@ -260,6 +342,8 @@ class CSDIImputer:
 
         extra = {"imputer": dataclasses.asdict(self.config),
                  "normalizer": self._normalizer().to_dict(),
+                 "train_range": None if self.train_range is None else
+                 [np.asarray(v).tolist() for v in self.train_range],
                  "process": self.process.config() if hasattr(self.process, "config") else {}}
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         return save_checkpoint(path, int(getattr(self, "trained_steps", 0)), model=state, config={},
@@ -277,5 +361,7 @@ class CSDIImputer:
         obj = cls(K, net=ncfg, config=ImputerConfig(**icfg))
         load_weights(obj.net, ckpt.model, ckpt.path / "model.safetensors")
         obj.normalizer = Normalizer.from_dict(ckpt.extra["normalizer"])
+        rng = ckpt.extra.get("train_range")
+        obj.train_range = None if rng is None else tuple(np.asarray(v, dtype=np.float64) for v in rng)
         obj.net.eval()
         return obj
