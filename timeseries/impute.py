@@ -5,6 +5,8 @@
     imp = CSDIImputer(n_features=K, train_steps=2000).fit(X_train)   # X [N, T, K], NaN = missing
     samples = imp.impute(X_test, n_samples=100)                      # [N, S, T, K]
     out = imp.predict(X_test)          # {"imputation": median [N, T, K], "quantiles": {q: ...}}
+    imp.fit(train_set={"X": X_train}, val_set={"X": X_val, "X_ori": X_val_ori})   # PyPOTS dicts
+    imp.predict({"X": X_test}, n_sampling_times=100)["imputation"]   # [N, S, T, K], as PyPOTS
     imp.save("run/"); imp = CSDIImputer.load("run/")
 
 Training uses the core training loop (``polydiff.core.training.Trainer``) on the CSDI loss of
@@ -83,6 +85,9 @@ def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.n
     Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong rank, empty
     axes, infinite values or (unless allowed) a series with no observed value.
     """
+    if isinstance(X, dict):
+        raise TypeError(f"{name} must be an array [N, T, K]; for PyPOTS' dict {{'X': ...}} call "
+                        f"fit(train_set=...), impute(...) or predict(...), which unpack it")
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     X = np.asarray(X)
@@ -168,12 +173,28 @@ class CSDIImputer:
             raise ValueError(f"{name} has {X.shape[2]} features, the imputer was built for "
                              f"{self.net_config.n_features}")
 
-    def fit(self, X, val_X=None, *, timestamps=None) -> CSDIImputer:
-        """Train on ``X [N, T, K]`` (NaN = missing) with the configured mask strategy.
+    def fit(self, train_set, val_set=None, *, val_X=None, timestamps=None,
+            n_sampling_times: int = 1) -> CSDIImputer:
+        """Train on ``train_set``: series ``X [N, T, K]`` (NaN = missing) or PyPOTS' dict
+        ``{"X": X}``, with the configured mask strategy for ``config.train_steps`` steps.
 
-        ``val_X`` (same layout) is only validated and scored with the CSDI loss at the end
-        (``self.val_loss``); the budget is ``config.train_steps`` optimizer steps.
+        ``val_set`` (or its alias ``val_X``; an array or ``{"X": ..., "X_ori": ...}``) is
+        scored after training: ``self.val_loss`` is the CSDI loss on ``X_ori`` (else ``X``);
+        with ``X_ori``, ``self.val_mae`` is the MAE of the median of ``n_sampling_times``
+        imputations of ``X`` on PyPOTS' indicating mask. No early stopping.
         """
+        from .pypots_api import indicating_mask, unpack_set
+
+        if val_X is not None and val_set is not None:
+            raise ValueError("pass val_set or its alias val_X, not both")
+        val_set = val_X if val_set is None else val_set
+        pypots = (dict, str, bytes, pathlib.PurePath)  # dicts, or paths that unpack_set refuses
+        X = unpack_set(train_set, "train_set")[0] if isinstance(train_set, pypots) else train_set
+        val_ori = None
+        if isinstance(val_set, pypots):
+            val_X, val_ori = unpack_set(val_set, "val_set")
+        else:
+            val_X = val_set
         from polydiff.core.training import TrainConfig, Trainer
 
         X = check_series(X)
@@ -204,7 +225,14 @@ class CSDIImputer:
         self.train_losses = [float(h["loss"]) for h in history if "loss" in h]
         self.trained_steps = trainer.step
         if val_X is not None:
-            self.val_loss = self.loss(V)
+            self.val_loss = self.loss(V if val_ori is None else check_series(val_ori, "val_set['X_ori']"))
+            if val_ori is not None:
+                hide = indicating_mask(V, val_ori)
+                if not hide.any():
+                    raise ValueError("val_set: 'X_ori' observes no entry that 'X' hides; nothing "
+                                     "to score")
+                smp = self.impute(V, n_sampling_times, out_of_range="warn")
+                self.val_mae = float(np.abs(np.median(smp, 1) - val_ori)[hide].mean())
         return self
 
     @torch.no_grad()
@@ -231,7 +259,8 @@ class CSDIImputer:
     def impute(self, X, n_samples: int = 100, *, solver: str | None = None,
                steps: int | None = None, seed: int = 0, timestamps=None,
                max_batch: int | None = None, out_of_range: str = "raise",
-               progress_bar: bool = False, **solver_options) -> np.ndarray:
+               progress_bar: bool = False, n_sampling_times: int | None = None,
+               **solver_options) -> np.ndarray:
         """Samples ``[N, S, T, K]`` of the missing entries of ``X``; observed entries are
         copied through unchanged. ``solver``/``steps``/``max_batch`` override the configured
         sampler (``max_batch`` rows per network call changes speed only, never a sample);
@@ -241,7 +270,15 @@ class CSDIImputer:
         widened by ``config.range_margin`` (see :meth:`out_of_range_windows`) raise
         :class:`OutOfRangeError` before sampling (``out_of_range="raise"``), warn (``"warn"``)
         or pass (``"ignore"``); windows whose samples do are flagged with a ``RuntimeWarning``
-        unless ``"ignore"``. ``progress_bar`` shows a tqdm bar over the sampled rows."""
+        unless ``"ignore"``. ``progress_bar`` shows a tqdm bar over the sampled rows.
+        PyPOTS' spelling also works: ``impute({"X": X}, n_sampling_times=S)``."""
+        if n_sampling_times is not None:
+            if n_samples != 100:
+                raise ValueError("pass n_samples or its alias n_sampling_times, not both")
+            n_samples = n_sampling_times
+        if isinstance(X, dict):
+            from .pypots_api import unpack_set
+            X = unpack_set(X, "test_set")[0]
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
         if out_of_range not in OUT_OF_RANGE:
@@ -325,13 +362,27 @@ class CSDIImputer:
         import warnings
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
-    def predict(self, X, n_samples: int = 100, quantiles: Sequence[float] = (0.05, 0.5, 0.95),
-                **kw) -> dict:
-        """``{"imputation": median [N, T, K], "quantiles": {q: [N, T, K]}, "samples": ...}``."""
+    def predict(self, X, n_samples: int | None = None,
+                quantiles: Sequence[float] = (0.05, 0.5, 0.95), *,
+                n_sampling_times: int | None = None, **kw) -> dict:
+        """Array ``X``: ``{"imputation": median [N, T, K], "quantiles": {q: [N, T, K]},
+        "samples": [N, S, T, K]}`` with ``S = n_samples`` (default 100).
+
+        PyPOTS' dict ``{"X": X}``: PyPOTS' result ``{"imputation": samples [N, S, T, K]}`` with
+        ``S = n_sampling_times`` (default 1, as ``pypots.imputation.CSDI.predict``).
+        ``n_sampling_times`` is an alias of ``n_samples``.
+        """
+        if n_samples is not None and n_sampling_times is not None:
+            raise ValueError("pass n_samples or its alias n_sampling_times, not both")
+        S = n_samples if n_sampling_times is None else n_sampling_times
+        if isinstance(X, dict):
+            from .pypots_api import unpack_set
+            return {"imputation": self.impute(unpack_set(X, "test_set")[0], 1 if S is None else S,
+                                              **kw)}
         qs = [float(q) for q in quantiles]
         if any(not 0.0 <= q <= 1.0 for q in qs):
             raise ValueError(f"quantiles must lie in [0, 1], got {qs}")
-        s = self.impute(X, n_samples, **kw)
+        s = self.impute(X, 100 if S is None else S, **kw)
         return {"imputation": np.median(s, axis=1),
                 "quantiles": {q: np.quantile(s, q, axis=1) for q in qs}, "samples": s}
 
