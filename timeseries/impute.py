@@ -29,15 +29,10 @@ from .data import Normalizer
 from .diffusion import csdi_loss, csdi_process, sample_imputations
 from .masks import STRATEGIES
 from .nets import CSDIConfig, CSDINet
+from .range_guard import OUT_OF_RANGE, OutOfRangeError, flag_windows, out_of_range_windows
 
 __all__ = ["OUT_OF_RANGE", "CSDIImputer", "ImputerConfig", "OutOfRangeError", "WindowDataset",
            "check_series"]
-
-OUT_OF_RANGE = ("raise", "warn", "ignore")
-
-
-class OutOfRangeError(ValueError):
-    """Windows (observed inputs or samples) lie far outside the training range."""
 
 
 @dataclass(frozen=True)
@@ -330,37 +325,18 @@ class CSDIImputer:
         return np.where(obs[:, None], X[:, None], samples)  # bit-exact observed values
 
     def out_of_range_windows(self, Z: np.ndarray) -> np.ndarray:
-        """Indices of the windows of ``Z [N, ..., K]`` (normalised units, NaN ignored) with a
-        value outside ``[lo - m (hi - lo), hi + m (hi - lo)]`` per feature, ``[lo, hi]`` the
-        observed training range and ``m = config.range_margin``; none if the range is unknown
-        (checkpoints written before it was recorded)."""
+        """Windows of ``Z [N, ..., K]`` (normalised units) outside the training range widened
+        by ``config.range_margin`` (:func:`.range_guard.out_of_range_windows`); none if the
+        range is unknown (checkpoints written before it was recorded)."""
         if self.train_range is None:
             return np.zeros(0, dtype=np.int64)
-        lo, hi = (np.asarray(v, dtype=np.float64) for v in self.train_range)
-        w = self.config.range_margin * (hi - lo)
-        Z = np.asarray(Z, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            bad = (Z < lo - w) | (Z > hi + w)
-        return np.flatnonzero(bad.reshape(len(Z), -1).any(1))
+        return out_of_range_windows(Z, *self.train_range, self.config.range_margin)
 
     def _guard(self, bad: np.ndarray, Z: np.ndarray, what: str, action: str) -> None:
-        if not len(bad):
-            return
         norm = self._normalizer()
-        lo, hi = (norm.inverse(np.asarray(v)) for v in self.train_range)
-        vals = norm.inverse(Z[bad].reshape(len(bad), -1, Z.shape[-1]))
-        k = int(np.nanargmax(np.nanmax(np.abs(vals - (lo + hi) / 2) / np.maximum(hi - lo, 1e-300), (0, 1))))
-        msg = (f"windows {bad[:10].tolist()}{' ...' if len(bad) > 10 else ''} ({len(bad)} of "
-               f"{len(Z)}): {what} far outside the training range (feature {k}: values "
-               f"{np.nanmin(vals[..., k]):.4g} .. {np.nanmax(vals[..., k]):.4g}, training saw "
-               f"{lo[k]:.4g} .. {hi[k]:.4g}, margin {self.config.range_margin} x range). The "
-               "samples would not be trustworthy: scale each series (e.g. the forecaster's "
-               "scaling='mean'), retrain on data that covers this range, or pass "
-               "out_of_range='warn' / 'ignore'")
-        if action == "raise":
-            raise OutOfRangeError(msg)
-        import warnings
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        if len(bad):
+            lo, hi = (norm.inverse(np.asarray(v)) for v in self.train_range)
+            flag_windows(bad, norm.inverse(Z), lo, hi, self.config.range_margin, what, action)
 
     def predict(self, X, n_samples: int | None = None,
                 quantiles: Sequence[float] = (0.05, 0.5, 0.95), *,
