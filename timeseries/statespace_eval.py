@@ -48,8 +48,9 @@ def statespace_records(imputer, model: LinearGaussianSSM, test: np.ndarray,
     ``polydiff-csdi-<solver><steps>``) and of the exact posterior (``kalman-smoother``, its own
     independent draws) at each MCAR ``rate`` of the complete ``test`` windows.
 
-    Coverage metrics (``coverage-50%``, ``coverage-90%``) are better the closer to nominal,
-    so their ``higher_is_better`` is ``None``.
+    Coverage is recorded as ``coverage-50%-error`` / ``coverage-90%-error``, the distance
+    ``|coverage - nominal|`` (lower is better), with the coverage itself under the extra key
+    ``coverage``.
     """
     test = np.asarray(test, dtype=np.float64)
     if test.ndim != 3 or not np.isfinite(test).all():
@@ -81,8 +82,11 @@ def statespace_records(imputer, model: LinearGaussianSSM, test: np.ndarray,
                 posterior_scores(smp, truth, hide, ref, reference_crps=ref_crps), steps, secs)
         for method, (scores, nfe, secs) in found.items():
             for metric, v in scores.items():
-                r = _rec(setting, method, metric, v, nfe, secs, n)
-                if metric.startswith("coverage"):
-                    r["higher_is_better"] = None
+                if metric.startswith("coverage-"):  # ranked by the distance to nominal
+                    nominal = float(metric[len("coverage-"):-1]) / 100
+                    r = _rec(setting, method, f"{metric}-error", abs(v - nominal), nfe, secs, n)
+                    r["coverage"] = float(v)
+                else:
+                    r = _rec(setting, method, metric, v, nfe, secs, n)
                 recs.append(r)
     return recs

@@ -92,7 +92,10 @@ def test_statespace_records_score_an_exact_imputer_like_the_oracle():
     assert by["polydiff-csdi-ddim5", "CRPS"]["nfe"] == 5 and by["kalman-smoother", "CRPS"]["nfe"] is None
     for method in ("kalman-smoother", "polydiff-csdi-ddim5"):
         assert by[method, "CRPS-ratio"]["value"] == pytest.approx(1.0, abs=0.03)
-        assert by[method, "coverage-90%"]["value"] == pytest.approx(0.9, abs=0.04)
-        assert by[method, "coverage-90%"]["higher_is_better"] is None
+        cov = by[method, "coverage-90%-error"]
+        assert cov["coverage"] == pytest.approx(0.9, abs=0.04)
+        assert cov["value"] == pytest.approx(abs(cov["coverage"] - 0.9)) and not cov["higher_is_better"]
+    from polydiff.bench.schema import record_problems
+    assert all(record_problems(r, domain="timeseries") == [] for r in recs)
     with pytest.raises(ValueError, match="without NaN"):
         statespace_records(_ExactImputer(model), model, np.where(test > 0, np.nan, test))
