@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from .data import Normalizer
 from .diffusion import csdi_loss, csdi_process, sample_imputations
+from .inputs import WindowDataset, check_series, check_timestamps
 from .masks import STRATEGIES
 from .nets import CSDIConfig, CSDINet
 from .range_guard import OUT_OF_RANGE, OutOfRangeError, flag_windows, out_of_range_windows
@@ -74,68 +74,6 @@ class ImputerConfig:
             raise ValueError(f"ImputerConfig.range_margin must be >= 0, got {self.range_margin}")
 
 
-def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.ndarray:
-    """Validate a batch of series ``[N, T, K]`` (NaN = missing) and return it as float64.
-
-    Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong rank, empty
-    axes, infinite values or (unless allowed) a series with no observed value.
-    """
-    if isinstance(X, dict):
-        raise TypeError(f"{name} must be an array [N, T, K]; for PyPOTS' dict {{'X': ...}} call "
-                        f"fit(train_set=...), impute(...) or predict(...), which unpack it")
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    X = np.asarray(X)
-    if X.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold numbers (NaN for missing), got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    if X.ndim != 3:
-        raise ValueError(f"{name} must be [N, T, K] (series, time, features), got rank {X.ndim} "
-                         f"with shape {X.shape}")
-    if min(X.shape) < 1:
-        raise ValueError(f"{name} has an empty axis: shape {X.shape}")
-    if np.isinf(X).any():
-        raise ValueError(f"{name} contains infinite values; use NaN for missing entries")
-    empty = np.flatnonzero(~np.isfinite(X).reshape(len(X), -1).any(1))
-    if len(empty) and not allow_all_missing:
-        raise ValueError(f"{name}: series {empty[:10].tolist()} are entirely missing (all NaN)")
-    return X
-
-
-def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
-    """Validate ``timestamps [N, T]`` for series ``shape = (N, T, K)``; ``None`` -> ``0..T-1``.
-    Irregular series (clinical visits) pass their observation times, e.g. in hours."""
-    N, T = shape[0], shape[1]
-    if timestamps is None:
-        return np.tile(np.arange(T, dtype=np.float64), (N, 1))
-    ts = np.asarray(timestamps, dtype=np.float64)
-    if ts.shape != (N, T):
-        raise ValueError(f"timestamps must be [N, T] = [{N}, {T}], got shape {ts.shape}")
-    if not np.isfinite(ts).all():
-        raise ValueError("timestamps must be finite (fill padded positions with any time)")
-    return ts
-
-
-class WindowDataset(Dataset):
-    """Training samples ``{"values", "observed_mask", "timestamps"}`` from ``X [N, L, K]``
-    (already normalised; NaN = missing, stored as 0 with mask 0) and optional per-series
-    ``timestamps [N, L]`` (default ``0..L-1``: regular series)."""
-
-    def __init__(self, X: np.ndarray, timestamps: np.ndarray | None = None):
-        obs = np.isfinite(X)
-        self.values = torch.as_tensor(np.where(obs, X, 0.0), dtype=torch.float32)
-        self.mask = torch.as_tensor(obs, dtype=torch.float32)
-        ts = check_timestamps(timestamps, X.shape)
-        self.timestamps = torch.as_tensor(ts, dtype=torch.float32)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"values": self.values[i], "observed_mask": self.mask[i],
-                "timestamps": self.timestamps[i]}
-
-
 class CSDIImputer:
     """Probabilistic imputer: CSDI denoiser + CSDI training + batched core sampling.
 
@@ -169,15 +107,21 @@ class CSDIImputer:
                              f"{self.net_config.n_features}")
 
     def fit(self, train_set, val_set=None, *, val_X=None, timestamps=None,
-            n_sampling_times: int = 1) -> CSDIImputer:
+            n_sampling_times: int = 1, eval_every: int = 0, ckpt_dir: str | None = None,
+            ckpt_every: int = 0, resume: bool = False) -> CSDIImputer:
         """Train on ``train_set``: series ``X [N, T, K]`` (NaN = missing) or PyPOTS' dict
         ``{"X": X}``, with the configured mask strategy for ``config.train_steps`` steps.
 
         ``val_set`` (or its alias ``val_X``; an array or ``{"X": ..., "X_ori": ...}``) is
-        scored after training: ``self.val_loss`` is the CSDI loss on ``X_ori`` (else ``X``);
-        with ``X_ori``, ``self.val_mae`` is the MAE of the median of ``n_sampling_times``
+        scored with the CSDI loss on ``X_ori`` (else ``X``) every ``eval_every`` steps
+        (``self.val_losses``: ``(step, loss)``) and at the end (``self.val_loss``); with
+        ``X_ori``, ``self.val_mae`` is the MAE of the median of ``n_sampling_times``
         imputations of ``X`` on PyPOTS' indicating mask. No early stopping.
+        ``ckpt_dir`` / ``ckpt_every`` write core checkpoints during training (the trainer's
+        state: weights, optimizer, RNG); ``resume=True`` continues from the latest one.
         """
+        from polydiff.core.training import TrainConfig, Trainer
+
         from .pypots_api import indicating_mask, unpack_set
 
         if val_X is not None and val_set is not None:
@@ -185,18 +129,28 @@ class CSDIImputer:
         val_set = val_X if val_set is None else val_set
         pypots = (dict, str, bytes, pathlib.PurePath)  # dicts, or paths that unpack_set refuses
         X = unpack_set(train_set, "train_set")[0] if isinstance(train_set, pypots) else train_set
-        val_ori = None
+        val_ori = V = None
         if isinstance(val_set, pypots):
             val_X, val_ori = unpack_set(val_set, "val_set")
         else:
             val_X = val_set
-        from polydiff.core.training import TrainConfig, Trainer
-
+        for name, v in (("eval_every", eval_every), ("ckpt_every", ckpt_every)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        if (ckpt_every or resume) and ckpt_dir is None:
+            raise ValueError("ckpt_every and resume need ckpt_dir")
+        if eval_every and val_X is None:
+            raise ValueError("eval_every needs val_set (validation series)")
         X = check_series(X)
         self._check_features(X, "X")
         if val_X is not None:
             V = check_series(val_X, "val_X")
             self._check_features(V, "val_X")
+            if val_ori is not None:
+                val_ori = check_series(val_ori, "val_set['X_ori']")
+                if not indicating_mask(V, val_ori).any():
+                    raise ValueError("val_set: 'X_ori' observes no entry that 'X' hides; nothing "
+                                     "to score")
         self.normalizer = Normalizer().fit(X)
         Z = self.normalizer.transform(X)
         self.train_range = (np.nanmin(Z.reshape(-1, Z.shape[2]), 0), np.nanmax(Z.reshape(-1, Z.shape[2]), 0))
@@ -204,28 +158,35 @@ class CSDIImputer:
         c = self.config
         tcfg = TrainConfig(steps=c.train_steps, batch_size=min(c.batch_size, len(data)), lr=c.lr,
                            lr_schedule=c.lr_schedule, weight_decay=c.weight_decay, ema_decay=c.ema_decay, seed=c.seed,
-                           device=c.device, grad_clip=None, log_every=max(1, c.train_steps // 10))
+                           device=c.device, grad_clip=None, log_every=max(1, c.train_steps // 10),
+                           ckpt_dir=None if ckpt_dir is None else str(ckpt_dir), ckpt_every=ckpt_every,
+                           eval_every=eval_every)
 
         def loss_fn(net, batch, generator):
             return csdi_loss(net, self.process, batch, strategy=c.strategy, horizon=c.horizon,
                              generator=generator)
 
+        val_target = V if val_ori is None else val_ori
+
+        def eval_fn(net, step):
+            return {"val_loss": self._loss_of(net, val_target)}
+
         if self.progress:
             self.progress(f"csdi: training {c.train_steps} steps on {len(data)} series")
         trainer = Trainer(tcfg, self.net, loss_fn, data, net_config=self.net_config.to_dict(),
-                          extra={"process": self.process.config()})
-        history = trainer.fit()
+                          extra={"process": self.process.config()},
+                          eval_fn=eval_fn if eval_every else None)
+        history = trainer.fit(resume=resume)
         if trainer.ema is not None:  # sample from the EMA weights when the run keeps them
             self.net.load_state_dict(trainer.ema.state_dict())
         self.train_losses = [float(h["loss"]) for h in history if "loss" in h]
+        self.val_losses = [(int(h["step"]), float(h["eval/val_loss"])) for h in history
+                           if "eval/val_loss" in h]
         self.trained_steps = trainer.step
-        if val_X is not None:
-            self.val_loss = self.loss(V if val_ori is None else check_series(val_ori, "val_set['X_ori']"))
+        if V is not None:
+            self.val_loss = self.loss(val_target)
             if val_ori is not None:
                 hide = indicating_mask(V, val_ori)
-                if not hide.any():
-                    raise ValueError("val_set: 'X_ori' observes no entry that 'X' hides; nothing "
-                                     "to score")
                 smp = self.impute(V, n_sampling_times, out_of_range="warn")
                 self.val_mae = float(np.abs(np.median(smp, 1) - val_ori)[hide].mean())
         return self
@@ -234,6 +195,10 @@ class CSDIImputer:
     def loss(self, X, seed: int = 0, timestamps=None) -> float:
         """CSDI loss of the current network on all of ``X`` at once: random targets, or the
         last ``horizon`` steps for a forecasting imputer (``strategy="forecast"``)."""
+        return self._loss_of(self.net, X, seed, timestamps)
+
+    @torch.no_grad()
+    def _loss_of(self, net, X, seed: int = 0, timestamps=None) -> float:
         X = check_series(X)
         self._check_features(X, "X")
         data = WindowDataset(self._normalizer().transform(X), timestamps)
@@ -241,9 +206,13 @@ class CSDIImputer:
         batch = {"values": data.values, "observed_mask": data.mask,
                  "timestamps": data.timestamps}
         fc = self.config.strategy == "forecast"
-        self.net.eval()
-        return float(csdi_loss(self.net, self.process, batch, strategy="forecast" if fc else "random",
-                               horizon=self.config.horizon, generator=g))
+        was_training = net.training
+        net.eval()
+        try:
+            return float(csdi_loss(net, self.process, batch, strategy="forecast" if fc else "random",
+                                   horizon=self.config.horizon, generator=g))
+        finally:
+            net.train(was_training)
 
     def _normalizer(self) -> Normalizer:
         if self.normalizer is None:
