@@ -42,7 +42,11 @@ class ImputerConfig:
     (Adam lr 1e-3 decayed x0.1 at 75% and 90% of training, weight decay 1e-6, batch 16, 50
     quadratic steps); ``train_steps`` sets the budget in optimizer steps. ``range_margin``
     sets the out-of-range guard of :meth:`CSDIImputer.impute`: a value is out of range beyond
-    ``[lo - m (hi - lo), hi + m (hi - lo)]``, ``[lo, hi]`` the feature's observed training range."""
+    ``[lo - m (hi - lo), hi + m (hi - lo)]``, ``[lo, hi]`` the feature's observed training range.
+    ``x0_clip`` clamps the network's data prediction ``x0_hat`` to ``[lo, hi]`` at every
+    solver step: the exact ``E[x0 | x_t]`` is an average of data and lies there, while a
+    briefly trained network's top-step error amplified by ``sigma / alpha = 172`` does not
+    (the few-step collapse, :mod:`.few_step`)."""
 
     train_steps: int = 2000
     batch_size: int = 16
@@ -59,6 +63,7 @@ class ImputerConfig:
     sample_steps: int = 50
     max_batch: int = 512
     range_margin: float = 1.0
+    x0_clip: bool = True
     seed: int = 0
     device: str = "cpu"
 
@@ -235,6 +240,8 @@ class CSDIImputer:
         :class:`OutOfRangeError` before sampling (``out_of_range="raise"``), warn (``"warn"``)
         or pass (``"ignore"``); windows whose samples do are flagged with a ``RuntimeWarning``
         unless ``"ignore"``. ``progress_bar`` shows a tqdm bar over the sampled rows.
+        ``x0_hat`` is clamped to the training range when ``config.x0_clip`` (pass your own
+        ``project_x0=`` to replace it).
         PyPOTS' spelling also works: ``impute({"X": X}, n_sampling_times=S)``."""
         if n_sampling_times is not None:
             if n_samples != 100:
@@ -255,6 +262,10 @@ class CSDIImputer:
         if out_of_range != "ignore":
             self._guard(self.out_of_range_windows(Zin), Zin, "observed values", out_of_range)
         dev = next(self.net.parameters()).device
+        if self.config.x0_clip and self.train_range is not None and "project_x0" not in solver_options:
+            lo, hi = (torch.as_tensor(v, dtype=torch.float32, device=dev) for v in self.train_range)
+            solver_options["project_x0"] = lambda v, t: torch.maximum(torch.minimum(v, hi.to(v.dtype)),
+                                                                       lo.to(v.dtype))
         Z = torch.as_tensor(np.where(obs, Zin, 0.0), dtype=torch.float32, device=dev)
         M = torch.as_tensor(obs, dtype=torch.float32, device=dev)
         ts = torch.as_tensor(check_timestamps(timestamps, X.shape), dtype=torch.float32, device=dev)
