@@ -370,5 +370,10 @@ class CSDIImputer:
         obj.normalizer = Normalizer.from_dict(ckpt.extra["normalizer"])
         rng = ckpt.extra.get("train_range")
         obj.train_range = None if rng is None else tuple(np.asarray(v, dtype=np.float64) for v in rng)
+        if rng is None:
+            import warnings
+            warnings.warn(f"{path}: the checkpoint predates the recorded training range; the "
+                          "out-of-range guard and the x0 clamp are off (refit to enable them)",
+                          RuntimeWarning, stacklevel=2)
         obj.net.eval()
         return obj

@@ -131,3 +131,13 @@ def test_saved_range_reloads(tmp_path):
     for a, b in zip(imp.train_range, back.train_range):
         np.testing.assert_array_equal(a, b)
     assert json.loads(json.dumps(back.config.range_margin)) == 1.0
+
+
+def test_checkpoint_without_range_loads_with_a_warning(tmp_path):
+    X = np.random.default_rng(1).uniform(0, 1, size=(8, 6, 1))
+    imp = CSDIImputer(1, net=TINY, train_steps=1, batch_size=4).fit(X)
+    imp.train_range = None  # as in checkpoints written before the range was recorded
+    imp.save(tmp_path)
+    with pytest.warns(RuntimeWarning, match="guard and the x0 clamp are off"):
+        old = CSDIImputer.load(tmp_path)
+    assert old.train_range is None and len(old.out_of_range_windows(np.full((1, 6, 1), 1e9))) == 0
