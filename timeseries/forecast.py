@@ -94,10 +94,12 @@ class CSDIForecaster:
                              f", got {W.shape[1]}")
         return W
 
-    def fit(self, windows_: np.ndarray, val_windows: np.ndarray | None = None) -> CSDIForecaster:
+    def fit(self, windows_: np.ndarray, val_windows: np.ndarray | None = None,
+            **fit_options) -> CSDIForecaster:
         """Train on windows ``[N, context + prediction, K]`` (NaN = missing); ``val_windows``
-        (same layout) are scored with the forecasting loss after training
-        (``self.imputer.val_loss``)."""
+        (same layout) are scored with the forecasting loss (``self.imputer.val_loss``).
+        ``fit_options``: :meth:`.CSDIImputer.fit`'s ``eval_every``, ``ckpt_dir``,
+        ``ckpt_every``, ``resume``."""
         W = self._check_windows(windows_, "windows")
         V = None if val_windows is None else self._check_windows(val_windows, "val_windows")
         C = self.context_length
@@ -107,7 +109,7 @@ class CSDIForecaster:
             s = np.nansum(np.abs(ctx), (0, 1)) / np.maximum(n, 1)
             self.default_scale = np.where(s > 0, s, 1.0)
         self.imputer.fit(W / self._scale(W[:, :C]),
-                         None if V is None else V / self._scale(V[:, :C]))
+                         None if V is None else V / self._scale(V[:, :C]), **fit_options)
         return self
 
     def forecast(self, history: np.ndarray, n_samples: int = 100, **kw) -> np.ndarray:
