@@ -62,3 +62,14 @@ def test_denoiser_needs_the_series_index():
         den(x, torch.tensor(3.0), cond_values=x, cond_mask=x)
     with pytest.raises(ValueError, match="std > 0"):
         PosteriorDenoiser(csdi_process(), kalman_smoother(model, Y), np.zeros(2), np.zeros(2))
+
+
+def test_statespace_eval_command_with_the_exact_denoiser(capsys):
+    from polydiff.timeseries.statespace_eval import main
+    recs = main(["--exact-denoiser", "--n-test", "6", "--length", "8", "--features", "2",
+                 "--rates", "0.5", "--samplers", "dpmpp_2m_sde:10", "--samples", "50"])
+    methods = {r["method"] for r in recs}
+    assert methods == {"kalman-smoother", "exact-denoiser-dpmpp_2m_sde10"}
+    ratio = [r for r in recs if r["metric"] == "CRPS-ratio" and r["method"] != "kalman-smoother"]
+    assert ratio[0]["value"] == pytest.approx(1.0, abs=0.1)
+    assert len(capsys.readouterr().out.splitlines()) == len(recs)  # one JSON record per line
