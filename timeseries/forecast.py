@@ -14,35 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .data import mean_scale
 from .impute import CSDIImputer, ImputerConfig, check_series
 
 __all__ = ["SCALINGS", "CSDIForecaster", "ets_samples", "forecast_windows", "mean_scale",
            "seasonal_naive"]
 
 SCALINGS = ("none", "mean")
-
-
-def mean_scale(context: np.ndarray, default: np.ndarray | None = None,
-               minimum: float = 1e-10) -> np.ndarray:
-    """GluonTS' mean scaling (``gluonts.torch.scaler.MeanScaler``): per series and feature,
-    the mean absolute observed value of ``context [N, C, K]`` -> ``[N, 1, K]``.
-
-    A series/feature with no observed context value gets ``default [K]`` (default: the
-    batch's mean absolute observed value, as GluonTS); scales are floored at ``minimum``.
-    """
-    Z = np.asarray(context, dtype=np.float64)
-    if Z.ndim != 3:
-        raise ValueError(f"context must be [N, C, K], got shape {Z.shape}")
-    obs = np.isfinite(Z)
-    absz = np.where(obs, np.abs(Z), 0.0)
-    n = obs.sum(1, keepdims=True)
-    scale = absz.sum(1, keepdims=True) / np.maximum(n, 1)
-    if default is None:
-        default = absz.sum((0, 1)) / np.maximum(obs.sum((0, 1)), 1)
-    default = np.asarray(default, dtype=np.float64)
-    if default.shape != (Z.shape[2],) or not (np.isfinite(default).all() and (default >= 0).all()):
-        raise ValueError(f"default must hold {Z.shape[2]} finite scales >= 0, got {default}")
-    return np.maximum(np.where(n > 0, scale, default), minimum)
 
 
 def forecast_windows(values: np.ndarray, context_length: int, prediction_length: int,

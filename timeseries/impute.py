@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Normalizer
+from .data import Normalizer, mean_scale
 from .diffusion import csdi_loss, csdi_process, sample_imputations
 from .inputs import WindowDataset, check_series, check_timestamps
 from .masks import STRATEGIES
@@ -46,7 +46,10 @@ class ImputerConfig:
     ``x0_clip`` clamps the network's data prediction ``x0_hat`` to ``[lo, hi]`` at every
     solver step: the exact ``E[x0 | x_t]`` is an average of data and lies there, while a
     briefly trained network's top-step error amplified by ``sigma / alpha = 172`` does not
-    (the few-step collapse, :mod:`.few_step`)."""
+    (the few-step collapse, :mod:`.few_step`). ``scaling="mean"`` divides every window by
+    its per-feature mean absolute observed value (GluonTS' mean scaling,
+    :func:`.data.mean_scale`) before the standardisation, so series that trend out of the
+    training range (macro data) are imputed relative to their own level."""
 
     train_steps: int = 2000
     batch_size: int = 16
@@ -64,6 +67,7 @@ class ImputerConfig:
     max_batch: int = 512
     range_margin: float = 1.0
     x0_clip: bool = True
+    scaling: str = "none"
     seed: int = 0
     device: str = "cpu"
 
@@ -75,6 +79,8 @@ class ImputerConfig:
         for name in ("train_steps", "batch_size", "num_steps", "sample_steps", "max_batch"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ImputerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.scaling not in ("none", "mean"):
+            raise ValueError(f"ImputerConfig.scaling must be 'none' or 'mean', got {self.scaling!r}")
         if not self.range_margin >= 0:
             raise ValueError(f"ImputerConfig.range_margin must be >= 0, got {self.range_margin}")
 
@@ -103,6 +109,7 @@ class CSDIImputer:
             self.net = CSDINet(self.net_config)
         self.normalizer: Normalizer | None = None
         self.train_range: tuple[np.ndarray, np.ndarray] | None = None  # normalised units
+        self.default_scale: np.ndarray | None = None  # scaling="mean": the fallback scale [K]
         self.train_losses: list[float] = []
 
     # --- training ---------------------------------------------------------------------------
@@ -156,6 +163,11 @@ class CSDIImputer:
                 if not indicating_mask(V, val_ori).any():
                     raise ValueError("val_set: 'X_ori' observes no entry that 'X' hides; nothing "
                                      "to score")
+        if self.config.scaling == "mean":  # MeanScaler's batch fallback, fixed at training
+            n = np.isfinite(X).sum((0, 1))
+            m = np.nansum(np.abs(X), (0, 1)) / np.maximum(n, 1)
+            self.default_scale = np.where(m > 0, m, 1.0)
+        X = self._scaled(X)[0]
         self.normalizer = Normalizer().fit(X)
         Z = self.normalizer.transform(X)
         self.train_range = (np.nanmin(Z.reshape(-1, Z.shape[2]), 0), np.nanmax(Z.reshape(-1, Z.shape[2]), 0))
@@ -202,10 +214,19 @@ class CSDIImputer:
         last ``horizon`` steps for a forecasting imputer (``strategy="forecast"``)."""
         return self._loss_of(self.net, X, seed, timestamps)
 
+    def _scaled(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(X / scale, scale [N, 1, K])``: GluonTS mean scaling per window when
+        ``config.scaling == "mean"``, else ones."""
+        if self.config.scaling == "none":
+            return X, np.ones((len(X), 1, X.shape[2]))
+        scale = mean_scale(X, getattr(self, "default_scale", None))
+        return X / scale, scale
+
     @torch.no_grad()
     def _loss_of(self, net, X, seed: int = 0, timestamps=None) -> float:
         X = check_series(X)
         self._check_features(X, "X")
+        X = self._scaled(X)[0]
         data = WindowDataset(self._normalizer().transform(X), timestamps)
         g = torch.Generator().manual_seed(seed)
         batch = {"values": data.values, "observed_mask": data.mask,
@@ -258,7 +279,8 @@ class CSDIImputer:
         self._check_features(X, "X")
         norm = self._normalizer()
         obs = np.isfinite(X)
-        Zin = norm.transform(X)
+        Xs, scale = self._scaled(X)
+        Zin = norm.transform(Xs)
         if out_of_range != "ignore":
             self._guard(self.out_of_range_windows(Zin), Zin, "observed values", out_of_range)
         dev = next(self.net.parameters()).device
@@ -298,7 +320,7 @@ class CSDIImputer:
             # a sample outside the range is a symptom (of an under-trained network, or of
             # inputs just inside the margin): flagged, never refused
             self._guard(self.out_of_range_windows(Zout), Zout, "samples", "warn")
-        samples = norm.inverse(Zout)
+        samples = norm.inverse(Zout) * scale[:, None]
         if not np.isfinite(samples).all():
             raise FloatingPointError(f"imputed values are not finite in float64 (observed |X| up to "
                                      f"{np.nanmax(np.abs(X)):.3g}); rescale the series")
@@ -349,6 +371,8 @@ class CSDIImputer:
 
         extra = {"imputer": dataclasses.asdict(self.config),
                  "normalizer": self._normalizer().to_dict(),
+                 "default_scale": None if getattr(self, "default_scale", None) is None else
+                 np.asarray(self.default_scale).tolist(),
                  "train_range": None if self.train_range is None else
                  [np.asarray(v).tolist() for v in self.train_range],
                  "process": self.process.config() if hasattr(self.process, "config") else {}}
@@ -368,6 +392,8 @@ class CSDIImputer:
         obj = cls(K, net=ncfg, config=ImputerConfig(**icfg))
         load_weights(obj.net, ckpt.model, ckpt.path / "model.safetensors")
         obj.normalizer = Normalizer.from_dict(ckpt.extra["normalizer"])
+        ds = ckpt.extra.get("default_scale")
+        obj.default_scale = None if ds is None else np.asarray(ds, dtype=np.float64)
         rng = ckpt.extra.get("train_range")
         obj.train_range = None if rng is None else tuple(np.asarray(v, dtype=np.float64) for v in rng)
         if rng is None:

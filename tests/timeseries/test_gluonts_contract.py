@@ -141,3 +141,22 @@ def test_checkpoint_without_range_loads_with_a_warning(tmp_path):
     with pytest.warns(RuntimeWarning, match="guard and the x0 clamp are off"):
         old = CSDIImputer.load(tmp_path)
     assert old.train_range is None and len(old.out_of_range_windows(np.full((1, 6, 1), 1e9))) == 0
+
+
+def test_imputer_mean_scaling_is_scale_equivariant(tmp_path):
+    # per-window mean scaling: a window 100x larger (a level the network never saw) is
+    # imputed as exactly 100x the original window, and the guard does not fire
+    rng = np.random.default_rng(2)
+    X = 5 + np.sin(np.arange(8)[None, :, None] / 2 + rng.normal(size=(10, 1, 2)))
+    imp = CSDIImputer(2, net=TINY, train_steps=2, batch_size=4, scaling="mean").fit(X)
+    Y = X[:3].copy()
+    Y[:, 2::3] = np.nan
+    a = imp.impute(Y, 3, solver="ddim", steps=3, seed=1)
+    b = imp.impute(100 * Y, 3, solver="ddim", steps=3, seed=1)
+    np.testing.assert_allclose(b, 100 * a, rtol=1e-5)  # float32 network
+    imp.save(tmp_path)
+    back = CSDIImputer.load(tmp_path)
+    np.testing.assert_array_equal(back.default_scale, imp.default_scale)
+    np.testing.assert_array_equal(back.impute(Y, 3, solver="ddim", steps=3, seed=1), a)
+    with pytest.raises(ValueError, match="scaling must be 'none' or 'mean'"):
+        CSDIImputer(2, scaling="max")
