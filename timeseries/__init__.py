@@ -6,8 +6,13 @@ Probabilistic Time Series Imputation") with a PyPOTS-style API
 (:mod:`polydiff.timeseries.gluonts_api`). Needs the ``timeseries`` extra (gluonts, pandas).
 
 Modules: ``data`` (loaders, windowing, normalisation), ``masks`` (training-mask strategies),
-``nets`` (the CSDI denoiser), ``impute`` / ``forecast`` (tasks), ``metrics``, ``plots``,
-``baselines``, ``train`` (script); the suite entry is ``polydiff.bench.timeseries``.
+``nets`` (the CSDI denoiser), ``impute`` / ``forecast`` (tasks), ``inputs`` (input checks),
+``range_guard`` (out-of-range windows), ``few_step`` (the first-step error of few-step
+sampling), ``pypots_api`` (PyPOTS' data dicts), ``metrics``, ``calibration`` (scores against
+an exact posterior), ``statespace`` (a linear-Gaussian set with its Kalman-smoother
+posterior), ``statespace_oracle`` (its exact denoiser), ``statespace_eval`` (benchmark
+records against that posterior), ``plots``, ``baselines``, ``train`` (script); the suite entry is
+``polydiff.bench.timeseries``.
 """
 try:
     import gluonts as _gluonts  # noqa: F401

@@ -27,6 +27,7 @@ __all__ = [
     "load_taylor",
     "load_us_employment",
     "mcar_mask",
+    "mean_scale",
     "split_by_time",
     "windows",
 ]
@@ -239,3 +240,26 @@ def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     out = np.zeros(X.size, dtype=bool)
     out[pick] = True
     return out.reshape(X.shape)
+
+
+def mean_scale(context: np.ndarray, default: np.ndarray | None = None,
+               minimum: float = 1e-10) -> np.ndarray:
+    """GluonTS' mean scaling (``gluonts.torch.scaler.MeanScaler``): per series and feature,
+    the mean absolute observed value of ``context [N, C, K]`` -> ``[N, 1, K]``.
+
+    A series/feature with no observed context value gets ``default [K]`` (default: the
+    batch's mean absolute observed value, as GluonTS); scales are floored at ``minimum``.
+    """
+    Z = np.asarray(context, dtype=np.float64)
+    if Z.ndim != 3:
+        raise ValueError(f"context must be [N, C, K], got shape {Z.shape}")
+    obs = np.isfinite(Z)
+    absz = np.where(obs, np.abs(Z), 0.0)
+    n = obs.sum(1, keepdims=True)
+    scale = absz.sum(1, keepdims=True) / np.maximum(n, 1)
+    if default is None:
+        default = absz.sum((0, 1)) / np.maximum(obs.sum((0, 1)), 1)
+    default = np.asarray(default, dtype=np.float64)
+    if default.shape != (Z.shape[2],) or not (np.isfinite(default).all() and (default >= 0).all()):
+        raise ValueError(f"default must hold {Z.shape[2]} finite scales >= 0, got {default}")
+    return np.maximum(np.where(n > 0, scale, default), minimum)

