@@ -16,7 +16,9 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
             "train_steps": 2, "batch_size": 8, "n_samples": 3, "rates": (0.5,), "max_test": 3,
             "fast": (("dpmpp_2m_sde", 3), ("dpmpp_2m_sde", 3, "linspace")), "pypots": True,
             "fc": {"context": 12, "horizon": 6, "train_steps": 2, "n_samples": 3, "origins": 2,
-                   "net": TINY, "stride": 400}}
+                   "net": TINY, "stride": 400},
+            "ss": {"features": 2, "n_train": 16, "n_test": 2, "length": 8, "net": TINY, "train_steps": 2,
+                   "rates": (0.5,), "n_samples": 4, "samplers": (("dpmpp_2m_sde", 3),)}}
     monkeypatch.setitem(bench.SETTINGS, "quick", tiny)
     threads = torch.get_num_threads()  # run() pins one thread on CPU; restore it afterwards
     stages = []
@@ -40,6 +42,8 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     mae = {r["method"]: r["value"] for r in recs if r["task"] == "impute" and r["metric"] == "MAE"}
     assert mae["polydiff-csdi-dpmpp_2m_sde3"] != mae["polydiff-csdi-dpmpp_2m_sde3-linspace"]
     assert all(np.isfinite(r["value"]) for r in recs)
+    ss = {(r["method"], r["metric"]): r["value"] for r in recs if r["dataset"] == "var1-statespace"}
+    assert ss[("kalman-smoother", "CRPS")] > 0 and ("polydiff-csdi-dpmpp_2m_sde3", "CRPS") in ss
     assert list(tmp_path.glob("*.png")) and stages
     # second run: models come from the cache (no training stage reported)
     assert not any("training" in s for s in stages2)
