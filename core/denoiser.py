@@ -54,8 +54,8 @@ class Denoiser:
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
         mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
-        tdtype = model_dtype if model_dtype is not None and model_dtype.is_floating_point else torch.float32
-        t = grid.t.to(device=self.device, dtype=tdtype)
+        # time is never cast to model_dtype: bfloat16 rounds t = 999 to 1000 and t = 0.999 to 1
+        t = grid.t.to(device=self.device, dtype=torch.float32)
         self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
         self.sigma_g = grid.sigma.to(self.device)
 

@@ -17,6 +17,8 @@ from .solvers import SOLVERS
 
 __all__ = ["build_grid", "sample"]
 
+_HALF = (torch.float16, torch.bfloat16)
+
 
 def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", kind: str | None = None, *,
                t_start: float | Tensor | None = None, t_end: float | Tensor | None = None,
@@ -68,6 +70,7 @@ def sample(
     callback: Callable[[dict], None] | None = None,
     model_dtype: torch.dtype | None = None,
     check_finite: bool = True,
+    differentiable: bool = False,
     **solver_options: Any,
 ) -> Tensor:
     """Solve the reverse process from ``x_T`` and return the (fully denoised) sample.
@@ -90,14 +93,35 @@ def sample(
         noise: noise sampler ``noise(x, step)``; default Gaussian from ``generator``.
         generator: a ``torch.Generator`` or one per sample.
         callback: called after every step with ``{"step", "x", "t", "nfe"}``.
-        model_dtype: cast the model input to this dtype (solver state stays in ``x_T``'s dtype).
+        model_dtype: cast the network input ``x`` to this floating dtype; ``t`` always reaches the
+            model in float32, so time stays exact (a 1000-step discrete grid keeps integer
+            timesteps). A half-precision ``x_T`` (float16/bfloat16) runs the network in that
+            dtype by default while the solver state and arithmetic stay in float32 (the
+            scaled states of Heun/Euler on Flow or VE lose every digit in bfloat16); the
+            result comes back in ``x_T``'s dtype.
         check_finite: after the loop, raise if any ``x0_hat`` was NaN/inf, naming the step
             (one host sync; a CUDA graph capture turns it off and checks the output instead).
+        differentiable: record the autograd graph of the whole solve (gradients through
+            sampling, e.g. attacks on a purifier); memory then grows with ``steps``. By default
+            the solve runs under :func:`torch.no_grad` whatever the caller's grad mode.
         **solver_options: options of the solver (``eta``, ``order``, ``variant``, ``snr`` ...).
 
     Returns:
         The sample, shaped and typed like ``x_T``.
     """
+    if not isinstance(differentiable, bool):
+        raise TypeError(f"differentiable must be a bool, got {type(differentiable).__name__}")
+    with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
+        return _sample(model, process, x_T, steps, solver, prediction, grid=grid, t_start=t_start,
+                       t_end=t_end, final=final, cond=cond, guidance=guidance, known=known,
+                       project_x0=project_x0, project_x=project_x, noise=noise, generator=generator,
+                       callback=callback, model_dtype=model_dtype, check_finite=check_finite,
+                       solver_options=solver_options)
+
+
+def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_end, final, cond,
+            guidance, known, project_x0, project_x, noise, generator, callback, model_dtype,
+            check_finite, solver_options) -> Tensor:
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     if prediction not in PREDICTIONS:
@@ -105,7 +129,10 @@ def sample(
     if not isinstance(process, GaussianProcess):
         raise TypeError(f"process must be a GaussianProcess, got {type(process).__name__}")
     if not isinstance(x_T, Tensor) or not x_T.is_floating_point():
-        raise TypeError("x_T must be a floating-point tensor")
+        got = f"a {x_T.dtype} tensor" if isinstance(x_T, Tensor) else type(x_T).__name__
+        raise TypeError(f"x_T must be a floating-point tensor, got {got}")
+    if model_dtype is not None and not (isinstance(model_dtype, torch.dtype) and model_dtype.is_floating_point):
+        raise TypeError(f"model_dtype must be a floating-point torch.dtype or None, got {model_dtype!r}")
     if x_T.ndim < 1 or x_T.shape[0] < 1 or x_T.numel() == 0:
         raise ValueError(f"x_T must be a non-empty batch [B, ...], got shape {tuple(x_T.shape)}")
     if check_finite and not torch.isfinite(x_T).all():
@@ -128,6 +155,10 @@ def sample(
         except RuntimeError:
             raise ValueError(f"known values {tuple(known.values.shape)} do not match x_T {tuple(x_T.shape)}") from None
 
+    out_dtype = x_T.dtype
+    if x_T.dtype in _HALF:  # the network runs in half precision, the solver state in float32
+        model_dtype = model_dtype or x_T.dtype
+        x_T = x_T.float()
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
                    project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))
@@ -162,7 +193,7 @@ def sample(
         x = fn(den, g, x, post=post, noise=noise, **solver_options)
     if check_finite:
         den.check_finite()
-    return x
+    return x.to(out_dtype)
 
 
 def _repaint(fn, den, g: Grid, x: Tensor, post, noise, known: Known, options) -> Tensor:

@@ -192,7 +192,8 @@ class Purifier(nn.Module):
 
     def _sample(self, x: Tensor, grid: Grid, noise: _Noise) -> Tensor:
         return pc.sample(self._model, self.process, x, steps=grid.steps, solver=self.solver,
-                         prediction=self.prediction, grid=grid, noise=noise, **self.solver_options)
+                         prediction=self.prediction, grid=grid, noise=noise, differentiable=True,
+                         **self.solver_options)
 
     def _solve(self, x_t: Tensor, seeds: list[int], mode: str) -> Tensor:
         g = self.grid
