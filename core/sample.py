@@ -1,6 +1,9 @@
 """The front door: ``sample(model, process, x_T, steps, solver, prediction, **hooks)``."""
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +16,7 @@ from .grids import Grid, make_grid
 from .hooks import CFG, ClassifierGuidance, GaussianNoise, Known, Projection
 from .prediction import PREDICTIONS
 from .process import GaussianProcess
-from .solvers import SOLVERS
+from .solvers import DEPRECATED_NAMES, SOLVERS
 
 __all__ = ["build_grid", "sample"]
 
@@ -35,10 +38,13 @@ class _Shifted:
     """A view of a denoiser on a sub-grid starting at index ``offset``."""
 
     def __init__(self, den: Denoiser, offset: int):
-        self.den, self.offset, self.process = den, offset, den.process
+        self.den, self.offset, self.process, self.project_x0 = den, offset, den.process, den.project_x0
 
     def __call__(self, x, i):
         return self.den(x, i + self.offset)
+
+    def x0_pair(self, x, i):
+        return self.den.x0_pair(x, i + self.offset)
 
     def at(self, x, t, step=-1):
         return self.den.at(x, t, step)
@@ -88,7 +94,9 @@ def sample(
         cond: extra keyword arguments of the model (class labels, conditioning images).
         guidance: :class:`CFG` or :class:`ClassifierGuidance`.
         known: :class:`Known` values imposed after every step (RePaint when ``resample > 1``).
-        project_x0: per-evaluation projection of ``x0_hat`` (clamping, thresholding).
+        project_x0: per-evaluation projection of ``x0_hat`` (clamping, thresholding); default
+            the process's own (:meth:`~polydiff.core.GaussianProcess.x0_projection`: a
+            ``DiscreteVP`` from a diffusers config applies its ``clip_sample``/``thresholding``).
         project_x: per-step projection of the state (zero centre of mass).
         noise: noise sampler ``noise(x, step)``; default Gaussian from ``generator``.
         generator: a ``torch.Generator`` or one per sample.
@@ -119,9 +127,31 @@ def sample(
                        solver_options=solver_options)
 
 
+@functools.cache
+def solver_options_of(solver: str) -> tuple[str, ...]:
+    """The keyword options ``solver`` takes (``eta``, ``order``, ``fused`` ...), from its signature."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
+    params = inspect.signature(SOLVERS[solver]).parameters.values()
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in ("post", "noise"))
+
+
+def _check_options(solver: str, options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - set(solver_options_of(solver)))
+    if unknown:
+        fused = sorted(s for s in SOLVERS if "fused" in solver_options_of(s))
+        hint = f" (fused=True exists for the multistep solvers {fused})" if "fused" in unknown else ""
+        raise TypeError(f"solver {solver!r} takes the options {list(solver_options_of(solver))}, "
+                        f"got unknown {unknown}{hint}")
+
+
 def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_end, final, cond,
             guidance, known, project_x0, project_x, noise, generator, callback, model_dtype,
             check_finite, solver_options) -> Tensor:
+    if solver in DEPRECATED_NAMES:
+        warnings.warn(f"solver {solver!r} is deprecated; use {DEPRECATED_NAMES[solver]!r}", DeprecationWarning,
+                      stacklevel=3)
+        solver = DEPRECATED_NAMES[solver]
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     if prediction not in PREDICTIONS:
@@ -141,6 +171,7 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
         raise TypeError("guidance must be a polydiff.core.CFG or ClassifierGuidance")
     if known is not None and not isinstance(known, Known):
         raise TypeError("known must be a polydiff.core.Known")
+    _check_options(solver, solver_options)
     if isinstance(grid, Grid):
         g = grid
     else:
@@ -159,6 +190,8 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
     if x_T.dtype in _HALF:  # the network runs in half precision, the solver state in float32
         model_dtype = model_dtype or x_T.dtype
         x_T = x_T.float()
+    if project_x0 is None:
+        project_x0 = process.x0_projection()
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
                    project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))

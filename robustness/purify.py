@@ -35,7 +35,7 @@ __all__ = ["ONE_STEP_SOLVERS", "PurifiedClassifier", "Purifier", "check_images",
 
 # Solvers whose step k depends only on x_k (no multistep history): a solve is then the
 # composition of 2-point-grid solves, which "checkpoint" and "adjoint" modes need.
-ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "pc")
+ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "predictor_corrector")
 
 _MASK64 = (1 << 64) - 1
 

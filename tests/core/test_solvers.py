@@ -132,7 +132,7 @@ def test_flow_prediction_on_linear_interpolant():
 
 
 @pytest.mark.parametrize("solver,steps,opts", [("ddpm", 100, {}), ("euler_maruyama", 200, {}),
-                                               ("dpmpp_2m_sde", 100, {}), ("pc", 100, {"snr": 0.1}),
+                                               ("dpmpp_2m_sde", 100, {}), ("predictor_corrector", 100, {"snr": 0.1}),
                                                ("ddim", 60, {"eta": 1.0})])
 def test_stochastic_solvers_reproduce_gaussian_moments(solver, steps, opts):
     mu, s0 = torch.tensor([[1.0, -2.0]]), 0.5
@@ -274,7 +274,7 @@ def test_per_sample_start_times_equal_separate_runs(solver):
     x = _x(3, shape=(4,)).float()
     model = lambda x, t: 0.3 * torch.tanh(x) * t[:, None]
     gens = [torch.Generator().manual_seed(i) for i in range(3)]
-    opts = {"step_norm": "sample"} if solver == "pc" else {}
+    opts = {"step_norm": "sample"} if solver == "predictor_corrector" else {}
     batched = pc.sample(model, PROC, x, steps=5, solver=solver, t_start=ts, generator=gens, **opts)
     for i in range(3):
         single = pc.sample(model, PROC, x[i:i + 1], steps=5, solver=solver, t_start=float(ts[i]),
@@ -284,10 +284,10 @@ def test_per_sample_start_times_equal_separate_runs(solver):
         assert torch.allclose(batched[i:i + 1], single, **tol)
 
 
-@pytest.mark.parametrize("solver", ["ddpm", "dpmpp_2m_sde", "pc", "euler_maruyama"])
+@pytest.mark.parametrize("solver", ["ddpm", "dpmpp_2m_sde", "predictor_corrector", "euler_maruyama"])
 def test_per_sample_generators_make_samples_batch_independent(solver):
     model = lambda x, t: 0.3 * torch.tanh(x)
-    opts = {"step_norm": "sample"} if solver == "pc" else {}
+    opts = {"step_norm": "sample"} if solver == "predictor_corrector" else {}
     seeds = [10, 11, 12, 13]
     x = torch.stack([torch.randn(2, 3, generator=torch.Generator().manual_seed(s)) for s in seeds])
     full = pc.sample(model, PROC, x, steps=5, solver=solver,
@@ -330,5 +330,5 @@ def test_bad_input_is_named():
 def test_solvers_module_exports_every_registered_solver():
     from polydiff.core import solvers
 
-    assert set(solvers.__all__) == {"SOLVERS", "STOCHASTIC", *solvers.SOLVERS}
+    assert set(solvers.__all__) == {"SOLVERS", "STOCHASTIC", "DEPRECATED_NAMES", *solvers.SOLVERS}
     assert all(getattr(solvers, name) is fn for name, fn in solvers.SOLVERS.items())
