@@ -309,11 +309,11 @@ class DiscreteVP(GaussianProcess):
             return self.diffusers_grid(steps, DIFFUSERS_FAMILY.get(solver, "dpm"), kind)
         g = make_grid(self, steps, "uniform_t", t_start=t_start, t_end=t_end, final=final)
         t = g.t.round()
-        n_eval = steps if final == "zero" else steps + 1
+        n_eval = steps if final in ("zero", "spaced") else steps + 1
         if (t[1:n_eval] == t[: n_eval - 1]).any():
             raise ValueError(f"{steps} steps do not fit between integer timesteps {t_start} and {t_end}")
         alpha, sigma = self.alpha(t), self.sigma(t)
-        if final == "zero":
+        if final in ("zero", "spaced"):
             alpha[-1], sigma[-1] = 1.0, 0.0
         return Grid(t=t, alpha=alpha, sigma=sigma)
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .defaults import default_grid
 from .denoiser import Denoiser
 from .discrete import DiscreteVP
 from .grids import Grid, make_grid
@@ -25,13 +26,20 @@ _HALF = (torch.float16, torch.bfloat16)
 
 def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", kind: str | None = None, *,
                t_start: float | Tensor | None = None, t_end: float | Tensor | None = None,
-               final: str = "zero") -> Grid:
-    """The grid :func:`sample` uses for these arguments (see :mod:`polydiff.core.grids`)."""
+               final: str | None = None) -> Grid:
+    """The grid :func:`sample` uses for these arguments (see :mod:`polydiff.core.grids`).
+
+    With ``kind``, ``t_end`` and ``final`` all left out, the measured default of
+    :func:`polydiff.core.defaults.default_grid` for this process and solver; otherwise the
+    given kind (default ``process.default_grid``) ending as ``final`` (default ``"zero"``).
+    """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     if isinstance(process, DiscreteVP):
-        return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final)
-    return make_grid(process, steps, kind, t_start=t_start, t_end=t_end, final=final)
+        return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final or "zero")
+    if kind is None and t_end is None and final is None:
+        kind, final = default_grid(process, solver)
+    return make_grid(process, steps, kind, t_start=t_start, t_end=t_end, final=final or "zero")
 
 
 class _Shifted:
@@ -65,7 +73,7 @@ def sample(
     grid: Grid | str | None = None,
     t_start: float | Tensor | None = None,
     t_end: float | Tensor | None = None,
-    final: str = "zero",
+    final: str | None = None,
     cond: Mapping[str, Any] | None = None,
     guidance: CFG | ClassifierGuidance | None = None,
     known: Known | None = None,
@@ -88,9 +96,12 @@ def sample(
         steps: number of solver steps (model evaluations for the one-call-per-step solvers).
         solver: a name in :data:`SOLVERS`.
         prediction: what the model outputs, one of ``eps, x0, v, score, flow, edm``.
-        grid: a :class:`Grid` or a grid kind name; default the process's.
+        grid: a :class:`Grid` or a grid kind name; default the measured one for this process
+            and solver (:mod:`polydiff.core.defaults`; e.g. quadratic in ``t`` on VP).
         t_start: start time of a partial trajectory (SDEdit, DiffPure); scalar or ``[B]``.
         t_end: last evaluated time (default ``t_min``); ``final="none"`` stops there noisy.
+        final: how the grid ends (:func:`~polydiff.core.grids.make_grid`): ``"zero"``,
+            ``"spaced"`` or ``"none"``; default the measured one, else ``"zero"``.
         cond: extra keyword arguments of the model (class labels, conditioning images).
         guidance: :class:`CFG` or :class:`ClassifierGuidance`.
         known: :class:`Known` values imposed after every step (RePaint when ``resample > 1``).
