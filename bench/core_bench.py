@@ -227,6 +227,56 @@ def default_call_ratios(records: list[dict]) -> list[dict]:
              "at_most_0.6": sum(r <= 0.6 for r in v)} for k, v in sorted(groups.items())]
 
 
+STUDY_PROCESSES = {"VP": lambda: pc.VP(), "VP-cosine": lambda: pc.VP(schedule="cosine"), "SubVP": lambda: pc.SubVP(),
+                   "Flow": lambda: pc.Flow(), "EDM": lambda: pc.EDM(), "VE": lambda: pc.VE()}
+STUDY_SOLVERS = ("dpmpp_2m", "dpmpp_3m", "unipc", "euler", "heun", "ddim")
+
+
+def grid_study(process: str, n: int = 256) -> list[dict]:
+    """The measurement behind polydiff.core.defaults: every grid kind with ``final`` "zero" or
+    "spaced", every deterministic solver, NFE 5/10/20, on all :data:`TARGETS` (the exact
+    eps-model of each in ``process``), error against the exact PF-ODE solution."""
+    from polydiff.core.testing import mixture_target
+
+    proc = STUDY_PROCESSES[process]()
+    rows = []
+    for dim, modes, sep, std, scale, seed, split in TARGETS:
+        gm = mixture_target(dim, modes, sep, std, scale, seed=seed)
+        x_T = proc.prior_sample((n, dim), generator=torch.Generator().manual_seed(100 + seed)).double()
+        ref, model = gm.flow_solution(x_T, proc), gm.as_model(proc, "eps")
+        for solver in STUDY_SOLVERS:
+            for nfe in DEFAULT_NFES:
+                steps = (nfe + 1) // 2 if solver == "heun" else nfe
+                for kind in pc.GRID_KINDS:
+                    for final in ("zero", "spaced"):
+                        out = pc.sample(model, proc, x_T, grid=pc.make_grid(proc, steps, kind, final=final),
+                                        solver=solver)
+                        rows.append({"target": seed, "split": split, "solver": solver, "nfe": nfe,
+                                     "grid": f"{kind}/{final}", "err": _rmse(out, ref)})
+    return rows
+
+
+def grid_study_summary(rows: list[dict]) -> list[str]:
+    """Per solver, the grids ranked by the geometric mean over tuning targets and NFEs of
+    ``err / best err of any grid``; the same ratio on the held-out targets beside it."""
+    best: dict[tuple, float] = {}
+    for r in rows:
+        key = (r["target"], r["solver"], r["nfe"])
+        best[key] = min(best.get(key, math.inf), r["err"])
+    lines = []
+    for solver in dict.fromkeys(r["solver"] for r in rows):
+        ranked = []
+        for grid in dict.fromkeys(r["grid"] for r in rows):
+            ratio = {split: [math.log(r["err"] / best[(r["target"], solver, r["nfe"])]) for r in rows
+                             if r["solver"] == solver and r["grid"] == grid and r["split"] == split]
+                     for split in ("tuning", "held-out")}
+            ranked.append((math.exp(sum(ratio["tuning"]) / len(ratio["tuning"])),
+                           math.exp(sum(ratio["held-out"]) / len(ratio["held-out"])), grid))
+        ranked.sort()
+        lines.append(f"{solver}: " + "; ".join(f"{g} {t:.2f} (held-out {h:.2f})" for t, h, g in ranked[:4]))
+    return lines
+
+
 def _time_per_step(fn: Callable[[int], None], steps: int, repeats: int) -> float:
     best = math.inf
     for _ in range(repeats):
