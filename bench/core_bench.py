@@ -152,6 +152,131 @@ def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> li
     return records
 
 
+# Default calls (issue 25): ``pc.sample(model, pc.VP(), x_T, steps=N, solver=s)`` with nothing
+# else, beside diffusers' default scheduler of the same family on its default config, each
+# against the exact PF-ODE solution of its own process from the same x_T. The defaults of
+# polydiff.core.defaults were chosen on the "tuning" targets; the "held-out" ones were not used.
+# (dim, modes, separation, std, scale, seed, split); see polydiff.core.testing.mixture_target
+TARGETS = [
+    (2, 4, 2.0, 0.3, 1.0, 0, "tuning"), (2, 8, 1.0, 0.1, 2.0, 1, "tuning"), (8, 4, 4.0, 0.3, 0.5, 2, "tuning"),
+    (8, 1, 0.0, 1.0, 1.0, 3, "tuning"), (32, 8, 1.0, 0.2, 1.0, 4, "tuning"), (64, 8, 2.0, 0.2, 1.0, 5, "tuning"),
+    (64, 4, 0.5, 0.1, 2.0, 6, "tuning"), (2, 2, 4.0, 0.05, 1.0, 7, "tuning"),
+    (4, 6, 2.0, 0.2, 1.0, 8, "held-out"), (16, 8, 1.0, 0.3, 1.0, 9, "held-out"),
+    (48, 3, 3.0, 0.1, 0.5, 10, "held-out"), (3, 5, 1.5, 0.15, 3.0, 11, "held-out"),
+]
+DEFAULT_NFES = (5, 10, 20)
+DEFAULT_SOLVERS = ("dpmpp_2m", "unipc", "dpmpp_3m", "euler", "heun")
+
+
+def _target_name(dim, modes, sep, std, scale) -> str:
+    return f"gmm-{dim}d-{modes}modes-sep{sep:g}-std{std:g}-scale{scale:g}"
+
+
+def default_calls(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Default-call rows: polydiff's plain call (now and with the former default grid,
+    uniform in t with a last evaluation at t_min) and diffusers' default schedulers."""
+    from polydiff.core.testing import mixture_target
+
+    d = _diffusers()
+    vp = pc.VP()
+    peers = (("DPMSolver++2M", d.DPMSolverMultistepScheduler), ("UniPC", d.UniPCMultistepScheduler))
+    dproc = pc.DiscreteVP.from_diffusers(d.DPMSolverMultistepScheduler().config)
+    targets = TARGETS if mode == "full" else [t for t in TARGETS if t[5] in (0, 5, 8, 10)]
+    n = 256 if mode == "full" else 64
+    records = []
+    for dim, modes, sep, std, scale, seed, split in targets:
+        if progress:
+            progress(f"core: default calls, {dim}-d target {seed}")
+        gm = mixture_target(dim, modes, sep, std, scale, seed=seed)
+        x_T = torch.randn(n, dim, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
+        ref, dref = gm.flow_solution(x_T, vp), gm.flow_solution(x_T, dproc)
+        model, dmodel = gm.as_model(vp, "eps"), gm.as_model(dproc, "eps")
+        name = _target_name(dim, modes, sep, std, scale)
+        for nfe in DEFAULT_NFES:
+            setting = f"nfe={nfe}, {split}"
+            for solver in DEFAULT_SOLVERS:
+                steps = (nfe + 1) // 2 if solver == "heun" else nfe
+                for label, kw in (("default", {}), ("former-default", {"grid": "uniform_t", "final": "zero"})):
+                    t0 = time.perf_counter()
+                    out = pc.sample(model, vp, x_T, steps=steps, solver=solver, **kw)
+                    records.append(_rec("default-call", name, setting, f"polydiff-{solver}-{label}", _rmse(out, ref),
+                                        nfe, time.perf_counter() - t0, n))
+            for label, cls in peers:
+                t0 = time.perf_counter()
+                out = _run_diffusers(cls(), dmodel, x_T.float(), nfe).double()
+                records.append(_rec("default-call", name, setting, f"diffusers-{label}-default", _rmse(out, dref),
+                                    nfe, time.perf_counter() - t0, n))
+    return records
+
+
+def default_call_ratios(records: list[dict]) -> list[dict]:
+    """Per (split, NFE, dimension group) and family: the geometric mean and the worst of
+    ``error(polydiff default) / error(diffusers default)`` over the targets."""
+    err = {(r["dataset"], r["setting"], r["method"]): r["value"] for r in records if r["task"] == "default-call"}
+    pairs = (("dpmpp_2m", "DPMSolver++2M"), ("unipc", "UniPC"))
+    groups: dict[tuple, list[float]] = {}
+    for (ds, setting, method), v in err.items():
+        for ours, theirs in pairs:
+            if method == f"polydiff-{ours}-default" and (ds, setting, f"diffusers-{theirs}-default") in err:
+                dim = int(ds.split("-")[1][:-1])
+                nfe, split = setting.split(", ")
+                key = (split, int(nfe[4:]), "2-8 dims" if dim <= 8 else "16-64 dims", ours)
+                groups.setdefault(key, []).append(v / err[(ds, setting, f"diffusers-{theirs}-default")])
+    return [{"split": k[0], "nfe": k[1], "dims": k[2], "solver": k[3], "targets": len(v),
+             "gmean": math.exp(sum(math.log(r) for r in v) / len(v)), "worst": max(v),
+             "at_most_0.6": sum(r <= 0.6 for r in v)} for k, v in sorted(groups.items())]
+
+
+STUDY_PROCESSES = {"VP": lambda: pc.VP(), "VP-cosine": lambda: pc.VP(schedule="cosine"), "SubVP": lambda: pc.SubVP(),
+                   "Flow": lambda: pc.Flow(), "EDM": lambda: pc.EDM(), "VE": lambda: pc.VE()}
+STUDY_SOLVERS = ("dpmpp_2m", "dpmpp_3m", "unipc", "euler", "heun", "ddim")
+
+
+def grid_study(process: str, n: int = 256) -> list[dict]:
+    """The measurement behind polydiff.core.defaults: every grid kind with ``final`` "zero" or
+    "spaced", every deterministic solver, NFE 5/10/20, on all :data:`TARGETS` (the exact
+    eps-model of each in ``process``), error against the exact PF-ODE solution."""
+    from polydiff.core.testing import mixture_target
+
+    proc = STUDY_PROCESSES[process]()
+    rows = []
+    for dim, modes, sep, std, scale, seed, split in TARGETS:
+        gm = mixture_target(dim, modes, sep, std, scale, seed=seed)
+        x_T = proc.prior_sample((n, dim), generator=torch.Generator().manual_seed(100 + seed)).double()
+        ref, model = gm.flow_solution(x_T, proc), gm.as_model(proc, "eps")
+        for solver in STUDY_SOLVERS:
+            for nfe in DEFAULT_NFES:
+                steps = (nfe + 1) // 2 if solver == "heun" else nfe
+                for kind in pc.GRID_KINDS:
+                    for final in ("zero", "spaced"):
+                        out = pc.sample(model, proc, x_T, grid=pc.make_grid(proc, steps, kind, final=final),
+                                        solver=solver)
+                        rows.append({"target": seed, "split": split, "solver": solver, "nfe": nfe,
+                                     "grid": f"{kind}/{final}", "err": _rmse(out, ref)})
+    return rows
+
+
+def grid_study_summary(rows: list[dict]) -> list[str]:
+    """Per solver, the grids ranked by the geometric mean over tuning targets and NFEs of
+    ``err / best err of any grid``; the same ratio on the held-out targets beside it."""
+    best: dict[tuple, float] = {}
+    for r in rows:
+        key = (r["target"], r["solver"], r["nfe"])
+        best[key] = min(best.get(key, math.inf), r["err"])
+    lines = []
+    for solver in dict.fromkeys(r["solver"] for r in rows):
+        ranked = []
+        for grid in dict.fromkeys(r["grid"] for r in rows):
+            ratio = {split: [math.log(r["err"] / best[(r["target"], solver, r["nfe"])]) for r in rows
+                             if r["solver"] == solver and r["grid"] == grid and r["split"] == split]
+                     for split in ("tuning", "held-out")}
+            ranked.append((math.exp(sum(ratio["tuning"]) / len(ratio["tuning"])),
+                           math.exp(sum(ratio["held-out"]) / len(ratio["held-out"])), grid))
+        ranked.sort()
+        lines.append(f"{solver}: " + "; ".join(f"{g} {t:.2f} (held-out {h:.2f})" for t, h, g in ranked[:4]))
+    return lines
+
+
 def _time_per_step(fn: Callable[[int], None], steps: int, repeats: int) -> float:
     best = math.inf
     for _ in range(repeats):
@@ -239,7 +364,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    records = error_vs_nfe(mode, progress) + overhead(mode, progress)
+    records = error_vs_nfe(mode, progress) + default_calls(mode, progress) + overhead(mode, progress)
     plot(records, out_dir)
     return records
 
@@ -256,6 +381,14 @@ def summary_markdown(records: list[dict]) -> str:
             theirs = min((r for r in group if r["method"].startswith("diffusers")), key=lambda r: r["value"])
             lines.append(f"| {ds} | {nfe} | {ours['method'][9:]} ({ours['value']:.2e}) | "
                          f"{theirs['method'][10:]} ({theirs['value']:.2e}) | {ours['value'] / theirs['value']:.2f} |")
+    ratios = default_call_ratios(records)
+    if ratios:
+        lines += ["", "Default calls (`pc.sample(model, pc.VP(), x_T, steps=N, solver=s)`, nothing else) against "
+                  "diffusers' default scheduler of the same family; error ratio over the targets:", "",
+                  "| targets | NFE | dims | solver | geometric mean | worst | at most 0.6x |", "|---|---|---|---|---|---|---|"]
+        for r in ratios:
+            lines.append(f"| {r['split']} | {r['nfe']} | {r['dims']} | {r['solver']} | {r['gmean']:.2f} | "
+                         f"{r['worst']:.2f} | {r['at_most_0.6']}/{r['targets']} |")
     ov = [r for r in records if r["task"] == "loop-overhead"]
     if ov:
         methods = ["polydiff-dpmpp_2m", "polydiff-dpmpp_2m-fused", "polydiff-unipc", "diffusers-DPMSolverMultistep",

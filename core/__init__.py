@@ -18,6 +18,7 @@ from .discrete_state import (
                     masked_sample,
                     mdlm_loss,
 )
+from .fit_grid import grid_from_json, grid_to_json, optimize_grid
 from .graph import GraphSampler
 from .grids import GRID_KINDS, Grid, make_grid
 from .hooks import (
@@ -72,6 +73,8 @@ __all__ = [
                     "clip",
                     "discrete_vlb",
                     "dsm_loss",
+                    "grid_from_json",
+                    "grid_to_json",
                     "dynamic_threshold",
                     "likelihood",
                     "loss_weight",
@@ -81,6 +84,7 @@ __all__ = [
                     "mdlm_loss",
                     "nearest_embedding",
                     "ode_nll",
+                    "optimize_grid",
                     "per_sample_mean",
                     "per_sample_sum",
                     "prediction_coefficients",

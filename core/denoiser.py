@@ -54,8 +54,8 @@ class Denoiser:
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
         mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
-        tdtype = model_dtype if model_dtype is not None and model_dtype.is_floating_point else torch.float32
-        t = grid.t.to(device=self.device, dtype=tdtype)
+        # time is never cast to model_dtype: bfloat16 rounds t = 999 to 1000 and t = 0.999 to 1
+        t = grid.t.to(device=self.device, dtype=torch.float32)
         self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
         self.sigma_g = grid.sigma.to(self.device)
 
@@ -101,13 +101,19 @@ class Denoiser:
                 (grad,) = torch.autograd.grad(logp.sum(), xg)
             # score += s * grad  <=>  x0 += s * sigma^2 / alpha * grad (Tweedie)
             x0 = x0 + self.guidance.scale * (sigma**2 / alpha) * grad
+        raw = x0
         if self.project_x0 is not None:
             x0 = self.project_x0(x0, t)
         self._sums.append((step, x0.sum()))
-        return x0
+        return x0, raw
 
     def __call__(self, x: Tensor, i: int) -> Tensor:
         """``x0_hat`` at grid point ``i`` (the model sees ``grid.t[i]``)."""
+        return self.x0_pair(x, i)[0]
+
+    def x0_pair(self, x: Tensor, i: int) -> tuple[Tensor, Tensor]:
+        """``(x0_hat, x0_hat before project_x0)`` at grid point ``i`` (one model evaluation);
+        DDIM's diffusers convention forms its noise from the second."""
         t = self.t_model[i]
         out = self._call(x, t, self.in_scale[i])
         cx, co = self.x0_x[i], self.x0_out[i]
@@ -122,7 +128,7 @@ class Denoiser:
         if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:
             # one reduction, no host sync: checked once after the loop (check_finite)
             self._sums.append((i, x0.sum()))
-            return x0
+            return x0, x0
         a = self._as_coef(self.grid.alpha[i])
         s = self._as_coef(self.grid.sigma[i])
         return self._finish(x0, x, t, a, s, i)
@@ -140,7 +146,7 @@ class Denoiser:
         tm = tm.expand(self.batch) if tm.ndim == 0 else tm
         out = self._call(x, tm, conv(c.in_scale))
         x0 = conv(c.x0_x) * x + conv(c.x0_out) * out
-        return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)
+        return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)[0]
 
     def check_finite(self) -> None:
         """Raise if any model output was not finite (one host sync, after the loop), naming

@@ -53,13 +53,25 @@ class DiscreteVP(GaussianProcess):
         final_sigmas_type: ``"zero"`` or ``"sigma_min"`` for the multistep/Euler grids.
         use_karras_sigmas: Karras sigmas in the DPM/UniPC/Euler grids.
         prediction_type: what a matching model predicts (informational; from diffusers).
+        x0_clip: clip ``x0_hat`` to ``[-x0_clip, x0_clip]`` at every evaluation (diffusers'
+            ``clip_sample`` / ``clip_sample_range``; DDPM's ``clip_denoised``).
+        x0_threshold: ``(ratio, max_value)``: dynamic thresholding of ``x0_hat`` (Saharia et al.
+            2022, sec. 2.3; diffusers' ``thresholding``, ``dynamic_thresholding_ratio``,
+            ``sample_max_value``); takes precedence over ``x0_clip`` as in diffusers.
+        reproject_eps: DDIM's direction term uses the noise re-derived from the projected
+            ``x0_hat`` (guided-diffusion; diffusers' ``use_clipped_model_output=True``) when true,
+            the network's own noise (``DDIMScheduler.step``'s default) when false.
+
+    :func:`~polydiff.core.sample` applies ``x0_clip`` / ``x0_threshold`` with every solver
+    unless the call passes its own ``project_x0``.
     """
 
     def __init__(self, betas: Tensor, *, spacing: str = "leading", steps_offset: int = 0,
                  set_alpha_to_one: bool = True, final_sigmas_type: str = "zero",
                  use_karras_sigmas: bool = False, prediction_type: str = "eps",
                  zero_terminal_snr: bool = False, lambda_min_clipped: float = -float("inf"),
-                 alphas_cumprod: Tensor | None = None):
+                 alphas_cumprod: Tensor | None = None, x0_clip: float | None = None,
+                 x0_threshold: tuple[float, float] | None = None, reproject_eps: bool = True):
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
         if betas.numel() < 2:
             raise ValueError("DiscreteVP needs a beta table of at least 2 entries")
@@ -89,6 +101,18 @@ class DiscreteVP(GaussianProcess):
         self.final_sigmas_type, self.use_karras_sigmas = final_sigmas_type, bool(use_karras_sigmas)
         self.prediction_type, self.zero_terminal_snr = prediction_type, bool(zero_terminal_snr)
         self.lambda_min_clipped = float(lambda_min_clipped)
+        if x0_clip is not None and not (isinstance(x0_clip, (int, float)) and 0 < x0_clip < float("inf")):
+            raise ValueError(f"x0_clip must be a positive finite number or None, got {x0_clip!r}")
+        if x0_threshold is not None:
+            if not (isinstance(x0_threshold, (tuple, list)) and len(x0_threshold) == 2
+                    and 0 < float(x0_threshold[0]) < 1 and float(x0_threshold[1]) >= 1):
+                raise ValueError(f"x0_threshold must be (ratio in (0, 1), max_value >= 1) or None, "
+                                 f"got {x0_threshold!r}")
+            x0_threshold = (float(x0_threshold[0]), float(x0_threshold[1]))
+        if not isinstance(reproject_eps, bool):
+            raise TypeError(f"reproject_eps must be a bool, got {type(reproject_eps).__name__}")
+        self.x0_clip = None if x0_clip is None else float(x0_clip)
+        self.x0_threshold, self.reproject_eps = x0_threshold, reproject_eps
 
     # --- construction -----------------------------------------------------------------------
     @classmethod
@@ -121,6 +145,11 @@ class DiscreteVP(GaussianProcess):
             betas = rescale_zero_terminal_snr(betas)
         # diffusers keeps betas and their cumulative product in float32: reproduce its table
         ac = torch.cumprod(1.0 - betas.float(), 0).double()
+        # clip_sample defaults to True in DDIMScheduler and DDPMScheduler (the classes that read it)
+        clip = bool(cfg.get("clip_sample", cfg.get("_class_name") in ("DDIMScheduler", "DDPMScheduler")))
+        threshold = None
+        if cfg.get("thresholding", False):
+            threshold = (float(cfg.get("dynamic_thresholding_ratio", 0.995)), float(cfg.get("sample_max_value", 1.0)))
         pred = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}.get(cfg.get("prediction_type", "epsilon"))
         if pred is None:
             raise ValueError(f"unsupported diffusers prediction_type {cfg.get('prediction_type')!r}")
@@ -130,7 +159,21 @@ class DiscreteVP(GaussianProcess):
                    final_sigmas_type=cfg.get("final_sigmas_type", "zero") or "zero",
                    use_karras_sigmas=bool(cfg.get("use_karras_sigmas", False)),
                    prediction_type=pred, zero_terminal_snr=zero, alphas_cumprod=ac,
-                   lambda_min_clipped=float(cfg.get("lambda_min_clipped", -float("inf"))))
+                   lambda_min_clipped=float(cfg.get("lambda_min_clipped", -float("inf"))),
+                   x0_clip=float(cfg.get("clip_sample_range", 1.0)) if clip else None,
+                   x0_threshold=threshold, reproject_eps=False)
+
+    def x0_projection(self):
+        """The projection of ``x0_hat`` this process applies by default (``x0_threshold``, else
+        ``x0_clip``, else none), as a ``project_x0(x0, t)`` hook."""
+        from .hooks import clip, dynamic_threshold
+
+        if self.x0_threshold is not None:
+            ratio, max_value = self.x0_threshold
+            return dynamic_threshold(ratio, 1.0, s_max=max_value)
+        if self.x0_clip is not None:
+            return clip(-self.x0_clip, self.x0_clip)
+        return None
 
     # --- marginal ---------------------------------------------------------------------------
     def sigma_edm(self, t: Tensor) -> Tensor:
@@ -181,7 +224,8 @@ class DiscreteVP(GaussianProcess):
                 "steps_offset": self.steps_offset, "set_alpha_to_one": self.set_alpha_to_one,
                 "final_sigmas_type": self.final_sigmas_type, "use_karras_sigmas": self.use_karras_sigmas,
                 "prediction_type": self.prediction_type, "zero_terminal_snr": self.zero_terminal_snr,
-                "lambda_min_clipped": self.lambda_min_clipped, "alphas_cumprod": self.alphas_cumprod.tolist()}
+                "lambda_min_clipped": self.lambda_min_clipped, "alphas_cumprod": self.alphas_cumprod.tolist(),
+                "x0_clip": self.x0_clip, "x0_threshold": self.x0_threshold, "reproject_eps": self.reproject_eps}
 
     # --- diffusers' grids -------------------------------------------------------------------
     def diffusers_grid(self, steps: int, family: str, spacing: str | None = None) -> Grid:
@@ -265,11 +309,11 @@ class DiscreteVP(GaussianProcess):
             return self.diffusers_grid(steps, DIFFUSERS_FAMILY.get(solver, "dpm"), kind)
         g = make_grid(self, steps, "uniform_t", t_start=t_start, t_end=t_end, final=final)
         t = g.t.round()
-        n_eval = steps if final == "zero" else steps + 1
+        n_eval = steps if final in ("zero", "spaced") else steps + 1
         if (t[1:n_eval] == t[: n_eval - 1]).any():
             raise ValueError(f"{steps} steps do not fit between integer timesteps {t_start} and {t_end}")
         alpha, sigma = self.alpha(t), self.sigma(t)
-        if final == "zero":
+        if final in ("zero", "spaced"):
             alpha[-1], sigma[-1] = 1.0, 0.0
         return Grid(t=t, alpha=alpha, sigma=sigma)
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["GRID_KINDS", "Grid", "make_grid"]
+__all__ = ["FINALS", "GRID_KINDS", "Grid", "make_grid"]
 
 GRID_KINDS = ("uniform_t", "log_snr", "karras", "quadratic")
+FINALS = ("zero", "spaced", "none")  # how a grid ends (see make_grid)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,10 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
         kind: one of :data:`GRID_KINDS` (default: ``process.default_grid``).
         t_start: start time (scalar or per-sample ``[B]``); default ``t_max``.
         t_end: last evaluated time; default ``t_min``.
-        final: ``"zero"`` appends a clean point (sigma = 0) so the output is fully denoised;
+        final: ``"zero"`` evaluates at ``t_end`` and then steps onto a clean point (sigma = 0);
+            ``"spaced"`` spaces ``steps + 1`` points from ``t_start`` to ``t_end`` and puts clean
+            data in place of the last, so the step onto data is one of the evenly spaced steps
+            (diffusers' ``linspace`` grids with ``final_sigmas_type="zero"`` end this way);
             ``"none"`` ends the trajectory at ``t_end``.
         rho: Karras exponent.
     """
@@ -90,8 +94,8 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
     kind = kind or process.default_grid
     if kind not in GRID_KINDS:
         raise ValueError(f"unknown grid kind {kind!r} for {type(process).__name__}; expected one of {GRID_KINDS}")
-    if final not in ("zero", "none"):
-        raise ValueError(f"final must be 'zero' or 'none', got {final!r}")
+    if final not in FINALS:
+        raise ValueError(f"final must be one of {FINALS}, got {final!r}")
     t0, t1 = _endpoints(process, t_start, t_end, None)
     n_pts = steps if final == "zero" else steps + 1
     u = torch.linspace(0.0, 1.0, n_pts, dtype=torch.float64) if n_pts > 1 else torch.zeros(1, dtype=torch.float64)
@@ -120,4 +124,7 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
         t = torch.cat([t, t[-1:]])
         alpha = torch.cat([alpha, torch.ones_like(alpha[-1:])])
         sigma = torch.cat([sigma, torch.zeros_like(sigma[-1:])])
+    elif final == "spaced":
+        alpha, sigma = alpha.clone(), sigma.clone()
+        alpha[-1], sigma[-1] = 1.0, 0.0
     return Grid(t=t, alpha=alpha, sigma=sigma)

@@ -158,14 +158,20 @@ def clip(lo: float = -1.0, hi: float = 1.0) -> Projection:
     return lambda v, t: v.clamp(lo, hi)
 
 
-def dynamic_threshold(p: float = 0.995, max_value: float = 1.0) -> Projection:
+def dynamic_threshold(p: float = 0.995, max_value: float = 1.0, *, s_max: float = math.inf) -> Projection:
     """Dynamic thresholding (Saharia et al. 2022, sec. 2.3): per sample, ``s = quantile(|x0|, p)``
-    clamped to ``[max_value, inf)``; ``x0 <- clamp(x0, -s, s) / s * max_value``."""
+    clamped to ``[max_value, s_max]``; ``x0 <- clamp(x0, -s, s) / s * max_value``.
+
+    ``dynamic_threshold(ratio, 1.0, s_max=sample_max_value)`` is diffusers' ``_threshold_sample``.
+    """
     if not 0 < p < 1:
         raise ValueError(f"dynamic_threshold needs 0 < p < 1, got {p}")
+    if not max_value > 0 or not s_max >= max_value:
+        raise ValueError(f"dynamic_threshold needs 0 < max_value <= s_max, got max_value={max_value}, s_max={s_max}")
 
     def project(v: Tensor, t: Tensor) -> Tensor:
-        s = torch.quantile(v.reshape(v.shape[0], -1).abs().float(), p, dim=1).clamp_min(max_value).to(v.dtype)
+        q = torch.quantile(v.reshape(v.shape[0], -1).abs().float(), p, dim=1)
+        s = q.clamp(min=max_value, max=s_max).to(v.dtype)
         s = append_dims(s, v.ndim)
         return torch.maximum(torch.minimum(v, s), -s) / s * max_value
 

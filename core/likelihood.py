@@ -21,26 +21,12 @@ import torch
 from torch import Tensor
 
 from .losses import _coefficients
+from .ode import dormand_prince
 from .prediction import PREDICTIONS
 
 __all__ = ["bits_per_dim", "discrete_vlb", "ode_nll"]
 
 _HUTCHINSON = ("rademacher", "gaussian", "exact")
-
-# Dormand & Prince (1980) RK5(4)7M tableau (the pair scipy's RK45 uses)
-_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
-)
-_B5 = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
-_B4 = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
-
 
 def _check_x(x: Tensor, name: str = "x") -> None:
     if not isinstance(x, Tensor) or not torch.is_floating_point(x):
@@ -163,45 +149,16 @@ def _rk4(fn, x: Tensor, t0: float, t1: float, n: int) -> tuple[Tensor, Tensor]:
     return x, delta
 
 
-def _rk45(fn, x: Tensor, t0: float, t1: float, rtol: float, atol: float,
-          max_steps: int = 100_000) -> tuple[Tensor, Tensor]:
-    """Adaptive Dormand-Prince RK5(4) with FSAL on the state ``(x, delta)``.
-
-    The error norm is the per-sample RMS of ``err / (atol + rtol max(|y0|, |y1|))`` over ``x``
-    and ``delta`` (Hairer et al., Solving ODEs I, II.4), maximised over the batch.
-    """
-    b = x.shape[0]
+def _rk45(fn, x: Tensor, t0: float, t1: float, rtol: float, atol: float) -> tuple[Tensor, Tensor]:
+    """:func:`~polydiff.core.ode.dormand_prince` on the joint state ``(x, delta)``."""
+    b, shape = x.shape[0], x.shape
     y = torch.cat([x.flatten(1), torch.zeros(b, 1, dtype=torch.float64, device=x.device)], 1)
-    shape = x.shape
 
     def f(t, yy):
         k, d = fn(t, yy[:, :-1].reshape(shape))
         return torch.cat([k.flatten(1), d[:, None]], 1)
 
-    t, k1 = t0, f(t0, y)
-    span = t1 - t0
-    scale0 = atol + rtol * y.abs()
-    d0, d1 = (y / scale0).pow(2).mean().sqrt(), (k1 / scale0).pow(2).mean().sqrt()
-    h = float(0.01 * d0 / d1) if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * span
-    h = min(max(h, 1e-8 * span), span)
-    for _ in range(max_steps):
-        if t >= t1 - 1e-12 * span:
-            break
-        h = min(h, t1 - t)
-        ks = [k1]
-        for i in range(1, 7):
-            yi = y + h * sum(a * k for a, k in zip(_A[i], ks))
-            ks.append(f(t + _C[i] * h, yi))
-        y_new = y + h * sum(c * k for c, k in zip(_B5, ks) if c)
-        err = h * sum((c5 - c4) * k for c5, c4, k in zip(_B5, _B4, ks))
-        scale = atol + rtol * torch.maximum(y.abs(), y_new.abs())
-        en = float((err / scale).pow(2).mean(1).sqrt().max())
-        if en <= 1.0:
-            t, y, k1 = t + h, y_new, ks[6]  # FSAL: the last stage is f at the new point
-        factor = 0.9 * en ** -0.2 if en > 0 else 10.0
-        h = h * min(10.0, max(0.2, factor))
-    else:
-        raise RuntimeError(f"rk45 did not reach t_max within {max_steps} steps (stiff model?)")
+    y, _ = dormand_prince(f, y, t0, t1, rtol=rtol, atol=atol)
     return y[:, :-1].reshape(shape), y[:, -1]
 
 

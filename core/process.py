@@ -156,6 +156,12 @@ class GaussianProcess:
         """JSON-serialisable constructor arguments (saved beside checkpoints)."""
         return {"class": type(self).__name__}
 
+    def x0_projection(self):
+        """The ``project_x0(x0, t)`` hook :func:`~polydiff.core.sample` applies when the call
+        gives none (none here; a :class:`~polydiff.core.DiscreteVP` from a diffusers config
+        carries its ``clip_sample`` / ``thresholding``)."""
+        return None
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "class")
         return f"{type(self).__name__}({args})"

@@ -1,42 +1,58 @@
 """The front door: ``sample(model, process, x_T, steps, solver, prediction, **hooks)``."""
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .defaults import default_grid
 from .denoiser import Denoiser
 from .discrete import DiscreteVP
 from .grids import Grid, make_grid
 from .hooks import CFG, ClassifierGuidance, GaussianNoise, Known, Projection
 from .prediction import PREDICTIONS
 from .process import GaussianProcess
-from .solvers import SOLVERS
+from .solvers import DEPRECATED_NAMES, SOLVERS
 
 __all__ = ["build_grid", "sample"]
+
+_HALF = (torch.float16, torch.bfloat16)
 
 
 def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", kind: str | None = None, *,
                t_start: float | Tensor | None = None, t_end: float | Tensor | None = None,
-               final: str = "zero") -> Grid:
-    """The grid :func:`sample` uses for these arguments (see :mod:`polydiff.core.grids`)."""
+               final: str | None = None) -> Grid:
+    """The grid :func:`sample` uses for these arguments (see :mod:`polydiff.core.grids`).
+
+    With ``kind``, ``t_end`` and ``final`` all left out, the measured default of
+    :func:`polydiff.core.defaults.default_grid` for this process and solver; otherwise the
+    given kind (default ``process.default_grid``) ending as ``final`` (default ``"zero"``).
+    """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     if isinstance(process, DiscreteVP):
-        return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final)
-    return make_grid(process, steps, kind, t_start=t_start, t_end=t_end, final=final)
+        return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final or "zero")
+    if kind is None and t_end is None and final is None:
+        kind, final = default_grid(process, solver)
+    return make_grid(process, steps, kind, t_start=t_start, t_end=t_end, final=final or "zero")
 
 
 class _Shifted:
     """A view of a denoiser on a sub-grid starting at index ``offset``."""
 
     def __init__(self, den: Denoiser, offset: int):
-        self.den, self.offset, self.process = den, offset, den.process
+        self.den, self.offset, self.process, self.project_x0 = den, offset, den.process, den.project_x0
 
     def __call__(self, x, i):
         return self.den(x, i + self.offset)
+
+    def x0_pair(self, x, i):
+        return self.den.x0_pair(x, i + self.offset)
 
     def at(self, x, t, step=-1):
         return self.den.at(x, t, step)
@@ -57,7 +73,7 @@ def sample(
     grid: Grid | str | None = None,
     t_start: float | Tensor | None = None,
     t_end: float | Tensor | None = None,
-    final: str = "zero",
+    final: str | None = None,
     cond: Mapping[str, Any] | None = None,
     guidance: CFG | ClassifierGuidance | None = None,
     known: Known | None = None,
@@ -68,6 +84,7 @@ def sample(
     callback: Callable[[dict], None] | None = None,
     model_dtype: torch.dtype | None = None,
     check_finite: bool = True,
+    differentiable: bool = False,
     **solver_options: Any,
 ) -> Tensor:
     """Solve the reverse process from ``x_T`` and return the (fully denoised) sample.
@@ -79,25 +96,73 @@ def sample(
         steps: number of solver steps (model evaluations for the one-call-per-step solvers).
         solver: a name in :data:`SOLVERS`.
         prediction: what the model outputs, one of ``eps, x0, v, score, flow, edm``.
-        grid: a :class:`Grid` or a grid kind name; default the process's.
+        grid: a :class:`Grid` or a grid kind name; default the measured one for this process
+            and solver (:mod:`polydiff.core.defaults`; e.g. quadratic in ``t`` on VP).
         t_start: start time of a partial trajectory (SDEdit, DiffPure); scalar or ``[B]``.
         t_end: last evaluated time (default ``t_min``); ``final="none"`` stops there noisy.
+        final: how the grid ends (:func:`~polydiff.core.grids.make_grid`): ``"zero"``,
+            ``"spaced"`` or ``"none"``; default the measured one, else ``"zero"``.
         cond: extra keyword arguments of the model (class labels, conditioning images).
         guidance: :class:`CFG` or :class:`ClassifierGuidance`.
         known: :class:`Known` values imposed after every step (RePaint when ``resample > 1``).
-        project_x0: per-evaluation projection of ``x0_hat`` (clamping, thresholding).
+        project_x0: per-evaluation projection of ``x0_hat`` (clamping, thresholding); default
+            the process's own (:meth:`~polydiff.core.GaussianProcess.x0_projection`: a
+            ``DiscreteVP`` from a diffusers config applies its ``clip_sample``/``thresholding``).
         project_x: per-step projection of the state (zero centre of mass).
         noise: noise sampler ``noise(x, step)``; default Gaussian from ``generator``.
         generator: a ``torch.Generator`` or one per sample.
         callback: called after every step with ``{"step", "x", "t", "nfe"}``.
-        model_dtype: cast the model input to this dtype (solver state stays in ``x_T``'s dtype).
+        model_dtype: cast the network input ``x`` to this floating dtype; ``t`` always reaches the
+            model in float32, so time stays exact (a 1000-step discrete grid keeps integer
+            timesteps). A half-precision ``x_T`` (float16/bfloat16) runs the network in that
+            dtype by default while the solver state and arithmetic stay in float32 (the
+            scaled states of Heun/Euler on Flow or VE lose every digit in bfloat16); the
+            result comes back in ``x_T``'s dtype.
         check_finite: after the loop, raise if any ``x0_hat`` was NaN/inf, naming the step
             (one host sync; a CUDA graph capture turns it off and checks the output instead).
+        differentiable: record the autograd graph of the whole solve (gradients through
+            sampling, e.g. attacks on a purifier); memory then grows with ``steps``. By default
+            the solve runs under :func:`torch.no_grad` whatever the caller's grad mode.
         **solver_options: options of the solver (``eta``, ``order``, ``variant``, ``snr`` ...).
 
     Returns:
         The sample, shaped and typed like ``x_T``.
     """
+    if not isinstance(differentiable, bool):
+        raise TypeError(f"differentiable must be a bool, got {type(differentiable).__name__}")
+    with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
+        return _sample(model, process, x_T, steps, solver, prediction, grid=grid, t_start=t_start,
+                       t_end=t_end, final=final, cond=cond, guidance=guidance, known=known,
+                       project_x0=project_x0, project_x=project_x, noise=noise, generator=generator,
+                       callback=callback, model_dtype=model_dtype, check_finite=check_finite,
+                       solver_options=solver_options)
+
+
+@functools.cache
+def solver_options_of(solver: str) -> tuple[str, ...]:
+    """The keyword options ``solver`` takes (``eta``, ``order``, ``fused`` ...), from its signature."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
+    params = inspect.signature(SOLVERS[solver]).parameters.values()
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in ("post", "noise"))
+
+
+def _check_options(solver: str, options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - set(solver_options_of(solver)))
+    if unknown:
+        fused = sorted(s for s in SOLVERS if "fused" in solver_options_of(s))
+        hint = f" (fused=True exists for the multistep solvers {fused})" if "fused" in unknown else ""
+        raise TypeError(f"solver {solver!r} takes the options {list(solver_options_of(solver))}, "
+                        f"got unknown {unknown}{hint}")
+
+
+def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_end, final, cond,
+            guidance, known, project_x0, project_x, noise, generator, callback, model_dtype,
+            check_finite, solver_options) -> Tensor:
+    if solver in DEPRECATED_NAMES:
+        warnings.warn(f"solver {solver!r} is deprecated; use {DEPRECATED_NAMES[solver]!r}", DeprecationWarning,
+                      stacklevel=3)
+        solver = DEPRECATED_NAMES[solver]
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     if prediction not in PREDICTIONS:
@@ -105,7 +170,10 @@ def sample(
     if not isinstance(process, GaussianProcess):
         raise TypeError(f"process must be a GaussianProcess, got {type(process).__name__}")
     if not isinstance(x_T, Tensor) or not x_T.is_floating_point():
-        raise TypeError("x_T must be a floating-point tensor")
+        got = f"a {x_T.dtype} tensor" if isinstance(x_T, Tensor) else type(x_T).__name__
+        raise TypeError(f"x_T must be a floating-point tensor, got {got}")
+    if model_dtype is not None and not (isinstance(model_dtype, torch.dtype) and model_dtype.is_floating_point):
+        raise TypeError(f"model_dtype must be a floating-point torch.dtype or None, got {model_dtype!r}")
     if x_T.ndim < 1 or x_T.shape[0] < 1 or x_T.numel() == 0:
         raise ValueError(f"x_T must be a non-empty batch [B, ...], got shape {tuple(x_T.shape)}")
     if check_finite and not torch.isfinite(x_T).all():
@@ -114,6 +182,7 @@ def sample(
         raise TypeError("guidance must be a polydiff.core.CFG or ClassifierGuidance")
     if known is not None and not isinstance(known, Known):
         raise TypeError("known must be a polydiff.core.Known")
+    _check_options(solver, solver_options)
     if isinstance(grid, Grid):
         g = grid
     else:
@@ -128,6 +197,12 @@ def sample(
         except RuntimeError:
             raise ValueError(f"known values {tuple(known.values.shape)} do not match x_T {tuple(x_T.shape)}") from None
 
+    out_dtype = x_T.dtype
+    if x_T.dtype in _HALF:  # the network runs in half precision, the solver state in float32
+        model_dtype = model_dtype or x_T.dtype
+        x_T = x_T.float()
+    if project_x0 is None:
+        project_x0 = process.x0_projection()
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
                    project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))
@@ -162,7 +237,7 @@ def sample(
         x = fn(den, g, x, post=post, noise=noise, **solver_options)
     if check_finite:
         den.check_finite()
-    return x
+    return x.to(out_dtype)
 
 
 def _repaint(fn, den, g: Grid, x: Tensor, post, noise, known: Known, options) -> Tensor:

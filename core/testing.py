@@ -25,7 +25,7 @@ from torch import Tensor
 from ._broadcast import append_dims
 from .prediction import PREDICTIONS
 
-__all__ = ["GaussianMixture", "convergence_order", "energy_distance"]
+__all__ = ["GaussianMixture", "convergence_order", "energy_distance", "mixture_target"]
 
 
 
@@ -201,6 +201,31 @@ class GaussianMixture:
         """Exact Tweedie denoiser ``E[x0 | x_t] = (x + sigma^2 score) / alpha``, shaped like ``x``."""
         return self._x0_eps(x, t, process)[0].to(x.dtype)
 
+    def flow_solution(self, x: Tensor, process=None, t=None, *, tol: float = 1e-8) -> Tensor:
+        """Where the probability-flow ODE takes ``x`` at time ``t`` (default ``t_max``): its
+        data end, integrated with the exact score by adaptive RK45 (``rtol = atol = tol``) in
+        Karras et al. (2022) coordinates ``y = x / alpha``, ``s = sigma / alpha`` from
+        ``s(t)`` down to ``s = 1e-5``; the reference that solver errors are measured against."""
+        from .process import EDM
+        from .sample import sample
+
+        process = process if process is not None else self.process
+        if process is None:
+            raise ValueError("flow_solution needs a process")
+        t = torch.as_tensor(process.t_max if t is None else t, dtype=torch.float64)
+        if t.ndim:
+            raise ValueError(f"flow_solution takes one start time (a scalar), got shape {tuple(t.shape)}")
+        if not tol > 0:
+            raise ValueError(f"tol must be > 0, got {tol!r}")
+        s0 = float(process.sigma(t) / process.alpha(t))
+        edm = EDM(sigma_min=1e-5, sigma_max=s0)
+        from .grids import make_grid
+
+        grid = make_grid(edm, 2, "karras", final="none")
+        y = x.to(torch.float64) / float(process.alpha(t))
+        out = sample(self.as_model(edm, "eps"), edm, y, grid=grid, solver="rk45", rtol=tol, atol=tol)
+        return out.to(x.dtype)
+
     def component(self, k: int) -> GaussianMixture:
         """The ``k``-th component alone (the exact class-conditional distribution)."""
         if not 0 <= k < self.num_components:
@@ -239,6 +264,25 @@ class GaussianMixture:
 
         model.prediction = prediction  # type: ignore[attr-defined]
         return model
+
+
+def mixture_target(dim: int, modes: int, separation: float, std: float, scale: float = 1.0,
+                   seed: int = 0) -> GaussianMixture:
+    """A Gaussian-mixture target for solver studies: ``modes`` means in random directions at
+    distance ``separation * scale`` from the origin (one mode: at the origin), isotropic
+    components of standard deviation ``scale * std * U(0.5, 1.5)``, equal weights."""
+    for name, v in (("dim", dim), ("modes", modes)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    for name, v in (("separation", separation), ("std", std), ("scale", scale)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and name != "separation"):
+            raise ValueError(f"{name} must be a finite number > 0 (separation >= 0), got {v!r}")
+    g = torch.Generator().manual_seed(int(seed))
+    means = torch.randn(modes, dim, generator=g, dtype=torch.float64)
+    means = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12) * separation * scale if modes > 1 \
+        else torch.zeros(1, dim, dtype=torch.float64)
+    stds = scale * std * (0.5 + torch.rand(modes, generator=g, dtype=torch.float64))
+    return GaussianMixture(means, stds)
 
 
 def convergence_order(errors: Sequence[float], nfes: Sequence[float]) -> float:

@@ -35,7 +35,7 @@ __all__ = ["ONE_STEP_SOLVERS", "PurifiedClassifier", "Purifier", "check_images",
 
 # Solvers whose step k depends only on x_k (no multistep history): a solve is then the
 # composition of 2-point-grid solves, which "checkpoint" and "adjoint" modes need.
-ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "pc")
+ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "predictor_corrector")
 
 _MASK64 = (1 << 64) - 1
 
@@ -192,7 +192,8 @@ class Purifier(nn.Module):
 
     def _sample(self, x: Tensor, grid: Grid, noise: _Noise) -> Tensor:
         return pc.sample(self._model, self.process, x, steps=grid.steps, solver=self.solver,
-                         prediction=self.prediction, grid=grid, noise=noise, **self.solver_options)
+                         prediction=self.prediction, grid=grid, noise=noise, differentiable=True,
+                         **self.solver_options)
 
     def _solve(self, x_t: Tensor, seeds: list[int], mode: str) -> Tensor:
         g = self.grid

@@ -31,16 +31,31 @@ def _ddim_tables(grid: Grid, eta: float):
     return c_x, c_x0, noise_std
 
 
-def ddim(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, eta: float = 0.0) -> Tensor:
+def ddim(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, eta: float = 0.0,
+         reproject_eps: bool | None = None) -> Tensor:
     """DDIM, Song et al. (2021) eq. 12: ``x_t = alpha_t x0 + sqrt(sigma_t^2 - s^2) eps + s z``
-    with ``s = eta * sigma_t sqrt(1 - SNR_s/SNR_t)`` (eq. 16)."""
+    with ``s = eta * sigma_t sqrt(1 - SNR_s/SNR_t)`` (eq. 16).
+
+    With a ``project_x0`` hook, ``eps`` is re-derived from the projected ``x0`` when
+    ``reproject_eps`` is true (guided-diffusion) and is the network's own noise when false
+    (``DDIMScheduler.step``); default: the process's ``reproject_eps``, else true.
+    """
     if not 0.0 <= eta:
         raise ValueError(f"eta must be >= 0, got {eta}")
+    if reproject_eps is None:
+        reproject_eps = getattr(den.process, "reproject_eps", True)
+    if not isinstance(reproject_eps, bool):
+        raise TypeError(f"reproject_eps must be a bool or None, got {type(reproject_eps).__name__}")
     c_x, c_x0, std = (coefs(v, x) for v in _ddim_tables(grid, eta))
+    a_t = coefs(grid.alpha[1:], x)
     stochastic = eta > 0
     for i in range(grid.steps):
-        x0 = den(x, i)
-        x = c_x[i] * x + c_x0[i] * x0
+        if reproject_eps or den.project_x0 is None:
+            x0 = den(x, i)
+            x = c_x[i] * x + c_x0[i] * x0
+        else:  # alpha_t x0 + dir_std (x - alpha_s x0_raw) / sigma_s, with c_x0 = alpha_t - dir_std alpha_s / sigma_s
+            x0, x0_raw = den.x0_pair(x, i)
+            x = c_x[i] * x + a_t[i] * x0 + (c_x0[i] - a_t[i]) * x0_raw
         if stochastic:  # drawn on every step, as DDIMScheduler does (std is 0 on a clean landing)
             x = x + std[i] * noise(x, i)
         x = post(x, i + 1)

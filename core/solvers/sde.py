@@ -16,7 +16,7 @@ from ..denoiser import Denoiser
 from ..grids import Grid
 from ._common import Post, coefs
 
-__all__ = ["euler_maruyama", "pc"]
+__all__ = ["euler_maruyama", "predictor_corrector"]
 
 
 def _sde_tables(den: Denoiser, grid: Grid):
@@ -53,8 +53,9 @@ def euler_maruyama(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise) -
     return x
 
 
-def pc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 0.16,
-       n_corrector: int = 1, predictor: str = "euler_maruyama", step_norm: str = "batch") -> Tensor:
+def predictor_corrector(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise, snr: float = 0.16,
+                        n_corrector: int = 1, predictor: str = "euler_maruyama",
+                        step_norm: str = "batch") -> Tensor:
     """Predictor-corrector sampling (Song et al. 2021, Alg. 1 with the Langevin corrector of
     Alg. 4-5): at every noisy grid point, ``n_corrector`` Langevin steps with step size
     ``2 alpha (snr ||z|| / ||score||)^2``, then one predictor step.

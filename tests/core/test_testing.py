@@ -166,3 +166,35 @@ def test_bad_input_raises():
         gm.as_model(pc.VP(), "noise")
     with pytest.raises(ValueError, match="shape \\[2\\]"):
         gm.score(torch.zeros(2, 2), torch.zeros(3), pc.VP())
+
+
+def test_flow_solution_of_a_gaussian_is_the_closed_form():
+    """N(mu, s^2 I): (y - mu) / sqrt(s^2 + sigma_e^2) is constant along the flow, so the data end
+    (sigma_e = 1e-5) is mu + (y_T - mu) sqrt(s^2 + 1e-10) / sqrt(s^2 + sigma_e(T)^2)."""
+    from polydiff.core.testing import mixture_target
+
+    gm = mixture_target(3, 1, 0.0, 0.5, seed=1)
+    mu, s = gm.means[0], float(gm.covariances()[0, 0, 0]) ** 0.5
+    proc = pc.VP()
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = torch.tensor(proc.t_max, dtype=torch.float64)
+    se = proc.sigma(t) / proc.alpha(t)
+    exact = mu + (x / proc.alpha(t) - mu) * ((s**2 + 1e-10) / (s**2 + se**2)) ** 0.5
+    assert torch.allclose(gm.flow_solution(x, proc), exact, atol=1e-6, rtol=0)
+
+
+def test_mixture_target_and_flow_solution_refuse_bad_input():
+    from polydiff.core.testing import mixture_target
+
+    with pytest.raises(ValueError, match="dim must be a positive int, got 0"):
+        mixture_target(0, 2, 1.0, 0.3)
+    with pytest.raises(ValueError, match="std must be a finite number > 0"):
+        mixture_target(2, 2, 1.0, 0.0)
+    with pytest.raises(ValueError, match="separation must be a finite number"):
+        mixture_target(2, 2, float("nan"), 0.3)
+    gm = mixture_target(2, 3, 2.0, 0.2, seed=4)
+    assert torch.allclose(gm.means.norm(dim=1), torch.full((3,), 2.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="flow_solution needs a process"):
+        gm.flow_solution(torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"one start time \(a scalar\)"):
+        gm.flow_solution(torch.zeros(2, 2), pc.VP(), t=torch.tensor([0.5, 0.6]))

@@ -122,7 +122,7 @@ def test_purified_classifier_repeats_average_logits(tiny_denoiser, tiny_classifi
         PurifiedClassifier(p, tiny_classifier, repeats=0)
 
 
-@pytest.mark.parametrize("solver,expected", [("ddpm", 5), ("heun", 9), ("pc", 10), ("dpmpp_2m", 5)])
+@pytest.mark.parametrize("solver,expected", [("ddpm", 5), ("heun", 9), ("predictor_corrector", 10), ("dpmpp_2m", 5)])
 def test_nfe_counts_network_calls(tiny_denoiser, solver, expected):
     # Heun's last step onto clean data is a single Euler evaluation; the predictor-corrector
     # spends one Langevin corrector evaluation per step on top of the predictor.
