@@ -3,7 +3,7 @@
 :func:`statespace_split` draws training and test windows of a :class:`LinearGaussianSSM`;
 :func:`statespace_records` hides an MCAR share of each test window, scores every sampler of
 an imputer and the exact posterior (method ``kalman-smoother``) with
-:func:`.calibration.posterior_scores`, and returns benchmark records (DESIGN.md layout)::
+:func:`.calibration.posterior_scores`, and returns benchmark records (docs/design.md schema)::
 
     model = var1_model(3)
     Wtr, Wte = statespace_split(model, n_train=512, n_test=64, length=24)
