@@ -20,7 +20,8 @@ import torch
 
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
 
-__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "refine_conformers"]
+__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "refine_conformers",
+           "stereo_information"]
 
 
 @dataclass
@@ -227,6 +228,18 @@ def _match_stereo(mols, out, n: int, rounds: int, stats: GenerationStats, resamp
         warnings.warn(f"{sum(c for _, c in left)} conformers still have a stereo that disagrees with the input "
                       f"after {rounds} resampling rounds: {names}{' ...' if len(left) > 5 else ''}",
                       UserWarning, stacklevel=3)
+
+
+def stereo_information(net: torch.nn.Module, match_stereo: bool = True) -> str:
+    """The stereo information (a key of :data:`polydiff.molecules.baselines.STEREO_INFO`) that
+    :func:`generate_conformers` with this network and ``match_stereo`` receives from the input:
+    ``"full"`` when the network reads the R/S and E/Z labels (``NetConfig.stereo``) or the
+    sampler matches them (``match_stereo``: reflection, and filtering with ``stereo_rounds``),
+    else ``"none"``. Give a baseline the same to compare fairly."""
+    if not isinstance(match_stereo, bool):
+        raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
+    config = getattr(net, "config", None)
+    return "full" if match_stereo or bool(getattr(config, "stereo", False)) else "none"
 
 
 def _check_options(solver: str, seed: int, steps: int) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MolTrainSpec", "main", "qm9_splits", "train"]
+__all__ = ["MolTrainSpec", "main", "qm9_split", "qm9_splits", "train"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,10 @@ class MolTrainSpec:
     """What decides a molecules training run (besides the core ``TrainConfig``).
 
     Attributes:
-        n_mols: QM9 molecules loaded (file order, after the size filters) before splitting.
-        max_atoms / min_heavy_atoms / max_heavy_atoms: QM9 size filters.
-        n_test / n_val: held-out molecules (split by molecule, ``split_seed``).
+        n_mols: QM9 molecules drawn in all (train = ``n_mols - n_val - n_test``).
+        max_atoms / min_heavy_atoms / max_heavy_atoms: QM9 size filters of the pool drawn from.
+        n_test / n_val: held-out molecules (a random split, disjoint by graph, ``split_seed``:
+            :func:`polydiff.molecules.splits.random_qm9_split`).
         T: diffusion steps of GeoDiff's sigmoid schedule (paper: 5000).
         global_start_sigma: GeoDiff's gating of the radius-edge score (paper configs: 0.5).
     """
@@ -49,14 +50,23 @@ class MolTrainSpec:
     global_start_sigma: float | None = 0.5
 
 
-def qm9_splits(spec: MolTrainSpec, root=None) -> dict[str, list]:
-    """QM9 molecules per split (``train``/``val``/``test``) as RDKit ``Mol`` with the DFT conformer."""
-    from .data import load_qm9, split_by_molecule
+def qm9_split(spec: MolTrainSpec, root=None):
+    """The spec's random QM9 split (:class:`~polydiff.molecules.splits.QM9Split`: molecules with
+    the DFT conformer, drawn from every QM9 molecule in the size range; ``.label`` names the set)."""
+    from .splits import random_qm9_split
 
-    mols = load_qm9(root, max_atoms=spec.max_atoms, min_heavy_atoms=spec.min_heavy_atoms,
-                    max_heavy_atoms=spec.max_heavy_atoms, limit=spec.n_mols)
-    split = split_by_molecule(len(mols), val=spec.n_val, test=spec.n_test, seed=spec.split_seed)
-    return {k: [mols[i] for i in getattr(split, k)] for k in ("train", "val", "test")}
+    n_train = spec.n_mols - spec.n_val - spec.n_test
+    if n_train < 1:
+        raise ValueError(f"n_mols ({spec.n_mols}) must exceed n_val + n_test ({spec.n_val + spec.n_test})")
+    return random_qm9_split(n_train, spec.n_val, spec.n_test, seed=spec.split_seed,
+                            min_heavy_atoms=spec.min_heavy_atoms, max_heavy_atoms=spec.max_heavy_atoms or 9,
+                            max_atoms=spec.max_atoms, root=root)
+
+
+def qm9_splits(spec: MolTrainSpec, root=None) -> dict[str, list]:
+    """QM9 molecules per split (``train``/``val``/``test``) of :func:`qm9_split`."""
+    split = qm9_split(spec, root)
+    return {"train": split.train, "val": split.val, "test": split.test}
 
 
 def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *, resume: bool = False,
@@ -127,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     tcfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, ema_decay=a.ema, seed=a.seed,
                        lr_schedule="cosine", warmup_steps=min(500, a.steps // 10), ckpt_dir=str(a.out),
                        ckpt_every=max(a.steps // 10, 1), device=a.device)
-    splits = qm9_splits(spec, a.qm9_root)
-    print(f"QM9: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test molecules")
-    train(spec, net_cfg, tcfg, splits["train"], resume=a.resume)
+    split = qm9_split(spec, a.qm9_root)
+    print(f"{split.label}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test molecules")
+    train(spec, net_cfg, tcfg, split.train, resume=a.resume)
 
 
 if __name__ == "__main__":
