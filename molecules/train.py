@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MolTrainSpec", "main", "qm9_split", "qm9_splits", "train"]
+__all__ = ["MolTrainSpec", "main", "qm9_split", "qm9_splits", "train", "training_sizes"]
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,33 @@ def qm9_splits(spec: MolTrainSpec, root=None) -> dict[str, list]:
     return {"train": split.train, "val": split.val, "test": split.test}
 
 
+_INIT_STREAM = 0x1417  # derive_seed(seed, _INIT_STREAM): the initialisation's own stream
+
+
+def training_sizes(mols: Sequence) -> dict[str, list[int]]:
+    """``{"heavy_atoms": [min, max], "atoms": [min, max]}`` of a set of molecules (hydrogens
+    counted as atoms in ``atoms``)."""
+    if not mols:
+        raise ValueError("training_sizes needs at least one molecule")
+    heavy = [m.GetNumHeavyAtoms() for m in mols]
+    atoms = [m.GetNumAtoms() for m in mols]
+    return {"heavy_atoms": [min(heavy), max(heavy)], "atoms": [min(atoms), max(atoms)]}
+
+
 def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *, resume: bool = False,
           progress=None):
     """Fit a denoiser on ``train_mols`` (their first conformer) with :class:`Trainer`.
 
-    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``.
+    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``. The network's
+    initialisation is drawn from a stream seeded by ``train_config.seed`` (the global torch RNG
+    is left as it was), so one seed fixes the whole run: initialisation, data order, noise.
+    The training molecules' size range is saved with the checkpoint (``extra["train_sizes"]``)
+    for :class:`~polydiff.molecules.pipeline.ConformerGenerator` to warn outside it.
 
     Returns:
         ``(ema_or_raw_net, process, history)``.
     """
-    from polydiff.core.training import Trainer
+    from polydiff.core.training import Trainer, derive_seed
     from torch_geometric.data import Batch
 
     from .featurize import mol_to_data
@@ -93,14 +110,16 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
     dataset = [mol_to_data(m) for m in train_mols]
     if any(getattr(d, "pos", None) is None for d in dataset):
         raise ValueError("every training molecule needs a conformer")
-    net = build_net(net_config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(train_config.seed, _INIT_STREAM))
+        net = build_net(net_config)
 
     def loss_fn(model, batch, generator):
         return conformer_loss(model, process, batch, generator)
 
     extra = {"process": {"class": "DiscreteVP", "schedule": "sigmoid", "T": spec.T,
                          "beta_start": spec.beta_start, "beta_end": spec.beta_end},
-             "spec": dataclasses.asdict(spec)}
+             "spec": dataclasses.asdict(spec), "train_sizes": training_sizes(train_mols)}
     trainer = Trainer(train_config, net, loss_fn, dataset, net_config=net_config.to_dict(),
                       collate_fn=Batch.from_data_list, extra=extra)
     history = trainer.fit(resume=resume)
@@ -126,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-mols", type=int, default=20000)
     ap.add_argument("--max-heavy-atoms", type=int, default=9)
     ap.add_argument("--T", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seeds everything random in the run: initialisation, data order, noise")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
