@@ -20,7 +20,7 @@ import torch
 
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
 
-__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "refine_conformers",
+__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "load_run", "refine_conformers",
            "stereo_information"]
 
 
@@ -418,6 +418,13 @@ def conformer_seed(seed: int, mol_index: int, conf_index: int) -> int:
 
 def conformer_generator(ckpt_dir, *, device: str = "cpu"):
     """``(net, process)`` from a :mod:`polydiff.molecules.train` run directory (safetensors + JSON)."""
+    net, process, _ = load_run(ckpt_dir, device=device)
+    return net, process
+
+
+def load_run(ckpt_dir, *, device: str = "cpu"):
+    """``(net, process, extra)`` of a :mod:`polydiff.molecules.train` run directory; ``extra`` is
+    the JSON saved with it (``"process"``, ``"spec"``, ``"train_sizes"`` where recorded)."""
     from polydiff.core.training import load_for_sampling
 
     from .nets import NetConfig, build_net
@@ -429,4 +436,4 @@ def conformer_generator(ckpt_dir, *, device: str = "cpu"):
     proc_cfg = extra.get("process", {})
     process = geodiff_process(int(proc_cfg.get("T", 5000)), float(proc_cfg.get("beta_start", 1e-7)),
                               float(proc_cfg.get("beta_end", 2e-3)))
-    return net, process
+    return net, process, extra
