@@ -30,6 +30,7 @@ __all__ = [
     "specified_bonds",
     "specified_centres",
     "specified_stereo",
+    "stereo_report",
 ]
 
 _MIRROR = {"R": "S", "S": "R"}  # "r"/"s" (pseudo-asymmetric) and E/Z are unchanged by a reflection
@@ -270,3 +271,36 @@ def match_enantiomer(mol, target: dict[int, str] | None = None) -> int:
             _reflect(conf)
             reflected += 1
     return reflected
+
+
+def stereo_report(gens, refs) -> dict[str, float]:
+    """How often generated conformers carry the reference molecules' specified stereo.
+
+    Every conformer of ``gens[i]`` is compared, without repair, with the stereo ``refs[i]``
+    specifies (:func:`classify_conformers`); molecules without specified stereo are skipped.
+
+    Returns:
+        ``molecules`` (with specified stereo), ``conformers`` (theirs), and the fractions of
+        those conformers that are ``ok``, ``mirrored`` (right after a reflection) and
+        ``wrong`` (wrong diastereomer or E/Z isomer).
+    """
+    from rdkit import Chem
+
+    if len(gens) != len(refs):
+        raise ValueError(f"gens and refs must pair up, got {len(gens)} and {len(refs)} molecules")
+    counts = {"ok": 0, "mirrored": 0, "wrong": 0}
+    molecules = 0
+    for i, (g, r) in enumerate(zip(gens, refs)):
+        if not isinstance(g, Chem.Mol) or not isinstance(r, Chem.Mol):
+            raise TypeError(f"molecule {i}: expected RDKit Mols, got {type(g).__name__} and {type(r).__name__}")
+        if g.GetNumAtoms() != r.GetNumAtoms():
+            raise ValueError(f"molecule {i}: generated has {g.GetNumAtoms()} atoms, reference {r.GetNumAtoms()}")
+        target = specified_stereo(r)
+        if not target.centres and not target.bonds:
+            continue
+        molecules += 1
+        for s in classify_conformers(g, target, repair=False):
+            counts[s] += 1
+    total = sum(counts.values())
+    return {"molecules": molecules, "conformers": total,
+            **{k: (v / total if total else float("nan")) for k, v in counts.items()}}

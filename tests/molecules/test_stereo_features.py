@@ -166,3 +166,22 @@ def test_networks_read_the_labels_and_stay_equivariant(kind):
     with pytest.raises(ValueError, match="stereo_atom"):
         del e_batch.stereo_atom
         net(pos, t, e_batch)
+
+
+def test_stereo_report_counts_known_isomers():
+    from polydiff.molecules.stereo import stereo_report
+
+    ref = Chem.AddHs(Chem.MolFromSmiles(TARGET))
+    pool = Chem.Mol(ref)
+    for smi, k in (("same", 3), ("enantiomer", 2), ("diastereomer", 1), ("ez-isomer", 2)):
+        for conf in _embedded(ISOMERS[smi], n=k, seed=5).GetConformers():
+            pool.AddConformer(Chem.Conformer(conf), assignId=True)
+    flat = _embedded("CCO", n=2)
+    rep = stereo_report([pool, flat], [ref, Chem.AddHs(Chem.MolFromSmiles("CCO"))])
+    assert rep == {"molecules": 1, "conformers": 8, "ok": 3 / 8, "mirrored": 2 / 8, "wrong": 3 / 8}
+    before = [c.GetPositions().copy() for c in pool.GetConformers()]
+    assert all(np.array_equal(a, c.GetPositions()) for a, c in zip(before, pool.GetConformers()))  # no repair
+    with pytest.raises(ValueError, match="pair up"):
+        stereo_report([pool], [])
+    with pytest.raises(ValueError, match="atoms"):
+        stereo_report([flat], [ref])
