@@ -59,9 +59,12 @@ class Stereo:
 
 
 def _assigned_labels(m) -> dict[int, str]:
+    """CIP labels of the assigned centres. A centre RDKit perceives as stereo but cannot give a
+    CIP label (it reports the chiral tag, e.g. ``Tet_CW``, in some bridged rings) is left out."""
     from rdkit import Chem
 
-    return dict(Chem.FindMolChiralCenters(m, includeUnassigned=False, useLegacyImplementation=False))
+    found = Chem.FindMolChiralCenters(m, includeUnassigned=False, useLegacyImplementation=False)
+    return {i: lab for i, lab in found if lab in ("R", "S", "r", "s")}
 
 
 def _cis_reference(bond) -> tuple[int, int, bool] | None:

@@ -185,3 +185,18 @@ def test_stereo_report_counts_known_isomers():
         stereo_report([pool], [])
     with pytest.raises(ValueError, match="atoms"):
         stereo_report([flat], [ref])
+
+
+def test_centres_without_a_cip_label_are_left_out():
+    """QM9 8577 (a bridged bicycle): RDKit perceives C1 as stereo but gives it no CIP label."""
+    from rdkit.Chem import rdDistGeom
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("C[C@H]1C[C@H]2C[C@@H](C1)C2"))
+    found = dict(Chem.FindMolChiralCenters(Chem.Mol(mol), includeUnassigned=False, useLegacyImplementation=False))
+    assert found[1] not in ("R", "S", "r", "s")
+    st = specified_stereo(mol)
+    assert 1 not in st.centres and set(st.centres.values()) <= {"R", "S"}
+    data = mol_to_data(mol)
+    assert int(data.stereo_atom[1]) == 0
+    rdDistGeom.EmbedMolecule(mol, randomSeed=1)
+    assert classify_conformers(mol) == ["ok"]
