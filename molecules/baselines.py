@@ -71,11 +71,16 @@ def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1, stereo: str = 
     rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n), params=params)
     # Hard cases (strained fused rings with stereo centres, as in some QM9 molecules):
     # random starting coordinates (RDKit's documented fallback), then without enforcing
-    # the chirality constraints during embedding.
-    for k, (random_coords, chirality) in enumerate(((True, True), (True, False)), start=1):
+    # the chirality constraints during embedding, then up to 10 rounds of KDG, without the
+    # experimental torsion preferences (strained cages such as QM9 66740 embed only so; given
+    # no stereo, most random stereo assignments of a cage cannot close it).
+    attempts = [(rdDistGeom.ETKDGv3, True), (rdDistGeom.ETKDGv3, False)] + [(rdDistGeom.KDG, False)] * 10
+    for k, (make, chirality) in enumerate(attempts, start=1):
         if mol.GetNumConformers() >= n:
             break
-        params.useRandomCoords, params.enforceChirality = random_coords, chirality
+        params = make()
+        params.useRandomCoords, params.enforceChirality = True, chirality
+        params.numThreads = int(threads)
         params.clearConfs = False
         params.randomSeed = int(seed) + k
         rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n) - mol.GetNumConformers(), params=params)

@@ -38,6 +38,10 @@ def test_strained_qm9_molecule_embeds_through_the_fallbacks():
     # QM9 index 19806 (stereo from its DFT geometry): plain ETKDGv3 embeds no conformer
     mol = Chem.AddHs(Chem.MolFromSmiles("O=C1C[C@H]2[C@H]3C[C@H]3N12"))
     assert etkdg(mol, 3, seed=42).GetNumConformers() == 3
+    # QM9 66740 (a strained cage): only KDG, without the torsion preferences, embeds it
+    cage = Chem.AddHs(Chem.MolFromSmiles("C[C@]12C3=CC[C@H]1N1[C@H]2[C@H]31"))
+    for info in ("full", "none"):
+        assert etkdg(cage, 2, seed=42, stereo=info).GetNumConformers() == 2
 
 
 STEREO_MOL = "C/C=C/[C@@H](O)[C@H](N)C"  # two centres (R, R) and an E double bond
