@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
+from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
 
 __all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "load_run", "refine_conformers",
            "stereo_information"]
@@ -388,7 +388,7 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, s
             gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, off[mi] + k)))
                     for mi, k in chunk]
             noise = ComFreeNoise(mask, gens)
-            model = PaddedDenoiser(net, graph, mask, clip=clip)
+            model = PaddedDenoiser(true_scale_input(net, process), graph, mask, clip=clip)
             proj = lambda x, t, m=mask: masked_zero_center(x, m)
             x0 = start(chunk, mask, noise)
             if steps is not None:
@@ -431,7 +431,7 @@ def load_run(ckpt_dir, *, device: str = "cpu"):
     from .process import geodiff_process
 
     # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
-    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**{"stereo": False, **kw})),
+    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw})),
                                       device=device)
     proc_cfg = extra.get("process", {})
     process = geodiff_process(int(proc_cfg.get("T", 5000)), float(proc_cfg.get("beta_start", 1e-7)),

@@ -62,6 +62,9 @@ class NetConfig:
         stereo: read the R/S atom and E/Z / cis-trans edge labels (``stereo_atom``,
             ``ext_edge_stereo`` of the batch); checkpoints saved without this key load
             with ``False``, the networks they were trained as.
+        true_scale: the network is fed ``x_t / alpha(t)`` (GeoDiff's true-scale coordinates)
+            by the loss and the samplers (:func:`polydiff.molecules.process.true_scale_input`);
+            checkpoints saved without this key load with ``False``.
     """
 
     kind: str = "geodiff"
@@ -75,6 +78,7 @@ class NetConfig:
     global_cutoff_t: float | None = None
     lmax: int = 2
     stereo: bool = True
+    true_scale: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -100,7 +100,7 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
 
     from .featurize import mol_to_data
     from .nets import build_net
-    from .process import conformer_loss, geodiff_process, global_cutoff_t
+    from .process import conformer_loss, geodiff_process, global_cutoff_t, true_scale_input
 
     if not train_mols:
         raise ValueError("no training molecules")
@@ -115,7 +115,7 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
         net = build_net(net_config)
 
     def loss_fn(model, batch, generator):
-        return conformer_loss(model, process, batch, generator)
+        return conformer_loss(true_scale_input(model, process), process, batch, generator)
 
     extra = {"process": {"class": "DiscreteVP", "schedule": "sigmoid", "T": spec.T,
                          "beta_start": spec.beta_start, "beta_end": spec.beta_end},
@@ -147,14 +147,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--T", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0,
                     help="seeds everything random in the run: initialisation, data order, noise")
+    ap.add_argument("--grad-clip", type=float, default=1e4,
+                    help="global gradient-norm clip (GeoDiff: 1e4; 0 disables)")
+    ap.add_argument("--no-true-scale", action="store_true",
+                    help="feed the network x_t instead of x_t / alpha(t) (the pre-GeoDiff-scale ablation)")
+    ap.add_argument("--no-stereo", action="store_true", help="a network without R/S and E/Z features")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     spec = MolTrainSpec(n_mols=a.n_mols, max_heavy_atoms=a.max_heavy_atoms, T=a.T)
     net_cfg = NetConfig(kind=a.net, hidden=a.hidden, num_convs_global=a.convs, num_convs_local=a.convs,
-                        num_layers_e3=a.convs, cutoff=a.cutoff)
+                        num_layers_e3=a.convs, cutoff=a.cutoff, stereo=not a.no_stereo,
+                        true_scale=not a.no_true_scale)
     tcfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, ema_decay=a.ema, seed=a.seed,
+                       grad_clip=a.grad_clip or None,
                        lr_schedule="cosine", warmup_steps=min(500, a.steps // 10), ckpt_dir=str(a.out),
                        ckpt_every=max(a.steps // 10, 1), device=a.device)
     split = qm9_split(spec, a.qm9_root)
