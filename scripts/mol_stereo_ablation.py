@@ -37,11 +37,14 @@ def main(argv=None) -> None:
     ap.add_argument("--n-gen", type=int, default=8)
     ap.add_argument("--sample-steps", type=int, default=50)
     ap.add_argument("--stereo-rounds", type=int, default=4)
+    ap.add_argument("--true-scale", action="store_true", help="feed the network x_t / alpha(t)")
+    ap.add_argument("--grad-clip", type=float, default=1.0)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     split = random_qm9_split(a.n_train, 0, a.n_test, seed=2022, max_heavy_atoms=a.max_heavy)
     test = [m for m in split.test if (lambda s: s.centres or s.bonds)(specified_stereo(m))]
-    rec = {"dataset": split.label, "test_with_stereo": len(test), "n_gen": a.n_gen, "stereo": a.stereo}
+    rec = {"dataset": split.label, "test_with_stereo": len(test), "n_gen": a.n_gen, "stereo": a.stereo,
+           "true_scale": a.true_scale, "grad_clip": a.grad_clip}
     if a.stereo == "etkdg":
         for info in ("none", "centres", "full"):
             t0 = time.perf_counter()
@@ -52,14 +55,16 @@ def main(argv=None) -> None:
                                     "s/conformer": sec / (len(test) * a.n_gen)}
         print(json.dumps(rec, indent=1))
         return
-    run = a.out / f"stereo-{a.stereo}-{a.steps}-{a.hidden}x{a.convs}-{a.n_train}-h{a.max_heavy}"
+    run = a.out / (f"stereo-{a.stereo}-{a.steps}-{a.hidden}x{a.convs}-{a.n_train}-h{a.max_heavy}"
+                   + ("-ts" if a.true_scale else "") + (f"-clip{a.grad_clip:g}" if a.grad_clip != 1.0 else ""))
     t0 = time.perf_counter()
     if not (run / "done").is_file():
         spec = MolTrainSpec(n_test=0, n_val=0)
-        ncfg = NetConfig(hidden=a.hidden, num_convs_global=a.convs, num_convs_local=a.convs, stereo=a.stereo == "on")
+        ncfg = NetConfig(hidden=a.hidden, num_convs_global=a.convs, num_convs_local=a.convs, stereo=a.stereo == "on",
+                         true_scale=a.true_scale)
         tcfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=2e-3, ema_decay=0.995, seed=0,
                            lr_schedule="cosine", warmup_steps=min(50, a.steps // 10), ckpt_dir=str(run),
-                           log_every=50, keep_last=1, ckpt_every=a.steps)
+                           log_every=50, keep_last=1, ckpt_every=a.steps, grad_clip=a.grad_clip or None)
         _, _, hist = train(spec, ncfg, tcfg, split.train)
         rec["loss_curve"] = [(h["step"], round(h["loss"], 3)) for h in hist if "loss" in h]
         (run / "done").write_text(json.dumps(rec["loss_curve"]))
