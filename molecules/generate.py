@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
+from .stereo_filter import filter_stereo, stereo_information
 
 __all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "load_run", "refine_conformers",
            "stereo_information"]
@@ -161,7 +162,7 @@ def generate_conformers(
     out = [_set_positions(m, c) for m, c in zip(mols, coords)]
     if match_stereo:
         tic = time.perf_counter()
-        _match_stereo(mols, out, n, stereo_rounds, stats,
+        filter_stereo(mols, out, n, stereo_rounds, stats,
                       lambda counts, offsets: _solve(mols, counts, prior, steps=steps, restart=restart,
                                                      offsets=offsets, **common))
         stats.stereo_seconds += time.perf_counter() - tic
@@ -190,56 +191,6 @@ def _all_atom(mol, index: int):
         raise ValueError(f"molecule {index} ({Chem.MolToSmiles(mol)!r}) has {mol.GetNumAtoms()} atom: "
                          "a conformer needs at least 2 atoms")
     return mol
-
-
-def _match_stereo(mols, out, n: int, rounds: int, stats: GenerationStats, resample) -> None:
-    """Reflect mirror images in ``out``; replace wrong stereoisomers by ``resample`` for ``rounds``."""
-    import warnings
-
-    from rdkit import Chem
-
-    from .stereo import classify_conformers, specified_stereo
-
-    targets = [specified_stereo(m) for m in mols]
-    status = [classify_conformers(o, tg) for o, tg in zip(out, targets)]
-    stats.reflected += sum(s.count("mirrored") for s in status)
-    for r in range(1, rounds + 1):
-        wrong = [[k for k, s in enumerate(st) if s == "wrong"] for st in status]
-        if not any(wrong):
-            break
-        coords = resample([len(w) for w in wrong], [n * r] * len(mols))
-        for mi, ks in enumerate(wrong):
-            if not ks:
-                continue
-            stats.resampled += len(ks)
-            fresh = _set_positions(mols[mi], coords[mi])
-            for k, s, conf in zip(ks, classify_conformers(fresh, targets[mi]), fresh.GetConformers()):
-                if s == "wrong":
-                    continue
-                stats.reflected += s == "mirrored"
-                dst = out[mi].GetConformer(out[mi].GetConformers()[k].GetId())
-                for a, p in enumerate(conf.GetPositions()):
-                    dst.SetAtomPosition(a, p.tolist())
-                status[mi][k] = s
-    left = [(mi, st.count("wrong")) for mi, st in enumerate(status) if "wrong" in st]
-    stats.stereo_wrong += sum(c for _, c in left)
-    if rounds and left:
-        names = ", ".join(f"{Chem.MolToSmiles(Chem.RemoveHs(mols[mi]))} ({c})" for mi, c in left[:5])
-        warnings.warn(f"{sum(c for _, c in left)} conformers still have a stereo that disagrees with the input "
-                      f"after {rounds} resampling rounds: {names}{' ...' if len(left) > 5 else ''}",
-                      UserWarning, stacklevel=3)
-
-
-def stereo_information(net: torch.nn.Module, match_stereo: bool = True) -> str:
-    """The stereo information (a key of :data:`polydiff.molecules.baselines.STEREO_INFO`) that
-    :func:`generate_conformers` with this network and ``match_stereo`` receives from the input:
-    ``"full"`` when the network reads the R/S and E/Z labels (``NetConfig.stereo``) or the
-    sampler matches them (``match_stereo``: reflection, and filtering with ``stereo_rounds``),
-    else ``"none"``. Give a baseline the same to compare fairly."""
-    if not isinstance(match_stereo, bool):
-        raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
-    config = getattr(net, "config", None)
-    return "full" if match_stereo or bool(getattr(config, "stereo", False)) else "none"
 
 
 def _check_options(solver: str, seed: int, steps: int) -> None:
