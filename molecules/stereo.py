@@ -179,7 +179,7 @@ def cis_trans_pairs(mol, bonds: dict[tuple[int, int], str] | None = None) -> dic
         sides = []
         for x, y in ((b, c), (c, b)):
             nbrs = [n for n in m.GetAtomWithIdx(x).GetNeighbors() if n.GetIdx() != y]
-            rank = lambda n: int(n.GetProp("_CIPRank")) if n.HasProp("_CIPRank") else -1  # noqa: E731
+            rank = lambda n: int(n.GetProp("_CIPRank")) if n.HasProp("_CIPRank") else -1
             top = max(nbrs, key=rank).GetIdx() if nbrs else None
             sides.append([(n.GetIdx(), n.GetIdx() == top) for n in nbrs])
         for x, x_top in sides[0]:

@@ -72,6 +72,6 @@ def stereo_information(net: torch.nn.Module, match_stereo: bool = True) -> str:
     sampler matches them (``match_stereo``: reflection, and filtering with ``stereo_rounds``),
     else ``"none"``. Give a baseline the same to compare fairly."""
     if not isinstance(match_stereo, bool):
-        raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
+        raise TypeError(f"match_stereo must be a bool, got {type(match_stereo).__name__} {match_stereo!r}")
     config = getattr(net, "config", None)
     return "full" if match_stereo or bool(getattr(config, "stereo", False)) else "none"

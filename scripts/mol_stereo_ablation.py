@@ -57,7 +57,8 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     split = random_qm9_split(a.n_train, 0, a.n_test, seed=2022, max_heavy_atoms=a.max_heavy)
-    test = [m for m in split.test if (lambda s: s.centres or s.bonds)(specified_stereo(m))][: a.max_test]
+    stereo = [specified_stereo(m) for m in split.test]
+    test = [m for m, s in zip(split.test, stereo) if s.centres or s.bonds][: a.max_test]
     rec = {"dataset": split.label, "test_with_stereo": len(test), "n_gen": a.n_gen, "stereo": a.stereo,
            "true_scale": a.true_scale, "grad_clip": a.grad_clip}
     if a.stereo == "etkdg":
@@ -96,7 +97,7 @@ def main(argv=None) -> None:
         rec["heldout_loss"] = heldout_loss(net, proc, split.test)
         print(json.dumps(rec, indent=1))
         return
-    kw = dict(net=net, process=proc, steps=a.sample_steps, solver="dpmpp_2m", seed=1)
+    kw = {"net": net, "process": proc, "steps": a.sample_steps, "solver": "dpmpp_2m", "seed": 1}
     # "raw": no reflection, no filter (stereo_report's ok + mirrored is the rate after reflection)
     for name, extra in (("raw", {"match_stereo": False}), (f"filter{a.stereo_rounds}", {"stereo_rounds": a.stereo_rounds})):
         st = GenerationStats()

@@ -25,7 +25,7 @@ def _agree(mol):
 
 def test_filter_replaces_exactly_the_wrong_conformers(model):
     net, proc = model
-    kw = dict(net=net, process=proc, steps=4, solver="ddim", seed=3)
+    kw = {"net": net, "process": proc, "steps": 4, "solver": "ddim", "seed": 3}
     plain_st, st = GenerationStats(), GenerationStats()
     plain = generate_conformers(SMILES, 8, stats=plain_st, **kw)
     with pytest.warns(UserWarning, match="after 6 resampling rounds"):  # a random net: a few stay wrong

@@ -3,7 +3,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from polydiff.core.training import TrainConfig
 from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
 from polydiff.molecules.stereo import conformer_stereo, specified_stereo

@@ -4,8 +4,13 @@ import pytest
 import torch
 from polydiff.molecules.featurize import ATOM_STEREO, EDGE_STEREO, mol_to_data, mols_to_batch
 from polydiff.molecules.nets import NetConfig, build_net
-from polydiff.molecules.stereo import (Stereo, cis_trans_pairs, classify_conformers, conformer_stereo,
-                                       specified_stereo)
+from polydiff.molecules.stereo import (
+    Stereo,
+    cis_trans_pairs,
+    classify_conformers,
+    conformer_stereo,
+    specified_stereo,
+)
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolTransforms
 
