@@ -6,7 +6,9 @@ Generation"): featurisation of RDKit molecules (:mod:`.featurize`), the extended
 2-/3-hop and radius edges (:mod:`.graph`), two equivariant denoisers (:mod:`.nets`), the
 CoM-free process hooks (:mod:`.process`), the ``generate_conformers`` API (:mod:`.generate`),
 COV/MAT metrics (:mod:`.metrics`), RDKit ETKDG baselines (:mod:`.baselines`), training
-(:mod:`.train`) and the benchmark entry (:mod:`polydiff.bench.molecules`).
+(:mod:`.train`); stereo perception, repair and filtering (:mod:`.stereo`), the random QM9
+split (:mod:`.splits`) and the chemist's ``ConformerGenerator`` (SMILES/Mols in, Mols/SDF out;
+:mod:`.pipeline`). The benchmark entry is :mod:`polydiff.bench.molecules`.
 
 Needs the ``molecules`` extra (rdkit, torch-geometric, e3nn).
 """

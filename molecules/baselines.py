@@ -10,15 +10,49 @@
 
 The molecule keeps its atoms (hydrogens as given), so results align atom by atom with the
 input and with :func:`polydiff.molecules.generate.generate_conformers`.
+
+Every baseline takes ``stereo=``, the stereo information it is given (:data:`STEREO_INFO`):
+``"full"`` embeds the molecule with the chiral tags and double-bond stereo it carries (for a
+QM9 molecule: read from its DFT geometry, i.e. the answer's stereo), ``"centres"`` keeps
+only the chiral tags and ``"none"`` removes all stereo, so ETKDG draws it at random. A fair
+comparison gives ETKDG the information the diffusion sampler received
+(:func:`polydiff.molecules.generate.stereo_information`).
 """
 from __future__ import annotations
 
-__all__ = ["BASELINES", "clustered_etkdg", "etkdg", "etkdg_mmff"]
+__all__ = ["BASELINES", "STEREO_INFO", "clustered_etkdg", "etkdg", "etkdg_mmff", "restrict_stereo"]
+
+STEREO_INFO = {
+    "full": "chiral tags (R/S) and double-bond stereo (E/Z) of the input",
+    "centres": "chiral tags (R/S) of the input only; double-bond stereo removed",
+    "none": "no stereo: chiral tags and double-bond stereo removed",
+}
+
+
+def restrict_stereo(mol, stereo: str):
+    """A copy of ``mol`` carrying only the stereo information named by ``stereo`` (:data:`STEREO_INFO`)."""
+    from rdkit import Chem
+
+    if stereo not in STEREO_INFO:
+        raise ValueError(f"stereo must be one of {sorted(STEREO_INFO)}, got {stereo!r}")
+    if not isinstance(mol, Chem.Mol):
+        raise TypeError(f"restrict_stereo needs an RDKit Mol, got {type(mol).__name__}")
+    m = Chem.Mol(mol)
+    if stereo == "full":
+        return m
+    if stereo == "none":
+        for a in m.GetAtoms():
+            a.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    for b in m.GetBonds():
+        b.SetStereo(Chem.BondStereo.STEREONONE)
+        b.SetBondDir(Chem.BondDir.NONE)
+    Chem.AssignStereochemistry(m, cleanIt=True, force=True)
+    return m
 
 _DEFAULT_SEED = 0xC0FFEE
 
 
-def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1):
+def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1, stereo: str = "full"):
     from rdkit import Chem
     from rdkit.Chem import rdDistGeom
 
@@ -30,17 +64,23 @@ def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1):
         raise ValueError("seed must be non-zero (RDKit's randomSeed=0 yields identical conformers)")
     mol = Chem.Mol(parse_molecule(mol_or_smiles))
     mol.RemoveAllConformers()
+    mol = restrict_stereo(mol, stereo)
     params = rdDistGeom.ETKDGv3()
     params.randomSeed = int(seed)
     params.numThreads = int(threads)
     rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n), params=params)
     # Hard cases (strained fused rings with stereo centres, as in some QM9 molecules):
     # random starting coordinates (RDKit's documented fallback), then without enforcing
-    # the chirality constraints during embedding.
-    for k, (random_coords, chirality) in enumerate(((True, True), (True, False)), start=1):
+    # the chirality constraints during embedding, then up to 10 rounds of KDG, without the
+    # experimental torsion preferences (strained cages such as QM9 66740 embed only so; given
+    # no stereo, most random stereo assignments of a cage cannot close it).
+    attempts = [(rdDistGeom.ETKDGv3, True), (rdDistGeom.ETKDGv3, False)] + [(rdDistGeom.KDG, False)] * 10
+    for k, (make, chirality) in enumerate(attempts, start=1):
         if mol.GetNumConformers() >= n:
             break
-        params.useRandomCoords, params.enforceChirality = random_coords, chirality
+        params = make()
+        params.useRandomCoords, params.enforceChirality = True, chirality
+        params.numThreads = int(threads)
         params.clearConfs = False
         params.randomSeed = int(seed) + k
         rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n) - mol.GetNumConformers(), params=params)
@@ -50,22 +90,23 @@ def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1):
     return mol
 
 
-def etkdg(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, threads: int = 1):
-    """``n`` ETKDGv3 conformers (fewer only if embedding fails repeatedly)."""
-    return _embed(mol_or_smiles, n, seed, threads=threads)
+def etkdg(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, threads: int = 1, stereo: str = "full"):
+    """``n`` ETKDGv3 conformers (fewer only if embedding fails repeatedly), given ``stereo``
+    (:data:`STEREO_INFO`)."""
+    return _embed(mol_or_smiles, n, seed, threads=threads, stereo=stereo)
 
 
 def etkdg_mmff(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, max_iters: int = 2000,
-               threads: int = 1):
+               threads: int = 1, stereo: str = "full"):
     """ETKDGv3 conformers relaxed with MMFF94 (:func:`~polydiff.molecules.relax.mmff_relax`)."""
     from .relax import mmff_relax
 
-    return mmff_relax(_embed(mol_or_smiles, n, seed, threads=threads), max_iters=int(max_iters),
+    return mmff_relax(_embed(mol_or_smiles, n, seed, threads=threads, stereo=stereo), max_iters=int(max_iters),
                       threads=int(threads))
 
 
 def clustered_etkdg(mol_or_smiles, n: int, *, oversample: int = 5, threshold: float = 0.3,
-                    seed: int = _DEFAULT_SEED, threads: int = 1):
+                    seed: int = _DEFAULT_SEED, threads: int = 1, stereo: str = "full"):
     """The centroids of the ``n`` largest Butina clusters of ``oversample * n`` ETKDG conformers.
 
     Args:
@@ -77,7 +118,7 @@ def clustered_etkdg(mol_or_smiles, n: int, *, oversample: int = 5, threshold: fl
 
     if oversample < 1 or threshold <= 0:
         raise ValueError(f"need oversample >= 1 and threshold > 0, got {oversample}, {threshold}")
-    pool = _embed(mol_or_smiles, n * oversample, seed, threads=threads)
+    pool = _embed(mol_or_smiles, n * oversample, seed, threads=threads, stereo=stereo)
     heavy = Chem.RemoveHs(pool, sanitize=False)
     m = heavy.GetNumConformers()
     dists = AllChem.GetConformerRMSMatrix(heavy, prealigned=False) if m > 1 else []

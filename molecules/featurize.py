@@ -5,6 +5,11 @@ aromaticity, hybridisation (S, SP, SP2, SP3, SP3D, SP3D2, other) and ring member
 Edges: the chemical bonds in both directions, typed single/double/triple/aromatic
 (:data:`BOND_TYPES`, 1..4; 0 is reserved for radius edges). The extended graph of
 :mod:`.graph` (2- and 3-hop edges) is stored alongside as ``ext_edge_index``/``ext_edge_type``.
+
+Stereo features (:func:`stereo_features`), from the stereo the input specifies
+(:func:`polydiff.molecules.stereo.specified_stereo`): ``stereo_atom`` (:data:`ATOM_STEREO`:
+none, R, S, r, s) and ``ext_edge_stereo`` on the extended graph (:data:`EDGE_STEREO`: none,
+E or Z on a stereo double bond, cis or trans on the 1,4 pairs across it).
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ATOM_STEREO",
     "BOND_TYPES",
+    "EDGE_STEREO",
     "ELEMENTS",
     "NUM_ATOM_FEATURES",
     "NUM_EDGE_TYPES",
@@ -22,6 +29,7 @@ __all__ = [
     "mol_to_data",
     "mols_to_batch",
     "parse_molecule",
+    "stereo_features",
 ]
 
 ELEMENTS = ("H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I")
@@ -31,6 +39,9 @@ BOND_TYPES = {"SINGLE": 1, "DOUBLE": 2, "TRIPLE": 3, "AROMATIC": 4}
 NUM_ATOM_FEATURES = (len(ELEMENTS) + 1) + (len(_CHARGES) + 1) + 1 + (len(_HYBRID) + 1) + 1
 # 0: radius-only edge, 1..4: bonds, 5: 2-hop, 6: 3-hop (GeoDiff's typed extended graph).
 NUM_EDGE_TYPES = 1 + len(BOND_TYPES) + 2
+# index 0: no stereo element; a reflection swaps R <-> S and keeps everything else.
+ATOM_STEREO = ("none", "R", "S", "r", "s")
+EDGE_STEREO = ("none", "E", "Z", "cis", "trans")
 
 
 def parse_molecule(mol_or_smiles, *, add_hs: bool = True):
@@ -91,6 +102,27 @@ def atom_features(mol) -> Tensor:
     return torch.tensor(rows, dtype=torch.float32)
 
 
+def stereo_features(mol, ext_edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    """``(stereo_atom [N], ext_edge_stereo [E'])``: indices into :data:`ATOM_STEREO` and
+    :data:`EDGE_STEREO` of the stereo ``mol`` specifies (chiral tags, bond stereo).
+
+    A double bond's own edges carry its CIP label (E/Z); the 1,4 substituent pairs across it
+    (:func:`~polydiff.molecules.stereo.cis_trans_pairs`, 3-hop edges of the extended graph)
+    carry cis/trans, the relation that fixes their distance.
+    """
+    from .stereo import cis_trans_pairs, specified_stereo
+
+    target = specified_stereo(mol)
+    atom = torch.zeros(mol.GetNumAtoms(), dtype=torch.long)
+    for i, lab in target.centres.items():
+        atom[i] = ATOM_STEREO.index(lab)
+    lookup = {pair: EDGE_STEREO.index(lab) for pair, lab in target.bonds.items()}
+    lookup.update({pair: EDGE_STEREO.index(lab) for pair, lab in cis_trans_pairs(mol, target.bonds).items()})
+    edge = torch.tensor([lookup.get((int(a), int(b)), lookup.get((int(b), int(a)), 0)) if lookup else 0
+                         for a, b in ext_edge_index.t().tolist()], dtype=torch.long)
+    return atom, edge
+
+
 def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True):
     """Featurise one molecule into a ``torch_geometric.data.Data``.
 
@@ -99,7 +131,8 @@ def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True)
     directions), ``edge_type`` ``[E]`` (1..4), ``ext_edge_index``/``ext_edge_type`` (bonds,
     2- and 3-hop edges; see :func:`polydiff.molecules.graph.extend_graph`), ``pos`` ``[N, 3]``
     (float32 Å, only if the molecule has a conformer and ``conf_id`` is not None),
-    ``heavy`` ``[N]`` bool mask of non-H atoms.
+    ``heavy`` ``[N]`` bool mask of non-H atoms, ``stereo_atom`` ``[N]`` and
+    ``ext_edge_stereo`` ``[E']`` (:func:`stereo_features`).
     """
     from torch_geometric.data import Data
 
@@ -126,6 +159,7 @@ def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True)
     data = Data(x=atom_features(mol), atom_type=atom_type, edge_index=edge_index, edge_type=edge_type,
                 ext_edge_index=ext_index, ext_edge_type=ext_type, num_nodes=n,
                 heavy=atom_type != ELEMENTS.index("H"))
+    data.stereo_atom, data.ext_edge_stereo = stereo_features(mol, ext_index)
     if conf_id is not None and mol.GetNumConformers() > 0:
         pos = mol.GetConformer(conf_id).GetPositions()
         data.pos = torch.tensor(pos, dtype=torch.float32)

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center
+from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
+from .stereo_filter import filter_stereo, stereo_information
 
-__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "refine_conformers"]
+__all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "load_run", "refine_conformers",
+           "stereo_information"]
 
 
 @dataclass
@@ -31,6 +33,9 @@ class GenerationStats:
     seconds: float = 0.0
     conformers: int = 0
     reflected: int = 0  # conformers mirrored to the input's enantiomer (``match_stereo``)
+    resampled: int = 0  # conformers drawn again because their stereo was wrong (``stereo_rounds``)
+    stereo_wrong: int = 0  # conformers returned with a stereo that still disagrees with the input
+    stereo_seconds: float = 0.0  # perceiving, reflecting and resampling (part of ``seconds``)
     batches: list[int] = field(default_factory=list)
 
     @property
@@ -67,6 +72,7 @@ def generate_conformers(
     stats: GenerationStats | None = None,
     relax: str | None = None,
     match_stereo: bool = True,
+    stereo_rounds: int = 0,
     restarts: int = 0,
     restart_noise: float = 0.2,
     restart_steps: int = 10,
@@ -96,14 +102,29 @@ def generate_conformers(
             ``restart_steps`` steps of ``solver`` (``restart_steps`` NFE per round). The
             repeated low-noise solves pull the one-pass sample's geometry onto the model's
             (on QM9 validation molecules, 8 rounds cut MAT-R from 0.244 to 0.146 Å).
-        match_stereo: reflect every conformer whose specified stereocentres are all inverted,
-            so conformers carry the input's enantiomer (the networks cannot tell mirror images
-            apart; :mod:`polydiff.molecules.stereo`). A no-op without specified centres.
+        match_stereo: reflect every conformer whose mirror image has the stereo the input
+            specifies (R/S centres all inverted, E/Z bonds right), so conformers carry the
+            input's enantiomer (the networks cannot tell mirror images apart;
+            :func:`polydiff.molecules.stereo.classify_conformers`). A no-op without
+            specified stereo.
+        stereo_rounds: oversample and filter: up to this many rounds in which every
+            conformer whose stereo is still wrong after reflection (a wrong diastereomer or
+            E/Z isomer) is replaced by a new sample (conformer index ``n * round + k``, its
+            own seed), itself reflected where that fixes it. Conformers still wrong after
+            the last round are returned as they are, counted in ``stats.stereo_wrong``
+            and warned about. The time spent is in ``stats.stereo_seconds``, the redrawn
+            conformers in ``stats.resampled``; needs ``match_stereo``. 0: no resampling.
         **solver_options: passed to the solver (``eta`` for DDIM, ...).
 
     Returns:
         One ``Mol`` with ``n`` conformers (coordinates in the training unit, Å), or a list of
-        them for a list input. Writable with ``Chem.SDWriter``.
+        them for a list input. Writable with ``Chem.SDWriter``. A ``Mol`` given without
+        explicit hydrogens gets them (``Chem.AddHs``, heavy-atom indices kept, hydrogens
+        appended) with a warning: the networks are trained on all-atom structures.
+
+    Raises:
+        ValueError: for an unparsable SMILES, a molecule with fewer than two atoms, or a bad
+            option (the message names it).
     """
     from .featurize import parse_molecule
 
@@ -118,12 +139,16 @@ def generate_conformers(
         raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
         raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
+    if isinstance(stereo_rounds, bool) or not isinstance(stereo_rounds, int) or stereo_rounds < 0:
+        raise ValueError(f"stereo_rounds must be a non-negative int, got {stereo_rounds!r}")
+    if stereo_rounds and not match_stereo:
+        raise ValueError("stereo_rounds > 0 needs match_stereo=True (resampling filters on the input's stereo)")
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
         raise ValueError(f"restarts must be a non-negative int, got {restarts!r}")
     if isinstance(restart_steps, bool) or not isinstance(restart_steps, int) or restart_steps < 1:
         raise ValueError(f"restart_steps must be a positive integer, got {restart_steps!r}")
     t_restart = _noise_time(process, restart_noise, restart_steps, solver, "restart_noise") if restarts else None
-    mols = [parse_molecule(m) for m in items]
+    mols = [_all_atom(parse_molecule(m), i) for i, m in enumerate(items)]
     stats = stats if stats is not None else GenerationStats()
     t0 = time.perf_counter()
 
@@ -132,13 +157,15 @@ def generate_conformers(
 
     common = {"net": net, "process": process, "solver": solver, "seed": seed, "clip": clip,
               "max_batch_atoms": max_batch_atoms, "stats": stats, **solver_options}
-    coords = _solve(mols, [n] * len(mols), prior, steps=steps,
-                    restart=(t_restart, restarts, restart_steps) if restarts else None, **common)
+    restart = (t_restart, restarts, restart_steps) if restarts else None
+    coords = _solve(mols, [n] * len(mols), prior, steps=steps, restart=restart, **common)
     out = [_set_positions(m, c) for m, c in zip(mols, coords)]
     if match_stereo:
-        from .stereo import match_enantiomer, specified_centres
-
-        stats.reflected += sum(match_enantiomer(o, specified_centres(m)) for o, m in zip(out, mols))
+        tic = time.perf_counter()
+        filter_stereo(mols, out, n, stereo_rounds, stats,
+                      lambda counts, offsets: _solve(mols, counts, prior, steps=steps, restart=restart,
+                                                     offsets=offsets, **common))
+        stats.stereo_seconds += time.perf_counter() - tic
     if relax == "mmff":
         from .relax import mmff_relax
 
@@ -146,6 +173,24 @@ def generate_conformers(
     stats.seconds += time.perf_counter() - t0
     stats.conformers += n * len(mols)
     return out[0] if single else out
+
+
+def _all_atom(mol, index: int):
+    """``mol`` with every hydrogen as an atom (a warning when they had to be added); >= 2 atoms."""
+    import warnings
+
+    from rdkit import Chem
+
+    implicit = sum(a.GetTotalNumHs(includeNeighbors=False) for a in mol.GetAtoms())
+    if implicit:
+        warnings.warn(f"molecule {index} ({Chem.MolToSmiles(mol)!r}) has {implicit} hydrogens that are not "
+                      "atoms of the Mol; adding them with Chem.AddHs (heavy-atom indices kept, hydrogens "
+                      "appended): the networks are trained on all-atom structures", UserWarning, stacklevel=3)
+        mol = Chem.AddHs(mol)
+    if mol.GetNumAtoms() < 2:
+        raise ValueError(f"molecule {index} ({Chem.MolToSmiles(mol)!r}) has {mol.GetNumAtoms()} atom: "
+                         "a conformer needs at least 2 atoms")
+    return mol
 
 
 def _check_options(solver: str, seed: int, steps: int) -> None:
@@ -207,6 +252,9 @@ def refine_conformers(
             raise TypeError(f"molecule {i}: expected an rdkit.Chem.Mol with conformers, got {type(m).__name__}")
         if m.GetNumConformers() == 0:
             raise ValueError(f"molecule {i} ({Chem.MolToSmiles(m)!r}) has no conformer to refine")
+        if any(a.GetTotalNumHs(includeNeighbors=False) for a in m.GetAtoms()):
+            raise ValueError(f"molecule {i} ({Chem.MolToSmiles(m)!r}) has hydrogens that are not atoms: "
+                             "refine all-atom conformers (Chem.AddHs(mol, addCoords=True))")
     _check_options(solver, seed, steps)
     t0 = _noise_time(process, noise_level, steps, solver)
     parsed = [parse_molecule(m) for m in items]
@@ -252,8 +300,11 @@ def _noise_time(process, noise_level: float, steps: int, solver: str, name: str 
 
 def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, solver: str, seed: int,
            clip: float | None, max_batch_atoms: int, stats: GenerationStats,
-           restart: tuple[float, int, int] | None = None, **solver_options) -> list[list[torch.Tensor]]:
+           restart: tuple[float, int, int] | None = None, offsets: list[int] | None = None,
+           **solver_options) -> list[list[torch.Tensor]]:
     """Solve ``counts[m]`` conformers of every molecule ``m``, chunked to ``max_batch_atoms``.
+
+    Conformer ``k`` of molecule ``m`` is seeded as conformer index ``offsets[m] + k`` (default 0).
 
     ``start(rows, mask, noise) -> x [B, A, 3]`` builds each chunk's initial state (``rows``:
     its ``(molecule, conformer)`` pairs) at ``t_max``, solved in ``steps`` steps (``None``: no
@@ -284,9 +335,11 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, s
             graph = Batch.from_data_list([datas[mi] for mi, _ in chunk]).to(device)
             sizes = torch.tensor([datas[mi].num_nodes for mi, _ in chunk], device=device)
             mask = torch.arange(int(sizes.max()), device=device)[None] < sizes[:, None]
-            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, k))) for mi, k in chunk]
+            off = offsets or [0] * len(mols)
+            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, off[mi] + k)))
+                    for mi, k in chunk]
             noise = ComFreeNoise(mask, gens)
-            model = PaddedDenoiser(net, graph, mask, clip=clip)
+            model = PaddedDenoiser(true_scale_input(net, process), graph, mask, clip=clip)
             proj = lambda x, t, m=mask: masked_zero_center(x, m)
             x0 = start(chunk, mask, noise)
             if steps is not None:
@@ -316,13 +369,22 @@ def conformer_seed(seed: int, mol_index: int, conf_index: int) -> int:
 
 def conformer_generator(ckpt_dir, *, device: str = "cpu"):
     """``(net, process)`` from a :mod:`polydiff.molecules.train` run directory (safetensors + JSON)."""
+    net, process, _ = load_run(ckpt_dir, device=device)
+    return net, process
+
+
+def load_run(ckpt_dir, *, device: str = "cpu"):
+    """``(net, process, extra)`` of a :mod:`polydiff.molecules.train` run directory; ``extra`` is
+    the JSON saved with it (``"process"``, ``"spec"``, ``"train_sizes"`` where recorded)."""
     from polydiff.core.training import load_for_sampling
 
     from .nets import NetConfig, build_net
     from .process import geodiff_process
 
-    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**kw)), device=device)
+    # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
+    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw})),
+                                      device=device)
     proc_cfg = extra.get("process", {})
     process = geodiff_process(int(proc_cfg.get("T", 5000)), float(proc_cfg.get("beta_start", 1e-7)),
                               float(proc_cfg.get("beta_end", 2e-3)))
-    return net, process
+    return net, process, extra

@@ -38,7 +38,9 @@ THRESHOLDS = {"geom-drugs-geodiff": 1.25, "geom-drugs-torsional": 0.75, "geom-qm
 def _heavy_copy(mol, remove_hs: bool):
     from rdkit import Chem
 
-    return Chem.RemoveHs(mol, sanitize=False) if remove_hs else Chem.Mol(mol)
+    # RemoveAllHs: RemoveHs keeps a hydrogen that defines double-bond stereo (an imine N-H),
+    # so a reference with E/Z tags and a conformer without them would differ in atoms
+    return Chem.RemoveAllHs(mol, sanitize=False) if remove_hs else Chem.Mol(mol)
 
 
 def _topology(mol):

@@ -17,6 +17,13 @@ Both are exactly equivariant to rotations/reflections and invariant to translati
 - :class:`E3Net` — tensor-product message passing with spherical harmonics (e3nn; Thomas et
   al. 2018, Geiger & Smidt 2022) whose last layer outputs one ``1o`` vector per atom.
 
+With ``NetConfig.stereo`` both networks also read the stereo the input specifies
+(:func:`polydiff.molecules.featurize.stereo_features`): an embedding of the atom's R/S label
+added to its node features and of the edge's E/Z or cis/trans label added to its type
+embedding. These are invariant scalars, so the networks stay E(3)-equivariant: the labels
+tell them which diastereomer and which E/Z isomer to build, and the enantiomer is chosen
+by reflection afterwards (:mod:`polydiff.molecules.stereo`).
+
 Unlike GeoDiff's released model both networks see the diffusion time through a sinusoidal
 embedding (Vaswani et al. 2017; Ho et al. 2020) and predict the Gaussian ``eps`` of the VP
 marginal directly, so that every core solver can use them with ``prediction="eps"``.
@@ -30,7 +37,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from .featurize import NUM_ATOM_FEATURES, NUM_EDGE_TYPES
+from .featurize import ATOM_STEREO, EDGE_STEREO, NUM_ATOM_FEATURES, NUM_EDGE_TYPES
 from .graph import full_edge_set, radius_graph
 
 __all__ = ["E3Net", "GeoDiffNet", "NetConfig", "build_net", "molecule_edges", "timestep_embedding"]
@@ -52,6 +59,12 @@ class NetConfig:
             (``None``: always). Set it to the ``t`` at which the process's
             ``sigma/alpha`` equals GeoDiff's ``global_start_sigma``.
         lmax: spherical-harmonics degree of :class:`E3Net`.
+        stereo: read the R/S atom and E/Z / cis-trans edge labels (``stereo_atom``,
+            ``ext_edge_stereo`` of the batch); checkpoints saved without this key load
+            with ``False``, the networks they were trained as.
+        true_scale: the network is fed ``x_t / alpha(t)`` (GeoDiff's true-scale coordinates)
+            by the loss and the samplers (:func:`polydiff.molecules.process.true_scale_input`);
+            checkpoints saved without this key load with ``False``.
     """
 
     kind: str = "geodiff"
@@ -64,6 +77,8 @@ class NetConfig:
     num_rbf: int = 32
     global_cutoff_t: float | None = None
     lmax: int = 2
+    stereo: bool = True
+    true_scale: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,11 +133,37 @@ def _node_batch(batch) -> Tensor:
     return b if b is not None else torch.zeros(batch.num_nodes, dtype=torch.long)
 
 
-def molecule_edges(pos: Tensor, batch, cutoff: float, max_num_neighbors: int) -> tuple[Tensor, Tensor]:
-    """Extended graph (bonds, 2-, 3-hop) united with the radius graph of the current ``pos``."""
+def molecule_edges(pos: Tensor, batch, cutoff: float, max_num_neighbors: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Extended graph (bonds, 2-, 3-hop) united with the radius graph of the current ``pos``.
+
+    Returns ``(edge_index [2, E], edge_type [E], edge_stereo [E])``; ``edge_stereo`` indexes
+    :data:`~polydiff.molecules.featurize.EDGE_STEREO` (0 on radius-only edges, and everywhere
+    for a batch without ``ext_edge_stereo``).
+    """
     with torch.no_grad():
         rad = radius_graph(pos.detach(), cutoff, _node_batch(batch), max_num_neighbors=max_num_neighbors)
-    return full_edge_set(batch.ext_edge_index.to(pos.device), batch.ext_edge_type.to(pos.device), rad, pos.shape[0])
+    ext_index = batch.ext_edge_index.to(pos.device)
+    edge_index, edge_type = full_edge_set(ext_index, batch.ext_edge_type.to(pos.device), rad, pos.shape[0])
+    edge_stereo = torch.zeros_like(edge_type)
+    ext_stereo = getattr(batch, "ext_edge_stereo", None)
+    if ext_stereo is not None:  # full_edge_set puts the extended edges first
+        edge_stereo[: ext_index.shape[1]] = ext_stereo.to(pos.device)
+    return edge_index, edge_type, edge_stereo
+
+
+def _stereo_embedding(num: int, dim: int) -> nn.Embedding:
+    """Zero-initialised: a stereo-aware network starts as the network without stereo."""
+    emb = nn.Embedding(num, dim)
+    nn.init.zeros_(emb.weight)
+    return emb
+
+
+def _atom_stereo(batch, device) -> Tensor:
+    st = getattr(batch, "stereo_atom", None)
+    if st is None:
+        raise ValueError("a stereo network (NetConfig.stereo=True) needs batch.stereo_atom and "
+                         "batch.ext_edge_stereo (featurize with polydiff.molecules.featurize.mol_to_data)")
+    return st.to(device)
 
 
 def _chain_rule(score: Tensor, pos: Tensor, edge_index: Tensor, d: Tensor) -> Tensor:
@@ -182,13 +223,23 @@ class GeoDiffNet(nn.Module):
         self.time = nn.ModuleDict({k: _mlp(h, h, h) for k in ("global", "local")})
         self.edge_len = nn.ModuleDict({k: _mlp(config.num_rbf, h, h) for k in ("global", "local")})
         self.edge_type = nn.ModuleDict({k: nn.Embedding(NUM_EDGE_TYPES, h) for k in ("global", "local")})
+        if config.stereo:
+            self.atom_stereo = nn.ModuleDict({k: _stereo_embedding(len(ATOM_STEREO), h) for k in ("global", "local")})
+            self.edge_stereo = nn.ModuleDict({k: _stereo_embedding(len(EDGE_STEREO), h) for k in ("global", "local")})
         self.global_convs = nn.ModuleList(_SchNetLayer(h, config.cutoff) for _ in range(config.num_convs_global))
         self.local_convs = nn.ModuleList(_GINLayer(h) for _ in range(config.num_convs_local))
         self.head = nn.ModuleDict({k: _mlp(2 * h, h, h // 2, 1) for k in ("global", "local")})
 
-    def _edge_attr(self, key: str, d: Tensor, edge_type: Tensor) -> Tensor:
+    def _edge_attr(self, key: str, d: Tensor, edge_type: Tensor, edge_stereo: Tensor) -> Tensor:
         # GeoDiff's MLP edge encoder: length embedding times type embedding.
-        return self.edge_len[key](self.rbf(d)) * self.edge_type[key](edge_type)
+        typ = self.edge_type[key](edge_type)
+        if self.config.stereo:
+            typ = typ + self.edge_stereo[key](edge_stereo)
+        return self.edge_len[key](self.rbf(d)) * typ
+
+    def _node_in(self, key: str, x: Tensor, atom_stereo: Tensor | None) -> Tensor:
+        h = self.node_in[key](x)
+        return h + self.atom_stereo[key](atom_stereo) if atom_stereo is not None else h
 
     def _pair_score(self, key: str, h: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
         j, i = edge_index
@@ -199,15 +250,16 @@ class GeoDiffNet(nn.Module):
         cfg = self.config
         nb = _node_batch(batch).to(pos.device)
         dtype = pos.dtype
-        edge_index, edge_type = molecule_edges(pos, batch, cfg.cutoff, cfg.max_num_neighbors)
+        edge_index, edge_type, edge_stereo = molecule_edges(pos, batch, cfg.cutoff, cfg.max_num_neighbors)
         j, i = edge_index
         d = (pos[i] - pos[j]).norm(dim=-1)
         temb = timestep_embedding(t, cfg.hidden).to(dtype)
         x = batch.x.to(device=pos.device, dtype=dtype)
+        atom_st = _atom_stereo(batch, pos.device) if cfg.stereo else None
 
         # Global encoder: all edges (SchNet), score on radius-only edges.
-        ea_g = self._edge_attr("global", d, edge_type)
-        h = self.node_in["global"](x) + self.time["global"](temb)[nb]
+        ea_g = self._edge_attr("global", d, edge_type, edge_stereo)
+        h = self._node_in("global", x, atom_st) + self.time["global"](temb)[nb]
         for conv in self.global_convs:
             h = conv(h, edge_index, ea_g, d)
         glob = edge_type == 0
@@ -219,8 +271,8 @@ class GeoDiffNet(nn.Module):
         # Local encoder: extended chemical graph (GIN), score on its edges.
         loc = ~glob
         ei_l, d_l = edge_index[:, loc], d[loc]
-        ea_l = self._edge_attr("local", d_l, edge_type[loc])
-        h = self.node_in["local"](x) + self.time["local"](temb)[nb]
+        ea_l = self._edge_attr("local", d_l, edge_type[loc], edge_stereo[loc])
+        h = self._node_in("local", x, atom_st) + self.time["local"](temb)[nb]
         for conv in self.local_convs:
             h = conv(h, ei_l, ea_l)
         s_l = self._pair_score("local", h, ei_l, ea_l)
@@ -249,6 +301,9 @@ class E3Net(nn.Module):
         self.rbf = GaussianRBF(config.num_rbf, config.cutoff)
         self.edge_type = nn.Embedding(NUM_EDGE_TYPES, config.num_rbf)
         self.node_in = nn.Linear(NUM_ATOM_FEATURES, h)
+        if config.stereo:
+            self.atom_stereo = _stereo_embedding(len(ATOM_STEREO), h)
+            self.edge_stereo = _stereo_embedding(len(EDGE_STEREO), config.num_rbf)
         self.time = _mlp(h, h, h)
         vec = [(max(h // 2, 1), (l, (-1) ** l)) for l in range(1, config.lmax + 1)]
         gated = o3.Irreps(vec)
@@ -270,12 +325,15 @@ class E3Net(nn.Module):
         cfg = self.config
         nb = _node_batch(batch).to(pos.device)
         dtype = pos.dtype
-        edge_index, edge_type = molecule_edges(pos, batch, cfg.cutoff, cfg.max_num_neighbors)
+        edge_index, edge_type, edge_stereo = molecule_edges(pos, batch, cfg.cutoff, cfg.max_num_neighbors)
         j, i = edge_index
         r = pos[i] - pos[j]
         d = r.norm(dim=-1)
         y = self.sh(r / d.clamp_min(1e-6)[:, None])
-        radial = torch.cat([self.rbf(d), self.edge_type(edge_type).to(dtype)], dim=-1)
+        typ = self.edge_type(edge_type)
+        if cfg.stereo:
+            typ = typ + self.edge_stereo(edge_stereo)
+        radial = torch.cat([self.rbf(d), typ.to(dtype)], dim=-1)
         c = 0.5 * (torch.cos(d * math.pi / cfg.cutoff) + 1.0) * (d <= cfg.cutoff)
         w_edge = c
         if cfg.global_cutoff_t is not None:  # radius-only edges gated as in GeoDiff
@@ -283,6 +341,8 @@ class E3Net(nn.Module):
             w_edge = w_edge * on.to(dtype)
         norm = 1.0 / math.sqrt(max(cfg.max_num_neighbors, 1))
         h = self.node_in(batch.x.to(device=pos.device, dtype=dtype)) + self.time(timestep_embedding(t, cfg.hidden).to(dtype))[nb]
+        if cfg.stereo:
+            h = h + self.atom_stereo(_atom_stereo(batch, pos.device)).to(dtype)
         for tp, rad, gate in zip(self.layers, self.radials, self.gates):
             msg = tp(h[j], y, rad(radial)) * w_edge[:, None]
             agg = torch.zeros(h.shape[0], msg.shape[1], dtype=dtype, device=pos.device).index_add_(0, i, msg)

@@ -29,6 +29,7 @@ __all__ = [
     "global_cutoff_t",
     "masked_zero_center",
     "to_padded",
+    "true_scale_input",
 ]
 
 
@@ -133,6 +134,39 @@ def to_padded(pos: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
 def from_padded(x: Tensor, mask: Tensor) -> Tensor:
     """Padded ``x [B, A, 3]`` → packed ``[N, 3]`` (inverse of :func:`to_padded`)."""
     return x[mask]
+
+
+class _TrueScale:
+    """``net(x_t / alpha(t), t, batch)``; see :func:`true_scale_input`."""
+
+    def __init__(self, net, process):
+        self.net, self.process = net, process
+        self.config = net.config
+
+    def parameters(self):
+        return self.net.parameters()
+
+    def __call__(self, pos: Tensor, t: Tensor, batch) -> Tensor:
+        n_graphs = int(batch.num_graphs) if hasattr(batch, "num_graphs") else 1
+        t = torch.as_tensor(t, device=pos.device)
+        t_graph = t.expand(n_graphs) if t.ndim == 0 else t
+        alpha = self.process.alpha(t_graph.to(torch.float64)).to(device=pos.device, dtype=pos.dtype)
+        nb = getattr(batch, "batch", None)
+        nb = nb.to(pos.device) if nb is not None else torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+        return self.net(pos / alpha[nb][:, None], t, batch)
+
+
+def true_scale_input(net, process):
+    """What the samplers and the loss call: ``net`` itself, or, when ``net.config.true_scale``,
+    ``net`` fed ``x_t / alpha(t) = x0 + (sigma/alpha) eps`` (GeoDiff's perturbed coordinates,
+    Xu et al. 2022, eq. 3): distances at the data's scale at every noise level instead of bonds
+    shrunk by ``alpha`` (x0.89 at ``s = 0.5``). The prediction is still ``eps``."""
+    config = getattr(net, "config", None)
+    if not getattr(config, "true_scale", False):
+        return net
+    if process is None:
+        raise ValueError("a true-scale network (NetConfig.true_scale=True) needs its process to divide by alpha(t)")
+    return _TrueScale(net, process)
 
 
 class PaddedDenoiser:

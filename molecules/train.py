@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MolTrainSpec", "main", "qm9_splits", "train"]
+__all__ = ["MolTrainSpec", "main", "qm9_split", "qm9_splits", "train", "training_sizes"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,10 @@ class MolTrainSpec:
     """What decides a molecules training run (besides the core ``TrainConfig``).
 
     Attributes:
-        n_mols: QM9 molecules loaded (file order, after the size filters) before splitting.
-        max_atoms / min_heavy_atoms / max_heavy_atoms: QM9 size filters.
-        n_test / n_val: held-out molecules (split by molecule, ``split_seed``).
+        n_mols: QM9 molecules drawn in all (train = ``n_mols - n_val - n_test``).
+        max_atoms / min_heavy_atoms / max_heavy_atoms: QM9 size filters of the pool drawn from.
+        n_test / n_val: held-out molecules (a random split, disjoint by graph, ``split_seed``:
+            :func:`polydiff.molecules.splits.random_qm9_split`).
         T: diffusion steps of GeoDiff's sigmoid schedule (paper: 5000).
         global_start_sigma: GeoDiff's gating of the radius-edge score (paper configs: 0.5).
     """
@@ -48,34 +49,59 @@ class MolTrainSpec:
     global_start_sigma: float | None = 0.5
 
 
-def qm9_splits(spec: MolTrainSpec, root=None) -> dict[str, list]:
-    """QM9 molecules per split (``train``/``val``/``test``) as RDKit ``Mol`` with the DFT conformer."""
-    from .data import load_qm9, split_by_molecule
+def qm9_split(spec: MolTrainSpec, root=None):
+    """The spec's random QM9 split (:class:`~polydiff.molecules.splits.QM9Split`: molecules with
+    the DFT conformer, drawn from every QM9 molecule in the size range; ``.label`` names the set)."""
+    from .splits import random_qm9_split
 
-    mols = load_qm9(root, max_atoms=spec.max_atoms, min_heavy_atoms=spec.min_heavy_atoms,
-                    max_heavy_atoms=spec.max_heavy_atoms, limit=spec.n_mols)
-    split = split_by_molecule(len(mols), val=spec.n_val, test=spec.n_test, seed=spec.split_seed)
-    return {k: [mols[i] for i in getattr(split, k)] for k in ("train", "val", "test")}
+    n_train = spec.n_mols - spec.n_val - spec.n_test
+    if n_train < 1:
+        raise ValueError(f"n_mols ({spec.n_mols}) must exceed n_val + n_test ({spec.n_val + spec.n_test})")
+    return random_qm9_split(n_train, spec.n_val, spec.n_test, seed=spec.split_seed,
+                            min_heavy_atoms=spec.min_heavy_atoms, max_heavy_atoms=spec.max_heavy_atoms or 9,
+                            max_atoms=spec.max_atoms, root=root)
+
+
+def qm9_splits(spec: MolTrainSpec, root=None) -> dict[str, list]:
+    """QM9 molecules per split (``train``/``val``/``test``) of :func:`qm9_split`."""
+    split = qm9_split(spec, root)
+    return {"train": split.train, "val": split.val, "test": split.test}
+
+
+_INIT_STREAM = 0x1417  # derive_seed(seed, _INIT_STREAM): the initialisation's own stream
+
+
+def training_sizes(mols: Sequence) -> dict[str, list[int]]:
+    """``{"heavy_atoms": [min, max], "atoms": [min, max]}`` of a set of molecules (hydrogens
+    counted as atoms in ``atoms``)."""
+    if not mols:
+        raise ValueError("training_sizes needs at least one molecule")
+    heavy = [m.GetNumHeavyAtoms() for m in mols]
+    atoms = [m.GetNumAtoms() for m in mols]
+    return {"heavy_atoms": [min(heavy), max(heavy)], "atoms": [min(atoms), max(atoms)]}
 
 
 def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *, resume: bool = False,
           progress=None):
     """Fit a denoiser on ``train_mols`` (their first conformer) with :class:`Trainer`.
 
-    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``.
-    ``resume=True`` continues the run in
-    ``train_config.ckpt_dir``, also with a larger ``steps`` (the warm-up is read from the
-    checkpoint, not re-derived).
+    ``net_config.global_cutoff_t`` is filled in from ``spec.global_start_sigma``. The network's
+    initialisation is drawn from a stream seeded by ``train_config.seed`` (the global torch RNG
+    is left as it was), so one seed fixes the whole run: initialisation, data order, noise.
+    The training molecules' size range is saved with the checkpoint (``extra["train_sizes"]``)
+    for :class:`~polydiff.molecules.pipeline.ConformerGenerator` to warn outside it.
+    ``resume=True`` continues the run in ``train_config.ckpt_dir``, also with a larger
+    ``steps`` (the warm-up is read from the checkpoint, not re-derived).
 
     Returns:
         ``(ema_or_raw_net, process, history)``.
     """
-    from polydiff.core.training import Trainer, resume_derived
+    from polydiff.core.training import Trainer, derive_seed, resume_derived
     from torch_geometric.data import Batch
 
     from .featurize import mol_to_data
     from .nets import build_net
-    from .process import conformer_loss, geodiff_process, global_cutoff_t
+    from .process import conformer_loss, geodiff_process, global_cutoff_t, true_scale_input
 
     if not train_mols:
         raise ValueError("no training molecules")
@@ -85,16 +111,18 @@ def train(spec: MolTrainSpec, net_config, train_config, train_mols: Sequence, *,
     dataset = [mol_to_data(m) for m in train_mols]
     if any(getattr(d, "pos", None) is None for d in dataset):
         raise ValueError("every training molecule needs a conformer")
-    net = build_net(net_config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(train_config.seed, _INIT_STREAM))
+        net = build_net(net_config)
     if resume:
         train_config = resume_derived(train_config)
 
     def loss_fn(model, batch, generator):
-        return conformer_loss(model, process, batch, generator)
+        return conformer_loss(true_scale_input(model, process), process, batch, generator)
 
     extra = {"process": {"class": "DiscreteVP", "schedule": "sigmoid", "T": spec.T,
                          "beta_start": spec.beta_start, "beta_end": spec.beta_end},
-             "spec": dataclasses.asdict(spec)}
+             "spec": dataclasses.asdict(spec), "train_sizes": training_sizes(train_mols)}
     trainer = Trainer(train_config, net, loss_fn, dataset, net_config=net_config.to_dict(),
                       collate_fn=Batch.from_data_list, extra=extra)
     history = trainer.fit(resume=resume)
@@ -116,17 +144,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-mols", type=int, default=20000)
     ap.add_argument("--max-heavy-atoms", type=int, default=9)
     ap.add_argument("--T", type=int, default=5000)
+    ap.add_argument("--grad-clip", type=float, default=1e4,
+                    help="global gradient-norm clip (GeoDiff: 1e4; 0 disables)")
+    ap.add_argument("--no-true-scale", action="store_true",
+                    help="feed the network x_t instead of x_t / alpha(t) (the pre-GeoDiff-scale ablation)")
+    ap.add_argument("--no-stereo", action="store_true", help="a network without R/S and E/Z features")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     spec = MolTrainSpec(n_mols=a.n_mols, max_heavy_atoms=a.max_heavy_atoms, T=a.T)
     net_cfg = NetConfig(kind=a.net, hidden=a.hidden, num_convs_global=a.convs, num_convs_local=a.convs,
-                        num_layers_e3=a.convs, cutoff=a.cutoff)
-    tcfg = train_config(a, ema_decay=a.ema, lr_schedule="cosine", warmup_steps=min(500, a.steps // 10))
-    splits = qm9_splits(spec, a.qm9_root)
+                        num_layers_e3=a.convs, cutoff=a.cutoff, stereo=not a.no_stereo,
+                        true_scale=not a.no_true_scale)
+    # --seed seeds everything random in the run: initialisation (train() draws it from a stream
+    # of the seed), data order and noise
+    tcfg = train_config(a, ema_decay=a.ema, lr_schedule="cosine", warmup_steps=min(500, a.steps // 10),
+                        grad_clip=a.grad_clip or None)
+    split = qm9_split(spec, a.qm9_root)
     if is_main_process():
-        print(f"QM9: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test molecules")
-    torch.manual_seed(a.seed)  # --seed decides the initial weights (train() draws them)
-    train(spec, net_cfg, tcfg, splits["train"], resume=a.resume)
+        print(f"{split.label}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test molecules")
+    train(spec, net_cfg, tcfg, split.train, resume=a.resume)
 
 
 if __name__ == "__main__":

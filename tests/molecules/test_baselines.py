@@ -38,3 +38,48 @@ def test_strained_qm9_molecule_embeds_through_the_fallbacks():
     # QM9 index 19806 (stereo from its DFT geometry): plain ETKDGv3 embeds no conformer
     mol = Chem.AddHs(Chem.MolFromSmiles("O=C1C[C@H]2[C@H]3C[C@H]3N12"))
     assert etkdg(mol, 3, seed=42).GetNumConformers() == 3
+    # QM9 66740 (a strained cage): only KDG, without the torsion preferences, embeds it
+    cage = Chem.AddHs(Chem.MolFromSmiles("C[C@]12C3=CC[C@H]1N1[C@H]2[C@H]31"))
+    for info in ("full", "none"):
+        assert etkdg(cage, 2, seed=42, stereo=info).GetNumConformers() == 2
+
+
+STEREO_MOL = "C/C=C/[C@@H](O)[C@H](N)C"  # two centres (R, R) and an E double bond
+
+
+@pytest.mark.parametrize("fn", [etkdg, etkdg_mmff, clustered_etkdg])
+def test_stereo_information_given_to_the_baselines(fn):
+    """full: every conformer has the input's R/S and E/Z; centres: R/S kept, E/Z drawn; none: all drawn."""
+    from polydiff.molecules.stereo import classify_conformers, conformer_stereo, specified_stereo
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(STEREO_MOL))
+    target = specified_stereo(mol)
+    seen = {}
+    for info in ("full", "centres", "none"):
+        out = fn(mol, 12, seed=5, stereo=info)
+        assert out.GetNumConformers() == 12
+        have = [conformer_stereo(out, c.GetId()) for c in out.GetConformers()]
+        seen[info] = have
+        assert classify_conformers(Chem.Mol(out), target, repair=False).count("ok") == sum(
+            target.agrees_with(h) for h in have)
+    assert all(target.agrees_with(h) for h in seen["full"])
+    assert all(h.centres == target.centres for h in seen["centres"])
+    assert {h.bonds[(1, 2)] for h in seen["centres"]} == {"E", "Z"}
+    assert {tuple(sorted(h.centres.items())) for h in seen["none"]} != {tuple(sorted(target.centres.items()))}
+    assert not all(target.agrees_with(h) for h in seen["none"])
+
+
+def test_restrict_stereo_and_bad_input():
+    from polydiff.molecules.baselines import STEREO_INFO, restrict_stereo
+    from polydiff.molecules.stereo import specified_stereo
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(STEREO_MOL))
+    assert specified_stereo(restrict_stereo(mol, "none")) == specified_stereo(Chem.AddHs(Chem.MolFromSmiles("CC=CC(O)C(N)C")))
+    st = specified_stereo(restrict_stereo(mol, "centres"))
+    assert st.centres == {3: "R", 5: "R"} and st.bonds == {}
+    assert specified_stereo(restrict_stereo(mol, "full")) == specified_stereo(mol)
+    assert set(STEREO_INFO) == {"full", "centres", "none"}
+    with pytest.raises(ValueError, match="stereo must be one of"):
+        etkdg(mol, 2, stereo="some")
+    with pytest.raises(TypeError, match="RDKit Mol"):
+        restrict_stereo("CCO", "none")

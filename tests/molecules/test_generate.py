@@ -27,11 +27,13 @@ def test_conformers_are_centred_and_finite(model, solver):
     assert st.conformers == 3 and st.nfe >= 4
 
 
-def test_hydrogens_as_given_and_sdf_round_trip(model, tmp_path):
+def test_missing_hydrogens_are_added_with_a_warning_and_sdf_round_trip(model, tmp_path):
     net, proc = model
     heavy_only = Chem.MolFromSmiles("c1ccccc1O")
-    mol = generate_conformers(heavy_only, 2, net=net, process=proc, steps=3, solver="ddim")
-    assert mol.GetNumAtoms() == 7
+    with pytest.warns(UserWarning, match="6 hydrogens that are not atoms"):
+        mol = generate_conformers(heavy_only, 2, net=net, process=proc, steps=3, solver="ddim")
+    assert mol.GetNumAtoms() == 13  # phenol C6H5OH, every hydrogen an atom
+    assert [a.GetSymbol() for a in mol.GetAtoms()][:7] == [a.GetSymbol() for a in heavy_only.GetAtoms()]
     path = tmp_path / "out.sdf"
     with Chem.SDWriter(str(path)) as w:
         for c in mol.GetConformers():

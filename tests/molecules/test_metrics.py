@@ -97,3 +97,22 @@ def test_large_molecule_path_uses_alignmol_without_symmetry():
     for j in range(2):
         assert abs(fast[0, j] - rdMolAlign.AlignMol(Chem.Mol(g), r, prbCid=j, refCid=0)) < 1e-6
     assert (best <= fast + 1e-9).all()  # symmetry search can only lower the RMSD
+
+
+def test_stereo_defining_hydrogens_do_not_change_the_heavy_atom_set():
+    """An imine N-H defines E/Z: RDKit's RemoveHs keeps it on a tagged molecule, not on an untagged one."""
+    from polydiff.molecules.baselines import restrict_stereo
+    from polydiff.molecules.metrics import rmsd_matrix
+    from rdkit import Chem
+    from rdkit.Chem import AllChem, rdMolAlign
+
+    ref = Chem.AddHs(Chem.MolFromSmiles("[H]/N=C/CC"))
+    AllChem.EmbedMolecule(ref, randomSeed=3)
+    gen = restrict_stereo(ref, "none")  # same coordinates, no E/Z tag
+    AllChem.EmbedMultipleConfs(gen, 2, randomSeed=4)
+    m = rmsd_matrix(ref, gen)
+    assert m.shape == (1, 2)
+    heavy_ref, heavy_gen = Chem.RemoveAllHs(ref), Chem.RemoveAllHs(gen)
+    for k in range(2):  # the same as RDKit's symmetry-aware RMSD over the 4 heavy atoms
+        expect = rdMolAlign.GetBestRMS(Chem.Mol(heavy_gen, confId=k), heavy_ref)
+        assert abs(m[0, k] - expect) < 1e-6

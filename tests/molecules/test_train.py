@@ -40,3 +40,36 @@ def test_cli_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "polydiff.molecules.train" in capsys.readouterr().out
+
+
+def _step10_loss(tmp_path, seed, name):
+    spec = MolTrainSpec(T=1000, beta_end=1e-2)
+    ncfg = NetConfig(hidden=16, num_convs_global=1, num_convs_local=1, num_rbf=8, cutoff=5.0)
+    tcfg = TrainConfig(steps=10, batch_size=4, lr=3e-3, ema_decay=None, log_every=10,
+                       ckpt_dir=str(tmp_path / name), seed=seed)
+    _, _, hist = train(spec, ncfg, tcfg, _mols())
+    return [h["loss"] for h in hist if "loss" in h][-1]
+
+
+def test_seed_fixes_the_whole_run_including_initialisation(tmp_path):
+    torch.manual_seed(123)  # the global RNG state must not matter
+    a = _step10_loss(tmp_path, 7, "a")
+    torch.manual_seed(456)
+    state = torch.random.get_rng_state()
+    b = _step10_loss(tmp_path, 7, "b")
+    assert torch.equal(torch.random.get_rng_state(), state)  # and is left as it was
+    c = _step10_loss(tmp_path, 8, "c")
+    assert a == b and a != c
+
+
+def test_checkpoint_records_the_training_size_range(tmp_path):
+    import json
+
+    from polydiff.molecules.train import training_sizes
+
+    _step10_loss(tmp_path, 0, "run")
+    files = list((tmp_path / "run").rglob("*.json"))
+    extras = [json.loads(f.read_text()) for f in files]
+    assert any("train_sizes" in json.dumps(e) for e in extras)
+    # CCO, CC(=O)N, C1CC1, OCCN, C#CC, CC=O, NC=O, COC: 3-4 heavy atoms, NC=O 6 atoms, OCCN 11
+    assert training_sizes(_mols()) == {"heavy_atoms": [3, 4], "atoms": [6, 11]}

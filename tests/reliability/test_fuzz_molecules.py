@@ -69,7 +69,8 @@ def test_conformer_api_arguments(smiles, n, steps, solver, seed, clip, max_atoms
         mols = [smiles, None]
     out, err = outcome(lambda: generate_conformers(mols, n, net=NET, process=PROC, steps=steps, solver=solver,
                                                    seed=seed, clip=clip, max_batch_atoms=max_atoms))
-    assert (err is None) == (fault is None), err
+    single_atom = smiles == "[He]"  # a conformer needs two atoms: a named error
+    assert (err is None) == (fault is None and not single_atom), err
     if out is not None:
         assert out.GetNumConformers() == n
         for c in out.GetConformers():

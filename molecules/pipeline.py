@@ -1,0 +1,132 @@
+"""A chemist's conformer generator: SMILES or RDKit Mols in, Mols with conformers (or SDF) out.
+
+:class:`ConformerGenerator` bundles a trained denoiser, its process and the sampler settings,
+and checks every request against what the network was trained on: a molecule larger or
+smaller than any training molecule is generated with a warning (the network extrapolates),
+a Mol without explicit hydrogens gets them with a warning, and a molecule whose stereocentres
+or stereo double bonds are left unspecified is warned about (its conformers mix stereoisomers).
+Specified stereo is enforced by reflection and oversample-and-filter
+(:func:`~polydiff.molecules.generate.generate_conformers`, ``stereo_rounds``)::
+
+    gen = ConformerGenerator.from_run("runs/geodiff-qm9")
+    mols = gen(["C[C@H](N)C(=O)O", "OC/C=C/C"], n=10, seed=0)
+    gen.write_sdf("C/C=C/CO", "out.sdf", n=5)
+"""
+from __future__ import annotations
+
+import pathlib
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from .generate import GenerationStats, generate_conformers, load_run
+
+__all__ = ["ConformerGenerator", "write_sdf"]
+
+
+@dataclass
+class ConformerGenerator:
+    """A trained conformer denoiser with its sampler settings.
+
+    Attributes:
+        net / process: the denoiser and the process it was trained with.
+        heavy_atom_range: ``(min, max)`` heavy atoms of the training molecules (``None``: unknown,
+            no size check).
+        steps / solver / restarts / restart_noise / restart_steps / relax: passed to
+            :func:`~polydiff.molecules.generate.generate_conformers`.
+        stereo_rounds: oversample-and-filter rounds for conformers with the wrong stereoisomer.
+    """
+
+    net: torch.nn.Module
+    process: object
+    heavy_atom_range: tuple[int, int] | None = None
+    steps: int = 100
+    solver: str = "dpmpp_2m"
+    stereo_rounds: int = 4
+    restarts: int = 0
+    restart_noise: float = 0.2
+    restart_steps: int = 10
+    relax: str | None = None
+
+    @classmethod
+    def from_run(cls, ckpt_dir: str | pathlib.Path, *, device: str = "cpu", **settings) -> ConformerGenerator:
+        """Load a :mod:`polydiff.molecules.train` run; its recorded training size range is used."""
+        net, process, extra = load_run(ckpt_dir, device=device)
+        sizes = extra.get("train_sizes", {}).get("heavy_atoms")
+        if sizes is None:
+            warnings.warn(f"{ckpt_dir}: the run recorded no training size range; molecules of any size "
+                          "are accepted without a check", UserWarning, stacklevel=2)
+        return cls(net, process, tuple(sizes) if sizes else None, **settings)
+
+    def __call__(self, molecules, n: int, *, seed: int = 0, stats: GenerationStats | None = None):
+        """``n`` conformers of each molecule (SMILES or ``Mol``, or a list of them).
+
+        Returns:
+            One ``Mol`` with ``n`` conformers, or a list of them for a list input.
+
+        Raises:
+            ValueError: for an unparsable SMILES or a molecule with fewer than two atoms.
+            TypeError: for anything that is neither a SMILES nor a ``Mol``.
+        """
+        from .featurize import parse_molecule
+
+        single = not isinstance(molecules, (list, tuple))
+        items = [molecules] if single else list(molecules)
+        if not items:
+            raise ValueError("ConformerGenerator needs at least one molecule")
+        mols = [parse_molecule(m) for m in items]
+        for i, m in enumerate(mols):
+            self._check(i, m)
+        out = generate_conformers(mols, n, net=self.net, process=self.process, steps=self.steps,
+                                  solver=self.solver, seed=seed, stats=stats, relax=self.relax,
+                                  stereo_rounds=self.stereo_rounds, restarts=self.restarts,
+                                  restart_noise=self.restart_noise, restart_steps=self.restart_steps)
+        return out[0] if single else out
+
+    def write_sdf(self, molecules, path: str | pathlib.Path, n: int, *, seed: int = 0) -> int:
+        """Generate ``n`` conformers of each molecule and write them all to ``path``; returns the
+        number of SDF records."""
+        out = self(molecules, n, seed=seed)
+        return write_sdf(out if isinstance(out, list) else [out], path)
+
+    def _check(self, i: int, mol) -> None:
+        from rdkit import Chem
+
+        name = Chem.MolToSmiles(Chem.RemoveHs(mol))
+        heavy = mol.GetNumHeavyAtoms()
+        if self.heavy_atom_range is not None:
+            lo, hi = self.heavy_atom_range
+            if not lo <= heavy <= hi:
+                warnings.warn(f"molecule {i} ({name}) has {heavy} heavy atoms, outside the {lo}-{hi} of the "
+                              "training molecules: the network extrapolates, check its conformers",
+                              UserWarning, stacklevel=3)
+        unspecified = [f"{'atom' if 'Atom' in str(info.type) else 'bond'} {info.centeredOn}"
+                       for info in Chem.FindPotentialStereo(mol)
+                       if info.specified == Chem.StereoSpecified.Unspecified]
+        if unspecified:
+            warnings.warn(f"molecule {i} ({name}) leaves stereo unspecified ({', '.join(unspecified)}): its "
+                          "conformers mix stereoisomers (write @/@@ and / \\ in the SMILES to choose one)",
+                          UserWarning, stacklevel=3)
+
+
+def write_sdf(mols, path: str | pathlib.Path) -> int:
+    """Write every conformer of every ``Mol`` to one SDF file (``_Name`` and ``conformer`` set per
+    record); returns the number of records."""
+    from rdkit import Chem
+
+    if not isinstance(mols, (list, tuple)) or not all(isinstance(m, Chem.Mol) for m in mols):
+        raise TypeError("write_sdf needs a list of RDKit Mols")
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with Chem.SDWriter(str(path)) as w:
+        for i, m in enumerate(mols):
+            m = Chem.Mol(m)
+            if not m.HasProp("_Name"):
+                m.SetProp("_Name", f"mol{i}")
+            for k, conf in enumerate(m.GetConformers()):
+                m.SetIntProp("conformer", k)
+                w.write(m, confId=conf.GetId())
+                count += 1
+    return count

@@ -1,0 +1,77 @@
+"""Oversample and filter: conformers whose stereo disagrees with the input are reflected or redrawn.
+
+The distance-based and O(3)-equivariant denoisers sample mirror images as often as the
+molecule, and an imperfect network also samples wrong diastereomers and E/Z isomers. After a
+solve, every conformer's perceived stereo is compared with what the input specifies
+(:func:`polydiff.molecules.stereo.classify_conformers`): mirror images are reflected, and the
+remaining wrong ones are replaced by fresh samples for a given number of rounds (each redrawn
+conformer has its own seed, so results do not depend on batching). Used by
+:func:`polydiff.molecules.generate.generate_conformers` (``match_stereo``, ``stereo_rounds``).
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["filter_stereo", "stereo_information"]
+
+
+def filter_stereo(mols, out, n: int, rounds: int, stats, resample) -> None:
+    """Reflect mirror images in ``out``; replace wrong stereoisomers by ``resample`` for ``rounds``.
+
+    Args:
+        mols: the input molecules (their specified stereo is the target).
+        out: per molecule, a ``Mol`` with ``n`` generated conformers (changed in place).
+        n: conformers per molecule; round ``r`` draws conformer indices ``n * r + k``.
+        rounds: resampling rounds (0: reflection only).
+        stats: a :class:`~polydiff.molecules.generate.GenerationStats` (``reflected``,
+            ``resampled``, ``stereo_wrong`` are added to).
+        resample: ``resample(counts, offsets) -> coords[m][k]`` draws ``counts[m]`` new
+            conformers of molecule ``m`` with conformer indices from ``offsets[m]``.
+    """
+    import warnings
+
+    from rdkit import Chem
+
+    from .generate import _set_positions
+    from .stereo import classify_conformers, specified_stereo
+
+    targets = [specified_stereo(m) for m in mols]
+    status = [classify_conformers(o, tg) for o, tg in zip(out, targets)]
+    stats.reflected += sum(s.count("mirrored") for s in status)
+    for r in range(1, rounds + 1):
+        wrong = [[k for k, s in enumerate(st) if s == "wrong"] for st in status]
+        if not any(wrong):
+            break
+        coords = resample([len(w) for w in wrong], [n * r] * len(mols))
+        for mi, ks in enumerate(wrong):
+            if not ks:
+                continue
+            stats.resampled += len(ks)
+            fresh = _set_positions(mols[mi], coords[mi])
+            for k, s, conf in zip(ks, classify_conformers(fresh, targets[mi]), fresh.GetConformers()):
+                if s == "wrong":
+                    continue
+                stats.reflected += s == "mirrored"
+                dst = out[mi].GetConformer(out[mi].GetConformers()[k].GetId())
+                for a, p in enumerate(conf.GetPositions()):
+                    dst.SetAtomPosition(a, p.tolist())
+                status[mi][k] = s
+    left = [(mi, st.count("wrong")) for mi, st in enumerate(status) if "wrong" in st]
+    stats.stereo_wrong += sum(c for _, c in left)
+    if rounds and left:
+        names = ", ".join(f"{Chem.MolToSmiles(Chem.RemoveHs(mols[mi]))} ({c})" for mi, c in left[:5])
+        warnings.warn(f"{sum(c for _, c in left)} conformers still have a stereo that disagrees with the input "
+                      f"after {rounds} resampling rounds: {names}{' ...' if len(left) > 5 else ''}",
+                      UserWarning, stacklevel=3)
+
+
+def stereo_information(net: torch.nn.Module, match_stereo: bool = True) -> str:
+    """The stereo information (a key of :data:`polydiff.molecules.baselines.STEREO_INFO`) that
+    :func:`~polydiff.molecules.generate.generate_conformers` with this network and ``match_stereo`` receives from the input:
+    ``"full"`` when the network reads the R/S and E/Z labels (``NetConfig.stereo``) or the
+    sampler matches them (``match_stereo``: reflection, and filtering with ``stereo_rounds``),
+    else ``"none"``. Give a baseline the same to compare fairly."""
+    if not isinstance(match_stereo, bool):
+        raise TypeError(f"match_stereo must be a bool, got {type(match_stereo).__name__} {match_stereo!r}")
+    config = getattr(net, "config", None)
+    return "full" if match_stereo or bool(getattr(config, "stereo", False)) else "none"
