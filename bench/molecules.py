@@ -1,10 +1,13 @@
 """The molecules entry of the benchmark suite: GeoDiff conformers on held-out QM9 vs RDKit.
 
-Task ``conformers``: for held-out QM9 molecules (split by molecule, fixed seed) generate
-``n_gen`` conformers from the 2D graph (hydrogens as in the DFT structure) and score them
-against the single B3LYP geometry with heavy-atom symmetry-aware RMSD: COV-R / MAT-R /
-COV-P / MAT-P at δ = 0.5 Å (:mod:`polydiff.molecules.metrics`). With one reference per
-molecule, MAT-R is the smallest RMSD of the generated set to the DFT geometry.
+Task ``conformers``: for held-out QM9 molecules (a seeded random split over every QM9 molecule
+in the size range, disjoint by molecule and graph; the dataset label names it, e.g.
+``qm9-dft-random-heavy1-9-seed...``) generate ``n_gen`` conformers from the 2D graph
+(hydrogens as in the DFT structure) and score them against the single B3LYP geometry with
+heavy-atom symmetry-aware RMSD: COV-R / MAT-R / COV-P / MAT-P at δ = 0.5 Å
+(:mod:`polydiff.molecules.metrics`), and the share of conformers with the reference's R/S and
+E/Z (``stereo-ok %``, ``stereo-wrong %``). With one reference per molecule, MAT-R is the
+smallest RMSD of the generated set to the DFT geometry.
 
 Methods: polydiff's GeoDiff network (GeoDiff's sigmoid ``DiscreteVP``) sampled with the
 paper's ancestral chain (``ddpm``; as many of the paper's steps as the budget allows —
@@ -26,14 +29,17 @@ alpha_bar = exp(-1): the chain would not reach the Gaussian prior). Quick mode (
 cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few hundred steps,
 16 test molecules x 8 conformers. Full mode (about 1.5 h of training and 25 min of sampling
 on one CPU thread): QM9 molecules up to 9 heavy atoms, 30,000 training steps of 64 molecules,
-100 test molecules, the ancestral chain at 500 of the 5,000 steps. 40 further molecules are
+200 test molecules, the ancestral chain at 500 of the 5,000 steps. 40 further molecules are
 held out as a validation split (``scripts/mol_validation.py``), which sized the training run
 and is never scored here. Trained models are cached under ``out_dir / "cache"`` keyed by a
 hash of the configuration and the training data.
 
-Every polydiff method matches the input's enantiomer (``generate_conformers(match_stereo=
-True)``, :mod:`polydiff.molecules.stereo`): the distance-based network samples mirror images
-as often as the molecule, and ETKDG enforces the specified chirality too.
+Stereo information, named in every record (``stereo_info``): the network reads the input's
+R/S and E/Z labels and the sampler matches them (``generate_conformers(match_stereo=True,
+stereo_rounds=R)``: mirror images reflected, wrong stereoisomers redrawn up to R rounds,
+``+stereo-filterR`` in the name, its cost in the seconds), i.e. it receives the full stereo of
+the input. ETKDG is reported given the same (``-same-stereo``, the fair baseline), with the
+reference's full tags (no suffix) and with none (``-no-stereo``).
 """
 from __future__ import annotations
 
@@ -61,9 +67,9 @@ SETTINGS = {
         "fast": (("ddim", 50), ("dpmpp_2m", 50), ("dpmpp_2m_sde", 50)),
         "restart": {"solver": "dpmpp_2m_sde", "steps": 50, "rounds": (3,), "noise": 0.2, "round_steps": 10},
         "refine": {"noise_level": 0.2, "steps": 30, "solver": "dpmpp_2m_sde"},
-        "clustered_oversample": 4},
+        "clustered_oversample": 4, "stereo_rounds": 2},
     "full": {
-        "spec": {"n_mols": 20000, "min_heavy_atoms": 1, "max_heavy_atoms": 9, "n_test": 100,
+        "spec": {"n_mols": 20000, "min_heavy_atoms": 1, "max_heavy_atoms": 9, "n_test": 200,
                  "n_val": 40, "T": 5000},
         "net": {"hidden": 64, "num_convs_global": 3, "num_convs_local": 3, "cutoff": 10.0},
         "train": {"steps": 30000, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.999,
@@ -73,7 +79,7 @@ SETTINGS = {
                  ("dpmpp_2m_sde", 50), ("dpmpp_2m_sde", 100)),
         "restart": {"solver": "dpmpp_2m_sde", "steps": 50, "rounds": (5, 8), "noise": 0.2, "round_steps": 10},
         "refine": {"noise_level": 0.2, "steps": 30, "solver": "dpmpp_2m_sde"},
-        "clustered_oversample": 5},
+        "clustered_oversample": 5, "stereo_rounds": 4},
 }
 DELTA = 0.5  # QM9 threshold (Å)
 
@@ -98,7 +104,9 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     from polydiff.molecules.nets import NetConfig
     from polydiff.molecules.train import MolTrainSpec, train
 
-    key = digest({k: cfg[k] for k in ("spec", "net", "train")}, _data_hash(train_mols))
+    # the network's full config (new NetConfig fields such as stereo change the key)
+    key = digest({"spec": cfg["spec"], "net": NetConfig(**cfg["net"]).to_dict(), "train": cfg["train"]},
+                 _data_hash(train_mols))
 
     def load(run_dir: pathlib.Path):
         progress("molecules: loading cached model")
@@ -154,7 +162,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     from polydiff.molecules import baselines, metrics
     from polydiff.molecules.generate import GenerationStats, generate_conformers, refine_conformers
     from polydiff.molecules.relax import mmff_relax
-    from polydiff.molecules.train import MolTrainSpec, qm9_splits
+    from polydiff.molecules.stereo import stereo_report
+    from polydiff.molecules.stereo_filter import stereo_information
+    from polydiff.molecules.train import MolTrainSpec, qm9_split
 
     if mode not in SETTINGS:
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
@@ -165,27 +175,38 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         torch.set_num_threads(1)  # small graphs: one thread beats two contending ones
     cfg = SETTINGS[mode]
     progress("molecules: loading QM9")
-    splits = qm9_splits(MolTrainSpec(**cfg["spec"]))
-    test, n_gen = splits["test"], int(cfg["n_gen"])
-    net, proc, run_dir = _trained(cfg, splits["train"], out_dir / "cache", progress)
+    split = qm9_split(MolTrainSpec(**cfg["spec"]))
+    test, n_gen = split.test, int(cfg["n_gen"])
+    net, proc, run_dir = _trained(cfg, split.train, out_dir / "cache", progress)
     net = net.to(device)
     s = cfg["spec"]
-    dataset = f"qm9-dft-heavy{s['min_heavy_atoms']}-{s['max_heavy_atoms']}"
+    dataset = split.label  # a random split over QM9's molecules in the size range, seeded
+    rounds_stereo = int(cfg.get("stereo_rounds", 0))
+    info = stereo_information(net, True)  # what the sampler receives; the fair ETKDG gets the same
     setting = f"delta={DELTA}A,n_gen={n_gen},T={s['T']}"
     n_conf = len(test) * n_gen
     results: dict[str, metrics.ConformerScores] = {}
     records: list[dict] = []
 
-    def score(method: str, gens, seconds: float, nfe):
+    def score(method: str, gens, seconds: float, nfe, stereo: str = info):
         sc = metrics.score_conformers(test, gens)
         results[method] = sc
         summ = metrics.summarize(sc, DELTA)
+        first = len(records)
         for name, higher in (("COV-R", True), ("MAT-R", False), ("COV-P", True), ("MAT-P", False)):
             for stat in ("mean", "median"):
                 records.append(_rec(dataset, setting, method, f"{name} {stat}", summ[f"{name} {stat}"],
                                     nfe, seconds, len(test), higher))
+        rep = stereo_report(gens, test)  # conformers with the reference's R/S and E/Z, as generated
+        if rep["conformers"]:
+            records.append(_rec(dataset, setting, method, "stereo-ok %", 100 * rep["ok"], nfe, seconds,
+                                rep["conformers"], True))
+            records.append(_rec(dataset, setting, method, "stereo-wrong %", 100 * rep["wrong"], nfe,
+                                seconds, rep["conformers"], False))
         records.append(_rec(dataset, setting, method, "s/conformer", seconds / n_conf, nfe, seconds,
                             n_conf, False))
+        for r in records[first:]:  # every record names the stereo information its method received
+            r["stereo_info"] = stereo
 
     rs = cfg.get("restart")
     runs = [("ddpm", k, 0) for k in cfg["ancestral_steps"]] + [(sv, k, 0) for sv, k in cfg["fast"]]
@@ -206,7 +227,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         st = GenerationStats()
         extra = {"restarts": rounds, "restart_noise": rs["noise"], "restart_steps": rs["round_steps"]} if rounds else {}
         gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
-                                   seed=1, stats=st, **extra)
+                                   seed=1, stats=st, match_stereo=True, stereo_rounds=rounds_stereo, **extra)
         return gens, st.seconds
 
     def relax(gens, seconds: float):  # the same conformers refined like the ETKDG+MMFF baseline
@@ -219,26 +240,35 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         if rounds:
             name += f"+restart{rounds}x{rs['round_steps']}-s{rs['noise']}"
             nfe += rounds * rs["round_steps"]
+        if rounds_stereo:  # oversample-and-filter: wrong stereoisomers redrawn (its cost is in seconds)
+            name += f"+stereo-filter{rounds_stereo}"
         gens, seconds = cached(name, lambda a=(solver, steps, rounds): sample(*a))
         score(name, gens, seconds, nfe)
         score(f"{name}+mmff", *cached(f"{name}+mmff", lambda g=gens, s=seconds: relax(g, s)), nfe)
     etkdg_out = {}
-    for name, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
-        progress(f"molecules: {name}")
-        t0 = time.perf_counter()
-        gens = [fn(m, n_gen) for m in test]
-        etkdg_out[name] = (gens, time.perf_counter() - t0)
-        score(name, *etkdg_out[name], None)
+    # ETKDG given the stereo information the sampler received (the fair baseline, "-same-stereo"),
+    # with the full tags of the reference (the answer's stereo), and with none
+    variants = (("-same-stereo", info), ("", "full"), ("-no-stereo", "none"))
+    for base, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
+        for suffix, stereo in variants if base == "rdkit-etkdgv3" else variants[:2]:
+            name = base + suffix
+            progress(f"molecules: {name}")
+            t0 = time.perf_counter()
+            gens = [fn(m, n_gen, stereo=stereo) for m in test]
+            etkdg_out[name] = (gens, time.perf_counter() - t0)
+            score(name, *etkdg_out[name], None, stereo)
     ref = cfg["refine"]
     progress(f"molecules: ETKDG refined by the network (s = {ref['noise_level']} A)")
     st = GenerationStats()
     gens = refine_conformers(etkdg_out["rdkit-etkdgv3"][0], net=net, process=proc, seed=1, stats=st, **ref)
     score(f"rdkit-etkdgv3+polydiff-refine-s{ref['noise_level']}-{ref['solver']}-{ref['steps']}", gens,
-          etkdg_out["rdkit-etkdgv3"][1] + st.seconds, ref["steps"])
-    progress("molecules: clustered ETKDG")
-    t0 = time.perf_counter()
-    gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"]) for m in test]
-    score("rdkit-clustered-etkdg", gens, time.perf_counter() - t0, None)
+          etkdg_out["rdkit-etkdgv3"][1] + st.seconds, ref["steps"], "full")
+    for suffix, stereo in variants[:2]:
+        progress(f"molecules: clustered ETKDG{suffix}")
+        t0 = time.perf_counter()
+        gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"], stereo=stereo)
+                for m in test]
+        score(f"rdkit-clustered-etkdg{suffix}", gens, time.perf_counter() - t0, None, stereo)
     metrics.plot_coverage(results, out_dir / f"molecules-cov-vs-delta-{mode}.png", mark=DELTA,
                           deltas=np.linspace(0.05, 1.5, 30),
                           title=f"QM9 held-out ({len(test)} molecules, {n_gen} conformers each)")

@@ -9,7 +9,8 @@ TINY = {
     "train": {"steps": 4, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.9, "warmup_steps": 1},
     "n_gen": 2, "ancestral_steps": (3,), "fast": (("ddim", 2),), "clustered_oversample": 2,
     "refine": {"noise_level": 0.2, "steps": 2, "solver": "ddim"},
-    "restart": {"solver": "ddim", "steps": 2, "rounds": (1,), "noise": 0.2, "round_steps": 2}}
+    "restart": {"solver": "ddim", "steps": 2, "rounds": (1,), "noise": 0.2, "round_steps": 2},
+    "stereo_rounds": 1}
 
 
 def test_bench_records_and_cache(tmp_path, monkeypatch):
@@ -18,10 +19,18 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     recs = bench.run("quick", tmp_path, progress=stages.append)
     assert all(not record_problems(r, domain="molecules") for r in recs)
     methods = {r["method"] for r in recs}
-    assert {"polydiff-geodiff-ancestral-3", "polydiff-geodiff-ddim-2", "rdkit-etkdgv3",
-            "rdkit-etkdg+mmff", "rdkit-clustered-etkdg", "rdkit-etkdgv3+polydiff-refine-s0.2-ddim-2",
-            "polydiff-geodiff-ddim-2+restart1x2-s0.2", "polydiff-geodiff-ddim-2+restart1x2-s0.2+mmff"} <= methods
-    assert {r["nfe"] for r in recs if r["method"] == "polydiff-geodiff-ddim-2+restart1x2-s0.2"} == {4}
+    f = "+stereo-filter1"
+    assert {f"polydiff-geodiff-ancestral-3{f}", f"polydiff-geodiff-ddim-2{f}", "rdkit-etkdgv3",
+            "rdkit-etkdgv3-same-stereo", "rdkit-etkdgv3-no-stereo", "rdkit-etkdg+mmff",
+            "rdkit-etkdg+mmff-same-stereo", "rdkit-clustered-etkdg", "rdkit-clustered-etkdg-same-stereo",
+            "rdkit-etkdgv3+polydiff-refine-s0.2-ddim-2", f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}",
+            f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}+mmff"} <= methods
+    assert {r["nfe"] for r in recs if r["method"] == f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}"} == {4}
+    # every record names the stereo information its method received; the fair ETKDG gets the sampler's
+    info = {r["method"]: r["stereo_info"] for r in recs}
+    assert info["rdkit-etkdgv3-same-stereo"] == info[f"polydiff-geodiff-ddim-2{f}"] == "full"
+    assert info["rdkit-etkdgv3-no-stereo"] == "none" and info["rdkit-etkdgv3"] == "full"
+    assert recs[0]["dataset"].startswith("qm9-dft-random-heavy3-5")
     groups = {}
     for r in recs:
         groups.setdefault(tuple(r[k] for k in GROUP_FIELDS), set()).add(r["method"])
