@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .positions import with_conformers
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
 from .stereo_filter import filter_stereo, stereo_information
 
@@ -41,21 +42,6 @@ class GenerationStats:
     @property
     def seconds_per_conformer(self) -> float:
         return self.seconds / max(self.conformers, 1)
-
-
-def _set_positions(mol, coords) -> Chem.Mol:  # noqa: F821
-    from rdkit import Chem
-    from rdkit.Geometry import Point3D
-
-    out = Chem.Mol(mol)
-    out.RemoveAllConformers()
-    for xyz in coords:
-        conf = Chem.Conformer(out.GetNumAtoms())
-        for k, (x, y, z) in enumerate(xyz.tolist()):
-            conf.SetAtomPosition(k, Point3D(x, y, z))
-        conf.Set3D(True)
-        out.AddConformer(conf, assignId=True)
-    return out
 
 
 def generate_conformers(
@@ -159,7 +145,7 @@ def generate_conformers(
               "max_batch_atoms": max_batch_atoms, "stats": stats, **solver_options}
     restart = (t_restart, restarts, restart_steps) if restarts else None
     coords = _solve(mols, [n] * len(mols), prior, steps=steps, restart=restart, **common)
-    out = [_set_positions(m, c) for m, c in zip(mols, coords)]
+    out = [with_conformers(m, c) for m, c in zip(mols, coords)]
     if match_stereo:
         tic = time.perf_counter()
         filter_stereo(mols, out, n, stereo_rounds, stats,
@@ -273,7 +259,7 @@ def refine_conformers(
     coords = _solve(parsed, counts, given, net=net, process=process, steps=None, solver=solver,
                     seed=seed, clip=clip, max_batch_atoms=max_batch_atoms, stats=stats,
                     restart=(t0, 1, steps), **solver_options)
-    out = [_set_positions(m, c) for m, c in zip(parsed, coords)]
+    out = [with_conformers(m, c) for m, c in zip(parsed, coords)]
     stats.seconds += time.perf_counter() - tic
     stats.conformers += sum(counts)
     return out[0] if single else out

@@ -32,7 +32,7 @@ def filter_stereo(mols, out, n: int, rounds: int, stats, resample) -> None:
 
     from rdkit import Chem
 
-    from .generate import _set_positions
+    from .positions import with_conformers
     from .stereo import classify_conformers, specified_stereo
 
     targets = [specified_stereo(m) for m in mols]
@@ -47,7 +47,7 @@ def filter_stereo(mols, out, n: int, rounds: int, stats, resample) -> None:
             if not ks:
                 continue
             stats.resampled += len(ks)
-            fresh = _set_positions(mols[mi], coords[mi])
+            fresh = with_conformers(mols[mi], coords[mi])
             for k, s, conf in zip(ks, classify_conformers(fresh, targets[mi]), fresh.GetConformers()):
                 if s == "wrong":
                     continue
