@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import check_mask, prior, sample_kwargs
+from ._common import check_mask, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["MASK_KINDS", "biharmonic", "inpaint", "make_mask"]
@@ -66,13 +66,15 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
 @torch.no_grad()
 def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solver: str = "ddim",
             jump_length: int = 1, resample: int = 1, generator: torch.Generator | None = None,
-            cond: dict | None = None, clip: bool = True, **solver_options) -> Tensor:
+            cond: dict | None = None, clip: bool = True, prediction: str | None = None,
+            **solver_options) -> Tensor:
     """Fill the ``mask == 0`` pixels of ``[N, C, H, W]`` images in [0, 1].
 
     The returned images equal ``images`` exactly where ``mask == 1`` (core's
     :class:`~polydiff.core.Known` ends on the exact known values; the final composite only
     removes the rounding of the ``[-1, 1] -> [0, 1]`` conversion). ``clip`` clamps every
     ``x0_hat`` to ``[-1, 1]`` (DDPM's ``clip_denoised``).
+    ``prediction`` (what ``net`` outputs) defaults to the U-Net config's.
     """
     import polydiff.core as pc
     check_images(images)
@@ -85,7 +87,7 @@ def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solv
     values = to_model_range(images)
     x_T = prior(process, images.shape, kw.pop("generator"), dev)
     known = pc.Known(values, m, jump_length=int(jump_length), resample=int(resample))
-    x0 = pc.sample(net, process, x_T, prediction="eps", known=known, cond=cond,
+    x0 = pc.sample(net, process, x_T, prediction=net_prediction(net, prediction), known=known, cond=cond,
                    project_x0=pc.clip() if clip else None, generator=generator, **kw)
     return torch.where(m.expand_as(images) == 1, images, from_model_range(x0))
 
