@@ -18,7 +18,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from polydiff.vision import inpaint, metrics, sdedit
 from polydiff.vision._common import default_process
 from polydiff.vision.data import load_mnist

@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "UNET_PREDICTIONS",
     "Classifier",
     "ClassifierConfig",
     "DiffusersDenoiser",
     "LoadedDenoiser",
-    "UNET_PREDICTIONS",
     "UNet",
     "UNetConfig",
     "from_diffusers",

@@ -151,7 +151,7 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
         project = pc.clip() if clip else None
     hook = project
     if residual and project is not None:  # project the image cond + r, hand back its residual
-        hook = lambda r, t: project(cond + r, t) - cond  # noqa: E731
+        hook = lambda r, t: project(cond + r, t) - cond
     x0 = pc.sample(net, process, x_T, prediction=prediction, cond={"x_cond": cond},
                    project_x0=hook, generator=generator, **kw)
     if residual:  # in [0, 1]: bicubic + r / 2, so r = 0 returns the bicubic image exactly
