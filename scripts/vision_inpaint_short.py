@@ -43,7 +43,7 @@ def main() -> None:
     p.add_argument("--sample-steps", type=int, default=20)
     p.add_argument("--resample", type=int, default=10)
     p.add_argument("--n", type=int, default=100)
-    p.add_argument("--models", nargs="+", default=["uncond", "cfg-null"])
+    p.add_argument("--models", nargs="*", default=["uncond", "cfg-null"])
     p.add_argument("--out", default=None)
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -67,6 +67,8 @@ def main() -> None:
     score("inpaint", "truth", xi, None, labels=yi)
     score("inpaint", "masked-input", xi * mask, None, labels=yi, truth=xi, hole=hole)
     score("inpaint", "biharmonic", inpaint.biharmonic(xi, mask), None, labels=yi, truth=xi, hole=hole)
+    score("inpaint", "exemplar-fill(train-set)", inpaint.exemplar_fill(xi, mask, x_tr), None, labels=yi, truth=xi,
+          hole=hole)
     score("sdedit", "stroke-painting", guide, None, labels=src_y)
 
     def count(net):

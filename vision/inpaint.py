@@ -17,7 +17,7 @@ from torch import Tensor
 from ._common import check_mask, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
-__all__ = ["MASK_KINDS", "PAPER_REPAINT", "biharmonic", "inpaint", "make_mask", "repaint_settings"]
+__all__ = ["MASK_KINDS", "PAPER_REPAINT", "biharmonic", "exemplar_fill", "inpaint", "make_mask", "repaint_settings"]
 
 MASK_KINDS = ("center", "half", "strokes")
 
@@ -126,3 +126,31 @@ def biharmonic(images: Tensor, mask: Tensor) -> Tensor:
             out.append(np.moveaxis(inpaint_biharmonic(np.moveaxis(x, 0, -1), hole, channel_axis=-1), -1, 0))
     res = torch.from_numpy(np.stack(out)).to(images.dtype).clamp(0, 1)
     return torch.where(m.cpu() == 1, images.cpu(), res)
+
+
+def exemplar_fill(images: Tensor, mask: Tensor, exemplars: Tensor, batch: int = 4096) -> Tensor:
+    """Baseline: fill each hole from the exemplar that best matches the known pixels.
+
+    Data-driven completion in the spirit of Hays & Efros (2007, "Scene completion using
+    millions of photographs"), reduced to its core: the exemplar ``[M, C, H, W]`` with the
+    least squared error over the known pixels (``mask == 1``) lends its hole pixels. With the
+    training set as exemplars this samples the *empirical* posterior's mode, a reference for
+    how much of the hole the known pixels determine.
+    """
+    check_images(images)
+    check_images(exemplars, "exemplars", channels=images.shape[1])
+    if exemplars.shape[-2:] != images.shape[-2:]:
+        raise ValueError(f"exemplars {tuple(exemplars.shape[-2:])} and images {tuple(images.shape[-2:])} "
+                         "differ in size")
+    m = check_mask(mask, images).expand_as(images)
+    x, e = images.flatten(1).double(), exemplars.flatten(1).double()
+    out = torch.empty_like(images)
+    for i, (xi, mi) in enumerate(zip(x, m.flatten(1).double())):
+        best, best_err = 0, float("inf")
+        for j in range(0, len(e), batch):
+            err = (((e[j:j + batch] - xi) ** 2) * mi).sum(1)
+            k = int(err.argmin())
+            if float(err[k]) < best_err:
+                best, best_err = j + k, float(err[k])
+        out[i] = exemplars[best].to(images.dtype)
+    return torch.where(m == 1, images, out)

@@ -295,3 +295,19 @@ def test_inpainting_scores_against_hand_computed_truths(mnist8):
         metrics.inpainting_scores(clf, x, truth_labels.float(), x)
     with pytest.raises(ValueError, match="hole needs truth"):
         metrics.inpainting_scores(clf, x, truth_labels, x, hole=hole)
+
+
+def test_exemplar_fill_copies_the_hole_of_the_best_matching_exemplar(mnist8):
+    x, _ = mnist8
+    mask = inpaint.make_mask("center", len(x), 16)
+    shifted = torch.roll(x, 1, dims=-1)  # a worse match for every image
+    out = inpaint.exemplar_fill(x, mask, torch.cat([shifted, x.flip(0)]))
+    assert torch.equal(out, x)  # each image is its own best exemplar: recovered exactly
+    known = mask.expand_as(x) == 1
+    other = inpaint.exemplar_fill(x[:2], mask[:2], shifted[2:])
+    assert torch.equal(other[known[:2]], x[:2][known[:2]])
+    err = ((shifted[2:, None] - x[None, :2]) ** 2 * mask[:2]).flatten(2).sum(-1)  # [M, N] known-pixel SSD
+    pick = err.argmin(0)
+    assert torch.equal(other[~known[:2]], shifted[2:][pick][~known[:2]])
+    with pytest.raises(ValueError, match="differ in size"):
+        inpaint.exemplar_fill(x, mask, torch.rand(3, 1, 8, 8))
