@@ -52,6 +52,7 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--predictions", nargs="+", default=["v", "eps"])
     p.add_argument("--residual", action="store_true")
+    p.add_argument("--residual-scale", type=float, default=1.0)
     p.add_argument("--sample-steps", type=int, default=20)
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--n-train", type=int, default=12000)
@@ -82,7 +83,8 @@ def main() -> None:
             emit(prediction=pred, step=step, method=f"sr3-ddim-{S}", psnr=metrics.psnr(out, hr),
                  ssim=metrics.ssim(out, hr), nfe=S)
         t0 = time.perf_counter()
-        net_kw = {**NETS[a.size], "prediction": pred, "residual": a.residual}
+        net_kw = {**NETS[a.size], "prediction": pred, "residual": a.residual,
+                  **({"residual_scale": a.residual_scale} if a.residual else {})}
         net, proc = train("superres", x_tr, y_tr, steps=a.steps, batch_size=a.batch, lr=1e-3, net_kwargs=net_kw,
                           factor=a.factor, seed=0, log_every=100, eval_fn=curve, eval_every=a.eval_every,
                           out_dir=None if a.out is None else f"{a.out}/{pred}{'-res' if a.residual else ''}")

@@ -79,6 +79,10 @@ class UNetConfig:
             is saved with the weights and a checkpoint is always sampled as it was trained.
         residual: for super-resolution (``cond_channels > 0``): the network models the
             residual ``hr - bicubic(lr)`` instead of ``hr`` (SRDiff, Li et al. 2022, sec. 3.2).
+        residual_scale: the residual is multiplied by this before diffusion, so that its
+            spread is comparable to the unit noise (EDM's ``sigma_data`` argument, Karras et
+            al. 2022, sec. 5; Chen 2023, sec. 3: scaling the data shifts the effective noise
+            schedule). Photo residuals have a standard deviation of ~0.05 in model range.
     """
 
     in_channels: int = 1
@@ -94,12 +98,17 @@ class UNetConfig:
     time_scale: float = 1.0
     prediction: str = "eps"
     residual: bool = False
+    residual_scale: float = 1.0
 
     def __post_init__(self):
         if self.prediction not in UNET_PREDICTIONS:
             raise ValueError(f"prediction must be one of {UNET_PREDICTIONS}, got {self.prediction!r}")
         if not isinstance(self.residual, bool):
             raise TypeError(f"residual must be a bool, got {type(self.residual).__name__}")
+        if not isinstance(self.residual_scale, (int, float)) or not 0 < self.residual_scale < float("inf"):
+            raise ValueError(f"residual_scale must be a positive finite number, got {self.residual_scale!r}")
+        if self.residual_scale != 1.0 and not self.residual:
+            raise ValueError("residual_scale needs residual=True")
         if self.residual and self.cond_channels != self.in_channels:
             raise ValueError("residual=True is for super-resolution: it needs cond_channels == in_channels, "
                              f"got {self.cond_channels}, {self.in_channels}")

@@ -103,13 +103,18 @@ def _residual_of(net: UNet, residual: bool | None) -> bool:
     return residual
 
 
+def _scale(net, residual: bool) -> float:
+    return float(getattr(net.config, "residual_scale", 1.0)) if residual else 1.0
+
+
 def superres_loss(net: UNet, process, highres: Tensor, factor: int, *, prediction: str | None = None,
                   residual: bool | None = None, generator: torch.Generator | None = None) -> Tensor:
     """SR3 training loss (eq. 6 with the network's ``prediction`` target) on ``[0, 1]`` images.
 
     ``prediction`` / ``residual`` default to the U-Net's config; pass them explicitly when
     ``net`` is a wrapper (DDP) whose attributes should not be read. With ``residual`` the
-    clean sample is ``to_model_range(hr) - to_model_range(bicubic(lr))``.
+    clean sample is ``residual_scale * (to_model_range(hr) - to_model_range(bicubic(lr)))``
+    (``residual_scale`` from the config; 1 when ``net`` has none).
     """
     from polydiff.core.losses import dsm_loss
     if residual is None:
@@ -118,7 +123,7 @@ def superres_loss(net: UNet, process, highres: Tensor, factor: int, *, predictio
     prediction = net_prediction(net, prediction)
     _check_factor(factor)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
-    x0 = to_model_range(highres) - cond if residual else to_model_range(highres)
+    x0 = (to_model_range(highres) - cond) * _scale(net, residual) if residual else to_model_range(highres)
     return dsm_loss(net, process, x0, prediction=prediction, cond={"x_cond": cond}, generator=generator).mean()
 
 
@@ -149,13 +154,13 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
         project = consistency_projection(to_model_range(lowres), factor)
     else:  # DDPM's clip_denoised (the consistency projection clamps too)
         project = pc.clip() if clip else None
-    hook = project
-    if residual and project is not None:  # project the image cond + r, hand back its residual
-        hook = lambda r, t: project(cond + r, t) - cond
+    hook, scale = project, _scale(net, residual)
+    if residual and project is not None:  # project the image cond + r / scale, hand back its residual
+        hook = lambda r, t: (project(cond + r / scale, t) - cond) * scale
     x0 = pc.sample(net, process, x_T, prediction=prediction, cond={"x_cond": cond},
                    project_x0=hook, generator=generator, **kw)
-    if residual:  # in [0, 1]: bicubic + r / 2, so r = 0 returns the bicubic image exactly
-        out = up + 0.5 * x0
+    if residual:  # in [0, 1]: bicubic + r / (2 scale), so r = 0 returns the bicubic image exactly
+        out = up + x0 / (2 * scale)
         if consistent:
             return from_model_range(project(to_model_range(out), None))
         return out.clamp(0.0, 1.0) if clip else out

@@ -17,11 +17,11 @@ def mnist16():
     return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (2, 2, 2, 2)), 2)  # 16x16
 
 
-def _sr_oracle(process, hr, factor, prediction, residual):
-    """The exact denoiser of an SR3 net whose clean sample is ``hr`` (or its residual)."""
+def _sr_oracle(process, hr, factor, prediction, residual, scale=1.0):
+    """The exact denoiser of an SR3 net whose clean sample is ``hr`` (or its scaled residual)."""
     cond = to_model_range(superres.bicubic(superres.downsample(hr, factor), factor))
-    target = to_model_range(hr) - cond if residual else to_model_range(hr)
-    cfg = UNetConfig(cond_channels=1, prediction=prediction, residual=residual)
+    target = (to_model_range(hr) - cond) * scale if residual else to_model_range(hr)
+    cfg = UNetConfig(cond_channels=1, prediction=prediction, residual=residual, residual_scale=scale)
     return DeltaOracle(process, target, prediction, config=cfg)
 
 
@@ -37,14 +37,14 @@ def test_superres_nets_default_to_v_prediction():
     assert build_net("inpaint").config.prediction == "eps"  # the other tasks keep DDPM's eps
 
 
-@pytest.mark.parametrize("net_kwargs", [{}, {"prediction": "x0", "residual": True}])
+@pytest.mark.parametrize("net_kwargs", [{}, {"prediction": "x0", "residual": True, "residual_scale": 8.0}])
 def test_prediction_type_round_trips_through_a_checkpoint(tmp_path, mnist16, net_kwargs):
     kw = {"base": 8, "mults": (1, 2), "attention_levels": (), "groups": 4, **net_kwargs}
     net, process = train("superres", mnist16, torch.zeros(6, dtype=torch.long), steps=2, batch_size=3,
                          net_kwargs=kw, out_dir=tmp_path, log_every=1)
     loaded, _, _ = load_trained(tmp_path)
-    want = net_kwargs.get("prediction", "v"), net_kwargs.get("residual", False)
-    assert (loaded.config.prediction, loaded.config.residual) == want
+    want = net_kwargs.get("prediction", "v"), net_kwargs.get("residual", False), net_kwargs.get("residual_scale", 1.0)
+    assert (loaded.config.prediction, loaded.config.residual, loaded.config.residual_scale) == want
     lr = superres.downsample(mnist16, 4)
     a = superres.super_resolve(net, process, lr, 4, steps=3, generator=torch.Generator().manual_seed(0))
     b = superres.super_resolve(loaded, process, lr, 4, steps=3, generator=torch.Generator().manual_seed(0))
@@ -55,7 +55,7 @@ def test_checkpoint_without_a_prediction_field_is_eps(tmp_path):
     from polydiff.vision.nets import load_net, save_net
     save_net(_tiny_sr(), tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
-    del cfg["prediction"], cfg["residual"]  # written before the fields existed
+    del cfg["prediction"], cfg["residual"], cfg["residual_scale"]  # written before the fields existed
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     assert load_net(tmp_path).config.prediction == "eps"
 
@@ -67,6 +67,10 @@ def test_bad_prediction_or_residual_is_rejected(process, mnist16):
         UNetConfig(residual=True)
     with pytest.raises(TypeError, match="residual"):
         UNetConfig(cond_channels=1, residual=1)
+    with pytest.raises(ValueError, match="residual_scale"):
+        UNetConfig(cond_channels=1, residual=True, residual_scale=0.0)
+    with pytest.raises(ValueError, match="residual_scale needs"):
+        UNetConfig(cond_channels=1, residual_scale=2.0)
     lr = superres.downsample(mnist16, 4)
     with pytest.raises(ValueError, match="prediction"):
         superres.super_resolve(_tiny_sr(), process, lr, 4, steps=2, prediction="flow")
@@ -79,11 +83,11 @@ def test_bad_prediction_or_residual_is_rejected(process, mnist16):
 # --- exact oracles ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
-@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("residual,scale", [(False, 1.0), (True, 1.0), (True, 10.0)])
 @pytest.mark.parametrize("solver", ["ddim", "dpmpp_2m"])
 def test_sr3_with_exact_denoiser_returns_the_high_resolution_image(process, mnist16, prediction, residual,
-                                                                   solver):
-    oracle = _sr_oracle(process, mnist16, 4, prediction, residual)
+                                                                   scale, solver):
+    oracle = _sr_oracle(process, mnist16, 4, prediction, residual, scale)
     lr = superres.downsample(mnist16, 4)
     out = superres.super_resolve(oracle, process, lr, 4, steps=6, solver=solver,
                                  generator=torch.Generator().manual_seed(0))
@@ -94,9 +98,9 @@ def test_sr3_with_exact_denoiser_returns_the_high_resolution_image(process, mnis
     assert torch.allclose(out, mnist16, atol=1e-4)
 
 
-@pytest.mark.parametrize("solver", ["ddim", "ddpm"])
-def test_residual_path_returns_bicubic_exactly_when_the_network_outputs_zero(process, mnist16, solver):
-    net = _tiny_sr(prediction="x0", residual=True)  # the output conv is zero-initialised
+@pytest.mark.parametrize("solver,scale", [("ddim", 1.0), ("ddpm", 1.0), ("ddim", 10.0)])
+def test_residual_path_returns_bicubic_exactly_when_the_network_outputs_zero(process, mnist16, solver, scale):
+    net = _tiny_sr(prediction="x0", residual=True, residual_scale=scale)  # the output conv is zero-initialised
     lr = superres.downsample(mnist16, 4)
     assert torch.count_nonzero(net(torch.randn(6, 1, 16, 16), torch.full((6,), 500.0),
                                    x_cond=torch.randn(6, 1, 16, 16))) == 0
@@ -124,12 +128,12 @@ def test_k_sample_mean_of_the_exact_denoiser_is_the_image(process, mnist16):
     assert out.shape == mnist16.shape and torch.allclose(out, mnist16, atol=1e-4)
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_training_loss_vanishes_only_for_the_exact_denoiser_of_its_target(process, mnist16, residual):
-    """The loss targets v of ``hr`` (or of ``hr - bicubic``): zero for that oracle, not the other's."""
+@pytest.mark.parametrize("residual,scale", [(False, 1.0), (True, 1.0), (True, 10.0)])
+def test_training_loss_vanishes_only_for_the_exact_denoiser_of_its_target(process, mnist16, residual, scale):
+    """The loss targets v of ``hr`` (or of ``scale (hr - bicubic)``): zero for that oracle, not another's."""
     x = mnist16[:1]
-    right = _sr_oracle(process, x, 4, "v", residual)
-    wrong = _sr_oracle(process, x, 4, "v", not residual)
+    right = _sr_oracle(process, x, 4, "v", residual, scale)
+    wrong = _sr_oracle(process, x, 4, "v", not residual) if scale == 1.0 else _sr_oracle(process, x, 4, "v", True)
     wrong.config = right.config
     g = torch.Generator().manual_seed(0)
     assert float(superres.superres_loss(right, process, x, 4, generator=g)) < 1e-10
