@@ -12,6 +12,8 @@ Two choices are read from the U-Net's config, so a checkpoint is sampled as it w
 * ``residual`` — the network models ``r = hr - bicubic(lr)`` (in the model range) instead of
   ``hr`` (SRDiff, Li et al. 2022, sec. 3.2; ResShift, Yue et al. 2023): a network that
   predicts ``r = 0`` returns the bicubic image, so sampling starts from bicubic quality.
+  Residual networks predict ``x0`` (= r) by default, as ResShift does: a zero output is
+  then the bicubic image, while a zero ``v`` would leave the start noise in the output.
 
 The optional ``consistent=True`` projects every ``x0_hat`` (and the output) onto the images
 in the valid range whose ``factor``-fold area down-sampling equals the input (the

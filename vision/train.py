@@ -78,7 +78,7 @@ def build_net(task: str, in_channels: int = 1, num_classes: int = 10, **net_kwar
     if task in ("superres", "superres-regression"):
         extra["cond_channels"] = in_channels
     if task == "superres":  # stable at high noise, where SR sampling starts (see superres.py)
-        extra["prediction"] = "v"
+        extra["prediction"] = "x0" if net_kwargs.get("residual") else "v"
     return UNet(UNetConfig(in_channels=in_channels, **{**extra, **net_kwargs}))
 
 

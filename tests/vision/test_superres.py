@@ -31,9 +31,11 @@ def _tiny_sr(**kw):
 
 # --- the prediction type lives in the checkpoint ---------------------------------------------
 
-def test_superres_nets_default_to_v_prediction():
+def test_superres_nets_default_to_v_prediction_and_residual_ones_to_x0():
     assert build_net("superres").config.prediction == "v"
     assert build_net("superres", prediction="x0").config.prediction == "x0"
+    assert build_net("superres", residual=True).config.prediction == "x0"  # zero output = bicubic
+    assert build_net("superres", residual=True, prediction="v").config.prediction == "v"
     assert build_net("inpaint").config.prediction == "eps"  # the other tasks keep DDPM's eps
 
 
