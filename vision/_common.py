@@ -60,3 +60,17 @@ def prior(process, shape, generator=None, device=None) -> Tensor:
     if isinstance(generator, (list, tuple)):
         return process.prior_std() * randn_like(torch.empty(tuple(shape), device=device), generator)
     return process.prior_sample(tuple(shape), generator=generator, device=device)
+
+
+def net_prediction(net, prediction: str | None) -> str:
+    """What ``net``'s output means: ``prediction`` when given, else the ``prediction`` recorded
+    in the network's config (a :class:`~polydiff.vision.nets.UNet` saves it with its weights)."""
+    from .nets import UNET_PREDICTIONS
+    if prediction is None:
+        prediction = getattr(getattr(net, "config", None), "prediction", None)
+        if prediction is None:
+            raise TypeError(f"prediction=None needs a net whose config records its prediction (a polydiff "
+                            f"UNet); {type(net).__name__} has none: pass prediction= one of {UNET_PREDICTIONS}")
+    if prediction not in UNET_PREDICTIONS:
+        raise ValueError(f"prediction must be one of {UNET_PREDICTIONS}, got {prediction!r}")
+    return prediction

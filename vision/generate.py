@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import prior, sample_kwargs
+from ._common import net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
@@ -34,28 +34,32 @@ def drop_labels(y: Tensor, p_uncond: float, null_class: int, generator: torch.Ge
 
 
 def generate_loss(net: UNet, process, images: Tensor, labels: Tensor, *, p_uncond: float = 0.1,
-                  generator: torch.Generator | None = None) -> Tensor:
-    """Mean eps-prediction loss (DDPM eq. 14) on ``[0, 1]`` images with label dropout."""
+                  prediction: str | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """Mean denoising loss (DDPM eq. 14 for eps; the ``prediction`` target in general, default
+    the U-Net config's) on ``[0, 1]`` images with label dropout."""
     from polydiff.core.losses import dsm_loss
     check_images(images)
     _check_labels(net, labels, allow_null=False)
     y = drop_labels(labels, p_uncond, net.null_class, generator)
-    return dsm_loss(net, process, to_model_range(images), prediction="eps",
+    return dsm_loss(net, process, to_model_range(images), prediction=net_prediction(net, prediction),
                               cond={"y": y}, generator=generator).mean()
 
 
 @torch.no_grad()
 def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: int = 50,
              solver: str = "ddim", generator: torch.Generator | None = None,
-             shape: tuple[int, ...] | None = None, clip: bool = True, **solver_options) -> Tensor:
+             shape: tuple[int, ...] | None = None, clip: bool = True, prediction: str | None = None,
+             **solver_options) -> Tensor:
     """Sample one image per label with guidance scale ``scale``; returns ``[N, C, H, W]`` in [0, 1].
 
     ``shape`` is the image shape ``(C, H, W)`` (default: ``in_channels`` x 28 x 28).
     Any core solver and step count can be used; ``pc.sample`` does the work. ``clip``
     clamps every ``x0_hat`` to the data range ``[-1, 1]`` (DDPM's ``clip_denoised``).
+    ``prediction`` (what the network outputs) defaults to the U-Net config's.
     """
     import polydiff.core as pc
     _check_labels(net, labels, allow_null=True)
+    prediction = net_prediction(net, prediction)
     kw = sample_kwargs(steps, solver, generator, solver_options)
     shape = tuple(shape) if shape is not None else (net.config.in_channels, 28, 28)
     if len(shape) != 3:
@@ -63,7 +67,7 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     dev = next(net.parameters()).device
     x_T = prior(process, (len(labels), *shape), kw.pop("generator"), dev)
     null = torch.full_like(labels, net.null_class).to(dev)
-    x0 = pc.sample(net, process, x_T, prediction="eps", cond={"y": labels.to(dev)},
+    x0 = pc.sample(net, process, x_T, prediction=prediction, cond={"y": labels.to(dev)},
                    guidance=pc.CFG(float(scale), {"y": null}), project_x0=pc.clip() if clip else None,
                    generator=generator, **kw)
     return from_model_range(x0)

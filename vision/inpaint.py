@@ -14,12 +14,32 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import check_mask, prior, sample_kwargs
+from ._common import check_mask, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
-__all__ = ["MASK_KINDS", "biharmonic", "inpaint", "make_mask"]
+__all__ = ["MASK_KINDS", "PAPER_REPAINT", "biharmonic", "exemplar_fill", "inpaint", "make_mask", "repaint_settings"]
 
 MASK_KINDS = ("center", "half", "strokes")
+
+#: RePaint's resampling schedule (Lugmayr et al. 2022, sec. 5 / App. B): T = 250 steps,
+#: jumps of j = 10 steps, each re-solved r = 10 times (2,410 network evaluations with
+#: :class:`polydiff.core.Known`'s schedule).
+PAPER_REPAINT = {"steps": 250, "jump_length": 10, "resample": 10}
+
+
+def repaint_settings(steps: int, resample: int = PAPER_REPAINT["resample"]) -> dict[str, int]:
+    """RePaint's schedule scaled to a ``steps`` budget: the jump keeps the paper's length *in
+    time* (``j / T = 10 / 250`` of the trajectory, at least one step) and each jump is re-solved
+    ``resample`` times (the paper's 10 by default). Returns ``inpaint`` keyword arguments.
+
+    NFE is about ``steps * resample`` (25 x 10: 241, a tenth of the paper's 2,410).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if isinstance(resample, bool) or not isinstance(resample, int) or resample < 1:
+        raise ValueError(f"resample must be a positive int, got {resample!r}")
+    jump = max(1, round(steps * PAPER_REPAINT["jump_length"] / PAPER_REPAINT["steps"]))
+    return {"steps": steps, "jump_length": jump, "resample": resample}
 
 
 def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.5,
@@ -66,13 +86,15 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
 @torch.no_grad()
 def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solver: str = "ddim",
             jump_length: int = 1, resample: int = 1, generator: torch.Generator | None = None,
-            cond: dict | None = None, clip: bool = True, **solver_options) -> Tensor:
+            cond: dict | None = None, clip: bool = True, prediction: str | None = None,
+            **solver_options) -> Tensor:
     """Fill the ``mask == 0`` pixels of ``[N, C, H, W]`` images in [0, 1].
 
     The returned images equal ``images`` exactly where ``mask == 1`` (core's
     :class:`~polydiff.core.Known` ends on the exact known values; the final composite only
     removes the rounding of the ``[-1, 1] -> [0, 1]`` conversion). ``clip`` clamps every
     ``x0_hat`` to ``[-1, 1]`` (DDPM's ``clip_denoised``).
+    ``prediction`` (what ``net`` outputs) defaults to the U-Net config's.
     """
     import polydiff.core as pc
     check_images(images)
@@ -85,7 +107,7 @@ def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solv
     values = to_model_range(images)
     x_T = prior(process, images.shape, kw.pop("generator"), dev)
     known = pc.Known(values, m, jump_length=int(jump_length), resample=int(resample))
-    x0 = pc.sample(net, process, x_T, prediction="eps", known=known, cond=cond,
+    x0 = pc.sample(net, process, x_T, prediction=net_prediction(net, prediction), known=known, cond=cond,
                    project_x0=pc.clip() if clip else None, generator=generator, **kw)
     return torch.where(m.expand_as(images) == 1, images, from_model_range(x0))
 
@@ -104,3 +126,31 @@ def biharmonic(images: Tensor, mask: Tensor) -> Tensor:
             out.append(np.moveaxis(inpaint_biharmonic(np.moveaxis(x, 0, -1), hole, channel_axis=-1), -1, 0))
     res = torch.from_numpy(np.stack(out)).to(images.dtype).clamp(0, 1)
     return torch.where(m.cpu() == 1, images.cpu(), res)
+
+
+def exemplar_fill(images: Tensor, mask: Tensor, exemplars: Tensor, batch: int = 4096) -> Tensor:
+    """Baseline: fill each hole from the exemplar that best matches the known pixels.
+
+    Data-driven completion in the spirit of Hays & Efros (2007, "Scene completion using
+    millions of photographs"), reduced to its core: the exemplar ``[M, C, H, W]`` with the
+    least squared error over the known pixels (``mask == 1``) lends its hole pixels. With the
+    training set as exemplars this samples the *empirical* posterior's mode, a reference for
+    how much of the hole the known pixels determine.
+    """
+    check_images(images)
+    check_images(exemplars, "exemplars", channels=images.shape[1])
+    if exemplars.shape[-2:] != images.shape[-2:]:
+        raise ValueError(f"exemplars {tuple(exemplars.shape[-2:])} and images {tuple(images.shape[-2:])} "
+                         "differ in size")
+    m = check_mask(mask, images).expand_as(images)
+    x, e = images.flatten(1).double(), exemplars.flatten(1).double()
+    out = torch.empty_like(images)
+    for i, (xi, mi) in enumerate(zip(x, m.flatten(1).double())):
+        best, best_err = 0, float("inf")
+        for j in range(0, len(e), batch):
+            err = (((e[j:j + batch] - xi) ** 2) * mi).sum(1)
+            k = int(err.argmin())
+            if float(err[k]) < best_err:
+                best, best_err = j + k, float(err[k])
+        out[i] = exemplars[best].to(images.dtype)
+    return torch.where(m == 1, images, out)

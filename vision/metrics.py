@@ -22,6 +22,7 @@ __all__ = [
     "classifier_frechet_distance",
     "dice",
     "frechet_distance",
+    "inpainting_scores",
     "iou_per_class",
     "masked_psnr",
     "miou",
@@ -191,3 +192,30 @@ def classifier_frechet_distance(classifier: torch.nn.Module, images_a: Tensor, i
     def feats(x):
         return torch.cat([classifier.features(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu()
     return frechet_distance(feats(images_a), feats(images_b))
+
+
+def inpainting_scores(classifier: torch.nn.Module, completed: Tensor, labels: Tensor, real: Tensor, *,
+                      truth: Tensor | None = None, hole: Tensor | None = None) -> dict[str, float]:
+    """Scores of completed (inpainted, SDEdited) images, headline metrics first.
+
+    ``classifier-accuracy`` (faithfulness: the completion shows the source's class ``labels``)
+    and ``classifier-frechet`` (realism: Fréchet distance to ``real`` images in the classifier's
+    feature space) are what the field scores inpainting by (RePaint, Lugmayr et al. 2022,
+    reports LPIPS and user votes, not PSNR): PSNR in a large hole rewards the blurred average
+    over any one plausible completion. With ``truth`` also ``SSIM``, and with ``hole`` (1 =
+    filled pixel) ``PSNR-hole``, as secondary columns.
+    """
+    check_images(completed, "completed")
+    if not isinstance(labels, Tensor) or labels.shape != (completed.shape[0],) or torch.is_floating_point(labels):
+        raise ValueError(f"labels must be integer class ids of shape [{completed.shape[0]}], got "
+                         f"{getattr(labels, 'shape', type(labels).__name__)}")
+    if hole is not None and truth is None:
+        raise ValueError("hole needs truth: PSNR-hole compares the completion with the true image")
+    dev = next(classifier.parameters()).device
+    out = {"classifier-accuracy": accuracy(classifier, completed.to(dev), labels.to(dev)),
+           "classifier-frechet": classifier_frechet_distance(classifier, completed.to(dev), real.to(dev))}
+    if truth is not None:
+        if hole is not None:
+            out["PSNR-hole"] = masked_psnr(completed, truth, hole)
+        out["SSIM"] = ssim(completed, truth)
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._common import randn_like, sample_kwargs
+from ._common import net_prediction, randn_like, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["sdedit", "strength_to_time", "stroke_painting"]
@@ -38,12 +38,14 @@ def stroke_painting(images: Tensor, cells: int = 7, levels: int = 4) -> Tensor:
 @torch.no_grad()
 def sdedit(net, process, guide: Tensor, strength: float = 0.5, *, steps: int = 50,
            solver: str = "ddim", generator: torch.Generator | None = None,
-           cond: dict | None = None, guidance=None, clip: bool = True, **solver_options) -> Tensor:
+           cond: dict | None = None, guidance=None, clip: bool = True, prediction: str | None = None,
+           **solver_options) -> Tensor:
     """Perturb ``guide`` (``[N, C, H, W]`` in [0, 1]) to ``t0`` and solve back to data.
 
     ``x_t0 = alpha(t0) x_guide + sigma(t0) eps`` (eq. 4), then
     ``pc.sample(..., t_start=t0)`` runs the partial reverse trajectory with any solver;
     ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``.
+    ``prediction`` (what ``net`` outputs) defaults to the U-Net config's.
     """
     import polydiff.core as pc
     check_images(guide, "guide")
@@ -53,6 +55,6 @@ def sdedit(net, process, guide: Tensor, strength: float = 0.5, *, steps: int = 5
     x0 = to_model_range(guide.to(dev))
     eps = randn_like(x0, kw.pop("generator"))
     x_t0 = process.marginal(x0, torch.full((len(x0),), t0, dtype=torch.float64), eps)
-    out = pc.sample(net, process, x_t0, prediction="eps", t_start=t0, cond=cond,
+    out = pc.sample(net, process, x_t0, prediction=net_prediction(net, prediction), t_start=t0, cond=cond,
                     guidance=guidance, project_x0=pc.clip() if clip else None, generator=generator, **kw)
     return from_model_range(out)

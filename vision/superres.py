@@ -1,12 +1,28 @@
 """Super-resolution by iterative refinement (SR3, Saharia et al. 2022).
 
 The low-resolution image is up-sampled bicubically to the target size and concatenated to
-the noisy image on the channel axis (sec. 2.1: ``f(x_lr_upsampled, y_t, gamma)``). The
-optional ``consistent=True`` projects every ``x0_hat`` (and the output) onto the images in
-the valid range whose ``factor``-fold area down-sampling equals the input (the
+the noisy image on the channel axis (sec. 2.1: ``f(x_lr_upsampled, y_t, gamma)``).
+
+Two choices are read from the U-Net's config, so a checkpoint is sampled as it was trained:
+
+* ``prediction`` — what the network outputs. :func:`polydiff.vision.train.build_net` makes
+  SR networks predict ``v = alpha eps - sigma x0`` (Salimans & Ho 2022, sec. 4): with
+  eps-prediction the clean-image estimate ``(x - sigma eps_hat) / alpha`` multiplies the
+  network's error by ``1/alpha`` ~ 150 near ``t = T``, where SR sampling starts.
+* ``residual`` — the network models ``r = hr - bicubic(lr)`` (in the model range) instead of
+  ``hr`` (SRDiff, Li et al. 2022, sec. 3.2; ResShift, Yue et al. 2023): a network that
+  predicts ``r = 0`` returns the bicubic image, so sampling starts from bicubic quality.
+  Residual networks predict ``x0`` (= r) by default, as ResShift does: a zero output is
+  then the bicubic image, while a zero ``v`` would leave the start noise in the output.
+
+The optional ``consistent=True`` projects every ``x0_hat`` (and the output) onto the images
+in the valid range whose ``factor``-fold area down-sampling equals the input (the
 data-consistency step of ILVR/DDRM-style samplers). Per low-resolution pixel that set is a
 capped simplex ``{v in [-1, 1]^(f*f) : mean(v) = x_lr}``, whose Euclidean projection is
 ``clamp(v + c, -1, 1)`` with the scalar ``c`` found by bisection.
+
+A posterior sample cannot match a regression model's PSNR (it pays the posterior variance
+twice); :func:`super_resolve_mean` averages ``k`` samples, which tends to the posterior mean.
 """
 from __future__ import annotations
 
@@ -14,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._common import prior, sample_kwargs
+from ._common import net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
@@ -25,6 +41,7 @@ __all__ = [
     "regression_loss",
     "regression_upsample",
     "super_resolve",
+    "super_resolve_mean",
     "superres_loss",
 ]
 
@@ -68,54 +85,116 @@ def consistency_projection(lowres_model: Tensor, factor: int):
 
 
 def _check_net(net: UNet) -> None:
-    c = net.config
+    c = getattr(net, "config", None)
+    if c is None or not hasattr(c, "cond_channels"):
+        raise TypeError(f"net must be an SR3 UNet (with a UNetConfig), got {type(net).__name__}")
     if c.cond_channels != c.in_channels:
         raise ValueError(f"an SR3 U-Net needs cond_channels == in_channels, got {c.cond_channels}, {c.in_channels}")
 
 
-def superres_loss(net: UNet, process, highres: Tensor, factor: int, *,
-                  generator: torch.Generator | None = None) -> Tensor:
-    """SR3 training loss (eq. 6, eps-prediction) on ``[0, 1]`` high-resolution images."""
+def _check_factor(factor) -> None:
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a positive int, got {factor!r}")
+
+
+def _residual_of(net: UNet, residual: bool | None) -> bool:
+    if residual is None:
+        residual = net.config.residual
+    if not isinstance(residual, bool):
+        raise TypeError(f"residual must be a bool or None, got {type(residual).__name__}")
+    return residual
+
+
+def _scale(net, residual: bool) -> float:
+    return float(getattr(net.config, "residual_scale", 1.0)) if residual else 1.0
+
+
+def superres_loss(net: UNet, process, highres: Tensor, factor: int, *, prediction: str | None = None,
+                  residual: bool | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """SR3 training loss (eq. 6 with the network's ``prediction`` target) on ``[0, 1]`` images.
+
+    ``prediction`` / ``residual`` default to the U-Net's config; pass them explicitly when
+    ``net`` is a wrapper (DDP) whose attributes should not be read. With ``residual`` the
+    clean sample is ``residual_scale * (to_model_range(hr) - to_model_range(bicubic(lr)))``
+    (``residual_scale`` from the config; 1 when ``net`` has none).
+    """
     from polydiff.core.losses import dsm_loss
-    _check_net(net)
+    if residual is None:
+        _check_net(net)
+    residual = _residual_of(net, residual)
+    prediction = net_prediction(net, prediction)
+    _check_factor(factor)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
-    return dsm_loss(net, process, to_model_range(highres), prediction="eps",
-                              cond={"x_cond": cond}, generator=generator).mean()
+    x0 = (to_model_range(highres) - cond) * _scale(net, residual) if residual else to_model_range(highres)
+    return dsm_loss(net, process, x0, prediction=prediction, cond={"x_cond": cond}, generator=generator).mean()
 
 
 @torch.no_grad()
 def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int = 50,
                   solver: str = "ddim", consistent: bool = False, clip: bool = True,
+                  prediction: str | None = None, residual: bool | None = None,
                   generator: torch.Generator | None = None, **solver_options) -> Tensor:
     """Up-sample ``[N, C, h, w]`` images in [0, 1] by ``factor``; returns ``[N, C, h*f, w*f]``.
 
-    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``; ``consistent`` projects it onto the
-    images whose down-sampling equals ``lowres`` (see the module docstring).
+    ``clip`` clamps every ``x0_hat`` image to ``[-1, 1]``; ``consistent`` projects it onto the
+    images whose down-sampling equals ``lowres`` (see the module docstring). ``prediction``
+    and ``residual`` default to what the U-Net's config records. NFE = the solver's
+    evaluations for ``steps`` (one per step for ``ddim``/``ddpm``/``dpmpp_2m``).
     """
     import polydiff.core as pc
     _check_net(net)
+    prediction, residual = net_prediction(net, prediction), _residual_of(net, residual)
     check_images(lowres, "lowres", channels=net.config.in_channels)
-    if not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    _check_factor(factor)
     kw = sample_kwargs(steps, solver, generator, solver_options)
     dev = next(net.parameters()).device
     lowres = lowres.to(dev)
-    cond = to_model_range(bicubic(lowres, factor))
+    up = bicubic(lowres, factor)
+    cond = to_model_range(up)
     x_T = prior(process, cond.shape, kw.pop("generator"), dev)
-    project = consistency_projection(to_model_range(lowres), factor) if consistent else None
-    if project is None and clip:  # DDPM's clip_denoised (the consistency projection clamps too)
-        project = pc.clip()
-    x0 = pc.sample(net, process, x_T, prediction="eps", cond={"x_cond": cond},
-                   project_x0=project, generator=generator, **kw)
+    if consistent:
+        project = consistency_projection(to_model_range(lowres), factor)
+    else:  # DDPM's clip_denoised (the consistency projection clamps too)
+        project = pc.clip() if clip else None
+    hook, scale = project, _scale(net, residual)
+    if residual and project is not None:  # project the image cond + r / scale, hand back its residual
+        hook = lambda r, t: (project(cond + r / scale, t) - cond) * scale
+    x0 = pc.sample(net, process, x_T, prediction=prediction, cond={"x_cond": cond},
+                   project_x0=hook, generator=generator, **kw)
+    if residual:  # in [0, 1]: bicubic + r / (2 scale), so r = 0 returns the bicubic image exactly
+        out = up + x0 / (2 * scale)
+        if consistent:
+            return from_model_range(project(to_model_range(out), None))
+        return out.clamp(0.0, 1.0) if clip else out
     if consistent:
         x0 = project(x0, None)  # the final output lies in the consistency set too
     return from_model_range(x0)
+
+
+@torch.no_grad()
+def super_resolve_mean(net: UNet, process, lowres: Tensor, factor: int, k: int, *,
+                       generator: torch.Generator | None = None, **kwargs) -> Tensor:
+    """Mean of ``k`` :func:`super_resolve` samples per image (a Monte-Carlo estimate of the
+    posterior mean ``E[hr | lr]``, the PSNR-optimal estimate); NFE is ``k`` times a sample's.
+
+    The ``k`` samples of each image are drawn in one batch of ``k * N``; ``generator`` must be
+    a single ``torch.Generator`` (or ``None``). ``kwargs`` go to :func:`super_resolve`.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_images(lowres, "lowres")
+    reps = lowres.repeat_interleave(k, dim=0)
+    out = super_resolve(net, process, reps, factor, generator=generator, **kwargs)
+    return out.reshape(len(lowres), k, *out.shape[1:]).mean(1)
 
 
 def regression_loss(net: UNet, highres: Tensor, factor: int) -> Tensor:
     """Baseline: a U-Net regressing the high-resolution image from its bicubic up-sampling
     (the same network as SR3 with its noisy-image input and time fixed to 0; MSE loss)."""
     _check_net(net)
+    _check_factor(factor)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
     t = torch.zeros(len(cond), device=cond.device)
     return ((net(cond, t, x_cond=cond) - to_model_range(highres)) ** 2).mean()

@@ -77,13 +77,17 @@ def build_net(task: str, in_channels: int = 1, num_classes: int = 10, **net_kwar
     extra = {"num_classes": num_classes} if task == "generate" else {}
     if task in ("superres", "superres-regression"):
         extra["cond_channels"] = in_channels
-    return UNet(UNetConfig(in_channels=in_channels, **extra, **net_kwargs))
+    if task == "superres":  # stable at high noise, where SR sampling starts (see superres.py)
+        extra["prediction"] = "x0" if net_kwargs.get("residual") else "v"
+    return UNet(UNetConfig(in_channels=in_channels, **{**extra, **net_kwargs}))
 
 
 def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noise: str = "gaussian",
-              simplex: dict | None = None) -> Callable[[nn.Module, Any, torch.Generator], Tensor]:
+              simplex: dict | None = None, prediction: str = "eps",
+              residual: bool = False) -> Callable[[nn.Module, Any, torch.Generator], Tensor]:
     """``loss_fn(net, batch, generator) -> scalar`` for :class:`polydiff.core.training.Trainer`;
-    ``batch`` is ``[images, labels]``."""
+    ``batch`` is ``[images, labels]``. ``prediction``/``residual`` are the U-Net config's (the
+    loss gets them here because under DDP ``net`` is a wrapper without the config)."""
     from polydiff.core.losses import dsm_loss
 
     from .anomaly import anoddpm_loss, noise_sampler
@@ -91,22 +95,24 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
     from .superres import regression_loss, superres_loss
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if task == "anomaly" and prediction != "eps":
+        raise ValueError(f"the anomaly task trains eps-prediction (AnoDDPM), got prediction={prediction!r}")
 
     def loss_fn(net, batch, g):
         x, y = batch
         if task == "classifier":
             return F.cross_entropy(net(x), y)
         if task == "generate":
-            return generate_loss(net, process, x, y, p_uncond=p_uncond, generator=g)
+            return generate_loss(net, process, x, y, p_uncond=p_uncond, prediction=prediction, generator=g)
         if task == "superres":
-            return superres_loss(net, process, x, factor, generator=g)
+            return superres_loss(net, process, x, factor, prediction=prediction, residual=residual, generator=g)
         if task == "superres-regression":
             return regression_loss(net, x, factor)
         if task == "anomaly" and noise == "simplex":
             return anoddpm_loss(net, process, x, noise_sampler("simplex", generator=g, **(simplex or {})), generator=g)
         if noise not in ("gaussian", "simplex"):
             raise ValueError(f"noise must be 'gaussian' or 'simplex', got {noise!r}")
-        return dsm_loss(net, process, vdata.to_model_range(x), prediction="eps", generator=g).mean()
+        return dsm_loss(net, process, vdata.to_model_range(x), prediction=prediction, generator=g).mean()
     return loss_fn
 
 
@@ -125,7 +131,9 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
           ema_decay: float | None = 0.999, factor: int = 4, p_uncond: float = 0.1,
           noise: str = "gaussian", simplex: dict | None = None, device: str = "cpu",
           log_every: int = 50, num_classes: int = 10, resume: bool = False,
-          ckpt_every: int = 0) -> tuple[nn.Module, Any]:
+          ckpt_every: int = 0,
+          eval_fn: Callable[[nn.Module, int], dict | None] | None = None,
+          eval_every: int = 0) -> tuple[nn.Module, Any]:
     """Train a task's network on ``images``/``labels`` and return ``(net, process)``.
 
     The returned net is the EMA copy (or the raw net without EMA) in eval mode. With
@@ -133,8 +141,13 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
     the command line's default is ``steps // 10``) as safetensors + JSON; ``resume=True``
     continues it, also with a larger ``steps`` (the warm-up is read from the checkpoint, not
     re-derived). The bench's cache takes a run directory with ``latest`` as finished, hence
-    the library default 0.
+    the library default 0. ``eval_fn(net, step) -> dict`` runs every ``eval_every`` steps on
+    the EMA network (a learning curve); its values land in the run's metrics log.
     """
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"eval_fn must be callable, got {type(eval_fn).__name__}")
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0:
+        raise ValueError(f"eval_every must be an int >= 0, got {eval_every!r}")
     from polydiff.core.training import TrainConfig, Trainer, resume_derived
     vdata.check_images(images)
     if labels.shape != (images.shape[0],):
@@ -146,18 +159,19 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
     cfg = TrainConfig(steps=steps, batch_size=min(batch_size, len(images)), lr=lr, seed=seed,
                       ema_decay=None if task == "classifier" else ema_decay, device=device,
                       ckpt_dir=None if out_dir is None else str(out_dir), log_every=log_every,
-                      warmup_steps=min(100, steps // 10),
-                      ckpt_every=ckpt_every)
+                      warmup_steps=min(100, steps // 10), ckpt_every=ckpt_every,
+                      eval_every=eval_every)
     if resume:
         cfg = resume_derived(cfg)
     net_config = {"class": type(net).__name__, **dataclasses.asdict(net.config)}
     extra = {"task": task, "process": PROCESS, "factor": factor, "noise": noise,
              "simplex": simplex or {}, "image_shape": list(images.shape[1:])}
     extra = {k: (list(v) if isinstance(v, tuple) else v) for k, v in extra.items()}
+    pred = {"prediction": net.config.prediction, "residual": net.config.residual} if isinstance(net, UNet) else {}
     trainer = Trainer(cfg, net, make_loss(task, process, factor=factor, p_uncond=p_uncond, noise=noise,
-                                          simplex=simplex),
+                                          simplex=simplex, **pred),
                       torch.utils.data.TensorDataset(images, labels), net_config=_jsonable(net_config),
-                      extra=_jsonable(extra))
+                      extra=_jsonable(extra), eval_fn=eval_fn)
     trainer.fit(resume=resume)
     out = trainer.ema if trainer.ema is not None else trainer.net
     return out.eval(), process

@@ -1,3 +1,5 @@
+import types
+
 import pytest
 import torch
 
@@ -8,13 +10,16 @@ pytest.importorskip("sklearn")
 
 
 class DeltaOracle(torch.nn.Module):
-    """Exact eps-predictor when the data distribution is a point mass at ``target`` (model range):
-    ``eps(x, t) = (x - alpha(t) target) / sigma(t)``; every exact solver must return ``target``."""
+    """Exact denoiser when the data distribution is a point mass at ``target`` (model range):
+    ``eps(x, t) = (x - alpha(t) target) / sigma(t)``, output as ``prediction`` (``eps``,
+    ``x0`` = target, or ``v = alpha eps - sigma x0``); every exact solver must return ``target``.
+    ``config`` is what a UNet's config would record (default: just the prediction)."""
 
-    def __init__(self, process, target):
+    def __init__(self, process, target, prediction="eps", config=None):
         super().__init__()
-        self.process, self.target = process, target
+        self.process, self.target, self.prediction = process, target, prediction
         self.dummy = torch.nn.Parameter(torch.zeros(()))  # gives the tasks a device to read
+        self.config = config if config is not None else types.SimpleNamespace(prediction=prediction)
         self.calls = []
 
     def forward(self, x, t, **cond):
@@ -22,7 +27,10 @@ class DeltaOracle(torch.nn.Module):
         t = t.double()
         a = self.process.alpha(t).reshape(-1, 1, 1, 1)
         s = self.process.sigma(t).reshape(-1, 1, 1, 1)
-        return ((x.double() - a * self.target.double()) / s).to(x.dtype)
+        x0 = self.target.double()
+        eps = (x.double() - a * x0) / s
+        out = {"eps": eps, "x0": x0.expand_as(eps), "v": a * eps - s * x0}[self.prediction]
+        return out.to(x.dtype)
 
 
 @pytest.fixture

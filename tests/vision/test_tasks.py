@@ -234,3 +234,80 @@ def test_per_sample_generators_make_samples_batch_independent(process, mnist8):
     part = generate.generate(net, process, y[:2], scale=2.0, steps=3, solver="ddpm", shape=(1, 16, 16),
                              generator=gens()[:2])
     assert torch.allclose(full[:2], part, atol=1e-5)
+
+
+# --- RePaint's schedule at a step budget and the inpainting scores ---------------------------
+
+def test_repaint_settings_keep_the_papers_jump_in_time():
+    assert inpaint.repaint_settings(250) == inpaint.PAPER_REPAINT  # the paper's own budget
+    for steps in (10, 25, 50, 100):
+        s = inpaint.repaint_settings(steps)
+        assert s["resample"] == 10 and s["jump_length"] == max(1, round(steps / 25))
+    with pytest.raises(ValueError, match="steps"):
+        inpaint.repaint_settings(0)
+    with pytest.raises(ValueError, match="resample"):
+        inpaint.repaint_settings(25, resample=0)
+
+
+@pytest.mark.parametrize("steps", [25, 50])
+def test_repaint_schedule_costs_about_steps_times_resample(process, mnist8, steps):
+    x, _ = mnist8
+    mask = inpaint.make_mask("center", 2, 16)
+    oracle = DeltaOracle(process, to_model_range(x[:2]))
+    kw = inpaint.repaint_settings(steps)
+    out = inpaint.inpaint(oracle, process, x[:2], mask, solver="ddpm", **kw)
+    nfe = len(oracle.calls)
+    assert steps * (kw["resample"] - 1) < nfe <= steps * kw["resample"]
+    assert torch.allclose(out, x[:2], atol=1e-4)  # resampling keeps the exact denoiser's answer
+
+
+class _ThresholdClassifier(torch.nn.Module):
+    """Class = number of pixels above 0.5, modulo 10; features = four row-sums (known truths)."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        k = (x > 0.5).flatten(1).sum(1) % 10
+        return torch.nn.functional.one_hot(k, 10).float()
+
+    def features(self, x):
+        return x.sum(-1).flatten(1)[:, ::4]
+
+
+def test_inpainting_scores_against_hand_computed_truths(mnist8):
+    x, _ = mnist8
+    clf = _ThresholdClassifier()
+    truth_labels = (x > 0.5).flatten(1).sum(1) % 10
+    wrong = truth_labels.clone()
+    wrong[:3] = (wrong[:3] + 1) % 10
+    hole = 1 - inpaint.make_mask("center", len(x), 16)
+    s = metrics.inpainting_scores(clf, x, wrong, x, truth=x, hole=hole)
+    assert list(s)[:2] == ["classifier-accuracy", "classifier-frechet"]  # headline first
+    assert s["classifier-accuracy"] == pytest.approx(5 / 8)
+    assert abs(s["classifier-frechet"]) < 1e-6  # identical sets
+    assert s["PSNR-hole"] == 100.0 and s["SSIM"] == pytest.approx(1.0)
+    blurred = (x + x.mean(0, keepdim=True)) / 2
+    assert metrics.inpainting_scores(clf, blurred, truth_labels, x)["classifier-frechet"] > 0.1
+    assert set(metrics.inpainting_scores(clf, x, truth_labels, x)) == {"classifier-accuracy", "classifier-frechet"}
+    with pytest.raises(ValueError, match="labels"):
+        metrics.inpainting_scores(clf, x, truth_labels.float(), x)
+    with pytest.raises(ValueError, match="hole needs truth"):
+        metrics.inpainting_scores(clf, x, truth_labels, x, hole=hole)
+
+
+def test_exemplar_fill_copies_the_hole_of_the_best_matching_exemplar(mnist8):
+    x, _ = mnist8
+    mask = inpaint.make_mask("center", len(x), 16)
+    shifted = torch.roll(x, 1, dims=-1)  # a worse match for every image
+    out = inpaint.exemplar_fill(x, mask, torch.cat([shifted, x.flip(0)]))
+    assert torch.equal(out, x)  # each image is its own best exemplar: recovered exactly
+    known = mask.expand_as(x) == 1
+    other = inpaint.exemplar_fill(x[:2], mask[:2], shifted[2:])
+    assert torch.equal(other[known[:2]], x[:2][known[:2]])
+    err = ((shifted[2:, None] - x[None, :2]) ** 2 * mask[:2]).flatten(2).sum(-1)  # [M, N] known-pixel SSD
+    pick = err.argmin(0)
+    assert torch.equal(other[~known[:2]], shifted[2:][pick][~known[:2]])
+    with pytest.raises(ValueError, match="differ in size"):
+        inpaint.exemplar_fill(x, mask, torch.rand(3, 1, 8, 8))
