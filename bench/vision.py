@@ -6,12 +6,16 @@ Every polydiff number has a baseline measured in the same run on the same images
   requested labels and the Fréchet distance in that classifier's feature space (**not**
   Inception FID) per guidance scale, vs the unguided model (w=0 unconditional, w=1
   conditional) and vs real test images;
-* SDEdit on stroke paintings of test digits: classifier accuracy (the source digit's label)
-  and feature-space Fréchet distance to real digits, vs the stroke paintings themselves;
-* super-resolution (SR3): PSNR/SSIM vs bicubic (and, in full mode, vs a regression U-Net
-  of the same size trained for the same steps);
-* inpainting (RePaint): PSNR in the hole and SSIM vs biharmonic inpainting and vs plain
-  replacement without resampling (same network, same solver);
+* SDEdit on stroke paintings of test digits (an unconditional U-Net trained for it):
+  classifier accuracy (the source digit's label) and feature-space Fréchet distance to real
+  digits, vs the stroke paintings themselves;
+* super-resolution (SR3, v-prediction; on photos the residual over bicubic, x0-prediction):
+  PSNR/SSIM of single samples and of the mean of k samples vs bicubic (and, in full mode, vs
+  a regression U-Net of the same size trained for the same steps);
+* inpainting (RePaint, its resampling schedule scaled to the step budget, on the unconditional
+  U-Net): classifier accuracy of the completed digits against their labels and classifier
+  Fréchet distance (the headline), PSNR in the hole and SSIM (secondary), vs biharmonic
+  inpainting, the best-matching training exemplar, and plain replacement without resampling;
 * anomaly detection (AnoDDPM): one-vs-rest image AUROC with simplex vs Gaussian noise, vs a
   convolutional autoencoder trained for the same steps and a template baseline (distance to
   the mean normal image); in full mode also pixel AUPRC / best Dice on MNI152 slices with
@@ -102,7 +106,9 @@ def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> 
     zeros = torch.zeros(len(x_tr), dtype=torch.long)
     common = {**common, "batch_size": pc_cfg.get("batch", common["batch_size"])}
     net, proc = trained(cache, "superres-photos", "superres", x_tr, zeros, device, steps=pc_cfg["steps"],
-                        lr=pc_cfg.get("lr", 2e-4), net_kwargs=net_kw, factor=f, **common)
+                        lr=pc_cfg.get("lr", 2e-4), factor=f, **common,
+                        # diffusion of hr - bicubic(lr) (SRDiff/ResShift): sampling starts from bicubic
+                        net_kwargs={**net_kw, "residual": True, "prediction": "x0"})
     lr = superres.downsample(hr, f)
     t0 = time.perf_counter()
     results = {"bicubic": (superres.bicubic(lr, f), time.perf_counter() - t0, None)}
@@ -162,8 +168,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
             generator=torch.Generator(device).manual_seed(1))
         imgs = imgs.cpu()
         method = "polydiff-uncond(w=0)" if scale == 0 else f"polydiff-cfg(w={scale:g})"
-        rec("generate", setting, method, "classifier-accuracy", metrics.accuracy(clf, imgs.to(device), labels.to(device)),
-            True, nfe, secs, n)
+        if scale != 0:  # unguided samples ignore the label: their accuracy is chance by construction
+            rec("generate", setting, method, "classifier-accuracy",
+                metrics.accuracy(clf, imgs.to(device), labels.to(device)), True, nfe, secs, n)
         rec("generate", setting, method, "classifier-frechet", metrics.classifier_frechet_distance(
             clf, imgs.to(device), real.to(device)), False, nfe, secs, n)
         plots.save_grid(imgs[::cfg["n_gen_per_class"] // 2], out_dir / f"generate_w{scale:g}.png", ncol=10,
@@ -174,29 +181,30 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     rec("generate", setting, "real-test-images", "classifier-frechet",
         metrics.classifier_frechet_distance(clf, held.to(device), real.to(device)), False, None, 0.0, n)
 
-    # --- SDEdit: stroke paintings of test digits -> realistic digits (null label) ------------
+    # --- SDEdit and inpainting on an unconditional model trained for them -------------------
+    say("train unconditional U-Net (inpainting, SDEdit)")
+    uncond, _ = trained(cache, "inpaint-uncond", "inpaint", x_tr, y_tr, device,
+                        steps=steps.get("inpaint", steps["generate"]), lr=1e-3, net_kwargs=net_kw, **common)
+    uncond = uncond.to(device)
     say("SDEdit")
     ne = cfg["n_eval"]
     src, src_y = x_te[3000:3000 + ne].to(device), y_te[3000:3000 + ne].to(device)
     guide = sdedit.stroke_painting(src, cells=size // 2, levels=3)
-    null = {"y": torch.full((ne,), 10, dtype=torch.long, device=device)}
     results = {"stroke-painting": (guide, 0.0, None)}
     for strength in cfg.get("sdedit_strengths", (0.5,)):
         results[f"polydiff-sdedit(s={strength:g})"] = timed_nfe(
-            gen_net, ne, sdedit.sdedit, gen_net, proc, guide, strength, steps=S, solver="ddim", cond=null,
+            uncond, ne, sdedit.sdedit, uncond, proc, guide, strength, steps=S, solver="ddim",
             generator=torch.Generator(device).manual_seed(5))
     for method, (out, secs, nfe) in results.items():
-        rec("sdedit", "stroke-paintings", method, "classifier-accuracy", metrics.accuracy(clf, out, src_y), True,
-            nfe, secs, ne)
-        rec("sdedit", "stroke-paintings", method, "classifier-frechet",
-            metrics.classifier_frechet_distance(clf, out, real.to(device)), False, nfe, secs, ne)
+        for metric, value in metrics.inpainting_scores(clf, out, src_y, real.to(device)).items():
+            rec("sdedit", "stroke-paintings", method, metric, value, metric != "classifier-frechet", nfe, secs, ne)
     plots.save_side_by_side([("source", src), *((m, o) for m, (o, _, _) in results.items())],
                             out_dir / "sdedit.png")
 
-    # --- inpainting with the same network (null label = unconditional model) ---------------
+    # --- inpainting (RePaint's resampling scaled to the step budget) -------------------------
     say("inpainting")
     ic = cfg["inpaint"]
-    xi = x_te[1000:1000 + ne].to(device)
+    xi, yi = x_te[1000:1000 + ne].to(device), y_te[1000:1000 + ne].to(device)
     for kind in ic["masks"]:
         mask = inpaint.make_mask(kind, ne, size, generator=torch.Generator().manual_seed(0)).to(device)
         hole = 1 - mask
@@ -204,23 +212,29 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         t0 = time.perf_counter()
         bh = inpaint.biharmonic(xi.cpu(), mask.cpu()).to(device)
         results = {"biharmonic": (bh, time.perf_counter() - t0, None)}
-        for method, r in (("polydiff-repaint", ic["resample"]), ("polydiff-replacement", 1)):
-            out, secs, nfe = timed_nfe(gen_net, ne, inpaint.inpaint,
-                gen_net, proc, xi, mask, steps=ic["steps"], solver="ddpm", jump_length=ic["jump_length"],
-                resample=r, cond=null, generator=torch.Generator(device).manual_seed(2))
+        t0 = time.perf_counter()
+        ex = inpaint.exemplar_fill(xi, mask, x_tr.to(device))  # the known pixels' best training match
+        results["exemplar-fill"] = (ex, time.perf_counter() - t0, None)
+        repaint = inpaint.repaint_settings(ic["steps"], ic["resample"])
+        for method, kw in (("polydiff-repaint", repaint),
+                           ("polydiff-replacement", {"steps": ic["steps"], "jump_length": 1, "resample": 1})):
+            out, secs, nfe = timed_nfe(uncond, ne, inpaint.inpaint, uncond, proc, xi, mask, solver="ddpm",
+                                       generator=torch.Generator(device).manual_seed(2), **kw)
             results[method] = (out, secs, nfe)
         for method, (out, secs, nfe) in results.items():
-            rec("inpaint", setting, method, "PSNR-hole", metrics.masked_psnr(out, xi, hole), True, nfe, secs, ne)
-            rec("inpaint", setting, method, "SSIM", metrics.ssim(out, xi), True, nfe, secs, ne)
+            # headline: the inpainted digit's class and realism; PSNR-hole and SSIM secondary
+            for metric, value in metrics.inpainting_scores(clf, out, yi, real.to(device), truth=xi,
+                                                           hole=hole).items():
+                rec("inpaint", setting, method, metric, value, metric != "classifier-frechet", nfe, secs, ne)
         plots.save_side_by_side([("input", xi * mask), ("biharmonic", results["biharmonic"][0]),
                                  ("replacement", results["polydiff-replacement"][0]),
                                  ("RePaint", results["polydiff-repaint"][0]), ("truth", xi)],
                                 out_dir / f"inpaint_{kind}.png")
         nn_ = cfg.get("n_nfe", ne)  # the quality-vs-NFE table uses the first n_nfe images
         for solver, st, r, j in ic.get("nfe_table", ()) if kind == "center" else ():
-            out, secs, nfe = timed_nfe(gen_net, nn_, inpaint.inpaint,
-                gen_net, proc, xi[:nn_], mask[:nn_], steps=st, solver=solver, jump_length=j, resample=r,
-                cond={"y": null["y"][:nn_]}, generator=torch.Generator(device).manual_seed(2))
+            out, secs, nfe = timed_nfe(uncond, nn_, inpaint.inpaint,
+                uncond, proc, xi[:nn_], mask[:nn_], steps=st, solver=solver, jump_length=j, resample=r,
+                generator=torch.Generator(device).manual_seed(2))
             rec("inpaint", f"{setting}-nfe", f"polydiff-{solver}-{st}x{r}", "PSNR-hole",
                 metrics.masked_psnr(out, xi[:nn_], hole[:nn_]), True, nfe, secs, nn_)
         if ic.get("nfe_table") and kind == "center":
@@ -231,7 +245,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     say("train SR3 U-Net")
     f = cfg["sr_factor"]
     sr_net, _ = trained(cache, "superres", "superres", x_tr, y_tr, device, steps=steps["superres"], lr=1e-3,
-                        net_kwargs=net_kw, factor=f, **common)
+                        net_kwargs={**net_kw, "prediction": "v"}, factor=f, **common)
     say("super-resolution")
     hr = x_te[2000:2000 + ne].to(device)
     lr = superres.downsample(hr, f)
@@ -241,6 +255,10 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
         results[method] = timed_nfe(sr_net, ne, superres.super_resolve,
             sr_net, proc, lr, f, steps=S, solver="ddim", consistent=cons,
+            generator=torch.Generator(device).manual_seed(3))
+        k = cfg.get("sr_mean_k", 8)  # the posterior mean's estimate: a regression model's target
+        results[f"{method}-mean{k}"] = timed_nfe(sr_net, ne, superres.super_resolve_mean,
+            sr_net, proc, lr, f, k, steps=S, solver="ddim", consistent=cons,
             generator=torch.Generator(device).manual_seed(3))
     if "superres-regression" in steps:
         reg_net, _ = trained(cache, "sr-regression", "superres-regression", x_tr, y_tr, device,

@@ -52,6 +52,12 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     assert (tmp_path / "superres.png").exists() and (tmp_path / "inpaint_center.png").exists()
     assert (tmp_path / "anomaly_brain.png").exists() and (tmp_path / "segment_mni152.png").exists()
     assert stages[-1] == "done"
+    inp = {(r["method"], r["metric"]) for r in recs if r["task"] == "inpaint"}
+    for method in ("biharmonic", "exemplar-fill", "polydiff-repaint", "polydiff-replacement"):
+        assert {(method, m) for m in ("classifier-accuracy", "classifier-frechet", "PSNR-hole", "SSIM")} <= inp
+    assert not [r for r in recs if r["method"] == "polydiff-uncond(w=0)" and r["metric"] == "classifier-accuracy"]
+    sr = {r["method"]: r["nfe"] for r in recs if r["task"] == "superres"}
+    assert sr["polydiff-sr3-mean8"] == 8 * sr["polydiff-sr3"]
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
     recs2 = bench.run("quick", tmp_path)  # second run: only evaluates
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached
