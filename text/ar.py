@@ -72,6 +72,12 @@ class ARBaseline(nn.Module):
         """Mean per-token NLL of the counted tokens."""
         return ar_loss(self.net, ids, self.loss_mask(ids))
 
+    def nll(self, ids: Tensor, *, batch_size: int = 256):
+        """Exact held-out NLL of the rows ``ids`` over the tokens of :meth:`loss_mask`
+        (:func:`~polydiff.text.likelihood.ar_nll`, a :class:`~polydiff.text.likelihood.HeldOutNLL`)."""
+        from .likelihood import ar_nll
+        return ar_nll(self.net, ids, self.loss_mask(ids), batch_size=batch_size)
+
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, *, temperature: float = 1.0,
                    top_k: int | None = None, generator: torch.Generator | None = None) -> Tensor:
