@@ -25,12 +25,15 @@ import torch
 from polydiff.core.discrete_state import MaskedDiffusion, masked_sample, mdlm_loss
 from torch import Tensor, nn
 
+from .decoding import confidence_sample
 from .diffuseq import encode_sources
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
 
-__all__ = ["MaskedConfig", "MaskedDiffusionLM", "length_layout", "masked_nelbo", "masked_prior"]
+__all__ = ["SOLVERS", "MaskedConfig", "MaskedDiffusionLM", "length_layout", "masked_nelbo", "masked_prior"]
+
+SOLVERS = ("ancestral", "confidence")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def masked_nelbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_l
     source, EOS and pad slots fixed), one draw of ``t`` per row (``t`` given: those times).
     ``net(z) -> (logits, length_logits)`` is a :class:`~polydiff.text.nets.TokenDenoiser`.
     """
+    if isinstance(ids, Tensor) and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= process.vocab_size):
+        raise ValueError(f"token ids outside [0, {process.vocab_size}): got [{int(ids.min())}, {int(ids.max())}]")
     n, scored = length_layout(ids, src_len, eos_id)
     seen: dict[str, Tensor] = {}
 
@@ -186,11 +191,15 @@ class MaskedDiffusionLM(nn.Module):
 
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50, *,
-                   temperature: float = 1.0, truncate: bool = False,
+                   temperature: float = 1.0, truncate: bool = False, solver: str = "ancestral",
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """Targets ``[B, tgt_len]`` for ``sources`` (seq2seq) or ``n`` rows ``[n, seq_len]``:
-        a length from ``p(n | source)``, then MDLM's ancestral sampler over the ``n`` masks
-        (``temperature`` applies to both; 0 is greedy)."""
+        a length from ``p(n | source)``, then ``solver`` over the ``n`` masks: ``ancestral``
+        (MDLM's sampler, random order) or ``confidence`` (MaskGIT's most-confident-first,
+        :func:`~polydiff.text.decoding.confidence_sample`). ``temperature`` applies to the
+        length and the tokens; 0 is greedy."""
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
         c, tok = self.config, self.tokenizer
         if c.src_len == 0:
             if sources is not None:
@@ -204,22 +213,26 @@ class MaskedDiffusionLM(nn.Module):
             prefix = encode_sources(tok, sources, c.src_len, truncate)
         z, fixed = masked_prior(self.net, tok.mask_id, tok.pad_id, tok.eos_id, prefix, self.tgt_len,
                                 temperature=temperature, generator=generator)
-        out = masked_sample(self.denoiser, self.process, steps=steps, x=z, fixed=fixed,
-                            temperature=temperature, generator=generator)
+        if solver == "confidence":
+            out = confidence_sample(self.denoiser, z, fixed, steps=steps, mask_id=tok.mask_id,
+                                    temperature=temperature, generator=generator)
+        else:
+            out = masked_sample(self.denoiser, self.process, steps=steps, x=z, fixed=fixed,
+                                temperature=temperature, generator=generator)
         return out[:, c.src_len:]
 
     def generate(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50,
                  solver: str = "ancestral", **kw) -> list[str]:
-        """``n`` texts per source (or ``n`` unconditional ones); the only solver is MDLM's
-        ancestral sampler."""
-        if solver != "ancestral":
-            raise ValueError(f"masked diffusion decodes with solver='ancestral', got {solver!r}")
+        """``n`` texts per source (or ``n`` unconditional ones), decoded by ``solver``
+        (``ancestral`` or ``confidence``, see :meth:`sample_ids`)."""
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
         if sources is None:
-            return self.tokenizer.decode_batch(self.sample_ids(None, n, steps, **kw))
+            return self.tokenizer.decode_batch(self.sample_ids(None, n, steps, solver=solver, **kw))
         if isinstance(sources, str):
             raise TypeError("sources must be a list of strings, not one str")
         reps = [s for s in sources for _ in range(n)]
-        return self.tokenizer.decode_batch(self.sample_ids(reps, 1, steps, **kw))
+        return self.tokenizer.decode_batch(self.sample_ids(reps, 1, steps, solver=solver, **kw))
 
     def save(self, directory: str | Path) -> None:
         from .diffusion_lm import save_model
