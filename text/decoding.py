@@ -18,7 +18,8 @@ from torch import Tensor
 __all__ = ["confidence_sample"]
 
 
-def _uniform(shape, generator) -> Tensor:
+def uniform_draws(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
+    """``U[0, 1)`` draws (float64); ``generator`` may be a list with one generator per row."""
     if isinstance(generator, (list, tuple)):
         if len(generator) != shape[0]:
             raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
@@ -60,7 +61,7 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
         if temperature == 0:
             tok = logp.argmax(-1)
         else:  # Gumbel-max draw from softmax(logits / temperature)
-            g = -torch.log(-torch.log(_uniform(logp.shape, generator).clamp_min(1e-300)))
+            g = -torch.log(-torch.log(uniform_draws(logp.shape, generator).clamp_min(1e-300)))
             tok = (logp / temperature + g).argmax(-1)
         conf = logp.gather(-1, tok[..., None]).squeeze(-1).masked_fill(~masked, -math.inf)
         stay = torch.ceil(free.double() * math.cos(0.5 * math.pi * (k + 1) / steps)).long()

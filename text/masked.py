@@ -25,7 +25,7 @@ import torch
 from polydiff.core.discrete_state import MaskedDiffusion, masked_sample, mdlm_loss
 from torch import Tensor, nn
 
-from .decoding import confidence_sample
+from .decoding import confidence_sample, uniform_draws
 from .diffuseq import encode_sources
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
@@ -109,20 +109,12 @@ def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix:
     if temperature == 0:
         n = length_logits.argmax(-1)
     else:  # Gumbel-max with one generator per row when given a list
-        u = _uniform(length_logits.shape, generator).clamp(1e-20, 1 - 1e-7)
+        u = uniform_draws(length_logits.shape, generator).clamp(1e-20, 1 - 1e-7)
         n = (length_logits.double() / temperature - torch.log(-torch.log(u))).argmax(-1)
     pos = torch.arange(tgt_len, device=z.device)[None]
     tail = torch.where(pos < n[:, None], mask_id, torch.where(pos == n[:, None], eos_id, pad_id))
     z[:, S:] = tail
     return z, z != mask_id
-
-
-def _uniform(shape, generator) -> Tensor:
-    if isinstance(generator, (list, tuple)):
-        if len(generator) != shape[0]:
-            raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
-        return torch.stack([torch.rand(shape[1:], generator=g, dtype=torch.float64) for g in generator])
-    return torch.rand(shape, generator=generator, dtype=torch.float64)
 
 
 class MaskedDiffusionLM(nn.Module):

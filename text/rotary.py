@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RotaryEncoder", "rotary_tables", "apply_rotary"]
+__all__ = ["RotaryEncoder", "apply_rotary", "rotary_tables"]
 
 
 def rotary_tables(length: int, head_dim: int, *, base: float = 10000.0,

@@ -201,7 +201,7 @@ def test_pad_and_eos_slots_never_enter_the_masked_objective(tok):
     with torch.no_grad():
         a, ta = masked_nelbo(Spy(False), m.process, ids, src_len=16, eos_id=tok.eos_id,
                              generator=torch.Generator().manual_seed(0))
-        b, tb = masked_nelbo(Spy(True), m.process, ids, src_len=16, eos_id=tok.eos_id,
+        b, _ = masked_nelbo(Spy(True), m.process, ids, src_len=16, eos_id=tok.eos_id,
                              generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and torch.equal(ta, n + 1)
     for z in seen:  # only the n target-token slots are ever masked
