@@ -36,7 +36,8 @@ class ARBaseline(nn.Module):
         if tokenizer.vocab_size != config.vocab_size:
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
-        self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads)
+        self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
+                                 config.dropout)
 
     @property
     def tgt_len(self) -> int:

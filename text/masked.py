@@ -126,7 +126,7 @@ class MaskedDiffusionLM(nn.Module):
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
         self.net = TokenDenoiser(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
-                                 src_len=config.src_len)
+                                 config.dropout, src_len=config.src_len)
         self.process = MaskedDiffusion(config.vocab_size, tokenizer.mask_id, config.schedule)
 
     @property

@@ -63,27 +63,30 @@ def attribute_labels(examples: list[E2EExample], attributes: list[str]) -> torch
 
 def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 48, emb_dim: int = 16,
                 hidden: int = 128, layers: int = 4, heads: int = 4, T: int = 2000,
-                attributes: list[str] | None = None) -> nn.Module:
+                attributes: list[str] | None = None, dropout: float = 0.0) -> nn.Module:
     """A fresh model of ``kind`` (one of :data:`MODELS`) with shared sizes."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
     V = tok.vocab_size
     if kind == "diffusion-lm":
         from .diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
-        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, hidden, layers, heads, emb_dim=emb_dim, T=T),
+        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, hidden, layers, heads, dropout=dropout,
+                                                    emb_dim=emb_dim, T=T),
                            tok, attributes or [])
     if kind == "diffuseq":
         from .diffuseq import DiffuSeq
         from .diffusion_lm import EmbeddingDiffusionConfig
         return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, hidden, layers, heads, src_len,
-                                                 emb_dim=emb_dim, T=T), tok)
+                                                 dropout=dropout, emb_dim=emb_dim, T=T), tok)
     if kind == "masked":
         from .masked import MaskedConfig, MaskedDiffusionLM
-        return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
+        return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len,
+                                              dropout=dropout), tok)
     from .ar import ARBaseline, ARConfig
     if kind == "ar":
-        return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
-    return ARBaseline(ARConfig(V, tgt_len + 1, hidden, layers, heads, src_len=0), tok)
+        return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len,
+                                   dropout=dropout), tok)
+    return ARBaseline(ARConfig(V, tgt_len + 1, hidden, layers, heads, src_len=0, dropout=dropout), tok)
 
 
 def training_rows(model: nn.Module, kind: str, examples: list[E2EExample]) -> torch.Tensor:
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout of the transformer layers")
     p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"))
     p.add_argument("--ema-decay", type=float, default=0.999)
     p.add_argument("--eval-every", type=int, default=0,
@@ -203,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     data = prepare_e2e(a.data, vocab_size=a.vocab_size, cache_dir=Path(a.out) / "tokenizer-cache")
     model = build_model(a.model, data.tokenizer, src_len=a.src_len, tgt_len=a.tgt_len, emb_dim=a.emb_dim,
-                        hidden=a.hidden, layers=a.layers, heads=a.heads, T=a.T, attributes=data.attributes)
+                        hidden=a.hidden, layers=a.layers, heads=a.heads, T=a.T, attributes=data.attributes,
+                        dropout=a.dropout)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=min(200, a.steps // 10),
                       lr_schedule=a.lr_schedule, ema_decay=a.ema_decay, device=a.device, seed=a.seed,
                       log_every=max(1, a.steps // 20), ckpt_dir=str(Path(a.out) / "run"), eval_every=a.eval_every)

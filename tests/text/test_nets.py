@@ -98,3 +98,19 @@ def test_token_denoiser_bad_input():
         net(torch.zeros(1, 12))
     with pytest.raises(ValueError, match="src_len must be in"):
         TokenDenoiser(20, 12, hidden=32, layers=1, heads=4, src_len=12)
+
+
+def test_config_dropout_reaches_every_text_network(tok):
+    from polydiff.text.ar import ARBaseline, ARConfig
+    from polydiff.text.diffuseq import DiffuSeq
+    from polydiff.text.diffusion_lm import EmbeddingDiffusionConfig
+    from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM
+    V = tok.vocab_size
+    models = [MaskedDiffusionLM(MaskedConfig(V, 20, 16, 1, 2, src_len=8, dropout=0.1), tok),
+              ARBaseline(ARConfig(V, 20, 16, 1, 2, src_len=8, dropout=0.1), tok),
+              DiffuSeq(EmbeddingDiffusionConfig(V, 20, 16, 1, 2, src_len=8, dropout=0.1, T=10), tok)]
+    for m in models:
+        ps = {mod.p for mod in m.net.modules() if isinstance(mod, torch.nn.Dropout)}
+        assert ps == {0.1}, type(m).__name__
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.5"):
+        MaskedConfig(V, 20, dropout=1.5)
