@@ -14,7 +14,13 @@ Rooms:
   rounding, clamping, classifier-guided control, infilling.
 - :mod:`~polydiff.text.diffuseq` — DiffuSeq (Gong et al. 2023): partial noising, anchoring,
   MBR decoding.
-- :mod:`~polydiff.text.masked` — masked (absorbing-state) diffusion (Sahoo et al. 2024, MDLM).
+- :mod:`~polydiff.text.rotary` — the rotary-position transformer encoder of the masked denoiser.
+- :mod:`~polydiff.text.masked` — masked (absorbing-state) diffusion (Sahoo et al. 2024, MDLM),
+  with the length factorisation ``p(n | source) p(tokens | n, source)`` (no PAD in the objective).
+- :mod:`~polydiff.text.decoding` — MaskGIT confidence-ordered decoding of the masked model.
+- :mod:`~polydiff.text.likelihood` — held-out NLL per real token: AR exact, MDLM's ELBO.
+- :mod:`~polydiff.text.synthetic` — an order-2 Markov chain with exact entropy and exact
+  denoiser (the truth the likelihoods are tested against).
 - :mod:`~polydiff.text.metrics` — BLEU (sacreBLEU and sentence-level method 4), ROUGE-L,
   self-BLEU, distinct-n, control success, perplexity.
 - ``python -m polydiff.text.train`` and :mod:`polydiff.bench.text`.

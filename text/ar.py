@@ -36,7 +36,8 @@ class ARBaseline(nn.Module):
         if tokenizer.vocab_size != config.vocab_size:
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
-        self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads)
+        self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
+                                 config.dropout)
 
     @property
     def tgt_len(self) -> int:
@@ -71,6 +72,12 @@ class ARBaseline(nn.Module):
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mean per-token NLL of the counted tokens."""
         return ar_loss(self.net, ids, self.loss_mask(ids))
+
+    def nll(self, ids: Tensor, *, batch_size: int = 256):
+        """Exact held-out NLL of the rows ``ids`` over the tokens of :meth:`loss_mask`
+        (:func:`~polydiff.text.likelihood.ar_nll`, a :class:`~polydiff.text.likelihood.HeldOutNLL`)."""
+        from .likelihood import ar_nll
+        return ar_nll(self.net, ids, self.loss_mask(ids), batch_size=batch_size)
 
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, *, temperature: float = 1.0,

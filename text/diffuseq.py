@@ -99,7 +99,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
-                                       config.hidden, config.layers, config.heads)
+                                       config.hidden, config.layers, config.heads, config.dropout)
         self.process = embedding_process(config)
 
     @property

@@ -267,7 +267,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
-                                       config.hidden, config.layers, config.heads)
+                                       config.hidden, config.layers, config.heads, config.dropout)
         self.process = embedding_process(config)
         self.attributes = list(attributes)
         self.classifier = (NoisyEmbeddingClassifier(config.emb_dim, config.seq_len, len(self.attributes))

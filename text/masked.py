@@ -7,6 +7,13 @@ is its ancestral sampler (:func:`polydiff.core.discrete_state.masked_sample`) at
 of steps. For data-to-text the sequence uses DiffuSeq's layout ``[source | <sep> | pads]
 [target | EOS | pads]``: source positions are ``fixed`` (never masked, never scored), the
 masked-diffusion counterpart of partial noising.
+
+**Length and padding.** A row's target is ``n`` tokens, EOS, pads. The model factorises
+``p(target | source) = p(n | source) p(tokens | n, source)`` (Mask-Predict, Ghazvininejad et
+al. 2019): the EOS and pad slots are fixed once ``n`` is known, so no PAD slot is ever masked
+or scored, and the negative ELBO of a row (:func:`masked_nelbo`) is
+``-log p(n | source) + MDLM NELBO of the n tokens``, an upper bound on the row's exact NLL
+that counts ``n + 1`` real tokens (text and EOS), as the autoregressive NLL does.
 """
 from __future__ import annotations
 
@@ -18,12 +25,15 @@ import torch
 from polydiff.core.discrete_state import MaskedDiffusion, masked_sample, mdlm_loss
 from torch import Tensor, nn
 
+from .decoding import confidence_sample, uniform_draws
 from .diffuseq import encode_sources
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
 
-__all__ = ["MaskedConfig", "MaskedDiffusionLM"]
+__all__ = ["SOLVERS", "MaskedConfig", "MaskedDiffusionLM", "length_layout", "masked_nelbo", "masked_prior"]
+
+SOLVERS = ("ancestral", "confidence")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,79 @@ class MaskedConfig(TokenModelConfig):
     schedule: str = "linear"
 
 
+def length_layout(ids: Tensor, src_len: int, eos_id: int) -> tuple[Tensor, Tensor]:
+    """``(n [B], scored [B, L])``: the number of target tokens before the first EOS of the
+    target half ``ids[:, src_len:]``, and the bool mask of those ``n`` positions (the only
+    ones the masked objective corrupts and scores).
+
+    Raises:
+        ValueError: a row has no EOS in its target half.
+    """
+    if not isinstance(ids, Tensor) or ids.ndim != 2:
+        raise ValueError(f"ids must be a [B, L] tensor, got {getattr(ids, 'shape', type(ids).__name__)}")
+    if not 0 <= src_len < ids.shape[1]:
+        raise ValueError(f"src_len must be in [0, L={ids.shape[1]}), got {src_len}")
+    is_eos = ids[:, src_len:] == eos_id
+    missing = ~is_eos.any(1)
+    if missing.any():
+        k = int(missing.nonzero()[0])
+        raise ValueError(f"row {k} has no EOS (id {eos_id}) at positions >= src_len={src_len}")
+    n = is_eos.int().argmax(1)
+    scored = torch.zeros_like(ids, dtype=torch.bool)
+    scored[:, src_len:] = torch.arange(ids.shape[1] - src_len, device=ids.device)[None] < n[:, None]
+    return n, scored
+
+
+def masked_nelbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_len: int, eos_id: int,
+                 generator: torch.Generator | None = None, t: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Negative ELBO of each row in nats ``[B]`` and its real-token count ``n + 1`` ``[B]``.
+
+    ``-log p(n | source)`` (the net's length logits) ``+`` MDLM's NELBO of the ``n`` target
+    tokens (Sahoo et al. 2024, eq. 10; :func:`~polydiff.core.discrete_state.mdlm_loss` with the
+    source, EOS and pad slots fixed), one draw of ``t`` per row (``t`` given: those times).
+    ``net(z) -> (logits, length_logits)`` is a :class:`~polydiff.text.nets.TokenDenoiser`.
+    """
+    if isinstance(ids, Tensor) and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= process.vocab_size):
+        raise ValueError(f"token ids outside [0, {process.vocab_size}): got [{int(ids.min())}, {int(ids.max())}]")
+    n, scored = length_layout(ids, src_len, eos_id)
+    seen: dict[str, Tensor] = {}
+
+    def model(z: Tensor, _t: Tensor) -> Tensor:  # MDLM's denoiser takes no time input
+        logits, seen["length"] = net(z)
+        return logits
+
+    per_token = mdlm_loss(model, process, ids, generator=generator, t=t, fixed=~scored)
+    length_logits = seen["length"]
+    if length_logits.shape != (ids.shape[0], ids.shape[1] - src_len):
+        raise ValueError(f"length logits must be [{ids.shape[0]}, {ids.shape[1] - src_len}], "
+                         f"got {tuple(length_logits.shape)}")
+    length_nll = nn.functional.cross_entropy(length_logits.float(), n, reduction="none")
+    return per_token * n.to(per_token.dtype) + length_nll.to(per_token.dtype), n + 1
+
+
+def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix: Tensor, tgt_len: int, *,
+                 temperature: float = 1.0,
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None) -> tuple[Tensor, Tensor]:
+    """The decoder's start ``(z [B, S + tgt_len], fixed [B, S + tgt_len])``: the given
+    ``prefix`` ``[B, S]`` (the source half; ``S = 0`` unconditional), a length ``n`` drawn
+    from the net's ``p(n | prefix)`` (``temperature = 0``: its mode), ``n`` masks, EOS, pads.
+    ``fixed`` marks everything but the ``n`` masks."""
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    B, S = prefix.shape
+    z = torch.cat([prefix, torch.full((B, tgt_len), mask_id, dtype=torch.long, device=prefix.device)], 1)
+    _, length_logits = net(z)
+    if temperature == 0:
+        n = length_logits.argmax(-1)
+    else:  # Gumbel-max with one generator per row when given a list
+        u = uniform_draws(length_logits.shape, generator).clamp(1e-20, 1 - 1e-7)
+        n = (length_logits.double() / temperature - torch.log(-torch.log(u))).argmax(-1)
+    pos = torch.arange(tgt_len, device=z.device)[None]
+    tail = torch.where(pos < n[:, None], mask_id, torch.where(pos == n[:, None], eos_id, pad_id))
+    z[:, S:] = tail
+    return z, z != mask_id
+
+
 class MaskedDiffusionLM(nn.Module):
     """Token denoiser + core's :class:`~polydiff.core.discrete_state.MaskedDiffusion`."""
 
@@ -42,7 +125,8 @@ class MaskedDiffusionLM(nn.Module):
         if tokenizer.vocab_size != config.vocab_size:
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
         self.config, self.tokenizer = config, tokenizer
-        self.net = TokenDenoiser(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads)
+        self.net = TokenDenoiser(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
+                                 config.dropout, src_len=config.src_len)
         self.process = MaskedDiffusion(config.vocab_size, tokenizer.mask_id, config.schedule)
 
     @property
@@ -71,52 +155,76 @@ class MaskedDiffusionLM(nn.Module):
         return self.tokenizer.encode_batch(texts, self.config.seq_len, truncate=truncate)
 
     def loss_fn(self):
-        """``loss_fn(net, batch, generator)`` for the core Trainer: mean MDLM NELBO per token."""
-        proc, src_len = self.process, self.config.src_len
+        """``loss_fn(net, batch, generator)`` for the core Trainer: the batch's negative ELBO
+        per real token (:func:`masked_nelbo` summed over rows / their ``n + 1`` tokens)."""
+        proc, src_len, eos = self.process, self.config.src_len, self.tokenizer.eos_id
 
         def loss_fn(net, batch: Tensor, generator=None) -> Tensor:
-            fixed = None
-            if src_len:
-                fixed = torch.zeros(batch.shape, dtype=torch.bool, device=batch.device)
-                fixed[:, :src_len] = True
-            return mdlm_loss(net, proc, batch, generator=generator, fixed=fixed).mean()
+            nats, tokens = masked_nelbo(net, proc, batch, src_len=src_len, eos_id=eos, generator=generator)
+            return nats.sum() / tokens.sum()
 
         return loss_fn
 
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Negative ELBO per real token of the rows ``ids`` (one ``t`` draw per row)."""
         return self.loss_fn()(self.net, ids, generator)
+
+    def nll(self, ids: Tensor, *, samples: int = 16, batch_size: int = 256,
+            generator: torch.Generator | None = None):
+        """Held-out negative ELBO of the rows ``ids`` per real token
+        (:func:`~polydiff.text.likelihood.masked_elbo`, a :class:`~polydiff.text.likelihood.HeldOutNLL`)."""
+        from .likelihood import masked_elbo
+        return masked_elbo(self.net, self.process, ids, src_len=self.config.src_len, eos_id=self.tokenizer.eos_id,
+                           samples=samples, batch_size=batch_size, generator=generator)
+
+    def denoiser(self, z: Tensor, t: Tensor | None = None) -> Tensor:
+        """Core's token-model contract ``model(z, t) -> logits``; ``t`` is unused (no time input)."""
+        return self.net(z)[0]
 
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50, *,
-                   temperature: float = 1.0, truncate: bool = False,
+                   temperature: float = 1.0, truncate: bool = False, solver: str = "ancestral",
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
-        """Targets ``[B, tgt_len]`` for ``sources`` (seq2seq) or ``n`` rows ``[n, seq_len]``."""
-        c = self.config
+        """Targets ``[B, tgt_len]`` for ``sources`` (seq2seq) or ``n`` rows ``[n, seq_len]``:
+        a length from ``p(n | source)``, then ``solver`` over the ``n`` masks: ``ancestral``
+        (MDLM's sampler, random order) or ``confidence`` (MaskGIT's most-confident-first,
+        :func:`~polydiff.text.decoding.confidence_sample`). ``temperature`` applies to the
+        length and the tokens; 0 is greedy."""
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
+        c, tok = self.config, self.tokenizer
         if c.src_len == 0:
             if sources is not None:
                 raise ValueError("this masked LM is unconditional: pass sources=None")
-            return masked_sample(self.net, self.process, (n, c.seq_len), steps=steps,
-                                 temperature=temperature, generator=generator)
-        if sources is None:
-            raise ValueError("a seq2seq masked LM needs sources")
-        src = encode_sources(self.tokenizer, sources, c.src_len, truncate)
-        x = torch.cat([src, torch.full((len(src), self.tgt_len), self.tokenizer.mask_id)], 1)
-        out = masked_sample(self.net, self.process, steps=steps, x=x, fixed=self.fixed_mask(len(src)),
-                            temperature=temperature, generator=generator)
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"n must be a positive int, got {n!r}")
+            prefix = torch.zeros(n, 0, dtype=torch.long)
+        else:
+            if sources is None:
+                raise ValueError("a seq2seq masked LM needs sources")
+            prefix = encode_sources(tok, sources, c.src_len, truncate)
+        z, fixed = masked_prior(self.net, tok.mask_id, tok.pad_id, tok.eos_id, prefix, self.tgt_len,
+                                temperature=temperature, generator=generator)
+        if solver == "confidence":
+            out = confidence_sample(self.denoiser, z, fixed, steps=steps, mask_id=tok.mask_id,
+                                    temperature=temperature, generator=generator)
+        else:
+            out = masked_sample(self.denoiser, self.process, steps=steps, x=z, fixed=fixed,
+                                temperature=temperature, generator=generator)
         return out[:, c.src_len:]
 
     def generate(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50,
                  solver: str = "ancestral", **kw) -> list[str]:
-        """``n`` texts per source (or ``n`` unconditional ones); the only solver is MDLM's
-        ancestral sampler."""
-        if solver != "ancestral":
-            raise ValueError(f"masked diffusion decodes with solver='ancestral', got {solver!r}")
+        """``n`` texts per source (or ``n`` unconditional ones), decoded by ``solver``
+        (``ancestral`` or ``confidence``, see :meth:`sample_ids`)."""
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
         if sources is None:
-            return self.tokenizer.decode_batch(self.sample_ids(None, n, steps, **kw))
+            return self.tokenizer.decode_batch(self.sample_ids(None, n, steps, solver=solver, **kw))
         if isinstance(sources, str):
             raise TypeError("sources must be a list of strings, not one str")
         reps = [s for s in sources for _ in range(n)]
-        return self.tokenizer.decode_batch(self.sample_ids(reps, 1, steps, **kw))
+        return self.tokenizer.decode_batch(self.sample_ids(reps, 1, steps, solver=solver, **kw))
 
     def save(self, directory: str | Path) -> None:
         from .diffusion_lm import save_model

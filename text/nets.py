@@ -2,11 +2,13 @@
 
 - :class:`TransformerDenoiser` — Diffusion-LM / DiffuSeq denoiser (Li et al. 2022, §4;
   Gong et al. 2023, §3): learned word embeddings ``E`` (``[V, D]``), a bidirectional
-  transformer over ``x_t`` (``[B, L, D]``) with a sinusoidal time embedding, predicting
+  transformer over ``x_t`` (``[B, L, D]``) with N(0, 1) learned positions, a LayerNorm on
+  the summed input and time through a zero-initialised adaptive LayerNorm, predicting
   ``x0``; the LM head is tied to ``E`` (``logits = x E^T``, the rounding term's
   ``p(w | x)``).
 - :class:`TokenDenoiser` — the masked-diffusion network over token ids (MDLM, Sahoo et al.
-  2024): ids (``<mask>`` included) to logits.
+  2024): ids (``<mask>`` included) to logits, without a time input, plus the length
+  distribution ``p(n | source)``.
 - :class:`ARTransformer` — the autoregressive baseline (causal, tied LM head).
 - :class:`NoisyEmbeddingClassifier` — ``p(c | x_t, t)`` for classifier-guided control on
   noisy embeddings (Li et al. 2022, §5.2).
@@ -19,6 +21,8 @@ import math
 
 import torch
 from torch import Tensor, nn
+
+from .rotary import RotaryEncoder
 
 __all__ = [
     "ARTransformer",
@@ -68,6 +72,13 @@ def _check_ids(ids: Tensor, vocab_size: int, seq_len: int) -> None:
 class TransformerDenoiser(nn.Module):
     """``x0_hat = net(x_t, t)`` over ``[B, L, D]`` embeddings, with tied embeddings/LM head.
 
+    The input is ``LayerNorm(in_proj(x_t) + P)`` with learned positions ``P ~ N(0, 1)``, as in
+    the DiffuSeq reference (Gong et al. 2023): positions as strong as the tokens, so a slot of
+    pure noise still knows where it sits. Time enters through an adaptive LayerNorm
+    ``h (1 + s(t)) + b(t)`` whose projection starts at zero (adaLN-zero, Peebles & Xie 2023,
+    §3.2): at initialisation the network sees the tokens and positions only, and the time
+    signal can modulate them but never replace them.
+
     Args:
         vocab_size: ``V``. seq_len: maximum ``L``. emb_dim: ``D`` (16 for E2E in Li et al.).
         hidden, layers, heads, dropout: transformer size.
@@ -82,8 +93,11 @@ class TransformerDenoiser(nn.Module):
         self.embed = nn.Embedding(vocab_size, emb_dim)
         nn.init.normal_(self.embed.weight, std=1.0)  # unit-scale embeddings, as the prior
         self.in_proj = nn.Sequential(nn.Linear(emb_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden))
-        self.pos = nn.Parameter(torch.randn(1, seq_len, hidden) * 0.02)
-        self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.pos = nn.Parameter(torch.randn(1, seq_len, hidden))
+        self.in_norm = nn.LayerNorm(hidden, elementwise_affine=False)
+        self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2 * hidden))
+        nn.init.zeros_(self.time[-1].weight)
+        nn.init.zeros_(self.time[-1].bias)
         self.encoder = _encoder(hidden, layers, heads, dropout)
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.Tanh(),
                                  nn.Linear(hidden, emb_dim))
@@ -98,39 +112,74 @@ class TransformerDenoiser(nn.Module):
         return x @ self.embed.weight.t()
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        """``x0_hat`` ``[B, L, D]`` from ``x_t`` ``[B, L, D]`` and times ``t`` (scalar or ``[B]``)."""
         if x.ndim != 3 or x.shape[-1] != self.emb_dim or x.shape[1] > self.seq_len:
             raise ValueError(f"x must be [B, L<={self.seq_len}, {self.emb_dim}], got {tuple(x.shape)}")
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
-        h = self.in_proj(x) + self.pos[:, : x.shape[1]]
-        h = h + self.time(timestep_embedding(t, self.hidden))[:, None]
-        return self.out(self.encoder(h))
+        t = _batch_times(t, x)
+        h = self.in_norm(self.in_proj(x) + self.pos[:, : x.shape[1]])
+        scale, shift = self.time(timestep_embedding(t, self.hidden))[:, None].chunk(2, dim=-1)
+        return self.out(self.encoder(h * (1 + scale) + shift))
+
+
+def _batch_times(t, x: Tensor) -> Tensor:
+    t = torch.as_tensor(t, device=x.device)
+    if t.ndim > 1 or (t.ndim == 1 and t.shape[0] not in (1, x.shape[0])):
+        raise ValueError(f"t must be a scalar or of shape [{x.shape[0]}], got {tuple(t.shape)}")
+    return t.reshape(-1).expand(x.shape[0])
 
 
 class TokenDenoiser(nn.Module):
-    """Logits ``[B, L, V]`` of the clean tokens from ids with ``<mask>`` entries (MDLM).
+    """Masked-diffusion network over token ids (MDLM, Sahoo et al. 2024): ``net(z)`` returns
+    ``(logits [B, L, V], length_logits [B, L - src_len])``.
 
-    The time input is optional (MDLM's absorbing process needs none; Sahoo et al. 2024, §3.2)
-    and used when given, through a sinusoidal embedding of ``t`` scaled by ``t_scale``.
+    - **No time input**: under the absorbing process the masks already tell the noise level,
+      and with the SUBS parameterisation the denoising target does not depend on ``t``
+      (Sahoo et al. 2024, §3.2; their released models run without time conditioning).
+    - **Positions**: rotary embeddings in every attention layer
+      (:class:`~polydiff.text.rotary.RotaryEncoder`, as MDLM's DiT), over ``LayerNorm(E[z])``:
+      a ``<mask>`` slot differs from its neighbours by its offset to every other slot, at full
+      strength from the first step.
+    - **Length**: the first ``src_len`` positions (the source of a seq2seq row) attend only
+      to each other, so ``length_logits = head(mean of the source states)`` is a function of
+      the source alone: ``log p(n | source)`` for the number ``n`` of target tokens before
+      EOS (a learned categorical when ``src_len == 0``), as the length predictor of
+      Mask-Predict (Ghazvininejad et al. 2019, §3).
     """
 
     def __init__(self, vocab_size: int, seq_len: int, hidden: int = 128, layers: int = 4,
-                 heads: int = 4, dropout: float = 0.0, t_scale: float = 1000.0):
+                 heads: int = 4, dropout: float = 0.0, src_len: int = 0):
         super().__init__()
-        self.vocab_size, self.seq_len, self.hidden, self.t_scale = vocab_size, seq_len, hidden, t_scale
+        if min(vocab_size, seq_len, hidden, layers, heads) < 1 or hidden % heads:
+            raise ValueError("sizes must be positive and hidden divisible by heads")
+        if not 0 <= src_len < seq_len:
+            raise ValueError(f"src_len must be in [0, seq_len={seq_len}), got {src_len}")
+        self.vocab_size, self.seq_len, self.hidden, self.src_len = vocab_size, seq_len, hidden, src_len
+        self.tgt_len = seq_len - src_len
         self.embed = nn.Embedding(vocab_size, hidden)
         nn.init.normal_(self.embed.weight, std=0.02)  # GPT-2 init: the tied head starts near uniform
-        self.pos = nn.Parameter(torch.randn(1, seq_len, hidden) * 0.02)
-        self.time = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-        self.encoder = _encoder(hidden, layers, heads, dropout)
+        self.in_norm = nn.LayerNorm(hidden)
+        self.encoder = RotaryEncoder(hidden, layers, heads, dropout)
         self.norm = nn.LayerNorm(hidden)
+        self.length_head = nn.Linear(hidden, seq_len - src_len)
+        # no source: the head reads a learned unit-scale vector (as a LayerNormed source state
+        # would be), so Adam moves the length logits as fast as in the seq2seq case
+        self.length_query = nn.Parameter(torch.randn(hidden)) if src_len == 0 else None
 
-    def forward(self, ids: Tensor, t: Tensor | None = None) -> Tensor:
+    def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """``(logits [B, L, V], length_logits [B, seq_len - src_len])`` for ids ``[B, L]``
+        (``L == seq_len`` when ``src_len > 0``)."""
         _check_ids(ids, self.vocab_size, self.seq_len)
-        h = self.embed(ids) + self.pos[:, : ids.shape[1]]
-        if t is not None:
-            t = torch.as_tensor(t, device=ids.device).reshape(-1).expand(ids.shape[0])
-            h = h + self.time(timestep_embedding(t * self.t_scale, self.hidden))[:, None]
-        return self.norm(self.encoder(h)) @ self.embed.weight.t()
+        L, S = ids.shape[1], self.src_len
+        if S and L != self.seq_len:
+            raise ValueError(f"a seq2seq TokenDenoiser needs rows of seq_len={self.seq_len}, got {L}")
+        h = self.in_norm(self.embed(ids))
+        mask = None
+        if S:  # the source never reads the target: its states (and the length) depend on it alone
+            mask = torch.zeros(L, L, device=ids.device)
+            mask[:S, S:] = float("-inf")
+        h = self.norm(self.encoder(h, mask=mask))
+        pooled = h[:, :S].mean(1) if S else self.length_query.expand(len(h), -1)
+        return h @ self.embed.weight.t(), self.length_head(pooled)
 
 
 class ARTransformer(nn.Module):

@@ -24,7 +24,8 @@ from torch import nn
 from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
 from .tokenizer import Tokenizer, train_tokenizer
 
-__all__ = ["MODELS", "E2EData", "attribute_labels", "build_model", "main", "prepare_e2e", "train_model"]
+__all__ = ["MODELS", "E2EData", "attribute_labels", "build_model", "heldout_nll_fn", "main", "prepare_e2e",
+           "train_model"]
 
 MODELS = ("diffusion-lm", "diffuseq", "masked", "ar", "ar-lm")
 
@@ -62,27 +63,30 @@ def attribute_labels(examples: list[E2EExample], attributes: list[str]) -> torch
 
 def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 48, emb_dim: int = 16,
                 hidden: int = 128, layers: int = 4, heads: int = 4, T: int = 2000,
-                attributes: list[str] | None = None) -> nn.Module:
+                attributes: list[str] | None = None, dropout: float = 0.0) -> nn.Module:
     """A fresh model of ``kind`` (one of :data:`MODELS`) with shared sizes."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
     V = tok.vocab_size
     if kind == "diffusion-lm":
         from .diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
-        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, hidden, layers, heads, emb_dim=emb_dim, T=T),
+        return DiffusionLM(EmbeddingDiffusionConfig(V, tgt_len, hidden, layers, heads, dropout=dropout,
+                                                    emb_dim=emb_dim, T=T),
                            tok, attributes or [])
     if kind == "diffuseq":
         from .diffuseq import DiffuSeq
         from .diffusion_lm import EmbeddingDiffusionConfig
         return DiffuSeq(EmbeddingDiffusionConfig(V, src_len + tgt_len, hidden, layers, heads, src_len,
-                                                 emb_dim=emb_dim, T=T), tok)
+                                                 dropout=dropout, emb_dim=emb_dim, T=T), tok)
     if kind == "masked":
         from .masked import MaskedConfig, MaskedDiffusionLM
-        return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
+        return MaskedDiffusionLM(MaskedConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len,
+                                              dropout=dropout), tok)
     from .ar import ARBaseline, ARConfig
     if kind == "ar":
-        return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len), tok)
-    return ARBaseline(ARConfig(V, tgt_len + 1, hidden, layers, heads, src_len=0), tok)
+        return ARBaseline(ARConfig(V, src_len + tgt_len, hidden, layers, heads, src_len=src_len,
+                                   dropout=dropout), tok)
+    return ARBaseline(ARConfig(V, tgt_len + 1, hidden, layers, heads, src_len=0, dropout=dropout), tok)
 
 
 def training_rows(model: nn.Module, kind: str, examples: list[E2EExample]) -> torch.Tensor:
@@ -100,20 +104,44 @@ def training_rows(model: nn.Module, kind: str, examples: list[E2EExample]) -> to
 
 
 def _fit(net: nn.Module, loss_fn: Callable, dataset, cfg: TrainConfig, net_config: dict,
-         resume: bool = False) -> None:
-    trainer = Trainer(cfg, net, loss_fn, dataset, net_config=net_config)
-    trainer.fit(resume=resume)
+         resume: bool = False, eval_fn: Callable | None = None) -> list[dict]:
+    trainer = Trainer(cfg, net, loss_fn, dataset, net_config=net_config, eval_fn=eval_fn)
+    history = trainer.fit(resume=resume)
     if trainer.ema is not None:  # sample with the EMA weights
         net.load_state_dict(trainer.ema.state_dict())
+    return history
+
+
+def heldout_nll_fn(model: nn.Module, kind: str, rows: torch.Tensor, *, samples: int = 4, seed: int = 0) -> Callable:
+    """``eval_fn(net, step) -> {"nll-per-token": ...}`` for the core Trainer: the held-out NLL
+    per real token of ``rows`` (exact for ``ar``/``ar-lm``, the negative ELBO with ``samples``
+    stratified times per row for ``masked``; the same draws at every call)."""
+    from .likelihood import ar_nll, masked_elbo
+    if kind not in ("ar", "ar-lm", "masked"):
+        raise ValueError(f"held-out NLL is implemented for 'ar', 'ar-lm' and 'masked', got {kind!r}")
+
+    def eval_fn(net, step: int) -> dict:
+        if kind == "masked":
+            r = masked_elbo(net, model.process, rows, src_len=model.config.src_len, eos_id=model.tokenizer.eos_id,
+                            samples=samples, generator=torch.Generator().manual_seed(seed))
+        else:
+            r = ar_nll(net, rows, model.loss_mask(rows))
+        return {"nll-per-token": r.per_token}
+
+    return eval_fn
 
 
 def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: TrainConfig,
                 attributes: list[str] | None = None, classifier_steps: int = 0,
-                resume: bool = False) -> nn.Module:
+                resume: bool = False, eval_examples: list[E2EExample] | None = None) -> nn.Module:
     """Train ``model`` in place with :class:`polydiff.core.training.Trainer`; for Diffusion-LM
     with attributes, then train the guiding classifier on noisy embeddings for
     ``classifier_steps`` steps (embeddings frozen). ``resume`` continues the main network's
-    run from ``cfg.ckpt_dir`` (the classifier, a short second stage, is retrained)."""
+    run from ``cfg.ckpt_dir`` (the classifier, a short second stage, is retrained).
+
+    ``eval_examples`` (``ar``, ``ar-lm``, ``masked``): every ``cfg.eval_every`` steps the held-out
+    NLL per real token of those examples (:func:`heldout_nll_fn`); the Trainer's history
+    (loss and ``eval/nll-per-token`` records) is left in ``model.history``."""
     rows = training_rows(model, kind, examples)
     meta = {"kind": kind, **model.config.to_dict()}
     if kind in ("diffusion-lm", "diffuseq"):
@@ -134,7 +162,10 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
 
         def loss_fn(net, batch, g):
             return ar_loss(net, batch, model.loss_mask(batch))
-    _fit(model.net, loss_fn, rows, cfg, meta, resume=resume)
+    eval_fn = None
+    if eval_examples is not None:
+        eval_fn = heldout_nll_fn(model, kind, training_rows(model, kind, eval_examples))
+    model.history = _fit(model.net, loss_fn, rows, cfg, meta, resume=resume, eval_fn=eval_fn)
     if kind in ("diffusion-lm", "diffuseq"):  # round only to tokens the training targets use
         model.restrict_vocabulary(rows[:, model.config.src_len:])
     if kind == "diffusion-lm" and model.classifier is not None and classifier_steps > 0:
@@ -170,6 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--emb-dim", type=int, default=16)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout of the transformer layers")
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine"))
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="held-out NLL per real token every N steps (ar, ar-lm, masked)")
     p.add_argument("--T", type=int, default=2000)
     p.add_argument("--classifier-steps", type=int, default=1000)
     a = p.parse_args(argv)
@@ -181,12 +218,17 @@ def main(argv: list[str] | None = None) -> None:
     if is_main_process():
         barrier()
     model = seeded_init(lambda: build_model(a.model, data.tokenizer, src_len=a.src_len, tgt_len=a.tgt_len,
-                                            emb_dim=a.emb_dim, hidden=a.hidden, layers=a.layers, T=a.T,
-                                            attributes=data.attributes), a.seed)
+                                            emb_dim=a.emb_dim, hidden=a.hidden, layers=a.layers, heads=a.heads,
+                                            T=a.T, attributes=data.attributes, dropout=a.dropout), a.seed)
     cfg = train_config(a, ckpt_dir=Path(a.out) / "run", warmup_steps=min(200, a.steps // 10),
-                       ema_decay=0.999, log_every=max(1, a.steps // 20))
-    train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps, resume=a.resume)
+                       lr_schedule=a.lr_schedule, ema_decay=a.ema_decay, log_every=max(1, a.steps // 20),
+                       eval_every=a.eval_every)
+    train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps, resume=a.resume,
+                eval_examples=data.test if a.eval_every else None)
     if is_main_process():
+        for rec in model.history:
+            if "eval/nll-per-token" in rec:
+                print(f"step {rec['step']}: held-out nll-per-token {rec['eval/nll-per-token']:.4f}")
         model.save(a.out)
         print(f"saved {a.model} to {a.out}")
 

@@ -15,9 +15,9 @@ def test_source_positions_stay_fixed_during_sampling_and_training(mdlm, e2e_spli
     seen = []
     forward = mdlm.net.forward
 
-    def spy(ids, t=None):
+    def spy(ids):
         seen.append(ids.clone())
-        return forward(ids, t)
+        return forward(ids)
 
     mdlm.net.forward = spy
     out = mdlm.sample_ids(src, steps=4, truncate=True, generator=torch.Generator().manual_seed(0))
@@ -39,3 +39,36 @@ def test_masked_bad_inputs(mdlm):
         mdlm.generate([""], 1, 2)
     with pytest.raises(ValueError, match="needs sources"):
         mdlm.sample_ids(None, 2, 2)
+
+
+def test_decoding_draws_a_length_then_fills_exactly_that_many_slots(mdlm, e2e_split):
+    tok = mdlm.tokenizer
+    src = [e.compact_source for e in e2e_split[1][:4]]
+    out = mdlm.sample_ids(src, steps=5, truncate=True, temperature=0.0)
+    again = mdlm.sample_ids(src, steps=5, truncate=True, temperature=0.0)
+    assert torch.equal(out, again)  # greedy: length mode and argmax tokens
+    prefix = mdlm.encode_pairs(src, ["x"] * 4, truncate=True)[0][:, :24]
+    with torch.no_grad():
+        n = mdlm.net(torch.cat([prefix, torch.full((4, 24), tok.mask_id)], 1))[1].argmax(-1)
+    for row, k in zip(out.tolist(), n.tolist()):
+        assert tok.mask_id not in row and tok.eos_id not in row[:k] and row[k] == tok.eos_id
+        assert all(v == tok.pad_id for v in row[k + 1:])
+
+
+def test_masked_over_length_and_unknown_tokens_are_named(mdlm):
+    with pytest.raises(ValueError, match="more than max_len=24"):
+        mdlm.generate([" ".join(["riverside"] * 40)], 1, 2)
+    with pytest.raises(ValueError, match=r"token ids outside \[0, "):
+        mdlm.loss(torch.full((2, 48), mdlm.config.vocab_size + 3))
+    with pytest.raises(ValueError, match="no EOS"):
+        mdlm.loss(torch.full((2, 48), 7))
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        mdlm.sample_ids(["The Vaults | Type pub"], temperature=-1.0)
+
+
+def test_confidence_solver_decodes_the_drawn_length(mdlm, e2e_split):
+    tok = mdlm.tokenizer
+    src = [e.compact_source for e in e2e_split[1][:2]]
+    out = mdlm.sample_ids(src, steps=4, truncate=True, temperature=0.0, solver="confidence")
+    assert not (out == tok.mask_id).any() and (out == tok.eos_id).any(1).all()
+    assert len(mdlm.generate(src, 1, 4, solver="confidence", truncate=True, temperature=0.0)) == 2

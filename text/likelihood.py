@@ -1,0 +1,92 @@
+"""Held-out likelihood per real token: the first gate of a language model.
+
+- :func:`ar_nll` — the autoregressive model's exact NLL (chain rule).
+- :func:`masked_elbo` — the masked-diffusion model's negative ELBO (MDLM, Sahoo et al. 2024,
+  eq. 10, with the length term of :func:`~polydiff.text.masked.masked_nelbo`), an upper bound
+  on its exact NLL, estimated with ``samples`` stratified times per row.
+
+Both count the same tokens of a row (its text and EOS; never a pad, never the source), so
+``exp(per_token)`` of the two are comparable perplexities (MDLM's is an upper bound).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from polydiff.core.discrete_state import MaskedDiffusion
+from torch import Tensor, nn
+
+from .masked import masked_nelbo
+
+__all__ = ["HeldOutNLL", "ar_nll", "masked_elbo"]
+
+
+@dataclass(frozen=True)
+class HeldOutNLL:
+    """Total negative log-likelihood (or its bound) ``nats`` over ``tokens`` real tokens of ``rows`` rows."""
+
+    nats: float
+    tokens: int
+    rows: int
+
+    @property
+    def per_token(self) -> float:
+        """Nats per real token."""
+        return self.nats / self.tokens
+
+    @property
+    def perplexity(self) -> float:
+        """``exp(nats per token)``."""
+        return math.exp(self.per_token)
+
+
+def _check_rows(ids: Tensor, batch_size: int) -> None:
+    if not isinstance(ids, Tensor) or ids.dtype != torch.long:
+        raise TypeError(f"ids must be a torch.long tensor, got {getattr(ids, 'dtype', type(ids).__name__)}")
+    if ids.ndim != 2 or ids.shape[0] == 0:
+        raise ValueError(f"ids must be [B, L] with B >= 1, got shape {tuple(ids.shape)}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+
+
+@torch.no_grad()
+def ar_nll(net: nn.Module, ids: Tensor, loss_mask: Tensor, *, batch_size: int = 256) -> HeldOutNLL:
+    """Exact NLL ``-sum_i log p(x_i | x_<i)`` of the tokens where ``loss_mask[:, 1:]`` is 1.
+
+    ``net.token_nll(ids, loss_mask) -> [B]`` is an :class:`~polydiff.text.nets.ARTransformer`
+    (``loss_mask`` from :meth:`~polydiff.text.ar.ARBaseline.loss_mask`: target and EOS).
+    """
+    _check_rows(ids, batch_size)
+    if not isinstance(loss_mask, Tensor) or loss_mask.shape != ids.shape:
+        raise ValueError(f"loss_mask must have the shape of ids {tuple(ids.shape)}, "
+                         f"got {tuple(getattr(loss_mask, 'shape', ()))}")
+    tokens = int(loss_mask[:, 1:].sum())
+    if tokens == 0:
+        raise ValueError("loss_mask counts no tokens")
+    nats = sum(float(net.token_nll(ids[i:i + batch_size], loss_mask[i:i + batch_size]).double().sum())
+               for i in range(0, len(ids), batch_size))
+    return HeldOutNLL(nats, tokens, len(ids))
+
+
+@torch.no_grad()
+def masked_elbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_len: int, eos_id: int,
+                samples: int = 16, batch_size: int = 256,
+                generator: torch.Generator | None = None) -> HeldOutNLL:
+    """Negative ELBO of masked diffusion: :func:`~polydiff.text.masked.masked_nelbo` averaged
+    over ``samples`` times per row, stratified (``t_r = t_eps + (1 - t_eps)(r + u_r) / samples``,
+    ``r = 0..samples-1``: an unbiased estimate of the expectation over ``t ~ U[t_eps, 1]``)."""
+    _check_rows(ids, batch_size)
+    if not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    nats, tokens = 0.0, 0
+    for i in range(0, len(ids), batch_size):
+        x = ids[i:i + batch_size]
+        for r in range(samples):
+            u = torch.rand(len(x), generator=generator, dtype=torch.float64)
+            t = process.t_eps + (1.0 - process.t_eps) * (r + u) / samples
+            per_row, count = masked_nelbo(net, process, x, src_len=src_len, eos_id=eos_id,
+                                          generator=generator, t=t)
+            nats += float(per_row.double().sum()) / samples
+        tokens += int(count.sum())
+    return HeldOutNLL(nats, tokens, len(ids))
