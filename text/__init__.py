@@ -17,6 +17,7 @@ Rooms:
 - :mod:`~polydiff.text.rotary` — the rotary-position transformer encoder of the masked denoiser.
 - :mod:`~polydiff.text.masked` — masked (absorbing-state) diffusion (Sahoo et al. 2024, MDLM),
   with the length factorisation ``p(n | source) p(tokens | n, source)`` (no PAD in the objective).
+- :mod:`~polydiff.text.masked_objective` — the masked objective per row (length term + MDLM bound on the real target tokens).
 - :mod:`~polydiff.text.decoding` — MaskGIT confidence-ordered decoding of the masked model.
 - :mod:`~polydiff.text.likelihood` — held-out NLL per real token: AR exact, MDLM's ELBO.
 - :mod:`~polydiff.text.synthetic` — an order-2 Markov chain with exact entropy and exact

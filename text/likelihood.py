@@ -17,7 +17,7 @@ import torch
 from polydiff.core.discrete_state import MaskedDiffusion
 from torch import Tensor, nn
 
-from .masked import masked_nelbo
+from .masked_objective import masked_nelbo
 
 __all__ = ["HeldOutNLL", "ar_nll", "masked_elbo"]
 

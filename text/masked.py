@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from polydiff.core.discrete_state import MaskedDiffusion, masked_sample, mdlm_loss
+from polydiff.core.discrete_state import MaskedDiffusion, masked_sample
 from torch import Tensor, nn
 
 from .decoding import confidence_sample, uniform_draws
 from .diffuseq import encode_sources
+from .masked_objective import length_layout, masked_nelbo  # re-exported: part of this room's API
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
@@ -42,56 +43,6 @@ class MaskedConfig(TokenModelConfig):
     its masking schedule."""
 
     schedule: str = "linear"
-
-
-def length_layout(ids: Tensor, src_len: int, eos_id: int) -> tuple[Tensor, Tensor]:
-    """``(n [B], scored [B, L])``: the number of target tokens before the first EOS of the
-    target half ``ids[:, src_len:]``, and the bool mask of those ``n`` positions (the only
-    ones the masked objective corrupts and scores).
-
-    Raises:
-        ValueError: a row has no EOS in its target half.
-    """
-    if not isinstance(ids, Tensor) or ids.ndim != 2:
-        raise ValueError(f"ids must be a [B, L] tensor, got {getattr(ids, 'shape', type(ids).__name__)}")
-    if not 0 <= src_len < ids.shape[1]:
-        raise ValueError(f"src_len must be in [0, L={ids.shape[1]}), got {src_len}")
-    is_eos = ids[:, src_len:] == eos_id
-    missing = ~is_eos.any(1)
-    if missing.any():
-        k = int(missing.nonzero()[0])
-        raise ValueError(f"row {k} has no EOS (id {eos_id}) at positions >= src_len={src_len}")
-    n = is_eos.int().argmax(1)
-    scored = torch.zeros_like(ids, dtype=torch.bool)
-    scored[:, src_len:] = torch.arange(ids.shape[1] - src_len, device=ids.device)[None] < n[:, None]
-    return n, scored
-
-
-def masked_nelbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_len: int, eos_id: int,
-                 generator: torch.Generator | None = None, t: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Negative ELBO of each row in nats ``[B]`` and its real-token count ``n + 1`` ``[B]``.
-
-    ``-log p(n | source)`` (the net's length logits) ``+`` MDLM's NELBO of the ``n`` target
-    tokens (Sahoo et al. 2024, eq. 10; :func:`~polydiff.core.discrete_state.mdlm_loss` with the
-    source, EOS and pad slots fixed), one draw of ``t`` per row (``t`` given: those times).
-    ``net(z) -> (logits, length_logits)`` is a :class:`~polydiff.text.nets.TokenDenoiser`.
-    """
-    if isinstance(ids, Tensor) and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= process.vocab_size):
-        raise ValueError(f"token ids outside [0, {process.vocab_size}): got [{int(ids.min())}, {int(ids.max())}]")
-    n, scored = length_layout(ids, src_len, eos_id)
-    seen: dict[str, Tensor] = {}
-
-    def model(z: Tensor, _t: Tensor) -> Tensor:  # MDLM's denoiser takes no time input
-        logits, seen["length"] = net(z)
-        return logits
-
-    per_token = mdlm_loss(model, process, ids, generator=generator, t=t, fixed=~scored)
-    length_logits = seen["length"]
-    if length_logits.shape != (ids.shape[0], ids.shape[1] - src_len):
-        raise ValueError(f"length logits must be [{ids.shape[0]}, {ids.shape[1] - src_len}], "
-                         f"got {tuple(length_logits.shape)}")
-    length_nll = nn.functional.cross_entropy(length_logits.float(), n, reduction="none")
-    return per_token * n.to(per_token.dtype) + length_nll.to(per_token.dtype), n + 1
 
 
 def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix: Tensor, tgt_len: int, *,
