@@ -50,6 +50,8 @@ class BenchConfig:
     steps: int = 300
     batch_size: int = 32
     lr: float = 2e-3
+    lr_masked: float | None = None  # the masked model's own lr (None: lr), chosen on the learning curves
+    dropout: float = 0.0
     ema_decay: float = 0.995
     classifier_steps: int = 100
     cnn_steps: int = 300
@@ -65,13 +67,18 @@ class BenchConfig:
     controls: tuple = ("area : riverside", "food : Chinese")
     control_nfe: int = 20
     models: tuple = ("diffuseq", "masked", "ar")
+    nll_rows: int = 0  # held-out rows of the likelihood records (0: every test pair)
+    nll_samples: int = 16  # times per row of the masked model's ELBO
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
 
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
-                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20)
-FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1500, batch_size=32, lr=1e-3, classifier_steps=500,
+                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20, nll_rows=256, nll_samples=4)
+# 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
+# held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
+FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, batch_size=32, lr=1e-3, lr_masked=2e-3,
+                   dropout=0.1, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
                    sweep_sources=10, n_control=48,
@@ -86,8 +93,9 @@ def _key(obj) -> str:
 def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> torch.nn.Module:
     model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
                         hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
-                        attributes=data.attributes if kind == "diffusion-lm" else None)
-    tcfg = TrainConfig(steps=bc.steps, batch_size=bc.batch_size, lr=bc.lr, warmup_steps=bc.steps // 10,
+                        attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
+    lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
+    tcfg = TrainConfig(steps=bc.steps, batch_size=bc.batch_size, lr=lr, warmup_steps=bc.steps // 10,
                        lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed, log_every=max(1, bc.steps // 5),
                        device=device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
@@ -210,6 +218,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
 
     # --- data-to-text ---------------------------------------------------------------------
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
+    records += _likelihood_records(models, data, bc, progress)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr))
     if bc.sweep_nfe and bc.sweep_sources:
@@ -225,6 +234,26 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         for metric in ("BLEU", "ROUGE-L"):
             plot_quality_vs_nfe(sweep or records, out_dir / f"text_{metric.lower()}_vs_nfe.png", metric)
     return records
+
+
+def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress) -> list[dict]:
+    """Held-out NLL per real token (the first gate of a language model): exact for the AR
+    model, the negative ELBO (an upper bound) for the masked model, on the same test pairs."""
+    from polydiff.text.train import training_rows
+
+    out = []
+    test = data.test[: bc.nll_rows] if bc.nll_rows else data.test
+    for kind, method in (("ar", "ar-transformer"), ("masked", "polydiff-mdlm")):
+        if kind not in models:
+            continue
+        if progress:
+            progress(f"held-out likelihood {kind}")
+        rows = training_rows(models[kind], kind, test)
+        kw = {"samples": bc.nll_samples, "generator": torch.Generator().manual_seed(bc.seed)} if kind == "masked" else {}
+        r, s = timed(models[kind].nll, rows, **kw)
+        out.append(_rec("likelihood", "held-out", method, "nll-per-token", r.per_token, False, None, s, r.tokens))
+        out.append(_rec("likelihood", "held-out", method, "perplexity", r.perplexity, False, None, s, r.tokens))
+    return out
 
 
 def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,
@@ -257,9 +286,11 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
             if "masked" in models and solver == solvers[0]:
                 if progress:
                     progress(f"decode masked {setting}")
-                g = torch.Generator().manual_seed(bc.seed)
-                hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g)
-                records += _text_records(setting, "polydiff-mdlm", hyp, refs, nfe, s, tok, k, diversity)
+                for name, kw in (("polydiff-mdlm", {}),  # ancestral sampling (MDLM)
+                                 ("polydiff-mdlm-confidence-greedy", {"solver": "confidence", "temperature": 0.0})):
+                    g = torch.Generator().manual_seed(bc.seed)
+                    hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g, **kw)
+                    records += _text_records(setting, name, hyp, refs, nfe, s, tok, k, diversity)
     return records
 
 

@@ -22,12 +22,15 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     for key, methods in groups.items():
         assert any(not m.startswith("polydiff") for m in methods) or len(methods) >= 2, key
     assert {"BLEU", "sentence-BLEU", "ROUGE-L", "control-success", "perplexity", "self-BLEU", "distinct-2",
-            "distinct-4", "tokens/s"} <= {r["metric"] for r in recs}
+            "distinct-4", "tokens/s", "nll-per-token"} <= {r["metric"] for r in recs}
+    nll = {r["method"]: r for r in recs if r["metric"] == "nll-per-token"}
+    assert set(nll) == {"ar-transformer", "polydiff-mdlm"} and nll["ar-transformer"]["n"] == nll["polydiff-mdlm"]["n"]
+    assert "polydiff-mdlm-confidence-greedy" in {r["method"] for r in recs}
     # diversity for every generator
     main = [r for r in recs if r["task"] == "data-to-text" and not r["setting"].startswith("nfe-sweep")]
     methods = {r["method"] for r in main}
     assert methods == {"ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq",
-                       "polydiff-diffuseq-mbr2", "polydiff-mdlm"}
+                       "polydiff-diffuseq-mbr2", "polydiff-mdlm", "polydiff-mdlm-confidence-greedy"}
     for m in methods:
         assert {"self-BLEU", "distinct-2", "tokens/s"} <= {r["metric"] for r in main if r["method"] == m}, m
     # the NFE sweep: every method at every NFE on the same subset of sources
