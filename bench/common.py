@@ -17,7 +17,7 @@ import torch
 
 T = TypeVar("T")
 
-__all__ = ["NFECounter", "cached", "digest", "record", "timed", "timed_nfe"]
+__all__ = ["NFECounter", "cached", "digest", "prepare_entry", "record", "timed", "timed_nfe"]
 
 
 def _bytes(part: Any) -> bytes:
@@ -55,6 +55,20 @@ def cached(folder: Path, done: str, load: Callable[[Path], T], build: Callable[[
     if (folder / done).exists():
         return load(folder)
     return build(folder)
+
+
+def prepare_entry(mode: str, modes, out_dir, device: str,
+                  progress: Callable[[str], None] | None) -> tuple[Path, Callable[[str], None]]:
+    """The start every entry shares: ``mode`` checked against ``modes``, ``out_dir`` created,
+    a no-op ``progress`` when none is given, and one torch thread on the CPU (small networks:
+    one thread beats two contending ones on a shared 2-core machine). Returns both."""
+    if mode not in modes:
+        raise ValueError(f"mode must be one of {tuple(modes)}, got {mode!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if device == "cpu":
+        torch.set_num_threads(1)
+    return out_dir, progress or (lambda stage: None)
 
 
 def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:

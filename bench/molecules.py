@@ -51,8 +51,7 @@ from collections.abc import Callable
 
 import numpy as np
 import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
-import torch
-from polydiff.bench.common import cached, digest, record, timed
+from polydiff.bench.common import cached, digest, prepare_entry, record, timed
 
 __all__ = ["SETTINGS", "run"]
 
@@ -166,13 +165,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     from polydiff.molecules.stereo_filter import stereo_information
     from polydiff.molecules.train import MolTrainSpec, qm9_split
 
-    if mode not in SETTINGS:
-        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    progress = progress or (lambda stage: None)
-    if device == "cpu":
-        torch.set_num_threads(1)  # small graphs: one thread beats two contending ones
+    out_dir, progress = prepare_entry(mode, SETTINGS, out_dir, device, progress)
     cfg = SETTINGS[mode]
     progress("molecules: loading QM9")
     split = qm9_split(MolTrainSpec(**cfg["spec"]))

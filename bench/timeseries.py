@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from polydiff.bench.common import cached, digest, record
+from polydiff.bench.common import cached, digest, prepare_entry, record
 from polydiff.timeseries import baselines, data, metrics
 from polydiff.timeseries.impute import CSDIImputer
 
@@ -245,13 +245,7 @@ def _forecast_bench(cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         progress: Callable[[str], None] | None = None) -> list[dict]:
     """Run the timeseries benchmarks in ``mode`` ("quick" | "full"); returns docs/design.md records."""
-    if mode not in SETTINGS:
-        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    progress = progress or (lambda stage: None)
-    if device == "cpu":  # small ops: one thread avoids oversubscribing a shared 2-core machine
-        torch.set_num_threads(1)
+    out_dir, progress = prepare_entry(mode, SETTINGS, out_dir, device, progress)
     cfg = dict(SETTINGS[mode])
     cfg["net"] = dict(cfg["net"])
     records = _impute_bench(mode, cfg, out_dir, progress) + _forecast_bench(cfg, out_dir, progress)
