@@ -395,12 +395,13 @@ def save_model(module: nn.Module, directory: str | Path, meta: dict) -> None:
 
 
 def load_model_files(directory: str | Path) -> tuple[dict, Tokenizer, dict]:
-    """Read what :func:`save_model` wrote (no unpickling)."""
-    from safetensors.torch import load_file
+    """Read what :func:`save_model` wrote (no unpickling; a truncated or corrupt weights file
+    raises an error that names it)."""
+    from polydiff.core.training.serialize import read_safetensors
     d = Path(directory)
     for f in ("model.safetensors", "config.json", "tokenizer.model"):
         if not (d / f).is_file():
             raise FileNotFoundError(f"checkpoint {d} lacks {f}")
     return json.loads((d / "config.json").read_text()), Tokenizer.load(d / "tokenizer.model"), \
-        load_file(str(d / "model.safetensors"))
+        read_safetensors(d / "model.safetensors")
 

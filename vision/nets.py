@@ -349,8 +349,9 @@ def save_net(net: nn.Module, folder: str | pathlib.Path) -> pathlib.Path:
 
 
 def load_net(folder: str | pathlib.Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a network written by :func:`save_net` (no unpickling)."""
-    from safetensors.torch import load_file
+    """Load a network written by :func:`save_net` (no unpickling; a truncated or corrupt weights
+    file raises an error that names it)."""
+    from polydiff.core.training.serialize import read_safetensors
     folder = pathlib.Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(f"{folder} lacks config.json or model.safetensors")
@@ -361,7 +362,7 @@ def load_net(folder: str | pathlib.Path, device: str | torch.device = "cpu") -> 
     cls, cfg_cls = _NETS[kind]
     cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
     net = cls(cfg_cls(**cfg))
-    net.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(device)))
+    net.load_state_dict(read_safetensors(folder / "model.safetensors"))
     return net.to(device)
 
 
