@@ -30,6 +30,7 @@ __all__ = [
     "specified_bonds",
     "specified_centres",
     "specified_stereo",
+    "stereo_from_geometry",
     "stereo_report",
 ]
 
@@ -131,7 +132,9 @@ def specified_stereo(mol) -> Stereo:
     return Stereo(_assigned_labels(m), _bond_labels(m))
 
 
-def _conformer_copy(mol, conf_id: int):
+def stereo_from_geometry(mol, conf_id: int = 0):
+    """A copy of ``mol`` holding only conformer ``conf_id``, its chiral tags and double-bond
+    stereo erased and re-read from that conformer's 3D geometry (as for a DFT structure)."""
     from rdkit import Chem
 
     if conf_id not in {c.GetId() for c in mol.GetConformers()}:
@@ -147,12 +150,12 @@ def _conformer_copy(mol, conf_id: int):
 
 def conformer_centres(mol, conf_id: int) -> dict[int, str]:
     """CIP labels of the stereocentres as conformer ``conf_id``'s 3D geometry has them."""
-    return _assigned_labels(_conformer_copy(mol, conf_id))
+    return _assigned_labels(stereo_from_geometry(mol, conf_id))
 
 
 def conformer_stereo(mol, conf_id: int) -> Stereo:
     """R/S centres and E/Z double bonds as conformer ``conf_id``'s 3D geometry has them."""
-    m = _conformer_copy(mol, conf_id)
+    m = stereo_from_geometry(mol, conf_id)
     return Stereo(_assigned_labels(m), _bond_labels(m))
 
 

@@ -180,13 +180,14 @@ class CSDIImputer:
         self.train_range = (np.nanmin(Z.reshape(-1, Z.shape[2]), 0), np.nanmax(Z.reshape(-1, Z.shape[2]), 0))
         data = WindowDataset(Z, timestamps)
         c = self.config
-        tcfg = TrainConfig(steps=c.train_steps, batch_size=min(c.batch_size, len(data)), lr=c.lr,
-                           lr_schedule=c.lr_schedule, weight_decay=c.weight_decay, ema_decay=c.ema_decay, seed=c.seed,
-                           device=c.device, grad_clip=None, log_every=max(1, c.train_steps // 10),
-                           ckpt_dir=None if ckpt_dir is None else str(ckpt_dir), ckpt_every=ckpt_every,
-                           eval_every=eval_every)
         if train_config is not None:
             tcfg = train_config.replace(batch_size=min(train_config.batch_size, len(data)), eval_every=eval_every)
+        else:
+            tcfg = TrainConfig(steps=c.train_steps, batch_size=min(c.batch_size, len(data)), lr=c.lr,
+                               lr_schedule=c.lr_schedule, weight_decay=c.weight_decay, ema_decay=c.ema_decay, seed=c.seed,
+                               device=c.device, grad_clip=None, log_every=max(1, c.train_steps // 10),
+                               ckpt_dir=None if ckpt_dir is None else str(ckpt_dir), ckpt_every=ckpt_every,
+                               eval_every=eval_every)
 
         def loss_fn(net, batch, generator):
             return csdi_loss(net, self.process, batch, strategy=c.strategy, horizon=c.horizon,

@@ -10,6 +10,7 @@ from polydiff.molecules.stereo import (
     classify_conformers,
     conformer_stereo,
     specified_stereo,
+    stereo_from_geometry,
 )
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolTransforms
@@ -31,17 +32,6 @@ def _embedded(smiles, n=1, seed=7):
     AllChem.EmbedMultipleConfs(mol, n, randomSeed=seed)
     assert mol.GetNumConformers() == n
     return mol
-
-
-def _from_3d(mol):
-    """The molecule with its stereo read from its (first) conformer only, as for a DFT structure."""
-    m = Chem.Mol(mol)
-    for a in m.GetAtoms():
-        a.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
-    for b in m.GetBonds():
-        b.SetStereo(Chem.BondStereo.STEREONONE)
-    Chem.AssignStereochemistryFrom3D(m)
-    return m
 
 
 def _mirror(conf):
@@ -69,9 +59,9 @@ def test_specified_stereo_agrees_with_rdkits_new_cip_labeler(smiles):
 
 def test_atom_features_flip_under_mirroring_and_bond_features_do_not():
     mol = _embedded(TARGET)
-    d0 = mol_to_data(_from_3d(mol))
+    d0 = mol_to_data(stereo_from_geometry(mol))
     _mirror(mol.GetConformer())
-    d1 = mol_to_data(_from_3d(mol))
+    d1 = mol_to_data(stereo_from_geometry(mol))
     r, s = ATOM_STEREO.index("R"), ATOM_STEREO.index("S")
     assert d0.stereo_atom[3] == r and d0.stereo_atom[5] == r
     swap = torch.tensor([{r: s, s: r}.get(int(v), int(v)) for v in d0.stereo_atom])
