@@ -296,8 +296,8 @@ class CSDIImputer:
         dev = next(self.net.parameters()).device
         if self.config.x0_clip and self.train_range is not None and "project_x0" not in solver_options:
             lo, hi = (torch.as_tensor(v, dtype=torch.float32, device=dev) for v in self.train_range)
-            solver_options["project_x0"] = lambda v, t: torch.maximum(torch.minimum(v, hi.to(v.dtype)),
-                                                                       lo.to(v.dtype))
+            # x0_hat is [rows, L, K]: the per-feature bounds broadcast over the last axis
+            solver_options["project_x0"] = lambda v, t: torch.clamp(v, lo.to(v.dtype), hi.to(v.dtype))
         Z = torch.as_tensor(np.where(obs, Zin, 0.0), dtype=torch.float32, device=dev)
         M = torch.as_tensor(obs, dtype=torch.float32, device=dev)
         ts = torch.as_tensor(check_timestamps(timestamps, X.shape), dtype=torch.float32, device=dev)
