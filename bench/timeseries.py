@@ -107,7 +107,8 @@ def _weather(cfg: dict):
     return Wtr, data.windows(val, L, L), Wte, [s.features[i] for i in keep]
 
 
-def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress) -> CSDIImputer:
+def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress, name: str = "csdi") -> CSDIImputer:
+    """CSDI trained on windows ``Wtr`` (or loaded from the cache: the key hashes the settings and data)."""
     icfg = {"train_steps": cfg["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
 
     def build(path: pathlib.Path) -> CSDIImputer:
@@ -115,7 +116,7 @@ def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress) -> CSDIImputer:
         imp.save(path)
         return imp
 
-    return cached(cache / f"csdi-{_key({'net': cfg['net'], **icfg}, Wtr)}", "latest", CSDIImputer.load, build)
+    return cached(cache / f"{name}-{_key({'net': cfg['net'], **icfg}, Wtr)}", "latest", CSDIImputer.load, build)
 
 
 def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
@@ -263,16 +264,9 @@ def _statespace_bench(ss: dict, cache: pathlib.Path, progress) -> list[dict]:
 
     model = var1_model(ss["features"])
     train, test = statespace_split(model, ss["n_train"], ss["n_test"], ss["length"], seed=0)
-    icfg = {"train_steps": ss["train_steps"], "batch_size": 16, "seed": 0}
-
-    def build(path: pathlib.Path) -> CSDIImputer:
-        progress(f"state-space set: train CSDI ({ss['train_steps']} steps)")
-        imp = CSDIImputer(ss["features"], net=ss["net"], **icfg).fit(train)
-        imp.save(path)
-        return imp
-
-    imp = cached(cache / f"csdi-statespace-{_key({'net': ss['net'], **icfg}, train)}", "latest",
-                 CSDIImputer.load, build)
+    progress(f"state-space set: CSDI ({ss['train_steps']} steps)")
+    imp = _train_csdi({"train_steps": ss["train_steps"], "batch_size": 16, "net": ss["net"]}, train, cache,
+                      progress, name="csdi-statespace")
     progress("state-space set: impute beside the exact posterior")
     return statespace_records(imp, model, test, rates=ss["rates"], samplers=ss["samplers"],
                               n_samples=ss["n_samples"], max_batch=32)
