@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from polydiff.core.training.cli import run_script
 
 __all__ = ["MolTrainSpec", "main", "qm9_split", "qm9_splits", "train", "training_sizes"]
 
@@ -166,4 +167,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import torchattacks
 from polydiff.core.losses import dsm_loss
 from polydiff.core.training import TrainConfig, Trainer
+from polydiff.core.training.cli import run_script
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
@@ -157,4 +158,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from polydiff.core.training import TrainConfig, Trainer
+from polydiff.core.training.cli import run_script
 from torch import nn
 
 from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
@@ -234,4 +235,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

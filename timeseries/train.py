@@ -24,6 +24,7 @@ import pathlib
 
 import numpy as np
 import torch
+from polydiff.core.training.cli import run_script
 
 from . import data, metrics
 from .impute import CSDIImputer
@@ -136,4 +137,4 @@ def main(argv: list[str] | None = None) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

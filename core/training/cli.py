@@ -24,12 +24,14 @@ import torch
 
 from .checkpoint import latest_checkpoint
 from .config import RESUME_FREE_FIELDS, TrainConfig
+from .distributed import cleanup
 from .serialize import CheckpointError, read_json
 
 __all__ = [
     "DERIVED_FIELDS",
     "is_main_process",
     "resume_derived",
+    "run_script",
     "seeded_init",
     "train_config",
     "train_parser",
@@ -206,3 +208,12 @@ def is_main_process() -> bool:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def run_script(main: Callable[[], Any]) -> None:
+    """Run a training script's ``main`` and exit; under torchrun every rank first leaves the
+    process group together (:func:`~polydiff.core.training.distributed.cleanup`), so no rank
+    aborts at exit. An ``int`` returned by ``main`` is the exit status."""
+    status = main()
+    cleanup()
+    raise SystemExit(status if isinstance(status, int) else 0)

@@ -11,6 +11,7 @@ padded to a common length and trimmed afterwards.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -148,8 +149,16 @@ def barrier() -> None:
 
 
 def cleanup() -> None:
-    """Leave the process group (call at the end of a torchrun script)."""
+    """Leave the process group (call at the end of a torchrun script).
+
+    Every rank first waits for the others and frees unreachable DDP wrappers (whose Gloo work
+    objects hold tensors), so no rank tears its sockets down while a peer still talks to it and
+    no Gloo object is destroyed during interpreter shutdown (a rare SIGABRT at exit otherwise:
+    "terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()
 
 
