@@ -326,15 +326,22 @@ def process_from_config(config: dict) -> GaussianProcess:
         raise ValueError("a process config must be a dict with a 'class' key (from process.config())")
     cfg = dict(config)
     name = cfg.pop("class")
-    classes = {"VP": VP, "SubVP": SubVP, "VE": VE, "EDM": EDM, "Flow": Flow}
+    classes = {"VP": VP, "SubVP": SubVP, "VE": VE, "EDM": EDM, "Flow": Flow, "DiscreteVP": DiscreteVP}
+    if name not in classes:
+        raise ValueError(f"unknown process class {name!r}; expected one of {sorted(classes)}")
+    required = {"DiscreteVP": ("betas",), "VP": ("beta_min", "beta_max"),
+                "SubVP": ("beta_min", "beta_max")}.get(name, ())
+    missing = [k for k in required if k not in cfg]
+    if missing:
+        raise ValueError(f"process config of class {name!r} lacks the keys {missing} "
+                         f"(got keys {sorted(config)})")
     if name == "DiscreteVP":
         betas = cfg.pop("betas")
         spacing = cfg.pop("spacing", "leading")
-        return DiscreteVP(torch.tensor(betas, dtype=torch.float64), spacing=spacing, **cfg)
-    if name not in classes:
-        raise ValueError(f"unknown process class {name!r}; expected one of {sorted(classes) + ['DiscreteVP']}")
-    if name == "VP":
-        return VP(cfg.pop("beta_min"), cfg.pop("beta_max"), **cfg)
-    if name == "SubVP":
-        return SubVP(cfg.pop("beta_min"), cfg.pop("beta_max"), **cfg)
-    return classes[name](**cfg)
+        make = lambda **kw: DiscreteVP(torch.tensor(betas, dtype=torch.float64), spacing=spacing, **kw)
+    else:
+        make = classes[name]
+    try:
+        return make(**cfg)
+    except TypeError as e:  # an unknown key: name it and the class
+        raise ValueError(f"process config of class {name!r} has a key {name} does not take: {e}") from None

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .grids import GRID_KINDS, Grid, make_grid
 from .process import GaussianProcess
+from .validate import check_file
 
 __all__ = ["grid_from_json", "grid_to_json", "optimize_grid"]
 
@@ -151,7 +152,17 @@ def grid_to_json(grid: Grid, path: str | pathlib.Path) -> None:
 
 def grid_from_json(path: str | pathlib.Path) -> Grid:
     """Load a grid saved by :func:`grid_to_json` (exact float64 round trip)."""
-    doc = json.loads(pathlib.Path(path).read_text())
+    path = check_file(path, "path")
+    try:
+        doc = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON, truncated or corrupt ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != "polydiff-grid-1":
         raise ValueError(f"{path} is not a polydiff grid file (format 'polydiff-grid-1')")
-    return Grid(**{k: torch.tensor(doc[k], dtype=torch.float64) for k in ("t", "alpha", "sigma")})
+    missing = [k for k in ("t", "alpha", "sigma") if not isinstance(doc.get(k), list)]
+    if missing:
+        raise ValueError(f"{path}: grid file lacks the lists {missing}")
+    try:
+        return Grid(**{k: torch.tensor(doc[k], dtype=torch.float64) for k in ("t", "alpha", "sigma")})
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{path}: not a valid grid ({e})") from None

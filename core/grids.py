@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .validate import check_number
+
 __all__ = ["FINALS", "GRID_KINDS", "Grid", "make_grid"]
 
 GRID_KINDS = ("uniform_t", "log_snr", "karras", "quadratic")
@@ -96,6 +98,8 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
         raise ValueError(f"unknown grid kind {kind!r} for {type(process).__name__}; expected one of {GRID_KINDS}")
     if final not in FINALS:
         raise ValueError(f"final must be one of {FINALS}, got {final!r}")
+    if kind == "karras":
+        check_number(rho, "rho", low=0.0, low_open=True)
     t0, t1 = _endpoints(process, t_start, t_end, None)
     n_pts = steps if final == "zero" else steps + 1
     u = torch.linspace(0.0, 1.0, n_pts, dtype=torch.float64) if n_pts > 1 else torch.zeros(1, dtype=torch.float64)

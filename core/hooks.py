@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ._broadcast import append_dims
+from .validate import check_generator
 
 __all__ = [
     "CFG",
@@ -130,7 +131,7 @@ class GaussianNoise:
     """
 
     def __init__(self, generator: torch.Generator | Sequence[torch.Generator] | None = None):
-        self.generator = generator
+        self.generator = check_generator(generator, "generator")
 
     def __call__(self, x: Tensor, step: int = 0) -> Tensor:
         return randn(x.shape, self.generator, device=x.device, dtype=x.dtype)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ._broadcast import append_dims, per_sample_sum
+from .validate import check_generator, check_shape
 
 __all__ = ["EDM", "VE", "VP", "Flow", "GaussianProcess", "SubVP"]
 
@@ -115,9 +116,14 @@ class GaussianProcess:
         with one generator per row of ``shape[0]`` (per-sample seeds)."""
         from .hooks import randn
 
-        shape = tuple(int(s) for s in shape)
-        if len(shape) < 1 or any(s < 1 for s in shape):
-            raise ValueError(f"prior_sample needs a non-empty shape with positive sizes, got {shape}")
+        try:
+            shape = check_shape(shape, "shape")
+        except ValueError as e:
+            raise ValueError(f"prior_sample needs a non-empty shape with positive sizes: {e}") from None
+        if isinstance(generator, (list, tuple)):
+            check_generator(generator, "generator", batch=shape[0])
+        else:
+            check_generator(generator, "generator")
         if isinstance(generator, torch.Generator) and device is None:
             device = generator.device
         return self.prior_std() * randn(shape, generator, device=device, dtype=dtype)
@@ -160,7 +166,7 @@ class GaussianProcess:
         """The ``project_x0(x0, t)`` hook :func:`~polydiff.core.sample` applies when the call
         gives none (none here; a :class:`~polydiff.core.DiscreteVP` from a diffusers config
         carries its ``clip_sample`` / ``thresholding``)."""
-        return None
+        return
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "class")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,9 @@ from .grids import Grid, make_grid
 from .hooks import CFG, ClassifierGuidance, GaussianNoise, Known, Projection
 from .prediction import PREDICTIONS
 from .process import GaussianProcess
+from .sample_checks import check_cond, check_grid_for, check_solver_options, checked_noise
 from .solvers import DEPRECATED_NAMES, SOLVERS
+from .validate import check_generator
 
 __all__ = ["build_grid", "sample"]
 
@@ -148,12 +151,12 @@ def solver_options_of(solver: str) -> tuple[str, ...]:
 
 
 def _check_options(solver: str, options: Mapping[str, Any]) -> None:
-    unknown = sorted(set(options) - set(solver_options_of(solver)))
-    if unknown:
+    allowed = solver_options_of(solver)
+    if "fused" in options and "fused" not in allowed:
         fused = sorted(s for s in SOLVERS if "fused" in solver_options_of(s))
-        hint = f" (fused=True exists for the multistep solvers {fused})" if "fused" in unknown else ""
-        raise TypeError(f"solver {solver!r} takes the options {list(solver_options_of(solver))}, "
-                        f"got unknown {unknown}{hint}")
+        raise TypeError(f"solver {solver!r} takes the options {list(allowed)}, got unknown "
+                        f"['fused'] (fused=True exists for the multistep solvers {fused})")
+    check_solver_options(solver, allowed, options)
 
 
 def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_end, final, cond,
@@ -178,14 +181,23 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
         raise ValueError(f"x_T must be a non-empty batch [B, ...], got shape {tuple(x_T.shape)}")
     if check_finite and not torch.isfinite(x_T).all():
         raise ValueError("x_T contains NaN or inf")
+    check_cond(cond)
+    if isinstance(guidance, CFG):
+        check_cond(guidance.uncond, "guidance.uncond")
+    generator = check_generator(generator, "generator", batch=x_T.shape[0])
+    if noise is not None:
+        noise = checked_noise(noise)
     if guidance is not None and not isinstance(guidance, (CFG, ClassifierGuidance)):
         raise TypeError("guidance must be a polydiff.core.CFG or ClassifierGuidance")
     if known is not None and not isinstance(known, Known):
         raise TypeError("known must be a polydiff.core.Known")
     _check_options(solver, solver_options)
     if isinstance(grid, Grid):
+        check_grid_for(grid, process)
         g = grid
     else:
+        if isinstance(steps, numbers.Integral) and not isinstance(steps, bool):
+            steps = int(steps)  # NumPy integers too
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         g = build_grid(process, steps, solver, grid, t_start=t_start, t_end=t_end, final=final)
