@@ -1,6 +1,7 @@
 """Writes docs/reliability.md from tests/reliability/cases.py (run: python tests/reliability/catalogue.py)."""
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -8,6 +9,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reliability_cases import all_cases
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+HERE = Path(__file__).resolve().parent
+
+
+def property_tests() -> list[tuple[str, str, list[str]]]:
+    """``(file, test, drawn arguments)`` of every hypothesis test in ``test_fuzz_*.py``."""
+    rows = []
+    for path in sorted(HERE.glob("test_fuzz_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "given":
+                    drawn = [k.arg for k in dec.keywords] or [ast.unparse(a) for a in dec.args]
+                    rows.append((path.name, node.name, drawn))
+    return rows
 
 
 def render() -> str:
@@ -22,6 +38,14 @@ def render() -> str:
         except Exception as e:  # noqa: BLE001 - the catalogue records whatever is raised
             msg = f"{type(e).__name__}: {e}".replace("|", "\\|").replace("\n", " ")
         rows.append(f"| `{c.api}` | {c.problem} | `{c.error.__name__}` | {msg[:160]} |")
+    rows += ["", "## Property-based tests", "",
+             "Each hypothesis test below draws the listed arguments at random (shapes, ranks, dtypes,",
+             "batch sizes, values with NaN/inf/huge entries, hyper-parameters in and out of range) and",
+             "asserts that every example ends in a named error raised by polydiff's own code or in a",
+             "finite result of the right shape (`tests/reliability/fuzz.py`).", "",
+             "| file | test | drawn at random |", "|---|---|---|"]
+    for file, test, drawn in property_tests():
+        rows.append(f"| `{file}` | `{test}` | {', '.join(drawn)} |")
     return "\n".join(rows) + "\n"
 
 
