@@ -3,6 +3,7 @@
     polydiff bench [--quick | --full] [--domains core,vision,...] [--json PATH] [--out DIR]
                    [--device cpu|cuda] [--results-dir DIR] [--no-progress]
     polydiff train <domain> [args...]     # = python -m polydiff.<domain>.train args...
+    polydiff generate --model DIR --labels 0,1 --out DIR   # a task command (see TASK_MODULES)
 
 Unknown subcommands, domains or flags end with a one-line error and exit status 2.
 ``polydiff bench`` exits 1 when a domain failed (skipped domains are not failures).
@@ -10,6 +11,7 @@ Unknown subcommands, domains or flags end with a one-line error and exit status 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import shlex
 import subprocess
@@ -17,6 +19,10 @@ import sys
 from collections.abc import Sequence
 
 from . import runner
+
+#: Modules whose ``COMMANDS`` (``name -> (add_parser, run)``) become ``polydiff <name>``: each
+#: applies a trained pipeline to the user's own files.
+TASK_MODULES: tuple[str, ...] = ("polydiff.vision.commands",)
 
 #: Domains with a training script (``polydiff.<domain>.train``); core is a library only.
 TRAIN_DOMAINS: tuple[str, ...] = tuple(d for d in runner.DOMAINS if d != "core")
@@ -46,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     except PackageNotFoundError:
         ver = "unknown"
     parser.add_argument("--version", action="version", version=f"polydiff {ver}")
-    sub = parser.add_subparsers(dest="command", metavar="{bench,train}")
+    sub = parser.add_subparsers(dest="command")
 
     b = sub.add_parser("bench", help="run the cross-domain benchmark suite",
                        description="Train small models on bundled real data in every domain, "
@@ -75,7 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "arguments.")
     t.add_argument("domain", choices=TRAIN_DOMAINS)
     t.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the training script")
+    for name, (add, run) in _task_commands().items():
+        add(sub).set_defaults(task_run=run)
     return parser
+
+
+def _task_commands() -> dict:
+    """Every task command of the installed domains (a domain whose extra is missing has none)."""
+    commands = {}
+    for module in TASK_MODULES:
+        try:
+            commands.update(importlib.import_module(module).COMMANDS)
+        except ImportError:  # the domain's optional dependencies are not installed
+            continue
+    return commands
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
@@ -120,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "bench":
         return _bench(args, parser, argv)
-    return _train(args)
+    if args.command == "train":
+        return _train(args)
+    return args.task_run(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,76 @@
+"""The flags every task command shares (``polydiff generate``, ``polydiff impute`` ...) and the
+loading of the pipeline a command applies.
+
+Every command takes ``--model`` (a pipeline folder, a shipped name or a Hub id; default the
+domain's shipped pipeline), ``--device``, ``--seed``, ``--steps`` and ``--solver`` (default: the
+pipeline's own), and ``--no-progress``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TypeVar
+
+import torch
+
+from .pipeline import Pipeline, PipelineError
+from .pipeline_hub import shipped_pipelines
+from .solvers import SOLVERS
+
+__all__ = ["add_task_flags", "load_task_pipeline", "task_generator"]
+
+P = TypeVar("P", bound=Pipeline)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None) -> None:
+    """Add the shared flags to a task command's parser."""
+    g = parser.add_argument_group("model and sampling (shared by every task command)")
+    shipped = f" (default: the shipped pipeline {default_model!r})" if default_model else ""
+    g.add_argument("--model", default=default_model, required=default_model is None,
+                   help="pipeline folder (save_pretrained), shipped name or Hub id" + shipped)
+    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:i (default cpu)")
+    g.add_argument("--seed", type=_seed, default=0, help="seed of the sampling noise (default 0)")
+    g.add_argument("--steps", type=_positive_int, default=None,
+                   help="solver steps (default: the pipeline's)")
+    g.add_argument("--solver", choices=sorted(SOLVERS), default=None,
+                   help="solver (default: the pipeline's)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_task_pipeline(cls: type[P], args: argparse.Namespace) -> P:
+    """The pipeline named by ``--model``, on ``--device``; a clear message when it is missing."""
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: no CUDA device is available")
+    try:
+        return cls.from_pretrained(args.model, device=device)
+    except (FileNotFoundError, PipelineError) as e:
+        names = shipped_pipelines()
+        known = f"shipped pipelines: {', '.join(names)}" if names else "no pipeline ships yet"
+        raise SystemExit(f"--model {args.model}: {e}\n({known}; pass --model DIR with a folder "
+                         f"written by {cls.__name__}.save_pretrained)") from None
+
+
+def task_generator(args: argparse.Namespace, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of a command's sampling noise, seeded with ``--seed``."""
+    return torch.Generator(device=device).manual_seed(args.seed)
