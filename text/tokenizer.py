@@ -149,13 +149,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
     if cached is not None and cached.is_file():
         return Tokenizer.load(cached)
     buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=buf, vocab_size=vocab_size,
-        model_type=model_type, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
-        user_defined_symbols=["<sep>", "<mask>"], normalization_rule_name="identity",
-        byte_fallback=True, character_coverage=1.0, hard_vocab_limit=False,
-        num_threads=1, minloglevel=2,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=buf, vocab_size=vocab_size,
+            model_type=model_type, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+            user_defined_symbols=["<sep>", "<mask>"], normalization_rule_name="identity",
+            byte_fallback=True, character_coverage=1.0, hard_vocab_limit=False,
+            num_threads=1, minloglevel=2,
+        )
+    except RuntimeError as e:  # sentencepiece reports bad settings as RuntimeError("INTERNAL: ...")
+        detail = str(e).split("]", 1)[-1].strip()[:200]
+        raise ValueError(f"sentencepiece could not train with vocab_size={vocab_size} on these texts: {detail}") \
+            from None
     tok = Tokenizer(buf.getvalue())
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
