@@ -17,11 +17,14 @@ __all__ = ["check_config_dict", "check_ids", "check_loss_mask", "check_model_par
 
 
 def check_ids(ids: Any, name: str, *, vocab_size: int | None = None, ndim: int | None = 2,
-              nonempty: bool = True, ranged: bool = True) -> Tensor:
-    """``ids`` if it is an integer tensor of token ids (rank ``ndim``), with ``ranged`` inside
-    ``[0, vocab_size)`` (``[0, inf)`` without a ``vocab_size``)."""
+              nonempty: bool = True, ranged: bool = True, long: bool = True) -> Tensor:
+    """``ids`` if it is a ``torch.long`` (any integer dtype when not ``long``) tensor of token
+    ids (rank ``ndim``), with ``ranged`` inside ``[0, vocab_size)`` (``[0, inf)`` without a
+    ``vocab_size``)."""
     if isinstance(ids, Tensor) and (ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool):
         raise TypeError(f"{name} must be an integer tensor of token ids, got {describe(ids)}")
+    if long and isinstance(ids, Tensor) and ids.dtype != torch.long:
+        raise TypeError(f"{name} must be a torch.long tensor of token ids, got {describe(ids)}")
     check_tensor(ids, name, ndim=ndim, floating=False, finite=False, nonempty=nonempty)
     if nonempty and ids.ndim >= 2 and ids.shape[-1] == 0:
         raise ValueError(f"{name} must hold at least one token per row, got shape {tuple(ids.shape)}")
@@ -69,15 +72,16 @@ def check_one_generator(generator: Any, name: str = "generator") -> torch.Genera
     return g
 
 
-def check_config_dict(cls: type, data: Any, source: str) -> Any:
-    """``cls(**data)`` for a dataclass ``cls``, refusing a non-mapping, a missing required field
-    or an unknown one with a ``ValueError`` that names the field and ``source`` (the file)."""
+def check_config_dict(cls: type, data: Any, source: str, *, optional: Sequence[str] = ()) -> Any:
+    """``cls(**data)`` for a dataclass ``cls``, refusing a non-mapping, a missing field or an
+    unknown one with a ``ValueError`` that names the field and ``source`` (the file).
+
+    Every field is required, defaults included (a saved config holds them all; a silent default
+    would change the model), except those in ``optional``."""
     if not isinstance(data, Mapping):
         raise TypeError(f"{source}: the {cls.__name__} must be a JSON object, got {describe(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    required = [n for n, f in fields.items()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    missing = [n for n in required if n not in data]
+    missing = [n for n in fields if n not in data and n not in optional]
     if missing:
         raise ValueError(f"{source}: the {cls.__name__} lacks the key(s) {missing}")
     unknown = sorted(k for k in data if k not in fields)

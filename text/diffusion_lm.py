@@ -128,7 +128,7 @@ class VocabularyMixin:
 
     def restrict_vocabulary(self, rows: Tensor) -> None:
         """Allow only the token ids occurring in ``rows`` (e.g. the training target rows)."""
-        check_ids(rows, "rows", vocab_size=self.config.vocab_size, ndim=None)
+        check_ids(rows, "rows", vocab_size=self.config.vocab_size, ndim=None, long=False)
         ids = torch.unique(rows.flatten())
         if ids.numel() < 2:
             raise ValueError(f"rows must hold at least two distinct token ids, got {ids.tolist()}")
@@ -444,12 +444,13 @@ def load_model_files(directory: str | Path) -> tuple[dict, Tokenizer, dict]:
 
 
 def config_from_meta(config_cls: type, meta: dict, directory: str | Path, key: str = "config"):
-    """``config_cls`` from ``meta[key]`` of a checkpoint's ``config.json``; a missing or
-    unknown key raises a ``ValueError`` that names it and the file."""
+    """``config_cls`` from ``meta[key]`` of a checkpoint's ``config.json``; a missing key (only
+    ``dropout`` may be absent) or an unknown one raises a ``ValueError`` naming it and the file."""
     source = Path(directory) / "config.json"
     if key not in meta:
         raise ValueError(f"{source} lacks the key {key!r} (has {sorted(meta)})")
-    return check_config_dict(config_cls, meta[key], f"{source} [{key!r}]")
+    # dropout came after the first checkpoints; its default (0) is their behaviour
+    return check_config_dict(config_cls, meta[key], f"{source} [{key!r}]", optional=("dropout",))
 
 
 def load_weights(module: nn.Module, state: dict, directory: str | Path) -> None:

@@ -43,8 +43,12 @@ class HeldOutNLL:
         return math.exp(self.per_token)
 
 
-def _check_rows(ids: Tensor, batch_size: int, vocab_size: int | None) -> int:
+def _check_rows(ids: Tensor, batch_size: int, net: nn.Module, vocab_size: int | None) -> int:
     check_ids(ids, "ids", vocab_size=vocab_size)
+    seq_len = getattr(net, "seq_len", None)
+    if isinstance(seq_len, int) and ids.shape[1] > seq_len:
+        raise ValueError(f"ids must have rows of at most the net's seq_len={seq_len} tokens, got shape "
+                         f"{tuple(ids.shape)}")
     return check_int(batch_size, "batch_size", low=1)
 
 
@@ -55,7 +59,7 @@ def ar_nll(net: nn.Module, ids: Tensor, loss_mask: Tensor, *, batch_size: int = 
     ``net.token_nll(ids, loss_mask) -> [B]`` is an :class:`~polydiff.text.nets.ARTransformer`
     (``loss_mask`` from :meth:`~polydiff.text.ar.ARBaseline.loss_mask`: target and EOS).
     """
-    batch_size = _check_rows(ids, batch_size, getattr(net, "vocab_size", None))
+    batch_size = _check_rows(ids, batch_size, net, getattr(net, "vocab_size", None))
     check_loss_mask(loss_mask, "loss_mask", ids.shape)
     tokens = int(loss_mask[:, 1:].sum())
     if tokens == 0:
@@ -74,7 +78,7 @@ def masked_elbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_le
     ``r = 0..samples-1``: an unbiased estimate of the expectation over ``t ~ U[t_eps, 1]``)."""
     if not isinstance(process, MaskedDiffusion):
         raise TypeError(f"process must be a MaskedDiffusion, got {type(process).__name__}")
-    batch_size = _check_rows(ids, batch_size, process.vocab_size)
+    batch_size = _check_rows(ids, batch_size, net, process.vocab_size)
     samples = check_int(samples, "samples", low=1)
     src_len = check_int(src_len, "src_len", low=0, high=ids.shape[1] - 1)
     eos_id = check_int(eos_id, "eos_id", low=0, high=process.vocab_size - 1)

@@ -66,7 +66,7 @@ class Tokenizer:
     def decode(self, ids: Sequence[int] | Tensor) -> str:
         """Text of ``ids``: stops at the first EOS, skips pad/bos/sep/mask."""
         if isinstance(ids, Tensor):
-            ids = check_ids(ids, "ids", ndim=1, nonempty=False, ranged=False).tolist()
+            ids = check_ids(ids, "ids", ndim=1, nonempty=False, ranged=False, long=False).tolist()
         elif isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
             raise TypeError(f"ids must be a sequence of int token ids or a 1-D tensor, got {describe(ids)}")
         out = []
@@ -107,7 +107,7 @@ class Tokenizer:
 
     def decode_batch(self, ids: Tensor) -> list[str]:
         """Decode every row of ``[B, L]``."""
-        check_ids(ids, "ids", ndim=2, nonempty=False, ranged=False)
+        check_ids(ids, "ids", ndim=2, nonempty=False, ranged=False, long=False)
         return [self.decode(r) for r in ids]
 
     def save(self, path: str | Path) -> None:

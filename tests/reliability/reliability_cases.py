@@ -213,6 +213,9 @@ def _text_cases() -> list[Case]:
         (d / "config.json").write_text(json.dumps(edit(meta)))
         return d
 
+    def drop(d: dict, key: str) -> dict:
+        return {k: v for k, v in d.items() if k != key}
+
     def masked_lm() -> MaskedDiffusionLM:
         return MaskedDiffusionLM(MaskedConfig(tok().vocab_size, 8, hidden=8, layers=1, heads=2), tok())
 
@@ -261,9 +264,12 @@ def _text_cases() -> list[Case]:
              TypeError, r"ids\[0\] must be an integer"),
         Case("text.Tokenizer.encode_batch", "float max_len", lambda: tok().encode_batch(["a b"], 10.5), TypeError,
              "max_len must be an integer"),
-        Case("text.MaskedDiffusionLM.load", "config.json missing a key (was KeyError/TypeError)",
-             lambda: MaskedDiffusionLM.load(saved(masked_lm(), lambda m: {"config": {"vocab_size": 300}})),
+        Case("text.MaskedDiffusionLM.load", "config.json missing a required key (was TypeError)",
+             lambda: MaskedDiffusionLM.load(saved(masked_lm(), lambda m: {"config": drop(m["config"], "seq_len")})),
              ValueError, r"config\.json.*lacks the key\(s\) \['seq_len'\]"),
+        Case("text.DiffusionLM.load", "config.json missing a key with a default (T silently became 2000)",
+             lambda: DiffusionLM.load(saved(dlm(), lambda m: {**m, "config": drop(m["config"], "T")})),
+             ValueError, r"config\.json.*lacks the key\(s\) \['T'\]"),
         Case("text.DiffusionLM.load", "config.json without 'attributes' (was KeyError)",
              lambda: DiffusionLM.load(saved(dlm(), lambda m: {"config": m["config"]})), ValueError,
              r"config\.json lacks the key 'attributes'"),
