@@ -185,8 +185,8 @@ def _text_cases() -> list[Case]:
 
     from polydiff.core.discrete_state import MaskedDiffusion
     from polydiff.text import metrics as tm
-    from polydiff.text.corpora import load_bible_pairs, parse_wordnet_line
     from polydiff.text.ar import ARConfig
+    from polydiff.text.corpora import load_bible_pairs, parse_wordnet_line
     from polydiff.text.data import load_e2e, parse_control, parse_e2e_line, split_by_restaurant
     from polydiff.text.decoding import confidence_sample
     from polydiff.text.diffuseq import mbr_select
