@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from polydiff.core.validate import check_int
 from torch import Tensor, nn
 
+from .checks import check_ids, check_model_parts, check_texts
 from .nets import ARTransformer
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
@@ -33,8 +35,7 @@ class ARBaseline(nn.Module):
 
     def __init__(self, config: ARConfig, tokenizer: Tokenizer):
         super().__init__()
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+        check_model_parts(config, ARConfig, tokenizer)
         self.config, self.tokenizer = config, tokenizer
         self.net = ARTransformer(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
                                  config.dropout)
@@ -62,6 +63,7 @@ class ARBaseline(nn.Module):
     def loss_mask(self, ids: Tensor) -> Tensor:
         """1 on the predicted tokens: the target half (seq2seq) up to and including EOS."""
         c = self.config
+        check_ids(ids, "ids", vocab_size=c.vocab_size)
         first = max(c.src_len, 1)
         m = torch.zeros_like(ids, dtype=torch.float32)
         m[:, first:] = 1.0
@@ -71,6 +73,7 @@ class ARBaseline(nn.Module):
 
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mean per-token NLL of the counted tokens."""
+        check_ids(ids, "ids", vocab_size=self.config.vocab_size)
         return ar_loss(self.net, ids, self.loss_mask(ids))
 
     def nll(self, ids: Tensor, *, batch_size: int = 256):
@@ -87,22 +90,23 @@ class ARBaseline(nn.Module):
         if c.src_len == 0:
             if sources is not None:
                 raise ValueError("this AR model is a language model: pass sources=None")
+            n = check_int(n, "n", low=1)
             prefix = torch.full((n, 1), tok.bos_id, dtype=torch.long)
             return self.net.generate(prefix, c.seq_len - 1, eos_id=tok.eos_id, temperature=temperature,
                                      top_k=top_k, generator=generator)
         if sources is None:
             raise ValueError("a seq2seq AR model needs sources")
-        prefix = self.encode_sources(sources)
+        prefix = self.encode_sources(check_texts(sources, "sources"))
         return self.net.generate(prefix, self.tgt_len, eos_id=tok.eos_id, temperature=temperature,
                                  top_k=top_k, generator=generator)
 
     def generate(self, sources: Sequence[str] | None = None, n: int = 1, steps: int | None = None,
                  solver: str | None = None, **kw) -> list[str]:
         """``n`` texts per source (``steps``/``solver`` are ignored: one step per token)."""
+        n = check_int(n, "n", low=1)
         if sources is None:
             return self.tokenizer.decode_batch(self.sample_ids(None, n, **kw))
-        if isinstance(sources, str):
-            raise TypeError("sources must be a list of strings, not one str")
+        sources = check_texts(sources, "sources")
         reps = [s for s in sources for _ in range(n)]
         return self.tokenizer.decode_batch(self.sample_ids(reps, **kw))
 
@@ -112,10 +116,10 @@ class ARBaseline(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> ARBaseline:
-        from .diffusion_lm import load_model_files
+        from .diffusion_lm import config_from_meta, load_model_files, load_weights
         meta, tok, state = load_model_files(directory)
-        m = cls(ARConfig(**meta["config"]), tok)
-        m.load_state_dict(state)
+        m = cls(config_from_meta(ARConfig, meta, directory), tok)
+        load_weights(m, state, directory)
         return m
 
 

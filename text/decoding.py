@@ -13,16 +13,18 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from polydiff.core.validate import check_generator, check_int, check_number, check_tensor
 from torch import Tensor
+
+from .checks import check_ids
 
 __all__ = ["confidence_sample"]
 
 
 def uniform_draws(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
     """``U[0, 1)`` draws (float64); ``generator`` may be a list with one generator per row."""
-    if isinstance(generator, (list, tuple)):
-        if len(generator) != shape[0]:
-            raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
+    generator = check_generator(generator, "generator", batch=shape[0])
+    if isinstance(generator, list):
         return torch.stack([torch.rand(shape[1:], generator=g, dtype=torch.float64) for g in generator])
     return torch.rand(shape, generator=generator, dtype=torch.float64)
 
@@ -40,12 +42,14 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
     if not isinstance(x, Tensor) or x.dtype != torch.long or x.ndim != 2:
         raise TypeError(f"x must be a long tensor [B, L], got {getattr(x, 'dtype', type(x).__name__)} "
                         f"{tuple(getattr(x, 'shape', ()))}")
+    check_ids(x, "x")
     if not isinstance(fixed, Tensor) or fixed.shape != x.shape or fixed.dtype != torch.bool:
-        raise ValueError(f"fixed must be a bool tensor of shape {tuple(x.shape)}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not (temperature >= 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+        raise ValueError(f"fixed must be a bool tensor of shape {tuple(x.shape)}, got "
+                         f"{getattr(fixed, 'dtype', type(fixed).__name__)} {tuple(getattr(fixed, 'shape', ()))}")
+    steps = check_int(steps, "steps", low=1)
+    temperature = check_number(temperature, "temperature", low=0.0)
+    mask_id = check_int(mask_id, "mask_id", low=0)
+    generator = check_generator(generator, "generator", batch=x.shape[0])
     if (x[fixed] == mask_id).any():
         raise ValueError("fixed slots hold the mask id; give their tokens in x")
     z = torch.where(fixed, x, torch.full_like(x, mask_id))
@@ -55,7 +59,7 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
         left = masked.sum(1)
         if not bool(left.any()):
             break
-        logits = model(z, left.double() / free.clamp_min(1)).double()
+        logits = _checked_logits(model(z, left.double() / free.clamp_min(1)), z, mask_id, k)
         logits[..., mask_id] = -math.inf
         logp = logits.log_softmax(-1)
         if temperature == 0:
@@ -70,3 +74,16 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
         reveal = masked & (rank < (left - stay)[:, None])
         z = torch.where(reveal, tok, z)
     return z
+
+
+def _checked_logits(logits, z: Tensor, mask_id: int, step: int) -> Tensor:
+    """The model's logits as float64, if they are ``[B, L, V]`` with ``V > mask_id`` and hold no NaN
+    (``-inf`` is allowed: a model may rule tokens out)."""
+    if not isinstance(logits, Tensor) or logits.ndim != 3 or logits.shape[:2] != z.shape \
+            or logits.shape[2] <= mask_id:
+        raise ValueError(f"model(z, t) must return logits [B, L, V] = [{z.shape[0]}, {z.shape[1]}, > mask_id], "
+                         f"got {getattr(logits, 'shape', type(logits).__name__)} at step {step}")
+    check_tensor(logits, "model(z, t) logits", floating=True, finite=False)
+    if bool(torch.isnan(logits).any()):
+        raise FloatingPointError(f"the model returned NaN logits at decoding step {step} (its inputs were valid)")
+    return logits.double()

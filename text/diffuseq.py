@@ -16,16 +16,20 @@ from pathlib import Path
 
 import polydiff.core as pc
 import torch
+from polydiff.core.validate import check_generator, check_int
 from torch import Tensor, nn
 
+from .checks import check_ids, check_model_parts, check_texts
 from .diffusion_lm import (
     EmbeddingDiffusionConfig,
     VocabularyMixin,
     check_solver,
     clamp_hook,
+    config_from_meta,
     embedding_diffusion_loss,
     embedding_process,
     load_model_files,
+    load_weights,
     save_model,
 )
 from .metrics import sentence_bleu
@@ -64,7 +68,8 @@ def encode_sources(tok: Tokenizer, sources: Sequence[str], src_len: int, truncat
         ValueError: a source needs more than ``src_len`` slots with ``<sep>`` (unless
             ``truncate``, which keeps the first ``src_len - 1`` tokens).
     """
-    ids = tok.encode_batch(sources, src_len, eos=False, truncate=truncate)
+    src_len = check_int(src_len, "src_len", low=2)
+    ids = tok.encode_batch(check_texts(sources, "sources"), src_len, eos=False, truncate=truncate)
     n = (ids != tok.pad_id).sum(1)
     if not truncate and (n >= src_len).any():
         k = int((n >= src_len).nonzero()[0])
@@ -76,8 +81,9 @@ def encode_sources(tok: Tokenizer, sources: Sequence[str], src_len: int, truncat
 def mbr_select(candidates: Sequence[str]) -> int:
     """Minimum-Bayes-risk choice: index of the candidate with the highest mean sentence-BLEU
     to the other candidates (Gong et al. 2023, §4.3; Kumar & Byrne 2004)."""
+    candidates = check_texts(candidates, "candidates", nonempty=False)
     if len(candidates) == 0:
-        raise ValueError("mbr_select needs at least one candidate")
+        raise ValueError("candidates must hold at least one text, got an empty list")
     if len(candidates) == 1:
         return 0
     toks = [c.split() for c in candidates]
@@ -93,10 +99,9 @@ class DiffuSeq(VocabularyMixin, nn.Module):
 
     def __init__(self, config: EmbeddingDiffusionConfig, tokenizer: Tokenizer):
         super().__init__()
+        check_model_parts(config, EmbeddingDiffusionConfig, tokenizer)
         if config.src_len < 2:
-            raise ValueError("DiffuSeq needs config.src_len >= 2 (source + <sep>)")
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+            raise ValueError(f"config.src_len must be >= 2 for DiffuSeq (source + <sep>), got {config.src_len}")
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
                                        config.hidden, config.layers, config.heads, config.dropout)
@@ -128,6 +133,10 @@ class DiffuSeq(VocabularyMixin, nn.Module):
 
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mean embedding-diffusion loss over target positions (source positions unnoised)."""
+        check_ids(ids, "ids", vocab_size=self.config.vocab_size)
+        if ids.shape[1] != self.config.seq_len:
+            raise ValueError(f"ids must be rows [B, seq_len={self.config.seq_len}] (source | target), "
+                             f"got shape {tuple(ids.shape)}")
         return embedding_diffusion_loss(self.net, self.process, ids, noise_mask=self.noise_mask(len(ids)),
                                         generator=generator).mean()
 
@@ -141,10 +150,9 @@ class DiffuSeq(VocabularyMixin, nn.Module):
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """One target per source: ``[B, tgt_len]`` ids, decoded with a core solver."""
         check_solver(solver)
-        if isinstance(sources, str):
-            raise TypeError("sources must be a list of strings, not one str")
-        src = self.encode_sources(sources, truncate)
+        src = self.encode_sources(check_texts(sources, "sources"), truncate)
         B, c = len(src), self.config
+        generator = check_generator(generator, "generator", batch=B)
         W = self.net.embed.weight
         src_emb = torch.cat([W[src], torch.zeros(B, self.tgt_len, c.emb_dim)], 1)
         mask = 1.0 - self.noise_mask(B)
@@ -161,10 +169,9 @@ class DiffuSeq(VocabularyMixin, nn.Module):
                  *, mbr: int = 1, generator: torch.Generator | None = None, **kw) -> list[str]:
         """``n`` targets per source (source-major order); with ``mbr > 1`` each is the MBR choice
         among ``mbr`` samples."""
-        if n < 1 or mbr < 1:
-            raise ValueError(f"n and mbr must be >= 1, got {n}, {mbr}")
-        if isinstance(sources, str):
-            raise TypeError("sources must be a list of strings, not one str")
+        n = check_int(n, "n", low=1)
+        mbr = check_int(mbr, "mbr", low=1)
+        sources = check_texts(sources, "sources")
         reps = [s for s in sources for _ in range(n * mbr)]
         texts = self.tokenizer.decode_batch(self.sample_ids(reps, steps, solver, generator=generator, **kw))
         out = []
@@ -180,7 +187,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
     @classmethod
     def load(cls, directory: str | Path) -> DiffuSeq:
         meta, tok, state = load_model_files(directory)
-        m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok)
-        m.load_state_dict(state)
-        m._load_meta(meta)
+        m = cls(config_from_meta(EmbeddingDiffusionConfig, meta, directory), tok)
+        load_weights(m, state, directory)
+        m._load_meta(meta, directory)
         return m

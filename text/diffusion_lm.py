@@ -27,8 +27,10 @@ from pathlib import Path
 import polydiff.core as pc
 import torch
 from polydiff.core.hooks import nearest_embedding as _core_clamp
+from polydiff.core.validate import check_generator, check_int, check_number, check_tensor, describe
 from torch import Tensor, nn
 
+from .checks import check_config_dict, check_ids, check_loss_mask, check_model_parts
 from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer
@@ -40,10 +42,12 @@ __all__ = [
     "VocabularyMixin",
     "check_solver",
     "clamp_hook",
+    "config_from_meta",
     "embedding_diffusion_loss",
     "embedding_process",
     "forward_sample",
     "load_model_files",
+    "load_weights",
     "nearest_token",
     "partial_noising",
     "round_to_tokens",
@@ -70,8 +74,9 @@ class EmbeddingDiffusionConfig(TokenModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         for k in ("emb_dim", "T"):
-            if int(getattr(self, k)) < 1:
-                raise ValueError(f"EmbeddingDiffusionConfig.{k} must be >= 1, got {getattr(self, k)}")
+            check_int(getattr(self, k), f"EmbeddingDiffusionConfig.{k}", low=1)
+        if not isinstance(self.schedule, str):
+            raise TypeError(f"EmbeddingDiffusionConfig.schedule must be a schedule name, got {describe(self.schedule)}")
 
 
 def embedding_process(config: EmbeddingDiffusionConfig) -> pc.DiscreteVP:
@@ -85,6 +90,8 @@ def embedding_process(config: EmbeddingDiffusionConfig) -> pc.DiscreteVP:
 
 def check_solver(solver: str) -> None:
     """Raise ``ValueError`` for a solver name core does not know."""
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a solver name (str), got {describe(solver)}")
     names = getattr(pc, "SOLVERS", None)
     if names is not None and solver not in names:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(names)}")
@@ -92,6 +99,8 @@ def check_solver(solver: str) -> None:
 
 def nearest_token(x: Tensor, weight: Tensor) -> Tensor:
     """Index of the nearest (L2) row of ``weight`` ``[V, D]`` for every vector of ``x`` ``[..., D]``."""
+    check_tensor(x, "x", min_ndim=1, floating=True)
+    check_tensor(weight, "weight", ndim=2, floating=True)
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"x has dim {x.shape[-1]} but the embeddings have {weight.shape[-1]}")
     flat = x.reshape(-1, x.shape[-1]).to(weight.dtype)
@@ -102,8 +111,7 @@ def nearest_token(x: Tensor, weight: Tensor) -> Tensor:
 def clamp_hook(weight: Tensor):
     """The clamping trick (Li et al. §4.2) as a ``project_x0(x0_hat, t)`` hook: core's
     :func:`polydiff.core.hooks.nearest_embedding` over the (detached) table ``[V, D]``."""
-    if weight.ndim != 2:
-        raise ValueError(f"embedding table must be [V, D], got {tuple(weight.shape)}")
+    check_tensor(weight, "weight", ndim=2, floating=True)
     return _core_clamp(weight.detach())
 
 
@@ -120,9 +128,10 @@ class VocabularyMixin:
 
     def restrict_vocabulary(self, rows: Tensor) -> None:
         """Allow only the token ids occurring in ``rows`` (e.g. the training target rows)."""
-        ids = torch.unique(torch.as_tensor(rows).flatten())
-        if ids.numel() < 2 or int(ids.min()) < 0 or int(ids.max()) >= self.config.vocab_size:
-            raise ValueError("restrict_vocabulary needs ids of at least two tokens inside the vocabulary")
+        check_ids(rows, "rows", vocab_size=self.config.vocab_size, ndim=None, long=False)
+        ids = torch.unique(rows.flatten())
+        if ids.numel() < 2:
+            raise ValueError(f"rows must hold at least two distinct token ids, got {ids.tolist()}")
         self.allowed_ids = ids.sort().values
 
     def _table(self) -> tuple[Tensor, Tensor | None]:
@@ -139,15 +148,18 @@ class VocabularyMixin:
     def _meta(self) -> dict:
         return {"allowed_ids": None if self.allowed_ids is None else self.allowed_ids.tolist()}
 
-    def _load_meta(self, meta: dict) -> None:
+    def _load_meta(self, meta: dict, directory: str | Path = "") -> None:
         a = meta.get("allowed_ids")
+        if a is not None and (not isinstance(a, list) or not all(isinstance(i, int) and 0 <= i < self.config.vocab_size
+                                                                 for i in a)):
+            raise ValueError(f"{Path(directory) / 'config.json'} ['allowed_ids'] must be a list of token ids in "
+                             f"[0, {self.config.vocab_size}), got {describe(a)}")
         self.allowed_ids = None if a is None else torch.tensor(a, dtype=torch.long)
 
 
 def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
     """Rounding (Li et al. §4.2): ``[B, L, D]`` -> token ids ``[B, L]`` of the nearest embeddings."""
-    if x.ndim != 3:
-        raise ValueError(f"x must be [B, L, D], got shape {tuple(x.shape)}")
+    check_tensor(x, "x", ndim=3, floating=True)
     return nearest_token(x, weight)
 
 
@@ -188,6 +200,9 @@ def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
         noise_mask: ``[B, L]`` with 1 where positions are noised and counted (DiffuSeq's
             target side); 0 positions keep ``x0`` in ``x_t`` (partial noising). ``None``: all.
     """
+    check_ids(ids, "ids", vocab_size=net.vocab_size)
+    if noise_mask is not None:
+        check_loss_mask(noise_mask, "noise_mask", ids.shape)
     emb, x0, t, x_t = forward_sample(net, process, ids, noise_mask=noise_mask, generator=generator)
     B, L = ids.shape
     m = torch.ones(B, L, device=ids.device, dtype=emb.dtype) if noise_mask is None else noise_mask.to(emb.dtype)
@@ -229,8 +244,10 @@ class ControlHook:
 
     def __init__(self, classifier: NoisyEmbeddingClassifier, label: Tensor, process, *,
                  steps: int = 3, step_size: float = 0.5, fluency: float = 1.0):
-        if steps < 1 or step_size <= 0 or fluency < 0:
-            raise ValueError("ControlHook needs steps >= 1, step_size > 0, fluency >= 0")
+        steps = check_int(steps, "control_steps", low=1)
+        step_size = check_number(step_size, "control_step_size", low=0.0, low_open=True)
+        fluency = check_number(fluency, "fluency", low=0.0)
+        check_ids(label, "label", ndim=1, vocab_size=getattr(classifier, "n_labels", None))
         self.classifier, self.label, self.process = classifier, label, process
         self.steps, self.step_size, self.fluency = steps, step_size, fluency
 
@@ -263,8 +280,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
     def __init__(self, config: EmbeddingDiffusionConfig, tokenizer: Tokenizer,
                  attributes: Sequence[str] = ()):
         super().__init__()
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+        check_model_parts(config, EmbeddingDiffusionConfig, tokenizer)
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
                                        config.hidden, config.layers, config.heads, config.dropout)
@@ -289,6 +305,11 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         clf = classifier if classifier is not None else self.classifier
         if clf is None:
             raise ValueError("this DiffusionLM has no control attributes")
+        check_ids(ids, "ids", vocab_size=self.config.vocab_size)
+        check_tensor(labels, "labels", ndim=2, low=0.0, high=1.0)
+        if labels.shape != (ids.shape[0], len(self.attributes)):
+            raise ValueError(f"labels must be multi-hot [{ids.shape[0]}, {len(self.attributes)}] (rows of ids x "
+                             f"attributes), got {tuple(labels.shape)}")
         with torch.no_grad():
             x0 = self.net.embed_tokens(ids)
         B = ids.shape[0]
@@ -317,9 +338,11 @@ class DiffusionLM(VocabularyMixin, nn.Module):
             generator: one generator, or a list of ``n`` (row ``i`` draws only from
                 ``generator[i]``: a sample does not depend on the batch it is drawn in).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        n = check_int(n, "n", low=1)
         check_solver(solver)
+        if not isinstance(clamp, bool):
+            raise TypeError(f"clamp must be a bool, got {describe(clamp)}")
+        generator = check_generator(generator, "generator", batch=n)
         c = self.config
         W = self.net.embed.weight
         W_allowed, _ = self._table()
@@ -356,10 +379,14 @@ class DiffusionLM(VocabularyMixin, nn.Module):
     def generate(self, controls: Sequence[str] | None = None, n: int = 1, steps: int = 200,
                  solver: str = "ddim", **kw) -> list[str]:
         """``n`` sentences per control (or ``n`` unconditional ones when ``controls`` is None)."""
+        n = check_int(n, "n", low=1)
         if controls is None:
             return self.tokenizer.decode_batch(self.sample_ids(n, steps, solver, **kw))
         if isinstance(controls, str):
             raise TypeError("controls must be a list of attribute strings, not one str")
+        if not isinstance(controls, Sequence) or len(controls) == 0:
+            raise ValueError(f"controls must be a non-empty list of attribute strings (or None), got "
+                             f"{describe(controls)}")
         out: list[str] = []
         for ctrl in controls:
             out += self.tokenizer.decode_batch(self.sample_ids(n, steps, solver, control=ctrl, **kw))
@@ -374,9 +401,15 @@ class DiffusionLM(VocabularyMixin, nn.Module):
     @classmethod
     def load(cls, directory: str | Path) -> DiffusionLM:
         meta, tok, state = load_model_files(directory)
-        m = cls(EmbeddingDiffusionConfig(**meta["config"]), tok, meta["attributes"])
-        m.load_state_dict(state)
-        m._load_meta(meta)
+        if "attributes" not in meta:
+            raise ValueError(f"{Path(directory) / 'config.json'} lacks the key 'attributes' (has {sorted(meta)})")
+        attributes = meta["attributes"]
+        if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
+            raise ValueError(f"{Path(directory) / 'config.json'} ['attributes'] must be a list of strings, "
+                             f"got {describe(attributes)}")
+        m = cls(config_from_meta(EmbeddingDiffusionConfig, meta, directory), tok, attributes)
+        load_weights(m, state, directory)
+        m._load_meta(meta, directory)
         return m
 
 
@@ -395,13 +428,38 @@ def save_model(module: nn.Module, directory: str | Path, meta: dict) -> None:
 
 
 def load_model_files(directory: str | Path) -> tuple[dict, Tokenizer, dict]:
-    """Read what :func:`save_model` wrote (no unpickling; a truncated or corrupt weights file
-    raises an error that names it)."""
-    from polydiff.core.training.serialize import read_safetensors
+    """Read what :func:`save_model` wrote (no unpickling; a truncated or corrupt file, or a
+    ``config.json`` that is not a JSON object, raises an error that names the file)."""
+    from polydiff.core.training.serialize import read_json, read_safetensors
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path (str or os.PathLike), got {describe(directory)}")
     d = Path(directory)
     for f in ("model.safetensors", "config.json", "tokenizer.model"):
         if not (d / f).is_file():
             raise FileNotFoundError(f"checkpoint {d} lacks {f}")
-    return json.loads((d / "config.json").read_text()), Tokenizer.load(d / "tokenizer.model"), \
-        read_safetensors(d / "model.safetensors")
+    meta = read_json(d / "config.json")
+    if not isinstance(meta, dict):
+        raise TypeError(f"{d / 'config.json'} must hold a JSON object, got {describe(meta)}")
+    return meta, Tokenizer.load(d / "tokenizer.model"), read_safetensors(d / "model.safetensors")
+
+
+def config_from_meta(config_cls: type, meta: dict, directory: str | Path, key: str = "config"):
+    """``config_cls`` from ``meta[key]`` of a checkpoint's ``config.json``; a missing key (only
+    ``dropout`` may be absent) or an unknown one raises a ``ValueError`` naming it and the file."""
+    source = Path(directory) / "config.json"
+    if key not in meta:
+        raise ValueError(f"{source} lacks the key {key!r} (has {sorted(meta)})")
+    # dropout came after the first checkpoints; its default (0) is their behaviour
+    return check_config_dict(config_cls, meta[key], f"{source} [{key!r}]", optional=("dropout",))
+
+
+def load_weights(module: nn.Module, state: dict, directory: str | Path) -> None:
+    """``module.load_state_dict(state)``; weights that do not fit the module raise a
+    ``ValueError`` naming the weights file."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        detail = " ".join(str(e).split())[:300]
+        raise ValueError(f"{Path(directory) / 'model.safetensors'} does not fit this {type(module).__name__} "
+                         f"(saved by another model or size?): {detail}") from None
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import torch
 from polydiff.core.discrete_state import MaskedDiffusion
+from polydiff.core.validate import check_int
 from torch import Tensor, nn
 
+from .checks import check_ids, check_loss_mask, check_one_generator
 from .masked_objective import masked_nelbo
 
 __all__ = ["HeldOutNLL", "ar_nll", "masked_elbo"]
@@ -41,13 +43,13 @@ class HeldOutNLL:
         return math.exp(self.per_token)
 
 
-def _check_rows(ids: Tensor, batch_size: int) -> None:
-    if not isinstance(ids, Tensor) or ids.dtype != torch.long:
-        raise TypeError(f"ids must be a torch.long tensor, got {getattr(ids, 'dtype', type(ids).__name__)}")
-    if ids.ndim != 2 or ids.shape[0] == 0:
-        raise ValueError(f"ids must be [B, L] with B >= 1, got shape {tuple(ids.shape)}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+def _check_rows(ids: Tensor, batch_size: int, net: nn.Module, vocab_size: int | None) -> int:
+    check_ids(ids, "ids", vocab_size=vocab_size)
+    seq_len = getattr(net, "seq_len", None)
+    if isinstance(seq_len, int) and ids.shape[1] > seq_len:
+        raise ValueError(f"ids must have rows of at most the net's seq_len={seq_len} tokens, got shape "
+                         f"{tuple(ids.shape)}")
+    return check_int(batch_size, "batch_size", low=1)
 
 
 @torch.no_grad()
@@ -57,13 +59,11 @@ def ar_nll(net: nn.Module, ids: Tensor, loss_mask: Tensor, *, batch_size: int = 
     ``net.token_nll(ids, loss_mask) -> [B]`` is an :class:`~polydiff.text.nets.ARTransformer`
     (``loss_mask`` from :meth:`~polydiff.text.ar.ARBaseline.loss_mask`: target and EOS).
     """
-    _check_rows(ids, batch_size)
-    if not isinstance(loss_mask, Tensor) or loss_mask.shape != ids.shape:
-        raise ValueError(f"loss_mask must have the shape of ids {tuple(ids.shape)}, "
-                         f"got {tuple(getattr(loss_mask, 'shape', ()))}")
+    batch_size = _check_rows(ids, batch_size, net, getattr(net, "vocab_size", None))
+    check_loss_mask(loss_mask, "loss_mask", ids.shape)
     tokens = int(loss_mask[:, 1:].sum())
     if tokens == 0:
-        raise ValueError("loss_mask counts no tokens")
+        raise ValueError("loss_mask must count at least one token (at positions >= 1), got none")
     nats = sum(float(net.token_nll(ids[i:i + batch_size], loss_mask[i:i + batch_size]).double().sum())
                for i in range(0, len(ids), batch_size))
     return HeldOutNLL(nats, tokens, len(ids))
@@ -76,9 +76,13 @@ def masked_elbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_le
     """Negative ELBO of masked diffusion: :func:`~polydiff.text.masked.masked_nelbo` averaged
     over ``samples`` times per row, stratified (``t_r = t_eps + (1 - t_eps)(r + u_r) / samples``,
     ``r = 0..samples-1``: an unbiased estimate of the expectation over ``t ~ U[t_eps, 1]``)."""
-    _check_rows(ids, batch_size)
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    if not isinstance(process, MaskedDiffusion):
+        raise TypeError(f"process must be a MaskedDiffusion, got {type(process).__name__}")
+    batch_size = _check_rows(ids, batch_size, net, process.vocab_size)
+    samples = check_int(samples, "samples", low=1)
+    src_len = check_int(src_len, "src_len", low=0, high=ids.shape[1] - 1)
+    eos_id = check_int(eos_id, "eos_id", low=0, high=process.vocab_size - 1)
+    generator = check_one_generator(generator)
     nats, tokens = 0.0, 0
     for i in range(0, len(ids), batch_size):
         x = ids[i:i + batch_size]

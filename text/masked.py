@@ -23,8 +23,10 @@ from pathlib import Path
 
 import torch
 from polydiff.core.discrete_state import MaskedDiffusion, masked_sample
+from polydiff.core.validate import check_choice, check_generator, check_int, check_number
 from torch import Tensor, nn
 
+from .checks import check_ids, check_model_parts, check_one_generator, check_texts
 from .decoding import confidence_sample, uniform_draws
 from .diffuseq import encode_sources
 from .masked_objective import length_layout, masked_nelbo  # re-exported: part of this room's API
@@ -52,9 +54,13 @@ def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix:
     ``prefix`` ``[B, S]`` (the source half; ``S = 0`` unconditional), a length ``n`` drawn
     from the net's ``p(n | prefix)`` (``temperature = 0``: its mode), ``n`` masks, EOS, pads.
     ``fixed`` marks everything but the ``n`` masks."""
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    temperature = check_number(temperature, "temperature", low=0.0)
+    check_ids(prefix, "prefix", nonempty=False)
+    tgt_len = check_int(tgt_len, "tgt_len", low=1)
     B, S = prefix.shape
+    if B == 0:
+        raise ValueError(f"prefix must hold at least one row, got shape {tuple(prefix.shape)}")
+    generator = check_generator(generator, "generator", batch=B)
     z = torch.cat([prefix, torch.full((B, tgt_len), mask_id, dtype=torch.long, device=prefix.device)], 1)
     _, length_logits = net(z)
     if temperature == 0:
@@ -73,8 +79,7 @@ class MaskedDiffusionLM(nn.Module):
 
     def __init__(self, config: MaskedConfig, tokenizer: Tokenizer):
         super().__init__()
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces, config {config.vocab_size}")
+        check_model_parts(config, MaskedConfig, tokenizer)
         self.config, self.tokenizer = config, tokenizer
         self.net = TokenDenoiser(config.vocab_size, config.seq_len, config.hidden, config.layers, config.heads,
                                  config.dropout, src_len=config.src_len)
@@ -116,16 +121,26 @@ class MaskedDiffusionLM(nn.Module):
 
         return loss_fn
 
+    def check_rows(self, ids: Tensor, name: str = "ids") -> Tensor:
+        """``ids`` if they are rows ``[B, L]`` of token ids this model scores (``L == seq_len``
+        for seq2seq, ``L <= seq_len`` otherwise)."""
+        check_ids(ids, name, vocab_size=self.config.vocab_size)
+        L, c = ids.shape[1], self.config
+        if (c.src_len and L != c.seq_len) or L > c.seq_len:
+            want = f"= seq_len = {c.seq_len}" if c.src_len else f"<= seq_len = {c.seq_len}"
+            raise ValueError(f"{name} must have rows of length {want}, got shape {tuple(ids.shape)}")
+        return ids
+
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Negative ELBO per real token of the rows ``ids`` (one ``t`` draw per row)."""
-        return self.loss_fn()(self.net, ids, generator)
+        return self.loss_fn()(self.net, self.check_rows(ids), check_one_generator(generator))
 
     def nll(self, ids: Tensor, *, samples: int = 16, batch_size: int = 256,
             generator: torch.Generator | None = None):
         """Held-out negative ELBO of the rows ``ids`` per real token
         (:func:`~polydiff.text.likelihood.masked_elbo`, a :class:`~polydiff.text.likelihood.HeldOutNLL`)."""
         from .likelihood import masked_elbo
-        return masked_elbo(self.net, self.process, ids, src_len=self.config.src_len, eos_id=self.tokenizer.eos_id,
+        return masked_elbo(self.net, self.process, self.check_rows(ids), src_len=self.config.src_len, eos_id=self.tokenizer.eos_id,
                            samples=samples, batch_size=batch_size, generator=generator)
 
     def denoiser(self, z: Tensor, t: Tensor | None = None) -> Tensor:
@@ -141,19 +156,19 @@ class MaskedDiffusionLM(nn.Module):
         (MDLM's sampler, random order) or ``confidence`` (MaskGIT's most-confident-first,
         :func:`~polydiff.text.decoding.confidence_sample`). ``temperature`` applies to the
         length and the tokens; 0 is greedy."""
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
+        check_choice(solver, "solver", SOLVERS)
+        steps = check_int(steps, "steps", low=1)
+        temperature = check_number(temperature, "temperature", low=0.0)
         c, tok = self.config, self.tokenizer
         if c.src_len == 0:
             if sources is not None:
                 raise ValueError("this masked LM is unconditional: pass sources=None")
-            if not isinstance(n, int) or n < 1:
-                raise ValueError(f"n must be a positive int, got {n!r}")
+            n = check_int(n, "n", low=1)
             prefix = torch.zeros(n, 0, dtype=torch.long)
         else:
             if sources is None:
                 raise ValueError("a seq2seq masked LM needs sources")
-            prefix = encode_sources(tok, sources, c.src_len, truncate)
+            prefix = encode_sources(tok, check_texts(sources, "sources"), c.src_len, truncate)
         z, fixed = masked_prior(self.net, tok.mask_id, tok.pad_id, tok.eos_id, prefix, self.tgt_len,
                                 temperature=temperature, generator=generator)
         if solver == "confidence":
@@ -168,12 +183,11 @@ class MaskedDiffusionLM(nn.Module):
                  solver: str = "ancestral", **kw) -> list[str]:
         """``n`` texts per source (or ``n`` unconditional ones), decoded by ``solver``
         (``ancestral`` or ``confidence``, see :meth:`sample_ids`)."""
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r} for masked diffusion; expected one of {SOLVERS}")
+        check_choice(solver, "solver", SOLVERS)
+        n = check_int(n, "n", low=1)
         if sources is None:
             return self.tokenizer.decode_batch(self.sample_ids(None, n, steps, solver=solver, **kw))
-        if isinstance(sources, str):
-            raise TypeError("sources must be a list of strings, not one str")
+        sources = check_texts(sources, "sources")
         reps = [s for s in sources for _ in range(n)]
         return self.tokenizer.decode_batch(self.sample_ids(reps, 1, steps, solver=solver, **kw))
 
@@ -183,8 +197,8 @@ class MaskedDiffusionLM(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> MaskedDiffusionLM:
-        from .diffusion_lm import load_model_files
+        from .diffusion_lm import config_from_meta, load_model_files, load_weights
         meta, tok, state = load_model_files(directory)
-        m = cls(MaskedConfig(**meta["config"]), tok)
-        m.load_state_dict(state)
+        m = cls(config_from_meta(MaskedConfig, meta, directory), tok)
+        load_weights(m, state, directory)
         return m

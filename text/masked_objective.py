@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import torch
 from polydiff.core.discrete_state import MaskedDiffusion, mdlm_loss
+from polydiff.core.validate import check_int
 from torch import Tensor, nn
+
+from .checks import check_ids
 
 __all__ = ["length_layout", "masked_nelbo"]
 
@@ -20,10 +23,9 @@ def length_layout(ids: Tensor, src_len: int, eos_id: int) -> tuple[Tensor, Tenso
     Raises:
         ValueError: a row has no EOS in its target half.
     """
-    if not isinstance(ids, Tensor) or ids.ndim != 2:
-        raise ValueError(f"ids must be a [B, L] tensor, got {getattr(ids, 'shape', type(ids).__name__)}")
-    if not 0 <= src_len < ids.shape[1]:
-        raise ValueError(f"src_len must be in [0, L={ids.shape[1]}), got {src_len}")
+    check_ids(ids, "ids")
+    src_len = check_int(src_len, "src_len", low=0, high=ids.shape[1] - 1)
+    eos_id = check_int(eos_id, "eos_id", low=0)
     is_eos = ids[:, src_len:] == eos_id
     missing = ~is_eos.any(1)
     if missing.any():
@@ -44,8 +46,10 @@ def masked_nelbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_l
     source, EOS and pad slots fixed), one draw of ``t`` per row (``t`` given: those times).
     ``net(z) -> (logits, length_logits)`` is a :class:`~polydiff.text.nets.TokenDenoiser`.
     """
-    if isinstance(ids, Tensor) and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= process.vocab_size):
-        raise ValueError(f"token ids outside [0, {process.vocab_size}): got [{int(ids.min())}, {int(ids.max())}]")
+    if not isinstance(process, MaskedDiffusion):
+        raise TypeError(f"process must be a MaskedDiffusion, got {type(process).__name__}")
+    check_ids(ids, "ids", vocab_size=process.vocab_size)
+    check_int(eos_id, "eos_id", low=0, high=process.vocab_size - 1)
     n, scored = length_layout(ids, src_len, eos_id)
     seen: dict[str, Tensor] = {}
 

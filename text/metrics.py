@@ -16,7 +16,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 import torch
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor
+
+from .checks import check_ids, check_loss_mask, check_texts
 
 __all__ = [
     "control_success",
@@ -31,15 +34,17 @@ __all__ = [
 
 
 def _check_pairs(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:
-    if isinstance(hyps, str):
-        raise TypeError("hypotheses must be a list of strings, not one str")
+    check_texts(hyps, "hyps", nonempty=False)
+    if isinstance(refs, (str, bytes)) or not isinstance(refs, Sequence):
+        raise TypeError(f"refs must be a list of reference lists (one per hypothesis), got {describe(refs)}")
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} reference lists")
     if len(hyps) == 0:
         raise ValueError("no hypotheses to score")
     for i, r in enumerate(refs):
-        if isinstance(r, str) or len(r) == 0:
-            raise ValueError(f"references of hypothesis {i} must be a non-empty list of strings")
+        if isinstance(r, str) or not isinstance(r, Sequence) or len(r) == 0:
+            raise ValueError(f"refs[{i}] must be a non-empty list of strings, got {describe(r)}")
+        check_texts(r, f"refs[{i}]", nonempty=False)
 
 
 def corpus_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
@@ -68,10 +73,17 @@ def sentence_bleu(hyp: Sequence[str], refs: Sequence[Sequence[str]], max_n: int 
     method 4); uniform weights; brevity penalty against the closest reference length. No
     unigram match gives 0, as in NLTK.
     """
-    if isinstance(hyp, str) or any(isinstance(r, str) for r in refs):
-        raise TypeError("sentence_bleu takes token lists (str.split()), not strings")
+    if isinstance(hyp, str) or not isinstance(hyp, Sequence):
+        raise TypeError(f"hyp must be a token list (str.split()), got {describe(hyp)}")
+    if isinstance(refs, str) or not isinstance(refs, Sequence):
+        raise TypeError(f"refs must be a list of token lists, got {describe(refs)}")
+    for i, r in enumerate(refs):
+        if isinstance(r, str) or not isinstance(r, Sequence):
+            raise TypeError(f"refs[{i}] must be a token list (str.split()), got {describe(r)}")
     if len(refs) == 0:
-        raise ValueError("sentence_bleu needs at least one reference")
+        raise ValueError("refs must hold at least one reference, got an empty list")
+    max_n = check_int(max_n, "max_n", low=1)
+    k = check_number(k, "k", low=0.0, low_open=True)
     hyp_len = len(hyp)
     if hyp_len == 0:
         return 0.0
@@ -120,8 +132,9 @@ def rouge_l(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
 def self_bleu(texts: Sequence[str]) -> float:
     """Self-BLEU (Zhu et al. 2018): mean sentence BLEU of each text against all others (0-1;
     lower = more diverse)."""
-    if isinstance(texts, str) or len(texts) < 2:
-        raise ValueError("self_bleu needs a list of at least two texts")
+    texts = check_texts(texts, "texts", nonempty=False)
+    if len(texts) < 2:
+        raise ValueError(f"texts must hold at least two texts for self-BLEU, got {len(texts)}")
     toks = [t.split() for t in texts]
     scores = [sentence_bleu(h, [r for j, r in enumerate(toks) if j != i and r] or [["<none>"]])
               for i, h in enumerate(toks)]
@@ -130,10 +143,10 @@ def self_bleu(texts: Sequence[str]) -> float:
 
 def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     """distinct-n (Li et al. 2016): distinct n-grams / all n-grams over ``texts`` (0-1)."""
-    if isinstance(texts, str) or len(texts) == 0:
-        raise ValueError("distinct_n needs a non-empty list of texts")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    texts = check_texts(texts, "texts", nonempty=False)
+    if len(texts) == 0:
+        raise ValueError("texts must hold at least one text, got an empty list")
+    n = check_int(n, "n", low=1)
     grams: Counter = Counter()
     for t in texts:
         grams.update(_ngrams(t.split(), n))
@@ -141,16 +154,34 @@ def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     return len(grams) / total if total else 0.0
 
 
+def _vocab_size(model: torch.nn.Module) -> int | None:
+    """The model's ``vocab_size``, else the size of its first embedding table (``None``: unknown)."""
+    if isinstance(getattr(model, "vocab_size", None), int):
+        return model.vocab_size
+    if isinstance(model, torch.nn.Module):
+        return next((m.num_embeddings for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
+    return None
+
+
 @torch.no_grad()
 def control_success(classifier: torch.nn.Module, ids: Tensor, label: int | Tensor) -> float:
     """Share of rows of ``ids`` ``[B, L]`` whose multi-label ``classifier(ids)`` gives the wanted
     attribute probability > 0.5 (use an *independently trained* classifier)."""
-    if ids.ndim != 2 or len(ids) == 0:
-        raise ValueError(f"ids must be a non-empty [B, L] tensor, got {tuple(ids.shape)}")
+    check_ids(ids, "ids", vocab_size=_vocab_size(classifier))
+    if isinstance(label, Tensor):
+        check_ids(label, "label", ndim=(0, 1))
+        if label.ndim == 1 and label.shape[0] != len(ids):
+            raise ValueError(f"label must be one int or one per row of ids ({len(ids)}), got shape "
+                             f"{tuple(label.shape)}")
+    else:
+        label = torch.tensor(check_int(label, "label", low=0))
     logits = classifier(ids)
-    lab = torch.as_tensor(label).reshape(-1).expand(len(ids))
-    if int(lab.max()) >= logits.shape[1] or int(lab.min()) < 0:
-        raise ValueError(f"label outside the classifier's {logits.shape[1]} attributes")
+    if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != len(ids):
+        raise ValueError(f"classifier(ids) must return logits [{len(ids)}, K], got "
+                         f"{getattr(logits, 'shape', type(logits).__name__)}")
+    lab = label.reshape(-1).expand(len(ids))
+    if int(lab.max()) >= logits.shape[1]:
+        raise ValueError(f"label must be an attribute index in [0, {logits.shape[1]}), got {int(lab.max())}")
     return float((logits.gather(1, lab[:, None]) > 0).float().mean())
 
 
@@ -158,9 +189,9 @@ def control_success(classifier: torch.nn.Module, ids: Tensor, label: int | Tenso
 def perplexity(lm: torch.nn.Module, ids: Tensor, loss_mask: Tensor) -> float:
     """``exp(total NLL / counted tokens)`` under an autoregressive ``lm`` with a
     ``token_nll(ids, loss_mask) -> [B]`` method (see :class:`~polydiff.text.nets.ARTransformer`)."""
-    if ids.shape != loss_mask.shape:
-        raise ValueError(f"ids {tuple(ids.shape)} and loss_mask {tuple(loss_mask.shape)} differ")
+    check_ids(ids, "ids", vocab_size=_vocab_size(lm))
+    check_loss_mask(loss_mask, "loss_mask", ids.shape)
     count = float(loss_mask[:, 1:].sum())
     if count == 0:
-        raise ValueError("loss_mask counts no tokens")
+        raise ValueError("loss_mask must count at least one token (at positions >= 1), got none")
     return math.exp(float(lm.token_nll(ids, loss_mask).sum()) / count)

@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 
 import torch
+from polydiff.core.validate import check_int, check_number
 from torch import Tensor, nn
 
+from .checks import check_ids, check_one_generator
 from .rotary import RotaryEncoder
 
 __all__ = [
@@ -66,7 +68,8 @@ def _check_ids(ids: Tensor, vocab_size: int, seq_len: int) -> None:
     if ids.shape[1] > seq_len:
         raise ValueError(f"sequence length {ids.shape[1]} exceeds the model's seq_len={seq_len}")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"token ids outside [0, {vocab_size})")
+        raise ValueError(f"token ids must lie in [0, {vocab_size}) (the model's vocabulary), got values in "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
 
 
 class TransformerDenoiser(nn.Module):
@@ -216,8 +219,12 @@ class ARTransformer(nn.Module):
 
         ``temperature == 0`` is greedy decoding. Returns ``[B, max_new]`` (EOS-padded after EOS).
         """
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        temperature = check_number(temperature, "temperature", low=0.0)
+        if top_k is not None:
+            top_k = check_int(top_k, "top_k", low=1, high=self.vocab_size)
+        generator = check_one_generator(generator)
+        check_ids(prefix, "prefix", vocab_size=self.vocab_size)
+        max_new = check_int(max_new, "max_new", low=1)
         if prefix.shape[1] + max_new > self.seq_len:
             raise ValueError(f"prefix {prefix.shape[1]} + max_new {max_new} > seq_len {self.seq_len}")
         ids, done = prefix, torch.zeros(prefix.shape[0], dtype=torch.bool, device=prefix.device)

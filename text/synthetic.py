@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_int, check_number, check_tensor, describe
 from torch import Tensor
+
+from .checks import check_ids, check_one_generator
 
 __all__ = ["MarkovChain2"]
 
@@ -19,7 +22,9 @@ class MarkovChain2:
     """Order-2 Markov chain with transition tensor ``P`` ``[K, K, K]`` (rows sum to one)."""
 
     def __init__(self, transition: Tensor):
-        P = torch.as_tensor(transition, dtype=torch.float64)
+        if not isinstance(transition, (Tensor, np.ndarray, list, tuple)):
+            raise TypeError(f"transition must be a [K, K, K] tensor or array, got {describe(transition)}")
+        P = check_tensor(torch.as_tensor(transition, dtype=torch.float64), "transition")
         if P.ndim != 3 or not (P.shape[0] == P.shape[1] == P.shape[2]) or P.shape[0] < 2:
             raise ValueError(f"transition must be [K, K, K] with K >= 2, got {tuple(P.shape)}")
         if (P < 0).any() or not torch.allclose(P.sum(-1), torch.ones_like(P[..., 0]), atol=1e-9):
@@ -30,10 +35,9 @@ class MarkovChain2:
     @classmethod
     def random(cls, K: int, concentration: float = 0.3, *, seed: int = 0) -> MarkovChain2:
         """Rows drawn from ``Dirichlet(concentration)`` (small: peaked, low-entropy rows)."""
-        if not isinstance(K, int) or K < 2:
-            raise ValueError(f"K must be an int >= 2, got {K!r}")
-        if not concentration > 0:
-            raise ValueError(f"concentration must be > 0, got {concentration}")
+        K = check_int(K, "K", low=2)
+        concentration = check_number(concentration, "concentration", low=0.0, low_open=True)
+        seed = check_int(seed, "seed", low=0)
         rows = np.random.default_rng(seed).dirichlet(np.full(K, float(concentration)), size=(K, K))
         P = torch.from_numpy(np.maximum(rows, 1e-12))
         return cls(P / P.sum(-1, keepdim=True))
@@ -59,15 +63,15 @@ class MarkovChain2:
 
     def sequence_entropy(self, length: int) -> float:
         """``H(x_1..x_L) = H(pi) + (L - 2) h`` in nats, for a stationary start."""
-        if not isinstance(length, int) or length < 2:
-            raise ValueError(f"length must be an int >= 2, got {length!r}")
+        length = check_int(length, "length", low=2)
         H_pi = -float((self.pi * torch.log(self.pi.clamp_min(1e-300))).sum())
         return H_pi + (length - 2) * self.entropy_rate()
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact ``log p(x)`` ``[B]`` of state sequences ``x`` ``[B, L]``."""
-        if x.ndim != 2 or x.shape[1] < 2 or x.dtype != torch.long:
-            raise ValueError(f"x must be long [B, L >= 2], got {x.dtype} {tuple(x.shape)}")
+        check_ids(x, "x", vocab_size=self.K)
+        if x.shape[1] < 2:
+            raise ValueError(f"x must be [B, L >= 2], got shape {tuple(x.shape)}")
         lp = torch.log(self.pi[x[:, 0], x[:, 1]])
         return lp + torch.log(self.P[x[:, :-2], x[:, 1:-1], x[:, 2:]]).sum(1)
 
@@ -76,8 +80,12 @@ class MarkovChain2:
         ``z`` ``[B, L]`` equal to ``mask_id`` are hidden: forward-backward over the pair chain
         (Rabiner 1989, eq. 18-27). The ideal masked-diffusion denoiser; with it the ELBO of
         masked diffusion equals the exact NLL in expectation."""
-        if z.ndim != 2 or z.shape[1] < 2 or z.dtype != torch.long:
-            raise ValueError(f"z must be long [B, L >= 2], got {z.dtype} {tuple(z.shape)}")
+        check_ids(z, "z", ranged=False)
+        if z.shape[1] < 2:
+            raise ValueError(f"z must be [B, L >= 2], got shape {tuple(z.shape)}")
+        mask_id = check_int(mask_id, "mask_id")
+        if 0 <= mask_id < self.K:
+            raise ValueError(f"mask_id must not be a state id in [0, {self.K}), got {mask_id}")
         hidden = z == mask_id
         if ((z < 0) | ((z >= self.K) & ~hidden)).any():
             raise ValueError(f"z holds ids that are neither states [0, {self.K}) nor mask_id={mask_id}")
@@ -104,10 +112,9 @@ class MarkovChain2:
 
     def sample(self, n: int, length: int, *, generator: torch.Generator | None = None) -> Tensor:
         """``n`` stationary sequences ``[n, length]`` of states ``0..K-1`` (long)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        if not isinstance(length, int) or length < 2:
-            raise ValueError(f"length must be an int >= 2, got {length!r}")
+        n = check_int(n, "n", low=1)
+        length = check_int(length, "length", low=2)
+        generator = check_one_generator(generator)
         K = self.K
         pair = torch.multinomial(self.pi.reshape(-1), n, replacement=True, generator=generator)
         x = [pair // K, pair % K]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from polydiff.core.validate import check_int, check_number
+
 __all__ = ["TokenModelConfig"]
 
 
@@ -22,12 +24,14 @@ class TokenModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.vocab_size, self.seq_len, self.hidden, self.layers, self.heads) < 1:
-            raise ValueError(f"{type(self).__name__} sizes must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 <= self.src_len < self.seq_len:
-            raise ValueError(f"src_len must be in [0, seq_len), got {self.src_len}")
+        name = type(self).__name__
+        for k in ("vocab_size", "seq_len", "hidden", "layers", "heads"):
+            check_int(getattr(self, k), f"{name}.{k}", low=1)
+        if self.hidden % self.heads:
+            raise ValueError(f"{name}.hidden must be divisible by {name}.heads, got hidden={self.hidden}, "
+                             f"heads={self.heads}")
+        check_number(self.dropout, f"{name}.dropout", low=0.0, high=1.0, high_open=True)
+        check_int(self.src_len, f"{name}.src_len", low=0, high=self.seq_len - 1)
 
     @property
     def tgt_len(self) -> int:

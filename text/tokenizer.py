@@ -16,7 +16,10 @@ from pathlib import Path
 
 import sentencepiece as spm
 import torch
+from polydiff.core.validate import check_choice, check_file, check_int, describe
 from torch import Tensor
+
+from .checks import check_ids, check_texts
 
 __all__ = ["Tokenizer", "train_tokenizer"]
 
@@ -29,10 +32,16 @@ class Tokenizer:
     pad_id, unk_id, bos_id, eos_id, sep_id, mask_id = PAD, UNK, BOS, EOS, SEP, MASK
 
     def __init__(self, model_proto: bytes):
-        if not isinstance(model_proto, (bytes, bytearray)) or not model_proto:
-            raise TypeError("Tokenizer needs the serialized sentencepiece model as bytes")
+        if not isinstance(model_proto, (bytes, bytearray)):
+            raise TypeError(f"model_proto must be the serialized sentencepiece model as bytes, got "
+                            f"{describe(model_proto)}")
+        if not model_proto:
+            raise ValueError("model_proto is empty: expected a serialized sentencepiece model")
         self.model_proto = bytes(model_proto)
-        self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+        try:
+            self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+        except RuntimeError as e:  # sentencepiece reports a bad protobuf as RuntimeError("INTERNAL: ...")
+            raise ValueError(f"model_proto is not a sentencepiece model ({str(e).strip()[:120]})") from None
         if self.sp.piece_to_id("<sep>") != SEP or self.sp.piece_to_id("<mask>") != MASK:
             raise ValueError("sentencepiece model lacks polydiff's <sep>=4 / <mask>=5 pieces")
 
@@ -49,24 +58,26 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         """Piece ids of ``text`` (no BOS/EOS). Raises ``ValueError`` on an empty string."""
         if not isinstance(text, str):
-            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+            raise TypeError(f"text must be a str, got {describe(text)}")
         if not text.strip():
-            raise ValueError("cannot encode an empty string")
+            raise ValueError(f"text must not be empty or blank, got {text!r}")
         return list(self.sp.encode(text))
 
     def decode(self, ids: Sequence[int] | Tensor) -> str:
         """Text of ``ids``: stops at the first EOS, skips pad/bos/sep/mask."""
         if isinstance(ids, Tensor):
-            ids = ids.tolist()
+            ids = check_ids(ids, "ids", ndim=1, nonempty=False, ranged=False, long=False).tolist()
+        elif isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+            raise TypeError(f"ids must be a sequence of int token ids or a 1-D tensor, got {describe(ids)}")
         out = []
-        for i in ids:
-            i = int(i)
+        for k, i in enumerate(ids):
+            i = check_int(i, f"ids[{k}]")
             if i == EOS:
                 break
             if i in (PAD, BOS, SEP, MASK):
                 continue
             if not 0 <= i < self.vocab_size:
-                raise ValueError(f"token id {i} outside the vocabulary [0, {self.vocab_size})")
+                raise ValueError(f"ids[{k}] must be a token id in [0, {self.vocab_size}), got {i}")
             out.append(i)
         return self.sp.decode(out)
 
@@ -78,10 +89,11 @@ class Tokenizer:
             ValueError: a text is empty, or longer than ``max_len`` (with BOS/EOS) while
                 ``truncate`` is False (the message gives its length).
         """
-        if isinstance(texts, str):
-            raise TypeError("encode_batch expects a sequence of strings, not one str")
+        texts = check_texts(texts, "texts")
+        max_len = check_int(max_len, "max_len")
         if max_len < 1 + bos + eos:
-            raise ValueError(f"max_len={max_len} leaves no room for tokens")
+            raise ValueError(f"max_len must leave room for a token besides BOS/EOS (>= {1 + bos + eos}), "
+                             f"got {max_len}")
         rows = []
         for k, t in enumerate(texts):
             ids = ([BOS] if bos else []) + self.encode(t) + ([EOS] if eos else [])
@@ -91,14 +103,11 @@ class Tokenizer:
                                      f"max_len={max_len}: {t[:60]!r}")
                 ids = ids[: max_len - 1] + ([EOS] if eos else ids[max_len - 1: max_len])
             rows.append(ids + [PAD] * (max_len - len(ids)))
-        if not rows:
-            raise ValueError("encode_batch got no texts")
         return torch.tensor(rows, dtype=torch.long)
 
     def decode_batch(self, ids: Tensor) -> list[str]:
         """Decode every row of ``[B, L]``."""
-        if ids.ndim != 2:
-            raise ValueError(f"decode_batch expects [B, L] ids, got shape {tuple(ids.shape)}")
+        check_ids(ids, "ids", ndim=2, nonempty=False, ranged=False, long=False)
         return [self.decode(r) for r in ids]
 
     def save(self, path: str | Path) -> None:
@@ -108,10 +117,11 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:
         """Read a ``.model`` written by :meth:`save`."""
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"no tokenizer model at {p}")
-        return cls(p.read_bytes())
+        p = check_file(path, "path")
+        try:
+            return cls(p.read_bytes())
+        except ValueError as e:
+            raise ValueError(f"{p} is not a polydiff sentencepiece tokenizer model: {e}") from None
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type: str = "unigram",
@@ -125,11 +135,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
         cache_dir: if given, the model is stored there under a hash of texts + settings and
             reused on the next call.
     """
-    texts = [" ".join(t.split()) for t in texts]
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"texts must be an iterable of strings, not one {type(texts).__name__}")
+    texts = [" ".join(t.split()) for t in check_texts(list(texts), "texts", nonempty=False)]
     if not texts or not any(texts):
-        raise ValueError("train_tokenizer got no non-empty texts")
-    if model_type not in ("unigram", "bpe"):
-        raise ValueError(f"model_type must be 'unigram' or 'bpe', got {model_type!r}")
+        raise ValueError("texts must hold at least one non-empty text")
+    check_choice(model_type, "model_type", ("unigram", "bpe"))
+    vocab_size = check_int(vocab_size, "vocab_size")
     if vocab_size < 300:
         raise ValueError(f"vocab_size must be >= 300 (256 byte pieces + specials), got {vocab_size}")
     key = hashlib.sha256(("\n".join(texts) + f"|{vocab_size}|{model_type}").encode()).hexdigest()[:16]
@@ -137,13 +149,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
     if cached is not None and cached.is_file():
         return Tokenizer.load(cached)
     buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=buf, vocab_size=vocab_size,
-        model_type=model_type, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
-        user_defined_symbols=["<sep>", "<mask>"], normalization_rule_name="identity",
-        byte_fallback=True, character_coverage=1.0, hard_vocab_limit=False,
-        num_threads=1, minloglevel=2,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=buf, vocab_size=vocab_size,
+            model_type=model_type, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+            user_defined_symbols=["<sep>", "<mask>"], normalization_rule_name="identity",
+            byte_fallback=True, character_coverage=1.0, hard_vocab_limit=False,
+            num_threads=1, minloglevel=2,
+        )
+    except RuntimeError as e:  # sentencepiece reports bad settings as RuntimeError("INTERNAL: ...")
+        detail = str(e).split("]", 1)[-1].strip()[:200]
+        raise ValueError(f"sentencepiece could not train with vocab_size={vocab_size} on these texts: {detail}") \
+            from None
     tok = Tokenizer(buf.getvalue())
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)

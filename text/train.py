@@ -20,8 +20,10 @@ from pathlib import Path
 import torch
 from polydiff.core.training import TrainConfig, Trainer
 from polydiff.core.training.cli import run_script
+from polydiff.core.validate import check_int
 from torch import nn
 
+from .checks import check_ids
 from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
 from .tokenizer import Tokenizer, train_tokenizer
 
@@ -53,6 +55,8 @@ def prepare_e2e(path: str | Path | None = None, *, vocab_size: int = 1000, test_
 
 def attribute_labels(examples: list[E2EExample], attributes: list[str]) -> torch.Tensor:
     """Multi-hot ``[N, K]`` attribute labels."""
+    if isinstance(attributes, str) or not isinstance(attributes, (list, tuple)):
+        raise TypeError(f"attributes must be a list of 'field : value' strings, got {type(attributes).__name__}")
     idx = {a: i for i, a in enumerate(attributes)}
     y = torch.zeros(len(examples), len(attributes))
     for n, e in enumerate(examples):
@@ -68,6 +72,10 @@ def build_model(kind: str, tok: Tokenizer, *, src_len: int = 48, tgt_len: int = 
     """A fresh model of ``kind`` (one of :data:`MODELS`) with shared sizes."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
+    if not isinstance(tok, Tokenizer):
+        raise TypeError(f"tok must be a polydiff Tokenizer, got {type(tok).__name__}")
+    src_len = check_int(src_len, "src_len", low=0)
+    tgt_len = check_int(tgt_len, "tgt_len", low=1)
     V = tok.vocab_size
     if kind == "diffusion-lm":
         from .diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig
@@ -120,6 +128,8 @@ def heldout_nll_fn(model: nn.Module, kind: str, rows: torch.Tensor, *, samples: 
     from .likelihood import ar_nll, masked_elbo
     if kind not in ("ar", "ar-lm", "masked"):
         raise ValueError(f"held-out NLL is implemented for 'ar', 'ar-lm' and 'masked', got {kind!r}")
+    samples = check_int(samples, "samples", low=1)
+    check_ids(rows, "rows", vocab_size=model.config.vocab_size)
 
     def eval_fn(net, step: int) -> dict:
         if kind == "masked":

@@ -210,8 +210,61 @@ def _molecules_cases() -> list[Case]:
 
 
 def _text_cases() -> list[Case]:
-    from polydiff.text.data import load_e2e, parse_control, parse_e2e_line
+    import functools
+    import json
+    import tempfile
 
+    from polydiff.core.discrete_state import MaskedDiffusion
+    from polydiff.text import metrics as tm
+    from polydiff.text.ar import ARConfig
+    from polydiff.text.corpora import load_bible_pairs, parse_wordnet_line
+    from polydiff.text.data import load_e2e, parse_control, parse_e2e_line, split_by_restaurant
+    from polydiff.text.decoding import confidence_sample
+    from polydiff.text.diffuseq import mbr_select
+    from polydiff.text.diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig, round_to_tokens
+    from polydiff.text.likelihood import ar_nll, masked_elbo
+    from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM, length_layout, masked_prior
+    from polydiff.text.nets import ARTransformer, TokenDenoiser
+    from polydiff.text.synthetic import MarkovChain2
+    from polydiff.text.tokenizer import Tokenizer, train_tokenizer
+
+    @functools.cache
+    def tok() -> Tokenizer:
+        return train_tokenizer([e.text for e in load_e2e(limit=200)], 400)
+
+    def file_with(name: str, data: bytes) -> Path:
+        p = Path(tempfile.mkdtemp()) / name
+        p.write_bytes(data)
+        return p
+
+    def saved(model, edit) -> Path:
+        """A checkpoint folder of ``model`` whose config.json is replaced by ``edit(meta)``."""
+        d = Path(tempfile.mkdtemp()) / "ckpt"
+        model.save(d)
+        meta = json.loads((d / "config.json").read_text())
+        (d / "config.json").write_text(json.dumps(edit(meta)))
+        return d
+
+    def drop(d: dict, key: str) -> dict:
+        return {k: v for k, v in d.items() if k != key}
+
+    def masked_lm() -> MaskedDiffusionLM:
+        return MaskedDiffusionLM(MaskedConfig(tok().vocab_size, 8, hidden=8, layers=1, heads=2), tok())
+
+    def dlm() -> DiffusionLM:
+        cfg = EmbeddingDiffusionConfig(tok().vocab_size, 8, hidden=8, layers=1, heads=2, emb_dim=4, T=10)
+        return DiffusionLM(cfg, tok(), ["food : Chinese", "area : riverside"])
+
+    V, MASK = 10, 5
+    ar = ARTransformer(V, 8, hidden=8, layers=1, heads=2)
+    masked_net = TokenDenoiser(V, 8, hidden=8, layers=1, heads=2)
+    rows = torch.tensor([[6, 7, 8, 3, 0, 0, 0, 0]])
+    ones = torch.ones(1, 8)
+
+    def flat_logits(z, t):
+        return torch.zeros(*z.shape, V)
+
+    free = torch.zeros(1, 6, dtype=torch.long), torch.zeros(1, 6, dtype=torch.bool)
     return [
         Case("text.parse_e2e_line", "no '||' separator", lambda: parse_e2e_line("name : X | food : Y"), ValueError,
              "separator"),
@@ -224,9 +277,113 @@ def _text_cases() -> list[Case]:
              ValueError, "not 'field : value'"),
         Case("text.load_e2e", "E2E training file not downloaded", lambda: load_e2e(MISSING / "src1_train.txt"),
              FileNotFoundError, "e2e-dataset"),
+        Case("text.load_e2e", "float limit (would truncate)", lambda: load_e2e(limit=2.5), TypeError,
+             "limit must be an integer"),
+        Case("text.split_by_restaurant", "NaN test_fraction",
+             lambda: split_by_restaurant(load_e2e(limit=50), float("nan")), ValueError, "test_fraction"),
         Case("text.parse_control", "unknown control attribute",
              lambda: parse_control("food : Martian", ["food : Chinese", "area : riverside"]), ValueError,
              "unknown control attribute.*known values"),
+        Case("text.Tokenizer.load", "file that is not a sentencepiece model (was a sentencepiece RuntimeError)",
+             lambda: Tokenizer.load(file_with("garbage.model", b"not a model")), ValueError,
+             r"garbage\.model is not a polydiff sentencepiece tokenizer model"),
+        Case("text.Tokenizer.load", "empty file",
+             lambda: Tokenizer.load(file_with("empty.model", b"")), ValueError, r"empty\.model .*empty"),
+        Case("text.train_tokenizer", "vocab_size below the characters needed (was a sentencepiece RuntimeError)",
+             lambda: train_tokenizer([e.text for e in load_e2e(limit=200)], 300), ValueError,
+             "vocab_size=300.*Vocabulary size is smaller than required_chars"),
+        Case("text.Tokenizer.decode", "float token ids (were truncated)", lambda: tok().decode([7.9, 8.2]),
+             TypeError, r"ids\[0\] must be an integer"),
+        Case("text.Tokenizer.encode_batch", "float max_len", lambda: tok().encode_batch(["a b"], 10.5), TypeError,
+             "max_len must be an integer"),
+        Case("text.MaskedDiffusionLM.load", "config.json missing a required key (was TypeError)",
+             lambda: MaskedDiffusionLM.load(saved(masked_lm(), lambda m: {"config": drop(m["config"], "seq_len")})),
+             ValueError, r"config\.json.*lacks the key\(s\) \['seq_len'\]"),
+        Case("text.DiffusionLM.load", "config.json missing a key with a default (T silently became 2000)",
+             lambda: DiffusionLM.load(saved(dlm(), lambda m: {**m, "config": drop(m["config"], "T")})),
+             ValueError, r"config\.json.*lacks the key\(s\) \['T'\]"),
+        Case("text.DiffusionLM.load", "config.json without 'attributes' (was KeyError)",
+             lambda: DiffusionLM.load(saved(dlm(), lambda m: {"config": m["config"]})), ValueError,
+             r"config\.json lacks the key 'attributes'"),
+        Case("text.DiffusionLM.load", "config.json with an unknown config key",
+             lambda: DiffusionLM.load(saved(dlm(), lambda m: {**m, "config": {**m["config"], "depth": 3}})),
+             ValueError, r"config\.json.*unknown EmbeddingDiffusionConfig key\(s\) \['depth'\]"),
+        Case("text.ARConfig", "float vocab_size (was accepted)", lambda: ARConfig(10.5, 8), TypeError,
+             "vocab_size must be an integer"),
+        Case("text.ARConfig", "hidden not divisible by heads (was a torch AssertionError)",
+             lambda: ARConfig(10, 8, hidden=15, heads=2), ValueError, "hidden must be divisible by.*heads"),
+        Case("text.MaskedDiffusionLM.sample_ids", "float n", lambda: masked_lm().sample_ids(None, 1.5, 2),
+             TypeError, "n must be an integer"),
+        Case("text.masked_prior", "NaN temperature",
+             lambda: masked_prior(masked_net, MASK, 0, 3, torch.zeros(1, 0, dtype=torch.long), 8,
+                                  temperature=float("nan")), ValueError, "temperature must be a finite"),
+        Case("text.confidence_sample", "bool steps (was accepted as 1)",
+             lambda: confidence_sample(flat_logits, *free, steps=True, mask_id=MASK), TypeError,
+             "steps must be an integer"),
+        Case("text.confidence_sample", "temperature below 0",
+             lambda: confidence_sample(flat_logits, *free, steps=2, mask_id=MASK, temperature=-0.5), ValueError,
+             r"temperature must lie in \[0, inf\)"),
+        Case("text.confidence_sample", "model returns logits of the wrong shape (was silently decoded)",
+             lambda: confidence_sample(lambda z, t: torch.zeros(1, 6), *free, steps=2, mask_id=MASK), ValueError,
+             r"model\(z, t\) must return logits \[B, L, V\]"),
+        Case("text.ARTransformer.generate", "top_k = 0 (was a torch size error)",
+             lambda: ar.generate(torch.zeros(1, 1, dtype=torch.long), 3, eos_id=3, top_k=0), ValueError,
+             r"top_k must be an integer in \[1, 10\]"),
+        Case("text.ARTransformer.generate", "NaN temperature (was a multinomial RuntimeError)",
+             lambda: ar.generate(torch.zeros(1, 1, dtype=torch.long), 3, eos_id=3, temperature=float("nan")),
+             ValueError, "temperature must be a finite"),
+        Case("text.ar_nll", "loss mask with a 2 (counted twice)", lambda: ar_nll(ar, rows, 2 * ones), ValueError,
+             "loss_mask must hold only 0 and 1"),
+        Case("text.ar_nll", "NaN loss mask", lambda: ar_nll(ar, rows, ones * float("nan")), ValueError,
+             "loss_mask contains"),
+        Case("text.ar_nll", "float token ids", lambda: ar_nll(ar, rows.float(), ones), TypeError,
+             "ids must be an integer tensor"),
+        Case("text.masked_elbo", "token ids outside the vocabulary",
+             lambda: masked_elbo(masked_net, MaskedDiffusion(V, MASK), rows + V, src_len=0, eos_id=3), ValueError,
+             r"ids must hold token ids in \[0, 10\)"),
+        Case("text.masked_elbo", "bool batch_size (was accepted)",
+             lambda: masked_elbo(masked_net, MaskedDiffusion(V, MASK), rows, src_len=0, eos_id=3, batch_size=True),
+             TypeError, "batch_size must be an integer"),
+        Case("text.length_layout", "float src_len (was a slice TypeError)", lambda: length_layout(rows, 0.5, 3),
+             TypeError, "src_len must be an integer"),
+        Case("text.DiffusionLM.sample_ids", "NaN fluency (was silently sampled)",
+             lambda: dlm().sample_ids(1, 2, control="food : Chinese", fluency=float("nan")), ValueError,
+             "fluency must be a finite"),
+        Case("text.DiffusionLM.generate", "empty controls list (returned [])", lambda: dlm().generate([], 1, 2),
+             ValueError, "controls must be a non-empty list"),
+        Case("text.round_to_tokens", "NaN embeddings (rounded to token 0)",
+             lambda: round_to_tokens(torch.full((1, 3, 4), float("nan")), torch.randn(10, 4)), ValueError,
+             "x contains"),
+        Case("text.mbr_select", "non-string candidates (was AttributeError)", lambda: mbr_select([1, 2]),
+             TypeError, r"candidates\[0\] must be a str"),
+        Case("text.corpus_bleu", "non-string hypothesis", lambda: tm.corpus_bleu([1], [["a"]]), TypeError,
+             r"hyps\[0\] must be a str"),
+        Case("text.sentence_bleu", "k = 0 (was ZeroDivisionError)",
+             lambda: tm.sentence_bleu(["a", "b"], [["c", "b"]], k=0), ValueError, r"k must lie in \(0, inf\)"),
+        Case("text.sentence_bleu", "max_n = 0 (returned 1.0)", lambda: tm.sentence_bleu(["a"], [["b"]], max_n=0),
+             ValueError, "max_n must be an integer >= 1"),
+        Case("text.distinct_n", "float n", lambda: tm.distinct_n(["a b"], 1.5), TypeError, "n must be an integer"),
+        Case("text.control_success", "float label (was a torch gather RuntimeError)",
+             lambda: tm.control_success(torch.nn.Sequential(torch.nn.Embedding(V, 2), torch.nn.Flatten(1),
+                                                            torch.nn.Linear(16, 3)), rows, 1.5),
+             TypeError, "label must be an integer"),
+        Case("text.control_success", "ids outside the classifier's vocabulary (was IndexError)",
+             lambda: tm.control_success(torch.nn.Sequential(torch.nn.Embedding(V, 2), torch.nn.Flatten(1),
+                                                            torch.nn.Linear(16, 3)), rows + V, 1),
+             ValueError, r"ids must hold token ids in \[0, 10\)"),
+        Case("text.perplexity", "negative loss mask (was a finite perplexity)", lambda: tm.perplexity(ar, rows, -ones),
+             ValueError, "loss_mask must hold only 0 and 1"),
+        Case("text.parse_wordnet_line", "word count beyond the line (was IndexError)",
+             lambda: parse_wordnet_line("00001740 03 n ff entity 0 003 | gloss"), ValueError,
+             "malformed offset or word list"),
+        Case("text.load_bible_pairs", "float limit", lambda: load_bible_pairs(limit=2.5), TypeError,
+             "limit must be an integer"),
+        Case("text.MarkovChain2.posterior_marginals", "mask_id that is a state (silently hidden)",
+             lambda: MarkovChain2.random(3).posterior_marginals(torch.tensor([[0, 1, 2]]), 1), ValueError,
+             "mask_id must not be a state id"),
+        Case("text.MarkovChain2.log_prob", "state outside [0, K) (was IndexError / wrapped)",
+             lambda: MarkovChain2.random(3).log_prob(torch.tensor([[0, -1, 1]])), ValueError,
+             r"x must hold token ids in \[0, 3\)"),
     ]
 
 

@@ -68,7 +68,7 @@ def test_encode_batch_pads_and_rejects_bad_input(tok):
     ids = tok.encode_batch(["The Eagle is a pub ."], 32)
     n = len(tok.encode("The Eagle is a pub ."))
     assert ids.shape == (1, 32) and int(ids[0, n]) == tok.eos_id and (ids[0, n + 1:] == tok.pad_id).all()
-    with pytest.raises(ValueError, match="empty string"):
+    with pytest.raises(ValueError, match=r"texts\[0\] must be a non-empty text"):
         tok.encode_batch(["  "], 32)
     long = " ".join(["riverside"] * 40)
     with pytest.raises(ValueError, match="more than max_len=16"):

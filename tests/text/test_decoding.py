@@ -51,7 +51,7 @@ def test_one_step_reveals_everything_and_bad_input():
     x = torch.zeros(1, 5, dtype=torch.long)
     fixed = torch.zeros(1, 5, dtype=torch.bool)
     assert not (confidence_sample(Peaked(), x, fixed, steps=1, mask_id=MASK) == MASK).any()
-    with pytest.raises(ValueError, match="steps must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
         confidence_sample(Peaked(), x, fixed, steps=0, mask_id=MASK)
     with pytest.raises(ValueError, match="fixed slots hold the mask id"):
         confidence_sample(Peaked(), x, torch.ones(1, 5, dtype=torch.bool), steps=2, mask_id=MASK)

@@ -88,7 +88,7 @@ def test_embedding_denoiser_time_changes_the_output_after_training():
 
 def test_token_denoiser_bad_input():
     net = TokenDenoiser(20, 12, hidden=32, layers=1, heads=4, src_len=5)
-    with pytest.raises(ValueError, match=r"token ids outside \[0, 20\)"):
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 20\)"):
         net(torch.full((1, 12), 25))
     with pytest.raises(ValueError, match="exceeds the model's seq_len=12"):
         net(torch.zeros(1, 13, dtype=torch.long))
@@ -112,5 +112,5 @@ def test_config_dropout_reaches_every_text_network(tok):
     for m in models:
         ps = {mod.p for mod in m.net.modules() if isinstance(mod, torch.nn.Dropout)}
         assert ps == {0.1}, type(m).__name__
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.5"):
         MaskedConfig(V, 20, dropout=1.5)
