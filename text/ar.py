@@ -17,10 +17,10 @@ import torch
 from polydiff.core.validate import check_int
 from torch import Tensor, nn
 
-from .checks import check_ids, check_model_parts, check_texts
+from .checks import check_ids, check_texts
 from .nets import ARTransformer
 from .token_config import TokenModelConfig
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, check_model_parts
 
 __all__ = ["ARBaseline", "ARConfig"]
 

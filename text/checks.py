@@ -12,7 +12,7 @@ import torch
 from polydiff.core.validate import check_generator, check_tensor, describe
 from torch import Tensor
 
-__all__ = ["check_config_dict", "check_ids", "check_loss_mask", "check_model_parts", "check_one_generator",
+__all__ = ["check_config_dict", "check_ids", "check_loss_mask", "check_one_generator",
            "check_texts"]
 
 
@@ -88,15 +88,3 @@ def check_config_dict(cls: type, data: Any, source: str, *, optional: Sequence[s
     if unknown:
         raise ValueError(f"{source}: unknown {cls.__name__} key(s) {unknown}; expected some of {sorted(fields)}")
     return cls(**data)
-
-
-def check_model_parts(config: Any, config_cls: type, tokenizer: Any) -> None:
-    """``config`` is a ``config_cls`` and ``tokenizer`` a :class:`~polydiff.text.tokenizer.Tokenizer`
-    with ``config.vocab_size`` pieces."""
-    from .tokenizer import Tokenizer
-    if not isinstance(config, config_cls):
-        raise TypeError(f"config must be a {config_cls.__name__}, got {describe(config)}")
-    if not isinstance(tokenizer, Tokenizer):
-        raise TypeError(f"tokenizer must be a polydiff Tokenizer, got {describe(tokenizer)}")
-    if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces but config.vocab_size is {config.vocab_size}")

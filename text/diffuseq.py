@@ -19,7 +19,7 @@ import torch
 from polydiff.core.validate import check_generator, check_int
 from torch import Tensor, nn
 
-from .checks import check_ids, check_model_parts, check_texts
+from .checks import check_ids, check_texts
 from .diffusion_lm import (
     EmbeddingDiffusionConfig,
     VocabularyMixin,
@@ -34,7 +34,7 @@ from .diffusion_lm import (
 )
 from .metrics import sentence_bleu
 from .nets import TransformerDenoiser
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, check_model_parts
 
 __all__ = ["Anchor", "DiffuSeq", "encode_sources", "mbr_select"]
 

@@ -30,10 +30,10 @@ from polydiff.core.hooks import nearest_embedding as _core_clamp
 from polydiff.core.validate import check_generator, check_int, check_number, check_tensor, describe
 from torch import Tensor, nn
 
-from .checks import check_config_dict, check_ids, check_loss_mask, check_model_parts
+from .checks import check_config_dict, check_ids, check_loss_mask
 from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
 from .token_config import TokenModelConfig
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, check_model_parts
 
 __all__ = [
     "ControlHook",

@@ -26,13 +26,13 @@ from polydiff.core.discrete_state import MaskedDiffusion, masked_sample
 from polydiff.core.validate import check_choice, check_generator, check_int, check_number
 from torch import Tensor, nn
 
-from .checks import check_ids, check_model_parts, check_one_generator, check_texts
+from .checks import check_ids, check_one_generator, check_texts
 from .decoding import confidence_sample, uniform_draws
 from .diffuseq import encode_sources
 from .masked_objective import length_layout, masked_nelbo  # re-exported: part of this room's API
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, check_model_parts
 
 __all__ = ["SOLVERS", "MaskedConfig", "MaskedDiffusionLM", "length_layout", "masked_nelbo", "masked_prior"]
 

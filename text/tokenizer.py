@@ -13,6 +13,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import sentencepiece as spm
 import torch
@@ -21,7 +22,7 @@ from torch import Tensor
 
 from .checks import check_ids, check_texts
 
-__all__ = ["Tokenizer", "train_tokenizer"]
+__all__ = ["Tokenizer", "check_model_parts", "train_tokenizer"]
 
 PAD, UNK, BOS, EOS, SEP, MASK = 0, 1, 2, 3, 4, 5
 
@@ -166,3 +167,14 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tok.save(cached)
     return tok
+
+
+def check_model_parts(config: Any, config_cls: type, tokenizer: Any) -> None:
+    """``config`` is a ``config_cls`` and ``tokenizer`` a :class:`~polydiff.text.tokenizer.Tokenizer`
+    with ``config.vocab_size`` pieces."""
+    if not isinstance(config, config_cls):
+        raise TypeError(f"config must be a {config_cls.__name__}, got {describe(config)}")
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer must be a polydiff Tokenizer, got {describe(tokenizer)}")
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"tokenizer has {tokenizer.vocab_size} pieces but config.vocab_size is {config.vocab_size}")
