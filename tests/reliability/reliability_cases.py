@@ -144,13 +144,86 @@ def _timeseries_cases() -> list[Case]:
 
 
 def _molecules_cases() -> list[Case]:
+    import numpy as np
+    from polydiff.molecules.baselines import etkdg
     from polydiff.molecules.data import load_geom, load_moses_smiles, qm9_files
-    from polydiff.molecules.featurize import parse_molecule
+    from polydiff.molecules.featurize import mol_to_data, parse_molecule
     from polydiff.molecules.generate import generate_conformers, refine_conformers
+    from polydiff.molecules.metrics import (
+        ConformerScores,
+        merge_conformers,
+        rmsd_matrix,
+        score_conformers,
+        summarize,
+    )
+    from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
     from polydiff.molecules.process import geodiff_process
+    from polydiff.molecules.relax import mmff_relax
     from rdkit import Chem
+    from rdkit.Chem import AllChem
 
+    def conformers(nan: bool = False):
+        mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+        AllChem.EmbedMultipleConfs(mol, 2, randomSeed=7)
+        if nan:
+            mol.GetConformer(0).SetAtomPosition(1, (float("nan"), 0.0, 0.0))
+        return mol
+
+    lin = torch.nn.Linear(1, 1)
     return [
+        Case("molecules.refine_conformers", "NaN in the caller's conformer (was 'x_T contains NaN')",
+             lambda: refine_conformers(conformers(nan=True), net=lin, process=None), ValueError,
+             r"mols: conformer 0 has non-finite coordinates \(NaN first at atom 1\)"),
+        Case("molecules.refine_conformers", "NaN in the second molecule of a list",
+             lambda: refine_conformers([conformers(), conformers(nan=True)], net=lin, process=None), ValueError,
+             r"mols\[1\]: conformer 0"),
+        Case("molecules.refine_conformers", "max_batch_atoms = 0 (was accepted)",
+             lambda: refine_conformers(conformers(), net=lin, process=geodiff_process(200), max_batch_atoms=0),
+             ValueError, "max_batch_atoms must be an integer >= 1"),
+        Case("molecules.generate_conformers", "net=None (was AttributeError)",
+             lambda: generate_conformers("CCO", 1, net=None, process=geodiff_process(200)), TypeError,
+             "net must be a torch.nn.Module"),
+        Case("molecules.generate_conformers", "stats of the wrong type (was AttributeError)",
+             lambda: generate_conformers("CCO", 1, net=lin, process=geodiff_process(200), stats={}), TypeError,
+             "stats must be a GenerationStats"),
+        Case("molecules.ConformerGenerator", "n_conformers = 0",
+             lambda: ConformerGenerator(lin, geodiff_process(200))("CCO", 0), ValueError,
+             "n must be a positive integer, got 0"),
+        Case("molecules.ConformerGenerator", "n_conformers a float",
+             lambda: ConformerGenerator(lin, geodiff_process(200))("CCO", 2.5), ValueError,
+             "n must be a positive integer, got 2.5"),
+        Case("molecules.ConformerGenerator", "invalid SMILES", lambda: ConformerGenerator(lin, None)("C1CC((N", 1),
+             ValueError, "invalid SMILES"),
+        Case("molecules.ConformerGenerator", "heavy_atom_range not a pair (was an unpacking error)",
+             lambda: ConformerGenerator(lin, None, heavy_atom_range=(5,)), TypeError, "heavy_atom_range must be"),
+        Case("molecules.write_sdf", "NaN coordinates (were written to the SDF)",
+             lambda: write_sdf([conformers(nan=True)], "/nonexistent/never-written.sdf"), ValueError,
+             r"mols\[0\]: conformer 0 has non-finite"),
+        Case("molecules.rmsd_matrix", "NaN in the generated conformers (was a silent RMSD)",
+             lambda: rmsd_matrix(conformers(), conformers(nan=True)), ValueError, "gen: conformer 0 has non-finite"),
+        Case("molecules.rmsd_matrix", "a SMILES instead of a Mol (was AttributeError)",
+             lambda: rmsd_matrix("CCO", conformers()), TypeError, "ref must be an rdkit.Chem.Mol"),
+        Case("molecules.score_conformers", "NaN in a reference conformer",
+             lambda: score_conformers([conformers(nan=True)], [conformers()]), ValueError, r"refs\[0\]: conformer 0"),
+        Case("molecules.summarize", "NaN threshold (was a silent 0% coverage)",
+             lambda: summarize(ConformerScores([np.ones((2, 2))]), float("nan")), ValueError,
+             "delta must be a finite number"),
+        Case("molecules.ConformerScores", "empty set of molecules (was NaN scores)", lambda: ConformerScores([]),
+             ValueError, "rmsd must be a non-empty list"),
+        Case("molecules.ConformerScores", "molecule without generated conformers (was a numpy error)",
+             lambda: ConformerScores([np.zeros((3, 0))]), ValueError, r"rmsd\[0\] must be a non-empty"),
+        Case("molecules.merge_conformers", "None in the list (was a Boost.Python ArgumentError)",
+             lambda: merge_conformers([conformers(), None]), TypeError, r"mols\[1\] must be an rdkit.Chem.Mol"),
+        Case("molecules.mmff_relax", "NaN coordinates (were minimised into NaN)",
+             lambda: mmff_relax(conformers(nan=True)), ValueError, "mol: conformer 0 has non-finite"),
+        Case("molecules.mol_to_data", "NaN coordinates (became a NaN pos tensor)",
+             lambda: mol_to_data(conformers(nan=True)), ValueError, "mol_or_smiles: conformer 0 has non-finite"),
+        Case("molecules.mol_to_data", "unknown conf_id (was RDKit's 'Bad Conformer Id')",
+             lambda: mol_to_data(conformers(), conf_id=5), ValueError, "conf_id must be"),
+        Case("molecules.etkdg", "float number of conformers (was truncated)", lambda: etkdg("CCO", 2.5), TypeError,
+             "n must be an integer"),
+        Case("molecules.etkdg", "negative seed (RDKit reads it as unseeded)", lambda: etkdg("CCO", 2, seed=-1),
+             ValueError, "seed must be an integer >= 0"),
         Case("molecules.parse_molecule", "invalid SMILES", lambda: parse_molecule("C1CC((N"), ValueError,
              r"invalid SMILES.*C1CC"),
         Case("molecules.parse_molecule", "empty SMILES", lambda: parse_molecule("  "), ValueError, "empty"),
