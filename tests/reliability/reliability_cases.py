@@ -125,6 +125,7 @@ def _timeseries_cases() -> list[Case]:
     from polydiff.timeseries.baselines import locf
     from polydiff.timeseries.data import Normalizer, split_by_time, windows
     from polydiff.timeseries.data_paper import load_beijing_pm25, load_physionet2012
+    from polydiff.timeseries.diffusion import sample_imputations
     from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, seasonal_naive
     from polydiff.timeseries.gluonts_api import CSDIEstimator
     from polydiff.timeseries.impute import CSDIImputer, ImputerConfig, check_series
@@ -161,6 +162,12 @@ def _timeseries_cases() -> list[Case]:
              lambda: masks.random_mask(2 * obs), ValueError, "observed_mask must hold only 0 and 1"),
         Case("timeseries.masks.historical_mask", "pattern_mask of the wrong batch size",
              lambda: masks.historical_mask(obs, obs[:1]), ValueError, r"pattern_mask \(1, 5, 3\) must match"),
+        Case("timeseries.sample_imputations", "cond_mask with values other than 0/1 (was used as weights)",
+             lambda: sample_imputations(None, None, obs, 0.5 * obs, n_samples=1), ValueError,
+             "cond_mask must hold only 0 and 1"),
+        Case("timeseries.sample_imputations", "NaN in values (was 'x_T'-level NaN downstream)",
+             lambda: sample_imputations(None, None, obs * float("nan"), obs, n_samples=1), ValueError,
+             "values contains"),
         Case("timeseries.masks.forecast_mask", "float horizon (was a slice error)", lambda: masks.forecast_mask(obs, 2.5),
              TypeError, "horizon must be an integer"),
         Case("timeseries.ImputerConfig", "float train_steps (was accepted)", lambda: ImputerConfig(train_steps=2.5),
