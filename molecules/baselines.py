@@ -53,13 +53,15 @@ _DEFAULT_SEED = 0xC0FFEE
 
 
 def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1, stereo: str = "full"):
+    from polydiff.core.validate import check_int
     from rdkit import Chem
     from rdkit.Chem import rdDistGeom
 
     from .featurize import parse_molecule
 
-    if n < 1:
-        raise ValueError(f"number of conformers must be >= 1, got {n}")
+    check_int(n, "n", low=1)
+    check_int(seed, "seed", low=0)  # RDKit reads a negative randomSeed as "unseeded"
+    check_int(threads, "threads", low=1)
     if seed == 0:  # RDKit treats randomSeed=0 as "seeded with 0" and repeats conformers
         raise ValueError("seed must be non-zero (RDKit's randomSeed=0 yields identical conformers)")
     mol = Chem.Mol(parse_molecule(mol_or_smiles))
@@ -112,12 +114,14 @@ def clustered_etkdg(mol_or_smiles, n: int, *, oversample: int = 5, threshold: fl
     Args:
         threshold: Butina distance cutoff (heavy-atom RMSD, Å).
     """
+    from polydiff.core.validate import check_int, check_number
     from rdkit import Chem
     from rdkit.Chem import AllChem
     from rdkit.ML.Cluster import Butina
 
-    if oversample < 1 or threshold <= 0:
-        raise ValueError(f"need oversample >= 1 and threshold > 0, got {oversample}, {threshold}")
+    check_int(n, "n", low=1)
+    check_int(oversample, "oversample", low=1)
+    check_number(threshold, "threshold", low=0.0, low_open=True)
     pool = _embed(mol_or_smiles, n * oversample, seed, threads=threads, stereo=stereo)
     heavy = Chem.RemoveHs(pool, sanitize=False)
     m = heavy.GetNumConformers()

@@ -137,6 +137,7 @@ def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True)
     from torch_geometric.data import Data
 
     from .graph import extend_graph
+    from .positions import check_conformers
 
     mol = parse_molecule(mol_or_smiles, add_hs=add_hs)
     n = mol.GetNumAtoms()
@@ -161,6 +162,11 @@ def mol_to_data(mol_or_smiles, *, conf_id: int | None = -1, add_hs: bool = True)
                 heavy=atom_type != ELEMENTS.index("H"))
     data.stereo_atom, data.ext_edge_stereo = stereo_features(mol, ext_index)
     if conf_id is not None and mol.GetNumConformers() > 0:
+        ids = [c.GetId() for c in mol.GetConformers()]
+        if isinstance(conf_id, bool) or not isinstance(conf_id, int) or (conf_id != -1 and conf_id not in ids):
+            raise ValueError(f"conf_id must be -1 (the first conformer), None or one of the conformer ids {ids}, "
+                             f"got {conf_id!r}")
+        check_conformers(mol, "mol_or_smiles", {ids[0] if conf_id == -1 else conf_id})
         pos = mol.GetConformer(conf_id).GetPositions()
         data.pos = torch.tensor(pos, dtype=torch.float32)
     return data

@@ -13,12 +13,13 @@ on which other molecules share its batch.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
 import torch
 
-from .positions import with_conformers
+from .positions import check_conformers, with_conformers
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
 from .stereo_filter import filter_stereo, stereo_information
 
@@ -118,9 +119,11 @@ def generate_conformers(
     items = [mol_or_smiles] if single else list(mol_or_smiles)
     if not items:
         raise ValueError("generate_conformers needs at least one molecule")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
     _check_options(solver, seed, steps)
+    _check_run(net, process, max_batch_atoms, stats)
     if not isinstance(match_stereo, bool):
         raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
@@ -184,10 +187,23 @@ def _check_options(solver: str, seed: int, steps: int) -> None:
 
     if solver not in pc.SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(pc.SOLVERS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
+
+
+def _check_run(net, process, max_batch_atoms, stats) -> None:
+    """The denoiser, its process, the chunk size and the stats record of a sampling call."""
+    from polydiff.core.validate import check_int, describe
+
+    if not isinstance(net, torch.nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module (a trained denoiser), got {describe(net)}")
+    if not all(hasattr(process, a) for a in ("t_max", "alpha", "sigma")):
+        raise TypeError(f"process must be a polydiff.core process (e.g. geodiff_process()), got {describe(process)}")
+    check_int(max_batch_atoms, "max_batch_atoms", low=1)
+    if stats is not None and not isinstance(stats, GenerationStats):
+        raise TypeError(f"stats must be a GenerationStats or None, got {describe(stats)}")
 
 
 def refine_conformers(
@@ -241,7 +257,9 @@ def refine_conformers(
         if any(a.GetTotalNumHs(includeNeighbors=False) for a in m.GetAtoms()):
             raise ValueError(f"molecule {i} ({Chem.MolToSmiles(m)!r}) has hydrogens that are not atoms: "
                              "refine all-atom conformers (Chem.AddHs(mol, addCoords=True))")
+        check_conformers(m, "mols" if single else f"mols[{i}]")
     _check_options(solver, seed, steps)
+    _check_run(net, process, max_batch_atoms, stats)
     t0 = _noise_time(process, noise_level, steps, solver)
     parsed = [parse_molecule(m) for m in items]
     counts = [m.GetNumConformers() for m in parsed]
@@ -272,7 +290,7 @@ def _noise_time(process, noise_level: float, steps: int, solver: str, name: str 
 
     t_max = torch.tensor(process.t_max, dtype=torch.float64)
     s_max = float(process.sigma(t_max) / process.alpha(t_max))
-    if not (isinstance(noise_level, (int, float)) and 0 < noise_level <= s_max):
+    if isinstance(noise_level, bool) or not (isinstance(noise_level, (int, float)) and 0 < noise_level <= s_max):
         raise ValueError(f"{name} must lie in (0, {s_max:.4g}] (the prior's sigma/alpha), got {noise_level!r}")
     t0 = float(process.t_from_log_snr(torch.tensor(-2.0 * math.log(noise_level), dtype=torch.float64)))
     t0 = min(max(t0, float(process.t_min)), float(process.t_max))

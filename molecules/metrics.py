@@ -20,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from polydiff.core.validate import check_int, check_number
+
+from .positions import check_conformers, check_mol
 
 __all__ = [
     "THRESHOLDS",
@@ -61,8 +64,12 @@ def merge_conformers(mols: Sequence) -> Chem.Mol:  # noqa: F821
     """One ``Mol`` carrying the conformers of several copies of the same molecule."""
     from rdkit import Chem
 
+    if isinstance(mols, (str, bytes)) or not isinstance(mols, Sequence):
+        raise TypeError(f"mols must be a list of rdkit.Chem.Mol, got {type(mols).__name__}")
     if not mols:
         raise ValueError("merge_conformers needs at least one molecule")
+    for i, m in enumerate(mols):
+        check_mol(m, f"mols[{i}]")
     out = Chem.Mol(mols[0])
     n = out.GetNumAtoms()
     for m in mols[1:]:
@@ -83,6 +90,10 @@ def rmsd_matrix(ref, gen, *, remove_hs: bool = True, max_matches: int = 10000,
     """
     from rdkit.Chem import rdMolAlign
 
+    for name, m in (("ref", ref), ("gen", gen)):
+        check_conformers(check_mol(m, name), name)
+    check_int(max_matches, "max_matches", low=1)
+    check_int(large, "large", low=0)
     if ref.GetNumConformers() == 0 or gen.GetNumConformers() == 0:
         raise ValueError(f"rmsd_matrix needs conformers on both molecules, got "
                          f"{ref.GetNumConformers()} reference and {gen.GetNumConformers()} generated")
@@ -119,10 +130,24 @@ class ConformerScores:
 
     rmsd: list[np.ndarray]  # one [n_ref, n_gen] matrix per molecule
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.rmsd, (list, tuple)) or not self.rmsd:
+            raise ValueError(f"rmsd must be a non-empty list of [n_ref, n_gen] matrices, got {self.rmsd!r}")
+        for i, m in enumerate(self.rmsd):
+            a = np.asarray(m, dtype=np.float64)
+            if a.ndim != 2 or 0 in a.shape:
+                raise ValueError(f"rmsd[{i}] must be a non-empty [n_ref, n_gen] matrix, got shape {a.shape}")
+            if not np.isfinite(a).all() or (a < 0).any():
+                raise ValueError(f"rmsd[{i}] must hold finite RMSDs >= 0")
+
     def cov_r(self, delta: float) -> np.ndarray:
+        """Per molecule, the share of references within ``delta`` of a generated conformer."""
+        delta = check_number(delta, "delta", low=0.0, low_open=True)
         return np.array([(m.min(1) < delta).mean() for m in self.rmsd])
 
     def cov_p(self, delta: float) -> np.ndarray:
+        """Per molecule, the share of generated conformers within ``delta`` of a reference."""
+        delta = check_number(delta, "delta", low=0.0, low_open=True)
         return np.array([(m.min(0) < delta).mean() for m in self.rmsd])
 
     def mat_r(self) -> np.ndarray:
@@ -134,15 +159,22 @@ class ConformerScores:
 
 def score_conformers(refs: Sequence, gens: Sequence, **kw) -> ConformerScores:
     """RMSD matrices of every (reference Mol, generated Mol) pair, one pair per molecule."""
+    for name, v in (("refs", refs), ("gens", gens)):
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
+            raise TypeError(f"{name} must be a list of rdkit.Chem.Mol (one per molecule), got {type(v).__name__}")
     if len(refs) != len(gens) or not refs:
         raise ValueError(f"need equally many reference and generated molecules (>0), got {len(refs)}, {len(gens)}")
+    for i, (r, g) in enumerate(zip(refs, gens)):
+        check_conformers(check_mol(r, f"refs[{i}]"), f"refs[{i}]")
+        check_conformers(check_mol(g, f"gens[{i}]"), f"gens[{i}]")
     return ConformerScores([rmsd_matrix(r, g, **kw) for r, g in zip(refs, gens)])
 
 
 def summarize(scores: ConformerScores, delta: float) -> dict[str, float]:
     """Mean and median over molecules of COV-R/MAT-R/COV-P/MAT-P (COV in percent)."""
-    if delta <= 0:
-        raise ValueError(f"threshold must be positive, got {delta}")
+    if not isinstance(scores, ConformerScores):
+        raise TypeError(f"scores must be a ConformerScores, got {type(scores).__name__}")
+    check_number(delta, "delta", low=0.0, low_open=True)
     out = {}
     for name, v in (("COV-R", 100 * scores.cov_r(delta)), ("MAT-R", scores.mat_r()),
                     ("COV-P", 100 * scores.cov_p(delta)), ("MAT-P", scores.mat_p())):
@@ -155,6 +187,8 @@ def coverage_curve(scores: ConformerScores, deltas: Sequence[float], kind: str =
     """Mean COV (percent) at every threshold of a sweep (``kind``: ``"R"`` or ``"P"``)."""
     if kind not in ("R", "P"):
         raise ValueError(f"kind must be 'R' or 'P', got {kind!r}")
+    if not isinstance(scores, ConformerScores):
+        raise TypeError(f"scores must be a ConformerScores, got {type(scores).__name__}")
     f = scores.cov_r if kind == "R" else scores.cov_p
     return np.array([100 * f(d).mean() for d in deltas])
 

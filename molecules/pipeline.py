@@ -49,6 +49,17 @@ class ConformerGenerator:
     restart_steps: int = 10
     relax: str | None = None
 
+    def __post_init__(self) -> None:
+        from polydiff.core.validate import check_int
+
+        r = self.heavy_atom_range
+        if r is not None:
+            if not isinstance(r, (tuple, list)) or len(r) != 2:
+                raise TypeError(f"heavy_atom_range must be a (min, max) pair of ints or None, got {r!r}")
+            lo = check_int(r[0], "heavy_atom_range[0]", low=0)
+            hi = check_int(r[1], "heavy_atom_range[1]", low=lo)
+            self.heavy_atom_range = (lo, hi)
+
     @classmethod
     def from_run(cls, ckpt_dir: str | pathlib.Path, *, device: str = "cpu", **settings) -> ConformerGenerator:
         """Load a :mod:`polydiff.molecules.train` run; its recorded training size range is used."""
@@ -87,6 +98,10 @@ class ConformerGenerator:
     def write_sdf(self, molecules, path: str | pathlib.Path, n: int, *, seed: int = 0) -> int:
         """Generate ``n`` conformers of each molecule and write them all to ``path``; returns the
         number of SDF records."""
+        from polydiff.core.validate import describe
+
+        if not isinstance(path, (str, pathlib.PurePath)):  # before the (long) generation
+            raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
         out = self(molecules, n, seed=seed)
         return write_sdf(out if isinstance(out, list) else [out], path)
 
@@ -113,10 +128,17 @@ class ConformerGenerator:
 def write_sdf(mols, path: str | pathlib.Path) -> int:
     """Write every conformer of every ``Mol`` to one SDF file (``_Name`` and ``conformer`` set per
     record); returns the number of records."""
+    from polydiff.core.validate import describe
     from rdkit import Chem
+
+    from .positions import check_conformers
 
     if not isinstance(mols, (list, tuple)) or not all(isinstance(m, Chem.Mol) for m in mols):
         raise TypeError("write_sdf needs a list of RDKit Mols")
+    if not isinstance(path, (str, pathlib.PurePath)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
+    for i, m in enumerate(mols):
+        check_conformers(m, f"mols[{i}]")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0

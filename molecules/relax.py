@@ -18,6 +18,8 @@ def mmff_relax(mol, *, max_iters: int = 2000, threads: int = 1):
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
+    from .positions import check_conformers
+
     if not isinstance(mol, Chem.Mol):
         raise TypeError(f"mmff_relax needs an RDKit Mol, got {type(mol).__name__}")
     for name, v in (("max_iters", max_iters), ("threads", threads)):
@@ -25,6 +27,7 @@ def mmff_relax(mol, *, max_iters: int = 2000, threads: int = 1):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if mol.GetNumConformers() == 0:
         raise ValueError("mmff_relax: the molecule has no conformer to relax")
+    check_conformers(mol, "mol")  # MMFF would minimise NaN coordinates into NaN without a word
     work = Chem.Mol(mol)  # MMFF setup re-perceives aromaticity: keep the input's flags on `out`
     try:
         Chem.SanitizeMol(work)

@@ -137,8 +137,11 @@ def stereo_from_geometry(mol, conf_id: int = 0):
     stereo erased and re-read from that conformer's 3D geometry (as for a DFT structure)."""
     from rdkit import Chem
 
-    if conf_id not in {c.GetId() for c in mol.GetConformers()}:
+    from .positions import check_conformers, check_mol
+
+    if conf_id not in {c.GetId() for c in check_mol(mol, "mol").GetConformers()}:
         raise ValueError(f"molecule has no conformer with id {conf_id}")
+    check_conformers(mol, "mol", {conf_id})
     m = Chem.Mol(mol, False, conf_id)  # a copy holding only this conformer
     for a in m.GetAtoms():
         a.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)

@@ -19,10 +19,13 @@ __all__ = ["linear_interpolation", "locf", "mean_impute", "pypots_csdi", "pypots
 
 
 def _check(X: np.ndarray, fallback) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 3:
-        raise ValueError(f"baselines take X [N, L, K], got shape {X.shape}")
-    fb = np.broadcast_to(np.asarray(fallback, dtype=np.float64), (X.shape[2],))
+    from .inputs import check_series
+
+    X = check_series(X, allow_all_missing=True)
+    fb = np.asarray(fallback, dtype=np.float64)
+    if fb.shape not in ((), (X.shape[2],)):
+        raise ValueError(f"fallback must be one value or one per feature [K={X.shape[2]}], got shape {fb.shape}")
+    fb = np.broadcast_to(fb, (X.shape[2],))
     if not np.isfinite(fb).all():
         raise ValueError("fallback values must be finite")
     return X, fb

@@ -16,6 +16,7 @@ K]`` (True = an entry to score).
 from __future__ import annotations
 
 import numpy as np
+from polydiff.core.validate import check_number
 
 from . import metrics
 
@@ -55,8 +56,7 @@ def gaussian_crps(mean, std, target, mask) -> float:
 def interval_coverage(samples, target, mask, level: float) -> float:
     """Share of masked targets inside the central ``level`` interval of the samples
     (interpolated quantiles ``(1 - level) / 2`` and ``(1 + level) / 2``, ends included)."""
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     samples, target, mask = metrics._prep(samples, target, mask)
     lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
     inside = (target >= lo) & (target <= hi)
@@ -79,10 +79,13 @@ def energy_distance(samples, reference, mask) -> float:
     """Mean over series of the energy distance between the joint draws ``samples [N, S, L, K]``
     and ``reference [N, S', L, K]`` restricted to the series' masked entries (vectors of
     length ``mask[n].sum()``); series without a masked entry are skipped."""
-    x, r = np.asarray(samples, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    x, r = metrics._numbers(samples, "samples"), metrics._numbers(reference, "reference")
     if x.ndim < 3 or r.ndim != x.ndim or x.shape[:1] + x.shape[2:] != r.shape[:1] + r.shape[2:]:
         raise ValueError(f"samples and reference must be [N, S, ...] with equal N and entry axes, "
                          f"got {x.shape} and {r.shape}")
+    if x.shape[1] < 1 or r.shape[1] < 1:
+        raise ValueError(f"samples and reference need at least one draw each (axis 1), got {x.shape} "
+                         f"and {r.shape}")
     mask = _mask(mask, x.shape[:1] + x.shape[2:])
     out = []
     for n in range(len(x)):
@@ -114,12 +117,11 @@ def posterior_scores(samples, target, mask, reference, *, reference_crps: float 
     crps = metrics.sample_crps(samples, target, mask)
     S = np.shape(samples)[1]
     if reference_crps is None:
-        ref = np.asarray(reference)
-        if ref.shape[1] < S:
-            raise ValueError(f"reference has {ref.shape[1]} draws, need at least S = {S}")
+        ref = metrics._numbers(reference, "reference")
+        if ref.ndim < 2 or ref.shape[1] < S:
+            raise ValueError(f"reference must be [N, S', ...] with S' >= S = {S} draws (need at least S), got shape {ref.shape}")
         reference_crps = metrics.sample_crps(ref[:, :S], target, mask)
-    if not reference_crps > 0:
-        raise ValueError(f"reference_crps must be > 0, got {reference_crps}")
+    check_number(reference_crps, "reference_crps", low=0.0, low_open=True)
     return {"CRPS": metrics.quantile_crps(samples, target, mask), "CRPS-sample": crps,
             "CRPS-ratio": crps / reference_crps,
             "coverage-50%": interval_coverage(samples, target, mask, 0.5),

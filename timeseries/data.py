@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from polydiff.core.validate import check_int
 
 __all__ = [
     "PBC_LABS",
@@ -156,8 +157,9 @@ def windows(values: np.ndarray, length: int, stride: int | None = None) -> np.nd
     if values.ndim != 2:
         raise ValueError(f"windows expects values [T, K], got shape {values.shape}")
     stride = length if stride is None else stride
-    if length < 1 or stride < 1:
+    if (isinstance(length, (int, np.integer)) and length < 1) or (isinstance(stride, (int, np.integer)) and stride < 1):
         raise ValueError(f"length and stride must be >= 1, got {length}, {stride}")
+    length, stride = check_int(length, "length", low=1), check_int(stride, "stride", low=1)
     T = values.shape[0]
     if T < length:
         raise ValueError(f"series of length {T} is shorter than the window length {length}")
@@ -168,7 +170,7 @@ def windows(values: np.ndarray, length: int, stride: int | None = None) -> np.nd
 def split_by_time(values: np.ndarray, fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> list[np.ndarray]:
     """Split ``values [T, ...]`` into consecutive blocks (train, val, test) along time."""
     fr = np.asarray(fractions, dtype=np.float64)
-    if fr.ndim != 1 or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-6:
+    if fr.ndim != 1 or not np.isfinite(fr).all() or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-6:
         raise ValueError(f"fractions must be positive and sum to 1, got {list(fractions)}")
     cuts = np.round(np.cumsum(fr)[:-1] * len(values)).astype(int)
     return np.split(np.asarray(values), cuts)
@@ -187,6 +189,8 @@ class Normalizer:
 
     def fit(self, X: np.ndarray) -> Normalizer:
         X = np.asarray(X, dtype=np.float64).reshape(-1, np.shape(X)[-1])
+        if np.isinf(X).any():
+            raise ValueError("X contains infinite values; use NaN for missing entries")
         obs = np.isfinite(X)
         if not obs.any(axis=0).all():
             empty = np.flatnonzero(~obs.any(axis=0)).tolist()
@@ -222,7 +226,15 @@ class Normalizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalizer:
-        return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
+        """Rebuild from :meth:`to_dict`'s ``{"mean": [K], "std": [K]}`` (finite, ``std > 0``)."""
+        if not isinstance(d, dict) or not {"mean", "std"} <= set(d):
+            raise ValueError(f"normalizer must be a dict with keys 'mean' and 'std', got "
+                             f"{sorted(d) if isinstance(d, dict) else type(d).__name__}")
+        mean, std = np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64)
+        if mean.ndim != 1 or mean.shape != std.shape or not np.isfinite([mean, std]).all() or (std <= 0).any():
+            raise ValueError(f"normalizer 'mean' and 'std' must be finite [K] lists with std > 0, got "
+                             f"shapes {mean.shape} and {std.shape}")
+        return cls(mean, std)
 
 
 def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
@@ -231,8 +243,8 @@ def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     Returns a boolean array shaped like ``X``: True = an observed value to hide and score
     (missing completely at random, the injected-missingness protocol of CSDI Sec. 6.1).
     """
-    if not 0.0 < rate < 1.0:
-        raise ValueError(f"MCAR rate must be in (0, 1), got {rate}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0.0 < rate < 1.0:
+        raise ValueError(f"MCAR rate must be in (0, 1), got {rate!r}")
     X = np.asarray(X)
     obs = np.flatnonzero(np.isfinite(X))
     rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import polydiff.core as pc
 import torch
 from polydiff.core.discrete import DiscreteVP
@@ -102,13 +103,24 @@ def sample_imputations(net: nn.Module, process: DiscreteVP, values: Tensor, cond
     Returns:
         ``[N, S, L, K]`` samples with the conditioning entries equal to ``values``.
     """
+    from polydiff.core.validate import check_finite, check_int
+
+    from .masks import _check
+
+    if not isinstance(values, Tensor) or not isinstance(cond_mask, Tensor):
+        raise TypeError(f"values and cond_mask must be tensors, got {type(values).__name__} and "
+                        f"{type(cond_mask).__name__}")
     if values.ndim != 3 or cond_mask.shape != values.shape:
         raise ValueError(f"values and cond_mask must both be [N, L, K]; got {tuple(values.shape)}, "
                          f"{tuple(cond_mask.shape)}")
-    if int(n_samples) < 1:
+    _check(cond_mask, "cond_mask")
+    check_finite(values, "values")
+    if isinstance(n_samples, (int, np.integer)) and n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    if max_batch < 1:
+    check_int(n_samples, "n_samples", low=1)
+    if isinstance(max_batch, (int, np.integer)) and max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    check_int(max_batch, "max_batch", low=1)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     g = process.grid(steps, solver, grid)

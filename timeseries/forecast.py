@@ -13,9 +13,10 @@ import pathlib
 from collections.abc import Callable
 
 import numpy as np
+from polydiff.core.validate import check_int
 
 from .data import mean_scale
-from .impute import CSDIImputer, ImputerConfig, check_series
+from .impute import CSDIImputer, ImputerConfig, _check_keys, check_series
 
 __all__ = ["SCALINGS", "CSDIForecaster", "ets_samples", "forecast_windows", "mean_scale",
            "seasonal_naive"]
@@ -27,9 +28,15 @@ def forecast_windows(values: np.ndarray, context_length: int, prediction_length:
                      stride: int = 1) -> np.ndarray:
     """All windows ``[N, context + prediction, K]`` of ``values [T, K]`` starting every ``stride``."""
     from .data import windows
-    if context_length < 1 or prediction_length < 1:
-        raise ValueError("context_length and prediction_length must be >= 1")
-    return windows(values, context_length + prediction_length, stride)
+    _check_lengths(context_length, prediction_length)
+    return windows(values, context_length + prediction_length, check_int(stride, "stride", low=1))
+
+
+def _check_lengths(context_length, prediction_length) -> None:
+    for name, v in (("context_length", context_length), ("prediction_length", prediction_length)):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v < 1:
+            raise ValueError(f"context_length and prediction_length must be >= 1, got {name}={v}")
+        check_int(v, name, low=1)
 
 
 class CSDIForecaster:
@@ -49,13 +56,13 @@ class CSDIForecaster:
     def __init__(self, n_features: int, context_length: int, prediction_length: int, *,
                  net: dict | None = None, progress: Callable[[str], None] | None = None,
                  scaling: str = "none", **config):
-        if context_length < 1 or prediction_length < 1:
-            raise ValueError("context_length and prediction_length must be >= 1")
+        _check_lengths(context_length, prediction_length)
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
         self.context_length, self.prediction_length = int(context_length), int(prediction_length)
         self.scaling = scaling
         self.default_scale: np.ndarray | None = None
+        _check_keys(config, ImputerConfig, "config", exclude=("strategy", "horizon"))
         config = dict(config, strategy="forecast", horizon=self.prediction_length)
         self.imputer = CSDIImputer(n_features, net=net, config=ImputerConfig(**config),
                                    progress=progress)
@@ -96,6 +103,10 @@ class CSDIForecaster:
         H = check_series(history, "history")
         C, P = self.context_length, self.prediction_length
         H = H[:, -C:]
+        blind = np.flatnonzero(~np.isfinite(H).reshape(len(H), -1).any(1))
+        if len(blind):
+            raise ValueError(f"history: series {blind[:10].tolist()} have no observed value in their last "
+                             f"context_length={C} steps (all NaN); nothing to forecast from")
         if H.shape[1] < C:
             pad = np.full((H.shape[0], C - H.shape[1], H.shape[2]), np.nan)
             H = np.concatenate([pad, H], axis=1)
@@ -128,11 +139,26 @@ class CSDIForecaster:
         return obj
 
 
+def _history(history, prediction_length, season_length) -> np.ndarray:
+    """``history`` as a float64 ``[N, T, K]`` array; the horizon and season as ints >= 1."""
+    check_int(prediction_length, "prediction_length", low=1)
+    check_int(season_length, "season_length", low=1)
+    H = np.asarray(history)
+    if H.dtype.kind not in "iuf":
+        raise TypeError(f"history must hold numbers, got dtype {H.dtype}")
+    if H.ndim != 3 or 0 in H.shape:
+        raise ValueError(f"history must be a non-empty [N, T, K] array, got shape {H.shape}")
+    return H.astype(np.float64)
+
+
 def seasonal_naive(history: np.ndarray, prediction_length: int, season_length: int) -> np.ndarray:
     """Repeat the last season: ``y_hat[T + h] = y[T + h - m * ceil(h / m)]``. ``history [N, T, K]``."""
-    H = np.asarray(history, dtype=np.float64)
+    H = _history(history, prediction_length, season_length)
     if H.shape[1] < season_length:
         raise ValueError(f"history ({H.shape[1]}) shorter than the season ({season_length})")
+    if not np.isfinite(H[:, -season_length:]).all():
+        raise ValueError(f"history must be finite over its last season ({season_length} steps): the "
+                         "seasonal-naive forecast repeats it")
     idx = H.shape[1] - season_length + (np.arange(prediction_length) % season_length)
     return H[:, idx]
 
@@ -143,7 +169,9 @@ def ets_samples(history: np.ndarray, prediction_length: int, season_length: int,
     future paths ``[N, S, prediction_length, K]`` for ``history [N, T, K]`` (no NaN)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    H = np.asarray(history, dtype=np.float64)
+    H = _history(history, prediction_length, season_length)
+    check_int(n_samples, "n_samples", low=1)  # statsmodels' simulate corrupts memory with 0 paths
+    check_int(seed, "seed", low=0)
     if not np.isfinite(H).all():
         raise ValueError("ets_samples needs complete histories (no NaN)")
     N, _T, K = H.shape

@@ -22,7 +22,7 @@ returning exploded samples.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,22 +30,45 @@ from gluonts.dataset.common import Dataset
 from gluonts.model.estimator import Estimator
 from gluonts.model.forecast import SampleForecast
 from gluonts.model.predictor import Predictor
+from polydiff.core.validate import check_choice, check_int
 
-from .forecast import CSDIForecaster
+from .forecast import SCALINGS, CSDIForecaster
+from .impute import ImputerConfig, _check_keys
+from .range_guard import OUT_OF_RANGE
 
 __all__ = ["CSDIEstimator", "CSDIPredictor"]
 
 
-def _as_tk(target, multivariate: bool) -> np.ndarray:
-    y = np.asarray(target, dtype=np.float64)
+def _as_tk(entry, multivariate: bool, where: str = "dataset entry") -> np.ndarray:
+    """The ``target`` of a GluonTS entry as ``[T, K]`` (NaN = missing), checked."""
+    if not isinstance(entry, Mapping) or "target" not in entry:
+        keys = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
+        raise TypeError(f"{where} must be a dict with a 'target' (GluonTS' data entry), got {keys}")
+    y = np.asarray(entry["target"])
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"{where}['target'] must hold numbers (NaN = missing), got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    if np.isinf(y).any():
+        raise ValueError(f"{where}['target'] contains infinite values; use NaN for missing entries")
     if multivariate:
         if y.ndim != 2:
-            raise ValueError(f"multivariate entries need target [K, T], got shape {y.shape}")
+            raise ValueError(f"{where}: multivariate entries need target [K, T], got shape {y.shape}")
         return y.T
     if y.ndim != 1:
-        raise ValueError(f"univariate entries need target [T], got shape {y.shape}; "
+        raise ValueError(f"{where}: univariate entries need target [T], got shape {y.shape}; "
                          "use multivariate=True for [K, T]")
     return y[:, None]
+
+
+def _check_sampling(num_samples, solver, steps, seed, lead_time, out_of_range) -> None:
+    import polydiff.core as pc
+
+    check_int(num_samples, "num_samples", low=1)
+    check_choice(solver, "solver", sorted(pc.SOLVERS))
+    check_int(steps, "steps", low=1)
+    check_int(seed, "seed", low=0)
+    check_int(lead_time, "lead_time", low=0)
+    check_choice(out_of_range, "out_of_range", OUT_OF_RANGE)
 
 
 class CSDIPredictor(Predictor):
@@ -58,6 +81,9 @@ class CSDIPredictor(Predictor):
     def __init__(self, forecaster: CSDIForecaster, *, multivariate: bool = False,
                  num_samples: int = 100, solver: str = "ddpm", steps: int = 50, seed: int = 0,
                  lead_time: int = 0, progress_bar: bool = True, out_of_range: str = "raise"):
+        if not isinstance(forecaster, CSDIForecaster):
+            raise TypeError(f"forecaster must be a CSDIForecaster, got {type(forecaster).__name__}")
+        _check_sampling(num_samples, solver, steps, seed, lead_time, out_of_range)
         super().__init__(prediction_length=forecaster.prediction_length, lead_time=lead_time)
         self.forecaster, self.multivariate = forecaster, multivariate
         self.num_samples, self.solver, self.steps, self.seed = num_samples, solver, steps, seed
@@ -100,20 +126,23 @@ class CSDIPredictor(Predictor):
         if not entries:
             return iter(())
         C = self.forecaster.context_length
+        S = self.num_samples if num_samples is None else check_int(num_samples, "num_samples", low=1)
         hist = []
-        for e in entries:
-            y = _as_tk(e["target"], self.multivariate)[-C:]
+        for i, e in enumerate(entries):
+            y = _as_tk(e, self.multivariate, f"dataset entry {i}")[-C:]
+            if not np.isfinite(y).any():
+                raise ValueError(f"dataset entry {i}: the last context_length={C} steps of 'target' are all "
+                                 "missing (NaN); nothing to forecast from")
             if len(y) < C:
                 y = np.concatenate([np.full((C - len(y), y.shape[1]), np.nan), y])
             hist.append(y)
-        S = int(num_samples or self.num_samples)
         samples = self.forecaster.forecast(np.stack(hist), S, solver=self.solver,
                                            steps=self.steps, seed=self.seed,
                                            out_of_range=self.out_of_range,
                                            progress_bar=self.progress_bar)
         out = []
         for e, s in zip(entries, samples):
-            start = e["start"] + _as_tk(e["target"], self.multivariate).shape[0]
+            start = e["start"] + len(np.asarray(e["target"]).T)
             out.append(SampleForecast(s if self.multivariate else s[..., 0], start_date=start,
                                       item_id=e.get("item_id")))
         return iter(out)
@@ -142,11 +171,19 @@ class CSDIEstimator(Estimator):
                  steps: int = 50, seed: int = 0, lead_time: int = 0, progress_bar: bool = True,
                  out_of_range: str = "raise", **config):
         super().__init__(lead_time=lead_time)
-        if prediction_length < 1 or stride < 1:
+        if (isinstance(prediction_length, (int, np.integer)) and prediction_length < 1) or (
+                isinstance(stride, (int, np.integer)) and stride < 1):
             raise ValueError(f"prediction_length and stride must be >= 1, got {prediction_length}, "
                              f"{stride}")
-        self.prediction_length = int(prediction_length)
-        self.context_length = int(context_length or 2 * prediction_length)
+        self.prediction_length = check_int(prediction_length, "prediction_length", low=1)
+        stride = check_int(stride, "stride", low=1)
+        self.context_length = (2 * self.prediction_length if context_length is None
+                               else check_int(context_length, "context_length", low=1))
+        check_choice(scaling, "scaling", SCALINGS)
+        _check_sampling(num_samples, solver, steps, seed, lead_time, out_of_range)
+        # the forecaster's settings, checked now rather than after the data is read
+        _check_keys(config, ImputerConfig, "config", exclude=("strategy", "horizon", "seed"))
+        ImputerConfig(**dict(config, seed=seed, strategy="forecast", horizon=self.prediction_length))
         self.multivariate, self.stride, self.net = multivariate, int(stride), net
         self.scaling = scaling
         self.sampling = {"num_samples": num_samples, "solver": solver, "steps": steps, "seed": seed,
@@ -156,8 +193,8 @@ class CSDIEstimator(Estimator):
     def _windows(self, data: Dataset, name: str, last_only: bool) -> np.ndarray:
         L = self.context_length + self.prediction_length
         wins = []
-        for e in data:
-            y = _as_tk(e["target"], self.multivariate)
+        for i, e in enumerate(data):
+            y = _as_tk(e, self.multivariate, f"{name}_data entry {i}")
             if len(y) < L:
                 continue
             starts = np.arange(len(y) - L, -1, -self.stride)[::-1]  # windows aligned to the end
@@ -165,7 +202,11 @@ class CSDIEstimator(Estimator):
         if not wins:
             raise ValueError(f"no {name} series is at least context + prediction = {L} long")
         W = np.stack(wins)
-        return W[np.isfinite(W).reshape(len(W), -1).any(1)]
+        W = W[np.isfinite(W).reshape(len(W), -1).any(1)]
+        if not len(W):
+            raise ValueError(f"{name}_data: every window of context + prediction = {L} steps is entirely "
+                             "missing (all NaN)")
+        return W
 
     def train(self, training_data: Dataset, validation_data: Dataset | None = None,
               **kwargs) -> CSDIPredictor:

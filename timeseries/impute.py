@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_choice, check_int, check_number, describe
 
 from .data import Normalizer, mean_scale
 from .diffusion import csdi_loss, csdi_process, sample_imputations
@@ -72,17 +73,30 @@ class ImputerConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        import polydiff.core as pc
+
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.strategy == "forecast" and not self.horizon:
             raise ValueError("strategy='forecast' needs horizon >= 1")
+        if self.horizon is not None:
+            check_int(self.horizon, "ImputerConfig.horizon", low=1)
         for name in ("train_steps", "batch_size", "num_steps", "sample_steps", "max_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"ImputerConfig.{name} must be >= 1, got {getattr(self, name)}")
+            v = getattr(self, name)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v < 1:
+                raise ValueError(f"ImputerConfig.{name} must be >= 1, got {v}")
+            check_int(v, f"ImputerConfig.{name}", low=1)
+        check_int(self.seed, "ImputerConfig.seed", low=0)
+        check_number(self.lr, "ImputerConfig.lr", low=0.0, low_open=True)
+        check_number(self.weight_decay, "ImputerConfig.weight_decay", low=0.0)
+        if self.ema_decay is not None:
+            check_number(self.ema_decay, "ImputerConfig.ema_decay", low=0.0, high=1.0, high_open=True)
+        check_choice(self.solver, "ImputerConfig.solver", sorted(pc.SOLVERS))
         if self.scaling not in ("none", "mean"):
             raise ValueError(f"ImputerConfig.scaling must be 'none' or 'mean', got {self.scaling!r}")
         if not self.range_margin >= 0:
             raise ValueError(f"ImputerConfig.range_margin must be >= 0, got {self.range_margin}")
+        check_number(self.range_margin, "ImputerConfig.range_margin", low=0.0)
 
 
 class CSDIImputer:
@@ -98,9 +112,13 @@ class CSDIImputer:
     def __init__(self, n_features: int, *, net: dict | None = None,
                  config: ImputerConfig | None = None,
                  progress: Callable[[str], None] | None = None, **config_kw):
-        self.net_config = CSDIConfig(n_features=int(n_features), **(net or {}))
+        _check_keys(net or {}, CSDIConfig, "net", exclude=("n_features",))
+        self.net_config = CSDIConfig(n_features=check_int(n_features, "n_features", low=1), **(net or {}))
         if config is not None and config_kw:
             raise ValueError("pass either config= or keyword settings, not both")
+        if config is not None and not isinstance(config, ImputerConfig):
+            raise TypeError(f"config must be an ImputerConfig, got {type(config).__name__}")
+        _check_keys(config_kw, ImputerConfig, "settings")
         self.config = config or ImputerConfig(**config_kw)
         self.progress = progress
         self.process = csdi_process(self.config.num_steps, self.config.beta_start, self.config.beta_end)
@@ -234,6 +252,7 @@ class CSDIImputer:
 
     @torch.no_grad()
     def _loss_of(self, net, X, seed: int = 0, timestamps=None) -> float:
+        check_int(seed, "seed", low=0)
         X = check_series(X)
         self._check_features(X, "X")
         X = self._scaled(X)[0]
@@ -283,6 +302,9 @@ class CSDIImputer:
             X = unpack_set(X, "test_set")[0]
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+        check_int(seed, "seed", low=0)
+        if max_batch is not None:
+            check_int(max_batch, "max_batch", low=1)
         if out_of_range not in OUT_OF_RANGE:
             raise ValueError(f"out_of_range must be one of {OUT_OF_RANGE}, got {out_of_range!r}")
         X = check_series(X)
@@ -367,9 +389,9 @@ class CSDIImputer:
             from .pypots_api import unpack_set
             return {"imputation": self.impute(unpack_set(X, "test_set")[0], 1 if S is None else S,
                                               **kw)}
-        qs = [float(q) for q in quantiles]
-        if any(not 0.0 <= q <= 1.0 for q in qs):
-            raise ValueError(f"quantiles must lie in [0, 1], got {qs}")
+        from .metrics import _levels
+
+        qs = _levels(quantiles)
         s = self.impute(X, 100 if S is None else S, **kw)
         return {"imputation": np.median(s, axis=1),
                 "quantiles": {q: np.quantile(s, q, axis=1) for q in qs}, "samples": s}
@@ -379,6 +401,7 @@ class CSDIImputer:
         """Write a core checkpoint (safetensors weights + JSON configs) under ``path``."""
         from polydiff.core.training.checkpoint import save_checkpoint
 
+        _check_path(path)
         extra = {"imputer": dataclasses.asdict(self.config),
                  "normalizer": self._normalizer().to_dict(),
                  "default_scale": None if getattr(self, "default_scale", None) is None else
@@ -395,6 +418,7 @@ class CSDIImputer:
         """Rebuild an imputer saved by :meth:`save` (never unpickles)."""
         from polydiff.core.training.checkpoint import load_checkpoint, load_weights
 
+        _check_path(path)
         ckpt = load_checkpoint(path, weights_only=True)
         ncfg = dict(ckpt.net_config)
         K = ncfg.pop("n_features")
@@ -413,3 +437,18 @@ class CSDIImputer:
                           RuntimeWarning, stacklevel=2)
         obj.net.eval()
         return obj
+
+
+def _check_keys(settings, cls, name: str, exclude: tuple[str, ...] = ()) -> None:
+    """``settings`` is a dict whose keys are fields of the dataclass ``cls`` (not ``exclude``)."""
+    if not isinstance(settings, dict):
+        raise TypeError(f"{name} must be a dict of {cls.__name__} fields, got {type(settings).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)} - set(exclude)
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TypeError(f"{name}: unknown {cls.__name__} fields {unknown}; expected some of {sorted(known)}")
+
+
+def _check_path(path) -> None:
+    if not isinstance(path, (str, pathlib.PurePath)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")

@@ -47,7 +47,10 @@ def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
     N, T = shape[0], shape[1]
     if timestamps is None:
         return np.tile(np.arange(T, dtype=np.float64), (N, 1))
-    ts = np.asarray(timestamps, dtype=np.float64)
+    ts = np.asarray(timestamps.detach().cpu().numpy() if hasattr(timestamps, "detach") else timestamps)
+    if ts.dtype.kind not in "iuf":
+        raise TypeError(f"timestamps must hold numbers (observation times), got dtype {ts.dtype}")
+    ts = ts.astype(np.float64)
     if ts.shape != (N, T):
         raise ValueError(f"timestamps must be [N, T] = [{N}, {T}], got shape {ts.shape}")
     if not np.isfinite(ts).all():

@@ -16,6 +16,7 @@ float tensors shaped like the batch, ``[B, L, K]`` (time, feature), with values 
 from __future__ import annotations
 
 import torch
+from polydiff.core.validate import check_generator, check_int
 from torch import Tensor
 
 __all__ = [
@@ -30,15 +31,23 @@ __all__ = [
 STRATEGIES = ("random", "historical", "mix", "forecast")
 
 
-def _check(observed_mask: Tensor) -> None:
+def _check(observed_mask: Tensor, name: str = "observed_mask", like: Tensor | None = None) -> None:
+    """A ``[B, L, K]`` tensor of 0/1 values (``like``: of exactly that tensor's shape)."""
     if not isinstance(observed_mask, Tensor) or observed_mask.ndim != 3:
-        raise ValueError("observed_mask must be a [B, L, K] tensor, got "
+        raise ValueError(f"{name} must be a [B, L, K] tensor, got "
                          f"{getattr(observed_mask, 'shape', type(observed_mask))}")
+    if like is not None and observed_mask.shape != like.shape:
+        raise ValueError(f"{name} {tuple(observed_mask.shape)} must match observed_mask "
+                         f"{tuple(like.shape)}")
+    if observed_mask.is_complex() or not bool(((observed_mask == 0) | (observed_mask == 1)).all()):
+        raise ValueError(f"{name} must hold only 0 and 1 (1 = observed), got values "
+                         f"{observed_mask.unique()[:5].tolist()}")
 
 
 def random_mask(observed_mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Random strategy: returns ``cond_mask`` with a U[0,1] share of observed entries removed."""
     _check(observed_mask)
+    check_generator(generator, "generator")
     B = observed_mask.shape[0]
     obs = observed_mask.reshape(B, -1) > 0
     dev = observed_mask.device
@@ -56,9 +65,7 @@ def historical_mask(observed_mask: Tensor, pattern_mask: Tensor | None = None) -
     _check(observed_mask)
     if pattern_mask is None:
         pattern_mask = observed_mask.roll(1, dims=0)
-    if pattern_mask.shape != observed_mask.shape:
-        raise ValueError(f"pattern_mask {tuple(pattern_mask.shape)} must match observed_mask "
-                         f"{tuple(observed_mask.shape)}")
+    _check(pattern_mask, "pattern_mask", like=observed_mask)
     return observed_mask * pattern_mask
 
 
@@ -75,6 +82,7 @@ def forecast_mask(observed_mask: Tensor, horizon: int) -> Tensor:
     """Forecasting pattern: everything observed before the last ``horizon`` steps conditions."""
     _check(observed_mask)
     L = observed_mask.shape[1]
+    horizon = check_int(horizon, "horizon")
     if not 1 <= horizon < L:
         raise ValueError(f"horizon must be in [1, {L - 1}] for windows of length {L}, got {horizon}")
     cond = observed_mask.clone()

@@ -17,9 +17,11 @@ over features. MAE and RMSE are those of the sample median (CSDI's deterministic
 from __future__ import annotations
 
 import numpy as np
+from polydiff.core.validate import check_choice, check_number
 
 __all__ = [
     "QUANTILES",
+    "check_mask",
     "mae",
     "median",
     "quantile_crps",
@@ -33,25 +35,66 @@ __all__ = [
 QUANTILES = tuple(np.round(np.arange(1, 20) * 0.05, 2))
 
 
+def _numbers(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array; a ``TypeError`` naming ``name`` for non-numeric input."""
+    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
+def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
+    """``mask`` as a boolean array of exactly ``shape`` (no broadcasting): booleans, or numbers
+    that are all 0 or 1; at least one entry selected."""
+    m = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+    if m.dtype != bool:
+        if m.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be boolean or 0/1 numbers, got dtype {m.dtype}")
+        bad = ~np.isin(m, (0, 1))
+        if bad.any():
+            raise ValueError(f"{name} must hold only 0 and 1 (True = score the entry), got "
+                             f"{m[bad].ravel()[0]!r} at index {tuple(int(i) for i in np.argwhere(bad)[0])}")
+    if m.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {m.shape}")
+    if not m.any():
+        raise ValueError(f"{name} selects no entry to evaluate")
+    return m.astype(bool)
+
+
 def _prep(samples: np.ndarray, target: np.ndarray, mask: np.ndarray):
-    samples, target = np.asarray(samples, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    mask = np.asarray(mask).astype(bool)
-    if samples.ndim != target.ndim + 1:
+    samples, target = _numbers(samples, "samples"), _numbers(target, "target")
+    if samples.ndim != target.ndim + 1 or samples.ndim < 2:
         raise ValueError(f"samples must be [N, S, ...] with target [N, ...]; got "
                          f"{samples.shape} and {target.shape}")
-    if samples.shape[:1] + samples.shape[2:] != target.shape or mask.shape != target.shape:
-        raise ValueError(f"shape mismatch: samples {samples.shape}, target {target.shape}, "
-                         f"mask {mask.shape}")
-    if not mask.any():
-        raise ValueError("mask selects no entry to evaluate")
+    if samples.shape[:1] + samples.shape[2:] != target.shape:
+        raise ValueError(f"shape mismatch: samples {samples.shape}, target {target.shape}")
+    if samples.shape[1] < 1:
+        raise ValueError(f"samples must hold at least one draw (axis 1), got shape {samples.shape}")
+    mask = check_mask(mask, target.shape)
     if not np.isfinite(target[mask]).all():
         raise ValueError("target has NaN/inf on evaluated entries")
+    if not np.isfinite(np.moveaxis(samples, 1, -1)[mask]).all():
+        raise ValueError("samples have NaN/inf on evaluated entries")
     return samples, target, mask
+
+
+def _levels(quantiles, name: str = "quantiles", *, open_ends: bool = False) -> list[float]:
+    """``quantiles`` as a non-empty list of floats in ``[0, 1]`` (``(0, 1)`` if ``open_ends``)."""
+    if isinstance(quantiles, (str, bytes)) or not np.iterable(quantiles):
+        raise TypeError(f"{name} must be a sequence of levels, got {type(quantiles).__name__}")
+    qs = [check_number(q, f"{name}[{i}]", low=0.0, high=1.0, low_open=open_ends, high_open=open_ends)
+          for i, q in enumerate(quantiles)]
+    if not qs:
+        raise ValueError(f"{name} must hold at least one level, got none")
+    return qs
 
 
 def median(samples: np.ndarray) -> np.ndarray:
     """Per-entry median over the sample axis 1: ``[N, S, ...] -> [N, ...]``."""
-    return np.median(np.asarray(samples, dtype=np.float64), axis=1)
+    s = _numbers(samples, "samples")
+    if s.ndim < 2 or s.shape[1] < 1:
+        raise ValueError(f"samples must be [N, S, ...] with S >= 1, got shape {s.shape}")
+    return np.median(s, axis=1)
 
 
 def mae(samples: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
@@ -68,7 +111,12 @@ def rmse(samples: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
 
 def quantile_loss(target: np.ndarray, forecast: np.ndarray, q: float) -> float:
     """``2 sum |(y - f)(1{y <= f} - q)|`` — GluonTS' ``quantile_loss`` (pinball loss x 2)."""
-    y, f = np.asarray(target, dtype=np.float64), np.asarray(forecast, dtype=np.float64)
+    y, f = _numbers(target, "target"), _numbers(forecast, "forecast")
+    q = check_number(q, "q", low=0.0, high=1.0, low_open=True, high_open=True)
+    if y.shape != f.shape:
+        raise ValueError(f"forecast must have the shape of target {y.shape}, got {f.shape}")
+    if not (np.isfinite(y).all() and np.isfinite(f).all()):
+        raise ValueError("target and forecast must be finite")
     return float(2.0 * np.sum(np.abs((y - f) * ((y <= f) - q))))
 
 
@@ -76,6 +124,11 @@ def sample_quantiles(samples: np.ndarray, quantiles, method: str = "linear") -> 
     """Quantiles over axis 1 -> ``[Q, N, ...]``. ``"linear"``: interpolated (``torch.quantile``,
     CSDI's evaluation); ``"gluonts"``: the sorted sample of rank ``round((S - 1) q)``
     (``gluonts.model.forecast.SampleForecast.quantile``)."""
+    check_choice(method, "method", ("linear", "gluonts"))
+    quantiles = _levels(quantiles)
+    samples = _numbers(samples, "samples")
+    if samples.ndim < 2 or samples.shape[1] < 1:
+        raise ValueError(f"samples must be [N, S, ...] with S >= 1, got shape {samples.shape}")
     if method == "linear":
         return np.quantile(samples, quantiles, axis=1)
     if method == "gluonts":
@@ -94,6 +147,7 @@ def quantile_crps(samples: np.ndarray, target: np.ndarray, mask: np.ndarray,
     ``Evaluator``'s ``mean_wQuantileLoss`` exactly. The two differ slightly for few samples.
     """
     samples, target, mask = _prep(samples, target, mask)
+    quantiles = _levels(quantiles, open_ends=True)
     y = target[mask]
     denom = np.abs(y).sum()
     if denom == 0:

@@ -49,4 +49,6 @@ def _array(v) -> np.ndarray:
 def indicating_mask(X: np.ndarray, X_ori: np.ndarray) -> np.ndarray:
     """Entries observed in ``X_ori`` and missing in ``X`` (PyPOTS' ``indicating_mask``)."""
     X, X_ori = np.asarray(X, dtype=np.float64), np.asarray(X_ori, dtype=np.float64)
+    if X.shape != X_ori.shape:
+        raise ValueError(f"X_ori must have the shape of X {X.shape}, got {X_ori.shape}")
     return np.isfinite(X_ori) & ~np.isfinite(X)

@@ -17,18 +17,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from polydiff.core.validate import check_int
 
 __all__ = ["GaussianPosterior", "LinearGaussianSSM", "gaussian_conditional", "kalman_smoother",
            "var1_model"]
 
 
 def _matrix(value, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.asarray(value, dtype=np.float64)
+    a = _numbers(value, name)
     if a.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite")
     return a
+
+
+def _numbers(value, name: str) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    return a.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class LinearGaussianSSM:
     mu: np.ndarray
 
     def __post_init__(self) -> None:
-        A = np.asarray(self.A, dtype=np.float64)
+        A = _numbers(self.A, "A")
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"A must be a square [K, K] matrix, got shape {A.shape}")
         K = A.shape[0]
@@ -81,6 +89,7 @@ class LinearGaussianSSM:
     def joint_cov(self, length: int) -> np.ndarray:
         """Covariance ``[L K, L K]`` of a stationary window ``y`` flattened time-major:
         ``Cov(x_s, x_t) = A^(t-s) P_inf`` for ``t >= s``, plus ``diag(R)`` on the diagonal."""
+        length = check_int(length, "length", low=1)
         K = self.n_features
         P = self.stationary_cov()
         C = np.zeros((length, length, K, K))
@@ -98,7 +107,7 @@ class LinearGaussianSSM:
         for name, v in (("n_series", n_series), ("length", length)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_int(seed, "seed", low=0))
         K = self.n_features
         x = rng.multivariate_normal(np.zeros(K), self.stationary_cov(), size=n_series)
         cq = np.linalg.cholesky(self.Q)
@@ -115,9 +124,9 @@ def var1_model(n_features: int = 3) -> LinearGaussianSSM:
     """The benchmark's model: coupled VAR(1) (persistence 0.9 on the diagonal, 0.1 coupling
     to the next feature, eigenvalues of modulus <= 0.9 + 0.1), correlated state noise
     (``Q = 0.3 I + 0.1``), observation noise ``R = 0.05`` and means ``0, 1, 2, ...``."""
-    K = int(n_features)
-    if K < 1:
+    if isinstance(n_features, (int, np.integer)) and n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
+    K = check_int(n_features, "n_features", low=1)
     A = 0.9 * np.eye(K) + 0.1 * np.eye(K, k=1) - 0.05 * np.eye(K, k=-1)
     Q = 0.3 * np.eye(K) + 0.1 * np.ones((K, K))
     return LinearGaussianSSM(A, Q, np.full(K, 0.05), np.arange(K, dtype=np.float64))
@@ -141,7 +150,7 @@ class GaussianPosterior:
         """Joint draws ``[N, S, L, K]`` (observed entries copied through)."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_int(seed, "seed", low=0))
         N = len(self.mean)
         out = np.repeat(self.mean[:, None], n_samples, axis=1).reshape(N, n_samples, -1)
         for n in range(N):
@@ -157,9 +166,12 @@ class GaussianPosterior:
 
 
 def _check_windows(model: LinearGaussianSSM, Y) -> np.ndarray:
-    Y = np.asarray(Y, dtype=np.float64)
-    if Y.ndim != 3 or Y.shape[2] != model.n_features:
-        raise ValueError(f"Y must be [N, L, K={model.n_features}] (NaN = missing), got shape {Y.shape}")
+    if not isinstance(model, LinearGaussianSSM):
+        raise TypeError(f"model must be a LinearGaussianSSM, got {type(model).__name__}")
+    Y = _numbers(Y, "Y")
+    if Y.ndim != 3 or Y.shape[2] != model.n_features or 0 in Y.shape:
+        raise ValueError(f"Y must be a non-empty [N, L, K={model.n_features}] array (NaN = missing), got "
+                         f"shape {Y.shape}")
     if np.isinf(Y).any():
         raise ValueError("Y contains infinite values; use NaN for missing entries")
     return Y
@@ -200,6 +212,9 @@ def _smooth_one(model: LinearGaussianSSM, y: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _posterior(Y: np.ndarray, means: list[np.ndarray], covs: list[np.ndarray]) -> GaussianPosterior:
+    if not all(np.isfinite(m).all() for m in means) or not all(np.isfinite(c).all() for c in covs):
+        raise FloatingPointError(f"the posterior of Y is not finite in float64 (observed |Y| up to "
+                                 f"{np.nanmax(np.abs(Y)):.3g}); rescale the series")
     missing = ~np.isfinite(Y)
     mean = np.where(missing, np.stack(means), Y)
     var = np.zeros_like(Y)

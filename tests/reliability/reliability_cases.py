@@ -152,10 +152,103 @@ def _vision_cases() -> list[Case]:
 
 def _timeseries_cases() -> list[Case]:
     import numpy as np
+    from polydiff.timeseries import calibration, masks, metrics
+    from polydiff.timeseries.baselines import locf
+    from polydiff.timeseries.data import Normalizer, split_by_time, windows
     from polydiff.timeseries.data_paper import load_beijing_pm25, load_physionet2012
-    from polydiff.timeseries.impute import ImputerConfig, check_series
+    from polydiff.timeseries.diffusion import sample_imputations
+    from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, seasonal_naive
+    from polydiff.timeseries.gluonts_api import CSDIEstimator
+    from polydiff.timeseries.impute import CSDIImputer, ImputerConfig, check_series
+    from polydiff.timeseries.pypots_api import indicating_mask
+    from polydiff.timeseries.statespace import kalman_smoother, var1_model
 
+    S, y, m = np.ones((2, 4, 3, 1)), np.ones((2, 3, 1)), np.ones((2, 3, 1), dtype=bool)
+    nan_draw = np.where(np.arange(4)[None, :, None, None] == 1, np.nan, S)
+    obs = torch.ones(2, 5, 3)
     return [
+        Case("timeseries.metrics.mae", "mask with values other than 0/1 (was cast to True)",
+             lambda: metrics.mae(S, y, np.full((2, 3, 1), 2)), ValueError, "mask must hold only 0 and 1"),
+        Case("timeseries.metrics.sample_crps", "mask [1, L, K] for a batch of 2 (no broadcasting)",
+             lambda: metrics.sample_crps(S, y, m[:1]), ValueError, r"mask must have shape \(2, 3, 1\)"),
+        Case("timeseries.metrics.sample_crps", "NaN in the samples (was a NaN score)",
+             lambda: metrics.sample_crps(nan_draw, y, m), ValueError, "samples have NaN/inf on evaluated entries"),
+        Case("timeseries.metrics.quantile_crps", "quantile level outside (0, 1) (was a numpy error)",
+             lambda: metrics.quantile_crps(S, y, m, quantiles=(0.5, 1.5)), ValueError,
+             r"quantiles\[1\] must lie in \(0, 1\)"),
+        Case("timeseries.metrics.quantile_crps", "no draws (was an IndexError)", lambda: metrics.quantile_crps(S[:, :0], y, m),
+             ValueError, "samples must hold at least one draw"),
+        Case("timeseries.metrics.quantile_loss", "forecast [1, ...] broadcast over the target",
+             lambda: metrics.quantile_loss(y, y[:1], 0.5), ValueError, "forecast must have the shape of target"),
+        Case("timeseries.metrics.quantile_loss", "q outside (0, 1) (was accepted)", lambda: metrics.quantile_loss(y, y, 2.0),
+             ValueError, r"q must lie in \(0, 1\)"),
+        Case("timeseries.calibration.interval_coverage", "NaN in the samples (was a silent coverage)",
+             lambda: calibration.interval_coverage(nan_draw, y, m, 0.5), ValueError, "samples have NaN/inf"),
+        Case("timeseries.calibration.posterior_scores", "reference_crps = inf (was a CRPS ratio of 0)",
+             lambda: calibration.posterior_scores(S, y, m, S, reference_crps=float("inf")), ValueError,
+             "reference_crps must be a finite number"),
+        Case("timeseries.calibration.energy_distance", "no draws (was a reshape error)",
+             lambda: calibration.energy_distance(S[:, :0], S, m), ValueError, "need at least one draw"),
+        Case("timeseries.masks.random_mask", "observed_mask not 0/1 (was read as observed)",
+             lambda: masks.random_mask(2 * obs), ValueError, "observed_mask must hold only 0 and 1"),
+        Case("timeseries.masks.historical_mask", "pattern_mask of the wrong batch size",
+             lambda: masks.historical_mask(obs, obs[:1]), ValueError, r"pattern_mask \(1, 5, 3\) must match"),
+        Case("timeseries.sample_imputations", "cond_mask with values other than 0/1 (was used as weights)",
+             lambda: sample_imputations(None, None, obs, 0.5 * obs, n_samples=1), ValueError,
+             "cond_mask must hold only 0 and 1"),
+        Case("timeseries.sample_imputations", "NaN in values (was 'x_T'-level NaN downstream)",
+             lambda: sample_imputations(None, None, obs * float("nan"), obs, n_samples=1), ValueError,
+             "values contains"),
+        Case("timeseries.masks.forecast_mask", "float horizon (was a slice error)", lambda: masks.forecast_mask(obs, 2.5),
+             TypeError, "horizon must be an integer"),
+        Case("timeseries.ImputerConfig", "float train_steps (was accepted)", lambda: ImputerConfig(train_steps=2.5),
+             TypeError, "ImputerConfig.train_steps must be an integer"),
+        Case("timeseries.ImputerConfig", "NaN learning rate (was accepted)", lambda: ImputerConfig(lr=float("nan")),
+             ValueError, "ImputerConfig.lr must be a finite number"),
+        Case("timeseries.ImputerConfig", "unknown solver (was accepted until sampling)",
+             lambda: ImputerConfig(solver="magic"), ValueError, "ImputerConfig.solver must be one of"),
+        Case("timeseries.CSDIImputer", "float n_features (was truncated)", lambda: CSDIImputer(2.5), TypeError,
+             "n_features must be an integer"),
+        Case("timeseries.CSDIImputer.impute", "float seed (was truncated)",
+             lambda: CSDIImputer(1).impute(y, 1, seed=0.5), TypeError, "seed must be an integer"),
+        Case("timeseries.CSDIImputer.impute", "n_samples = 0", lambda: CSDIImputer(1).impute(y, 0), ValueError,
+             "n_samples must be an int >= 1"),
+        Case("timeseries.CSDIImputer.predict", "quantile outside [0, 1]",
+             lambda: CSDIImputer(1).predict(y, 2, quantiles=(0.5, 1.5)), ValueError, r"quantiles\[1\] must lie in"),
+        Case("timeseries.CSDIImputer.save", "path not a path (was a pathlib error)", lambda: CSDIImputer(1).save(5),
+             TypeError, "path must be a str or pathlib.Path"),
+        Case("timeseries.CSDIForecaster", "float prediction_length (was truncated)",
+             lambda: CSDIForecaster(1, 4, 2.5), TypeError, "prediction_length must be an integer"),
+        Case("timeseries.CSDIForecaster", "prediction_length <= 0", lambda: CSDIForecaster(1, 4, 0), ValueError,
+             "prediction_length must be >= 1"),
+        Case("timeseries.CSDIEstimator", "context_length = 0 (was replaced by 2 H)",
+             lambda: CSDIEstimator(2, 0), ValueError, "context_length must be an integer >= 1"),
+        Case("timeseries.CSDIEstimator", "num_samples = 0 (was accepted)", lambda: CSDIEstimator(2, num_samples=0),
+             ValueError, "num_samples must be an integer >= 1"),
+        Case("timeseries.CSDIEstimator", "unknown ImputerConfig key (was raised after reading the data)",
+             lambda: CSDIEstimator(2, train_step=5), TypeError, r"unknown ImputerConfig fields \[.train_step.\]"),
+        Case("timeseries.seasonal_naive", "prediction_length = 0 (was an empty forecast)",
+             lambda: seasonal_naive(np.ones((1, 8, 1)), 0, 2), ValueError, "prediction_length must be an integer >= 1"),
+        Case("timeseries.seasonal_naive", "NaN in the repeated season (was a NaN forecast)",
+             lambda: seasonal_naive(np.full((1, 8, 1), np.nan), 2, 2), ValueError, "history must be finite"),
+        Case("timeseries.ets_samples", "n_samples = 0 (statsmodels corrupted the heap)",
+             lambda: ets_samples(np.ones((1, 12, 1)), 2, 3, n_samples=0), ValueError, "n_samples must be an integer >= 1"),
+        Case("timeseries.kalman_smoother", "window of length 0 (corrupted the heap)",
+             lambda: kalman_smoother(var1_model(2), np.zeros((1, 0, 2))), ValueError, r"Y must be a non-empty \[N, L, K=2\]"),
+        Case("timeseries.LinearGaussianSSM.sample", "negative seed (was a numpy error)",
+             lambda: var1_model(2).sample(1, 3, seed=-1), ValueError, "seed must be an integer >= 0"),
+        Case("timeseries.var1_model", "float n_features (was truncated)", lambda: var1_model(2.5), TypeError,
+             "n_features must be an integer"),
+        Case("timeseries.Normalizer.from_dict", "missing 'std' (was KeyError)", lambda: Normalizer.from_dict({"mean": [0.0]}),
+             ValueError, "keys 'mean' and 'std'"),
+        Case("timeseries.windows", "float window length (was a slice error)", lambda: windows(np.zeros((9, 1)), 2.5),
+             TypeError, "length must be an integer"),
+        Case("timeseries.split_by_time", "NaN fraction (was accepted)", lambda: split_by_time(np.zeros(9), (0.5, np.nan)),
+             ValueError, "fractions must be positive"),
+        Case("timeseries.indicating_mask", "X_ori [1, T, K] broadcast over X", lambda: indicating_mask(np.ones((2, 3, 1)),
+             np.ones((1, 3, 1))), ValueError, "X_ori must have the shape of X"),
+        Case("timeseries.locf", "fallback of the wrong length (was a numpy broadcast error)",
+             lambda: locf(np.ones((1, 3, 2)), np.zeros(3)), ValueError, r"fallback must be one value or one per feature"),
         Case("timeseries.check_series", "wrong rank", lambda: check_series(np.zeros((3, 4))), ValueError, "rank 2"),
         Case("timeseries.check_series", "infinite values", lambda: check_series(np.array([[[np.inf]]])), ValueError,
              "infinite"),
@@ -175,13 +268,86 @@ def _timeseries_cases() -> list[Case]:
 
 
 def _molecules_cases() -> list[Case]:
+    import numpy as np
+    from polydiff.molecules.baselines import etkdg
     from polydiff.molecules.data import load_geom, load_moses_smiles, qm9_files
-    from polydiff.molecules.featurize import parse_molecule
+    from polydiff.molecules.featurize import mol_to_data, parse_molecule
     from polydiff.molecules.generate import generate_conformers, refine_conformers
+    from polydiff.molecules.metrics import (
+        ConformerScores,
+        merge_conformers,
+        rmsd_matrix,
+        score_conformers,
+        summarize,
+    )
+    from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
     from polydiff.molecules.process import geodiff_process
+    from polydiff.molecules.relax import mmff_relax
     from rdkit import Chem
+    from rdkit.Chem import AllChem
 
+    def conformers(nan: bool = False):
+        mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+        AllChem.EmbedMultipleConfs(mol, 2, randomSeed=7)
+        if nan:
+            mol.GetConformer(0).SetAtomPosition(1, (float("nan"), 0.0, 0.0))
+        return mol
+
+    lin = torch.nn.Linear(1, 1)
     return [
+        Case("molecules.refine_conformers", "NaN in the caller's conformer (was 'x_T contains NaN')",
+             lambda: refine_conformers(conformers(nan=True), net=lin, process=None), ValueError,
+             r"mols: conformer 0 has non-finite coordinates \(NaN first at atom 1\)"),
+        Case("molecules.refine_conformers", "NaN in the second molecule of a list",
+             lambda: refine_conformers([conformers(), conformers(nan=True)], net=lin, process=None), ValueError,
+             r"mols\[1\]: conformer 0"),
+        Case("molecules.refine_conformers", "max_batch_atoms = 0 (was accepted)",
+             lambda: refine_conformers(conformers(), net=lin, process=geodiff_process(200), max_batch_atoms=0),
+             ValueError, "max_batch_atoms must be an integer >= 1"),
+        Case("molecules.generate_conformers", "net=None (was AttributeError)",
+             lambda: generate_conformers("CCO", 1, net=None, process=geodiff_process(200)), TypeError,
+             "net must be a torch.nn.Module"),
+        Case("molecules.generate_conformers", "stats of the wrong type (was AttributeError)",
+             lambda: generate_conformers("CCO", 1, net=lin, process=geodiff_process(200), stats={}), TypeError,
+             "stats must be a GenerationStats"),
+        Case("molecules.ConformerGenerator", "n_conformers = 0",
+             lambda: ConformerGenerator(lin, geodiff_process(200))("CCO", 0), ValueError,
+             "n must be a positive integer, got 0"),
+        Case("molecules.ConformerGenerator", "n_conformers a float",
+             lambda: ConformerGenerator(lin, geodiff_process(200))("CCO", 2.5), ValueError,
+             "n must be a positive integer, got 2.5"),
+        Case("molecules.ConformerGenerator", "invalid SMILES", lambda: ConformerGenerator(lin, None)("C1CC((N", 1),
+             ValueError, "invalid SMILES"),
+        Case("molecules.ConformerGenerator", "heavy_atom_range not a pair (was an unpacking error)",
+             lambda: ConformerGenerator(lin, None, heavy_atom_range=(5,)), TypeError, "heavy_atom_range must be"),
+        Case("molecules.write_sdf", "NaN coordinates (were written to the SDF)",
+             lambda: write_sdf([conformers(nan=True)], "/nonexistent/never-written.sdf"), ValueError,
+             r"mols\[0\]: conformer 0 has non-finite"),
+        Case("molecules.rmsd_matrix", "NaN in the generated conformers (was a silent RMSD)",
+             lambda: rmsd_matrix(conformers(), conformers(nan=True)), ValueError, "gen: conformer 0 has non-finite"),
+        Case("molecules.rmsd_matrix", "a SMILES instead of a Mol (was AttributeError)",
+             lambda: rmsd_matrix("CCO", conformers()), TypeError, "ref must be an rdkit.Chem.Mol"),
+        Case("molecules.score_conformers", "NaN in a reference conformer",
+             lambda: score_conformers([conformers(nan=True)], [conformers()]), ValueError, r"refs\[0\]: conformer 0"),
+        Case("molecules.summarize", "NaN threshold (was a silent 0% coverage)",
+             lambda: summarize(ConformerScores([np.ones((2, 2))]), float("nan")), ValueError,
+             "delta must be a finite number"),
+        Case("molecules.ConformerScores", "empty set of molecules (was NaN scores)", lambda: ConformerScores([]),
+             ValueError, "rmsd must be a non-empty list"),
+        Case("molecules.ConformerScores", "molecule without generated conformers (was a numpy error)",
+             lambda: ConformerScores([np.zeros((3, 0))]), ValueError, r"rmsd\[0\] must be a non-empty"),
+        Case("molecules.merge_conformers", "None in the list (was a Boost.Python ArgumentError)",
+             lambda: merge_conformers([conformers(), None]), TypeError, r"mols\[1\] must be an rdkit.Chem.Mol"),
+        Case("molecules.mmff_relax", "NaN coordinates (were minimised into NaN)",
+             lambda: mmff_relax(conformers(nan=True)), ValueError, "mol: conformer 0 has non-finite"),
+        Case("molecules.mol_to_data", "NaN coordinates (became a NaN pos tensor)",
+             lambda: mol_to_data(conformers(nan=True)), ValueError, "mol_or_smiles: conformer 0 has non-finite"),
+        Case("molecules.mol_to_data", "unknown conf_id (was RDKit's 'Bad Conformer Id')",
+             lambda: mol_to_data(conformers(), conf_id=5), ValueError, "conf_id must be"),
+        Case("molecules.etkdg", "float number of conformers (was truncated)", lambda: etkdg("CCO", 2.5), TypeError,
+             "n must be an integer"),
+        Case("molecules.etkdg", "negative seed (RDKit reads it as unseeded)", lambda: etkdg("CCO", 2, seed=-1),
+             ValueError, "seed must be an integer >= 0"),
         Case("molecules.parse_molecule", "invalid SMILES", lambda: parse_molecule("C1CC((N"), ValueError,
              r"invalid SMILES.*C1CC"),
         Case("molecules.parse_molecule", "empty SMILES", lambda: parse_molecule("  "), ValueError, "empty"),

@@ -76,3 +76,90 @@ def test_conformer_api_arguments(smiles, n, steps, solver, seed, clip, max_atoms
         for c in out.GetConformers():
             pos = np.asarray(c.GetPositions())
             assert np.isfinite(pos).all() and np.abs(pos.mean(0)).max() < 1e-4  # zero centre of mass frame
+
+
+# --- a caller's conformers: NaN/inf anywhere is named by the argument that carried it -----------
+def _embedded(smiles: str, n: int, seed: int):
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMultipleConfs(mol, n, randomSeed=seed + 1)
+    return mol
+
+
+EMBEDDABLE = ["CC", "CO", "CCO", "C=O", "CC(=O)N", "C1CC1", "C[C@H](N)O"]
+
+
+@settings(FUZZ, max_examples=40)
+@given(smiles=st.lists(st.sampled_from(EMBEDDABLE), min_size=1, max_size=3), n_conf=st.integers(1, 2),
+       bad_value=st.sampled_from([float("nan"), float("inf"), -float("inf")]), seed=st.integers(0, 2**10),
+       max_atoms=st.one_of(st.sampled_from([1, 30, 20000]), st.integers(-2, 0), st.just(30.0)),
+       single=st.booleans(), fault=st.sampled_from(VALID + ["coords"]))
+def test_refine_names_the_conformer_input(smiles, n_conf, bad_value, seed, max_atoms, single, fault):
+    from polydiff.molecules.generate import refine_conformers
+
+    mols = [_embedded(s, n_conf, seed) for s in smiles]
+    rng = np.random.default_rng(seed)
+    bad = int(rng.integers(len(mols)))
+    if fault == "coords":
+        conf = mols[bad].GetConformer(int(rng.integers(n_conf)))
+        conf.SetAtomPosition(int(rng.integers(mols[bad].GetNumAtoms())), (0.0, bad_value, 0.0))
+    arg = mols[0] if single else mols
+    out, err = outcome(lambda: refine_conformers(arg, net=NET, process=PROC, noise_level=0.5, steps=2,
+                                                 solver="ddim", seed=seed, max_batch_atoms=max_atoms))
+    nan_seen = fault == "coords" and (not single or bad == 0)
+    good_atoms = isinstance(max_atoms, int) and max_atoms >= 1
+    assert (err is None) == (not nan_seen and good_atoms), (fault, max_atoms, err)
+    if nan_seen:  # checked before anything else, named by the caller's argument (not core's "x_T")
+        assert str(err).startswith("mols" if single else f"mols[{bad}]") and "x_T" not in str(err), err
+    if out is not None:
+        for m in ([out] if single else out):
+            assert m.GetNumConformers() == n_conf
+            assert all(np.isfinite(c.GetPositions()).all() for c in m.GetConformers())
+
+
+@settings(FUZZ, max_examples=60)
+@given(smiles=st.sampled_from(EMBEDDABLE), n_ref=st.integers(1, 3), n_gen=st.integers(1, 3), seed=st.integers(0, 99),
+       delta=st.one_of(st.floats(-1.0, 3.0), st.sampled_from([float("nan"), float("inf")])),
+       fault=st.sampled_from(VALID + ["ref-nan", "gen-inf", "gen-smiles", "gen-none", "other-molecule", "no-conformer"]))
+def test_ensemble_metrics(smiles, n_ref, n_gen, seed, delta, fault):
+    from polydiff.molecules.metrics import score_conformers, summarize
+
+    ref, gen = _embedded(smiles, n_ref, seed), _embedded(smiles, n_gen, seed + 7)
+    if fault == "ref-nan":
+        ref.GetConformer(n_ref - 1).SetAtomPosition(0, (float("nan"), 0.0, 0.0))
+    elif fault == "gen-inf":
+        gen.GetConformer(0).SetAtomPosition(gen.GetNumAtoms() - 1, (0.0, 0.0, float("inf")))
+    elif fault == "gen-smiles":
+        gen = smiles
+    elif fault == "gen-none":
+        gen = None
+    elif fault == "other-molecule":
+        gen = _embedded("CCCCO", n_gen, seed)
+    elif fault == "no-conformer":
+        gen.RemoveAllConformers()
+    scores, err = outcome(lambda: score_conformers([ref], [gen]))
+    assert (err is None) == (fault is None), (fault, err)
+    if fault in ("ref-nan", "gen-inf", "gen-smiles", "gen-none"):
+        assert str(err).startswith("refs[0]" if fault == "ref-nan" else "gens[0]"), err
+    if scores is not None:
+        assert scores.rmsd[0].shape == (n_ref, n_gen) and (scores.rmsd[0] >= 0).all()
+        summary, err = outcome(lambda: summarize(scores, delta))
+        assert (err is None) == (0 < delta < float("inf")), (delta, err)
+        if summary is not None:
+            assert 0 <= summary["COV-R mean"] <= 100 and 0 <= summary["COV-P mean"] <= 100
+            assert summary["MAT-R mean"] == pytest.approx(scores.rmsd[0].min(1).mean())
+
+
+@settings(FUZZ, max_examples=40)
+@given(smiles=st.sampled_from(EMBEDDABLE + ["[He]"]), n=st.one_of(st.integers(-1, 3), st.floats(0.5, 2.5)),
+       seed=st.one_of(st.integers(-2, 2**20), st.just(1.5)), threads=st.integers(0, 2))
+def test_etkdg_arguments(smiles, n, seed, threads):
+    from polydiff.molecules.baselines import etkdg
+
+    out, err = outcome(lambda: etkdg(smiles, n, seed=seed, threads=threads))
+    ok = (isinstance(n, int) and n >= 1 and isinstance(seed, int) and seed >= 1 and threads >= 1)
+    assert (err is None) == ok, (n, seed, threads, err)
+    if out is not None:
+        assert 1 <= out.GetNumConformers() <= n
+        assert all(np.isfinite(c.GetPositions()).all() for c in out.GetConformers())

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -112,3 +112,179 @@ def test_fit_on_random_missingness_and_magnitudes(seed, n, length, missing, scal
         assert np.isfinite(out).all()
         sd = np.nanstd(Xa.reshape(-1, K) / scale, axis=0)  # the normaliser's spread is the data's
         np.testing.assert_allclose(fit.normalizer.std, np.where(sd > 0, sd * scale, 1.0), rtol=1e-9)
+
+
+# --- metrics and calibration: masks, draws and levels ------------------------------------------
+MASK_FAULTS = ["mask-2", "mask-half", "mask-nan", "mask-broadcast", "mask-empty", "samples-nan", "samples-inf",
+               "no-draws", "target-nan", "level"]
+
+
+@settings(FUZZ, max_examples=100)  # cheap per example: every fault kind is drawn
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 3), s=st.integers(1, 6), length=st.integers(1, 5),
+       k=st.integers(1, 3), mask_kind=st.sampled_from(["bool", "int", "float"]),
+       fn=st.sampled_from(["mae", "rmse", "sample_crps", "quantile_crps", "quantile_crps_sum", "coverage"]),
+       level=st.one_of(st.floats(-1, 2), st.just(float("nan"))), fault=st.sampled_from(VALID + MASK_FAULTS))
+def test_metrics_masks_draws_and_levels(seed, n, s, length, k, mask_kind, fn, level, fault):
+    from polydiff.timeseries import calibration, metrics
+
+    rng = np.random.default_rng(seed)
+    samples, target = rng.normal(size=(n, s, length, k)), 1.0 + rng.random((n, length, k))
+    mask = rng.random((n, length, k)) < 0.7
+    mask.flat[0] = True
+    m = mask.astype({"bool": bool, "int": np.int64, "float": np.float64}[mask_kind])
+    ok_level = 0.5
+    if fault == "mask-2":
+        m = np.where(mask, 2, 0)
+    elif fault == "mask-half":
+        m = np.where(mask, 0.5, 0.0)
+    elif fault == "mask-nan":
+        m = np.where(mask, np.nan, 0.0)
+    elif fault == "mask-broadcast":
+        m = m[:1, None] if n == 1 else m[:1]  # n == 1: a rank-4 mask instead
+    elif fault == "mask-empty":
+        m = np.zeros_like(m)
+    elif fault in ("samples-nan", "samples-inf"):
+        samples[0, -1][mask[0]] = np.nan if fault == "samples-nan" else np.inf
+    elif fault == "no-draws":
+        samples = samples[:, :0]
+    elif fault == "target-nan":
+        target[0][mask[0]] = np.nan
+    elif fault == "level":
+        ok_level = level
+    calls = {"mae": lambda: metrics.mae(samples, target, m), "rmse": lambda: metrics.rmse(samples, target, m),
+             "sample_crps": lambda: metrics.sample_crps(samples, target, m),
+             "quantile_crps": lambda: metrics.quantile_crps(samples, target, m,
+                                                            quantiles=(0.1, ok_level) if fault == "level" else
+                                                            metrics.QUANTILES),
+             "quantile_crps_sum": lambda: metrics.quantile_crps_sum(samples, target, m),
+             "coverage": lambda: calibration.interval_coverage(samples, target, m, ok_level)}
+    out, err = outcome(calls[fn])
+    expect_error = fault is not None and not (fault == "level" and (fn not in ("quantile_crps", "coverage")
+                                                                    or 0 < level < 1))
+    assert (err is None) == (not expect_error), (fault, fn, err)
+    if err is not None and fault.startswith("mask"):
+        assert "mask" in str(err)
+    if err is not None and fault.startswith("samples"):
+        assert "samples" in str(err)
+    if out is not None and fn != "coverage":  # a 0/1 mask of any dtype scores what the boolean mask scores
+        m = mask  # the calls read ``m`` when they run
+        assert out == pytest.approx(calls[fn]())
+
+
+# --- training masks: observed / pattern masks of random values and shapes -----------------------
+@settings(FUZZ, max_examples=100)  # cheap per example: every fault kind is drawn
+@given(seed=st.integers(0, 2**16), b=st.integers(1, 4), length=st.integers(2, 6), k=st.integers(1, 3),
+       strategy=st.sampled_from(["random", "historical", "mix", "forecast"]), horizon=st.integers(1, 5),
+       fault=st.sampled_from(VALID + ["values-2", "values-nan", "values-half", "pattern-broadcast", "pattern-values",
+                                      "pattern-numpy", "horizon-float", "horizon-bool", "generator-int", "rank2"]))
+def test_training_masks(seed, b, length, k, strategy, horizon, fault):
+    from polydiff.timeseries import masks
+
+    g = torch.Generator().manual_seed(seed)
+    obs = (torch.rand(b, length, k, generator=g) < 0.7).float()
+    pattern, gen, h = (torch.rand(b, length, k, generator=g) < 0.5).float(), torch.Generator().manual_seed(seed), horizon
+    if fault == "values-2":
+        obs[0, 0, 0] = 2.0
+    elif fault == "values-nan":
+        obs[0, 0, 0] = float("nan")
+    elif fault == "values-half":
+        obs = 0.5 * obs + 0.25  # every entry 0.25 or 0.75
+    elif fault == "pattern-broadcast":
+        pattern = pattern[:1, :, :1] if b > 1 or k > 1 else pattern[..., :0]
+    elif fault == "pattern-values":
+        pattern = pattern + 0.5
+    elif fault == "pattern-numpy":
+        pattern = pattern.numpy()
+    elif fault == "horizon-float":
+        h = horizon + 0.5
+    elif fault == "horizon-bool":
+        h = True
+    elif fault == "generator-int":
+        gen = seed
+    elif fault == "rank2":
+        obs = obs[0]
+    pattern_used = strategy in ("historical", "mix")
+    uses = {"pattern-broadcast": pattern_used, "pattern-values": pattern_used, "pattern-numpy": pattern_used,
+            "horizon-float": strategy == "forecast", "horizon-bool": strategy == "forecast",
+            "generator-int": strategy in ("random", "mix")}
+    cond, err = outcome(lambda: masks.training_mask(strategy, obs, pattern_mask=pattern, horizon=h, generator=gen))
+    expect_error = (fault is not None and uses.get(fault, True)) or (strategy == "forecast" and horizon >= length
+                                                                    and fault not in ("horizon-float", "rank2"))
+    assert (err is None) == (not expect_error), (fault, strategy, err)
+    if cond is not None:
+        assert cond.shape == obs.shape and bool(((cond == 0) | (cond == 1)).all()) and bool((cond <= obs).all())
+
+
+# --- the GluonTS predictor: num_samples and data entries ---------------------------------------
+@pytest.fixture(scope="module")
+def predictor():
+    from polydiff.timeseries.gluonts_api import CSDIEstimator
+
+    train = [{"start": __import__("pandas").Period("2020-01-01", freq="D"), "target": np.sin(np.arange(30.0)) + 2}]
+    return CSDIEstimator(2, 4, net=TINY, train_steps=1, batch_size=2, num_samples=2, steps=2, solver="ddim",
+                         progress_bar=False, out_of_range="ignore").train(train)
+
+
+@FUZZ
+@given(seed=st.integers(0, 2**16), n_entries=st.integers(1, 3), length=st.integers(1, 12),
+       num_samples=st.one_of(st.none(), st.integers(-2, 3), st.floats(-1, 3), st.booleans()),
+       fault=st.sampled_from(VALID + ["inf", "all-nan", "context-nan", "strings", "no-target", "rank2", "not-dict"]))
+def test_gluonts_predict_entries(predictor, seed, n_entries, length, num_samples, fault):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    start = pd.Period("2021-01-01", freq="D")
+    entries = [{"start": start, "target": 2 + rng.normal(size=length)} for _ in range(n_entries)]
+    bad = entries[-1]
+    if fault == "inf":
+        bad["target"][0] = np.inf
+    elif fault == "all-nan":
+        bad["target"][:] = np.nan
+    elif fault == "context-nan":  # observed only before the last context_length = 4 steps
+        bad["target"] = np.r_[np.ones(3), np.full(4, np.nan)]
+    elif fault == "strings":
+        bad["target"] = bad["target"].astype(str)
+    elif fault == "no-target":
+        del bad["target"]
+    elif fault == "rank2":
+        bad["target"] = bad["target"][None].repeat(2, 0)
+    elif fault == "not-dict":
+        entries[-1] = bad["target"]
+    forecasts, err = outcome(lambda: list(predictor.predict(entries, num_samples=num_samples)))
+    good_n = num_samples is None or (isinstance(num_samples, int) and not isinstance(num_samples, bool)
+                                     and num_samples >= 1)
+    assert (err is None) == (fault is None and good_n), (fault, num_samples, err)
+    if err is not None and fault is not None and good_n:
+        assert f"dataset entry {n_entries - 1}" in str(err), err
+    if forecasts is not None:
+        assert len(forecasts) == n_entries
+        for f in forecasts:
+            assert f.samples.shape == (num_samples or 2, 2) and np.isfinite(f.samples).all()
+
+
+# --- the exact state-space posterior: random windows -------------------------------------------
+@settings(FUZZ, max_examples=100)  # cheap per example: every fault kind is drawn
+@given(seed=st.integers(0, 2**16), n=st.integers(0, 3), length=st.integers(0, 5), missing=st.floats(0, 1),
+       method=st.sampled_from(["kalman", "conditional"]),
+       fault=st.sampled_from(VALID + ["inf", "features", "strings", "rank2"]))
+def test_statespace_posterior_random_windows(seed, n, length, missing, method, fault):
+    from polydiff.timeseries.statespace import gaussian_conditional, kalman_smoother, var1_model
+
+    model = var1_model(2)
+    Y = model.sample(max(n, 1), max(length, 1), seed=seed)[:n, :length]
+    Y[np.random.default_rng(seed).random(Y.shape) < missing] = np.nan
+    if fault == "inf" and Y.size:
+        Y.flat[0] = np.inf
+    elif fault == "features":
+        Y = np.concatenate([Y, Y[..., :1]], axis=2)
+    elif fault == "strings":
+        Y = Y.astype(str)
+    elif fault == "rank2":
+        Y = Y[..., 0]
+    fn = kalman_smoother if method == "kalman" else gaussian_conditional
+    post, err = outcome(lambda: fn(model, Y))
+    assert (err is None) == (fault is None and n > 0 and length > 0), (fault, Y.shape, err)
+    if post is not None:
+        obs = np.isfinite(Y)
+        assert np.array_equal(post.mean[obs], Y[obs]) and (post.var >= -1e-12).all()
+        assert np.isfinite(post.mean).all() and (post.var[obs] == 0).all()
