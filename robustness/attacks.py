@@ -33,16 +33,18 @@ _NORMS = ("Linf", "L2")
 def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", steps: int = 40,
                 alpha: float | None = None, eot_iter: int = 1, seed: int = 0,
                 n_classes: int = 10, batched_eot: bool = False) -> torchattacks.attack.Attack:
-    """A torchattacks attack on ``model`` (inputs in [0, 1]).
+    """A torchattacks attack on ``model`` (inputs in [0, 1]; the attack refuses other inputs
+    rather than let torchattacks clamp them).
 
     Args:
         name: one of :data:`ATTACKS`.
         model: logits ``[B, K]`` from images in [0, 1] (e.g. a PurifiedClassifier).
-        eps: radius of the threat model.
+        eps: radius of the threat model on the [0, 1] image scale (L-inf: in (0, 1], so 8/255,
+            not 8; L2: any finite positive radius).
         norm: "Linf" or "L2".
         steps: iterations of PGD / APGD; queries of Square (Andriushchenko et al. 2020, the
             black-box member of AutoAttack "standard"; AutoAttack uses its own budgets).
-        alpha: PGD step size (default ``2.5 eps / steps``, Madry et al.).
+        alpha: PGD step size on the same scale as ``eps`` (default ``2.5 eps / steps``, Madry et al.).
         eot_iter: gradient draws per step for "eotpgd" and APGD (EOT).
         seed: APGD/AutoAttack seed.
         n_classes: number of classes (APGD-T / FAB in AutoAttack ``standard``).
@@ -178,7 +180,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
 
     Args:
         model: logits from images in [0, 1] (random models are fine).
-        x: images ``[N, C, H, W]`` in [0, 1]; y: labels ``[N]``.
+        x: images ``[N, C, H, W]`` in [0, 1]; y: labels ``[N]`` in ``0..K-1`` for a model with
+            ``K`` logits (a label outside is refused, not counted as a misclassification).
         attacks: name -> ``factory(model, seed)`` returning a torchattacks attack, e.g.
             ``{"pgd": lambda m, s: make_attack("pgd", m, eps=0.3, seed=s)}``.
         seeds: each attack runs once per seed; the global RNG is forked around each run

@@ -76,7 +76,7 @@ def check_images(x: Any, shape: Sequence[int] | None = None, *, name: str = "x")
         raise ValueError(f"{name} contains NaN or inf")
     lo, hi = float(xd.min()), float(xd.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
-        raise ValueError(f"{name} must lie in [0, 1] (purifiers take unnormalised images); got [{lo:.4g}, {hi:.4g}]")
+        raise ValueError(f"{name} must lie in [0, 1] (unnormalised images), got [{lo:.4g}, {hi:.4g}]")
     return x
 
 

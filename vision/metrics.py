@@ -161,7 +161,8 @@ def auprc(scores, labels) -> float:
 def accuracy(classifier: torch.nn.Module, images: Tensor, labels: Tensor, batch: int = 256) -> float:
     """Fraction of ``images`` that ``classifier`` assigns to ``labels``."""
     check_images(images)
-    if not isinstance(labels, Tensor) or labels.shape != (images.shape[0],) or torch.is_floating_point(labels):
+    if (not isinstance(labels, Tensor) or labels.shape != (images.shape[0],) or torch.is_floating_point(labels)
+            or labels.dtype == torch.bool):
         raise ValueError(f"labels must be integer class ids of shape [{images.shape[0]}], got {describe(labels)}")
     batch = check_int(batch, "batch", low=1)
     classifier.eval()

@@ -233,6 +233,7 @@ def _vision_file_cases() -> list[Case]:
     import tempfile
 
     from polydiff.vision import data, pipelines
+    from polydiff.vision import train as vtrain
     from polydiff.vision._common import default_process
     from polydiff.vision.nets import Classifier, ClassifierConfig, load_net, save_net
 
@@ -273,6 +274,9 @@ def _vision_file_cases() -> list[Case]:
         Case("vision.VisionGenerationPipeline", "NaN guidance_scale (was accepted)",
              lambda: pipelines.VisionGenerationPipeline(cfg, default_process(), (1, 8, 8), guidance_scale=float("nan")),
              ValueError, "guidance_scale must be"),
+        Case("vision.train.train", "label >= num_classes (IndexError mid-training)",
+             lambda: vtrain.train("classifier", torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 12, 0]), steps=1),
+             ValueError, r"labels must lie in 0\.\.9"),
         Case("vision.VisionGenerationPipeline", "unknown solver (failed at the first call)",
              lambda: pipelines.VisionGenerationPipeline(cfg, default_process(), (1, 8, 8), solver="dpm_fast"),
              ValueError, "solver must be one of"),
@@ -401,7 +405,8 @@ def _robustness_cases() -> list[Case]:
 def _robustness_attack_cases() -> list[Case]:
     import tempfile
 
-    from polydiff.robustness import attacks, checks, gradients, metrics, nets
+    from polydiff.core.training import TrainConfig
+    from polydiff.robustness import attacks, checks, gradients, metrics, nets, train
 
     clf = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
     x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
@@ -459,6 +464,12 @@ def _robustness_attack_cases() -> list[Case]:
              "width must be an integer"),
         Case("robustness.nets.load", "truncated weights file", lambda: nets.load(truncated_classifier()), ValueError,
              r"model\.safetensors: truncated"),
+        Case("robustness.train_classifier", "images on the 0-255 scale (PGD training clamped them to [0, 1])",
+             lambda: train.train_classifier(x * 255, y, TrainConfig(steps=1, batch_size=2), width=8, adversarial=True),
+             ValueError, r"x must lie in \[0, 1\]"),
+        Case("robustness.train_classifier", "training eps on the 0-255 scale (was accepted)",
+             lambda: train.train_classifier(x, y, TrainConfig(steps=1, batch_size=2), width=8, adversarial=True, eps=8),
+             ValueError, r"eps must lie in \(0, 1\]"),
     ]
 
 
