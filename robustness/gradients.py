@@ -32,8 +32,8 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import Tensor, nn
 from polydiff.core.validate import check_int, describe
+from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 __all__ = ["EOT", "GRADIENT_MODES", "BPDAIdentity", "DiscreteAdjoint", "bpda", "run_chain"]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import torch
-from polydiff.core.validate import check_choice, check_generator as _check_generator, check_shape
+from polydiff.core.validate import check_choice, check_shape
+from polydiff.core.validate import check_generator as _check_generator
 from torch import Tensor
 
 PROCESS = {"class": "DiscreteVP", "schedule": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}

@@ -393,7 +393,7 @@ def _read_config(file: pathlib.Path):
     except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{file}: not a JSON network config ({err})") from None
     if not isinstance(cfg, dict):
-        raise ValueError(f"{file}: must hold a JSON object, got {type(cfg).__name__}")
+        raise ValueError(f"{file}: must hold a JSON object, got {type(cfg).__name__}")  # noqa: TRY004 (bad file content)
     kind = cfg.pop("class", None)
     if kind not in _NETS:
         raise ValueError(f"unknown network class {kind!r} in {file}")
