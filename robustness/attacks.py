@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torchattacks
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor, nn
 
 from .gradients import EOT
@@ -32,16 +33,18 @@ _NORMS = ("Linf", "L2")
 def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", steps: int = 40,
                 alpha: float | None = None, eot_iter: int = 1, seed: int = 0,
                 n_classes: int = 10, batched_eot: bool = False) -> torchattacks.attack.Attack:
-    """A torchattacks attack on ``model`` (inputs in [0, 1]).
+    """A torchattacks attack on ``model`` (inputs in [0, 1]; the attack refuses other inputs
+    rather than let torchattacks clamp them).
 
     Args:
         name: one of :data:`ATTACKS`.
         model: logits ``[B, K]`` from images in [0, 1] (e.g. a PurifiedClassifier).
-        eps: radius of the threat model.
+        eps: radius of the threat model on the [0, 1] image scale (L-inf: in (0, 1], so 8/255,
+            not 8; L2: any finite positive radius).
         norm: "Linf" or "L2".
         steps: iterations of PGD / APGD; queries of Square (Andriushchenko et al. 2020, the
             black-box member of AutoAttack "standard"; AutoAttack uses its own budgets).
-        alpha: PGD step size (default ``2.5 eps / steps``, Madry et al.).
+        alpha: PGD step size on the same scale as ``eps`` (default ``2.5 eps / steps``, Madry et al.).
         eot_iter: gradient draws per step for "eotpgd" and APGD (EOT).
         seed: APGD/AutoAttack seed.
         n_classes: number of classes (APGD-T / FAB in AutoAttack ``standard``).
@@ -53,14 +56,48 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
         raise ValueError(f"unknown attack {name!r}; expected one of {ATTACKS}")
     if norm not in _NORMS:
         raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
-    if not (isinstance(eps, (int, float)) and eps > 0):
-        raise ValueError(f"eps must be a positive float, got {eps!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module (logits from images in [0, 1]), got {describe(model)}")
+    eps = _radius(eps, "eps", norm)
     for label, v in (("steps", steps), ("eot_iter", eot_iter)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{label} must be an int >= 1, got {v!r}")
     if not isinstance(batched_eot, bool):
         raise TypeError(f"batched_eot must be a bool, got {batched_eot!r}")
-    alpha = alpha if alpha is not None else 2.5 * eps / steps
+    alpha = _radius(alpha, "alpha", norm) if alpha is not None else 2.5 * eps / steps
+    check_int(seed, "seed", low=0)
+    check_int(n_classes, "n_classes", low=2)
+    return _checked_inputs(_build(name, model, eps, norm, steps, alpha, eot_iter, seed, n_classes, batched_eot))
+
+
+def _radius(value, name: str, norm: str) -> float:
+    """An L-inf radius or step on the [0, 1] image scale lies in (0, 1]: ``eps=8`` is the
+    0-255 scale's 8/255 and would let the attack replace every image; an L2 radius only > 0."""
+    high = 1.0 if norm == "Linf" else None
+    try:
+        return check_number(value, name, low=0.0, low_open=True, high=high)
+    except ValueError as err:
+        if high is not None and isinstance(value, (int, float)) and 1 < value <= 255:
+            raise ValueError(f"{err} (images are in [0, 1]: for {value:g}/255 pass {name}={value / 255:.6g})") from None
+        raise
+
+
+def _checked_inputs(atk: torchattacks.attack.Attack) -> torchattacks.attack.Attack:
+    """Make ``atk(images, labels)`` refuse images outside [0, 1] (torchattacks would clamp its
+    adversarial examples to [0, 1], silently clipping such images) and malformed labels."""
+    forward = atk.forward
+
+    def checked(images, labels=None, *args, **kwargs):
+        check_images(images, name="images")
+        if labels is not None:
+            _check_labels(labels, images.shape[0], None)
+        return forward(images, labels, *args, **kwargs)
+
+    atk.forward = checked
+    return atk
+
+
+def _build(name, model, eps, norm, steps, alpha, eot_iter, seed, n_classes, batched_eot):
     if batched_eot and eot_iter > 1 and not name.startswith("autoattack"):
         model, eot_iter = EOT(model, eot_iter, batched=True), 1
     if name in ("pgd", "eotpgd"):
@@ -77,8 +114,22 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
                                    n_classes=n_classes, seed=seed)
 
 
+def _check_labels(y, n: int, num_classes: int | None) -> Tensor:
+    """Integer labels ``[n]``, each in ``0..num_classes-1`` when ``num_classes`` is known (a label
+    outside would be counted as a misclassification, not refused)."""
+    if not isinstance(y, Tensor) or y.dtype not in (torch.int64, torch.int32) or tuple(y.shape) != (n,):
+        raise ValueError(f"labels y must be an int64/int32 tensor of shape [{n}], got {describe(y)}")
+    if num_classes is not None and n and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels y must lie in 0..{num_classes - 1} (the model gives {num_classes} logits), "
+                         f"got values in [{int(y.min())}, {int(y.max())}]")
+    return y
+
+
 def reseed(module: nn.Module, seed: int) -> None:
     """Call ``reseed(seed)`` on every submodule that has it (purifiers): fixes their draws."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {describe(module)}")
+    seed = check_int(seed, "seed")
     for m in module.modules():
         fn = getattr(m, "reseed", None)
         if callable(fn):
@@ -86,8 +137,19 @@ def reseed(module: nn.Module, seed: int) -> None:
 
 
 @torch.no_grad()
+def _logits(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    """``model``'s logits ``[N, K]`` on ``x``, batch by batch (checked to be one row per image)."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        z = model(x[i:i + batch_size])
+        if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[0] != len(x[i:i + batch_size]):
+            raise ValueError(f"model must return logits [B, K] for a batch of B images, got {describe(z)}")
+        out.append(z)
+    return torch.cat(out)
+
+
 def _predict(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
-    return torch.cat([model(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
+    return _logits(model, x, batch_size).argmax(-1)
 
 
 def attack_batches(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor,
@@ -99,6 +161,8 @@ def attack_batches(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor,
     attack is built; the fork stays open while the caller judges each batch, so a caller's
     draws between batches are part of the same reproducible stream.
     """
+    check_images(x)
+    batch_size = check_int(batch_size, "batch_size", low=1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         reseed(model, seed)
@@ -116,7 +180,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
 
     Args:
         model: logits from images in [0, 1] (random models are fine).
-        x: images ``[N, C, H, W]`` in [0, 1]; y: labels ``[N]``.
+        x: images ``[N, C, H, W]`` in [0, 1]; y: labels ``[N]`` in ``0..K-1`` for a model with
+            ``K`` logits (a label outside is refused, not counted as a misclassification).
         attacks: name -> ``factory(model, seed)`` returning a torchattacks attack, e.g.
             ``{"pgd": lambda m, s: make_attack("pgd", m, eps=0.3, seed=s)}``.
         seeds: each attack runs once per seed; the global RNG is forked around each run
@@ -134,32 +199,45 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
         ``correct`` (bool ``[N]``, robust per example), ``clean_correct`` (bool ``[N]``) and
         ``seconds`` (attack wall time).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {describe(model)}")
     check_images(x)
-    if not isinstance(y, Tensor) or y.shape != (x.shape[0],) or y.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"y must be integer labels of shape [{x.shape[0]}]")
+    _check_labels(y, x.shape[0], None)
+    if not isinstance(attacks, Mapping):
+        raise TypeError(f"attacks must map names to factory(model, seed) callables, got {describe(attacks)}")
     if not attacks:
         raise ValueError("attacks must name at least one attack")
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    was_training = model.training
-    model.eval()
-    t0 = time.perf_counter()
-    reseed(model, 10_000)
-    clean = _predict(model, x, batch_size) == y
-    robust = clean.clone()
+    for name, factory in attacks.items():
+        if not callable(factory):
+            raise TypeError(f"attacks[{name!r}] must be a callable factory(model, seed), got {describe(factory)}")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ValueError(f"seeds must be a non-empty sequence of ints, got {describe(seeds)}")
+    for i, s in enumerate(seeds):
+        check_int(s, f"seeds[{i}]")
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     if not isinstance(cascade, bool):
         raise TypeError(f"cascade must be a bool, got {cascade!r}")
-    per_attack = {}
-    for name, factory in attacks.items():
-        ok = robust.clone() if cascade else clean.clone()
-        for seed in seeds:
-            idx = torch.nonzero(ok).flatten()
-            if progress is not None:
-                progress(f"attack {name} seed {seed} on {len(idx)} examples")
-            for j, adv in attack_batches(model, x, y, idx, factory, seed, batch_size):
-                ok[j] &= _predict(model, adv, batch_size) == y[j]
-        per_attack[name] = accuracy(ok, level)
-        robust &= ok
-    model.train(was_training)
+    was_training = model.training
+    model.eval()
+    try:
+        t0 = time.perf_counter()
+        reseed(model, 10_000)
+        logits = _logits(model, x, batch_size)
+        _check_labels(y, x.shape[0], logits.shape[1])
+        clean = logits.argmax(-1) == y.to(logits.device)
+        robust, per_attack = clean.clone(), {}
+        for name, factory in attacks.items():
+            ok = robust.clone() if cascade else clean.clone()
+            for seed in seeds:
+                idx = torch.nonzero(ok).flatten()
+                if progress is not None:
+                    progress(f"attack {name} seed {seed} on {len(idx)} examples")
+                for j, adv in attack_batches(model, x, y, idx, factory, seed, batch_size):
+                    ok[j] &= _predict(model, adv, batch_size) == y[j]
+            per_attack[name] = accuracy(ok, level)
+            robust &= ok
+    finally:
+        model.train(was_training)
     return {"clean": accuracy(clean, level), "robust": accuracy(robust, level), "per_attack": per_attack,
             "correct": robust, "clean_correct": clean, "seconds": time.perf_counter() - t0}

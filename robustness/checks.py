@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from polydiff.core.validate import describe
+
 __all__ = ["Plateau", "masking_gap", "plateau", "strength_problems"]
 
 
@@ -61,6 +63,11 @@ def _fraction(name: str, v: object) -> float:
     return float(v)
 
 
+def _mapping(name: str, v: object) -> None:
+    if not isinstance(v, Mapping):
+        raise TypeError(f"{name} must be a mapping of names to accuracies, got {describe(v)}")
+
+
 def plateau(robust_accuracy: Callable[[int, int], float], steps: int, draws: int = 1, *,
             tol: float = 0.02, max_steps: int = 1000, max_draws: int = 64) -> Plateau:
     """Double ``steps`` and ``draws`` from the given budget until one doubling changes
@@ -69,6 +76,9 @@ def plateau(robust_accuracy: Callable[[int, int], float], steps: int, draws: int
     Stops short, with ``converged=False``, when the next doubling would exceed ``max_steps`` or
     ``max_draws``. Draws are not doubled when ``draws == 1`` (a deterministic defence).
     """
+    if not callable(robust_accuracy):
+        raise TypeError(f"robust_accuracy must be a callable (steps, draws) -> accuracy, got "
+                        f"{describe(robust_accuracy)}")
     steps, draws = _positive_int("steps", steps), _positive_int("draws", draws)
     tol = _fraction("tol", tol)
     _positive_int("max_steps", max_steps)
@@ -98,6 +108,7 @@ def masking_gap(running: Mapping[str, float], score_based: str = "square",
         score_based: the name of the score-based attack in ``running``.
         tol: the largest drop (fraction) the score-based attack may add.
     """
+    _mapping("running", running)
     names = list(running)
     if score_based not in running:
         raise ValueError(f"running must hold the score-based attack {score_based!r}, got {names}")
@@ -118,6 +129,8 @@ def strength_problems(measured: Mapping[str, float], targets: Mapping[str, float
 
     A target whose measurement is absent is a problem too (an unmeasured strength is not met).
     """
+    _mapping("measured", measured)
+    _mapping("targets", targets)
     problems = []
     for key, target in targets.items():
         target = _fraction(f"targets[{key!r}]", target)

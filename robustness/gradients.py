@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from polydiff.core.validate import check_int, describe
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -59,6 +60,10 @@ def run_chain(step: Step, x: Tensor, n_steps: int, mode: str = "full",
         raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
     if not isinstance(n_steps, int) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
+    if not callable(step):
+        raise TypeError(f"step must be a callable step(x, k), got {describe(step)}")
+    if segment is not None:
+        segment = check_int(segment, "segment", low=1)
     if mode == "none":
         with torch.no_grad():
             for k in range(n_steps):
@@ -174,6 +179,8 @@ class EOT(nn.Module):
 
     def __init__(self, module: nn.Module, n: int = 8, reduce: str = "logits", batched: bool = False):
         super().__init__()
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be an nn.Module (a random defence), got {describe(module)}")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"EOT needs n >= 1 draws, got {n!r}")
         if reduce not in ("logits", "probs"):

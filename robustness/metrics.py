@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+from polydiff.core.validate import check_int, check_number
 from scipy import stats
 from torch import Tensor
 
 __all__ = ["Accuracy", "PairedDifference", "accuracy", "paired_difference", "proportion_ci"]
 
 _METHODS = {"wilson": "wilson", "clopper-pearson": "exact", "exact": "exact"}
+
+
+def _check_level(level) -> float:
+    return check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "wilson") -> tuple[float, float]:
@@ -29,14 +34,12 @@ def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "wilson") -
         level: confidence level in (0, 1).
         method: "wilson" or "clopper-pearson" (alias "exact").
     """
-    for name, v in (("k", k), ("n", n)):
-        if isinstance(v, bool) or int(v) != v:
-            raise TypeError(f"{name} must be an integer, got {v!r}")
-    k, n = int(k), int(n)
+    # a count that passed through a float (k = 3.0) is still a count; 2.5, NaN and inf are not
+    k, n = (int(v) if isinstance(v, float) and v.is_integer() else v for v in (k, n))
+    k, n = check_int(k, "k"), check_int(n, "n")
     if n <= 0 or not (0 <= k <= n):
         raise ValueError(f"need n > 0 and 0 <= k <= n, got k={k}, n={n}")
-    if not (0 < level < 1):
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    _check_level(level)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {tuple(_METHODS)}, got {method!r}")
     ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method=_METHODS[method])
@@ -100,8 +103,7 @@ def paired_difference(a: Tensor, b: Tensor, level: float = 0.95) -> PairedDiffer
             raise ValueError(f"{name} must be a non-empty 1-D bool tensor of per-example correctness")
     if a.shape != b.shape:
         raise ValueError(f"a and b must hold the same examples, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-    if not (0 < level < 1):
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    _check_level(level)
     n = a.numel()
     a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
     n10, n01, m = a_only + 0.5, b_only + 0.5, n + 2.0

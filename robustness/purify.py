@@ -21,12 +21,13 @@ step to the Tweedie estimate ``E[x0 | x_t*]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polydiff.core as pc
 import torch
 from polydiff.core.grids import Grid, make_grid
+from polydiff.core.validate import check_int, check_number, check_shape, describe
 from torch import Tensor, nn
 
 from .gradients import GRADIENT_MODES, bpda, run_chain
@@ -38,6 +39,8 @@ __all__ = ["ONE_STEP_SOLVERS", "PurifiedClassifier", "Purifier", "check_images",
 ONE_STEP_SOLVERS = ("ddpm", "ddim", "euler", "heun", "euler_maruyama", "predictor_corrector")
 
 _MASK64 = (1 << 64) - 1
+#: Most solver steps a default ``steps`` (from ``dt``) may give: DiffPure's dt = 1e-3 gives 100.
+MAX_STEPS = 1_000_000
 
 
 def _mix(*values: int) -> int:
@@ -73,7 +76,7 @@ def check_images(x: Any, shape: Sequence[int] | None = None, *, name: str = "x")
         raise ValueError(f"{name} contains NaN or inf")
     lo, hi = float(xd.min()), float(xd.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
-        raise ValueError(f"{name} must lie in [0, 1] (purifiers take unnormalised images); got [{lo:.4g}, {hi:.4g}]")
+        raise ValueError(f"{name} must lie in [0, 1] (unnormalised images), got [{lo:.4g}, {hi:.4g}]")
     return x
 
 
@@ -145,7 +148,7 @@ class Purifier(nn.Module):
         if not isinstance(self.process, pc.GaussianProcess):
             raise TypeError(f"process must be a polydiff.core GaussianProcess, got {type(self.process).__name__}")
         t_min, t_max = self.process.t_min, self.process.t_max
-        if not (isinstance(t_star, (int, float)) and t_min <= t_star <= t_max):
+        if isinstance(t_star, bool) or not isinstance(t_star, (int, float)) or not t_min <= t_star <= t_max:
             raise ValueError(f"t_star must be a float in [t_min, t_max] = [{t_min}, {t_max}], got {t_star!r}")
         known = getattr(pc, "SOLVERS", None)
         if known is not None and solver not in known:
@@ -155,16 +158,26 @@ class Purifier(nn.Module):
         if gradient in ("checkpoint", "adjoint") and solver not in ONE_STEP_SOLVERS:
             raise ValueError(f"gradient={gradient!r} recomputes single steps and needs a one-step solver "
                              f"{ONE_STEP_SOLVERS}, got {solver!r}")
-        if not (dt > 0):
-            raise ValueError(f"dt must be > 0, got {dt!r}")
+        dt = check_number(dt, "dt", low=0.0, low_open=True)
         if steps is None:
             steps = math.ceil((t_star - t_min) / dt - 1e-9) + 1
+            if steps > MAX_STEPS:
+                raise ValueError(f"dt={dt:g} gives {steps} solver steps from t*={t_star:g} (more than "
+                                 f"{MAX_STEPS}); pass a larger dt or steps=")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        if prediction not in pc.PREDICTIONS:
+            raise ValueError(f"prediction must be one of {tuple(pc.PREDICTIONS)}, got {describe(prediction)}")
+        if image_shape is not None:
+            image_shape = check_shape(image_shape, "image_shape")
+            if len(image_shape) != 3:
+                raise ValueError(f"image_shape must be (C, H, W), got {image_shape}")
+        if solver_options is not None and not isinstance(solver_options, Mapping):
+            raise TypeError(f"solver_options must be a dict of pc.sample options, got {describe(solver_options)}")
         self.t_star, self.solver, self.steps, self.grid_kind = float(t_star), solver, steps, grid
         self.prediction, self.gradient = prediction, gradient
-        self.image_shape = tuple(image_shape) if image_shape is not None else None
-        self.seed, self.solver_options = int(seed), dict(solver_options or {})
+        self.image_shape = image_shape
+        self.seed, self.solver_options = check_int(seed, "seed"), dict(solver_options or {})
         self._draw, self._calls = 0, 0
         self.last_nfe: int | None = None
         self.grid: Grid = _partial_grid(self.process, steps, grid, self.t_star)
@@ -179,7 +192,7 @@ class Purifier(nn.Module):
     def reseed(self, seed: int | None = None) -> None:
         """Restart the draw counter (and optionally the base seed): draws repeat exactly."""
         if seed is not None:
-            self.seed = int(seed)
+            self.seed = check_int(seed, "seed")
         self._draw = 0
 
     def _seeds(self, batch: int) -> list[int]:
@@ -208,11 +221,15 @@ class Purifier(nn.Module):
         return run_chain(step, x_t, g.steps, mode, params=list(self.net.parameters()))
 
     def purify(self, x: Tensor, gradient: str | None = None) -> Tensor:
-        """Purify ``x`` (``[B, C, H, W]`` in [0, 1]) with the given gradient mode (default: own)."""
+        """Purify ``x`` (``[B, C, H, W]`` in [0, 1], the dtype of the denoiser's weights) with the
+        given gradient mode (default: own)."""
         mode = gradient or self.gradient
         if mode not in GRADIENT_MODES:
             raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
         check_images(x, self.image_shape)
+        dtype = next((p.dtype for p in self.net.parameters() if p.is_floating_point()), x.dtype)
+        if x.dtype != dtype:
+            raise TypeError(f"x must have the dtype of the denoiser's weights ({dtype}), got {x.dtype}")
         seeds = self._seeds(x.shape[0])
         self._calls = 0
         if mode == "bpda":  # identity backward over the whole purifier (noising included)

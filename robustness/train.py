@@ -27,11 +27,14 @@ import torchattacks
 from polydiff.core.losses import dsm_loss
 from polydiff.core.training import TrainConfig, Trainer
 from polydiff.core.training.cli import run_script
+from polydiff.core.validate import check_int, check_number
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from . import nets
+from .attacks import _check_labels, _radius
 from .data import load_images
+from .purify import check_images
 
 __all__ = ["main", "train_classifier", "train_diffusion"]
 
@@ -61,10 +64,12 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
         init: start from these weights (e.g. fine-tune a clean model adversarially).
         resume: continue the run in ``cfg.ckpt_dir``.
     """
-    if not 0.0 <= eps_ramp <= 1.0:
-        raise ValueError(f"eps_ramp must lie in [0, 1], got {eps_ramp!r}")
-    if x.ndim != 4 or y.shape != (x.shape[0],):
-        raise ValueError(f"need x [N, C, H, W] and y [N], got {tuple(x.shape)} and {tuple(y.shape)}")
+    check_images(x)  # PGD clamps its examples to [0, 1]: images on another scale would be clipped
+    _check_labels(y, x.shape[0], None)
+    check_number(eps_ramp, "eps_ramp", low=0.0, high=1.0)
+    if adversarial:
+        _radius(eps, "eps", "Linf")
+        check_int(pgd_steps, "pgd_steps", low=1)
     net = init if init is not None else nets.classifier(width, in_channels=x.shape[1])
 
     calls = [0]  # one loss call per optimizer step (grad_accum = 1)
@@ -92,8 +97,7 @@ def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess 
     ``t <= t*``, so a small budget is better spent there (default: the whole range).
     ``resume`` continues the run in ``cfg.ckpt_dir``.
     """
-    if x.ndim != 4:
-        raise ValueError(f"need x [N, C, H, W], got {tuple(x.shape)}")
+    check_images(x)  # the loss maps [0, 1] to the model range [-1, 1]
     process = process if process is not None else pc.VP()
     if t_max is not None and not (process.t_min < t_max <= process.t_max):
         raise ValueError(f"t_max must lie in ({process.t_min}, {process.t_max}], got {t_max!r}")

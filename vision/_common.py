@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import torch
+from polydiff.core.validate import check_choice, check_shape
+from polydiff.core.validate import check_generator as _check_generator
 from torch import Tensor
 
 PROCESS = {"class": "DiscreteVP", "schedule": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
@@ -15,8 +17,28 @@ def default_process():
 
 
 def check_generator(generator) -> None:
-    if generator is not None and not isinstance(generator, (torch.Generator, list, tuple)):
-        raise TypeError(f"generator must be a torch.Generator or a list of them, got {type(generator).__name__}")
+    _check_generator(generator, "generator")
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` if it is a bool (``clip``, ``consistent``, ...): a string such as ``"no"`` is not."""
+    return check_choice(value, name, (True, False))
+
+
+def check_image_shape(net, shape, name: str) -> tuple[int, int, int]:
+    """``(C, H, W)`` images ``net`` can take: its channels, sides divisible by its down-sampling."""
+    shape = check_shape(shape, name)
+    if len(shape) != 3:
+        raise ValueError(f"{name} must be (C, H, W), got {shape}")
+    c = getattr(net, "config", None)
+    if c is not None and hasattr(c, "mults") and hasattr(c, "in_channels"):
+        if shape[0] != c.in_channels:
+            raise ValueError(f"{name} must have {c.in_channels} channel(s) (the net's in_channels), got {shape}")
+        f = 2 ** (len(c.mults) - 1)
+        if shape[1] % f or shape[2] % f:
+            raise ValueError(f"{name}: H and W must be divisible by {f} (the net's {len(c.mults)} levels), "
+                             f"got {shape}")
+    return shape
 
 
 def check_mask(mask: Tensor, like: Tensor, name: str = "mask") -> Tensor:
@@ -26,9 +48,11 @@ def check_mask(mask: Tensor, like: Tensor, name: str = "mask") -> Tensor:
     if mask.ndim != 4:
         raise ValueError(f"{name} must have shape [N, 1, H, W], got {tuple(mask.shape)}")
     try:
-        torch.broadcast_shapes(mask.shape, like.shape)
+        fits = torch.broadcast_shapes(mask.shape, like.shape) == like.shape
     except RuntimeError:
-        raise ValueError(f"{name} {tuple(mask.shape)} does not broadcast to images {tuple(like.shape)}") from None
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} {tuple(mask.shape)} does not broadcast to images {tuple(like.shape)}")
     if not ((mask == 0) | (mask == 1)).all():
         raise ValueError(f"{name} must contain only 0 and 1")
     return mask.to(like.dtype)

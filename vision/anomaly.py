@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from polydiff.core.validate import check_int, check_number, check_tensor, describe
 from torch import Tensor, nn
 
-from ._common import sample_kwargs
+from ._common import check_flag, check_image_shape, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .simplex import SimplexNoise
 
@@ -59,6 +60,7 @@ def anoddpm_loss(net, process, images: Tensor, noise: NoiseFn, *,
     """
     from polydiff.core.losses import dsm_loss
     check_images(images)
+    _check_noise(noise)
     x0 = to_model_range(images)
     return dsm_loss(net, process, x0, prediction="eps", eps=noise(x0, 0), generator=generator).mean()
 
@@ -71,8 +73,12 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
     ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``)."""
     import polydiff.core as pc
     check_images(images)
+    check_image_shape(net, images.shape[1:], "images' (C, H, W)")
+    t_star = check_number(t_star, "t_star")
     process.check_t(torch.tensor(t_star), "t_star")
+    _check_noise(noise)
     kw = sample_kwargs(steps, solver, None, solver_options)
+    check_flag(clip, "clip")
     kw.pop("generator")
     dev = next(net.parameters()).device
     x0 = to_model_range(images.to(dev))
@@ -83,12 +89,16 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
     return from_model_range(out)
 
 
+def _check_noise(noise) -> None:
+    if not callable(noise):
+        raise TypeError(f"noise must be a callable noise(x, step) such as noise_sampler(...), got {describe(noise)}")
+
+
 def anomaly_maps(net, process, images: Tensor, t_star: float, *, noise: NoiseFn,
                  steps: int = 25, solver: str = "ddpm", batch: int = 64, **solver_options) -> Tensor:
     """Per-pixel anomaly maps ``[N, H, W]``: squared reconstruction error, channel-averaged."""
     check_images(images)
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+    batch = check_int(batch, "batch", low=1)
     maps = []
     for i in range(0, len(images), batch):
         x = images[i:i + batch]
@@ -99,8 +109,9 @@ def anomaly_maps(net, process, images: Tensor, t_star: float, *, noise: NoiseFn,
 
 def image_scores(maps: Tensor, statistic: str = "mean", q: float = 0.99) -> Tensor:
     """Image-level scores ``[N]`` from maps ``[N, H, W]``: ``mean``, ``max`` or ``quantile`` (q)."""
-    if maps.ndim != 3:
-        raise ValueError(f"maps must be [N, H, W], got {tuple(maps.shape)}")
+    check_tensor(maps, "maps", ndim=3, floating=True)
+    if 0 in maps.shape:
+        raise ValueError(f"maps must be non-empty [N, H, W], got shape {tuple(maps.shape)}")
     flat = maps.flatten(1)
     if statistic == "mean":
         return flat.mean(1)
@@ -119,6 +130,8 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, channels: int = 1, width: int = 32, latent: int = 8):
         super().__init__()
+        for name, v in (("channels", channels), ("width", width), ("latent", latent)):
+            check_int(v, name, low=1)
         self.enc = nn.Sequential(nn.Conv2d(channels, width, 3, 2, 1), nn.SiLU(),
                                  nn.Conv2d(width, 2 * width, 3, 2, 1), nn.SiLU(),
                                  nn.Conv2d(2 * width, latent, 1))
@@ -136,6 +149,11 @@ def train_autoencoder(images: Tensor, *, steps: int = 500, batch_size: int = 64,
                       seed: int = 0, **kwargs) -> ConvAutoencoder:
     """Fit :class:`ConvAutoencoder` to normal ``[N, C, H, W]`` images in [0, 1] (MSE, Adam)."""
     check_images(images)
+    steps, batch_size = check_int(steps, "steps", low=1), check_int(batch_size, "batch_size", low=1)
+    lr, seed = check_number(lr, "lr", low=0.0, low_open=True), check_int(seed, "seed")
+    if images.shape[-1] % 4 or images.shape[-2] % 4:
+        raise ValueError(f"images: H and W must be divisible by 4 (the autoencoder halves twice), "
+                         f"got {tuple(images.shape[-2:])}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         ae = ConvAutoencoder(images.shape[1], **kwargs)
@@ -168,10 +186,16 @@ def synthetic_lesions(images: Tensor, region: Tensor, *, radius: tuple[float, fl
     """
     check_images(images)
     n, _, h, w = images.shape
+    check_tensor(region, "region")
+    if not ((region == 0) | (region == 1)).all():
+        raise ValueError("region must be a 0/1 (or bool) mask [N, H, W] of where lesions may go")
     if region.shape != (n, h, w):
         raise ValueError(f"region must be [N, H, W] = {(n, h, w)}, got {tuple(region.shape)}")
-    if not 0 < radius[0] <= radius[1] or not 0 <= intensity <= 1:
-        raise ValueError(f"need 0 < radius[0] <= radius[1] and intensity in [0, 1], got {radius}, {intensity}")
+    if isinstance(radius, (str, bytes)) or not hasattr(radius, "__len__") or len(radius) != 2:
+        raise TypeError(f"radius must be a pair (low, high) of fractions of the image side, got {describe(radius)}")
+    lo = check_number(radius[0], "radius[0]", low=0.0, high=1.0, low_open=True)
+    check_number(radius[1], "radius[1]", low=lo, high=1.0)
+    check_number(intensity, "intensity", low=0.0, high=1.0)
     yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     out, masks = images.clone(), torch.zeros(n, h, w, dtype=torch.long)
     for i in range(n):

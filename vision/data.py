@@ -23,6 +23,7 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+from polydiff.core.validate import check_choice, check_file, check_int, check_number, check_shape
 from torch import Tensor
 
 __all__ = [
@@ -46,16 +47,26 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 
 def read_idx(path: str | pathlib.Path) -> np.ndarray:
     """Read an IDX file (LeCun's MNIST format; ``.gz`` or raw) into a numpy array."""
+    if not isinstance(path, (str, pathlib.PurePath)):
+        raise TypeError(f"path must be a path to an IDX file, got {type(path).__name__}")
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile, a truncated .gz
+        raise ValueError(f"{path} is not a readable IDX file ({err})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
     dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    itemsize = np.dtype(_IDX_DTYPES[raw[2]]).itemsize
+    if (len(raw) - 4 - 4 * ndim) % itemsize:
+        raise ValueError(f"{path}: truncated IDX data ({len(raw) - 4 - 4 * ndim} bytes, items of {itemsize})")
     data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise ValueError(f"{path}: header says {tuple(dims)} but holds {data.size} values")
@@ -83,7 +94,7 @@ def _idx_pair(folder: pathlib.Path, split: str, name: str) -> tuple[Tensor, Tens
 def _limit(x: Tensor, y: Tensor, limit: int | None) -> tuple[Tensor, Tensor]:
     if limit is None:
         return x, y
-    if not isinstance(limit, int) or limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     return x[:limit].contiguous(), y[:limit].contiguous()
 
@@ -179,7 +190,10 @@ def resize(x: Tensor, size: int | tuple[int, int], mode: str = "area") -> Tensor
     """Resize ``[N, C, H, W]`` images; ``mode`` is a ``torch.nn.functional.interpolate`` mode
     (``area`` for down-sampling, ``bicubic`` for up-sampling; bicubic output is clamped)."""
     check_images(x, unit_range=False)
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = check_shape((size, size) if isinstance(size, int) and not isinstance(size, bool) else size, "size")
+    if len(size) != 2:
+        raise ValueError(f"size must be an int or (H, W), got {size}")
+    check_choice(mode, "mode", ("area", "nearest", "nearest-exact", "bilinear", "bicubic"))
     kw = {} if mode in ("area", "nearest") else {"align_corners": False}
     if mode == "bicubic" and (size[0] < x.shape[-2] or size[1] < x.shape[-1]):
         kw["antialias"] = True
@@ -231,10 +245,11 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if size < 4 or per_image < 1:
-        raise ValueError(f"need size >= 4 and per_image >= 1, got {size}, {per_image}")
+    size, per_image = check_int(size, "size", low=4), check_int(per_image, "per_image", low=1)
+    min_std, seed = check_number(min_std, "min_std", low=0.0), check_int(seed, "seed")
     if path is not None:
-        from skimage import io
+        if not pathlib.Path(path).is_dir():
+            raise FileNotFoundError(f"path: no folder {path} (a folder of your own images)")
         files = sorted(p for p in pathlib.Path(path).iterdir()
                        if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff"))
         if len(files) < 2:
@@ -242,8 +257,7 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
         files = files[0::2] if split == "train" else files[1::2]
         imgs = []
         for f in files:
-            a = np.asarray(io.imread(f)).astype(np.float32)
-            a = a / 255.0 if a.max() > 1 else a
+            a = _read_unit_image(f)
             if a.ndim == 3 and a.shape[-1] == 4:
                 a = a[..., :3]
             if gray and a.ndim == 3:
@@ -269,6 +283,26 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
     if not out:
         raise ValueError(f"no image is at least {size}x{size} pixels")
     return torch.from_numpy(np.stack(out)).clamp(0, 1).contiguous()
+
+
+def _read_unit_image(file: pathlib.Path) -> np.ndarray:
+    """An image file as float32 in [0, 1]: integer images divided by their dtype's maximum (255
+    for 8 bits, 65535 for 16), float images taken as they are and refused outside [0, 1]."""
+    from skimage import io
+    try:
+        a = np.asarray(io.imread(file))
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{file}: not a readable image ({str(err).splitlines()[0]})") from None
+    if a.dtype == bool:
+        return a.astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer):
+        if a.min() < 0:
+            raise ValueError(f"{file}: signed image with negative values; scale it to [0, 1] first")
+        return (a / np.iinfo(a.dtype).max).astype(np.float32)
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+        raise ValueError(f"{file}: a float image must lie in [0, 1], got [{a.min():.4g}, {a.max():.4g}]")
+    return a
 
 
 def _fit(a: np.ndarray, size: int | None) -> np.ndarray:
@@ -312,6 +346,14 @@ def _block_mean(vol: np.ndarray, k: int) -> np.ndarray:
     return v.mean(axis=(1, 3, 5))
 
 
+def _read_nifti(file: pathlib.Path) -> np.ndarray:
+    import nibabel as nib
+    try:
+        return nib.load(str(file)).get_fdata()
+    except (OSError, ValueError, nib.filebasedimages.ImageFileError) as err:
+        raise ValueError(f"{file}: not a readable NIfTI volume ({err})") from None
+
+
 def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int = 2,
                        min_brain_fraction: float = 0.1,
                        path: str | pathlib.Path | None = None,
@@ -338,11 +380,14 @@ def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int 
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
     if resolution not in (1, 2):
         raise ValueError(f"resolution must be 1 or 2 (mm), got {resolution}")
+    if size is not None:
+        check_int(size, "size", low=1)
+    check_number(min_brain_fraction, "min_brain_fraction", low=0.0, high=1.0)
     if path is not None:
         if label_path is None:
             raise ValueError("path given without label_path (an integer label volume)")
-        vol = np.asarray(nib.load(str(path)).get_fdata(), dtype=np.float32)
-        lab = np.asarray(nib.load(str(label_path)).get_fdata()).round().astype(np.int64)
+        vol = np.asarray(_read_nifti(check_file(path, "path")), dtype=np.float32)
+        lab = np.asarray(_read_nifti(check_file(label_path, "label_path"))).round().astype(np.int64)
         if vol.shape != lab.shape:
             raise ValueError(f"volume {vol.shape} and labels {lab.shape} differ in shape")
         brain = lab > 0
@@ -366,6 +411,14 @@ def load_mni152_slices(size: int | None = 64, *, resolution: int = 2, axis: int 
     return x, torch.from_numpy(np.stack(ys))
 
 
+def _read_tiff(file) -> np.ndarray:
+    import tifffile
+    try:
+        return tifffile.imread(str(file))
+    except (OSError, ValueError) as err:  # tifffile.TiffFileError is a ValueError
+        raise ValueError(f"{file}: not a readable TIFF image ({err})") from None
+
+
 def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
                 mask_path: str | pathlib.Path | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """The stardist 2D fluorescence nuclei image with its instance mask.
@@ -377,7 +430,8 @@ def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
         image ``[1, 1, H, W]`` float, semantic labels ``[1, H, W]`` (0 background,
         1 nucleus) and instance ids ``[1, H, W]``; resized to ``size`` when given.
     """
-    import tifffile
+    if size is not None:
+        check_int(size, "size", low=1)
     if path is None:
         spec = importlib.util.find_spec("stardist")
         if spec is None or not spec.submodule_search_locations:
@@ -391,8 +445,7 @@ def load_nuclei(size: int | None = None, path: str | pathlib.Path | None = None,
         if not pathlib.Path(p).is_file():
             raise FileNotFoundError(f"nuclei image {p} not found: pass path= and mask_path= to a 2D image "
                                     "and its instance mask (TIFF), e.g. stardist's img2d.tif / mask2d.tif")
-    img = tifffile.imread(str(path)).astype(np.float32)
-    inst = tifffile.imread(str(mask_path)).astype(np.int64)
+    img, inst = _read_tiff(path).astype(np.float32), _read_tiff(mask_path).astype(np.int64)
     if img.ndim != 2 or img.shape != inst.shape:
         raise ValueError(f"need a 2D image and mask of the same shape, got {img.shape}, {inst.shape}")
     lo, hi = np.percentile(img, [1.0, 99.8])

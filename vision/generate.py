@@ -8,27 +8,31 @@ network learns both ``eps(x, t, y)`` and ``eps(x, t, null)``; sampling combines 
 from __future__ import annotations
 
 import torch
+from polydiff.core.validate import check_number, describe
 from torch import Tensor
 
-from ._common import net_prediction, prior, sample_kwargs
+from ._common import check_flag, check_image_shape, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
-from .nets import UNet
+from .nets import UNet, UNetConfig
 
 __all__ = ["drop_labels", "generate", "generate_loss"]
 
 
 def _check_labels(net: UNet, y: Tensor, allow_null: bool) -> None:
+    if not isinstance(getattr(net, "config", None), UNetConfig):
+        raise TypeError(f"net must be a class-conditional polydiff UNet, got {type(net).__name__}")
     if not isinstance(y, Tensor) or y.ndim != 1 or y.dtype not in (torch.int32, torch.int64):
-        raise TypeError("labels must be a 1-D integer tensor")
+        raise TypeError(f"labels must be a 1-D integer tensor, got {describe(y)}")
+    if y.numel() == 0:
+        raise ValueError("labels must not be empty, got shape (0,)")
     top = net.null_class if allow_null else net.null_class - 1
     if (y < 0).any() or (y > top).any():
-        raise ValueError(f"labels must lie in 0..{top}")
+        raise ValueError(f"labels must lie in 0..{top}, got values in [{int(y.min())}, {int(y.max())}]")
 
 
 def drop_labels(y: Tensor, p_uncond: float, null_class: int, generator: torch.Generator | None = None) -> Tensor:
     """Replace each label by ``null_class`` with probability ``p_uncond`` (CFG training)."""
-    if not 0.0 <= p_uncond <= 1.0:
-        raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
+    p_uncond = check_number(p_uncond, "p_uncond", low=0.0, high=1.0)
     drop = torch.rand(y.shape, generator=generator, device=y.device) < p_uncond
     return torch.where(drop, torch.full_like(y, null_class), y)
 
@@ -40,6 +44,8 @@ def generate_loss(net: UNet, process, images: Tensor, labels: Tensor, *, p_uncon
     from polydiff.core.losses import dsm_loss
     check_images(images)
     _check_labels(net, labels, allow_null=False)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels must hold one label per image ({images.shape[0]}), got {labels.shape[0]}")
     y = drop_labels(labels, p_uncond, net.null_class, generator)
     return dsm_loss(net, process, to_model_range(images), prediction=net_prediction(net, prediction),
                               cond={"y": y}, generator=generator).mean()
@@ -61,9 +67,8 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     _check_labels(net, labels, allow_null=True)
     prediction = net_prediction(net, prediction)
     kw = sample_kwargs(steps, solver, generator, solver_options)
-    shape = tuple(shape) if shape is not None else (net.config.in_channels, 28, 28)
-    if len(shape) != 3:
-        raise ValueError(f"shape must be (C, H, W), got {shape}")
+    shape = check_image_shape(net, shape if shape is not None else (net.config.in_channels, 28, 28), "shape")
+    check_flag(clip, "clip")
     dev = next(net.parameters()).device
     x_T = prior(process, (len(labels), *shape), kw.pop("generator"), dev)
     null = torch.full_like(labels, net.null_class).to(dev)

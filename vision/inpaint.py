@@ -12,9 +12,10 @@ import itertools
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_generator, check_int, check_number, check_shape, describe
 from torch import Tensor
 
-from ._common import check_mask, net_prediction, prior, sample_kwargs
+from ._common import check_flag, check_image_shape, check_mask, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["MASK_KINDS", "PAPER_REPAINT", "biharmonic", "exemplar_fill", "inpaint", "make_mask", "repaint_settings"]
@@ -57,18 +58,25 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
     """
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
-    if not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    h, w = (size, size) if isinstance(size, int) else size
+    hw = check_shape((size, size) if isinstance(size, int) and not isinstance(size, bool) else size, "size")
+    if len(hw) != 2:
+        raise ValueError(f"size must be an int or (H, W), got {size!r}")
+    h, w = hw
     m = torch.ones(n, 1, h, w)
     if kind == "center":
-        if not 0 < box < 1:
-            raise ValueError(f"box must lie in (0, 1), got {box}")
+        box = check_number(box, "box", low=0.0, high=1.0, low_open=True, high_open=True)
         bh, bw = max(1, round(box * h)), max(1, round(box * w))
         m[..., (h - bh) // 2:(h - bh) // 2 + bh, (w - bw) // 2:(w - bw) // 2 + bw] = 0
     elif kind == "half":
         m[..., w // 2:] = 0
     else:
+        strokes = check_int(strokes, "strokes", low=1)
+        width = check_number(width, "width", low=0.0, high=1.0, low_open=True)
+        check_generator(generator, "generator")
+        if isinstance(generator, list):
+            raise TypeError("generator must be one torch.Generator for make_mask, got a list")
         yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
         r = max(0.5, width * max(h, w) / 2)
         for i in range(n):
@@ -98,15 +106,20 @@ def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solv
     """
     import polydiff.core as pc
     check_images(images)
+    check_image_shape(net, images.shape[1:], "images' (C, H, W)")
     m = check_mask(mask, images)
     if (m.flatten(1).sum(1) == m[0].numel()).any():
         raise ValueError("a mask marks every pixel as known: nothing to inpaint")
     kw = sample_kwargs(steps, solver, generator, solver_options)
+    jump_length, resample = check_int(jump_length, "jump_length", low=1), check_int(resample, "resample", low=1)
+    check_flag(clip, "clip")
+    if cond is not None and not isinstance(cond, dict):
+        raise TypeError(f"cond must be a dict of conditioning tensors or None, got {describe(cond)}")
     dev = next(net.parameters()).device
     images, m = images.to(dev), m.to(dev)
     values = to_model_range(images)
     x_T = prior(process, images.shape, kw.pop("generator"), dev)
-    known = pc.Known(values, m, jump_length=int(jump_length), resample=int(resample))
+    known = pc.Known(values, m, jump_length=jump_length, resample=resample)
     x0 = pc.sample(net, process, x_T, prediction=net_prediction(net, prediction), known=known, cond=cond,
                    project_x0=pc.clip() if clip else None, generator=generator, **kw)
     return torch.where(m.expand_as(images) == 1, images, from_model_range(x0))
@@ -143,6 +156,7 @@ def exemplar_fill(images: Tensor, mask: Tensor, exemplars: Tensor, batch: int = 
         raise ValueError(f"exemplars {tuple(exemplars.shape[-2:])} and images {tuple(images.shape[-2:])} "
                          "differ in size")
     m = check_mask(mask, images).expand_as(images)
+    batch = check_int(batch, "batch", low=1)
     x, e = images.flatten(1).double(), exemplars.flatten(1).double()
     out = torch.empty_like(images)
     for i, (xi, mi) in enumerate(zip(x, m.flatten(1).double())):

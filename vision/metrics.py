@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_int, check_tensor, describe
 from torch import Tensor
 
 from .data import check_images
@@ -63,10 +64,9 @@ def ssim(pred: Tensor, target: Tensor) -> float:
 
 def masked_psnr(pred: Tensor, target: Tensor, mask: Tensor) -> float:
     """Mean per-image PSNR over the pixels where ``mask == 1`` (e.g. the inpainted region)."""
+    from ._common import check_mask
     p, t = _pair(pred, target)
-    m = mask.detach().cpu().double().expand_as(pred).numpy()
-    if not np.isin(m, (0.0, 1.0)).all():
-        raise ValueError("mask must contain only 0 and 1")
+    m = check_mask(mask, pred).detach().cpu().double().expand_as(pred).numpy()
     out = []
     for pi, ti, mi in zip(p, t, m):
         if mi.sum() == 0:
@@ -76,17 +76,23 @@ def masked_psnr(pred: Tensor, target: Tensor, mask: Tensor) -> float:
     return float(np.mean(out))
 
 
-def _labels(pred: Tensor, target: Tensor) -> tuple[np.ndarray, np.ndarray]:
+def _labels(pred: Tensor, target: Tensor, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    for name, v in (("pred", pred), ("target", target)):
+        check_tensor(v, name, floating=False, finite=False)
     if pred.shape != target.shape:
         raise ValueError(f"label maps differ in shape: {tuple(pred.shape)} vs {tuple(target.shape)}")
-    if torch.is_floating_point(pred) or torch.is_floating_point(target):
-        raise TypeError("label maps must be integer tensors")
+    if num_classes is not None:
+        for name, v in (("pred", pred), ("target", target)):
+            if int(v.min()) < 0 or int(v.max()) >= num_classes:
+                raise ValueError(f"{name} must hold class ids in 0..{num_classes - 1} (num_classes={num_classes}), "
+                                 f"got values in [{int(v.min())}, {int(v.max())}]")
     return pred.cpu().numpy().ravel(), target.cpu().numpy().ravel()
 
 
 def iou_per_class(pred: Tensor, target: Tensor, num_classes: int) -> np.ndarray:
     """Intersection over union for each class (NaN for a class absent from both maps)."""
-    p, t = _labels(pred, target)
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    p, t = _labels(pred, target, num_classes)
     out = np.full(num_classes, np.nan)
     for k in range(num_classes):
         union = np.logical_or(p == k, t == k).sum()
@@ -102,7 +108,7 @@ def miou(pred: Tensor, target: Tensor, num_classes: int) -> float:
 
 def dice(pred: Tensor, target: Tensor) -> float:
     """Dice coefficient ``2|A∩B| / (|A|+|B|)`` of two binary masks (1 when both are empty)."""
-    p, t = _labels(pred.long(), target.long())
+    p, t = _labels(pred, target)  # a float map (probabilities) would be truncated by .long()
     if not (np.isin(p, (0, 1)).all() and np.isin(t, (0, 1)).all()):
         raise ValueError("dice needs binary (0/1) masks")
     s = p.sum() + t.sum()
@@ -112,11 +118,12 @@ def dice(pred: Tensor, target: Tensor) -> float:
 def best_dice(maps: Tensor, masks: Tensor, n_thresholds: int = 64) -> tuple[float, float]:
     """Best Dice over thresholds of anomaly maps (AnoDDPM's pixel-level protocol, which reports
     Dice at the optimal threshold): ``(dice, threshold)``, thresholds at map quantiles."""
+    check_tensor(maps, "maps", floating=True)
+    check_tensor(masks, "masks", floating=False)
+    n_thresholds = check_int(n_thresholds, "n_thresholds", low=1)
     if maps.shape != masks.shape:
         raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} differ in shape")
     m, t = maps.detach().cpu().double().flatten(), masks.detach().cpu().long().flatten()
-    if not torch.isfinite(m).all():
-        raise ValueError("maps contain NaN or inf")
     qs = torch.quantile(m.float(), torch.linspace(0.5, 0.9999, n_thresholds)).double()
     best = (0.0, float(qs[0]))
     for th in torch.unique(qs):
@@ -154,11 +161,17 @@ def auprc(scores, labels) -> float:
 def accuracy(classifier: torch.nn.Module, images: Tensor, labels: Tensor, batch: int = 256) -> float:
     """Fraction of ``images`` that ``classifier`` assigns to ``labels``."""
     check_images(images)
-    if labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
+    if (not isinstance(labels, Tensor) or labels.shape != (images.shape[0],) or torch.is_floating_point(labels)
+            or labels.dtype == torch.bool):
+        raise ValueError(f"labels must be integer class ids of shape [{images.shape[0]}], got {describe(labels)}")
+    batch = check_int(batch, "batch", low=1)
     classifier.eval()
-    pred = torch.cat([classifier(images[i:i + batch]).argmax(-1) for i in range(0, len(images), batch)])
-    return float((pred.cpu() == labels.cpu()).float().mean())
+    logits = torch.cat([classifier(images[i:i + batch]) for i in range(0, len(images), batch)])
+    k = logits.shape[-1]
+    if int(labels.min()) < 0 or int(labels.max()) >= k:  # would count as misclassified, not refused
+        raise ValueError(f"labels must lie in 0..{k - 1} (the classifier gives {k} logits), "
+                         f"got values in [{int(labels.min())}, {int(labels.max())}]")
+    return float((logits.argmax(-1).cpu() == labels.cpu()).float().mean())
 
 
 def frechet_distance(feats_a: np.ndarray | Tensor, feats_b: np.ndarray | Tensor) -> float:
@@ -171,6 +184,9 @@ def frechet_distance(feats_a: np.ndarray | Tensor, feats_b: np.ndarray | Tensor)
         raise ValueError(f"features must be [N, D] with equal D, got {a.shape}, {b.shape}")
     if min(len(a), len(b)) < 2:
         raise ValueError("need at least two samples per set")
+    for name, f in (("feats_a", a), ("feats_b", b)):
+        if not np.isfinite(f).all():
+            raise ValueError(f"{name} contains NaN or inf")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     covmean = linalg.sqrtm(s_a @ s_b)
@@ -188,6 +204,7 @@ def classifier_frechet_distance(classifier: torch.nn.Module, images_a: Tensor, i
     check_images(images_a, "images_a")
     check_images(images_b, "images_b")
     classifier.eval()
+    batch = check_int(batch, "batch", low=1)
 
     def feats(x):
         return torch.cat([classifier.features(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu()
@@ -207,10 +224,10 @@ def inpainting_scores(classifier: torch.nn.Module, completed: Tensor, labels: Te
     """
     check_images(completed, "completed")
     if not isinstance(labels, Tensor) or labels.shape != (completed.shape[0],) or torch.is_floating_point(labels):
-        raise ValueError(f"labels must be integer class ids of shape [{completed.shape[0]}], got "
-                         f"{getattr(labels, 'shape', type(labels).__name__)}")
+        raise ValueError(f"labels must be integer class ids of shape [{completed.shape[0]}], got {describe(labels)}")
     if hole is not None and truth is None:
         raise ValueError("hole needs truth: PSNR-hole compares the completion with the true image")
+    check_images(real, "real", channels=completed.shape[1])
     dev = next(classifier.parameters()).device
     out = {"classifier-accuracy": accuracy(classifier, completed.to(dev), labels.to(dev)),
            "classifier-frechet": classifier_frechet_distance(classifier, completed.to(dev), real.to(dev))}

@@ -101,6 +101,20 @@ class UNetConfig:
     residual_scale: float = 1.0
 
     def __post_init__(self):
+        from polydiff.core.validate import check_int, check_number
+        for name in ("in_channels", "cond_channels", "base", "num_res_blocks", "num_classes", "groups"):
+            check_int(getattr(self, name), name)
+        if self.out_channels is not None:
+            check_int(self.out_channels, "out_channels", low=1)
+        check_int(self.groups, "groups", low=1)
+        check_int(self.base, "base", low=1)
+        for name in ("mults", "attention_levels"):
+            if isinstance(getattr(self, name), (str, bytes)) or not hasattr(getattr(self, name), "__iter__"):
+                raise TypeError(f"{name} must be a tuple of ints, got {getattr(self, name)!r}")
+            for i, v in enumerate(getattr(self, name)):
+                check_int(v, f"{name}[{i}]")
+        check_number(self.dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        check_number(self.time_scale, "time_scale", low=0.0, low_open=True)
         if self.prediction not in UNET_PREDICTIONS:
             raise ValueError(f"prediction must be one of {UNET_PREDICTIONS}, got {self.prediction!r}")
         if not isinstance(self.residual, bool):
@@ -303,6 +317,13 @@ class ClassifierConfig:
     num_classes: int = 10
     width: int = 32
 
+    def __post_init__(self):
+        from polydiff.core.validate import check_int
+        check_int(self.in_channels, "in_channels", low=1)
+        check_int(self.num_classes, "num_classes", low=2)
+        if check_int(self.width, "width", low=8) % 8:
+            raise ValueError(f"width must be a multiple of 8 (GroupNorm groups), got {self.width}")
+
 
 class Classifier(nn.Module):
     """Small CNN classifier for ``[0, 1]`` images; ``features`` gives the penultimate
@@ -351,19 +372,39 @@ def save_net(net: nn.Module, folder: str | pathlib.Path) -> pathlib.Path:
 def load_net(folder: str | pathlib.Path, device: str | torch.device = "cpu") -> nn.Module:
     """Load a network written by :func:`save_net` (no unpickling; a truncated or corrupt weights
     file raises an error that names it)."""
+    from polydiff.core.training.checkpoint import load_weights
     from polydiff.core.training.serialize import read_safetensors
+    from polydiff.core.validate import describe
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path, got {describe(folder)}")
     folder = pathlib.Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(f"{folder} lacks config.json or model.safetensors")
-    cfg = json.loads((folder / "config.json").read_text())
+    cls, config = _read_config(folder / "config.json")
+    net = cls(config)
+    load_weights(net, read_safetensors(folder / "model.safetensors"), folder / "model.safetensors")
+    return net.to(device)
+
+
+def _read_config(file: pathlib.Path):
+    """The network class and config recorded in ``file``; every problem names the file."""
+    try:
+        cfg = json.loads(file.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not a JSON network config ({err})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{file}: must hold a JSON object, got {type(cfg).__name__}")  # noqa: TRY004 (bad file content)
     kind = cfg.pop("class", None)
     if kind not in _NETS:
-        raise ValueError(f"unknown network class {kind!r} in {folder / 'config.json'}")
+        raise ValueError(f"unknown network class {kind!r} in {file}")
     cls, cfg_cls = _NETS[kind]
-    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
-    net = cls(cfg_cls(**cfg))
-    net.load_state_dict(read_safetensors(folder / "model.safetensors"))
-    return net.to(device)
+    unknown = sorted(set(cfg) - {f.name for f in dataclasses.fields(cfg_cls)})
+    if unknown:
+        raise ValueError(f"{file}: unknown {cfg_cls.__name__} keys {unknown}")
+    try:
+        return cls, cfg_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{file}: invalid {cfg_cls.__name__} ({err})") from None
 
 
 class DiffusersDenoiser(nn.Module):

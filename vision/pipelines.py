@@ -16,9 +16,11 @@ import os
 from typing import Any, ClassVar
 
 import torch
+from polydiff.core import SOLVERS
 from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
 from torch import Tensor
 
+from ._common import check_image_shape
 from .nets import UNet, UNetConfig
 
 __all__ = ["VisionGenerationPipeline"]
@@ -40,7 +42,10 @@ def _unet_from(component: Component, where: str, device: str | torch.device) -> 
     unknown = sorted(set(cfg) - fields)
     if unknown:
         raise PipelineError(f"{where}/config.json: unknown UNetConfig keys {unknown}")
-    net = UNet(UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}))
+    try:
+        net = UNet(UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}))
+    except (TypeError, ValueError) as err:
+        raise PipelineError(f"{where}/config.json: invalid UNetConfig ({err})") from None
     load_weights(net, component.tensors, f"{where}/weights.safetensors")  # keys and shapes checked
     return net.to(device).eval()
 
@@ -67,17 +72,21 @@ class VisionGenerationPipeline(Pipeline):
             raise ValueError(f"unet must be class-conditional (num_classes >= 1), got {unet.config.num_classes}")
         if not hasattr(process, "config"):
             raise TypeError(f"process must be a polydiff.core process, got {type(process).__name__}")
-        shape = tuple(image_shape)
-        if len(shape) != 3 or any(not isinstance(s, int) or s < 1 for s in shape):
+        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
+        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
             raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
         if shape[0] != unet.config.in_channels:
             raise ValueError(f"image_shape has {shape[0]} channels, the unet {unet.config.in_channels}")
+        check_image_shape(unet, shape, "image_shape")
         if not isinstance(solver, str):
             raise TypeError(f"solver must be a str, got {type(solver).__name__}")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
-        if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}")
+        if (isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float))
+                or not 0 <= guidance_scale < float("inf")):
+            raise ValueError(f"guidance_scale must be a number >= 0 (and finite), got {guidance_scale!r}")
         self.unet, self.process, self.image_shape = unet.eval(), process, shape
         self.solver, self.steps, self.guidance_scale = solver, steps, float(guidance_scale)
         self.card = card if card is not None else ModelCard()
@@ -114,9 +123,19 @@ class VisionGenerationPipeline(Pipeline):
         s = components["sampler"].config
         if s.get("prediction") != "eps":
             raise PipelineError(f"sampler/config.json: prediction {s.get('prediction')!r} is not 'eps'")
-        return cls(_unet_from(components["unet"], "unet", device),
-                   process_from_config(components["process"].config), tuple(s["image_shape"]),
-                   solver=s["solver"], steps=int(s["steps"]), guidance_scale=float(s["guidance_scale"]))
+        missing = sorted({"image_shape", "solver", "steps", "guidance_scale"} - set(s))
+        if missing:
+            raise PipelineError(f"sampler/config.json: missing keys {missing}")
+        unet = _unet_from(components["unet"], "unet", device)
+        try:
+            process = process_from_config(components["process"].config)
+        except (TypeError, ValueError, KeyError) as err:
+            raise PipelineError(f"process/config.json: {err}") from None
+        try:
+            return cls(unet, process, s["image_shape"], solver=s["solver"], steps=s["steps"],
+                       guidance_scale=s["guidance_scale"])
+        except (TypeError, ValueError) as err:
+            raise PipelineError(f"sampler/config.json: {err}") from None
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, device: str | torch.device = "cpu",

@@ -8,9 +8,10 @@ keeps the guide (faithfulness), large ``t0`` yields a realistic image that forge
 from __future__ import annotations
 
 import torch
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor
 
-from ._common import net_prediction, randn_like, sample_kwargs
+from ._common import check_flag, check_image_shape, net_prediction, randn_like, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["sdedit", "strength_to_time", "stroke_painting"]
@@ -18,8 +19,7 @@ __all__ = ["sdedit", "strength_to_time", "stroke_painting"]
 
 def strength_to_time(process, strength: float) -> float:
     """``t0 = t_min + strength * (t_max - t_min)`` (for DiscreteVP: a timestep index)."""
-    if not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
-        raise ValueError(f"strength must lie in (0, 1], got {strength!r}")
+    strength = check_number(strength, "strength", low=0.0, high=1.0, low_open=True)
     return float(process.t_min + strength * (process.t_max - process.t_min))
 
 
@@ -28,8 +28,7 @@ def stroke_painting(images: Tensor, cells: int = 7, levels: int = 4) -> Tensor:
     to ``levels`` grey/colour levels, then up-sample with nearest neighbours (SDEdit's
     stroke-based inputs, synthesised from real images)."""
     check_images(images)
-    if cells < 1 or levels < 2:
-        raise ValueError(f"need cells >= 1 and levels >= 2, got {cells}, {levels}")
+    cells, levels = check_int(cells, "cells", low=1), check_int(levels, "levels", low=2)
     small = torch.nn.functional.adaptive_avg_pool2d(images, cells)
     small = torch.round(small * (levels - 1)) / (levels - 1)
     return torch.nn.functional.interpolate(small, size=images.shape[-2:], mode="nearest")
@@ -49,8 +48,12 @@ def sdedit(net, process, guide: Tensor, strength: float = 0.5, *, steps: int = 5
     """
     import polydiff.core as pc
     check_images(guide, "guide")
+    check_image_shape(net, guide.shape[1:], "guide's (C, H, W)")
     t0 = strength_to_time(process, strength)
     kw = sample_kwargs(steps, solver, generator, solver_options)
+    check_flag(clip, "clip")
+    if cond is not None and not isinstance(cond, dict):
+        raise TypeError(f"cond must be a dict of conditioning tensors or None, got {describe(cond)}")
     dev = next(net.parameters()).device
     x0 = to_model_range(guide.to(dev))
     eps = randn_like(x0, kw.pop("generator"))

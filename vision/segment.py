@@ -16,8 +16,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor, nn
 
+from ._common import check_image_shape
 from .data import check_images, to_model_range
 from .nets import UNet, UNetConfig
 
@@ -26,11 +28,12 @@ __all__ = ["FeatureExtractor", "PixelMLPEnsemble", "Segmenter", "train_segmenter
 
 def _check_labels(labels: Tensor, images: Tensor, num_classes: int) -> None:
     if not isinstance(labels, Tensor) or torch.is_floating_point(labels):
-        raise TypeError("labels must be an integer tensor [N, H, W]")
+        raise TypeError(f"labels must be an integer tensor [N, H, W], got {describe(labels)}")
     if labels.shape != (images.shape[0], *images.shape[-2:]):
         raise ValueError(f"labels must be [N, H, W] = {(images.shape[0], *images.shape[-2:])}, got {tuple(labels.shape)}")
     if (labels < 0).any() or (labels >= num_classes).any():
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}")
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (num_classes={num_classes}), "
+                         f"got values in [{int(labels.min())}, {int(labels.max())}]")
 
 
 class FeatureExtractor:
@@ -48,10 +51,17 @@ class FeatureExtractor:
                  levels: Sequence[int] | None = None, seed: int = 0):
         if not hasattr(net, "features"):
             raise TypeError("net must provide features(x, t) (a polydiff.vision.nets.UNet)")
+        if isinstance(timesteps, (str, bytes)) or not isinstance(timesteps, Sequence):
+            raise TypeError(f"timesteps must be a sequence of times, got {describe(timesteps)}")
         if len(timesteps) == 0:
             raise ValueError("timesteps must not be empty")
-        for t in timesteps:
-            process.check_t(torch.tensor(float(t)), "timestep")
+        for i, t in enumerate(timesteps):
+            process.check_t(torch.tensor(check_number(t, f"timesteps[{i}]")), f"timesteps[{i}]")
+        if levels is not None:
+            if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence) or not levels:
+                raise TypeError(f"levels must be a non-empty sequence of decoder-level indices, got {describe(levels)}")
+            levels = tuple(check_int(v, f"levels[{i}]", low=0) for i, v in enumerate(levels))
+        seed = check_int(seed, "seed")
         self.net, self.process = net, process
         self.timesteps, self.levels, self.seed = tuple(float(t) for t in timesteps), levels, seed
 
@@ -59,6 +69,7 @@ class FeatureExtractor:
     def __call__(self, images: Tensor) -> Tensor:
         """Features ``[N, D, H, W]`` of a (small) batch of ``[N, C, H, W]`` images in [0, 1]."""
         check_images(images)
+        check_image_shape(self.net, images.shape[1:], "images' (C, H, W)")
         dev = next(self.net.parameters()).device
         x0 = to_model_range(images.to(dev))
         out = []
@@ -68,6 +79,9 @@ class FeatureExtractor:
             tt = torch.full((len(x0),), t, dtype=torch.float64)
             feats = self.net.features(self.process.marginal(x0, tt, eps), tt.to(dev).float())
             if self.levels is not None:
+                if max(self.levels) >= len(feats):
+                    raise ValueError(f"levels must index the net's {len(feats)} decoder levels "
+                                     f"(0..{len(feats) - 1}), got {self.levels}")
                 feats = [feats[i] for i in self.levels]
             out += [F.interpolate(f, size=x0.shape[-2:], mode="bilinear", align_corners=False) for f in feats]
         return torch.cat(out, 1)
@@ -84,8 +98,9 @@ class PixelMLPEnsemble(nn.Module):
 
     def __init__(self, in_dim: int, num_classes: int, n_models: int = 10, hidden: Sequence[int] = (256, 128)):
         super().__init__()
-        if in_dim < 1 or num_classes < 2 or n_models < 1:
-            raise ValueError(f"need in_dim >= 1, num_classes >= 2, n_models >= 1; got {in_dim}, {num_classes}, {n_models}")
+        in_dim, num_classes = check_int(in_dim, "in_dim", low=1), check_int(num_classes, "num_classes", low=2)
+        n_models = check_int(n_models, "n_models", low=1)
+        hidden = tuple(check_int(h, f"hidden[{i}]", low=1) for i, h in enumerate(hidden))
 
         def mlp():
             layers, d = [], in_dim
@@ -117,6 +132,7 @@ class Segmenter:
     def predict_proba(self, images: Tensor, chunk: int = 8192) -> Tensor:
         """Class probabilities ``[N, K, H, W]``."""
         check_images(images)
+        chunk = check_int(chunk, "chunk", low=1)
         self.ensemble.eval()
         out = []
         for f in self.extractor.stream(images):
@@ -141,8 +157,16 @@ def train_segmenter(extractor: FeatureExtractor, images: Tensor, labels: Tensor,
         pixels_per_image: pixels sampled from each image's feature map for the training pool.
         epochs: passes over the pool per ensemble member (each member sees its own order).
     """
+    if not isinstance(extractor, FeatureExtractor):
+        raise TypeError(f"extractor must be a FeatureExtractor, got {describe(extractor)}")
     check_images(images)
+    num_classes = check_int(num_classes, "num_classes", low=2)
     _check_labels(labels, images, num_classes)
+    for name, v in (("n_models", n_models), ("pixels_per_image", pixels_per_image), ("epochs", epochs),
+                    ("batch_size", batch_size)):
+        check_int(v, name, low=1)
+    check_number(lr, "lr", low=0.0, low_open=True)
+    seed = check_int(seed, "seed")
     g = torch.Generator().manual_seed(seed)
     pool_x, pool_y = [], []
     for i, f in enumerate(extractor.stream(images)):
@@ -188,7 +212,15 @@ def train_unet_segmenter(images: Tensor, labels: Tensor, num_classes: int, *, st
     """Baseline: the same U-Net architecture trained from scratch on the labelled images
     (cross-entropy, random flips). Returns a module mapping ``[N, C, H, W]`` to logits."""
     check_images(images)
+    num_classes = check_int(num_classes, "num_classes", low=2)
     _check_labels(labels, images, num_classes)
+    steps, batch_size = check_int(steps, "steps", low=1), check_int(batch_size, "batch_size", low=1)
+    check_number(lr, "lr", low=0.0, low_open=True)
+    seed = check_int(seed, "seed")
+    f = 2 ** (len(mults) - 1)
+    if images.shape[-1] % f or images.shape[-2] % f:
+        raise ValueError(f"images: H and W must be divisible by {f} (the U-Net's {len(mults)} levels), "
+                         f"got {tuple(images.shape[-2:])}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = _FixedTime(UNet(UNetConfig(in_channels=images.shape[1], out_channels=num_classes,

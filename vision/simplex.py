@@ -11,9 +11,11 @@ permutation per call).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
+from polydiff.core.validate import check_choice, check_generator, check_shape, describe
 from torch import Tensor
 
 __all__ = ["SimplexNoise", "simplex2d", "simplex_noise"]
@@ -76,13 +78,22 @@ def simplex_noise(shape: Sequence[int], *, octaves: int = 6, frequency: float = 
             pixels (so it can stand in for ``N(0, I)`` noise).
         generator: source of the random offsets and the gradient-hash permutation.
     """
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 4 or any(s < 1 for s in shape):
+    shape = check_shape(shape, "shape")
+    if len(shape) != 4:
         raise ValueError(f"simplex noise needs a positive [B, C, H, W] shape, got {shape}")
-    if not isinstance(octaves, int) or octaves < 1:
+    if isinstance(octaves, bool) or not isinstance(octaves, int) or octaves < 1:
         raise ValueError(f"octaves must be a positive int, got {octaves!r}")
+    for name, v in (("frequency", frequency), ("decay", decay)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {describe(v)}")
     if not (math.isfinite(frequency) and math.isfinite(decay) and frequency > 0 and decay > 0):
         raise ValueError(f"frequency and decay must be finite and > 0, got {frequency}, {decay}")
+    check_choice(normalise, "normalise", (True, False))
+    check_generator(generator, "generator")
+    if isinstance(generator, list):
+        raise TypeError("generator must be one torch.Generator for simplex noise, got a list")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     if normalise and shape[2] * shape[3] < 2:
         raise ValueError(f"normalise=True standardises over H x W pixels and needs at least 2, got {shape}")
     # the largest octave amplitude decay^k (and frequency 2^k) must stay representable

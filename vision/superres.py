@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._common import net_prediction, prior, sample_kwargs
+from ._common import check_flag, check_image_shape, net_prediction, prior, sample_kwargs
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet
 
@@ -59,14 +59,22 @@ def downsample(images: Tensor, factor: int) -> Tensor:
 
 def bicubic(lowres: Tensor, factor: int) -> Tensor:
     """Bicubic up-sampling by ``factor``, clamped to [0, 1] (the baseline and SR3's input)."""
-    check_images(lowres)
+    check_images(lowres, "lowres")
+    _check_factor(factor)
     out = F.interpolate(lowres, scale_factor=factor, mode="bicubic", align_corners=False)
     return out.clamp(0.0, 1.0)
 
 
 def consistency_projection(lowres_model: Tensor, factor: int):
     """``project_x0`` hook mapping ``x0_hat`` onto ``{x : down_area(x) = lowres}`` (model range)."""
+    check_images(lowres_model, "lowres_model", unit_range=False)
+    _check_factor(factor)
+    want = (*lowres_model.shape[:2], lowres_model.shape[2] * factor, lowres_model.shape[3] * factor)
+
     def project(x0: Tensor, t: Tensor | None) -> Tensor:
+        if tuple(x0.shape) != want:
+            raise ValueError(f"x0 must have shape {want} (lowres_model up-sampled by factor={factor}), "
+                             f"got {tuple(x0.shape)}")
         n, c, h, w = x0.shape
         f = factor
         blocks = x0.double().reshape(n, c, h // f, f, w // f, f).permute(0, 1, 2, 4, 3, 5)
@@ -123,6 +131,7 @@ def superres_loss(net: UNet, process, highres: Tensor, factor: int, *, predictio
         _check_net(net)
     residual = _residual_of(net, residual)
     prediction = net_prediction(net, prediction)
+    check_images(highres, "highres")
     _check_factor(factor)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
     x0 = (to_model_range(highres) - cond) * _scale(net, residual) if residual else to_model_range(highres)
@@ -146,7 +155,11 @@ def super_resolve(net: UNet, process, lowres: Tensor, factor: int, *, steps: int
     prediction, residual = net_prediction(net, prediction), _residual_of(net, residual)
     check_images(lowres, "lowres", channels=net.config.in_channels)
     _check_factor(factor)
+    c, h, w = lowres.shape[1:]
+    check_image_shape(net, (c, h * factor, w * factor), "lowres' (C, H * factor, W * factor)")
     kw = sample_kwargs(steps, solver, generator, solver_options)
+    check_flag(consistent, "consistent")
+    check_flag(clip, "clip")
     dev = next(net.parameters()).device
     lowres = lowres.to(dev)
     up = bicubic(lowres, factor)
@@ -194,6 +207,7 @@ def regression_loss(net: UNet, highres: Tensor, factor: int) -> Tensor:
     """Baseline: a U-Net regressing the high-resolution image from its bicubic up-sampling
     (the same network as SR3 with its noisy-image input and time fixed to 0; MSE loss)."""
     _check_net(net)
+    check_images(highres, "highres")
     _check_factor(factor)
     cond = to_model_range(bicubic(downsample(highres, factor), factor))
     t = torch.zeros(len(cond), device=cond.device)
@@ -205,6 +219,7 @@ def regression_upsample(net: UNet, lowres: Tensor, factor: int) -> Tensor:
     """Apply a network trained with :func:`regression_loss` (one evaluation, no sampling)."""
     _check_net(net)
     check_images(lowres, "lowres", channels=net.config.in_channels)
+    _check_factor(factor)
     dev = next(net.parameters()).device
     cond = to_model_range(bicubic(lowres.to(dev), factor))
     return from_model_range(net(cond, torch.zeros(len(cond), device=dev), x_cond=cond))

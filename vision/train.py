@@ -151,8 +151,13 @@ def train(task: str, images: Tensor, labels: Tensor, *, steps: int, batch_size: 
         raise ValueError(f"eval_every must be an int >= 0, got {eval_every!r}")
     from polydiff.core.training import TrainConfig, Trainer, resume_derived
     vdata.check_images(images)
-    if labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must have shape [{images.shape[0]}], got {tuple(labels.shape)}")
+    if (not isinstance(labels, Tensor) or labels.shape != (images.shape[0],) or labels.is_floating_point()
+            or labels.dtype == torch.bool):
+        raise ValueError(f"labels must be integer class ids of shape [{images.shape[0]}], got "
+                         f"{getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
+    if task in ("generate", "classifier") and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (num_classes={num_classes}), "
+                         f"got values in [{int(labels.min())}, {int(labels.max())}]")
     process = default_process()
     with torch.random.fork_rng():
         torch.manual_seed(seed)

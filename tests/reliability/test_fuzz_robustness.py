@@ -1,5 +1,6 @@
 """Fuzz of the robustness front doors: ``Purifier`` settings (t*, solver, steps, dt, grid, gradient
-mode) and inputs (ranges, shapes, dtypes), and ``PurifiedClassifier``. Each example ends in a
+mode) and inputs (ranges, shapes, dtypes), ``PurifiedClassifier``, ``make_attack`` radii and the
+attacks' inputs, and ``evaluate``'s labels and settings. Each example ends in a
 named error raised by polydiff or in finite purified images / logits with finite input
 gradients (see fuzz.py)."""
 import sys
@@ -16,6 +17,7 @@ from fuzz import FUZZ, assert_finite, outcome
 
 pytest.importorskip("polydiff.robustness")
 import polydiff.core as pc
+from polydiff.robustness import attacks
 from polydiff.robustness.purify import PurifiedClassifier, Purifier
 
 VALID = [None] * 6
@@ -117,3 +119,80 @@ def test_purified_classifier_inputs(batch, repeats, seed, fault):
     assert (err is None) == (fault is None), err
     if logits is not None:
         assert logits.shape == (batch, 3)
+
+
+LINEAR = nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, 3))
+BAD_NUMBERS = [0.0, -0.1, float("nan"), float("inf"), True, "0.1"]
+
+
+@FUZZ
+@given(name=st.sampled_from(["pgd", "eotpgd", "apgd-ce", "square"]), norm=st.sampled_from(["Linf", "L2"]),
+       eps=st.sampled_from([0.03, 0.3, 1.0]), alpha=st.sampled_from([None, 0.01, 0.1]),
+       steps=st.integers(1, 2), seed=st.integers(0, 3), scale=st.sampled_from([1.0, 1.0, 255.0, -1.0]),
+       fault=st.sampled_from(VALID + ["eps-255", "eps-bad", "alpha-bad", "alpha-255", "steps0", "steps-float",
+                                      "seed-negative", "seed-float"]),
+       bad=st.sampled_from(BAD_NUMBERS))
+def test_make_attack_radii_and_inputs(name, norm, eps, alpha, steps, seed, scale, fault, bad):
+    """Radii and step sizes on the [0, 1] scale (an L-inf one at most 1: ``eps=8`` is 8/255 on the
+    0-255 scale), and attacks that refuse images outside [0, 1] instead of clamping them."""
+    if fault == "eps-255":
+        eps = 8.0 if norm == "Linf" else float("inf")  # an L2 radius is only bounded by being finite
+    elif fault == "eps-bad":
+        eps = bad
+    elif fault == "alpha-bad":
+        alpha = bad
+    elif fault == "alpha-255":
+        alpha = 2.0 if norm == "Linf" else float("inf")
+    elif fault in ("steps0", "steps-float"):
+        steps = 0 if fault == "steps0" else 1.0
+    elif fault in ("seed-negative", "seed-float"):
+        seed = -1 if fault == "seed-negative" else 1.5
+    atk, err = outcome(lambda: attacks.make_attack(name, LINEAR, eps=eps, norm=norm, alpha=alpha, steps=steps,
+                                                   seed=seed))
+    assert (err is None) == (fault is None), err
+    if atk is None:
+        return
+    x = torch.rand(2, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(seed)) * scale
+    y = torch.tensor([0, 2])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        adv, err = outcome(lambda: atk(x, y))
+    assert (err is None) == (scale == 1.0), err
+    if adv is not None:
+        assert adv.shape == x.shape and 0 <= float(adv.min()) and float(adv.max()) <= 1
+
+
+@FUZZ
+@given(labels=st.lists(st.integers(0, 2), min_size=1, max_size=4), batch_size=st.integers(1, 4),
+       cascade=st.booleans(), seed=st.integers(0, 2**16),
+       fault=st.sampled_from(VALID + ["label-above", "label-negative", "float-labels", "bool-labels", "empty",
+                                      "length", "batch0", "batch-float", "level-95", "level-nan", "x-255"]))
+def test_evaluate_labels_and_settings(labels, batch_size, cascade, seed, fault):
+    """A label outside the model's classes is refused, not counted as a misclassification; the
+    model comes back in the mode it was given, also after an error."""
+    y = torch.tensor(labels)
+    x = torch.rand(len(labels), 1, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+    level = 0.95
+    if fault in ("label-above", "label-negative"):
+        y[-1] = 3 if fault == "label-above" else -1
+    elif fault in ("float-labels", "bool-labels"):
+        y = y.float() if fault == "float-labels" else y.bool()
+    elif fault == "empty":
+        x, y = x[:0], y[:0]
+    elif fault == "length":
+        y = torch.cat([y, y[:1]])
+    elif fault in ("batch0", "batch-float"):
+        batch_size = 0 if fault == "batch0" else 2.0
+    elif fault in ("level-95", "level-nan"):
+        level = 95 if fault == "level-95" else float("nan")
+    elif fault == "x-255":
+        x = x * 255
+    LINEAR.train()
+    pgd = {"pgd": lambda m, s: attacks.make_attack("pgd", m, eps=0.1, steps=1, seed=s)}
+    res, err = outcome(lambda: {k: v.value for k, v in
+                                attacks.evaluate(LINEAR, x, y, pgd, batch_size=batch_size, level=level,
+                                                 cascade=cascade).items() if k in ("clean", "robust")})
+    assert (err is None) == (fault is None), err
+    if res is not None:
+        assert 0 <= res["robust"] <= res["clean"] <= 1
+    assert LINEAR.training

@@ -1,5 +1,6 @@
 """Fuzz of the vision front doors: image checks, inpainting masks, super-resolution inputs,
-class-conditional generation and simplex-noise parameters. Each example ends in a named
+class-conditional generation, SDEdit guides, classifier accuracy and segmentation metrics, and
+simplex-noise parameters. Each example ends in a named
 error raised by polydiff or in finite images in [0, 1] (see fuzz.py)."""
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fuzz import FUZZ, outcome
 
 pytest.importorskip("polydiff.vision")
-from polydiff.vision import data, generate, inpaint, superres
+from polydiff.vision import data, generate, inpaint, metrics, sdedit, superres
 from polydiff.vision._common import default_process
-from polydiff.vision.nets import UNet
+from polydiff.vision.nets import Classifier, ClassifierConfig, UNet
 from polydiff.vision.simplex import simplex_noise
 
 SPECIAL = [float("nan"), float("inf"), -float("inf"), -0.5, 0.0, 0.5, 1.0, 1.5, 1e30]
@@ -179,5 +180,96 @@ def test_simplex_noise_parameters(shape, octaves, frequency, decay, normalise, f
     out, err = outcome(lambda: simplex_noise(shape, octaves=octaves, frequency=frequency, decay=decay,
                                              normalise=normalise, generator=torch.Generator().manual_seed(0)))
     assert (err is None) == (fault is None), err
+    if out is not None:
+        assert out.shape == tuple(shape)
+
+
+@FUZZ
+@given(guide=images(max_rank=4), strength=st.sampled_from([0.5, 1.0, 0.0, -0.1, 1.5, float("nan"), True, "0.5"]),
+       steps=st.sampled_from([1, 2, 0, 1.0]))
+def test_sdedit_guides_and_strengths(guide, strength, steps):
+    valid = (guide.is_floating_point() and guide.dtype != torch.bfloat16 and guide.ndim == 4 and guide.numel() > 0
+             and guide.shape[1] == 1 and guide.shape[2] % 2 == 0 and guide.shape[3] % 2 == 0
+             and bool(torch.isfinite(guide).all()) and 0 <= float(guide.min()) and float(guide.max()) <= 1
+             and not isinstance(strength, (bool, str)) and 0 < strength <= 1 and type(steps) is int and steps >= 1)
+    out, err = outcome(lambda: sdedit.sdedit(PLAIN_NET, PROC, guide, strength, steps=steps,
+                                             generator=torch.Generator().manual_seed(0)))
+    assert (err is None) == valid, err
+    if out is not None:
+        _check_unit(out)
+        assert out.shape == guide.shape
+
+
+CLF = Classifier(ClassifierConfig(num_classes=3, width=8)).eval()
+
+
+@FUZZ
+@given(labels=st.lists(st.integers(-2, 5), min_size=0, max_size=4),
+       dtype=st.sampled_from([torch.int64, torch.int32, torch.float32, torch.bool]),
+       batch=st.sampled_from([1, 3, 0, 2.0]))
+def test_classifier_accuracy_labels(labels, dtype, batch):
+    y = torch.tensor(labels, dtype=torch.int64).to(dtype)
+    x = torch.rand(len(labels), 1, 8, 8, generator=torch.Generator().manual_seed(len(labels)))
+    valid = (len(labels) > 0 and dtype in (torch.int64, torch.int32) and all(0 <= v < 3 for v in labels)
+             and type(batch) is int and batch >= 1)
+    acc, err = outcome(lambda: metrics.accuracy(CLF, x, y, batch=batch))
+    assert (err is None) == valid, err
+    if acc is not None:
+        assert 0.0 <= acc <= 1.0
+
+
+@FUZZ
+@given(pred=images(max_rank=3), k=st.sampled_from([2, 3, 0, 2.5]), seed=st.integers(0, 2**16),
+       kind=st.sampled_from(["ids", "ids-out-of-range", "float"]))
+def test_segmentation_metrics(pred, k, seed, kind):
+    """``iou_per_class`` / ``miou`` / ``dice`` on label maps of any rank, dtype and range."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, 2, pred.shape, generator=g)
+    p = {"ids": ids, "ids-out-of-range": ids + 5, "float": pred}[kind]  # "float": any dtype images() draws
+    ints = not p.is_floating_point() and p.numel() > 0
+
+    def within(top: int) -> bool:
+        return ints and 0 <= int(p.min()) and int(p.max()) <= top
+
+    m, err = outcome(lambda: metrics.miou(p, ids, k))  # iou_per_class is NaN for absent classes, by design
+    assert (err is None) == (type(k) is int and k >= 2 and within(k - 1)), err
+    if m is not None:
+        assert 0.0 <= m <= 1.0
+    d, err = outcome(lambda: metrics.dice(p, ids))
+    assert (err is None) == within(1), err
+    if d is not None:
+        assert 0.0 <= d <= 1.0
+
+
+@FUZZ
+@given(kind=st.sampled_from(["center", "half", "strokes"]), n=st.sampled_from([1, 2, 0, 1.0]),
+       size=st.sampled_from([4, 8, (4, 6), 0, -2, 4.5, (4,), (4, 4, 4), "8"]),
+       box=st.sampled_from([0.5, 0.25, 0.0, 1.0, float("nan")]), strokes=st.sampled_from([1, 3, 0, 2.5]),
+       width=st.sampled_from([0.1, 0.5, 0.0, -0.1, float("inf")]), seed=st.integers(0, 2**16))
+def test_make_mask_arguments(kind, n, size, box, strokes, width, seed):
+    sizes_ok = (type(size) is int and size > 0) or (isinstance(size, tuple) and len(size) == 2)
+    valid = type(n) is int and n >= 1 and sizes_ok
+    if kind == "center":
+        valid &= 0 < box < 1
+    if kind == "strokes":
+        valid &= type(strokes) is int and strokes >= 1 and 0 < width <= 1
+    m, err = outcome(lambda: inpaint.make_mask(kind, n, size, box=box, strokes=strokes, width=width,
+                                               generator=torch.Generator().manual_seed(seed)))
+    assert (err is None) == valid, err
+    if m is not None:
+        h, w = (size, size) if isinstance(size, int) else size
+        assert m.shape == (n, 1, h, w) and bool(((m == 0) | (m == 1)).all())
+
+
+@FUZZ
+@given(shape=st.lists(st.sampled_from([1, 2, 4, 0, -1, 2.0, 3.5]), min_size=3, max_size=5),
+       generator=st.sampled_from(["gen", None, 3, "list"]))
+def test_simplex_noise_shapes_and_generators(shape, generator):
+    gen = {"gen": torch.Generator().manual_seed(0), None: None, 3: 3,
+           "list": [torch.Generator().manual_seed(0)]}[generator]
+    valid = (len(shape) == 4 and all(type(s) is int and s >= 1 for s in shape) and shape[2] * shape[3] >= 2
+             and generator in ("gen", None))
+    out, err = outcome(lambda: simplex_noise(shape, octaves=2, generator=gen))
+    assert (err is None) == valid, err
     if out is not None:
         assert out.shape == tuple(shape)
