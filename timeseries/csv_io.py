@@ -117,7 +117,7 @@ def future_index(times: pd.Series, n: int) -> list[str] | None:
             return None
         nxt = num.iloc[-1] + d[-1] * np.arange(1, n + 1)
         ints = all(s.strip().lstrip("+-").isdigit() for s in t)
-        return [str(int(round(v))) if ints else number_text(v) for v in nxt]
+        return [str(round(float(v))) if ints else number_text(v) for v in nxt]
     try:
         dates = pd.DatetimeIndex(pd.to_datetime(t, format="mixed"))
         freq = pd.infer_freq(dates) if len(dates) >= 3 else None

@@ -65,7 +65,9 @@ def _summary(samples: np.ndarray, observed: np.ndarray, values: np.ndarray,
     (``(a + a) / 2`` may overflow for |a| near the float64 maximum)."""
     from .metrics import _levels
 
-    keep = lambda z: np.where(observed, values, z)  # noqa: E731
+    def keep(z: np.ndarray) -> np.ndarray:
+        return np.where(observed, values, z)
+
     return SeriesSummary(keep(np.median(samples, 0)),
                          {q: keep(np.quantile(samples, q, 0)) for q in _levels(quantiles)})
 
