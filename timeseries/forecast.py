@@ -126,12 +126,8 @@ class CSDIForecaster:
 
     @classmethod
     def load(cls, path) -> CSDIForecaster:
-        """Rebuild a forecaster written by :meth:`save`, or the forecaster of a
-        :class:`~.pipelines.ForecastPipeline` folder (never unpickles)."""
+        """Rebuild a forecaster written by :meth:`save` (never unpickles)."""
         path = pathlib.Path(path)
-        if (path / "pipeline.json").is_file():
-            from .pipelines import ForecastPipeline
-            return ForecastPipeline.from_pretrained(path).forecaster
         meta = json.loads((path / "forecaster.json").read_text())
         imp = CSDIImputer.load(path)
         obj = cls.__new__(cls)

@@ -415,14 +415,10 @@ class CSDIImputer:
 
     @classmethod
     def load(cls, path: str | pathlib.Path) -> CSDIImputer:
-        """Rebuild an imputer saved by :meth:`save`, or the imputer of an
-        :class:`~.pipelines.ImputationPipeline` folder (never unpickles)."""
+        """Rebuild an imputer saved by :meth:`save` (never unpickles)."""
         from polydiff.core.training.checkpoint import load_checkpoint, load_weights
 
         _check_path(path)
-        if (pathlib.Path(path) / "pipeline.json").is_file():
-            from .pipelines import ImputationPipeline
-            return ImputationPipeline.from_pretrained(path).imputer
         ckpt = load_checkpoint(path, weights_only=True)
         ncfg = dict(ckpt.net_config)
         K = ncfg.pop("n_features")
