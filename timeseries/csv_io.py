@@ -10,7 +10,7 @@ Files are written to a temporary name beside the target and renamed into place w
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,9 +135,9 @@ def write_csvs_atomically(frames: dict[Path, pd.DataFrame]) -> None:
     try:
         for target, frame in frames.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            temps[target] = Path(tmp)
-            with os.fdopen(fd, "w", newline="") as f:
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            temps[target] = tmp
+            with open(tmp, "x", newline="") as f:  # the umask's permissions, unlike mkstemp's 0600
                 frame.to_csv(f, index=False)
                 f.flush()
                 os.fsync(f.fileno())

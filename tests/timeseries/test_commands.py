@@ -95,3 +95,24 @@ def test_bad_flags_and_files_name_the_flag(tmp_path, capsys):
     with pytest.raises(SystemExit, match="(?s)--input .*--out-of-range warn"):
         main([*base, "--input", str(far), "--no-progress"])
     assert not (tmp_path / "o.csv").exists()  # nothing written on failure
+
+
+def test_a_crash_while_writing_leaves_no_file_under_a_final_name(tmp_path, monkeypatch):
+    from polydiff.timeseries.csv_io import write_csvs_atomically
+
+    (tmp_path / "a.csv").write_text("old\n")
+    calls = []
+    real = pd.DataFrame.to_csv
+
+    def flaky(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", flaky)
+    frame = pd.DataFrame({"x": ["1.0"]})
+    with pytest.raises(OSError, match="disk full"):
+        write_csvs_atomically({tmp_path / "a.csv": frame, tmp_path / "b.csv": frame})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]  # no temp files, b.csv absent
+    assert (tmp_path / "a.csv").read_text() == "old\n"  # the earlier file untouched
