@@ -11,8 +11,10 @@ Modules: ``data`` (loaders, windowing, normalisation), ``masks`` (training-mask 
 sampling), ``pypots_api`` (PyPOTS' data dicts), ``metrics``, ``calibration`` (scores against
 an exact posterior), ``statespace`` (a linear-Gaussian set with its Kalman-smoother
 posterior), ``statespace_oracle`` (its exact denoiser), ``statespace_eval`` (benchmark
-records against that posterior), ``plots``, ``baselines``, ``train`` (script); the suite entry is
-``polydiff.bench.timeseries``.
+records against that posterior), ``plots``, ``baselines``, ``train`` (script), ``pipelines``
+(trained models as pipeline folders; their components in ``pipeline_parts``), ``commands``
+(``polydiff impute`` / ``polydiff forecast`` on CSV files, read and written by ``csv_io``); the
+suite entry is ``polydiff.bench.timeseries``.
 """
 try:
     import gluonts as _gluonts  # noqa: F401

