@@ -95,7 +95,9 @@ def _task_commands() -> dict:
     for module in TASK_MODULES:
         try:
             commands.update(importlib.import_module(module).COMMANDS)
-        except ImportError:  # the domain's optional dependencies are not installed
+        except ModuleNotFoundError as e:  # the domain's optional dependencies are not installed
+            if (e.name or "").startswith("polydiff"):
+                raise  # a broken command module is a bug, not a missing extra
             continue
     return commands
 
