@@ -3,7 +3,7 @@ pipeline's own output for the command's seed; observed cells are copied as text;
 arguments end with a message naming the flag."""
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +11,19 @@ import pandas as pd
 import pytest
 from polydiff.bench.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pipeline import _pipe, _series  # the tiny pipelines of the round-trip tests
-from test_pipeline_forecast import _fc_pipe, _history
+
+def _sibling(name: str):
+    """A test module of this folder, imported under a name no other folder's module shares."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{Path(__file__).parent.name}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_imputation, _forecast = _sibling("test_pipeline"), _sibling("test_pipeline_forecast")
+_pipe, _series = _imputation._pipe, _imputation._series  # the tiny pipelines of the round-trip tests
+_fc_pipe, _history = _forecast._fc_pipe, _forecast._history
 
 
 def _csv(tmp_path, values: np.ndarray, columns=("temp", "humid")) -> Path:

@@ -2,7 +2,7 @@
 images as PNG files; bad arguments end with a message naming the flag."""
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +11,17 @@ import torch
 from PIL import Image
 from polydiff.bench.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pipeline import _pipe  # the tiny pipeline of the round-trip tests
+
+def _sibling(name: str):
+    """A test module of this folder, imported under a name no other folder's module shares."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{Path(__file__).parent.name}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_pipe = _sibling("test_pipeline")._pipe  # the tiny pipeline of the round-trip tests
 
 
 def test_generate_writes_the_pipelines_images_as_png(tmp_path, one_thread):
