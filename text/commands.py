@@ -1,6 +1,7 @@
 """Task commands of the text domain.
 
-``polydiff text``: one generated text per source line, from a :class:`MaskedTextPipeline`::
+``polydiff text``: one generated text per source line, from a :class:`MaskedTextPipeline` (or
+an :class:`ARTextPipeline`, the autoregressive baseline; the folder's index says which)::
 
     polydiff text --model pretrained/e2e-mdlm --input sources.txt --output out.txt \\
         --steps 48 --solver confidence --seed 0 --batch-size 64
@@ -12,7 +13,8 @@ generator seeded ``derive_seed(--seed, i)`` (:func:`line_generators`), so an out
 depend on ``--batch-size`` or on the other lines. Line breaks inside a generated text become
 spaces (:func:`as_line`). A source longer than the model's source half is refused with its
 line number, before any decoding, unless ``--truncate``. The output is written to a
-temporary file beside ``--output`` and renamed into place when complete.
+temporary file beside ``--output`` and renamed into place when complete. An autoregressive
+pipeline decodes one token per step: ``--steps`` and ``--solver`` are refused for it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from polydiff.core.pipeline import PipelineError, read_index
+from polydiff.core.pipeline_hub import resolve_pipeline
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline
 from polydiff.core.training.data import derive_seed
 from tqdm.auto import tqdm
 
 from .masked import SOLVERS
-from .pipelines import MaskedTextPipeline
+from .pipelines import ARTextPipeline, MaskedTextPipeline, Seq2SeqTextPipeline
 
-__all__ = ["COMMANDS", "as_line", "line_generators", "read_sources", "write_lines"]
+__all__ = ["COMMANDS", "as_line", "line_generators", "pipeline_class", "read_sources", "write_lines"]
 
 #: The shipped pipeline ``polydiff text`` applies by default (None until one ships).
 DEFAULT_TEXT_MODEL: str | None = None
@@ -94,15 +98,30 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
         raise
 
 
+def pipeline_class(model: str | os.PathLike) -> type[Seq2SeqTextPipeline]:
+    """The text pipeline class the pipeline ``model`` holds (:class:`MaskedTextPipeline` when the
+    index cannot be read: loading it then names the problem)."""
+    try:
+        held = read_index(resolve_pipeline(model))["class"]
+    except (OSError, TypeError, PipelineError):
+        return MaskedTextPipeline
+    for cls in (MaskedTextPipeline, ARTextPipeline):
+        if held == f"{cls.__module__}:{cls.__qualname__}":
+            return cls
+    return MaskedTextPipeline
+
+
 def _add_text(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("text", help="one generated text per source line (text)",
-                       description="Generate one text per line of --input with a masked-diffusion "
-                                   "text pipeline and write them, line for line, to --output.")
+                       description="Generate one text per line of --input with a text pipeline "
+                                   "(masked diffusion or the autoregressive baseline) and write them, "
+                                   "line for line, to --output.")
     p.add_argument("--input", required=True, help="UTF-8 file, one source per line")
     p.add_argument("--output", required=True, help="output file, one text per input line (replaced)")
     p.add_argument("--batch-size", type=_positive, default=32, help="sources per decoding call (default 32)")
     p.add_argument("--temperature", type=_temperature, default=None,
-                   help="temperature of the length and tokens, 0 = greedy (default: the pipeline's)")
+                   help="sampling temperature (masked diffusion: of the length and the tokens), "
+                        "0 = greedy (default: the pipeline's)")
     p.add_argument("--truncate", action="store_true",
                    help="cut sources too long for the model instead of refusing them")
     add_task_flags(p, DEFAULT_TEXT_MODEL, solvers=SOLVERS)
@@ -119,7 +138,13 @@ def _run_text(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.is_dir() or not out.parent.is_dir():
         raise SystemExit(f"--output {args.output}: must be a file in an existing folder")
-    pipe = load_task_pipeline(MaskedTextPipeline, args)
+    cls = pipeline_class(args.model)
+    if cls is ARTextPipeline:
+        for flag in ("steps", "solver"):
+            if getattr(args, flag) is not None:
+                raise SystemExit(f"--{flag}: {args.model} is an autoregressive pipeline (one token per step); "
+                                 f"drop --{flag}")
+    pipe = load_task_pipeline(cls, args)
     todo = [i for i, s in enumerate(sources) if s]
     if not args.truncate:
         for i in todo:
@@ -131,9 +156,9 @@ def _run_text(args: argparse.Namespace) -> int:
     with tqdm(total=len(todo), desc="text", unit="line", disable=args.no_progress) as bar:
         for start in range(0, len(todo), args.batch_size):
             batch = todo[start:start + args.batch_size]
-            texts = pipe([sources[i] for i in batch], steps=args.steps, solver=args.solver,
-                         temperature=args.temperature, truncate=args.truncate or None,
-                         generator=line_generators(args.seed, batch))
+            decode = {} if cls is ARTextPipeline else {"steps": args.steps, "solver": args.solver}
+            texts = pipe([sources[i] for i in batch], temperature=args.temperature,
+                         truncate=args.truncate or None, generator=line_generators(args.seed, batch), **decode)
             for i, t in zip(batch, texts):
                 outputs[i] = as_line(t)
             bar.update(len(batch))

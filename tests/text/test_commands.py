@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from polydiff.bench.cli import main
 from polydiff.text.commands import as_line, line_generators, read_sources, write_lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pipeline import TEXTS, tiny_pipe  # the tiny pipeline of the round-trip tests
+from test_pipeline import TEXTS, tiny_ar_pipe, tiny_pipe  # the round-trip tests' pipelines
 
 LINES = ["name : The Vaults | food : Italian", "", "name :  Zizzi |\tarea : riverside", "eatType : pub"]
 
@@ -94,3 +95,28 @@ def test_write_lines_leaves_no_partial_file(tmp_path):
     write_lines(out, ["a", "b"])
     assert out.read_text() == "a\nb\n"
     assert as_line("one\ntwo\r\nthree\u2028four") == "one two  three four"
+
+
+def test_text_applies_an_autoregressive_pipeline(tmp_path, saved, capsys, one_thread):
+    ar = tiny_ar_pipe(saved[0].tokenizer)
+    ar.save_pretrained(tmp_path / "ar")
+    inp = tmp_path / "in.txt"
+    inp.write_text("\n".join(LINES), encoding="utf-8")  # no final newline: the last line still counts
+    out = tmp_path / "out.txt"
+    assert _run(tmp_path / "ar", inp, out, "--seed", "3", "--batch-size", "3") == 0
+    rows = [0, 2, 3]
+    want = ar([read_sources(inp)[i] for i in rows], generator=line_generators(3, rows))
+    assert out.read_text(encoding="utf-8") == "".join(as_line(t) + "\n" for t in [want[0], "", *want[1:]])
+    with pytest.raises(SystemExit, match="--steps: .* is an autoregressive pipeline"):
+        _run(tmp_path / "ar", inp, out, "--steps", "4")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_text_on_cuda(tmp_path, saved):
+    _, folder = saved
+    inp = tmp_path / "in.txt"
+    inp.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    for solver in ("confidence", "ancestral"):
+        out = tmp_path / f"{solver}.txt"
+        assert _run(folder, inp, out, "--device", "cuda", "--steps", "3", "--solver", solver) == 0
+        assert len(out.read_text(encoding="utf-8").split("\n")) == len(LINES) + 1

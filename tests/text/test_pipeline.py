@@ -8,8 +8,9 @@ import json
 import pytest
 import torch
 from polydiff.core.pipeline import INDEX, ModelCard, PipelineError
+from polydiff.text.ar import ARBaseline, ARConfig
 from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM
-from polydiff.text.pipelines import MaskedTextPipeline
+from polydiff.text.pipelines import ARTextPipeline, MaskedTextPipeline
 from polydiff.text.tokenizer import train_tokenizer
 
 TEXTS = ["name : The Vaults | eatType : pub | food : Italian", "The Vaults is an Italian pub.",
@@ -34,6 +35,15 @@ def tiny_model(tok, seed: int = 0) -> MaskedDiffusionLM:
 def tiny_pipe(tok, **defaults) -> MaskedTextPipeline:
     kw = {"solver": "confidence", "steps": 4, "temperature": 1.0, **defaults}
     return MaskedTextPipeline(tiny_model(tok), **kw)
+
+
+def tiny_ar_pipe(tok, **defaults) -> ARTextPipeline:
+    torch.manual_seed(1)
+    model = ARBaseline(ARConfig(tok.vocab_size, 64, hidden=16, layers=1, heads=2, src_len=32), tok)
+    with torch.no_grad():  # a flatter next-token distribution: EOS comes later
+        for p in model.net.parameters():
+            p.mul_(0.3)
+    return ARTextPipeline(model, **{"temperature": 1.0, "top_k": 50, **defaults})
 
 
 def _gens(n: int = 3) -> list[torch.Generator]:
@@ -139,7 +149,6 @@ def test_from_training_run(tmp_path, small_tok, one_thread):
     pipe.save_pretrained(tmp_path / "p")
     again = MaskedTextPipeline.from_pretrained(tmp_path / "p")
     assert pipe(SOURCES, temperature=1.0, generator=_gens()) == again(SOURCES, temperature=1.0, generator=_gens())
-    from polydiff.text.ar import ARBaseline, ARConfig
     ARBaseline(ARConfig(small_tok.vocab_size, 32, hidden=16, layers=1, heads=2, src_len=16),
                small_tok).save(tmp_path / "ar")
     with pytest.raises(ValueError, match="ar: not a masked-diffusion run.*schedule"):
@@ -167,3 +176,26 @@ def test_bad_arguments_are_rejected(small_tok):
     with pytest.raises(ValueError, match=r"text 0 has \d+ tokens \(with specials\), more than max_len=32"):
         pipe([" ".join(["Zizzi"] * 40)])
     assert len(pipe([" ".join(["Zizzi"] * 40)], truncate=True, steps=2)) == 1
+
+
+def test_ar_round_trip_and_per_source_generators(tmp_path, small_tok, one_thread):
+    pipe = tiny_ar_pipe(small_tok)
+    pipe.save_pretrained(tmp_path / "ar", dtype=torch.float16)
+    loaded = ARTextPipeline.from_pretrained(tmp_path / "ar")
+    rounded = tiny_ar_pipe(small_tok)
+    rounded.model.net.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                                       for k, v in rounded.model.net.state_dict().items()})
+    a = loaded(SOURCES, generator=_gens())
+    assert a == rounded(SOURCES, generator=_gens()) and all(a) and len(set(a)) == 3
+    assert (loaded.temperature, loaded.top_k, loaded.truncate) == (1.0, 50, False)
+    assert set(json.loads((tmp_path / "ar" / INDEX).read_text())["components"]) == {
+        "tokenizer", "transformer", "sampler"}
+    assert loaded(SOURCES[1:], generator=_gens()[1:]) == a[1:]  # a row's text ignores the others
+    assert loaded(SOURCES, temperature=0.0) == loaded(SOURCES[::-1], temperature=0.0)[::-1]
+    with pytest.raises(PipelineError, match="holds a polydiff.text.pipelines:ARTextPipeline, not a "
+                                            "polydiff.text.pipelines:MaskedTextPipeline"):
+        MaskedTextPipeline.from_pretrained(tmp_path / "ar")
+    with pytest.raises(ValueError, match="top_k must be <= the vocabulary size"):
+        ARTextPipeline(pipe.model, top_k=10**6)
+    with pytest.raises(TypeError, match="model must be a polydiff.text.ar.ARBaseline"):
+        ARTextPipeline(tiny_model(small_tok))
