@@ -11,16 +11,14 @@ from polydiff.bench.cli import main
 from polydiff.text.commands import as_line, line_generators, read_sources, write_lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pipeline import TEXTS, tiny_ar_pipe, tiny_pipe  # the round-trip tests' pipelines
+from tiny_text_pipelines import small_tokenizer, tiny_ar_pipe, tiny_pipe
 
 LINES = ["name : The Vaults | food : Italian", "", "name :  Zizzi |\tarea : riverside", "eatType : pub"]
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    from polydiff.text.tokenizer import train_tokenizer
-
-    pipe = tiny_pipe(train_tokenizer(TEXTS, 300))
+    pipe = tiny_pipe(small_tokenizer())
     folder = tmp_path_factory.mktemp("pipe") / "p"
     pipe.save_pretrained(folder)
     return pipe, folder

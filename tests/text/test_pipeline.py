@@ -1,9 +1,11 @@
-"""MaskedTextPipeline: save/load round trip, half precision, files named in errors, a training
-run as a pipeline, constructor checks."""
+"""MaskedTextPipeline and ARTextPipeline: save/load round trip, half precision, files named in errors,
+a training run as a pipeline, constructor checks."""
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,39 +13,14 @@ from polydiff.core.pipeline import INDEX, ModelCard, PipelineError
 from polydiff.text.ar import ARBaseline, ARConfig
 from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM
 from polydiff.text.pipelines import ARTextPipeline, MaskedTextPipeline
-from polydiff.text.tokenizer import train_tokenizer
 
-TEXTS = ["name : The Vaults | eatType : pub | food : Italian", "The Vaults is an Italian pub.",
-         "name : Zizzi | area : riverside", "Zizzi is by the riverside and serves cheap food."] * 20
-SOURCES = ["name : The Vaults | food : Italian", "name : Zizzi | area : riverside", "eatType : pub"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tiny_text_pipelines import SOURCES, small_tokenizer, tiny_ar_pipe, tiny_model, tiny_pipe
 
 
 @pytest.fixture(scope="module")
 def small_tok():
-    return train_tokenizer(TEXTS, 300)
-
-
-def tiny_model(tok, seed: int = 0) -> MaskedDiffusionLM:
-    torch.manual_seed(seed)
-    model = MaskedDiffusionLM(MaskedConfig(tok.vocab_size, 64, hidden=16, layers=1, heads=2, src_len=32), tok)
-    with torch.no_grad():  # the zero-initialised length head would make every text empty
-        for p in model.net.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    return model
-
-
-def tiny_pipe(tok, **defaults) -> MaskedTextPipeline:
-    kw = {"solver": "confidence", "steps": 4, "temperature": 1.0, **defaults}
-    return MaskedTextPipeline(tiny_model(tok), **kw)
-
-
-def tiny_ar_pipe(tok, **defaults) -> ARTextPipeline:
-    torch.manual_seed(1)
-    model = ARBaseline(ARConfig(tok.vocab_size, 64, hidden=16, layers=1, heads=2, src_len=32), tok)
-    with torch.no_grad():  # a flatter next-token distribution: EOS comes later
-        for p in model.net.parameters():
-            p.mul_(0.3)
-    return ARTextPipeline(model, **{"temperature": 1.0, "top_k": 50, **defaults})
+    return small_tokenizer()
 
 
 def _gens(n: int = 3) -> list[torch.Generator]:
