@@ -136,8 +136,9 @@ class MaskedTextPipeline(Seq2SeqTextPipeline):
         """One text per source (same order); unset arguments use the pipeline's defaults."""
         sources = check_texts(sources, "sources")
         ids = self.model.sample_ids(sources, 1, self.steps if steps is None else steps,
+                                    solver=self.solver if solver is None else solver,
                                     temperature=self.temperature if temperature is None else temperature,
-                                    truncate=self.truncate if truncate is None else truncate, solver=self.solver if solver is None else solver,
+                                    truncate=self.truncate if truncate is None else truncate,
                                     generator=generator)
         return self.tokenizer.decode_batch(ids)
 
