@@ -24,7 +24,9 @@ from . import runner
 #: applies a trained pipeline to the user's own files.
 TASK_MODULES: tuple[str, ...] = (
     "polydiff.vision.commands",
+    "polydiff.text.commands",
     "polydiff.timeseries.commands",
+    "polydiff.molecules.commands",
 )
 
 #: Domains with a training script (``polydiff.<domain>.train``); core is a library only.

@@ -9,6 +9,7 @@ pipeline's own), and ``--no-progress``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TypeVar
 
 import torch
@@ -42,8 +43,10 @@ def _seed(text: str) -> int:
     return value
 
 
-def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None) -> None:
-    """Add the shared flags to a task command's parser."""
+def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None, *,
+                   solvers: Sequence[str] | None = None) -> None:
+    """Add the shared flags to a task command's parser; ``solvers``: the names ``--solver``
+    accepts (default: core's Gaussian solvers; a token model has its own decoders)."""
     g = parser.add_argument_group("model and sampling (shared by every task command)")
     shipped = f" (default: the shipped pipeline {default_model!r})" if default_model else ""
     g.add_argument("--model", default=default_model, required=default_model is None,
@@ -52,7 +55,7 @@ def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None) -
     g.add_argument("--seed", type=_seed, default=0, help="seed of the sampling noise (default 0)")
     g.add_argument("--steps", type=_positive_int, default=None,
                    help="solver steps (default: the pipeline's)")
-    g.add_argument("--solver", choices=sorted(SOLVERS), default=None,
+    g.add_argument("--solver", choices=sorted(SOLVERS if solvers is None else solvers), default=None,
                    help="solver (default: the pipeline's)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 

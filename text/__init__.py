@@ -24,6 +24,9 @@ Rooms:
   denoiser (the truth the likelihoods are tested against).
 - :mod:`~polydiff.text.metrics` — BLEU (sacreBLEU and sentence-level method 4), ROUGE-L,
   self-BLEU, distinct-n, control success, perplexity.
+- :mod:`~polydiff.text.pipelines` — trained models as pipeline folders (``save_pretrained`` /
+  ``from_pretrained``): :class:`MaskedTextPipeline`, :class:`ARTextPipeline`.
+- :mod:`~polydiff.text.commands` — ``polydiff text --model DIR --input sources.txt --output out.txt``.
 - ``python -m polydiff.text.train`` and :mod:`polydiff.bench.text`.
 """
 import importlib.util as _ilu

@@ -84,19 +84,22 @@ class ARBaseline(nn.Module):
 
     @torch.no_grad()
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, *, temperature: float = 1.0,
-                   top_k: int | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """Target ids ``[B, tgt_len]`` (seq2seq, one per source) or ``[n, seq_len - 1]`` (LM)."""
+                   top_k: int | None = None, truncate: bool = False,
+                   generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
+        """Target ids ``[B, tgt_len]`` (seq2seq, one per source) or ``[n, seq_len - 1]`` (LM);
+        ``generator`` may be a list with one per row (see :meth:`ARTransformer.generate`)."""
         tok, c = self.tokenizer, self.config
+        device = next(self.net.parameters()).device
         if c.src_len == 0:
             if sources is not None:
                 raise ValueError("this AR model is a language model: pass sources=None")
             n = check_int(n, "n", low=1)
-            prefix = torch.full((n, 1), tok.bos_id, dtype=torch.long)
+            prefix = torch.full((n, 1), tok.bos_id, dtype=torch.long, device=device)
             return self.net.generate(prefix, c.seq_len - 1, eos_id=tok.eos_id, temperature=temperature,
                                      top_k=top_k, generator=generator)
         if sources is None:
             raise ValueError("a seq2seq AR model needs sources")
-        prefix = self.encode_sources(check_texts(sources, "sources"))
+        prefix = self.encode_sources(check_texts(sources, "sources"), truncate).to(device)
         return self.net.generate(prefix, self.tgt_len, eos_id=tok.eos_id, temperature=temperature,
                                  top_k=top_k, generator=generator)
 

@@ -21,12 +21,19 @@ from .checks import check_ids
 __all__ = ["confidence_sample"]
 
 
-def uniform_draws(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
-    """``U[0, 1)`` draws (float64); ``generator`` may be a list with one generator per row."""
+def uniform_draws(shape: Sequence[int], generator: torch.Generator | Sequence[torch.Generator] | None,
+                  device: torch.device | str | None = None) -> Tensor:
+    """``U[0, 1)`` draws (float64) on ``device``; ``generator`` may be a list with one generator
+    per row. Each generator draws on its own device (a CPU generator gives the same draws
+    whatever the model's device)."""
     generator = check_generator(generator, "generator", batch=shape[0])
     if isinstance(generator, list):
-        return torch.stack([torch.rand(shape[1:], generator=g, dtype=torch.float64) for g in generator])
-    return torch.rand(shape, generator=generator, dtype=torch.float64)
+        u = torch.stack([torch.rand(shape[1:], generator=g, device=g.device, dtype=torch.float64)
+                         for g in generator])
+    else:
+        dev = generator.device if generator is not None else device
+        u = torch.rand(shape, generator=generator, device=dev, dtype=torch.float64)
+    return u if device is None else u.to(device)
 
 
 @torch.no_grad()
@@ -65,7 +72,7 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
         if temperature == 0:
             tok = logp.argmax(-1)
         else:  # Gumbel-max draw from softmax(logits / temperature)
-            g = -torch.log(-torch.log(uniform_draws(logp.shape, generator).clamp_min(1e-300)))
+            g = -torch.log(-torch.log(uniform_draws(logp.shape, generator, logp.device).clamp_min(1e-300)))
             tok = (logp / temperature + g).argmax(-1)
         conf = logp.gather(-1, tok[..., None]).squeeze(-1).masked_fill(~masked, -math.inf)
         stay = torch.ceil(free.double() * math.cos(0.5 * math.pi * (k + 1) / steps)).long()

@@ -66,7 +66,7 @@ def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix:
     if temperature == 0:
         n = length_logits.argmax(-1)
     else:  # Gumbel-max with one generator per row when given a list
-        u = uniform_draws(length_logits.shape, generator).clamp(1e-20, 1 - 1e-7)
+        u = uniform_draws(length_logits.shape, generator, length_logits.device).clamp(1e-20, 1 - 1e-7)
         n = (length_logits.double() / temperature - torch.log(-torch.log(u))).argmax(-1)
     pos = torch.arange(tgt_len, device=z.device)[None]
     tail = torch.where(pos < n[:, None], mask_id, torch.where(pos == n[:, None], eos_id, pad_id))
@@ -169,6 +169,7 @@ class MaskedDiffusionLM(nn.Module):
             if sources is None:
                 raise ValueError("a seq2seq masked LM needs sources")
             prefix = encode_sources(tok, check_texts(sources, "sources"), c.src_len, truncate)
+        prefix = prefix.to(next(self.net.parameters()).device)
         z, fixed = masked_prior(self.net, tok.mask_id, tok.pad_id, tok.eos_id, prefix, self.tgt_len,
                                 temperature=temperature, generator=generator)
         if solver == "confidence":

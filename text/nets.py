@@ -18,12 +18,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
-from polydiff.core.validate import check_int, check_number
+from polydiff.core.validate import check_generator, check_int, check_number
 from torch import Tensor, nn
 
-from .checks import check_ids, check_one_generator
+from .checks import check_ids
+from .decoding import uniform_draws
 from .rotary import RotaryEncoder
 
 __all__ = [
@@ -214,16 +216,19 @@ class ARTransformer(nn.Module):
 
     @torch.no_grad()
     def generate(self, prefix: Tensor, max_new: int, *, eos_id: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+                 top_k: int | None = None,
+                 generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """Sample continuations of ``prefix`` ``[B, P]`` until EOS or ``max_new`` tokens.
 
-        ``temperature == 0`` is greedy decoding. Returns ``[B, max_new]`` (EOS-padded after EOS).
+        ``temperature == 0`` is greedy decoding. ``generator``: one stream for the batch, or a
+        list with one per row (Gumbel-max draws; a row's tokens then do not depend on the
+        other rows). Returns ``[B, max_new]`` (EOS-padded after EOS).
         """
         temperature = check_number(temperature, "temperature", low=0.0)
         if top_k is not None:
             top_k = check_int(top_k, "top_k", low=1, high=self.vocab_size)
-        generator = check_one_generator(generator)
         check_ids(prefix, "prefix", vocab_size=self.vocab_size)
+        generator = check_generator(generator, "generator", batch=prefix.shape[0])
         max_new = check_int(max_new, "max_new", low=1)
         if prefix.shape[1] + max_new > self.seq_len:
             raise ValueError(f"prefix {prefix.shape[1]} + max_new {max_new} > seq_len {self.seq_len}")
@@ -238,7 +243,11 @@ class ARTransformer(nn.Module):
                 if top_k is not None:
                     kth = logits.topk(top_k, dim=-1).values[:, -1:]
                     logits = logits.masked_fill(logits < kth, float("-inf"))
-                nxt = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+                if isinstance(generator, list):
+                    u = uniform_draws(logits.shape, generator, logits.device).clamp_min(1e-300)
+                    nxt = (logits.double().log_softmax(-1) - torch.log(-torch.log(u))).argmax(-1)
+                else:
+                    nxt = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
             nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
             done = done | (nxt == eos_id)
             out.append(nxt)
