@@ -105,7 +105,7 @@ def generate_conformers(
             conformers in ``stats.resampled``; needs ``match_stereo``. 0: no resampling.
         first_index: the index of the first molecule in the seeding: a list generated in
             chunks, each with ``first_index`` = the chunk's start, equals the list generated
-            at once (``polydiff conformers`` does so for its progress bar).
+            at once up to float rounding (``polydiff conformers`` does so for its progress bar).
         **solver_options: passed to the solver (``eta`` for DDIM, ...).
 
     Returns:

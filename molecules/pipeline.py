@@ -76,7 +76,7 @@ class ConformerGenerator:
 
         ``first_index`` offsets the molecules' indices in the seeding and the warnings
         (:func:`~polydiff.molecules.generate.generate_conformers`): a list generated in chunks
-        equals the list generated at once.
+        equals the list generated at once (up to float rounding).
 
         Returns:
             One ``Mol`` with ``n`` conformers, or a list of them for a list input.
