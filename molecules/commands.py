@@ -11,7 +11,9 @@ The input is a SMILES file (``.smi``/``.smiles``/``.txt``: ``SMILES [name]`` a l
 (``.sdf``/``.sd``; its coordinates are ignored) (:mod:`polydiff.molecules.files`). A molecule
 that cannot be used (an invalid SMILES, an unreadable record, a single atom) is **skipped**:
 each is reported on stderr by its line or record number and counted in the summary; with
-``--strict`` the command refuses the file instead and writes nothing. The output appears
+``--strict`` the command refuses the file instead and writes nothing. The pipeline's warnings
+(a molecule outside the training sizes, unspecified stereo) are printed as ``warning:`` lines;
+their "molecule i" counts the usable molecules from 0. The output appears
 only when complete (written beside it under a temporary name, then renamed). Conformer ``k``
 of the ``m``-th usable molecule is seeded with ``(--seed, m, k)``, so the output does not
 depend on ``--batch-size`` (beyond float rounding, ~1e-7 Å: the batch changes summation order).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline
@@ -66,10 +69,21 @@ def _add_conformers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _report(problems: list[Problem], source: str) -> None:
     for problem in problems[:_SHOWN_PROBLEMS]:
-        print(f"--input {source} {problem}", file=sys.stderr)
+        print(f"--input {source}, {problem}", file=sys.stderr)
     if len(problems) > _SHOWN_PROBLEMS:
         print(f"--input {source}: ... and {len(problems) - _SHOWN_PROBLEMS} more unusable molecules",
               file=sys.stderr)
+
+
+def _relay(caught: list[warnings.WarningMessage]) -> None:
+    """polydiff's warnings about the user's molecules as plain lines above the progress bar;
+    the libraries' own warnings as Python shows them."""
+    package = Path(__file__).resolve().parent.parent
+    for w in caught:
+        if Path(w.filename).resolve().is_relative_to(package):
+            tqdm.write(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _check_grid(pipe: ConformerPipeline, args: argparse.Namespace) -> None:
@@ -110,7 +124,9 @@ def _run_conformers(args: argparse.Namespace) -> int:
           tqdm(total=len(mols), desc="conformers", unit="mol", disable=args.no_progress) as bar):
         for start in range(0, len(mols), args.batch_size):
             batch = mols[start:start + args.batch_size]
-            confs = pipe(batch, n, seed=args.seed, steps=args.steps, solver=args.solver, first_index=start)
+            with warnings.catch_warnings(record=True) as caught:
+                confs = pipe(batch, n, seed=args.seed, steps=args.steps, solver=args.solver, first_index=start)
+            _relay(caught)
             records += write_records(writer, confs, first_index=start)
             bar.update(len(batch))
     skipped = f"; skipped {len(problems)} unusable molecules (listed above)" if problems else ""

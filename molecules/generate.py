@@ -118,6 +118,8 @@ def generate_conformers(
         ValueError: for an unparsable SMILES, a molecule with fewer than two atoms, or a bad
             option (the message names it).
     """
+    from polydiff.core.validate import check_int
+
     from .featurize import parse_molecule
 
     single = isinstance(mol_or_smiles, str) or not isinstance(mol_or_smiles, (list, tuple))
@@ -129,8 +131,7 @@ def generate_conformers(
     n = int(n)
     _check_options(solver, seed, steps)
     _check_run(net, process, max_batch_atoms, stats)
-    if isinstance(first_index, bool) or not isinstance(first_index, numbers.Integral) or first_index < 0:
-        raise ValueError(f"first_index must be a non-negative int, got {first_index!r}")
+    first_index = check_int(first_index, "first_index", low=0)
     if not isinstance(match_stereo, bool):
         raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
@@ -152,7 +153,7 @@ def generate_conformers(
         return process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=mask.device), -1)
 
     common = {"net": net, "process": process, "solver": solver, "seed": seed, "clip": clip,
-              "max_batch_atoms": max_batch_atoms, "stats": stats, "first_index": int(first_index),
+              "max_batch_atoms": max_batch_atoms, "stats": stats, "first_index": first_index,
               **solver_options}
     restart = (t_restart, restarts, restart_steps) if restarts else None
     coords = _solve(mols, [n] * len(mols), prior, steps=steps, restart=restart, **common)

@@ -150,7 +150,6 @@ def write_sdf(mols, path: str | pathlib.Path) -> int:
         raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
     for i, m in enumerate(mols):
         check_conformers(m, f"mols[{i}]")
-    with atomic_output(path) as tmp:
-        with Chem.SDWriter(str(tmp)) as w:
-            count = write_records(w, mols)
+    with atomic_output(path) as tmp, Chem.SDWriter(str(tmp)) as w:
+        count = write_records(w, mols)
     return count
