@@ -8,7 +8,9 @@ CoM-free process hooks (:mod:`.process`), the ``generate_conformers`` API (:mod:
 COV/MAT metrics (:mod:`.metrics`), RDKit ETKDG baselines (:mod:`.baselines`), training
 (:mod:`.train`); stereo perception, repair and filtering (:mod:`.stereo`), the random QM9
 split (:mod:`.splits`) and the chemist's ``ConformerGenerator`` (SMILES/Mols in, Mols/SDF out;
-:mod:`.pipeline`). The benchmark entry is :mod:`polydiff.bench.molecules`.
+:mod:`.pipeline`), saved and loaded as a ``ConformerPipeline`` folder (:mod:`.pipelines`) and
+applied to SMILES/SDF files by ``polydiff conformers`` (:mod:`.commands`, :mod:`.files`). The
+benchmark entry is :mod:`polydiff.bench.molecules`.
 
 Needs the ``molecules`` extra (rdkit, torch-geometric, e3nn).
 """

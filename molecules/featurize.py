@@ -26,6 +26,7 @@ __all__ = [
     "NUM_ATOM_FEATURES",
     "NUM_EDGE_TYPES",
     "atom_features",
+    "featurizer_config",
     "mol_to_data",
     "mols_to_batch",
     "parse_molecule",
@@ -42,6 +43,20 @@ NUM_EDGE_TYPES = 1 + len(BOND_TYPES) + 2
 # index 0: no stereo element; a reflection swaps R <-> S and keeps everything else.
 ATOM_STEREO = ("none", "R", "S", "r", "s")
 EDGE_STEREO = ("none", "E", "Z", "cis", "trans")
+
+
+def featurizer_config() -> dict:
+    """The featuriser as JSON: every vocabulary a trained network's inputs are indexed by.
+
+    Saved with a pipeline (:class:`polydiff.molecules.pipelines.ConformerPipeline`) and
+    compared on load, so a network is never fed features laid out differently from those it
+    was trained on.
+    """
+    return {"elements": list(ELEMENTS), "charges": list(_CHARGES), "hybridisations": list(_HYBRID),
+            "bond_types": dict(BOND_TYPES), "edge_types": ["radius", *BOND_TYPES, "2-hop", "3-hop"],
+            "atom_stereo": list(ATOM_STEREO), "edge_stereo": list(EDGE_STEREO),
+            "num_atom_features": NUM_ATOM_FEATURES, "num_edge_types": NUM_EDGE_TYPES,
+            "explicit_hydrogens": True}
 
 
 def parse_molecule(mol_or_smiles, *, add_hs: bool = True):

@@ -63,6 +63,7 @@ def generate_conformers(
     restarts: int = 0,
     restart_noise: float = 0.2,
     restart_steps: int = 10,
+    first_index: int = 0,
     **solver_options,
 ):
     """Generate ``n`` conformers of one molecule or of a list of molecules.
@@ -75,7 +76,8 @@ def generate_conformers(
         process: the process it was trained with (e.g. :func:`~polydiff.molecules.process.geodiff_process`).
         steps: solver steps (``process.num_train_timesteps`` for the paper's full chain).
         solver: a name in ``polydiff.core.SOLVERS``.
-        seed: conformer ``k`` of molecule ``m`` uses a generator seeded with ``(seed, m, k)``.
+        seed: conformer ``k`` of molecule ``m`` uses a generator seeded with
+            ``(seed, first_index + m, k)``.
         clip: clip each atom's predicted ``eps`` to this norm (GeoDiff's ``clip``); ``None``: off.
         max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit).
         stats: filled with NFE, wall time and the number of conformers.
@@ -101,6 +103,9 @@ def generate_conformers(
             the last round are returned as they are, counted in ``stats.stereo_wrong``
             and warned about. The time spent is in ``stats.stereo_seconds``, the redrawn
             conformers in ``stats.resampled``; needs ``match_stereo``. 0: no resampling.
+        first_index: the index of the first molecule in the seeding: a list generated in
+            chunks, each with ``first_index`` = the chunk's start, equals the list generated
+            at once up to float rounding (``polydiff conformers`` does so for its progress bar).
         **solver_options: passed to the solver (``eta`` for DDIM, ...).
 
     Returns:
@@ -113,6 +118,8 @@ def generate_conformers(
         ValueError: for an unparsable SMILES, a molecule with fewer than two atoms, or a bad
             option (the message names it).
     """
+    from polydiff.core.validate import check_int
+
     from .featurize import parse_molecule
 
     single = isinstance(mol_or_smiles, str) or not isinstance(mol_or_smiles, (list, tuple))
@@ -124,6 +131,7 @@ def generate_conformers(
     n = int(n)
     _check_options(solver, seed, steps)
     _check_run(net, process, max_batch_atoms, stats)
+    first_index = check_int(first_index, "first_index", low=0)
     if not isinstance(match_stereo, bool):
         raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
     if relax not in (None, "mmff"):
@@ -145,7 +153,8 @@ def generate_conformers(
         return process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=mask.device), -1)
 
     common = {"net": net, "process": process, "solver": solver, "seed": seed, "clip": clip,
-              "max_batch_atoms": max_batch_atoms, "stats": stats, **solver_options}
+              "max_batch_atoms": max_batch_atoms, "stats": stats, "first_index": first_index,
+              **solver_options}
     restart = (t_restart, restarts, restart_steps) if restarts else None
     coords = _solve(mols, [n] * len(mols), prior, steps=steps, restart=restart, **common)
     out = [with_conformers(m, c) for m, c in zip(mols, coords)]
@@ -305,10 +314,11 @@ def _noise_time(process, noise_level: float, steps: int, solver: str, name: str 
 def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, solver: str, seed: int,
            clip: float | None, max_batch_atoms: int, stats: GenerationStats,
            restart: tuple[float, int, int] | None = None, offsets: list[int] | None = None,
-           **solver_options) -> list[list[torch.Tensor]]:
+           first_index: int = 0, **solver_options) -> list[list[torch.Tensor]]:
     """Solve ``counts[m]`` conformers of every molecule ``m``, chunked to ``max_batch_atoms``.
 
-    Conformer ``k`` of molecule ``m`` is seeded as conformer index ``offsets[m] + k`` (default 0).
+    Conformer ``k`` of molecule ``m`` is seeded as conformer index ``offsets[m] + k`` (default 0)
+    of molecule index ``first_index + m``.
 
     ``start(rows, mask, noise) -> x [B, A, 3]`` builds each chunk's initial state (``rows``:
     its ``(molecule, conformer)`` pairs) at ``t_max``, solved in ``steps`` steps (``None``: no
@@ -340,8 +350,8 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, s
             sizes = torch.tensor([datas[mi].num_nodes for mi, _ in chunk], device=device)
             mask = torch.arange(int(sizes.max()), device=device)[None] < sizes[:, None]
             off = offsets or [0] * len(mols)
-            gens = [torch.Generator(device=device).manual_seed(int(conformer_seed(seed, mi, off[mi] + k)))
-                    for mi, k in chunk]
+            gens = [torch.Generator(device=device).manual_seed(
+                    int(conformer_seed(seed, first_index + mi, off[mi] + k))) for mi, k in chunk]
             noise = ComFreeNoise(mask, gens)
             model = PaddedDenoiser(true_scale_input(net, process), graph, mask, clip=clip)
             proj = lambda x, t, m=mask: masked_zero_center(x, m)

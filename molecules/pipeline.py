@@ -70,8 +70,13 @@ class ConformerGenerator:
                           "are accepted without a check", UserWarning, stacklevel=2)
         return cls(net, process, tuple(sizes) if sizes else None, **settings)
 
-    def __call__(self, molecules, n: int, *, seed: int = 0, stats: GenerationStats | None = None):
+    def __call__(self, molecules, n: int, *, seed: int = 0, stats: GenerationStats | None = None,
+                 first_index: int = 0):
         """``n`` conformers of each molecule (SMILES or ``Mol``, or a list of them).
+
+        ``first_index`` offsets the molecules' indices in the seeding and the warnings
+        (:func:`~polydiff.molecules.generate.generate_conformers`): a list generated in chunks
+        equals the list generated at once (up to float rounding).
 
         Returns:
             One ``Mol`` with ``n`` conformers, or a list of them for a list input.
@@ -80,19 +85,23 @@ class ConformerGenerator:
             ValueError: for an unparsable SMILES or a molecule with fewer than two atoms.
             TypeError: for anything that is neither a SMILES nor a ``Mol``.
         """
+        from polydiff.core.validate import check_int
+
         from .featurize import parse_molecule
 
         single = not isinstance(molecules, (list, tuple))
         items = [molecules] if single else list(molecules)
         if not items:
             raise ValueError("ConformerGenerator needs at least one molecule")
+        first_index = check_int(first_index, "first_index", low=0)
         mols = [parse_molecule(m) for m in items]
-        for i, m in enumerate(mols):
+        for i, m in enumerate(mols, start=first_index):
             self._check(i, m)
         out = generate_conformers(mols, n, net=self.net, process=self.process, steps=self.steps,
                                   solver=self.solver, seed=seed, stats=stats, relax=self.relax,
                                   stereo_rounds=self.stereo_rounds, restarts=self.restarts,
-                                  restart_noise=self.restart_noise, restart_steps=self.restart_steps)
+                                  restart_noise=self.restart_noise, restart_steps=self.restart_steps,
+                                  first_index=first_index)
         return out[0] if single else out
 
     def write_sdf(self, molecules, path: str | pathlib.Path, n: int, *, seed: int = 0) -> int:
@@ -127,10 +136,12 @@ class ConformerGenerator:
 
 def write_sdf(mols, path: str | pathlib.Path) -> int:
     """Write every conformer of every ``Mol`` to one SDF file (``_Name`` and ``conformer`` set per
-    record); returns the number of records."""
+    record; :func:`~polydiff.molecules.files.write_records`); returns the number of records.
+    The file appears complete or not at all (:func:`~polydiff.molecules.files.atomic_output`)."""
     from polydiff.core.validate import describe
     from rdkit import Chem
 
+    from .files import atomic_output, write_records
     from .positions import check_conformers
 
     if not isinstance(mols, (list, tuple)) or not all(isinstance(m, Chem.Mol) for m in mols):
@@ -139,16 +150,6 @@ def write_sdf(mols, path: str | pathlib.Path) -> int:
         raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
     for i, m in enumerate(mols):
         check_conformers(m, f"mols[{i}]")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with Chem.SDWriter(str(path)) as w:
-        for i, m in enumerate(mols):
-            m = Chem.Mol(m)
-            if not m.HasProp("_Name"):
-                m.SetProp("_Name", f"mol{i}")
-            for k, conf in enumerate(m.GetConformers()):
-                m.SetIntProp("conformer", k)
-                w.write(m, confId=conf.GetId())
-                count += 1
+    with atomic_output(path) as tmp, Chem.SDWriter(str(tmp)) as w:
+        count = write_records(w, mols)
     return count
