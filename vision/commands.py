@@ -193,10 +193,10 @@ def _run_superres(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repaint_calls(steps: int, jump: int, resample: int) -> int:
+def _repaint_calls(steps: int, jump_length: int, resample: int) -> int:
     """Solver steps (callbacks) of RePaint's schedule: every chunk of ``jump`` steps solved
-    ``resample`` times but the last, once; plus the imposed start."""
-    last = steps - jump * (math.ceil(steps / jump) - 1)
+    ``resample`` times but the last, once; plus the imposed start (core's ``_repaint``)."""
+    last = steps - jump_length * (math.ceil(steps / jump_length) - 1)
     return (steps - last) * resample + last + 1
 
 
@@ -237,15 +237,12 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         check_image_shape(pipe.unet, tuple(x.shape), "the image")
     except ValueError as err:
         _fail("--input", src, f"{x.shape[2]}x{x.shape[1]} pixels: {err}")
-    steps = args.steps or pipe.steps
-    jump = args.jump_length or (pipe.jump_length if args.steps is None
-                                else max(1, round(pipe.jump_length * steps / pipe.steps)))
-    resample = args.resample or pipe.resample
+    schedule = pipe.schedule(args.steps, args.jump_length, args.resample)
     device = next(pipe.unet.parameters()).device
-    bar, callback = _step_bar(_repaint_calls(steps, jump, resample), "inpaint", args)
+    bar, callback = _step_bar(_repaint_calls(**schedule), "inpaint", args)
     with bar:
-        out = pipe(x[None], mask[None], steps=args.steps, solver=args.solver, jump_length=jump,
-                   resample=resample, generator=task_generator(args, device), callback=callback)
+        out = pipe(x[None], mask[None], **schedule, solver=args.solver,
+                   generator=task_generator(args, device), callback=callback)
     save_png(out[0], dst)
     print(f"wrote {dst} ({int((mask == 0).sum())} pixels filled)")
     return 0

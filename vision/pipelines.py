@@ -292,14 +292,18 @@ class InpaintingPipeline(Pipeline):
         """
         from .inpaint import inpaint
 
+        return inpaint(self.unet, self.process, images, mask, **self.schedule(steps, jump_length, resample),
+                       solver=self.solver if solver is None else solver, clip=self.clip,
+                       generator=generator, **solver_options)
+
+    def schedule(self, steps: int | None = None, jump_length: int | None = None,
+                 resample: int | None = None) -> dict[str, int]:
+        """``{"steps", "jump_length", "resample"}`` a call with these arguments samples with."""
         if jump_length is None:
             jump_length = (self.jump_length if steps is None
                            else max(1, round(self.jump_length * steps / self.steps)))
-        return inpaint(self.unet, self.process, images, mask,
-                       steps=self.steps if steps is None else steps,
-                       solver=self.solver if solver is None else solver, jump_length=jump_length,
-                       resample=self.resample if resample is None else resample, clip=self.clip,
-                       generator=generator, **solver_options)
+        return {"steps": self.steps if steps is None else steps, "jump_length": jump_length,
+                "resample": self.resample if resample is None else resample}
 
     # --- the pipeline format ----------------------------------------------------------------
     def components(self) -> dict[str, Component]:
