@@ -1,14 +1,31 @@
-"""Task commands of the vision domain.
+"""Task commands of the vision domain: a saved pipeline applied to the user's PNG files.
 
 ``polydiff generate``: class-conditional images from a :class:`VisionGenerationPipeline`, one
 PNG per image::
 
     polydiff generate --model runs/mnist-pipe --labels 0,1,2,3 --per-label 4 --out samples/
+
+``polydiff superres``: SR3 super-resolution with a :class:`SuperResolutionPipeline`, one PNG
+or a folder of PNGs (each output has the input's name)::
+
+    polydiff superres --model pipes/sr-x4 --input low.png --output high.png --steps 50 --seed 1
+    polydiff superres --model pipes/sr-x4 --input lowres/ --output highres/
+
+``polydiff inpaint``: RePaint inpainting with an :class:`InpaintingPipeline`; in the mask PNG
+(same size as the image) **white marks the missing pixels to fill, black the known ones**::
+
+    polydiff inpaint --model pipes/inpaint --input photo.png --mask hole.png --output filled.png
+
+Images are read in [0, 1] (8- or 16-bit); grayscale or RGB as the model's channels demand.
+Every image is sampled with noise from ``--seed`` (a fresh generator per image), so an
+output does not depend on the other files of a folder. Outputs are 8-bit PNGs written
+under a temporary name and renamed, so a crash leaves no half file.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +33,18 @@ import torch
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_generator
 from tqdm.auto import tqdm
 
-from .pipelines import VisionGenerationPipeline
+from ._common import check_image_shape
+from .image_files import png_files, read_image, read_mask, save_png
+from .pipelines import InpaintingPipeline, SuperResolutionPipeline, VisionGenerationPipeline
 
 __all__ = ["COMMANDS", "save_png"]
 
 #: The shipped pipeline ``polydiff generate`` applies by default (None until one ships).
 DEFAULT_GENERATION_MODEL: str | None = None
+#: The shipped pipeline ``polydiff superres`` applies by default (None until one ships).
+DEFAULT_SUPERRES_MODEL: str | None = None
+#: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
+DEFAULT_INPAINT_MODEL: str | None = None
 
 
 def _labels(text: str) -> list[int]:
@@ -42,17 +65,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
-
-
-def save_png(image: torch.Tensor, path: Path) -> None:
-    """Write one ``[C, H, W]`` image in [0, 1] (C = 1 or 3) as an 8-bit PNG."""
-    from PIL import Image
-
-    if image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"image must be [C, H, W] with C in (1, 3), got shape {tuple(image.shape)}")
-    array = (image.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
-    Image.fromarray(array).save(path)
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -93,5 +105,149 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail(flag: str, value, message: str):
+    raise SystemExit(f"{flag} {value}: {message}")
+
+
+def _output_file(output: str, source: Path, sources: list[Path]) -> Path:
+    """Where the output of ``source`` goes: ``output`` (a .png path) or ``output/<name>``."""
+    out = Path(output)
+    if out.is_dir():
+        out = out / source.with_suffix(".png").name
+    elif out.suffix.lower() != ".png":
+        _fail("--output", output, "must be a .png file or an existing folder")
+    if any(out.resolve() == s.resolve() for s in sources):
+        _fail("--output", output, "is an input file; refusing to overwrite the input")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """``(input, output)`` files of a command whose ``--input`` is a PNG or a folder of PNGs."""
+    src = Path(args.input)
+    if src.is_dir():
+        files = png_files(src)
+        if not files:
+            _fail("--input", args.input, "folder holds no .png file")
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            _fail("--output", args.output, "is a file; a folder --input needs a folder --output")
+        if out.resolve() == src.resolve():
+            _fail("--output", args.output, "is the --input folder; refusing to overwrite the inputs")
+        out.mkdir(parents=True, exist_ok=True)
+        return [(f, out / f.name) for f in files]
+    if not src.is_file():
+        _fail("--input", args.input, "no such file or folder")
+    return [(src, _output_file(args.output, src, [src]))]
+
+
+def _read(flag: str, path: Path, channels: int):
+    try:
+        return read_image(path, channels)
+    except ValueError as err:
+        raise SystemExit(f"{flag} {err}") from None
+
+
+def _step_bar(total: int, desc: str, args: argparse.Namespace):
+    """A tqdm bar over solver steps and the ``callback`` that advances it."""
+    bar = tqdm(total=total, desc=desc, unit="step", disable=args.no_progress)
+    return bar, lambda info: bar.update(1)
+
+
+def _add_superres(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("superres", help="super-resolve PNG images (vision, SR3)",
+                       description="Up-sample a low-resolution PNG (or every PNG of a folder) by the "
+                                   "factor of a super-resolution pipeline (SR3).")
+    p.add_argument("--input", required=True, help="low-resolution PNG, or a folder of PNGs")
+    p.add_argument("--output", required=True,
+                   help="output PNG (or an existing folder) for a file --input; a folder for a folder")
+    p.add_argument("--consistent", choices=("on", "off"), default=None,
+                   help="project onto images whose down-sampling equals the input "
+                        "(default: the pipeline's)")
+    add_task_flags(p, DEFAULT_SUPERRES_MODEL)
+    return p
+
+
+def _run_superres(args: argparse.Namespace) -> int:
+    pairs = _pairs(args)
+    pipe = load_task_pipeline(SuperResolutionPipeline, args)
+    device = next(pipe.unet.parameters()).device
+    images = []
+    for src, _ in pairs:  # every input checked before the first (slow) sample
+        x = _read("--input", src, pipe.channels)
+        try:
+            check_image_shape(pipe.unet, (x.shape[0], x.shape[1] * pipe.factor, x.shape[2] * pipe.factor),
+                              f"the x{pipe.factor} output")
+        except ValueError as err:
+            _fail("--input", src, f"{x.shape[2]}x{x.shape[1]} pixels: {err}")
+        images.append(x)
+    consistent = None if args.consistent is None else args.consistent == "on"
+    bar, callback = _step_bar(len(pairs) * (args.steps or pipe.steps), "superres", args)
+    with bar:
+        for (_, dst), x in zip(pairs, images):
+            out = pipe(x[None], steps=args.steps, solver=args.solver, consistent=consistent,
+                       generator=task_generator(args, device), callback=callback)
+            save_png(out[0], dst)
+    where = pairs[0][1] if len(pairs) == 1 else pairs[0][1].parent
+    print(f"wrote {len(pairs)} image(s) up-sampled x{pipe.factor} to {where}")
+    return 0
+
+
+def _repaint_calls(steps: int, jump_length: int, resample: int) -> int:
+    """Solver steps (callbacks) of RePaint's schedule: every chunk of ``jump`` steps solved
+    ``resample`` times but the last, once; plus the imposed start (core's ``_repaint``)."""
+    last = steps - jump_length * (math.ceil(steps / jump_length) - 1)
+    return (steps - last) * resample + last + 1
+
+
+def _add_inpaint(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("inpaint", help="fill the masked pixels of a PNG image (vision, RePaint)",
+                       description="Fill the pixels a mask marks as missing with an inpainting "
+                                   "pipeline (RePaint). Mask PNG: white = missing (to fill), black = "
+                                   "known; the same size as the image.")
+    p.add_argument("--input", required=True, help="the image (PNG)")
+    p.add_argument("--mask", required=True, help="mask PNG: white = missing (to fill), black = known")
+    p.add_argument("--output", required=True, help="output PNG (or an existing folder)")
+    p.add_argument("--resample", type=_positive, default=None,
+                   help="RePaint resamplings per jump (default: the pipeline's; 1 = replacement only)")
+    p.add_argument("--jump-length", type=_positive, default=None,
+                   help="RePaint jump length in steps (default: the pipeline's, scaled to --steps)")
+    add_task_flags(p, DEFAULT_INPAINT_MODEL)
+    return p
+
+
+def _run_inpaint(args: argparse.Namespace) -> int:
+    src, mask_path = Path(args.input), Path(args.mask)
+    for flag, path in (("--input", src), ("--mask", mask_path)):
+        if not path.is_file():
+            _fail(flag, path, "no such file")
+    dst = _output_file(args.output, src, [src, mask_path])
+    pipe = load_task_pipeline(InpaintingPipeline, args)
+    x = _read("--input", src, pipe.channels)
+    try:
+        mask = read_mask(mask_path)
+    except ValueError as err:
+        raise SystemExit(f"--mask {err}") from None
+    if mask.shape[1:] != x.shape[1:]:
+        _fail("--mask", mask_path, f"is {mask.shape[2]}x{mask.shape[1]} pixels, --input {src} is "
+                                   f"{x.shape[2]}x{x.shape[1]}; they must be the same size")
+    if bool((mask == 1).all()):
+        _fail("--mask", mask_path, "has no white (missing) pixel: nothing to inpaint")
+    try:
+        check_image_shape(pipe.unet, tuple(x.shape), "the image")
+    except ValueError as err:
+        _fail("--input", src, f"{x.shape[2]}x{x.shape[1]} pixels: {err}")
+    schedule = pipe.schedule(args.steps, args.jump_length, args.resample)
+    device = next(pipe.unet.parameters()).device
+    bar, callback = _step_bar(_repaint_calls(**schedule), "inpaint", args)
+    with bar:
+        out = pipe(x[None], mask[None], **schedule, solver=args.solver,
+                   generator=task_generator(args, device), callback=callback)
+    save_png(out[0], dst)
+    print(f"wrote {dst} ({int((mask == 0).sum())} pixels filled)")
+    return 0
+
+
 #: ``name -> (add the parser, run the parsed arguments)``; registered by ``polydiff``'s CLI.
-COMMANDS = {"generate": (_add_generate, _run_generate)}
+COMMANDS = {"generate": (_add_generate, _run_generate), "superres": (_add_superres, _run_superres),
+            "inpaint": (_add_inpaint, _run_inpaint)}

@@ -1,53 +1,49 @@
 """Trained vision models as pipelines (:mod:`polydiff.core.pipeline`).
 
-:class:`VisionGenerationPipeline` is class-conditional generation with classifier-free
-guidance (Ho & Salimans 2022): the U-Net, DDPM's process, eps-prediction and a default
-solver, steps and guidance scale, saved and loaded without pickle::
+Each pipeline holds the U-Net (config + safetensors weights), DDPM's process and a
+``sampler`` component with the task's defaults, saved and loaded without pickle:
+
+* :class:`VisionGenerationPipeline`: class-conditional generation with classifier-free
+  guidance (Ho & Salimans 2022);
+* :class:`SuperResolutionPipeline`: SR3 super-resolution (Saharia et al. 2022,
+  :mod:`polydiff.vision.superres`), residual or not, x2/x4/...;
+* :class:`InpaintingPipeline`: RePaint inpainting with an unconditional U-Net (Lugmayr et
+  al. 2022, :mod:`polydiff.vision.inpaint`).
+
+::
 
     pipe = VisionGenerationPipeline.from_run("runs/gen")        # a `polydiff train vision` run
     pipe.save_pretrained("pretrained/mnist-cfg", dtype=torch.float16)
     pipe = VisionGenerationPipeline.from_pretrained("mnist-cfg")
     images = pipe(torch.arange(10), generator=torch.Generator().manual_seed(0))  # [10, 1, 28, 28]
+
+    sr = SuperResolutionPipeline.from_run("runs/sr")             # --task superres
+    highres = sr(lowres)                                         # [N, C, 4h, 4w] in [0, 1]
+    inp = InpaintingPipeline.from_run("runs/inp")                # --task inpaint
+    filled = inp(images, known_mask)                             # mask: 1 = known, 0 = fill
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, ClassVar
 
 import torch
-from polydiff.core import SOLVERS
 from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
 from torch import Tensor
 
 from ._common import check_image_shape
-from .nets import UNet, UNetConfig
+from ._pipeline_parts import (
+    check_defaults,
+    check_process,
+    check_recorded,
+    process_from,
+    sampler_config,
+    unet_component,
+    unet_from,
+)
+from .nets import UNet
 
-__all__ = ["VisionGenerationPipeline"]
-
-
-def _unet_component(net: UNet) -> Component:
-    config = {"class": "UNet", **dataclasses.asdict(net.config)}
-    config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
-    return Component(config, {k: v.detach() for k, v in net.state_dict().items()})
-
-
-def _unet_from(component: Component, where: str, device: str | torch.device) -> UNet:
-    from polydiff.core.training.checkpoint import load_weights
-
-    cfg = dict(component.config)
-    if cfg.pop("class", None) != "UNet":
-        raise PipelineError(f"{where}/config.json: expected class 'UNet', got {component.config.get('class')!r}")
-    fields = {f.name for f in dataclasses.fields(UNetConfig)}
-    unknown = sorted(set(cfg) - fields)
-    if unknown:
-        raise PipelineError(f"{where}/config.json: unknown UNetConfig keys {unknown}")
-    try:
-        net = UNet(UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}))
-    except (TypeError, ValueError) as err:
-        raise PipelineError(f"{where}/config.json: invalid UNetConfig ({err})") from None
-    load_weights(net, component.tensors, f"{where}/weights.safetensors")  # keys and shapes checked
-    return net.to(device).eval()
+__all__ = ["InpaintingPipeline", "SuperResolutionPipeline", "VisionGenerationPipeline"]
 
 
 class VisionGenerationPipeline(Pipeline):
@@ -70,20 +66,14 @@ class VisionGenerationPipeline(Pipeline):
             raise TypeError(f"unet must be a polydiff.vision.nets.UNet, got {type(unet).__name__}")
         if unet.config.num_classes < 1:
             raise ValueError(f"unet must be class-conditional (num_classes >= 1), got {unet.config.num_classes}")
-        if not hasattr(process, "config"):
-            raise TypeError(f"process must be a polydiff.core process, got {type(process).__name__}")
+        check_process(process)
         shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
         if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
             raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
         if shape[0] != unet.config.in_channels:
             raise ValueError(f"image_shape has {shape[0]} channels, the unet {unet.config.in_channels}")
         check_image_shape(unet, shape, "image_shape")
-        if not isinstance(solver, str):
-            raise TypeError(f"solver must be a str, got {type(solver).__name__}")
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        check_defaults(solver, steps)
         if (isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float))
                 or not 0 <= guidance_scale < float("inf")):
             raise ValueError(f"guidance_scale must be a number >= 0 (and finite), got {guidance_scale!r}")
@@ -109,28 +99,20 @@ class VisionGenerationPipeline(Pipeline):
 
     # --- the pipeline format ----------------------------------------------------------------
     def components(self) -> dict[str, Component]:
-        sampler = {"prediction": "eps", "solver": self.solver, "steps": self.steps,
+        sampler = {"task": "generate", "prediction": "eps", "solver": self.solver, "steps": self.steps,
                    "guidance_scale": self.guidance_scale, "image_shape": list(self.image_shape),
                    "clip_x0": True}
-        return {"unet": _unet_component(self.unet), "process": Component(self.process.config()),
+        return {"unet": unet_component(self.unet), "process": Component(self.process.config()),
                 "sampler": Component(sampler)}
 
     @classmethod
     def from_components(cls, components: dict[str, Component], device: str | torch.device
                         ) -> VisionGenerationPipeline:
-        from polydiff.core import process_from_config
-
         s = components["sampler"].config
         if s.get("prediction") != "eps":
             raise PipelineError(f"sampler/config.json: prediction {s.get('prediction')!r} is not 'eps'")
-        missing = sorted({"image_shape", "solver", "steps", "guidance_scale"} - set(s))
-        if missing:
-            raise PipelineError(f"sampler/config.json: missing keys {missing}")
-        unet = _unet_from(components["unet"], "unet", device)
-        try:
-            process = process_from_config(components["process"].config)
-        except (TypeError, ValueError, KeyError) as err:
-            raise PipelineError(f"process/config.json: {err}") from None
+        s = sampler_config(components, "generate", {"image_shape", "solver", "steps", "guidance_scale"})
+        unet, process = unet_from(components["unet"], "unet", device), process_from(components)
         try:
             return cls(unet, process, s["image_shape"], solver=s["solver"], steps=s["steps"],
                        guidance_scale=s["guidance_scale"])
@@ -146,4 +128,213 @@ class VisionGenerationPipeline(Pipeline):
         net, process, extra = load_trained(run_dir, device=str(device))
         if extra.get("task") != "generate":
             raise ValueError(f"{run_dir}: is a {extra.get('task')!r} run, not a 'generate' run")
+        return cls(net, process, tuple(extra["image_shape"]), **defaults)
+
+
+class SuperResolutionPipeline(Pipeline):
+    """SR3 super-resolution (Saharia et al. 2022): ``pipe(lowres) -> highres in [0, 1]``.
+
+    What the U-Net outputs (``prediction``: ``v`` or ``x0``) and whether it models the
+    residual over bicubic (``residual``, SRDiff/ResShift; with its ``residual_scale``) are
+    read from its config, so the pipeline samples as the network was trained; the ``sampler``
+    component records them too, beside the factor and the sampling defaults.
+
+    Args:
+        unet: an SR3 :class:`UNet` (``cond_channels == in_channels``: the bicubic image is its
+            condition).
+        process: the forward process it was trained with.
+        factor: the up-sampling factor it was trained for (``--factor`` of the run).
+        solver, steps: sampling defaults.
+        consistent: project every ``x0_hat`` onto the images whose ``factor``-fold area
+            down-sampling equals the input (:func:`~polydiff.vision.superres.consistency_projection`).
+        clip: clamp ``x0_hat`` to the data range (DDPM's ``clip_denoised``).
+    """
+
+    component_names: ClassVar[tuple[str, ...]] = ("unet", "process", "sampler")
+
+    def __init__(self, unet: UNet, process, factor: int, *, solver: str = "ddim", steps: int = 50,
+                 consistent: bool = False, clip: bool = True, card: ModelCard | None = None):
+        if not isinstance(unet, UNet):
+            raise TypeError(f"unet must be a polydiff.vision.nets.UNet, got {type(unet).__name__}")
+        if unet.config.cond_channels != unet.config.in_channels or unet.config.num_classes:
+            c = unet.config
+            raise ValueError(f"unet must be an SR3 U-Net (cond_channels == in_channels, no classes), "
+                             f"got cond_channels={c.cond_channels}, in_channels={c.in_channels}, "
+                             f"num_classes={c.num_classes}")
+        check_process(process)
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+            raise ValueError(f"factor must be an int >= 2, got {factor!r}")
+        check_defaults(solver, steps)
+        for name, flag in (("consistent", consistent), ("clip", clip)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+        self.unet, self.process, self.factor = unet.eval(), process, factor
+        self.solver, self.steps, self.consistent, self.clip = solver, steps, consistent, clip
+        self.card = card if card is not None else ModelCard()
+
+    @property
+    def channels(self) -> int:
+        """Channels of the images it takes and returns (1 grayscale, 3 RGB)."""
+        return self.unet.config.in_channels
+
+    @torch.no_grad()
+    def __call__(self, lowres: Tensor, *, steps: int | None = None, solver: str | None = None,
+                 consistent: bool | None = None, generator: torch.Generator | list | None = None,
+                 **solver_options: Any) -> Tensor:
+        """``[N, C, h, w]`` images in [0, 1] up-sampled to ``[N, C, h * factor, w * factor]``;
+        unset arguments use the defaults; ``solver_options`` (e.g. ``callback``) go to the solver."""
+        from .superres import super_resolve
+
+        return super_resolve(self.unet, self.process, lowres, self.factor,
+                             steps=self.steps if steps is None else steps,
+                             solver=self.solver if solver is None else solver,
+                             consistent=self.consistent if consistent is None else consistent,
+                             clip=self.clip, generator=generator, **solver_options)
+
+    # --- the pipeline format ----------------------------------------------------------------
+    def components(self) -> dict[str, Component]:
+        c = self.unet.config
+        sampler = {"task": "superres", "factor": self.factor, "prediction": c.prediction,
+                   "residual": c.residual, "residual_scale": c.residual_scale, "solver": self.solver,
+                   "steps": self.steps, "consistent": self.consistent, "clip": self.clip}
+        return {"unet": unet_component(self.unet), "process": Component(self.process.config()),
+                "sampler": Component(sampler)}
+
+    @classmethod
+    def from_components(cls, components: dict[str, Component], device: str | torch.device
+                        ) -> SuperResolutionPipeline:
+        s = sampler_config(components, "superres", {"factor", "prediction", "residual", "residual_scale",
+                                                    "solver", "steps", "consistent", "clip"})
+        unet, process = unet_from(components["unet"], "unet", device), process_from(components)
+        check_recorded(s, unet, ("prediction", "residual", "residual_scale"))
+        try:
+            return cls(unet, process, s["factor"], solver=s["solver"], steps=s["steps"],
+                       consistent=s["consistent"], clip=s["clip"])
+        except (TypeError, ValueError) as err:
+            raise PipelineError(f"sampler/config.json: {err}") from None
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                 **defaults: Any) -> SuperResolutionPipeline:
+        """The pipeline of a ``polydiff train vision --task superres`` run (its EMA weights and
+        ``--factor``); ``defaults`` are the constructor's keyword arguments."""
+        from .train import load_trained
+
+        net, process, extra = load_trained(run_dir, device=str(device))
+        if extra.get("task") != "superres":
+            raise ValueError(f"{run_dir}: is a {extra.get('task')!r} run, not a 'superres' run")
+        return cls(net, process, int(extra["factor"]), **defaults)
+
+
+class InpaintingPipeline(Pipeline):
+    """RePaint inpainting (Lugmayr et al. 2022): ``pipe(images, mask) -> filled images in [0, 1]``.
+
+    The mask is ``[N or 1, 1, H, W]`` with **1 = known pixel, 0 = pixel to fill** (as
+    :func:`~polydiff.vision.inpaint.inpaint`); the known pixels come back unchanged. The U-Net
+    is convolutional: images of other sizes than ``image_shape`` (the training size) work
+    when their sides are divisible by its down-sampling, but it fills best at its own size.
+
+    Args:
+        unet: an unconditional :class:`UNet` (no classes, no conditioning image).
+        process: the forward process it was trained with.
+        image_shape: ``(C, H, W)`` of its training images.
+        solver, steps: sampling defaults.
+        jump_length, resample: RePaint's schedule (sec. 4.2): re-noise by ``jump_length`` steps,
+            ``resample`` times; ``jump_length=None`` keeps the paper's jump length in time
+            (:func:`~polydiff.vision.inpaint.repaint_settings`). ``resample=1``: replacement only.
+        clip: clamp ``x0_hat`` to the data range.
+    """
+
+    component_names: ClassVar[tuple[str, ...]] = ("unet", "process", "sampler")
+
+    def __init__(self, unet: UNet, process, image_shape: tuple[int, int, int], *, solver: str = "ddim",
+                 steps: int = 25, jump_length: int | None = None, resample: int = 10, clip: bool = True,
+                 card: ModelCard | None = None):
+        from .inpaint import repaint_settings
+
+        if not isinstance(unet, UNet):
+            raise TypeError(f"unet must be a polydiff.vision.nets.UNet, got {type(unet).__name__}")
+        if unet.config.num_classes or unet.config.cond_channels:
+            c = unet.config
+            raise ValueError(f"unet must be unconditional (num_classes=0, cond_channels=0), got "
+                             f"num_classes={c.num_classes}, cond_channels={c.cond_channels}")
+        check_process(process)
+        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
+        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+            raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
+        check_image_shape(unet, shape, "image_shape")
+        check_defaults(solver, steps)
+        if jump_length is None:
+            jump_length = repaint_settings(steps)["jump_length"]
+        for name, v in (("jump_length", jump_length), ("resample", resample)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not isinstance(clip, bool):
+            raise TypeError(f"clip must be a bool, got {type(clip).__name__}")
+        self.unet, self.process, self.image_shape = unet.eval(), process, shape
+        self.solver, self.steps, self.clip = solver, steps, clip
+        self.jump_length, self.resample = jump_length, resample
+        self.card = card if card is not None else ModelCard()
+
+    @property
+    def channels(self) -> int:
+        """Channels of the images it fills (1 grayscale, 3 RGB)."""
+        return self.unet.config.in_channels
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, mask: Tensor, *, steps: int | None = None, solver: str | None = None,
+                 jump_length: int | None = None, resample: int | None = None,
+                 generator: torch.Generator | list | None = None, **solver_options: Any) -> Tensor:
+        """Fill the ``mask == 0`` pixels of ``[N, C, H, W]`` images in [0, 1].
+
+        Unset arguments use the defaults; with ``steps`` given and ``jump_length`` not, the jump
+        keeps its fraction of the trajectory (``jump_length * steps / self.steps``, at least 1).
+        """
+        from .inpaint import inpaint
+
+        return inpaint(self.unet, self.process, images, mask, **self.schedule(steps, jump_length, resample),
+                       solver=self.solver if solver is None else solver, clip=self.clip,
+                       generator=generator, **solver_options)
+
+    def schedule(self, steps: int | None = None, jump_length: int | None = None,
+                 resample: int | None = None) -> dict[str, int]:
+        """``{"steps", "jump_length", "resample"}`` a call with these arguments samples with."""
+        if jump_length is None:
+            jump_length = (self.jump_length if steps is None
+                           else max(1, round(self.jump_length * steps / self.steps)))
+        return {"steps": self.steps if steps is None else steps, "jump_length": jump_length,
+                "resample": self.resample if resample is None else resample}
+
+    # --- the pipeline format ----------------------------------------------------------------
+    def components(self) -> dict[str, Component]:
+        sampler = {"task": "inpaint", "prediction": self.unet.config.prediction,
+                   "image_shape": list(self.image_shape), "solver": self.solver, "steps": self.steps,
+                   "jump_length": self.jump_length, "resample": self.resample, "clip": self.clip,
+                   "mask": "1 = known, 0 = fill"}
+        return {"unet": unet_component(self.unet), "process": Component(self.process.config()),
+                "sampler": Component(sampler)}
+
+    @classmethod
+    def from_components(cls, components: dict[str, Component], device: str | torch.device
+                        ) -> InpaintingPipeline:
+        s = sampler_config(components, "inpaint", {"prediction", "image_shape", "solver", "steps",
+                                                   "jump_length", "resample", "clip"})
+        unet, process = unet_from(components["unet"], "unet", device), process_from(components)
+        check_recorded(s, unet, ("prediction",))
+        try:
+            return cls(unet, process, s["image_shape"], solver=s["solver"], steps=s["steps"],
+                       jump_length=s["jump_length"], resample=s["resample"], clip=s["clip"])
+        except (TypeError, ValueError) as err:
+            raise PipelineError(f"sampler/config.json: {err}") from None
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                 **defaults: Any) -> InpaintingPipeline:
+        """The pipeline of a ``polydiff train vision --task inpaint`` run (its EMA weights and
+        image size); ``defaults`` are the constructor's keyword arguments."""
+        from .train import load_trained
+
+        net, process, extra = load_trained(run_dir, device=str(device))
+        if extra.get("task") != "inpaint":
+            raise ValueError(f"{run_dir}: is a {extra.get('task')!r} run, not an 'inpaint' run")
         return cls(net, process, tuple(extra["image_shape"]), **defaults)
