@@ -30,11 +30,14 @@ _OPTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     # DDIM eq. 16: eta in [0, 1] interpolates deterministic DDIM (0) and DDPM (1); above 1 the
     # direction term sqrt(sigma_t^2 - s^2) would be imaginary.
     "eta": lambda v, n: check_number(v, n, low=0.0, high=1.0),
-    "snr": lambda v, n: check_number(v, n, low=0.0, low_open=True),
+    # Song et al. 2021, Alg. 4: Langevin step 2 (snr |z| / |grad|)^2; their snr is 0.01-0.17,
+    # and beyond 1 the corrector step outgrows the score it follows
+    "snr": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True),
     "n_corrector": lambda v, n: check_int(v, n, low=0),
     "order": lambda v, n: check_int(v, n, low=1, high=3),
-    "rtol": lambda v, n: check_number(v, n, low=0.0, low_open=True),
-    "atol": lambda v, n: check_number(v, n, low=0.0, low_open=True),
+    # tolerances of an adaptive solver: relative/absolute errors, meaningless at 1 or above
+    "rtol": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True, high_open=True),
+    "atol": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True, high_open=True),
     "max_evals": lambda v, n: check_int(v, n, low=1),
     "lower_order_final": _flag,
     "corrector": _flag,
