@@ -165,8 +165,8 @@ def randn(shape: Sequence[int], generator=None, *, device=None, dtype=torch.floa
 
 def clip(lo: float = -1.0, hi: float = 1.0) -> Projection:
     """Value clipping of ``x0_hat`` to ``[lo, hi]`` (DDPM's ``clip_denoised``)."""
-    lo = check_number(lo, "lo")
-    hi = check_number(hi, "hi")
+    lo = check_number(lo, "lo", allow_inf=True)
+    hi = check_number(hi, "hi", allow_inf=True)
     if not lo < hi:
         raise ValueError(f"clip needs lo < hi, got lo={lo:g}, hi={hi:g}")
     return lambda v, t: v.clamp(lo, hi)

@@ -38,6 +38,10 @@ def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", k
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if solver in DEPRECATED_NAMES:
+        solver = DEPRECATED_NAMES[solver]
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     if isinstance(process, DiscreteVP):
         return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final or "zero")
     if kind is None and t_end is None and final is None:
