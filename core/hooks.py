@@ -20,7 +20,15 @@ import torch
 from torch import Tensor
 
 from ._broadcast import append_dims
-from .validate import check_finite, check_generator, check_int, check_number, check_shape, check_tensor, describe
+from .validate import (
+    check_finite,
+    check_generator,
+    check_int,
+    check_number,
+    check_shape,
+    check_tensor,
+    describe,
+)
 
 #: Largest guidance scale accepted: beyond it ``scale * (out_c - out_u)`` (or the classifier
 #: gradient) overflows float32 within a few steps; published scales are below 100.
