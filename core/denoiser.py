@@ -59,6 +59,8 @@ class Denoiser:
         if prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {list(PREDICTIONS)}, got {prediction!r}")
         check_tensor(x, "x", min_ndim=1, floating=True, finite=False)
+        if model_dtype is not None and not (isinstance(model_dtype, torch.dtype) and model_dtype.is_floating_point):
+            raise TypeError(f"model_dtype must be a floating-point torch.dtype or None, got {model_dtype!r}")
         if check_grid:
             check_grid_for(grid, process)
         check_cond(cond)
