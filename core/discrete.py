@@ -366,7 +366,15 @@ def process_from_config(config: dict) -> GaussianProcess:
         make = lambda **kw: DiscreteVP(torch.tensor(betas, dtype=torch.float64), spacing=spacing, **kw)
     else:
         make = classes[name]
+    import inspect
+
+    target = DiscreteVP if name == "DiscreteVP" else classes[name]
+    accepted = set(inspect.signature(target.__init__).parameters) - {"self", "betas"}
+    unknown = sorted(set(cfg) - accepted)
+    if unknown:
+        raise ValueError(f"process config of class {name!r} has keys {name} does not take: {unknown} "
+                         f"(it takes {sorted(accepted)})")
     try:
         return make(**cfg)
-    except TypeError as e:  # an unknown key: name it and the class
-        raise ValueError(f"process config of class {name!r} has a key {name} does not take: {e}") from None
+    except (TypeError, ValueError) as e:  # a value out of range: name the config and the key
+        raise type(e)(f"process config of class {name!r}: {e}") from None

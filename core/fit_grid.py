@@ -178,6 +178,6 @@ def grid_from_json(path: str | pathlib.Path) -> Grid:
     if missing:
         raise ValueError(f"{path}: grid file lacks the lists {missing}")
     try:
-        return Grid(**{k: torch.tensor(doc[k], dtype=torch.float64) for k in ("t", "alpha", "sigma")})
+        return Grid(**{k: doc[k] for k in ("t", "alpha", "sigma")})  # lists checked and converted by Grid
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path}: not a valid grid ({e})") from None
