@@ -399,6 +399,9 @@ def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], file: Path) -
         raise TypeError(f"load_weights: net must be an nn.Module, got {type(net).__name__}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"{file}: weights must be a mapping {{name: tensor}}, got {type(tensors).__name__}")
+    not_str = [k for k in tensors if not isinstance(k, str)]
+    if not_str:
+        raise CheckpointError(f"{file}: weight names must be str, got {not_str[:5]!r}")
     not_tensors = sorted(str(k) for k, v in tensors.items() if not isinstance(v, torch.Tensor))
     if not_tensors:
         raise CheckpointError(f"{file}: values of {not_tensors[:10]} are not tensors")
