@@ -17,7 +17,8 @@ from torch import Tensor
 from ._broadcast import append_dims
 from .grids import Grid
 from .hooks import CFG, ClassifierGuidance, Projection
-from .prediction import prediction_coefficients
+from .prediction import PREDICTIONS, prediction_coefficients
+from .validate import check_tensor, describe
 
 __all__ = ["Coefs", "Denoiser"]
 
@@ -42,7 +43,33 @@ class Denoiser:
     def __init__(self, model: Callable, process, grid: Grid, prediction: str, x: Tensor, *,
                  cond: Mapping[str, Any] | None = None, guidance: CFG | ClassifierGuidance | None = None,
                  project_x0: Projection | None = None, model_dtype: torch.dtype | None = None,
-                 fused: bool = False):
+                 fused: bool = False, check_grid: bool = True):
+        """``check_grid``: refuse a grid built for another process (:func:`~polydiff.core.
+        sample_checks.check_grid_for`); :func:`~polydiff.core.sample` turns it off for the grids
+        it builds itself (a diffusers Karras grid interpolates its times)."""
+        from .process import GaussianProcess
+        from .sample_checks import check_cond, check_grid_for
+
+        if not callable(model):
+            raise TypeError(f"model must be callable as model(x, t, **cond), got {describe(model)}")
+        if not isinstance(process, GaussianProcess):
+            raise TypeError(f"process must be a GaussianProcess, got {describe(process)}")
+        if not isinstance(grid, Grid):
+            raise TypeError(f"grid must be a polydiff.core.Grid, got {describe(grid)}")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {list(PREDICTIONS)}, got {prediction!r}")
+        check_tensor(x, "x", min_ndim=1, floating=True, finite=False)
+        if model_dtype is not None and not (isinstance(model_dtype, torch.dtype) and model_dtype.is_floating_point):
+            raise TypeError(f"model_dtype must be a floating-point torch.dtype or None, got {model_dtype!r}")
+        if check_grid:
+            check_grid_for(grid, process)
+        check_cond(cond)
+        if isinstance(guidance, CFG):
+            check_cond(guidance.uncond, "guidance.uncond")
+        elif guidance is not None and not isinstance(guidance, ClassifierGuidance):
+            raise TypeError(f"guidance must be a CFG or ClassifierGuidance, got {describe(guidance)}")
+        if project_x0 is not None and not callable(project_x0):
+            raise TypeError(f"project_x0 must be callable as project_x0(x0, t), got {describe(project_x0)}")
         self.model, self.process, self.grid, self.prediction = model, process, grid, prediction
         self.cond = dict(cond or {})
         self.guidance, self.project_x0, self.model_dtype = guidance, project_x0, model_dtype
@@ -51,6 +78,8 @@ class Denoiser:
         self.nfe = 0
         self.fused = fused
         self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
+        self._in_sums: list[tuple[int, Tensor]] = []  # ... and the state x that went in
+        self._guide_sums: list[tuple[int, Tensor, Tensor]] = []  # classifier: (step, grad, term)
         c = self._coefficients(grid.t, grid.alpha, grid.sigma)
         mk = lambda v: Coefs(v, self.ndim, self.dtype, self.device)
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
@@ -100,7 +129,9 @@ class Denoiser:
                     raise ValueError(f"classifier log_prob must return shape [{x.shape[0]}], got {tuple(logp.shape)}")
                 (grad,) = torch.autograd.grad(logp.sum(), xg)
             # score += s * grad  <=>  x0 += s * sigma^2 / alpha * grad (Tweedie)
-            x0 = x0 + self.guidance.scale * (sigma**2 / alpha) * grad
+            term = self.guidance.scale * (sigma**2 / alpha) * grad
+            self._guide_sums.append((step, grad.sum(), term.sum()))
+            x0 = x0 + term
         raw = x0
         if self.project_x0 is not None:
             x0 = self.project_x0(x0, t)
@@ -114,7 +145,10 @@ class Denoiser:
     def x0_pair(self, x: Tensor, i: int) -> tuple[Tensor, Tensor]:
         """``(x0_hat, x0_hat before project_x0)`` at grid point ``i`` (one model evaluation);
         DDIM's diffusers convention forms its noise from the second."""
+        if not 0 <= i < len(self.t_model):
+            raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
         t = self.t_model[i]
+        self._in_sums.append((i, x.sum()))
         out = self._call(x, t, self.in_scale[i])
         cx, co = self.x0_x[i], self.x0_out[i]
         if self.fused:
@@ -144,6 +178,7 @@ class Denoiser:
         conv = lambda v: float(v) if v.ndim == 0 else append_dims(v.to(self.device, self.dtype), self.ndim)
         tm = t.to(self.device, torch.float32)
         tm = tm.expand(self.batch) if tm.ndim == 0 else tm
+        self._in_sums.append((step, x.sum()))
         out = self._call(x, tm, conv(c.in_scale))
         x0 = conv(c.x0_x) * x + conv(c.x0_out) * out
         return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)[0]
@@ -159,5 +194,26 @@ class Denoiser:
             k = int(bad.nonzero()[0, 0])
             step = self._sums[k][0]
             where = f"t = {self.grid.t[step].tolist()}" if 0 <= step < len(self.grid.t) else "off-grid time"
+            self._blame_inputs(step, where)
             raise FloatingPointError(f"the model produced NaN or inf (or values beyond the float range) "
                                      f"at step {step} ({where})")
+
+    def _blame_inputs(self, step: int, where: str) -> None:
+        """Before blaming the model: was the state that went in, or the classifier guidance
+        term, already non-finite at the first bad evaluation (or before)?"""
+        for s, v in self._in_sums:
+            if not bool(torch.isfinite(v)):
+                raise ValueError(f"the state x given to the denoiser at step {s} already held NaN or inf "
+                                 "(check x_T, the noise sampler, known values and project_x)")
+            if s == step:
+                break
+        for s, g, term in self._guide_sums:
+            if not bool(torch.isfinite(g)):
+                raise FloatingPointError(f"guidance: the classifier's log_prob gave a NaN or inf gradient at "
+                                         f"step {s} ({where})")
+            if not bool(torch.isfinite(term)):
+                raise ValueError(f"guidance: ClassifierGuidance scale={self.guidance.scale:g} makes the "
+                                 f"guidance term scale * sigma^2/alpha * grad overflow at step {s}; "
+                                 "lower the scale")
+            if s >= step:
+                break

@@ -29,6 +29,7 @@ from torch import Tensor
 from .grids import GRID_KINDS, Grid
 from .process import GaussianProcess
 from .schedules import beta_schedule, rescale_zero_terminal_snr
+from .validate import check_choice, check_int, check_number, describe
 
 __all__ = ["DIFFUSERS_FAMILY", "DiscreteVP", "process_from_config"]
 
@@ -39,6 +40,19 @@ DIFFUSERS_FAMILY = {
     "euler": "euler", "heun": "euler",
 }
 _SPACINGS = ("leading", "trailing", "linspace")
+
+
+def _table(values: Any, name: str) -> Tensor:
+    """A 1-D float64 table (betas, alphas_cumprod); another rank is refused, not flattened."""
+    if not isinstance(values, (Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"{name} must be a 1-D tensor, array or list of numbers, got {describe(values)}")
+    try:
+        t = torch.as_tensor(np.asarray(values) if isinstance(values, (list, tuple)) else values, dtype=torch.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must hold numbers: {e}") from None
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one entry per timestep), got shape {tuple(t.shape)}")
+    return t
 
 
 class DiscreteVP(GaussianProcess):
@@ -72,7 +86,7 @@ class DiscreteVP(GaussianProcess):
                  zero_terminal_snr: bool = False, lambda_min_clipped: float = -float("inf"),
                  alphas_cumprod: Tensor | None = None, x0_clip: float | None = None,
                  x0_threshold: tuple[float, float] | None = None, reproject_eps: bool = True):
-        betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
+        betas = _table(betas, "betas")
         if betas.numel() < 2:
             raise ValueError("DiscreteVP needs a beta table of at least 2 entries")
         if not torch.isfinite(betas).all() or (betas <= 0).any() or (betas > 1).any():
@@ -81,9 +95,17 @@ class DiscreteVP(GaussianProcess):
             raise ValueError(f"unknown spacing {spacing!r}; expected one of {_SPACINGS + GRID_KINDS}")
         if final_sigmas_type not in ("zero", "sigma_min"):
             raise ValueError(f"final_sigmas_type must be 'zero' or 'sigma_min', got {final_sigmas_type!r}")
+        from .prediction import PREDICTIONS
+
+        steps_offset = check_int(steps_offset, "steps_offset", low=0)
+        for flag, name in ((set_alpha_to_one, "set_alpha_to_one"), (use_karras_sigmas, "use_karras_sigmas"),
+                           (zero_terminal_snr, "zero_terminal_snr")):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {describe(flag)}")
+        check_choice(prediction_type, "prediction_type", PREDICTIONS)
+        lambda_min_clipped = check_number(lambda_min_clipped, "lambda_min_clipped", allow_inf=True)
         self.betas = betas
-        ac = torch.cumprod(1.0 - betas, 0) if alphas_cumprod is None else \
-            torch.as_tensor(alphas_cumprod, dtype=torch.float64).flatten()
+        ac = torch.cumprod(1.0 - betas, 0) if alphas_cumprod is None else _table(alphas_cumprod, "alphas_cumprod")
         if zero_terminal_snr:
             # diffusers' floor 2^-24 keeps the terminal log-SNR finite; when the rescaled table
             # is already below it one step earlier, stay just below that step so log-SNR keeps
@@ -132,14 +154,17 @@ class DiscreteVP(GaussianProcess):
         if not isinstance(config, Mapping):
             raise TypeError(f"from_diffusers needs a scheduler config mapping, got {type(config).__name__}")
         cfg = dict(config)
-        T = int(cfg.get("num_train_timesteps", 1000))
+        T = check_int(cfg.get("num_train_timesteps", 1000), "config['num_train_timesteps']", low=2)
         if cfg.get("trained_betas") is not None:
             betas = torch.as_tensor(np.asarray(cfg["trained_betas"]), dtype=torch.float64)
         else:
             name = cfg.get("beta_schedule", "linear")
             if name not in ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid"):
                 raise ValueError(f"unsupported diffusers beta_schedule {name!r}")
-            betas = beta_schedule(name, T, cfg.get("beta_start", 0.0001), cfg.get("beta_end", 0.02))
+            # squaredcos_cap_v2 has no beta range: diffusers ignores the config's beta_start/beta_end
+            ranged = name != "squaredcos_cap_v2"
+            betas = beta_schedule(name, T, cfg.get("beta_start", 0.0001) if ranged else None,
+                                  cfg.get("beta_end", 0.02) if ranged else None)
         zero = bool(cfg.get("rescale_betas_zero_snr", False))
         if zero:
             betas = rescale_zero_terminal_snr(betas)
@@ -154,7 +179,7 @@ class DiscreteVP(GaussianProcess):
         if pred is None:
             raise ValueError(f"unsupported diffusers prediction_type {cfg.get('prediction_type')!r}")
         return cls(betas, spacing=cfg.get("timestep_spacing", "leading"),
-                   steps_offset=int(cfg.get("steps_offset", 0)),
+                   steps_offset=check_int(cfg.get("steps_offset", 0), "config['steps_offset']", low=0),
                    set_alpha_to_one=bool(cfg.get("set_alpha_to_one", True)),
                    final_sigmas_type=cfg.get("final_sigmas_type", "zero") or "zero",
                    use_karras_sigmas=bool(cfg.get("use_karras_sigmas", False)),
@@ -341,7 +366,15 @@ def process_from_config(config: dict) -> GaussianProcess:
         make = lambda **kw: DiscreteVP(torch.tensor(betas, dtype=torch.float64), spacing=spacing, **kw)
     else:
         make = classes[name]
+    import inspect
+
+    target = DiscreteVP if name == "DiscreteVP" else classes[name]
+    accepted = set(inspect.signature(target.__init__).parameters) - {"self", "betas"}
+    unknown = sorted(set(cfg) - accepted)
+    if unknown:
+        raise ValueError(f"process config of class {name!r} has keys {name} does not take: {unknown} "
+                         f"(it takes {sorted(accepted)})")
     try:
         return make(**cfg)
-    except TypeError as e:  # an unknown key: name it and the class
-        raise ValueError(f"process config of class {name!r} has a key {name} does not take: {e}") from None
+    except (TypeError, ValueError) as e:  # a value out of range: name the config and the key
+        raise type(e)(f"process config of class {name!r}: {e}") from None

@@ -29,6 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .sample_checks import check_cond
+from .validate import check_device, check_generator, check_int, check_number, check_shape, describe
+
 __all__ = ["TOKEN_SCHEDULES", "MaskedDiffusion", "UniformDiffusion", "masked_sample"]
 
 TOKEN_SCHEDULES = ("linear", "cosine")
@@ -48,18 +51,26 @@ class _TokenSchedule:
         self.vocab_size, self.schedule = vocab_size, schedule
 
     def alpha(self, t: Tensor) -> Tensor:
-        """Probability that a token is still uncorrupted at time ``t`` (float64)."""
-        t = torch.as_tensor(t, dtype=torch.float64)
+        """Probability that a token is still uncorrupted at time ``t`` (float64); ``t`` in
+        ``[0, 1]`` is checked on the CPU only (no device sync in the sampling loop)."""
+        t = self._unit_t(t)
         if self.schedule == "linear":
             return 1.0 - t
         return 1.0 - torch.cos(0.5 * math.pi * (1.0 - t))
 
     def dalpha(self, t: Tensor) -> Tensor:
-        """``d alpha / dt`` (float64)."""
-        t = torch.as_tensor(t, dtype=torch.float64)
+        """``d alpha / dt`` (float64; ``t`` checked like in :meth:`alpha`)."""
+        t = self._unit_t(t)
         if self.schedule == "linear":
             return -torch.ones_like(t)
         return -0.5 * math.pi * torch.sin(0.5 * math.pi * (1.0 - t))
+
+    @staticmethod
+    def _unit_t(t, name: str = "t") -> Tensor:
+        t = torch.as_tensor(t, dtype=torch.float64)
+        if t.device.type == "cpu" and not bool(((t >= 0) & (t <= 1)).all()):
+            raise ValueError(f"{name} must lie in [0, 1], got values in [{float(t.min()):g}, {float(t.max()):g}]")
+        return t
 
     def _check_tokens(self, x: Tensor, name: str = "x") -> None:
         if not isinstance(x, Tensor) or x.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
@@ -69,14 +80,16 @@ class _TokenSchedule:
         if (x < 0).any() or (x >= self.vocab_size).any():
             raise ValueError(f"{name} has token ids outside [0, {self.vocab_size})")
 
-    def _time(self, t, batch: int, device) -> Tensor:
+    def _time(self, t, batch: int, device, name: str = "t") -> Tensor:
+        if isinstance(t, (bool, str)):
+            raise TypeError(f"{name} must be a number or a tensor, got {describe(t)}")
         t = torch.as_tensor(t, dtype=torch.float64, device=device)
         if t.ndim == 0:
             t = t.expand(batch)
         if t.shape != (batch,):
-            raise ValueError(f"t must be a scalar or of shape [{batch}], got {tuple(t.shape)}")
+            raise ValueError(f"{name} must be a scalar or of shape [{batch}], got {tuple(t.shape)}")
         if not torch.isfinite(t).all() or (t < 0).any() or (t > 1).any():
-            raise ValueError("t must lie in [0, 1]")
+            raise ValueError(f"{name} must lie in [0, 1], got {t.tolist() if t.numel() <= 8 else 'values outside'}")
         return t
 
 
@@ -124,6 +137,7 @@ class MaskedDiffusion(_TokenSchedule):
 
         ``fixed`` (bool ``[B, L]``) marks positions that are never masked (conditioning).
         """
+        generator = _checked_generator(generator, x)
         self._check_tokens(x)
         a = self.alpha(self._time(t, x.shape[0], x.device))[:, None]
         drop = _uniform(x.shape, generator, x.device) >= a
@@ -148,6 +162,7 @@ class UniformDiffusion(_TokenSchedule):
 
     def sample_zt(self, x: Tensor, t, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``z_t``: keep the token with probability ``alpha(t)``, else a uniform token."""
+        generator = _checked_generator(generator, x)
         self._check_tokens(x)
         a = self.alpha(self._time(t, x.shape[0], x.device))[:, None]
         resample = _uniform(x.shape, generator, x.device) >= a
@@ -161,8 +176,11 @@ class UniformDiffusion(_TokenSchedule):
         ``q(z_t | z_s) = a_ts [z_t = z_s] + (1 - a_ts) / V``, ``a_ts = alpha(t) / alpha(s)``.
         """
         self._check_tokens(z_t, "z_t")
+        self._check_tokens(x, "x")
+        if z_t.shape != x.shape:
+            raise ValueError(f"z_t and x must share one shape [B, L], got {tuple(z_t.shape)} and {tuple(x.shape)}")
         b = z_t.shape[0]
-        s, t = self._time(s, b, z_t.device), self._time(t, b, z_t.device)
+        s, t = self._time(s, b, z_t.device, "s"), self._time(t, b, z_t.device, "t")
         if (s >= t).any():
             raise ValueError("posterior_probs needs s < t")
         a_ts = (self.alpha(t) / self.alpha(s))[:, None, None]
@@ -195,8 +213,8 @@ def mdlm_loss(model: Callable[..., Tensor], process: MaskedDiffusion, x: Tensor,
         raise ValueError("x contains the mask id; training data must be clean tokens")
     if time_sampling not in ("uniform", "antithetic"):
         raise ValueError(f"unknown time_sampling {time_sampling!r}; expected 'uniform' or 'antithetic'")
-    if cond is not None and not isinstance(cond, Mapping):
-        raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
+    check_cond(cond)
+    generator = _checked_generator(generator, x)
     b = x.shape[0]
     if t is None:
         u = _uniform(b, generator, x.device)
@@ -205,9 +223,11 @@ def mdlm_loss(model: Callable[..., Tensor], process: MaskedDiffusion, x: Tensor,
             u = torch.cat([u[:h], 1.0 - u[: b - h]])
         t = process.t_eps + (1.0 - process.t_eps) * u
     t = process._time(t, b, x.device)
-    counted = torch.ones_like(x, dtype=torch.bool) if loss_mask is None else _as_positions(loss_mask, x)
+    if bool((t < process.t_eps).any()):  # the weight -alpha'/(1 - alpha) diverges at t = 0
+        raise ValueError(f"t must lie in [t_eps, 1] = [{process.t_eps:g}, 1], got min {float(t.min()):g}")
+    counted = torch.ones_like(x, dtype=torch.bool) if loss_mask is None else _as_positions(loss_mask, x, "loss_mask")
     if fixed is not None:
-        counted = counted & ~_as_positions(fixed, x)
+        counted = counted & ~_as_positions(fixed, x, "fixed")
     if not counted.any():
         raise ValueError("loss_mask/fixed leave no position to score")
     z = process.sample_zt(x, t, generator, fixed)
@@ -220,13 +240,21 @@ def mdlm_loss(model: Callable[..., Tensor], process: MaskedDiffusion, x: Tensor,
     return (w.to(per.dtype) * per) / counted.sum(1).clamp_min(1).to(per.dtype)
 
 
-def _as_positions(m: Tensor, x: Tensor) -> Tensor:
+def _checked_generator(generator, x: Tensor):
+    batch = x.shape[0] if isinstance(generator, (list, tuple)) and isinstance(x, Tensor) and x.ndim else None
+    return check_generator(generator, "generator", batch=batch)
+
+
+def _as_positions(m: Tensor, x: Tensor, name: str = "fixed") -> Tensor:
+    """A bool position mask ``[B, L]`` (or ``[L]``); a numeric one must hold only 0 and 1."""
     if not isinstance(m, Tensor):
-        raise TypeError("position masks must be tensors")
+        raise TypeError(f"{name} must be a bool tensor of positions, got {describe(m)}")
     if m.shape == x.shape[1:]:
         m = m.expand_as(x)
     if m.shape != x.shape:
-        raise ValueError(f"position mask must have shape {tuple(x.shape)} or [L], got {tuple(m.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(x.shape)} or [L], got {tuple(m.shape)}")
+    if m.dtype != torch.bool and not bool(((m == 0) | (m == 1)).all()):
+        raise ValueError(f"{name} must be a bool mask (or hold only 0 and 1), got other values (NaN or fractions)")
     return m.to(device=x.device, dtype=torch.bool)
 
 
@@ -235,8 +263,8 @@ def _call(model, z: Tensor, t: Tensor, cond, vocab: int) -> Tensor:
     if not isinstance(logits, Tensor) or logits.shape != (*z.shape, vocab):
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"model must return logits of shape {(*z.shape, vocab)}, got {shape}")
-    if torch.isnan(logits).any():
-        raise ValueError("model returned NaN logits")
+    if bool((torch.isnan(logits) | (logits == math.inf)).any()):  # -inf is a valid zero probability
+        raise ValueError("model returned NaN or +inf logits (its inputs z_t, t and cond were valid)")
     return logits
 
 
@@ -265,16 +293,20 @@ def masked_sample(model: Callable[..., Tensor], process: MaskedDiffusion, shape:
     """
     if not isinstance(process, MaskedDiffusion):
         raise TypeError(f"masked_sample needs a MaskedDiffusion process, got {type(process).__name__}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not (temperature >= 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if cond is not None and not isinstance(cond, Mapping):
-        raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
+    steps = check_int(steps, "steps", low=1)
+    temperature = check_number(temperature, "temperature", low=0.0)
+    check_cond(cond)
+    device = check_device(device)
     mask_id = process.mask_id
+    if shape is not None:
+        shape = check_shape(shape, "shape")
+        if len(shape) != 2:
+            raise ValueError(f"shape must be (B, L): token ids per sample, got {shape}")
+        if x is not None and tuple(x.shape) != shape:
+            raise ValueError(f"shape {shape} and x {tuple(x.shape)} disagree: give one of them")
     if x is None:
-        if shape is None or len(tuple(shape)) != 2 or any(int(s) < 1 for s in shape):
-            raise ValueError(f"give shape=(B, L) with positive sizes or x, got shape={shape}")
+        if shape is None:
+            raise ValueError("give shape=(B, L) or x")
         if fixed is not None:
             raise ValueError("fixed positions need their tokens: pass x")
         z = torch.full(tuple(int(s) for s in shape), mask_id, dtype=torch.long, device=device)
@@ -282,11 +314,12 @@ def masked_sample(model: Callable[..., Tensor], process: MaskedDiffusion, shape:
     else:
         process._check_tokens(x)
         z = x.long().clone().to(device) if device is not None else x.long().clone()
-        keep = (z != mask_id) if fixed is None else _as_positions(fixed, z)
+        keep = (z != mask_id) if fixed is None else _as_positions(fixed, z, "fixed")
         if (z[keep] == mask_id).any():
             raise ValueError("fixed positions hold the mask id; give their tokens in x")
         z = torch.where(keep, z, torch.full_like(z, mask_id))
     b = z.shape[0]
+    generator = check_generator(generator, "generator", batch=b if isinstance(generator, (list, tuple)) else None)
     grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
     for k in range(steps):
         s, u = grid[k], grid[k + 1]

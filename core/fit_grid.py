@@ -10,6 +10,7 @@ any solver and any model work; the cost is ``N`` evaluations per trial.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import pathlib
@@ -59,7 +60,10 @@ def optimize_grid(model: Callable[..., Tensor], process: GaussianProcess, x_T: T
     Returns:
         A :class:`Grid` for ``sample(..., grid=...)`` (save it with :func:`grid_to_json`).
     """
-    from .sample import build_grid, sample
+    from .sample import _check_options, build_grid, sample
+    from .sample_checks import check_grid_for
+    from .solvers import SOLVERS
+    from .validate import check_tensor
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2 (one step has no inner point), got {steps!r}")
@@ -72,9 +76,20 @@ def optimize_grid(model: Callable[..., Tensor], process: GaussianProcess, x_T: T
     if start is not None and (not isinstance(start, Grid) or start.t.ndim != 1 or start.steps != steps
                               or not start.to_clean()):
         raise ValueError(f"start must be a shared Grid of {steps} steps ending on clean data")
+    if start is not None:
+        check_grid_for(start, process, "start")
+    # the solver's own options (eta, order ...) go to the fitted solver only, never to the
+    # rk45 reference; checked here so that a bad one is named before the reference is solved
+    sample_params = set(inspect.signature(sample).parameters)
+    options = {k: v for k, v in sample_kwargs.items() if k not in sample_params}
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
+    _check_options(solver, options)
+    ref_kwargs = {k: v for k, v in sample_kwargs.items() if k in sample_params}
     if reference is None:
         reference = sample(model, process, x_T, steps=2, solver="rk45", prediction=prediction, rtol=1e-6,
-                           atol=1e-6, **sample_kwargs)
+                           atol=1e-6, **ref_kwargs)
+    check_tensor(reference, "reference", floating=True)
     if reference.shape != x_T.shape:
         raise ValueError(f"reference {tuple(reference.shape)} must match x_T {tuple(x_T.shape)}")
 
@@ -163,6 +178,6 @@ def grid_from_json(path: str | pathlib.Path) -> Grid:
     if missing:
         raise ValueError(f"{path}: grid file lacks the lists {missing}")
     try:
-        return Grid(**{k: torch.tensor(doc[k], dtype=torch.float64) for k in ("t", "alpha", "sigma")})
+        return Grid(**{k: doc[k] for k in ("t", "alpha", "sigma")})  # lists checked and converted by Grid
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path}: not a valid grid ({e})") from None

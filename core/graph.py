@@ -30,7 +30,12 @@ class GraphSampler:
     def __init__(self, model: Callable[..., Tensor], process, shape: Sequence[int], steps: int = 10,
                  solver: str = "dpmpp_2m", prediction: str = "eps", *, device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32, warmup: int = 2, **kwargs: Any):
-        self.model, self.process, self.shape = model, process, tuple(int(s) for s in shape)
+        from .validate import check_device, check_int, check_shape
+
+        shape = check_shape(shape, "shape")
+        warmup = check_int(warmup, "warmup", low=0)
+        device = check_device(device)
+        self.model, self.process, self.shape = model, process, shape
         self.steps, self.solver, self.prediction, self.kwargs = steps, solver, prediction, kwargs
         self.device, self.dtype = torch.device(device), dtype
         self.graph: torch.cuda.CUDAGraph | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .validate import check_number
+from .validate import check_int, check_number, describe
 
 __all__ = ["FINALS", "GRID_KINDS", "Grid", "make_grid"]
 
@@ -40,14 +40,21 @@ class Grid:
     sigma: Tensor
 
     def __post_init__(self):
+        for name in ("t", "alpha", "sigma"):
+            object.__setattr__(self, name, _as_points(getattr(self, name), f"grid {name}"))
         if not (self.t.shape == self.alpha.shape == self.sigma.shape):
-            raise ValueError("grid t, alpha and sigma must share one shape")
+            raise ValueError(f"grid t, alpha and sigma must share one shape, got {tuple(self.t.shape)}, "
+                             f"{tuple(self.alpha.shape)}, {tuple(self.sigma.shape)}")
         if self.t.ndim not in (1, 2) or self.t.shape[0] < 2:
             raise ValueError(f"a grid needs at least 2 points, shape [N+1] or [N+1, B]; got {tuple(self.t.shape)}")
         if not (torch.isfinite(self.alpha).all() and torch.isfinite(self.sigma).all()):
             raise ValueError("grid alpha/sigma must be finite")
         if (self.sigma < 0).any() or (self.alpha <= 0).any():
             raise ValueError("grid needs alpha > 0 and sigma >= 0")
+        if not bool(torch.isfinite(self.t).all()):
+            raise ValueError(f"grid t must be finite, got {self.t.tolist()}")
+        if bool((self.t[1:] > self.t[:-1]).any()):  # a trajectory runs from noise to data
+            raise ValueError(f"grid t must be non-increasing (from t_start down to data), got {self.t.tolist()}")
 
     @property
     def steps(self) -> int:
@@ -63,7 +70,33 @@ class Grid:
         return bool((self.sigma[-1] == 0).all())
 
 
+def _as_points(v, name: str) -> Tensor:
+    """A floating tensor of grid points; a (nested) list of real numbers becomes float64."""
+    if isinstance(v, (list, tuple)):
+        import numpy as np
+
+        try:
+            arr = np.asarray(v)
+        except ValueError as e:
+            raise ValueError(f"{name} must be a rectangular list of numbers: {e}") from None
+        if arr.dtype.kind not in "fiu" or arr.size == 0:
+            raise TypeError(f"{name} must hold real numbers, got a list of {arr.dtype} ({v!r:.80})")
+        return torch.as_tensor(arr, dtype=torch.float64)
+    if not isinstance(v, Tensor):
+        raise TypeError(f"{name} must be a floating-point tensor or a list of numbers, got {describe(v)}")
+    if not v.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {v.dtype}")
+    return v
+
+
+def _time_arg(v, name: str):
+    if v is None or isinstance(v, Tensor):
+        return v
+    return check_number(v, name)
+
+
 def _endpoints(process, t_start, t_end, batch):
+    t_start, t_end = _time_arg(t_start, "t_start"), _time_arg(t_end, "t_end")
     t0 = torch.as_tensor(process.t_max if t_start is None else t_start, dtype=torch.float64)
     t1 = torch.as_tensor(process.t_min if t_end is None else t_end, dtype=torch.float64)
     process.check_t(t0, "t_start")
@@ -90,16 +123,19 @@ def make_grid(process, steps: int, kind: str | None = None, *, t_start: float | 
             ``"none"`` ends the trajectory at ``t_end``.
         rho: Karras exponent.
     """
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    steps = int(steps)
+    from .process import GaussianProcess
+
+    if not isinstance(process, GaussianProcess):
+        raise TypeError(f"process must be a GaussianProcess (VP, VE, EDM, Flow ...), got {describe(process)}")
+    steps = check_int(steps, "steps", low=1)
     kind = kind or process.default_grid
     if kind not in GRID_KINDS:
         raise ValueError(f"unknown grid kind {kind!r} for {type(process).__name__}; expected one of {GRID_KINDS}")
     if final not in FINALS:
         raise ValueError(f"final must be one of {FINALS}, got {final!r}")
     if kind == "karras":
-        check_number(rho, "rho", low=0.0, low_open=True)
+        # rho -> inf tends to log-SNR spacing; beyond 1e3 float64 loses the spacing itself
+        rho = check_number(rho, "rho", low=0.0, high=1e3, low_open=True)
     t0, t1 = _endpoints(process, t_start, t_end, None)
     n_pts = steps if final == "zero" else steps + 1
     u = torch.linspace(0.0, 1.0, n_pts, dtype=torch.float64) if n_pts > 1 else torch.zeros(1, dtype=torch.float64)

@@ -20,7 +20,19 @@ import torch
 from torch import Tensor
 
 from ._broadcast import append_dims
-from .validate import check_generator
+from .validate import (
+    check_finite,
+    check_generator,
+    check_int,
+    check_number,
+    check_shape,
+    check_tensor,
+    describe,
+)
+
+#: Largest guidance scale accepted: beyond it ``scale * (out_c - out_u)`` (or the classifier
+#: gradient) overflows float32 within a few steps; published scales are below 100.
+MAX_GUIDANCE_SCALE = 1e4
 
 __all__ = [
     "CFG",
@@ -58,8 +70,9 @@ class CFG:
     uncond: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.scale, (int, float)) or not math.isfinite(self.scale):
-            raise ValueError(f"guidance scale must be a finite number, got {self.scale!r}")
+        check_number(self.scale, "CFG scale", low=-MAX_GUIDANCE_SCALE, high=MAX_GUIDANCE_SCALE)
+        if not isinstance(self.uncond, Mapping):
+            raise TypeError(f"CFG uncond must be a mapping of model keyword arguments, got {describe(self.uncond)}")
 
 
 @dataclass(frozen=True)
@@ -75,9 +88,9 @@ class ClassifierGuidance:
 
     def __post_init__(self):
         if not callable(self.log_prob):
-            raise TypeError("ClassifierGuidance needs a callable log_prob(x, t, **cond)")
-        if not isinstance(self.scale, (int, float)) or not math.isfinite(self.scale):
-            raise ValueError(f"guidance scale must be a finite number, got {self.scale!r}")
+            raise TypeError(f"ClassifierGuidance log_prob must be callable as log_prob(x, t, **cond), "
+                            f"got {describe(self.log_prob)}")
+        check_number(self.scale, "ClassifierGuidance scale", low=-MAX_GUIDANCE_SCALE, high=MAX_GUIDANCE_SCALE)
 
 
 @dataclass
@@ -90,6 +103,7 @@ class Known:
     is diffused forward again by ``jump_length`` steps and re-solved, ``resample`` times.
     ``noised=False`` imposes the clean values at every step instead (DiffuSeq's anchoring of
     the source, Gong et al. 2023, where the source is never noised).
+    Entries where ``mask == 0`` are never read: missing data may be written there as NaN.
     """
 
     values: Tensor
@@ -99,29 +113,32 @@ class Known:
     noised: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.values, Tensor) or not isinstance(self.mask, Tensor):
-            raise TypeError("Known needs tensors values and mask")
+        check_tensor(self.values, "known.values", floating=True, finite=False)
+        check_tensor(self.mask, "known.mask", finite=False)
         try:
             torch.broadcast_shapes(self.mask.shape, self.values.shape)
         except RuntimeError:
-            raise ValueError(f"Known mask {tuple(self.mask.shape)} does not broadcast to values "
+            raise ValueError(f"known.mask {tuple(self.mask.shape)} does not broadcast to known.values "
                              f"{tuple(self.values.shape)}") from None
         m = self.mask
-        if not ((m == 0) | (m == 1)).all():
-            raise ValueError("Known mask must contain only 0 and 1")
-        if not torch.isfinite(self.values[m.expand_as(self.values).bool()]).all():
-            raise ValueError("Known values contain NaN or inf at known (mask == 1) entries")
-        if int(self.jump_length) < 1 or int(self.resample) < 1:
-            raise ValueError(f"jump_length and resample must be >= 1, got {self.jump_length}, {self.resample}")
+        if not bool(((m == 0) | (m == 1)).all()):
+            raise ValueError("known.mask must contain only 0 and 1")
+        keep = m.expand_as(self.values).bool()
+        check_finite(torch.where(keep, self.values, torch.zeros_like(self.values)), "known.values (where mask == 1)")
+        self.jump_length = check_int(self.jump_length, "known.jump_length", low=1)
+        self.resample = check_int(self.resample, "known.resample", low=1)
+        if not isinstance(self.noised, bool):
+            raise TypeError(f"known.noised must be a bool, got {describe(self.noised)}")
 
     def impose(self, x: Tensor, alpha, sigma, noise: Tensor | None) -> Tensor:
-        m = self.mask.to(x.dtype)
-        v = self.values.to(x.dtype)
+        keep = self.mask.to(x.device).bool()
+        # where, not lerp: NaN written at the missing (mask == 0) entries must not reach x
+        v = torch.where(keep, self.values.to(x), torch.zeros((), dtype=x.dtype, device=x.device))
         if not self.noised:
             known = v
         else:
             known = v * alpha if noise is None else v * alpha + noise * sigma
-        return torch.lerp(x, known, m) if m.shape == x.shape else x * (1 - m) + known * m
+        return torch.where(keep, known, x)
 
 
 class GaussianNoise:
@@ -138,11 +155,13 @@ class GaussianNoise:
 
 
 def randn(shape: Sequence[int], generator=None, *, device=None, dtype=torch.float32) -> Tensor:
-    """``torch.randn`` that accepts a list of per-sample generators (one per row of ``shape[0]``)."""
-    shape = tuple(shape)
-    if isinstance(generator, (list, tuple)):
-        if len(generator) != shape[0]:
-            raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
+    """``torch.randn`` that accepts a list of per-sample generators (one per row of ``shape[0]``)
+    and an int ``n`` for the shape ``(n,)``."""
+    shape = check_shape(shape, "shape")
+    generator = check_generator(generator, "generator", batch=shape[0] if isinstance(generator, (list, tuple)) else None)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    if isinstance(generator, list):
         rows = [torch.randn(shape[1:], generator=g, device=g.device, dtype=dtype) for g in generator]
         return torch.stack(rows).to(device) if rows else torch.empty(shape, device=device, dtype=dtype)
     if generator is not None and device is not None and torch.device(device) != generator.device:
@@ -154,8 +173,10 @@ def randn(shape: Sequence[int], generator=None, *, device=None, dtype=torch.floa
 
 def clip(lo: float = -1.0, hi: float = 1.0) -> Projection:
     """Value clipping of ``x0_hat`` to ``[lo, hi]`` (DDPM's ``clip_denoised``)."""
+    lo = check_number(lo, "lo", allow_inf=True)
+    hi = check_number(hi, "hi", allow_inf=True)
     if not lo < hi:
-        raise ValueError(f"clip needs lo < hi, got {lo}, {hi}")
+        raise ValueError(f"clip needs lo < hi, got lo={lo:g}, hi={hi:g}")
     return lambda v, t: v.clamp(lo, hi)
 
 
@@ -165,10 +186,9 @@ def dynamic_threshold(p: float = 0.995, max_value: float = 1.0, *, s_max: float 
 
     ``dynamic_threshold(ratio, 1.0, s_max=sample_max_value)`` is diffusers' ``_threshold_sample``.
     """
-    if not 0 < p < 1:
-        raise ValueError(f"dynamic_threshold needs 0 < p < 1, got {p}")
-    if not max_value > 0 or not s_max >= max_value:
-        raise ValueError(f"dynamic_threshold needs 0 < max_value <= s_max, got max_value={max_value}, s_max={s_max}")
+    p = check_number(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
+    max_value = check_number(max_value, "max_value", low=0.0, low_open=True)
+    s_max = check_number(s_max, "s_max", low=max_value, allow_inf=True)
 
     def project(v: Tensor, t: Tensor) -> Tensor:
         q = torch.quantile(v.reshape(v.shape[0], -1).abs().float(), p, dim=1)
@@ -180,9 +200,22 @@ def dynamic_threshold(p: float = 0.995, max_value: float = 1.0, *, s_max: float 
 
 
 def zero_center(mask: Tensor | None = None, dim: int = 1) -> Projection:
-    """Remove the centre of mass along ``dim`` (atoms), optionally over ``mask``-ed rows only."""
+    """Remove the centre of mass along ``dim`` (atoms), optionally over ``mask``-ed rows only
+    (``mask`` non-negative, broadcastable to the state, e.g. ``[B, N, 1]``)."""
+    dim = check_int(dim, "dim")
+    if mask is not None:
+        check_tensor(mask, "mask", low=0.0)
 
     def project(v: Tensor, t: Tensor) -> Tensor:
+        if not -v.ndim <= dim < v.ndim:
+            raise ValueError(f"zero_center dim={dim} is out of range for a state of shape {tuple(v.shape)}")
+        if mask is not None:
+            try:
+                if torch.broadcast_shapes(mask.shape, v.shape) != v.shape:
+                    raise RuntimeError
+            except RuntimeError:
+                raise ValueError(f"zero_center mask {tuple(mask.shape)} does not broadcast to the state "
+                                 f"{tuple(v.shape)}") from None
         if mask is None:
             return v - v.mean(dim=dim, keepdim=True)
         m = mask.to(v.dtype)
@@ -194,11 +227,17 @@ def zero_center(mask: Tensor | None = None, dim: int = 1) -> Projection:
 
 def nearest_embedding(embeddings: Tensor | Callable[[], Tensor]) -> Projection:
     """Diffusion-LM's clamping trick (Li et al. 2022, sec. 4.2): replace every vector along the
-    last dim by its nearest row of ``embeddings`` ``[V, D]`` (Euclidean)."""
+    last dim by its nearest row of ``embeddings`` ``[V, D]`` (Euclidean). A callable (a live
+    embedding table) is read at every call and checked for shape only (no host sync)."""
+    if isinstance(embeddings, Tensor):
+        check_tensor(embeddings, "embeddings", ndim=2, floating=True)
+    elif not callable(embeddings):
+        raise TypeError(f"embeddings must be a [V, D] tensor or a callable returning one, got {describe(embeddings)}")
 
     def project(v: Tensor, t: Tensor) -> Tensor:
         E = embeddings() if callable(embeddings) else embeddings
-        if E.ndim != 2 or E.shape[1] != v.shape[-1]:
+        check_tensor(E, "embeddings", ndim=2, floating=True, finite=False)
+        if E.shape[1] != v.shape[-1]:
             raise ValueError(f"embeddings must be [V, {v.shape[-1]}], got {tuple(E.shape)}")
         flat = v.reshape(-1, v.shape[-1])
         E = E.to(flat.dtype)

@@ -20,9 +20,11 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 
-from .losses import _coefficients
+from .losses import _coefficients, _single_generator
 from .ode import dormand_prince
 from .prediction import PREDICTIONS
+from .sample_checks import check_cond
+from .validate import check_int, check_number, describe
 
 __all__ = ["bits_per_dim", "discrete_vlb", "ode_nll"]
 
@@ -98,6 +100,10 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
     ``log p_{t_max} - log prior``: e.g. ~0.03 nats for ``VE(sigma_max=50)`` on data of scale 1
     (0.003 nats with ``sigma_max=500``), ~0.01 nats for the default ``VP``.
     """
+    from .process import GaussianProcess
+
+    if not isinstance(process, GaussianProcess):
+        raise TypeError(f"process must be a GaussianProcess (VP, VE, EDM, Flow ...), got {describe(process)}")
     _check_x(x)
     if prediction not in PREDICTIONS:
         raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
@@ -105,12 +111,13 @@ def ode_nll(model: Callable[..., Tensor], process, x: Tensor, prediction: str = 
         raise ValueError(f"unknown hutchinson estimator {hutchinson!r}; expected one of {_HUTCHINSON}")
     if method not in ("rk45", "rk4"):
         raise ValueError(f"unknown ODE method {method!r}; expected 'rk45' or 'rk4'")
-    if not isinstance(n_probes, int) or n_probes < 1:
-        raise ValueError(f"n_probes must be a positive int, got {n_probes!r}")
-    if not (rtol > 0 and atol > 0) or not (isinstance(steps, int) and steps >= 1):
-        raise ValueError("need rtol > 0, atol > 0 and steps >= 1")
-    if cond is not None and not isinstance(cond, Mapping):
-        raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
+    n_probes = check_int(n_probes, "n_probes", low=1)
+    # relative/absolute tolerances of Dormand-Prince: meaningless at 1 or above
+    rtol = check_number(rtol, "rtol", low=0.0, high=1.0, low_open=True, high_open=True)
+    atol = check_number(atol, "atol", low=0.0, high=1.0, low_open=True, high_open=True)
+    steps = check_int(steps, "steps", low=1)
+    generator = _single_generator(generator)
+    check_cond(cond)
     cond = dict(cond or {})
     probes = None
     if hutchinson != "exact":
@@ -180,17 +187,14 @@ def bits_per_dim(nll: Tensor, D: int, *, dequant: str = "uniform", n_bins: int =
     nll = torch.as_tensor(nll)
     if not torch.is_floating_point(nll) or not torch.isfinite(nll).all():
         raise ValueError("nll must be a finite floating-point tensor")
-    if not isinstance(D, int) or D < 1:
-        raise ValueError(f"D must be a positive int (entries per sample), got {D!r}")
+    D = check_int(D, "D", low=1)
     if dequant == "none":
         return nll / (D * math.log(2))
     if dequant != "uniform":
         raise ValueError(f"unknown dequant {dequant!r}; expected 'uniform' or 'none'")
-    if not isinstance(n_bins, int) or n_bins < 2:
-        raise ValueError(f"n_bins must be an int >= 2, got {n_bins!r}")
-    delta = 2.0 / (n_bins - 1) if bin_width is None else float(bin_width)
-    if not delta > 0:
-        raise ValueError(f"bin_width must be positive, got {bin_width}")
+    n_bins = check_int(n_bins, "n_bins", low=2, high=2**64)  # float64 resolves 2 / (n_bins - 1)
+    delta = 2.0 / (n_bins - 1) if bin_width is None else check_number(bin_width, "bin_width", low=0.0,
+                                                                         low_open=True)
     return (nll - D * math.log(delta)) / (D * math.log(2))
 
 
@@ -221,8 +225,9 @@ def discrete_vlb(model: Callable[..., Tensor], process, x0: Tensor, prediction: 
         raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
     if decoder not in ("gaussian", "discretized"):
         raise ValueError(f"unknown decoder {decoder!r}; expected 'gaussian' or 'discretized'")
-    if cond is not None and not isinstance(cond, Mapping):
-        raise TypeError(f"cond must be a mapping of keyword arguments, got {type(cond).__name__}")
+    n_bins = check_int(n_bins, "n_bins", low=2)
+    generator = _single_generator(generator)
+    check_cond(cond)
     cond = dict(cond or {})
     x = x0.detach().to(torch.float64)
     b = x.shape[0]

@@ -36,7 +36,6 @@ expectation is unchanged, as in Song et al. 2021, Sec. 5); ``lognormal`` (EDM:
 """
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Callable, Mapping
 
@@ -45,6 +44,8 @@ from torch import Tensor
 
 from ._broadcast import append_dims
 from .prediction import PREDICTIONS, PredictionCoefficients, prediction_coefficients, target
+from .sample_checks import check_cond
+from .validate import check_generator, check_number, describe
 
 __all__ = ["TIME_SAMPLINGS", "WEIGHTINGS", "dsm_loss", "loss_weight"]
 
@@ -93,7 +94,9 @@ def loss_weight(process, t: Tensor, weighting: str, *, min_snr_gamma: float = 5.
     """``lambda(t)``, the weight on the x0-space squared error (float64 ``[B]``).
 
     ``simple`` has no x0-space form independent of the prediction type and is rejected here.
+    ``t`` is range-checked by the process on the CPU (``dsm_loss`` passes CPU times).
     """
+    min_snr_gamma = check_number(min_snr_gamma, "min_snr_gamma", low=0.0, low_open=True)
     t = torch.as_tensor(t, dtype=torch.float64)
     a, s = process.alpha(t).to(torch.float64), process.sigma(t).to(torch.float64)
     snr = a**2 / s**2
@@ -221,7 +224,16 @@ def dsm_loss(net: Callable[..., Tensor], process, x0: Tensor, *, prediction: str
     Returns:
         ``[B]`` per-sample weighted mean squared error, in the network output's dtype.
     """
+    from .process import GaussianProcess
+
+    if not isinstance(process, GaussianProcess):
+        raise TypeError(f"process must be a GaussianProcess (VP, VE, EDM, Flow, DiscreteVP ...), got "
+                        f"{describe(process)}; masked token diffusion trains with mdlm_loss")
     _validate(x0, prediction, weighting, mask, cond, min_snr_gamma)
+    generator = _single_generator(generator)
+    # EDM's ln(sigma) ~ N(P_mean, P_std^2): sigma must stay a float64 number (|ln sigma| < 700)
+    edm_p_mean = check_number(edm_p_mean, "edm_p_mean", low=-50.0, high=50.0)
+    edm_p_std = check_number(edm_p_std, "edm_p_std", low=0.0, high=10.0, low_open=True)
     if time_sampling is None:
         from .process import EDM
 
@@ -256,7 +268,10 @@ def dsm_loss(net: Callable[..., Tensor], process, x0: Tensor, *, prediction: str
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"net output has shape {shape}, expected x0's shape {tuple(x0.shape)}")
     if not torch.isfinite(out).all():
-        raise ValueError("net output contains NaN or inf")
+        if not torch.isfinite(x_in).all():  # the caller's x0 overflowed before the net saw it
+            raise ValueError(f"x0 overflows {x0.dtype} once noised and scaled (x_t = alpha x0 + sigma eps); "
+                             f"max |x0| = {float(x0.abs().max()):.3g}")
+        raise ValueError("net output contains NaN or inf (its input x_t and cond were finite)")
 
     if weighting == "simple":
         w = torch.ones_like(mult)
@@ -269,7 +284,19 @@ def dsm_loss(net: Callable[..., Tensor], process, x0: Tensor, *, prediction: str
     else:
         m = mask.to(out.dtype)
         per = (m * sq).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(torch.finfo(out.dtype).tiny)
-    return w.to(out.dtype) * per
+    loss = w.to(out.dtype) * per
+    if not torch.isfinite(loss).all():
+        raise ValueError(f"the loss overflows {out.dtype}: max |x0| = {float(x0.abs().max()):.3g}, max |net "
+                         f"output| = {float(out.abs().max()):.3g} (rescale x0 to unit variance)")
+    return loss
+
+
+def _single_generator(generator) -> torch.Generator | None:
+    generator = check_generator(generator, "generator")
+    if isinstance(generator, list):
+        raise TypeError("generator must be one torch.Generator or None here (the batch shares one "
+                        f"stream), got a list of {len(generator)}")
+    return generator
 
 
 def _validate(x0, prediction, weighting, mask, cond, gamma) -> None:
@@ -283,10 +310,8 @@ def _validate(x0, prediction, weighting, mask, cond, gamma) -> None:
         raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
-    if cond is not None and not isinstance(cond, Mapping):
-        raise TypeError(f"cond must be a mapping of keyword arguments for net, got {type(cond).__name__}")
-    if not (gamma > 0 and math.isfinite(gamma)):
-        raise ValueError(f"min_snr_gamma must be positive, got {gamma}")
+    check_cond(cond)
+    check_number(gamma, "min_snr_gamma", low=0.0, low_open=True)
     if mask is not None:
         if not isinstance(mask, Tensor) or mask.shape != x0.shape:
             raise ValueError(f"mask must be a tensor shaped like x0 {tuple(x0.shape)}, "

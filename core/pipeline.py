@@ -151,8 +151,18 @@ def write_pipeline(path: str | os.PathLike, cls: type, components: dict[str, Com
                             "not a Component")
         blobs[f"{name}/config.json"] = _json_bytes(comp.config, f"{name}'s config")
         if comp.tensors:
+            bad = sorted(k for k, v in comp.tensors.items()
+                         if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+            if bad:
+                raise ValueError(f"save_pretrained: component {name!r} has non-finite (NaN or inf) weights "
+                                 f"in {bad[:5]}; refusing to publish them")
             tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
                        for k, v in comp.tensors.items()}
+            over = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+            if over:
+                raise ValueError(f"save_pretrained: dtype={dtype} overflows component {name!r}'s weights "
+                                 f"{over[:5]} (largest |w| = {max(float(comp.tensors[k].abs().max()) for k in over):.3g}, "
+                                 f"beyond {torch.finfo(dtype).max:.3g}); save in a wider dtype")
             blobs[f"{name}/weights.safetensors"] = tensors_to_bytes(tensors)
     index = {
         "class": _class_path(cls),
@@ -165,11 +175,17 @@ def write_pipeline(path: str | os.PathLike, cls: type, components: dict[str, Com
         "files": {n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
                   for n, b in sorted(blobs.items())},
     }
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save_pretrained: path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not (path / INDEX).is_file():
         raise PipelineError(f"{path}: exists and is not a pipeline folder; refusing to replace it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    except OSError as e:
+        raise type(e)(e.errno, f"save_pretrained: cannot write the pipeline folder {path} "
+                               f"({e.strerror})") from None
     try:
         for name, data in blobs.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +195,9 @@ def write_pipeline(path: str | os.PathLike, cls: type, components: dict[str, Com
         if path.exists():
             shutil.rmtree(path)
         os.rename(tmp, path)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise type(e)(e.errno, f"save_pretrained: cannot write the pipeline folder {path} ({e.strerror})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -211,7 +230,10 @@ def read_index(path: Path) -> dict[str, Any]:
         raise PipelineError(f"{file}: 'files' lists {sorted(set(files) - expected)} beyond, and "
                             f"lacks {sorted(expected - set(files))} of, the components' files")
     fmt = index["format"]
-    if not isinstance(fmt, int) or fmt > FORMAT:
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        raise PipelineError(f"{file}: 'format' must be a positive integer (this polydiff writes {FORMAT}), "
+                            f"got {fmt!r}: the index is corrupt or not written by polydiff")
+    if fmt > FORMAT:
         raise PipelineError(
             f"{file}: pipeline format {fmt!r} written by polydiff "
             f"{index.get('polydiff_version', '?')}; this polydiff {polydiff_version()} reads "
@@ -291,7 +313,9 @@ class Pipeline:
         """Load a pipeline from a folder, a shipped name (``pretrained/<name>/``) or a Hugging
         Face Hub repository id (``owner/name``, downloaded when a network exists)."""
         from .pipeline_hub import resolve_pipeline
+        from .validate import check_device
 
+        device = check_device(device)
         path = resolve_pipeline(name_or_path, revision=revision)
         components, index = read_pipeline(path, cls)
         missing = sorted(set(cls.component_names) - set(components))

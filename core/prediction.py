@@ -51,10 +51,26 @@ def prediction_coefficients(prediction: str, alpha: Tensor, sigma: Tensor, *, da
     """Coefficients of the linear maps above (float64; any broadcastable shapes).
 
     ``eps`` coefficients where ``sigma == 0`` are returned as 0 (eps is undefined there).
+    ``alpha > 0``, ``sigma >= 0`` (finite) are checked on the CPU, where every caller in
+    polydiff computes them (float64 grids); device tensors are unchecked (no host sync).
     """
+    from .validate import check_finite, check_number
+
     _check(prediction)
     a = torch.as_tensor(alpha, dtype=torch.float64)
     s = torch.as_tensor(sigma, dtype=torch.float64)
+    try:
+        torch.broadcast_shapes(a.shape, s.shape)
+    except RuntimeError:
+        raise ValueError(f"alpha {tuple(a.shape)} and sigma {tuple(s.shape)} do not broadcast") from None
+    if a.device.type == "cpu":
+        check_finite(a, "alpha")
+        check_finite(s, "sigma")
+        if bool((a <= 0).any()) or bool((s < 0).any()):
+            raise ValueError(f"need alpha > 0 and sigma >= 0, got alpha in [{float(a.min()):g}, {float(a.max()):g}], "
+                             f"sigma in [{float(s.min()):g}, {float(s.max()):g}]")
+    if sigma_data is not None:
+        sigma_data = check_number(sigma_data, "sigma_data", low=0.0, low_open=True)
     one, zero = torch.ones_like(a), torch.zeros_like(a)
     safe_s = torch.where(s > 0, s, one)
     inv_s = torch.where(s > 0, 1.0 / safe_s, zero)

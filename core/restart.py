@@ -36,9 +36,10 @@ def restart(model: Callable[..., Tensor], process: GaussianProcess, x0: Tensor, 
         project_x: per-step projection, also applied to the re-noised state.
         **sample_kwargs: passed on to every ``sample`` call (``prediction``, ``cond``, ...).
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-        raise ValueError(f"rounds must be a non-negative int, got {rounds!r}")
-    t = torch.as_tensor(float(t_restart), dtype=torch.float64)
+    from .validate import check_int, check_number
+
+    rounds = check_int(rounds, "rounds", low=0)
+    t = torch.as_tensor(check_number(t_restart, "t_restart"), dtype=torch.float64)
     if not (float(process.t_min) < float(t) <= float(process.t_max)):
         raise ValueError(f"t_restart must lie in ({process.t_min}, {process.t_max}], got {t_restart!r}")
     noise = noise if noise is not None else GaussianNoise(generator)

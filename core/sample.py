@@ -20,7 +20,7 @@ from .prediction import PREDICTIONS
 from .process import GaussianProcess
 from .sample_checks import check_cond, check_grid_for, check_solver_options, checked_noise
 from .solvers import DEPRECATED_NAMES, SOLVERS
-from .validate import check_generator
+from .validate import check_generator, describe
 
 __all__ = ["build_grid", "sample"]
 
@@ -38,6 +38,10 @@ def build_grid(process: GaussianProcess, steps: int, solver: str = "dpmpp_2m", k
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if solver in DEPRECATED_NAMES:
+        solver = DEPRECATED_NAMES[solver]
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     if isinstance(process, DiscreteVP):
         return process.grid(steps, solver, kind, t_start=t_start, t_end=t_end, final=final or "zero")
     if kind is None and t_end is None and final is None:
@@ -132,7 +136,14 @@ def sample(
         The sample, shaped and typed like ``x_T``.
     """
     if not isinstance(differentiable, bool):
-        raise TypeError(f"differentiable must be a bool, got {type(differentiable).__name__}")
+        raise TypeError(f"differentiable must be a bool, got {describe(differentiable)}")
+    if not isinstance(check_finite, bool):
+        raise TypeError(f"check_finite must be a bool, got {describe(check_finite)}")
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(x, t, **cond), got {describe(model)}")
+    for name, hook in (("callback", callback), ("project_x0", project_x0), ("project_x", project_x)):
+        if hook is not None and not callable(hook):
+            raise TypeError(f"{name} must be callable or None, got {describe(hook)}")
     with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
         return _sample(model, process, x_T, steps, solver, prediction, grid=grid, t_start=t_start,
                        t_end=t_end, final=final, cond=cond, guidance=guidance, known=known,
@@ -217,7 +228,8 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
         project_x0 = process.x0_projection()
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
-                   project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)))
+                   project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)),
+                   check_grid=False)  # a given grid was checked above
     alphas = list(g.alpha.to(x_T.device, x_T.dtype))
     sigmas = list(g.sigma.to(x_T.device, x_T.dtype))
     from ._broadcast import append_dims

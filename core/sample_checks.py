@@ -3,9 +3,12 @@ conditioning inputs, a ready-made grid, a noise sampler. Each names the argument
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,11 +30,14 @@ _OPTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     # DDIM eq. 16: eta in [0, 1] interpolates deterministic DDIM (0) and DDPM (1); above 1 the
     # direction term sqrt(sigma_t^2 - s^2) would be imaginary.
     "eta": lambda v, n: check_number(v, n, low=0.0, high=1.0),
-    "snr": lambda v, n: check_number(v, n, low=0.0, low_open=True),
+    # Song et al. 2021, Alg. 4: Langevin step 2 (snr |z| / |grad|)^2; their snr is 0.01-0.17,
+    # and beyond 1 the corrector step outgrows the score it follows
+    "snr": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True),
     "n_corrector": lambda v, n: check_int(v, n, low=0),
     "order": lambda v, n: check_int(v, n, low=1, high=3),
-    "rtol": lambda v, n: check_number(v, n, low=0.0, low_open=True),
-    "atol": lambda v, n: check_number(v, n, low=0.0, low_open=True),
+    # tolerances of an adaptive solver: relative/absolute errors, meaningless at 1 or above
+    "rtol": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True, high_open=True),
+    "atol": lambda v, n: check_number(v, n, low=0.0, high=1.0, low_open=True, high_open=True),
     "max_evals": lambda v, n: check_int(v, n, low=1),
     "lower_order_final": _flag,
     "corrector": _flag,
@@ -56,14 +62,40 @@ def check_solver_options(solver: str, allowed: tuple[str, ...], options: Mapping
 
 
 def check_cond(cond: Mapping[str, Any] | None, name: str = "cond") -> None:
-    """Every floating tensor in ``cond`` (a mapping of model keyword arguments) is finite."""
+    """Every numeric value in ``cond`` (a mapping of model keyword arguments) is finite: tensors,
+    NumPy arrays, Python numbers and (nested) lists of numbers. Values are not converted: the
+    model receives what the caller passed."""
     if cond is None:
         return
     if not isinstance(cond, Mapping):
         raise TypeError(f"{name} must be a mapping of model keyword arguments, got {describe(cond)}")
     for key, value in cond.items():
-        if isinstance(value, Tensor):
-            check_finite(value, f"{name}[{key!r}]")
+        _check_value(value, f"{name}[{key!r}]")
+
+
+def _check_value(value: Any, name: str) -> None:
+    if isinstance(value, Tensor):
+        check_finite(value, name)
+        return
+    if isinstance(value, bool):
+        return
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):  # ragged or mixed: not numeric data
+            return
+        if arr.dtype.kind in "fc" and arr.size:
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                first = tuple(int(i) for i in np.argwhere(bad)[0])
+                kind = "NaN" if np.isnan(arr).any() else "inf"
+                raise ValueError(
+                    f"{name} contains {int(bad.sum())} non-finite value(s) ({kind} first at index {first})"
+                )
 
 
 def check_grid_for(grid: Grid, process: GaussianProcess, name: str = "grid") -> None:

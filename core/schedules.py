@@ -70,20 +70,37 @@ def beta_schedule(name: str, T: int, beta_start: float | None = None, beta_end: 
     Names: ``linear``, ``scaled_linear``, ``quad`` (CSDI), ``sigmoid`` (GeoDiff),
     ``cosine``/``squaredcos_cap_v2`` (improved DDPM), ``sqrt`` (Diffusion-LM).
     """
+    from .validate import check_int, check_number
+
     if name not in BETA_SCHEDULES:
         raise ValueError(f"unknown beta schedule {name!r}; expected one of {sorted(BETA_SCHEDULES)}")
-    if int(T) != T or T < 1:
-        raise ValueError(f"number of timesteps T must be a positive integer, got {T}")
-    b0, b1 = _DEFAULTS.get(name, (0.0, 0.0))
-    b0 = b0 if beta_start is None else float(beta_start)
-    b1 = b1 if beta_end is None else float(beta_end)
-    if name in _DEFAULTS and not (0 < b0 <= b1 < 1):
-        raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {b0}, {b1}")
-    return BETA_SCHEDULES[name](int(T), b0, b1)
+    T = check_int(T, "T", low=1)
+    if name not in _DEFAULTS:
+        given = [n for n, v in (("beta_start", beta_start), ("beta_end", beta_end)) if v is not None]
+        if given:  # refused, not ignored: the caller would believe they shaped the table
+            raise ValueError(f"beta schedule {name!r} is fixed by its paper and takes no {given}; leave "
+                             f"{' and '.join(given)} out")
+        return BETA_SCHEDULES[name](T)
+    b0, b1 = _DEFAULTS[name]
+    b0 = b0 if beta_start is None else check_number(beta_start, "beta_start", low=0.0, high=1.0, low_open=True,
+                                                    high_open=True)
+    b1 = b1 if beta_end is None else check_number(beta_end, "beta_end", low=0.0, high=1.0, low_open=True,
+                                                  high_open=True)
+    if not b0 <= b1:
+        raise ValueError(f"need beta_start <= beta_end, got beta_start={b0:g}, beta_end={b1:g}")
+    return BETA_SCHEDULES[name](T, b0, b1)
 
 
 def rescale_zero_terminal_snr(betas: Tensor) -> Tensor:
-    """Rescale betas so the final step has zero SNR (Lin et al. 2024, Algorithm 1)."""
+    """Rescale betas so the final step has zero SNR (Lin et al. 2024, Algorithm 1).
+
+    ``betas``: a 1-D float tensor of length ``T >= 2`` with entries in ``(0, 1)``."""
+    from .validate import check_tensor
+
+    check_tensor(betas, "betas", ndim=1, floating=True, low=0.0, high=1.0)
+    if betas.numel() < 2 or not bool(((betas > 0) & (betas < 1)).all()):
+        raise ValueError(f"betas must hold T >= 2 entries in (0, 1), got {betas.numel()} entries in "
+                         f"[{float(betas.min()):g}, {float(betas.max()):g}]")
     ab_sqrt = torch.cumprod(1.0 - betas.double(), 0).sqrt()
     a0, aT = ab_sqrt[0].clone(), ab_sqrt[-1].clone()
     ab_sqrt = (ab_sqrt - aT) * a0 / (a0 - aT)

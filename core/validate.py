@@ -26,6 +26,7 @@ from torch import Tensor
 
 __all__ = [
     "check_choice",
+    "check_device",
     "check_file",
     "check_finite",
     "check_generator",
@@ -200,6 +201,21 @@ def check_generator(
     raise TypeError(
         f"{name} must be a torch.Generator, a list of them or None, got {describe(generator)}{hint}"
     )
+
+
+def check_device(device: Any, name: str = "device") -> torch.device | None:
+    """``device`` (``None``, a ``torch.device`` or a string such as ``"cuda:0"``) as a
+    ``torch.device``; an unknown device type is a ``ValueError`` naming ``name``."""
+    if device is None or isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be a torch.device, a string such as 'cpu' or 'cuda:0', or None, "
+                        f"got {describe(device)}")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{name} must name a torch device type such as 'cpu', 'cuda' or 'mps', "
+                         f"got {device!r}") from None
 
 
 def check_file(path: Any, name: str = "path", *, suffixes: Sequence[str] = ()) -> Path:

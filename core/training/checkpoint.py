@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,13 +137,26 @@ def save_checkpoint(
     Returns:
         The path of the new checkpoint directory.
     """
+    from ..validate import check_int
+
     if not isinstance(step, int) or step < 0:
         raise ValueError(f"save_checkpoint: step must be an int >= 0, got {step!r}")
-    if keep_last < 1:
-        raise ValueError(f"save_checkpoint: keep_last must be >= 1, got {keep_last}")
+    keep_last = check_int(keep_last, "keep_last", low=1)
     for name, d in (("model", model), ("config", config), ("net_config", net_config)):
         if not isinstance(d, dict):
             raise TypeError(f"save_checkpoint: {name} must be a dict, got {type(d).__name__}")
+    for group, tensors in (("model", model), ("ema", ema), ("optim", optim), ("rng", rng)):
+        if tensors is None:
+            continue
+        if not isinstance(tensors, dict):
+            raise TypeError(f"save_checkpoint: {group} must be a dict {{name: tensor}}, got {type(tensors).__name__}")
+        keys = [k for k in tensors if not isinstance(k, str)]
+        if keys:
+            raise TypeError(f"save_checkpoint: {group} keys must be str, got {keys[:5]!r}")
+        vals = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
+        if vals:
+            raise TypeError(f"save_checkpoint: {group} values must be torch tensors; {vals[:5]} are "
+                            f"{sorted({type(tensors[k]).__name__ for k in vals})}")
     for group, tensors in (("model", model), ("ema", ema or {})):
         bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
         if bad:  # never written, so never marked latest: the last good checkpoint stays
@@ -250,6 +263,11 @@ def _verify_manifest(ckpt: Path, names: list[str]) -> None:
     for name in names:
         if name not in files:
             raise CheckpointError(f"{ckpt / name}: not listed in manifest.json (extra file?)")
+        entry = files[name]
+        if not (isinstance(entry, dict) and isinstance(entry.get("bytes"), int)
+                and isinstance(entry.get("sha256"), str)):
+            raise CheckpointError(f"{ckpt / 'manifest.json'}: entry for {name} must be "
+                                  f"{{'bytes': int, 'sha256': str}}, got {entry!r:.80}")
         data = (ckpt / name).read_bytes()
         if len(data) != files[name]["bytes"]:
             raise CheckpointError(
@@ -279,6 +297,10 @@ def load_checkpoint(
         CheckpointError: naming the file and the problem (missing, pickle, truncated,
             missing/extra keys, shape or config mismatch, checksum mismatch).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_checkpoint: path must be a str or os.PathLike, got {type(path).__name__}")
+    if net is not None and not isinstance(net, nn.Module):
+        raise TypeError(f"load_checkpoint: net must be an nn.Module or None, got {type(net).__name__}")
     ckpt = resolve_checkpoint(path)
     if not ckpt.is_dir():
         raise CheckpointError(f"{ckpt}: checkpoint directory is missing")
@@ -367,9 +389,33 @@ def check_net_config(file: Path, saved: dict[str, Any], given: dict[str, Any]) -
 
 
 def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], file: Path) -> None:
-    """Copy validated ``tensors`` into ``net`` (keys and shapes checked first)."""
-    check_state_keys(file, tensors, net.state_dict())
-    net.load_state_dict(tensors, strict=True)
+    """Copy validated ``tensors`` into ``net``: keys, shapes, kinds and finiteness checked first.
+
+    A floating tensor is cast to its parameter's floating dtype (a float16 file into a float32
+    network is exact); any other dtype difference (integer data into a floating parameter, a
+    float into an integer buffer, another integer width) is refused, naming the key. ``file``
+    names the source in every message."""
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"load_weights: net must be an nn.Module, got {type(net).__name__}")
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"{file}: weights must be a mapping {{name: tensor}}, got {type(tensors).__name__}")
+    not_str = [k for k in tensors if not isinstance(k, str)]
+    if not_str:
+        raise CheckpointError(f"{file}: weight names must be str, got {not_str[:5]!r}")
+    not_tensors = sorted(str(k) for k, v in tensors.items() if not isinstance(v, torch.Tensor))
+    if not_tensors:
+        raise CheckpointError(f"{file}: values of {not_tensors[:10]} are not tensors")
+    reference = net.state_dict()
+    check_state_keys(file, tensors, reference)
+    kinds = [f"{k}: file {tensors[k].dtype} vs network {reference[k].dtype}" for k in sorted(reference)
+             if tensors[k].dtype != reference[k].dtype
+             and not (tensors[k].is_floating_point() and reference[k].is_floating_point())]
+    if kinds:
+        raise CheckpointError(f"{file}: dtype mismatch " + "; ".join(kinds[:5]))
+    bad = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise CheckpointError(f"{file}: non-finite (NaN or inf) weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}")
+    net.load_state_dict(dict(tensors), strict=True)
 
 
 def load_for_sampling(
@@ -391,6 +437,9 @@ def load_for_sampling(
         raise TypeError(
             f"load_for_sampling: net_factory must be callable, got {type(net_factory).__name__}"
         )
+    from ..validate import check_device
+
+    device = check_device(device)
     ckpt = load_checkpoint(ckpt_dir, weights_only=True)
     net = net_factory(**ckpt.net_config)
     if not isinstance(net, nn.Module):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import os
 from dataclasses import dataclass
 from typing import Any
+
+from ..validate import check_number, describe
 
 __all__ = ["RESUME_FREE_FIELDS", "TrainConfig"]
 
@@ -104,8 +106,15 @@ class TrainConfig:
     plot: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if isinstance(self.betas, (str, bytes)) or not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise TypeError(f"TrainConfig.betas must be two numbers (beta1, beta2), got {describe(self.betas)}")
+        betas = tuple(check_number(b, f"TrainConfig.betas[{i}]", low=0.0, high=1.0, high_open=True)
+                      for i, b in enumerate(self.betas))
+        object.__setattr__(self, "betas", betas)
         if self.ckpt_dir is not None:
+            if not isinstance(self.ckpt_dir, (str, os.PathLike)):
+                raise TypeError(f"TrainConfig.ckpt_dir must be a path (str or os.PathLike) or None, "
+                                f"got {describe(self.ckpt_dir)}")
             object.__setattr__(self, "ckpt_dir", str(self.ckpt_dir))
         self._validate()
 
@@ -125,30 +134,23 @@ class TrainConfig:
             pos_int(name, allow_zero=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be a non-negative int, got {self.seed!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"TrainConfig.lr must be a finite float > 0, got {self.lr!r}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"TrainConfig.betas must be two floats in [0, 1), got {self.betas!r}")
+        # AdamW moves each parameter by about lr per step: beyond 1 every step outgrows the
+        # weights' own scale
+        check_number(self.lr, "TrainConfig.lr", low=0.0, high=1.0, low_open=True)
+        check_number(self.weight_decay, "TrainConfig.weight_decay", low=0.0)
         if self.lr_schedule not in _SCHEDULES:
             raise ValueError(
                 f"TrainConfig.lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}"
             )
-        if self.grad_clip is not None and not (
-            math.isfinite(self.grad_clip) and self.grad_clip > 0
-        ):
-            raise ValueError(f"TrainConfig.grad_clip must be None or > 0, got {self.grad_clip!r}")
-        if self.ema_decay is not None and not (0.0 <= self.ema_decay < 1.0):
-            raise ValueError(
-                f"TrainConfig.ema_decay must be None or in [0, 1), got {self.ema_decay!r}"
-            )
+        if self.grad_clip is not None:
+            check_number(self.grad_clip, "TrainConfig.grad_clip", low=0.0, low_open=True)
+        if self.ema_decay is not None:
+            check_number(self.ema_decay, "TrainConfig.ema_decay", low=0.0, high=1.0, high_open=True)
         if self.ema_warmup not in _EMA_WARMUPS:
             raise ValueError(
                 f"TrainConfig.ema_warmup must be one of {_EMA_WARMUPS}, got {self.ema_warmup!r}"
             )
-        if not (self.ema_power > 0):
-            raise ValueError(f"TrainConfig.ema_power must be > 0, got {self.ema_power!r}")
+        check_number(self.ema_power, "TrainConfig.ema_power", low=0.0, low_open=True)
         if self.precision not in _PRECISIONS:
             raise ValueError(
                 f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}"

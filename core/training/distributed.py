@@ -241,11 +241,15 @@ def sample_data_parallel(
         raise TypeError(f"sample_data_parallel: fn must be callable, got {type(fn).__name__}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"sample_data_parallel: n must be a positive int, got {n!r}")
-    seeds = list(range(n)) if seeds is None else [int(s) for s in seeds]
+    from ..validate import check_int, describe
+
+    if seeds is not None and (isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__")):
+        raise TypeError(f"sample_data_parallel: seeds must be a sequence of ints, got {describe(seeds)}")
+    seeds = list(range(n)) if seeds is None else [check_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(seeds)]
     if len(seeds) != n:
         raise ValueError(f"sample_data_parallel: got {len(seeds)} seeds for n={n}")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"sample_data_parallel: batch_size must be >= 1, got {batch_size}")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", low=1)
     rank, world = dist_info()
     per_rank = math.ceil(n / world)
     mine = seeds[rank * per_rank : (rank + 1) * per_rank]

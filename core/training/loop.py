@@ -101,6 +101,9 @@ class Trainer:
             raise TypeError(f"Trainer: cfg must be a TrainConfig, got {type(cfg).__name__}")
         if not isinstance(net, nn.Module):
             raise TypeError(f"Trainer: net must be an nn.Module, got {type(net).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"Trainer: loss_fn must be callable as loss_fn(net, batch, generator), "
+                            f"got {type(loss_fn).__name__}")
         for name, fn in (
             ("loss_fn", loss_fn),
             ("eval_fn", eval_fn),
@@ -229,6 +232,12 @@ class Trainer:
             samples_per_s``) and per eval/sample call (``eval/...`` keys).
         """
         cfg = self.cfg
+        if not isinstance(resume, bool):
+            raise TypeError(f"fit: resume must be a bool, got {type(resume).__name__}")
+        if max_steps is not None:
+            from ..validate import check_int
+
+            max_steps = check_int(max_steps, "max_steps", low=1)
         if resume:
             self.resume()
         elif self.step == 0 and self.run_dir is not None and self.dist.is_main:
@@ -238,7 +247,7 @@ class Trainer:
                     "without resume=True will replace them"
                 )
             self.metrics.truncate_after(0)  # a fresh trajectory
-        stop = cfg.steps if max_steps is None else min(cfg.steps, int(max_steps))
+        stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
         if self.step >= stop:
             return self.history
         if self.run_dir is not None and self.dist.is_main:

@@ -174,6 +174,8 @@ def _sniff_pickle(path: Path, head: bytes) -> None:
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     """Load a safetensors file without ever unpickling; problems raise :class:`CheckpointError`."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a safetensors file")
     if not path.is_file():
         raise CheckpointError(f"{path}: file is missing")
     data = path.read_bytes()
@@ -207,6 +209,8 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 def read_json(path: Path) -> Any:
     """Parse a JSON file; a missing, pickled or truncated file raises :class:`CheckpointError`."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a JSON file")
     if not path.is_file():
         raise CheckpointError(f"{path}: file is missing")
     data = path.read_bytes()

@@ -119,3 +119,96 @@ def test_dsm_loss_random_inputs(shape, value, dtype, prediction, weighting):
                                             generator=torch.Generator().manual_seed(0)))
     if err is None:
         assert loss.shape == (x0.shape[0],)
+
+
+# --- issue #31: constructors, grids, hooks and weights under random arguments -----------------
+NUMBERS = [0.0, -1.0, 1e-3, 0.5, 1.0, 2.0, 20.0, 1e30, math.inf, math.nan, True, "0.1", None]
+
+
+@FUZZ
+@given(cls=st.sampled_from(["VP", "SubVP", "VE", "EDM", "Flow"]), key=st.sampled_from(
+    ["beta_min", "beta_max", "t_min", "t_max", "s", "sigma_min", "sigma_max", "sigma_data", "rho"]),
+       value=st.sampled_from(NUMBERS), schedule=st.sampled_from(["linear", "cosine"]))
+def test_process_constructor_random_parameter(cls, key, value, schedule):
+    """Every accepted process is usable: finite alpha/sigma at both ends, alpha(t_max) > 0."""
+    import inspect
+
+    if key not in inspect.signature(getattr(pc, cls)).parameters:
+        return  # a key this class does not take
+    kw = {"schedule": schedule} if cls == "VP" else {}
+    proc, err = outcome(lambda: getattr(pc, cls)(**kw, **{key: value}))
+    if err is None:
+        t = torch.tensor([proc.t_min, proc.t_max], dtype=torch.float64)
+        a, s = proc.alpha(t), proc.sigma(t)
+        assert bool(torch.isfinite(a).all() and torch.isfinite(s).all()) and float(a[1]) > 0 and float(s[0]) > 0
+    default_none = value is None and cls == "VP" and key == "t_max"  # None: the schedule's own t_max
+    if isinstance(value, (bool, str)) or (value is None and not default_none) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        assert err is not None, f"{cls}({key}={value!r}) was accepted"
+
+
+@FUZZ
+@given(t=st.lists(st.sampled_from([1.0, 0.5, 0.1, 0.0, -1.0, 2.0, math.nan, math.inf, 1, "1"]),
+                  min_size=0, max_size=4), as_tensor=st.booleans())
+def test_grid_random_t(t, as_tensor):
+    """A Grid is finite, floating and runs from noise to data, or it is refused by name."""
+    n = len(t)
+    alpha, sigma = [1.0] * n, [0.5] * n
+    if as_tensor and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in t):
+        t = torch.tensor(t, dtype=torch.float64)
+    g, err = outcome(lambda: pc.Grid(t=t, alpha=alpha, sigma=sigma))
+    if err is None:
+        assert g.t.is_floating_point() and bool(torch.isfinite(g.t).all()) and bool((g.t[1:] <= g.t[:-1]).all())
+    else:
+        assert "grid" in str(err)
+
+
+@FUZZ
+@given(hook=st.sampled_from(["clip", "dynamic_threshold", "zero_center", "nearest_embedding", "Known", "CFG"]),
+       a=st.sampled_from(NUMBERS + [3, -2, 2.5]), b=st.sampled_from(NUMBERS + [3, -2, 2.5]))
+def test_hooks_random_arguments(hook, a, b):
+    """Hooks refuse bad arguments when built (by name); an accepted hook maps finite input to
+    finite output of the same shape."""
+    x = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0))
+    build = {
+        "clip": lambda: pc.clip(a, b),
+        "dynamic_threshold": lambda: pc.dynamic_threshold(a, b),
+        "zero_center": lambda: pc.zero_center(None, a),
+        "nearest_embedding": lambda: pc.nearest_embedding(torch.full((3, 4), a) if isinstance(a, float) else a),
+        "Known": lambda: pc.Known(torch.zeros(2, 3, 4), torch.ones(2, 3, 4), jump_length=a, resample=b),
+        "CFG": lambda: pc.CFG(a),
+    }[hook]
+    h, err = outcome(build)
+    if err is None and callable(h):
+        y, err2 = outcome(lambda: h(x, torch.ones(2)))
+        if err2 is None:
+            assert y.shape == x.shape
+    if isinstance(a, (bool, str)) or a is None:
+        assert err is not None or hook in ("nearest_embedding", "zero_center") and a is None
+
+
+@FUZZ
+@given(keys=st.lists(st.sampled_from(["weight", "bias", "extra", 1]), min_size=0, max_size=3, unique=True),
+       value=st.sampled_from(["ok", "nan", "int", "half", "shape", "list"]), container=st.sampled_from(["dict", "str"]))
+def test_load_weights_random_dicts(keys, value, container):
+    """load_weights either loads finite weights of the right keys/shapes/kind or raises a named
+    error mentioning the file, and never changes the network when it refuses."""
+    from polydiff.core.training.checkpoint import load_weights
+
+    net = torch.nn.Linear(3, 2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    ref = net.state_dict()
+
+    def make(k):
+        shape = tuple(ref[k].shape) if k in ref else (1,)
+        return {"ok": torch.ones(shape), "nan": torch.full(shape, math.nan), "int": torch.ones(shape, dtype=torch.long),
+                "half": torch.ones(shape, dtype=torch.float16), "shape": torch.ones(7), "list": [1.0]}[value]
+
+    tensors = {k: make(k) for k in keys} if container == "dict" else "weights"
+    _, err = outcome(lambda: load_weights(net, tensors, Path("w.safetensors")))
+    if err is not None:
+        assert "w.safetensors" in str(err) or "mapping" in str(err)
+        assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    else:
+        assert sorted(keys) == ["bias", "weight"] and value in ("ok", "half")
+        assert all(bool(torch.isfinite(v).all()) for v in net.state_dict().values())
