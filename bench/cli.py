@@ -22,7 +22,10 @@ from . import runner
 
 #: Modules whose ``COMMANDS`` (``name -> (add_parser, run)``) become ``polydiff <name>``: each
 #: applies a trained pipeline to the user's own files.
-TASK_MODULES: tuple[str, ...] = ("polydiff.vision.commands",)
+TASK_MODULES: tuple[str, ...] = (
+    "polydiff.vision.commands",
+    "polydiff.robustness.commands",
+)
 
 #: Domains with a training script (``polydiff.<domain>.train``); core is a library only.
 TRAIN_DOMAINS: tuple[str, ...] = tuple(d for d in runner.DOMAINS if d != "core")
