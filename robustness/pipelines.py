@@ -302,8 +302,8 @@ class PurificationPipeline(Pipeline):
         loaded = []
         for folder, want in ((diffusion_dir, UNet), (classifier_dir, Classifier)):
             net = nets.load(folder, device=device)
-            if not isinstance(net, want):
-                raise ValueError(f"{pathlib.Path(folder) / 'config.json'}: holds a {type(net).__name__}, "
+            if not isinstance(net, want):  # a file-content error, not a wrong argument type
+                raise ValueError(f"{pathlib.Path(folder) / 'config.json'}: holds a {type(net).__name__}, "  # noqa: TRY004
                                  f"expected a {want.__name__} here")
             loaded.append(net.eval())
         process = settings.pop("process", None)
