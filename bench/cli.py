@@ -27,6 +27,7 @@ TASK_MODULES: tuple[str, ...] = (
     "polydiff.text.commands",
     "polydiff.timeseries.commands",
     "polydiff.molecules.commands",
+    "polydiff.robustness.commands",
 )
 
 #: Domains with a training script (``polydiff.<domain>.train``); core is a library only.

@@ -10,8 +10,10 @@ Diffusion-Based Adversarial Purification"), so this package ships the gradient m
 Rooms: :mod:`.data` (MNIST / Fashion-MNIST through vision's loader), :mod:`.nets` (classifier, the
 diffusion denoiser), :mod:`.purify` (Purifier, PurifiedClassifier, Tweedie baseline),
 :mod:`.gradients` (gradient modes), :mod:`.attacks` (torchattacks wrappers, worst-case
-evaluation), :mod:`.metrics` (accuracies with confidence intervals), :mod:`.train`; the
-benchmark entry is :mod:`polydiff.bench.robustness`.
+evaluation), :mod:`.metrics` (accuracies with confidence intervals), :mod:`.train`,
+:mod:`.pipelines` (PurificationPipeline: a trained defence as a saved folder), :mod:`.commands`
+(``polydiff purify``) with :mod:`.image_io` (its image and CSV files); the benchmark entry is
+:mod:`polydiff.bench.robustness`.
 
 ``torchattacks`` is installed without its declared dependencies (it declares torchvision,
 which would replace the CPU torch build); its import needs only torch, numpy, scipy and

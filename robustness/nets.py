@@ -13,7 +13,7 @@ from polydiff.core.validate import check_int
 from polydiff.vision.nets import Classifier, ClassifierConfig, UNet, UNetConfig, load_net, save_net
 from torch import nn
 
-__all__ = ["Classifier", "UNet", "classifier", "denoiser", "load_net", "save_net"]
+__all__ = ["Classifier", "ClassifierConfig", "UNet", "UNetConfig", "classifier", "denoiser", "load_net", "save_net"]
 
 
 def classifier(width: int = 16, in_channels: int = 1, num_classes: int = 10) -> Classifier:

@@ -220,9 +220,14 @@ class Purifier(nn.Module):
 
         return run_chain(step, x_t, g.steps, mode, params=list(self.net.parameters()))
 
-    def purify(self, x: Tensor, gradient: str | None = None) -> Tensor:
+    def purify(self, x: Tensor, gradient: str | None = None, *, seeds: Sequence[int] | None = None) -> Tensor:
         """Purify ``x`` (``[B, C, H, W]`` in [0, 1], the dtype of the denoiser's weights) with the
-        given gradient mode (default: own)."""
+        given gradient mode (default: own).
+
+        ``seeds`` gives each sample its own seed (non-negative ints, one per sample): its draw
+        then depends on that seed alone, not on its batch or the draw counter (which it leaves
+        unchanged). Default: seeds mixed from (base seed, draw counter, position in the batch).
+        """
         mode = gradient or self.gradient
         if mode not in GRADIENT_MODES:
             raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
@@ -230,7 +235,14 @@ class Purifier(nn.Module):
         dtype = next((p.dtype for p in self.net.parameters() if p.is_floating_point()), x.dtype)
         if x.dtype != dtype:
             raise TypeError(f"x must have the dtype of the denoiser's weights ({dtype}), got {x.dtype}")
-        seeds = self._seeds(x.shape[0])
+        if seeds is None:
+            seeds = self._seeds(x.shape[0])
+        else:
+            if isinstance(seeds, (str, bytes, Tensor)) or not isinstance(seeds, Sequence):
+                raise TypeError(f"seeds must be a sequence of ints, got {describe(seeds)}")
+            seeds = [check_int(s, f"seeds[{i}]", low=0) for i, s in enumerate(seeds)]
+            if len(seeds) != x.shape[0]:
+                raise ValueError(f"seeds holds {len(seeds)} seeds for a batch of {x.shape[0]}")
         self._calls = 0
         if mode == "bpda":  # identity backward over the whole purifier (noising included)
             out = bpda(lambda z: self._purify(z, seeds, "none"), x)
