@@ -40,7 +40,7 @@ from .pipelines import InpaintingPipeline, SuperResolutionPipeline, VisionGenera
 __all__ = ["COMMANDS", "save_png"]
 
 #: The shipped pipeline ``polydiff generate`` applies by default (None until one ships).
-DEFAULT_GENERATION_MODEL: str | None = None
+DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
 #: The shipped pipeline ``polydiff superres`` applies by default (None until one ships).
 DEFAULT_SUPERRES_MODEL: str | None = None
 #: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
