@@ -52,3 +52,15 @@ def test_generate_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread)
     assert DEFAULT_GENERATION_MODEL in SHIPPED
     code = main(["generate", "--labels", "1", "--steps", "2", "--out", str(tmp_path), "--no-progress"])
     assert code == 0 and [p.name for p in tmp_path.glob("*.png")] == ["00000_class1.png"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_readme_lists_each_shipped_pipeline_with_its_card_numbers(name):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}` |")), None)
+    assert row is not None, f"README.md has no row for the shipped pipeline {name}"
+    card = json.loads((ROOT_PRETRAINED / name / "pipeline.json").read_text())["card"]
+    for m in card["metrics"]:
+        assert f"{m['value']:.3g}" in row and f"{m['baseline_value']:.3g}" in row, (m, row)
