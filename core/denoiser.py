@@ -17,6 +17,7 @@ from torch import Tensor
 from ._broadcast import append_dims
 from .grids import Grid
 from .hooks import CFG, ClassifierGuidance, Projection
+from .lincomb import lincomb
 from .prediction import PREDICTIONS, prediction_coefficients
 from .validate import check_tensor, describe
 
@@ -87,6 +88,19 @@ class Denoiser:
         t = grid.t.to(device=self.device, dtype=torch.float32)
         self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
         self.sigma_g = grid.sigma.to(self.device)
+        # with neither classifier guidance nor project_x0, x0_hat is one linear combination
+        self._plain = not isinstance(guidance, ClassifierGuidance) and project_x0 is None
+        #: record the sum of every input state too, to blame a non-finite state rather than the
+        #: model; :func:`~polydiff.core.sample` turns it off when no hook can alter the state
+        self.track_inputs = True
+        self._ring: list[Tensor | None] = []  # reused x0_hat buffers (see keep)
+        self._calls = 0
+
+    def keep(self, n: int) -> None:
+        """The solver holds at most the ``n`` latest results of ``den(x, i)`` at once: they are
+        then written into ``n`` reused buffers (no allocation per step) when no gradient is
+        recorded and no hook sees ``x0_hat``."""
+        self._ring = [None] * int(n)
 
     def _coefficients(self, t: Tensor, alpha: Tensor, sigma: Tensor):
         da = ds = None
@@ -140,7 +154,27 @@ class Denoiser:
 
     def __call__(self, x: Tensor, i: int) -> Tensor:
         """``x0_hat`` at grid point ``i`` (the model sees ``grid.t[i]``)."""
-        return self.x0_pair(x, i)[0]
+        if not self._plain:
+            return self.x0_pair(x, i)[0]
+        if not 0 <= i < len(self.t_model):
+            raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
+        if self.track_inputs:
+            self._in_sums.append((i, x.sum()))
+        out = self._call(x, self.t_model[i], self.in_scale[i])
+        buf = None
+        if self._ring and not torch.is_grad_enabled():
+            k = self._calls % len(self._ring)
+            self._calls += 1
+            buf = self._ring[k]
+            if buf is None:
+                buf = self._ring[k] = torch.empty_like(x)
+        cx, co = self.x0_x[i], self.x0_out[i]
+        if isinstance(cx, float) and cx == 0.0:
+            x0 = lincomb(co, out, out=buf, fused=self.fused)
+        else:
+            x0 = lincomb(cx, x, co, out, out=buf, fused=self.fused)
+        self._sums.append((i, x0.sum()))  # one reduction, no host sync: checked after the loop
+        return x0
 
     def x0_pair(self, x: Tensor, i: int) -> tuple[Tensor, Tensor]:
         """``(x0_hat, x0_hat before project_x0)`` at grid point ``i`` (one model evaluation);
@@ -148,19 +182,15 @@ class Denoiser:
         if not 0 <= i < len(self.t_model):
             raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
         t = self.t_model[i]
-        self._in_sums.append((i, x.sum()))
+        if self.track_inputs:
+            self._in_sums.append((i, x.sum()))
         out = self._call(x, t, self.in_scale[i])
         cx, co = self.x0_x[i], self.x0_out[i]
-        if self.fused:
-            from .fused import as_coefficient, fused_lincomb
-
-            x0 = fused_lincomb(as_coefficient(cx, x), x, as_coefficient(co, x), out)
-        elif isinstance(cx, float):  # shared grid: one multiply, then an in-place multiply-add
-            x0 = out * co if cx == 0.0 else torch.mul(x, cx).add_(out, alpha=co)
+        if isinstance(cx, float) and cx == 0.0:
+            x0 = lincomb(co, out, fused=self.fused)
         else:
-            x0 = cx * x + co * out
-        if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:
-            # one reduction, no host sync: checked once after the loop (check_finite)
+            x0 = lincomb(cx, x, co, out, fused=self.fused)
+        if self._plain:
             self._sums.append((i, x0.sum()))
             return x0, x0
         a = self._as_coef(self.grid.alpha[i])
@@ -180,7 +210,7 @@ class Denoiser:
         tm = tm.expand(self.batch) if tm.ndim == 0 else tm
         self._in_sums.append((step, x.sum()))
         out = self._call(x, tm, conv(c.in_scale))
-        x0 = conv(c.x0_x) * x + conv(c.x0_out) * out
+        x0 = lincomb(conv(c.x0_x), x, conv(c.x0_out), out)
         return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)[0]
 
     def check_finite(self) -> None:

@@ -64,6 +64,9 @@ class _Shifted:
     def at(self, x, t, step=-1):
         return self.den.at(x, t, step)
 
+    def keep(self, n):
+        self.den.keep(n)
+
 
 def _sub(grid: Grid, i0: int, i1: int) -> Grid:
     return Grid(t=grid.t[i0:i1 + 1], alpha=grid.alpha[i0:i1 + 1], sigma=grid.sigma[i0:i1 + 1])
@@ -226,6 +229,7 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
         x_T = x_T.float()
     if project_x0 is None:
         project_x0 = process.x0_projection()
+    user_noise = noise
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
                    project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)),
@@ -251,6 +255,10 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
             callback({"step": i, "x": x, "t": g.t[i], "nfe": den.nfe})
         return x
 
+    # nothing outside the solver sees the state: it may be updated in place, and a non-finite
+    # x0_hat can only come from the model (so the input states need no finiteness sums)
+    post.private = known is None and project_x is None and callback is None and not torch.is_grad_enabled()
+    den.track_inputs = not (post.private and user_noise is None)
     fn = SOLVERS[solver]
     x = x_T
     if known is not None:

@@ -22,15 +22,20 @@ def test_fused_updates_equal_eager(solver, opts):
 
 
 def test_lincomb_matches_formula():
-    from polydiff.core.fused import fused_lincomb, lincomb
+    from polydiff.core.lincomb import lincomb
 
     a, b, c = (torch.randn(4, 7) for _ in range(3))
-    k = [torch.tensor(v) for v in (0.5, -1.25, 2.0)]
     ref = 0.5 * a - 1.25 * b + 2.0 * c
+    assert torch.allclose(lincomb(0.5, a, -1.25, b, 2.0, c), ref)
+    k = [torch.tensor(v) for v in (0.5, -1.25, 2.0)]  # tensor coefficients, per sample below
     assert torch.allclose(lincomb(k[0], a, k[1], b, k[2], c), ref)
-    assert torch.allclose(fused_lincomb(k[0], a, k[1], b, k[2], c), ref, atol=1e-6)
+    assert torch.allclose(lincomb(0.5, a, -1.25, b, 2.0, c, fused=True), ref, atol=1e-6)
+    per_sample = torch.linspace(-1, 1, 4)[:, None]
+    assert torch.allclose(lincomb(per_sample, a, 2.0, c), per_sample * a + 2 * c)
+    buf = a.clone()
+    assert lincomb(0.5, buf, -1.25, b, out=buf) is buf and torch.allclose(buf, 0.5 * a - 1.25 * b)
     with pytest.raises(ValueError, match="pairs"):
-        fused_lincomb(k[0], a, k[1])
+        lincomb(0.5, a, -1.25)
 
 
 def test_graph_sampler_refuses_cleanly_on_cpu():
