@@ -86,7 +86,7 @@ class Denoiser:
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
         # time is never cast to model_dtype: bfloat16 rounds t = 999 to 1000 and t = 0.999 to 1
         t = grid.t.to(device=self.device, dtype=torch.float32)
-        self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
+        self.t_model = list(t.unsqueeze(1).expand(-1, self.batch).unbind(0)) if t.ndim == 1 else list(t.unbind(0))
         self.sigma_g = grid.sigma.to(self.device)
         # with neither classifier guidance nor project_x0, x0_hat is one linear combination
         self._plain = not isinstance(guidance, ClassifierGuidance) and project_x0 is None
@@ -95,6 +95,13 @@ class Denoiser:
         self.track_inputs = True
         self._ring: list[Tensor | None] = []  # reused x0_hat buffers (see keep)
         self._calls = 0
+        # x0_hat = cx (x + (co / cx) out): diffusers' (x - sigma eps) / alpha for eps models, as
+        # one add and one in-place scale; on a shared grid cx as 0-dim tensors (a python float
+        # costs a tensor creation per multiply on small inputs)
+        self._ratio = self._scale = None
+        if bool((c.x0_x != 0).all()):
+            self._ratio = mk(c.x0_out / c.x0_x).items
+            self._scale = list(c.x0_x.double().unbind(0)) if c.x0_x.ndim == 1 else self.x0_x.items
 
     def keep(self, n: int) -> None:
         """The solver holds at most the ``n`` latest results of ``den(x, i)`` at once: they are
@@ -111,11 +118,13 @@ class Denoiser:
 
     # --- model call -------------------------------------------------------------------------
     def _call(self, x: Tensor, t: Tensor, in_scale) -> Tensor:
-        xin = x * in_scale if not (isinstance(in_scale, float) and in_scale == 1.0) else x
+        xin = x if in_scale.__class__ is float and in_scale == 1.0 else x * in_scale
         if self.model_dtype is not None:
             xin = xin.to(self.model_dtype)
         g = self.guidance
-        if isinstance(g, CFG) and g.scale != 1.0:
+        if g is None:
+            out = self.model(xin, t, **self.cond)
+        elif isinstance(g, CFG) and g.scale != 1.0:
             if g.scale == 0.0:
                 out = self.model(xin, t, **{**self.cond, **g.uncond})
             else:
@@ -132,7 +141,7 @@ class Denoiser:
                 raise TypeError(f"model must return a tensor, got {type(out).__name__}")
         if out.shape != x.shape:
             raise ValueError(f"model output shape {tuple(out.shape)} does not match x {tuple(x.shape)}")
-        return out.to(self.dtype)
+        return out if out.dtype == self.dtype else out.to(self.dtype)
 
     def _finish(self, x0: Tensor, x: Tensor, t: Tensor, alpha, sigma, step: int) -> Tensor:
         if isinstance(self.guidance, ClassifierGuidance) and self.guidance.scale != 0:
@@ -160,21 +169,30 @@ class Denoiser:
             raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
         if self.track_inputs:
             self._in_sums.append((i, x.sum()))
-        out = self._call(x, self.t_model[i], self.in_scale[i])
+        out = self._call(x, self.t_model[i], self.in_scale.items[i])
+        ring = self._ring
         buf = None
-        if self._ring and not torch.is_grad_enabled():
-            k = self._calls % len(self._ring)
+        if ring and not torch.is_grad_enabled():
+            k = self._calls % len(ring)
             self._calls += 1
-            buf = self._ring[k]
+            buf = ring[k]
             if buf is None:
-                buf = self._ring[k] = torch.empty_like(x)
-        cx, co = self.x0_x[i], self.x0_out[i]
-        if isinstance(cx, float) and cx == 0.0:
-            x0 = lincomb(co, out, out=buf, fused=self.fused)
-        else:
-            x0 = lincomb(cx, x, co, out, out=buf, fused=self.fused)
+                buf = ring[k] = torch.empty_like(x)
+        x0 = self._x0(x, out, i, buf)
         self._sums.append((i, x0.sum()))  # one reduction, no host sync: checked after the loop
         return x0
+
+    def _x0(self, x: Tensor, out: Tensor, i: int, buf: Tensor | None = None) -> Tensor:
+        """``x0_hat = x0_x x + x0_out out`` (prediction.py's conversion), into ``buf`` if given."""
+        if self._scale is None or self.fused:
+            cx, co = self.x0_x.items[i], self.x0_out.items[i]
+            if isinstance(cx, float) and cx == 0.0:
+                return lincomb(co, out, out=buf, fused=self.fused)
+            return lincomb(cx, x, co, out, out=buf, fused=self.fused)
+        r = self._ratio[i]
+        if isinstance(r, float):
+            return torch.add(x, out, alpha=r, out=buf).mul_(self._scale[i])
+        return torch.addcmul(x, out, r, out=buf).mul_(self._scale[i])
 
     def x0_pair(self, x: Tensor, i: int) -> tuple[Tensor, Tensor]:
         """``(x0_hat, x0_hat before project_x0)`` at grid point ``i`` (one model evaluation);
@@ -185,11 +203,7 @@ class Denoiser:
         if self.track_inputs:
             self._in_sums.append((i, x.sum()))
         out = self._call(x, t, self.in_scale[i])
-        cx, co = self.x0_x[i], self.x0_out[i]
-        if isinstance(cx, float) and cx == 0.0:
-            x0 = lincomb(co, out, fused=self.fused)
-        else:
-            x0 = lincomb(cx, x, co, out, fused=self.fused)
+        x0 = self._x0(x, out, i)
         if self._plain:
             self._sums.append((i, x0.sum()))
             return x0, x0
