@@ -96,18 +96,18 @@ class Denoiser:
         self._ring: list[Tensor | None] = []  # reused x0_hat buffers (see keep)
         self._calls = 0
         # x0_hat = cx (x + (co / cx) out): diffusers' (x - sigma eps) / alpha for eps models, as
-        # one add and one in-place scale; on a shared grid cx as 0-dim tensors (a python float
-        # costs a tensor creation per multiply on small inputs)
+        # one add and one in-place scale; on a shared grid cx as 0-dim CPU tensors of x's dtype
+        # (a python float costs a tensor creation per multiply on small inputs)
         self._ratio = self._scale = None
         if bool((c.x0_x != 0).all()):
             self._ratio = mk(c.x0_out / c.x0_x).items
-            self._scale = list(c.x0_x.double().unbind(0)) if c.x0_x.ndim == 1 else self.x0_x.items
+            self._scale = list(c.x0_x.to(self.dtype).unbind(0)) if c.x0_x.ndim == 1 else self.x0_x.items
 
     def keep(self, n: int) -> None:
         """The solver holds at most the ``n`` latest results of ``den(x, i)`` at once: they are
         then written into ``n`` reused buffers (no allocation per step) when no gradient is
         recorded and no hook sees ``x0_hat``."""
-        self._ring = [None] * int(n)
+        self._ring = [] if torch.is_grad_enabled() else [None] * int(n)
 
     def _coefficients(self, t: Tensor, alpha: Tensor, sigma: Tensor):
         da = ds = None
@@ -170,14 +170,13 @@ class Denoiser:
         if self.track_inputs:
             self._in_sums.append((i, x.sum()))
         out = self._call(x, self.t_model[i], self.in_scale.items[i])
-        ring = self._ring
         buf = None
-        if ring and not torch.is_grad_enabled():
-            k = self._calls % len(ring)
+        if self._ring:
+            k = self._calls % len(self._ring)
             self._calls += 1
-            buf = ring[k]
+            buf = self._ring[k]
             if buf is None:
-                buf = ring[k] = torch.empty_like(x)
+                buf = self._ring[k] = torch.empty_like(x)
         x0 = self._x0(x, out, i, buf)
         self._sums.append((i, x0.sum()))  # one reduction, no host sync: checked after the loop
         return x0

@@ -28,24 +28,26 @@ def lincomb(*terms: Coefficient | Tensor, out: Tensor | None = None, fused: bool
             while autograd records (a new tensor keeps the graph intact).
         fused: one compiled kernel instead of one eager pass per term (``out`` then unused).
     """
-    if len(terms) % 2 or not terms:
+    n = len(terms)
+    if n % 2 or not n:
         raise ValueError("lincomb takes coefficient/tensor pairs")
-    v0 = terms[1]
+    c0, v0 = terms[0], terms[1]
     if fused:
-        return _compiled(len(terms) // 2)(*(_as_tensor(c, v0) if k % 2 == 0 else c for k, c in enumerate(terms)))
-    c0 = terms[0].to(v0.dtype) if isinstance(terms[0], Tensor) else terms[0]
+        return _compiled(n // 2)(*(_as_tensor(c, v0) if k % 2 == 0 else c for k, c in enumerate(terms)))
+    if isinstance(c0, Tensor):
+        c0 = c0.to(v0.dtype)
     if out is None or torch.is_grad_enabled():
         out = torch.mul(v0, c0)
     elif out is v0:
         out.mul_(c0)
     else:
         torch.mul(v0, c0, out=out)
-    for k in range(2, len(terms), 2):
-        c, v = terms[k], terms[k + 1]
+    for k in range(2, n, 2):
+        c = terms[k]
         if isinstance(c, Tensor):
-            out.addcmul_(v, c.to(v0.dtype))
+            out.addcmul_(terms[k + 1], c.to(v0.dtype))
         else:
-            out.add_(v, alpha=c)
+            out.add_(terms[k + 1], alpha=c)
     return out
 
 
