@@ -44,7 +44,7 @@ class Denoiser:
     def __init__(self, model: Callable, process, grid: Grid, prediction: str, x: Tensor, *,
                  cond: Mapping[str, Any] | None = None, guidance: CFG | ClassifierGuidance | None = None,
                  project_x0: Projection | None = None, model_dtype: torch.dtype | None = None,
-                 fused: bool = False, check_grid: bool = True):
+                 check_grid: bool = True):
         """``check_grid``: refuse a grid built for another process (:func:`~polydiff.core.
         sample_checks.check_grid_for`); :func:`~polydiff.core.sample` turns it off for the grids
         it builds itself (a diffusers Karras grid interpolates its times)."""
@@ -77,7 +77,6 @@ class Denoiser:
         self.sigma_data = getattr(process, "sigma_data", None)
         self.batch, self.ndim, self.dtype, self.device = x.shape[0], x.ndim, x.dtype, x.device
         self.nfe = 0
-        self.fused = fused
         self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
         self._in_sums: list[tuple[int, Tensor]] = []  # ... and the state x that went in
         self._guide_sums: list[tuple[int, Tensor, Tensor]] = []  # classifier: (step, grad, term)
@@ -183,11 +182,11 @@ class Denoiser:
 
     def _x0(self, x: Tensor, out: Tensor, i: int, buf: Tensor | None = None) -> Tensor:
         """``x0_hat = x0_x x + x0_out out`` (prediction.py's conversion), into ``buf`` if given."""
-        if self._scale is None or self.fused:
+        if self._scale is None:
             cx, co = self.x0_x.items[i], self.x0_out.items[i]
             if isinstance(cx, float) and cx == 0.0:
-                return lincomb(co, out, out=buf, fused=self.fused)
-            return lincomb(cx, x, co, out, out=buf, fused=self.fused)
+                return lincomb(co, out, out=buf)
+            return lincomb(cx, x, co, out, out=buf)
         r = self._ratio[i]
         if isinstance(r, float):
             return torch.add(x, out, alpha=r, out=buf).mul_(self._scale[i])

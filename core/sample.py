@@ -157,7 +157,7 @@ def sample(
 
 @functools.cache
 def solver_options_of(solver: str) -> tuple[str, ...]:
-    """The keyword options ``solver`` takes (``eta``, ``order``, ``fused`` ...), from its signature."""
+    """The keyword options ``solver`` takes (``eta``, ``order`` ...), from its signature."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
     params = inspect.signature(SOLVERS[solver]).parameters.values()
@@ -166,10 +166,9 @@ def solver_options_of(solver: str) -> tuple[str, ...]:
 
 def _check_options(solver: str, options: Mapping[str, Any]) -> None:
     allowed = solver_options_of(solver)
-    if "fused" in options and "fused" not in allowed:
-        fused = sorted(s for s in SOLVERS if "fused" in solver_options_of(s))
-        raise TypeError(f"solver {solver!r} takes the options {list(allowed)}, got unknown "
-                        f"['fused'] (fused=True exists for the multistep solvers {fused})")
+    if "fused" in options:
+        raise TypeError("the fused option was removed (issue #25): the compiled updates were slower than "
+                        "the eager ones at every size measured; call without it")
     check_solver_options(solver, allowed, options)
 
 
@@ -233,7 +232,7 @@ def _sample(model, process, x_T, steps, solver, prediction, *, grid, t_start, t_
     user_noise = noise
     noise = noise if noise is not None else GaussianNoise(generator)
     den = Denoiser(model, process, g, prediction, x_T, cond=cond, guidance=guidance,
-                   project_x0=project_x0, model_dtype=model_dtype, fused=bool(solver_options.get("fused", False)),
+                   project_x0=project_x0, model_dtype=model_dtype,
                    check_grid=False)  # a given grid was checked above
     clean = (g.sigma == 0).reshape(g.t.shape[0], -1).all(1).tolist()
     if known is not None:  # the levels alpha_i, sigma_i the known values are noised to

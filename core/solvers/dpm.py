@@ -42,7 +42,7 @@ def _check_warmup(warmup: str) -> bool:
     return warmup == "singlestep"
 
 
-def _singlestep_first(den: Denoiser, st: Steps, x: Tensor, fused: bool) -> tuple[Tensor, Tensor]:
+def _singlestep_first(den: Denoiser, st: Steps, x: Tensor) -> tuple[Tensor, Tensor]:
     """First step by DPM-Solver++(2S) (Lu et al. 2022, Alg. 1, r = 1/2): one extra model
     evaluation at the log-SNR midpoint makes the warm-up step second order, so a multistep
     method keeps its order globally (a first-order start limits it to 2)."""
@@ -53,18 +53,17 @@ def _singlestep_first(den: Denoiser, st: Steps, x: Tensor, fused: bool) -> tuple
     t_mid = den.process.t_from_log_snr(torch.tensor(lam[0] + lam[1], dtype=torch.float64))  # log-SNR = 2 lambda
     alpha_mid, sigma_mid = float(den.process.alpha(t_mid)), float(den.process.sigma(t_mid))
     D = den(x, 0)
-    x_mid = lincomb(sigma_mid / sigma[0], x, -alpha_mid * math.expm1(-h / 2), D, fused=fused)
+    x_mid = lincomb(sigma_mid / sigma[0], x, -alpha_mid * math.expm1(-h / 2), D)
     D_mid = den.at(x_mid, t_mid)
-    return lincomb(sigma[1] / sigma[0], x, -alpha[1] * math.expm1(-h), D_mid, fused=fused), D
+    return lincomb(sigma[1] / sigma[0], x, -alpha[1] * math.expm1(-h), D_mid), D
 
 
 def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
+             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
     """DPM-Solver++(2M), midpoint form (Lu et al. 2022, Alg. 2).
 
     ``warmup="multistep"`` starts with a first-order step (diffusers' choice);
     ``"singlestep"`` makes the first step DPM-Solver++(2S) at one extra evaluation.
-    ``fused=True`` runs each update as one compiled kernel (:func:`~polydiff.core.lincomb.lincomb`).
     """
     st = Steps(grid, x, post)
     alpha, sigma, lam = st.alpha, st.sigma, st.lam
@@ -72,25 +71,25 @@ def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
     den.keep(2)  # D and D_prev
     D_prev, start = None, 0
     if _check_warmup(warmup):
-        x, D_prev = _singlestep_first(den, st, x, fused)
+        x, D_prev = _singlestep_first(den, st, x)
         x, start = post(x, 1), 1
     for i in range(start, st.steps):
         D = den(x, i)
         h = lam[i + 1] - lam[i]
         phi = -alpha[i + 1] * expm1(-h)  # alpha_t (1 - e^{-h})
         if order[i] == 1:  # x_t = (sigma_t / sigma_s) x - alpha_t (e^{-h} - 1) D
-            x = lincomb(sigma[i + 1] / sigma[i], x, phi, D, out=st.out(x), fused=fused)
+            x = lincomb(sigma[i + 1] / sigma[i], x, phi, D, out=st.out(x))
         else:  # Alg. 2: r = h_last / h, D1 = (1 + 1/(2r)) D - 1/(2r) D_prev
             r = (lam[i] - lam[i - 1]) / h
             x = lincomb(sigma[i + 1] / sigma[i], x, phi * (1 + 0.5 / r), D, -phi * 0.5 / r, D_prev,
-                        out=st.out(x), fused=fused)
+                        out=st.out(x))
         D_prev = D
         x = post(x, i + 1)
     return x
 
 
 def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
+             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
     """DPM-Solver++(3M) (Lu et al. 2022, App. B; the third-order multistep update).
 
     With ``r0 = h_0 / h``, ``r1 = h_1 / h`` (the two previous steps), ``D1_0 = (D - D_1) / r0``,
@@ -103,7 +102,7 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
     reference code use half of it, which leaves a third-order local error and makes their 3M a
     second-order method (measured in tests/core/test_solvers.py).
 
-    ``warmup`` and ``fused`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
+    ``warmup`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
     """
     st = Steps(grid, x, post)
     alpha, sigma, lam = st.alpha, st.sigma, st.lam
@@ -112,7 +111,7 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
     Ds: list[Tensor] = []  # data predictions, newest last
     start = 0
     if _check_warmup(warmup):
-        x, D_first = _singlestep_first(den, st, x, fused)
+        x, D_first = _singlestep_first(den, st, x)
         x, start, Ds = post(x, 1), 1, [D_first]
     for i in range(start, st.steps):
         D = den(x, i)
@@ -121,13 +120,13 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
         phi_1 = expm1(-h)
         c_x, c_D = sigma[i + 1] / sigma[i], -alpha[i + 1] * phi_1
         if order[i] == 1:
-            x = lincomb(c_x, x, c_D, D, out=st.out(x), fused=fused)
+            x = lincomb(c_x, x, c_D, D, out=st.out(x))
             x = post(x, i + 1)
             continue
         r0 = (lam[i] - lam[i - 1]) / h
         if order[i] == 2:  # DPM-Solver++(2M): D1 = (D - D_1) / r0 with weight 1/2
             c1 = 0.5 * c_D / r0
-            x = lincomb(c_x, x, c_D + c1, D, -c1, Ds[-2], out=st.out(x), fused=fused)
+            x = lincomb(c_x, x, c_D + c1, D, -c1, Ds[-2], out=st.out(x))
             x = post(x, i + 1)
             continue
         r1 = (lam[i - 1] - lam[i - 2]) / h
@@ -138,13 +137,13 @@ def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
         k0 = c_D1 * (1 + r0 * q) + c_D2 * q
         k1 = -(c_D1 * r0 * q + c_D2 * q)
         x = lincomb(c_x, x, c_D + k0 / r0, D, -k0 / r0 + k1 / r1, Ds[-2], -k1 / r1, Ds[-3],
-                    out=st.out(x), fused=fused)
+                    out=st.out(x))
         x = post(x, i + 1)
     return x
 
 
 def dpmpp_2m_sde(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise,
-                 lower_order_final: bool = True, fused: bool = False) -> Tensor:
+                 lower_order_final: bool = True) -> Tensor:
     """SDE-DPM-Solver++(2M), midpoint form (Lu et al. 2022, App. C; diffusers' ``sde-dpmsolver++``):
     ``x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) (D + D1/2) + sigma_t sqrt(1 - e^{-2h}) z``
     with ``D1 = (D - D_prev) / r``, ``r = h_last / h``."""
@@ -161,10 +160,10 @@ def dpmpp_2m_sde(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise,
         c_x = sigma[i + 1] / sigma[i] * exp(-h)
         c_D, c_z = alpha[i + 1] * one_m_e2h, sigma[i + 1] * sqrt(one_m_e2h)
         if order[i] == 1:
-            x = lincomb(c_x, x, c_D, D, c_z, z, out=st.out(x), fused=fused)
+            x = lincomb(c_x, x, c_D, D, c_z, z, out=st.out(x))
         else:
             c1 = 0.5 * c_D / ((lam[i] - lam[i - 1]) / h)
-            x = lincomb(c_x, x, c_D + c1, D, -c1, D_prev, c_z, z, out=st.out(x), fused=fused)
+            x = lincomb(c_x, x, c_D + c1, D, -c1, D_prev, c_z, z, out=st.out(x))
         D_prev = D
         x = post(x, i + 1)
     return x

@@ -51,7 +51,7 @@ def _solve(R: list[list[Value]], b: list[Value]) -> list[Value]:
 
 
 def _update(st: Steps, s: int, t: int, x: Tensor, Ds: list[Tensor], order: int, variant: str,
-            D_t: Tensor | None = None, out: Tensor | None = None, fused: bool = False) -> Tensor:
+            D_t: Tensor | None = None, out: Tensor | None = None) -> Tensor:
     """UniP-p from point ``s`` to ``t`` (``D_t`` None), or UniC-p with the evaluation ``D_t`` at ``t``:
     ``x_t = (sigma_t/sigma_s) x - alpha_t h phi_1 D_s - alpha_t B(h) (sum_k rho_k D1_k [+ rho_c (D_t - D_s)])``
     with ``D1_k = (D_{s-k} - D_s) / r_k`` and ``r_k = (lambda_{s-k} - lambda_s) / h`` (Alg. 1-2)."""
@@ -67,14 +67,12 @@ def _update(st: Steps, s: int, t: int, x: Tensor, Ds: list[Tensor], order: int, 
     if D_t is not None:
         terms += [c * rhos[-1], D_t]
         c_s = c_s - c * rhos[-1]
-    return lincomb(*terms, c_s, Ds[-1], out=out, fused=fused)
+    return lincomb(*terms, c_s, Ds[-1], out=out)
 
 
 def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order: int = 2,
-          variant: str = "bh2", lower_order_final: bool = True, corrector: bool = True,
-          fused: bool = False) -> Tensor:
-    """UniPC multistep sampler with ``order`` in {1, 2, 3} and ``variant`` in {bh1, bh2};
-    ``fused=True`` runs each update as one compiled kernel."""
+          variant: str = "bh2", lower_order_final: bool = True, corrector: bool = True) -> Tensor:
+    """UniPC multistep sampler with ``order`` in {1, 2, 3} and ``variant`` in {bh1, bh2}."""
     if order not in (1, 2, 3):
         raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
     if variant not in ("bh1", "bh2"):
@@ -87,15 +85,15 @@ def unipc(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None, order
     for i in range(n):
         D = den(x, i)
         if corrector and i > 0:  # UniC: the evaluation at point i corrects the state there
-            x = _update(st, i - 1, i, x_prev, Ds, prev_order, variant, D_t=D, out=st.out(x), fused=fused)
+            x = _update(st, i - 1, i, x_prev, Ds, prev_order, variant, D_t=D, out=st.out(x))
         Ds = (Ds + [D])[-order:]
         x_prev = x
         o = min(order, n - i) if lower_order_final else order
         o = min(o, i + 1)
         if st.clean[i + 1]:  # clean landing: the exact limit of every order is alpha x0_hat
-            x = lincomb(st.alpha[i + 1], D, fused=fused)
+            x = lincomb(st.alpha[i + 1], D)
         else:
-            x = _update(st, i, i + 1, x, Ds, o, variant, fused=fused)
+            x = _update(st, i, i + 1, x, Ds, o, variant)
         prev_order = o
         x = post(x, i + 1)
     return x
