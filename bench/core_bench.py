@@ -316,10 +316,8 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
                 torch.mul(x, 1.0001, out=buf)
 
         ours(3)
-        ours(3, fused=True)  # compiles the fused kernels once
         theirs(3)  # warm up
         for name, fn in (("polydiff-dpmpp_2m", ours), ("polydiff-unipc", lambda n: ours(n, "unipc")),
-                         ("polydiff-dpmpp_2m-fused", lambda n: ours(n, fused=True)),
                          ("diffusers-DPMSolverMultistep", theirs), ("one elementwise pass", one_pass)):
             us = 1e6 * _time_per_step(fn, steps, repeats)
             records.append(_rec("loop-overhead", "zero-cost-model", label, name, us, 1, us * steps / 1e6,
@@ -391,7 +389,7 @@ def summary_markdown(records: list[dict]) -> str:
                          f"{r['worst']:.2f} | {r['at_most_0.6']}/{r['targets']} |")
     ov = [r for r in records if r["task"] == "loop-overhead"]
     if ov:
-        methods = ["polydiff-dpmpp_2m", "polydiff-dpmpp_2m-fused", "polydiff-unipc", "diffusers-DPMSolverMultistep",
+        methods = ["polydiff-dpmpp_2m", "polydiff-unipc", "diffusers-DPMSolverMultistep",
                    "one elementwise pass"]
         lines += ["", "| input (zero-cost model) | " + " | ".join(m + " (µs/step)" for m in methods) + " |",
                   "|---" * (len(methods) + 1) + "|"]

@@ -17,6 +17,7 @@ from torch import Tensor
 from ._broadcast import append_dims
 from .grids import Grid
 from .hooks import CFG, ClassifierGuidance, Projection
+from .lincomb import lincomb
 from .prediction import PREDICTIONS, prediction_coefficients
 from .validate import check_tensor, describe
 
@@ -43,7 +44,7 @@ class Denoiser:
     def __init__(self, model: Callable, process, grid: Grid, prediction: str, x: Tensor, *,
                  cond: Mapping[str, Any] | None = None, guidance: CFG | ClassifierGuidance | None = None,
                  project_x0: Projection | None = None, model_dtype: torch.dtype | None = None,
-                 fused: bool = False, check_grid: bool = True):
+                 check_grid: bool = True):
         """``check_grid``: refuse a grid built for another process (:func:`~polydiff.core.
         sample_checks.check_grid_for`); :func:`~polydiff.core.sample` turns it off for the grids
         it builds itself (a diffusers Karras grid interpolates its times)."""
@@ -76,7 +77,6 @@ class Denoiser:
         self.sigma_data = getattr(process, "sigma_data", None)
         self.batch, self.ndim, self.dtype, self.device = x.shape[0], x.ndim, x.dtype, x.device
         self.nfe = 0
-        self.fused = fused
         self._sums: list[tuple[int, Tensor]] = []  # per-evaluation sums: finite iff the output is
         self._in_sums: list[tuple[int, Tensor]] = []  # ... and the state x that went in
         self._guide_sums: list[tuple[int, Tensor, Tensor]] = []  # classifier: (step, grad, term)
@@ -85,8 +85,28 @@ class Denoiser:
         self.in_scale, self.x0_x, self.x0_out = mk(c.in_scale), mk(c.x0_x), mk(c.x0_out)
         # time is never cast to model_dtype: bfloat16 rounds t = 999 to 1000 and t = 0.999 to 1
         t = grid.t.to(device=self.device, dtype=torch.float32)
-        self.t_model = [row.expand(self.batch) if row.ndim == 0 else row for row in t]
+        self.t_model = list(t.unsqueeze(1).expand(-1, self.batch).unbind(0)) if t.ndim == 1 else list(t.unbind(0))
         self.sigma_g = grid.sigma.to(self.device)
+        # with neither classifier guidance nor project_x0, x0_hat is one linear combination
+        self._plain = not isinstance(guidance, ClassifierGuidance) and project_x0 is None
+        #: record the sum of every input state too, to blame a non-finite state rather than the
+        #: model; :func:`~polydiff.core.sample` turns it off when no hook can alter the state
+        self.track_inputs = True
+        self._ring: list[Tensor | None] = []  # reused x0_hat buffers (see keep)
+        self._calls = 0
+        # x0_hat = cx (x + (co / cx) out): diffusers' (x - sigma eps) / alpha for eps models, as
+        # one add and one in-place scale; on a shared grid cx as 0-dim CPU tensors of x's dtype
+        # (a python float costs a tensor creation per multiply on small inputs)
+        self._ratio = self._scale = None
+        if bool((c.x0_x != 0).all()):
+            self._ratio = mk(c.x0_out / c.x0_x).items
+            self._scale = list(c.x0_x.to(self.dtype).unbind(0)) if c.x0_x.ndim == 1 else self.x0_x.items
+
+    def keep(self, n: int) -> None:
+        """The solver holds at most the ``n`` latest results of ``den(x, i)`` at once: they are
+        then written into ``n`` reused buffers (no allocation per step) when no gradient is
+        recorded and no hook sees ``x0_hat``."""
+        self._ring = [] if torch.is_grad_enabled() else [None] * int(n)
 
     def _coefficients(self, t: Tensor, alpha: Tensor, sigma: Tensor):
         da = ds = None
@@ -97,11 +117,13 @@ class Denoiser:
 
     # --- model call -------------------------------------------------------------------------
     def _call(self, x: Tensor, t: Tensor, in_scale) -> Tensor:
-        xin = x * in_scale if not (isinstance(in_scale, float) and in_scale == 1.0) else x
+        xin = x if in_scale.__class__ is float and in_scale == 1.0 else x * in_scale
         if self.model_dtype is not None:
             xin = xin.to(self.model_dtype)
         g = self.guidance
-        if isinstance(g, CFG) and g.scale != 1.0:
+        if g is None:
+            out = self.model(xin, t, **self.cond)
+        elif isinstance(g, CFG) and g.scale != 1.0:
             if g.scale == 0.0:
                 out = self.model(xin, t, **{**self.cond, **g.uncond})
             else:
@@ -118,7 +140,7 @@ class Denoiser:
                 raise TypeError(f"model must return a tensor, got {type(out).__name__}")
         if out.shape != x.shape:
             raise ValueError(f"model output shape {tuple(out.shape)} does not match x {tuple(x.shape)}")
-        return out.to(self.dtype)
+        return out if out.dtype == self.dtype else out.to(self.dtype)
 
     def _finish(self, x0: Tensor, x: Tensor, t: Tensor, alpha, sigma, step: int) -> Tensor:
         if isinstance(self.guidance, ClassifierGuidance) and self.guidance.scale != 0:
@@ -140,7 +162,35 @@ class Denoiser:
 
     def __call__(self, x: Tensor, i: int) -> Tensor:
         """``x0_hat`` at grid point ``i`` (the model sees ``grid.t[i]``)."""
-        return self.x0_pair(x, i)[0]
+        if not self._plain:
+            return self.x0_pair(x, i)[0]
+        if not 0 <= i < len(self.t_model):
+            raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
+        if self.track_inputs:
+            self._in_sums.append((i, x.sum()))
+        out = self._call(x, self.t_model[i], self.in_scale.items[i])
+        buf = None
+        if self._ring:
+            k = self._calls % len(self._ring)
+            self._calls += 1
+            buf = self._ring[k]
+            if buf is None:
+                buf = self._ring[k] = torch.empty_like(x)
+        x0 = self._x0(x, out, i, buf)
+        self._sums.append((i, x0.sum()))  # one reduction, no host sync: checked after the loop
+        return x0
+
+    def _x0(self, x: Tensor, out: Tensor, i: int, buf: Tensor | None = None) -> Tensor:
+        """``x0_hat = x0_x x + x0_out out`` (prediction.py's conversion), into ``buf`` if given."""
+        if self._scale is None:
+            cx, co = self.x0_x.items[i], self.x0_out.items[i]
+            if isinstance(cx, float) and cx == 0.0:
+                return lincomb(co, out, out=buf)
+            return lincomb(cx, x, co, out, out=buf)
+        r = self._ratio[i]
+        if isinstance(r, float):
+            return torch.add(x, out, alpha=r, out=buf).mul_(self._scale[i])
+        return torch.addcmul(x, out, r, out=buf).mul_(self._scale[i])
 
     def x0_pair(self, x: Tensor, i: int) -> tuple[Tensor, Tensor]:
         """``(x0_hat, x0_hat before project_x0)`` at grid point ``i`` (one model evaluation);
@@ -148,19 +198,11 @@ class Denoiser:
         if not 0 <= i < len(self.t_model):
             raise ValueError(f"step index i must lie in [0, {len(self.t_model) - 1}] (the grid's points), got {i}")
         t = self.t_model[i]
-        self._in_sums.append((i, x.sum()))
+        if self.track_inputs:
+            self._in_sums.append((i, x.sum()))
         out = self._call(x, t, self.in_scale[i])
-        cx, co = self.x0_x[i], self.x0_out[i]
-        if self.fused:
-            from .fused import as_coefficient, fused_lincomb
-
-            x0 = fused_lincomb(as_coefficient(cx, x), x, as_coefficient(co, x), out)
-        elif isinstance(cx, float):  # shared grid: one multiply, then an in-place multiply-add
-            x0 = out * co if cx == 0.0 else torch.mul(x, cx).add_(out, alpha=co)
-        else:
-            x0 = cx * x + co * out
-        if (self.guidance is None or isinstance(self.guidance, CFG)) and self.project_x0 is None:
-            # one reduction, no host sync: checked once after the loop (check_finite)
+        x0 = self._x0(x, out, i)
+        if self._plain:
             self._sums.append((i, x0.sum()))
             return x0, x0
         a = self._as_coef(self.grid.alpha[i])
@@ -180,7 +222,7 @@ class Denoiser:
         tm = tm.expand(self.batch) if tm.ndim == 0 else tm
         self._in_sums.append((step, x.sum()))
         out = self._call(x, tm, conv(c.in_scale))
-        x0 = conv(c.x0_x) * x + conv(c.x0_out) * out
+        x0 = lincomb(conv(c.x0_x), x, conv(c.x0_out), out)
         return self._finish(x0, x, tm, conv(alpha), conv(sigma), step)[0]
 
     def check_finite(self) -> None:

@@ -41,7 +41,6 @@ _OPTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "max_evals": lambda v, n: check_int(v, n, low=1),
     "lower_order_final": _flag,
     "corrector": _flag,
-    "fused": _flag,
     "reproject_eps": lambda v, n: v if v is None else _flag(v, n),
     "variant": lambda v, n: check_choice(v, n, ("bh1", "bh2")),
     "warmup": lambda v, n: check_choice(v, n, ("multistep", "singlestep")),

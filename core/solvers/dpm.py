@@ -1,6 +1,8 @@
 """DPM-Solver++ multistep solvers (Lu et al. 2022, "DPM-Solver++", Alg. 2 and App. B) in the
 data-prediction form, with ``h = lambda_t - lambda_s`` and ``lambda = log(alpha / sigma)``.
 
+Every update is ``x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D`` (eq. 8 of the
+paper, first order) with a better estimate ``D`` of the data prediction over the step.
 Lower-order warm-up on the first steps; the step that lands on clean data is first order
 (it returns ``alpha_t x0_hat``), and with fewer than 15 steps the last steps drop order as in
 diffusers' ``lower_order_final``.
@@ -13,19 +15,11 @@ import torch
 from torch import Tensor
 
 from ..denoiser import Denoiser
-from ..fused import as_coefficient, fused_lincomb, lincomb
 from ..grids import Grid
-from ._common import Post, coefs, ratio
+from ..lincomb import lincomb
+from ._common import Post, Steps, exp, expm1, sqrt
 
 __all__ = ["dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m"]
-
-
-def _tables(grid: Grid):
-    a, s = grid.alpha, grid.sigma
-    lam = torch.log(a) - torch.log(s)  # +inf at clean points
-    h = lam[1:] - lam[:-1]
-    e = ratio(s[1:] * a[:-1], a[1:] * s[:-1])  # exp(-h), 0 on a clean landing
-    return a, s, lam, h, e
 
 
 def _orders(grid: Grid, max_order: int, lower_order_final: bool) -> list[int]:
@@ -42,170 +36,134 @@ def _orders(grid: Grid, max_order: int, lower_order_final: bool) -> list[int]:
     return orders
 
 
-def _singlestep_first(den: Denoiser, grid: Grid, x: Tensor) -> tuple[Tensor, Tensor]:
-    """First step by DPM-Solver++(2S) (Lu et al. 2022, Alg. 1, r = 1/2): one extra model
-    evaluation at the log-SNR midpoint makes the warm-up step second order, so a multistep
-    method keeps its order globally (a first-order start limits it to 2)."""
-    if grid.t.ndim != 1 or float(grid.sigma[1]) == 0:
-        raise ValueError("warmup='singlestep' needs a shared grid whose first step is noisy")
-    proc = den.process
-    a0, s0, a1, s1 = (float(v) for v in (grid.alpha[0], grid.sigma[0], grid.alpha[1], grid.sigma[1]))
-    lam0, lam1 = math.log(a0 / s0), math.log(a1 / s1)
-    t_mid = proc.t_from_log_snr(torch.tensor(lam0 + lam1, dtype=torch.float64))  # log-SNR = 2 lambda
-    am, sm = float(proc.alpha(t_mid)), float(proc.sigma(t_mid))
-    h = lam1 - lam0
-    m0 = den(x, 0)
-    x_mid = (sm / s0) * x - am * math.expm1(-h / 2) * m0
-    m_mid = den.at(x_mid, t_mid)
-    return (s1 / s0) * x - a1 * math.expm1(-h) * m_mid, m0
-
-
-def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
-    """DPM-Solver++(2M), midpoint form (Lu et al. 2022, Alg. 2).
-
-    ``warmup="multistep"`` starts with a first-order step (diffusers' choice);
-    ``"singlestep"`` makes the first step DPM-Solver++(2S) at one extra evaluation.
-    ``fused=True`` runs each update as one compiled kernel (:mod:`polydiff.core.fused`).
-    """
-    a, s, lam, h, e = _tables(grid)
-    r0 = torch.ones_like(h)
-    r0[1:] = (lam[1:-1] - lam[:-2]) / torch.where(torch.isfinite(h[1:]), h[1:], torch.ones_like(h[1:]))
-    c_x = coefs(ratio(s[1:], s[:-1]), x)
-    c_d0 = coefs(a[1:] * (1 - e), x)
-    c_d1 = coefs(0.5 * a[1:] * (1 - e) / r0, x)  # D1 = (m0 - m1) / r0
-    orders = _orders(grid, 2, lower_order_final)
-    m_prev = None
-    start = 0
-    if _check_warmup(warmup):
-        x, m_prev = _singlestep_first(den, grid, x)
-        x, start = post(x, 1), 1
-    shared = grid.t.ndim == 1
-    if fused:
-        C = [[as_coefficient(c, x) for c in (c_x[i], c_d0[i], c_d1[i])] for i in range(grid.steps)]
-    for i in range(start, grid.steps):
-        m0 = den(x, i)
-        if fused:
-            cx, c0, c1 = C[i]
-            if orders[i] == 1:
-                x = fused_lincomb(cx, x, c0, m0)
-            else:  # c_x x + (c0 + c1) m0 - c1 m_prev, one kernel
-                x = fused_lincomb(cx, x, c0 + c1, m0, -c1, m_prev)
-        elif orders[i] == 1:
-            x = torch.mul(x, c_x[i]).add_(m0, alpha=c_d0[i]) if shared else c_x[i] * x + c_d0[i] * m0
-        elif shared:  # c_x x + (c0 + c1) m0 - c1 m_prev: one allocation, two in-place passes
-            x = torch.mul(x, c_x[i]).add_(m0, alpha=c_d0[i] + c_d1[i]).add_(m_prev, alpha=-c_d1[i])
-        else:
-            x = c_x[i] * x + c_d0[i] * m0 + c_d1[i] * (m0 - m_prev)
-        m_prev = m0
-        x = post(x, i + 1)
-    return x
-
-
 def _check_warmup(warmup: str) -> bool:
     if warmup not in ("multistep", "singlestep"):
         raise ValueError(f"warmup must be 'multistep' or 'singlestep', got {warmup!r}")
     return warmup == "singlestep"
 
 
-def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
-             lower_order_final: bool = True, warmup: str = "multistep", fused: bool = False) -> Tensor:
-    """DPM-Solver++(3M) (Lu et al. 2022, App. B; the third-order multistep update).
+def _singlestep_first(den: Denoiser, st: Steps, x: Tensor) -> tuple[Tensor, Tensor]:
+    """First step by DPM-Solver++(2S) (Lu et al. 2022, Alg. 1, r = 1/2): one extra model
+    evaluation at the log-SNR midpoint makes the warm-up step second order, so a multistep
+    method keeps its order globally (a first-order start limits it to 2)."""
+    if not st.shared or st.clean[1]:
+        raise ValueError("warmup='singlestep' needs a shared grid whose first step is noisy")
+    alpha, sigma, lam = st.alpha, st.sigma, st.lam
+    h = lam[1] - lam[0]
+    t_mid = den.process.t_from_log_snr(torch.tensor(lam[0] + lam[1], dtype=torch.float64))  # log-SNR = 2 lambda
+    alpha_mid, sigma_mid = float(den.process.alpha(t_mid)), float(den.process.sigma(t_mid))
+    D = den(x, 0)
+    x_mid = lincomb(sigma_mid / sigma[0], x, -alpha_mid * math.expm1(-h / 2), D)
+    D_mid = den.at(x_mid, t_mid)
+    return lincomb(sigma[1] / sigma[0], x, -alpha[1] * math.expm1(-h), D_mid), D
 
-    The second-difference term uses the Taylor coefficient ``2 (1/2 - phi_3)`` with
-    ``phi_3 = (e^{-h} - 1 + h) / h^2``: ``D2 = (D1_0 - D1_1) / (r0 + r1)`` estimates
-    ``h^2 x0''/2`` and ``int_0^h e^{u-h} u^2/2 du = h^2/2 - h + 1 - e^{-h}``. diffusers (0.35)
-    and the DPM-Solver reference code use half of it, which leaves a third-order local error
-    and makes their 3M a second-order method (measured in tests/core/test_solvers.py).
 
-    ``warmup`` and ``fused`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
+def dpmpp_2m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
+             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
+    """DPM-Solver++(2M), midpoint form (Lu et al. 2022, Alg. 2).
+
+    ``warmup="multistep"`` starts with a first-order step (diffusers' choice);
+    ``"singlestep"`` makes the first step DPM-Solver++(2S) at one extra evaluation.
     """
-    comb = fused_lincomb if fused else lincomb
-    a, s, lam, h, e = _tables(grid)
-    n = grid.steps
-    fin = torch.isfinite(h)
-    hs = torch.where(fin, h, torch.ones_like(h))
-    phi1 = e - 1.0  # exp(-h) - 1
-    c_x = coefs(ratio(s[1:], s[:-1]), x)
-    c_d0 = coefs(-a[1:] * phi1, x)
-    c_d1_2 = coefs(a[1:] * (phi1 / hs + 1.0), x)
-    c_d2 = coefs(-2.0 * a[1:] * ((phi1 + hs) / hs**2 - 0.5), x)
-    c_mid = coefs(-0.5 * a[1:] * phi1, x)
-    lam_l = lam.tolist() if lam.ndim == 1 else None
-    orders = _orders(grid, 3, lower_order_final)
-    ms: list[Tensor] = []
-    start = 0
+    st = Steps(grid, x, post)
+    alpha, sigma, lam = st.alpha, st.sigma, st.lam
+    order = _orders(grid, 2, lower_order_final)
+    den.keep(2)  # D and D_prev
+    D_prev, start = None, 0
     if _check_warmup(warmup):
-        x, m_first = _singlestep_first(den, grid, x)
-        x, start, ms = post(x, 1), 1, [m_first]
-    for i in range(start, n):
-        m0 = den(x, i)
-        ms = (ms + [m0])[-3:]
-        o = orders[i]
-        if o == 1:
-            x = comb(_c(c_x[i], x, fused), x, _c(c_d0[i], x, fused), m0)
-        else:
-            if lam_l is not None:
-                hi = lam_l[i + 1] - lam_l[i]
-                r0 = (lam_l[i] - lam_l[i - 1]) / hi
-            else:
-                hi = hs[i]
-                r0 = _b((lam[i] - lam[i - 1]) / hi, x)
-            m1 = ms[-2]
-            if o == 2:  # c_x x + c_d0 m0 + c_mid (m0 - m1) / r0
-                x = comb(_c(c_x[i], x, fused), x, _c(c_d0[i] + c_mid[i] / r0, x, fused), m0,
-                         _c(-c_mid[i] / r0, x, fused), m1)
-            else:
-                if lam_l is not None:
-                    r1 = (lam_l[i - 1] - lam_l[i - 2]) / hi
-                else:
-                    r1 = _b((lam[i - 1] - lam[i - 2]) / hi, x)
-                # D1 = D1_0 + r0/(r0+r1) (D1_0 - D1_1), D2 = (D1_0 - D1_1)/(r0+r1), expanded in m0, m1, m2
-                q = 1.0 / (r0 + r1)
-                k0 = c_d1_2[i] * (1 + r0 * q) + c_d2[i] * q  # weight of D1_0
-                k1 = -(c_d1_2[i] * r0 * q + c_d2[i] * q)  # weight of D1_1
-                w0 = c_d0[i] + k0 / r0
-                w1 = -k0 / r0 + k1 / r1
-                w2 = -k1 / r1
-                x = comb(_c(c_x[i], x, fused), x, _c(w0, x, fused), m0, _c(w1, x, fused), m1,
-                         _c(w2, x, fused), ms[-3])
+        x, D_prev = _singlestep_first(den, st, x)
+        x, start = post(x, 1), 1
+    for i in range(start, st.steps):
+        D = den(x, i)
+        h = lam[i + 1] - lam[i]
+        phi = -alpha[i + 1] * expm1(-h)  # alpha_t (1 - e^{-h})
+        if order[i] == 1:  # x_t = (sigma_t / sigma_s) x - alpha_t (e^{-h} - 1) D
+            x = lincomb(sigma[i + 1] / sigma[i], x, phi, D, out=st.out(x))
+        else:  # Alg. 2: r = h_last / h, D1 = (1 + 1/(2r)) D - 1/(2r) D_prev
+            r = (lam[i] - lam[i - 1]) / h
+            x = lincomb(sigma[i + 1] / sigma[i], x, phi * (1 + 0.5 / r), D, -phi * 0.5 / r, D_prev,
+                        out=st.out(x))
+        D_prev = D
         x = post(x, i + 1)
     return x
 
 
-def _c(c, x: Tensor, fused: bool):
-    return as_coefficient(c, x) if fused else c
+def dpmpp_3m(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise=None,
+             lower_order_final: bool = True, warmup: str = "multistep") -> Tensor:
+    """DPM-Solver++(3M) (Lu et al. 2022, App. B; the third-order multistep update).
 
+    With ``r0 = h_0 / h``, ``r1 = h_1 / h`` (the two previous steps), ``D1_0 = (D - D_1) / r0``,
+    ``D1_1 = (D_1 - D_2) / r1``, ``D1 = D1_0 + r0 / (r0 + r1) (D1_0 - D1_1)`` and
+    ``D2 = (D1_0 - D1_1) / (r0 + r1)``:
+    ``x_t = (sigma_t/sigma_s) x - alpha_t phi_1 D + alpha_t (phi_1 / h + 1) D1 - 2 alpha_t (phi_3 - 1/2) D2``
+    with ``phi_1 = e^{-h} - 1`` and ``phi_3 = (e^{-h} - 1 + h) / h^2``. The second-difference
+    term uses the Taylor coefficient ``2 (1/2 - phi_3)``: ``D2`` estimates ``h^2 x0''/2`` and
+    ``int_0^h e^{u-h} u^2/2 du = h^2/2 - h + 1 - e^{-h}``. diffusers (0.35) and the DPM-Solver
+    reference code use half of it, which leaves a third-order local error and makes their 3M a
+    second-order method (measured in tests/core/test_solvers.py).
 
-def _b(v: Tensor, x: Tensor) -> Tensor:
-    from .._broadcast import append_dims
-
-    return append_dims(v.to(x.device, x.dtype), x.ndim)
+    ``warmup`` as in :func:`dpmpp_2m` (``"singlestep"`` keeps global order 3).
+    """
+    st = Steps(grid, x, post)
+    alpha, sigma, lam = st.alpha, st.sigma, st.lam
+    order = _orders(grid, 3, lower_order_final)
+    den.keep(3)  # D, D_1, D_2
+    Ds: list[Tensor] = []  # data predictions, newest last
+    start = 0
+    if _check_warmup(warmup):
+        x, D_first = _singlestep_first(den, st, x)
+        x, start, Ds = post(x, 1), 1, [D_first]
+    for i in range(start, st.steps):
+        D = den(x, i)
+        Ds = (Ds + [D])[-3:]
+        h = lam[i + 1] - lam[i]
+        phi_1 = expm1(-h)
+        c_x, c_D = sigma[i + 1] / sigma[i], -alpha[i + 1] * phi_1
+        if order[i] == 1:
+            x = lincomb(c_x, x, c_D, D, out=st.out(x))
+            x = post(x, i + 1)
+            continue
+        r0 = (lam[i] - lam[i - 1]) / h
+        if order[i] == 2:  # DPM-Solver++(2M): D1 = (D - D_1) / r0 with weight 1/2
+            c1 = 0.5 * c_D / r0
+            x = lincomb(c_x, x, c_D + c1, D, -c1, Ds[-2], out=st.out(x))
+            x = post(x, i + 1)
+            continue
+        r1 = (lam[i - 1] - lam[i - 2]) / h
+        c_D1 = alpha[i + 1] * (phi_1 / h + 1)
+        c_D2 = -2 * alpha[i + 1] * ((phi_1 + h) / h**2 - 0.5)
+        # c_D1 D1 + c_D2 D2 = k0 D1_0 + k1 D1_1, then D1_0 and D1_1 written out in D, D_1, D_2
+        q = 1 / (r0 + r1)
+        k0 = c_D1 * (1 + r0 * q) + c_D2 * q
+        k1 = -(c_D1 * r0 * q + c_D2 * q)
+        x = lincomb(c_x, x, c_D + k0 / r0, D, -k0 / r0 + k1 / r1, Ds[-2], -k1 / r1, Ds[-3],
+                    out=st.out(x))
+        x = post(x, i + 1)
+    return x
 
 
 def dpmpp_2m_sde(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise,
-                 lower_order_final: bool = True, fused: bool = False) -> Tensor:
+                 lower_order_final: bool = True) -> Tensor:
     """SDE-DPM-Solver++(2M), midpoint form (Lu et al. 2022, App. C; diffusers' ``sde-dpmsolver++``):
-    ``x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) (D0 + D1/2) + sigma_t sqrt(1 - e^{-2h}) z``."""
-    a, s, lam, h, e = _tables(grid)
-    r0 = torch.ones_like(h)
-    r0[1:] = (lam[1:-1] - lam[:-2]) / torch.where(torch.isfinite(h[1:]), h[1:], torch.ones_like(h[1:]))
-    one_m_e2 = 1.0 - e**2
-    c_x = coefs(ratio(s[1:], s[:-1]) * e, x)
-    c_d0 = coefs(a[1:] * one_m_e2, x)
-    c_d1 = coefs(0.5 * a[1:] * one_m_e2 / r0, x)
-    c_z = coefs(s[1:] * torch.sqrt(one_m_e2.clamp_min(0)), x)
-    orders = _orders(grid, 2, lower_order_final)
-    m_prev = None
-    comb = fused_lincomb if fused else lincomb
-    for i in range(grid.steps):
-        m0 = den(x, i)
+    ``x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) (D + D1/2) + sigma_t sqrt(1 - e^{-2h}) z``
+    with ``D1 = (D - D_prev) / r``, ``r = h_last / h``."""
+    st = Steps(grid, x, post)
+    alpha, sigma, lam = st.alpha, st.sigma, st.lam
+    order = _orders(grid, 2, lower_order_final)
+    den.keep(2)
+    D_prev = None
+    for i in range(st.steps):
+        D = den(x, i)
         z = noise(x, i)
-        cx, c0, c1, cz = (_c(c[i], x, fused) for c in (c_x, c_d0, c_d1, c_z))
-        if orders[i] == 1:
-            x = comb(cx, x, c0, m0, cz, z)
+        h = lam[i + 1] - lam[i]
+        one_m_e2h = -expm1(-2 * h)  # 1 - e^{-2h}
+        c_x = sigma[i + 1] / sigma[i] * exp(-h)
+        c_D, c_z = alpha[i + 1] * one_m_e2h, sigma[i + 1] * sqrt(one_m_e2h)
+        if order[i] == 1:
+            x = lincomb(c_x, x, c_D, D, c_z, z, out=st.out(x))
         else:
-            x = comb(cx, x, c0 + c1, m0, -c1, m_prev, cz, z)
-        m_prev = m0
+            c1 = 0.5 * c_D / ((lam[i] - lam[i - 1]) / h)
+            x = lincomb(c_x, x, c_D + c1, D, -c1, D_prev, c_z, z, out=st.out(x))
+        D_prev = D
         x = post(x, i + 1)
     return x

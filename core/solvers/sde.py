@@ -14,42 +14,32 @@ from torch import Tensor
 from .._broadcast import append_dims
 from ..denoiser import Denoiser
 from ..grids import Grid
-from ._common import Post, coefs
+from ..lincomb import lincomb
+from ._common import Post, Steps, sqrt
 
 __all__ = ["euler_maruyama", "predictor_corrector"]
 
 
-def _sde_tables(den: Denoiser, grid: Grid):
-    proc = den.process
-    t = grid.t
-    noisy = grid.sigma > 0
-    t_eval = torch.where(noisy, t, torch.full_like(t, proc.t_min))
-    f = torch.where(noisy, proc.f(t_eval).double(), torch.zeros_like(t))
-    g2 = torch.where(noisy, proc.g2(t_eval).double(), torch.zeros_like(t))
-    return f, g2
+def _em_step(den: Denoiser, st: Steps, x: Tensor, x0: Tensor, noise, i: int) -> Tensor:
+    """One Euler-Maruyama step of eq. 6 from point ``i`` to ``i + 1`` (``dt = t_i - t_{i+1}``):
+    ``x <- x - [f x - g^2 score] dt + g sqrt(dt) z`` with ``score = -(x - alpha x0) / sigma^2``;
+    onto clean data, Tweedie's ``alpha x0``."""
+    if st.clean[i + 1]:
+        return lincomb(st.alpha[i + 1], x0)
+    dt = st.t[i] - st.t[i + 1]
+    f, g2 = st.at(den.process.f, i), st.at(den.process.g2, i)
+    k = g2 * dt / st.sigma[i] ** 2
+    return lincomb(1 - f * dt - k, x, k * st.alpha[i], x0, sqrt(g2 * dt), noise(x, i))
 
 
 def euler_maruyama(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noise) -> Tensor:
     """Euler-Maruyama on the reverse SDE between grid points (``dt = t_i - t_{i+1}``)."""
-    f, g2 = _sde_tables(den, grid)
-    a, s, t = grid.alpha, grid.sigma, grid.t
-    dt = t[:-1] - t[1:]
+    dt = grid.t[:-1] - grid.t[1:]
     if (dt[grid.sigma[1:] > 0] <= 0).any():
         raise ValueError("euler_maruyama needs a strictly decreasing time grid")
-    # x <- x - [f x - g^2 score] dt + g sqrt(dt) z, score = -(x - alpha x0) / sigma^2
-    s_safe = torch.where(s > 0, s, torch.ones_like(s))
-    k = g2[:-1] * dt / s_safe[:-1] ** 2
-    c_x = coefs(1.0 - f[:-1] * dt - k, x)
-    c_x0 = coefs(k * a[:-1], x)
-    c_z = coefs(torch.sqrt((g2[:-1] * dt).clamp_min(0)), x)
-    clean = (s[1:] == 0).reshape(grid.steps, -1).all(1).tolist()
-    for i in range(grid.steps):
-        x0 = den(x, i)
-        if clean[i]:
-            x = x0 * a[-1].item() if grid.alpha.ndim == 1 else x0 * append_dims(a[-1].to(x), x.ndim)
-        else:
-            x = c_x[i] * x + c_x0[i] * x0 + c_z[i] * noise(x, i)
-        x = post(x, i + 1)
+    st = Steps(grid, x, post)
+    for i in range(st.steps):
+        x = post(_em_step(den, st, x, den(x, i), noise, i), i + 1)
     return x
 
 
@@ -72,40 +62,25 @@ def predictor_corrector(den: Denoiser, grid: Grid, x: Tensor, *, post: Post, noi
         raise ValueError(f"predictor must be 'euler_maruyama' or 'none', got {predictor!r}")
     if not snr > 0 or int(n_corrector) < 0:
         raise ValueError(f"need snr > 0 and n_corrector >= 0, got {snr}, {n_corrector}")
-    f, g2 = _sde_tables(den, grid)
-    a, s, t = grid.alpha, grid.sigma, grid.t
-    dt = t[:-1] - t[1:]
-    s_safe = torch.where(s > 0, s, torch.ones_like(s))
-    k = g2[:-1] * dt / s_safe[:-1] ** 2
-    c_x = coefs(1.0 - f[:-1] * dt - k, x)
-    c_x0 = coefs(k * a[:-1], x)
-    c_z = coefs(torch.sqrt((g2[:-1] * dt).clamp_min(0)), x)
-    # score-SDE's corrector scales by alpha_i = 1 - beta_i for VP (1 for VE): the one-step
-    # signal retention (alpha_{i+1}/alpha_i)^2 between neighbouring grid points.
-    keep = (a[1:] / a[:-1]) ** 2
-    keep = torch.where(s[1:] > 0, keep, torch.ones_like(keep))
-    clean = (s[1:] == 0).reshape(grid.steps, -1).all(1).tolist()
-    a_c, s_c = coefs(a, x), coefs(s_safe, x)
-    keep_t = keep.to(x.device, x.dtype)
-    for i in range(grid.steps):
+    st = Steps(grid, x, post)
+    alpha, sigma = st.alpha, st.sigma
+    for i in range(st.steps):
+        # score-SDE's corrector scales by alpha_i = 1 - beta_i for VP (1 for VE): the one-step
+        # signal retention (alpha_{i+1}/alpha_i)^2 between neighbouring grid points.
+        keep = 1.0 if st.clean[i + 1] else (alpha[i + 1] / alpha[i]) ** 2
+        keep = keep if isinstance(keep, float) else torch.where(sigma[i + 1] > 0, keep, 1.0).to(x.dtype)
         for _ in range(int(n_corrector)):
             x0 = den(x, i)
-            score = (a_c[i] * x0 - x) / (s_c[i] * s_c[i])
+            score = lincomb(alpha[i] / sigma[i] ** 2, x0, -1 / sigma[i] ** 2, x)  # -(x - alpha x0) / sigma^2
             z = noise(x, i)
             g_norm = score.reshape(score.shape[0], -1).norm(dim=1)
             z_norm = z.reshape(z.shape[0], -1).norm(dim=1)
             if step_norm == "batch":
                 g_norm, z_norm = g_norm.mean().expand_as(g_norm), z_norm.mean().expand_as(z_norm)
-            eps = 2 * keep_t[i] * (snr * z_norm / g_norm.clamp_min(1e-12)) ** 2
-            eps = append_dims(eps, x.ndim)
-            x = x + eps * score + torch.sqrt(2 * eps) * z
-        if predictor == "none" and not clean[i]:
+            eps = append_dims(2 * (snr * z_norm / g_norm.clamp_min(1e-12)) ** 2, x.ndim) * keep
+            x = x + eps * score + torch.sqrt(2 * eps) * z  # Langevin step (Alg. 4, line 6)
+        if predictor == "none" and not st.clean[i + 1]:
             x = post(x, i + 1)
             continue
-        x0 = den(x, i)
-        if clean[i]:
-            x = x0 if grid.alpha.ndim == 1 else x0 * append_dims(a[-1].to(x), x.ndim)
-        else:
-            x = c_x[i] * x + c_x0[i] * x0 + c_z[i] * noise(x, i)
-        x = post(x, i + 1)
+        x = post(_em_step(den, st, x, den(x, i), noise, i), i + 1)
     return x

@@ -1,4 +1,4 @@
-"""Solver options reach only solvers that take them (``fused`` on DDIM is refused by name), and
+"""Solver options reach only solvers that take them (the removed ``fused`` is refused with the reason), and
 the predictor-corrector solver's old name ``"pc"`` (the ``import polydiff.core as pc`` alias)
 still works with a DeprecationWarning."""
 import polydiff.core as pc
@@ -14,22 +14,16 @@ def _x():
     return torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.parametrize("solver", ["ddim", "ddpm", "euler", "heun", "euler_maruyama", "predictor_corrector", "rk45"])
-def test_fused_is_refused_by_name_where_the_solver_has_no_fused_path(solver):
-    with pytest.raises(TypeError, match=rf"solver '{solver}' takes the options .* got unknown \['fused'\] "
-                                        r"\(fused=True exists for the multistep solvers \['dpmpp_2m', 'dpmpp_2m_sde', "
-                                        r"'dpmpp_3m', 'unipc'\]\)"):
+@pytest.mark.parametrize("solver", list(pc.SOLVERS))
+def test_removed_fused_option_is_refused_with_the_reason(solver):
+    with pytest.raises(TypeError, match=r"the fused option was removed \(issue #25\)"):
         pc.sample(GM.as_model(pc.VP()), pc.VP(), _x(), steps=4, solver=solver, fused=True)
-
-
-def test_every_multistep_solver_takes_fused():
-    assert {s for s in pc.SOLVERS if "fused" in solver_options_of(s)} == {"dpmpp_2m", "dpmpp_3m", "dpmpp_2m_sde",
-                                                                          "unipc"}
+    assert "fused" not in solver_options_of(solver)
 
 
 def test_unknown_options_are_refused_with_the_accepted_ones():
-    with pytest.raises(TypeError, match=r"solver 'dpmpp_2m' takes the options \['lower_order_final', 'warmup', "
-                                        r"'fused'\], got unknown \['eta'\]"):
+    with pytest.raises(TypeError, match=r"solver 'dpmpp_2m' takes the options \['lower_order_final', 'warmup'\], "
+                                        r"got unknown \['eta'\]"):
         pc.sample(GM.as_model(pc.VP()), pc.VP(), _x(), steps=4, solver="dpmpp_2m", eta=0.5)
 
 

@@ -99,18 +99,14 @@ def test_diffusers_3m_coefficient_is_second_order(reference):
         return out
 
     ours = errors()
-    orig = dpm.coefs
-
-    def half_d2(values, xx):  # the diffusers coefficient is half of ours for the D2 table
-        return orig(values, xx)
 
     import inspect
 
     src = inspect.getsource(dpm.dpmpp_3m)
-    assert "-2.0 * a[1:]" in src  # the corrected coefficient is what ships
-    ns = {}
-    exec(compile(src.replace("-2.0 * a[1:]", "-1.0 * a[1:]").replace("def dpmpp_3m", "def _half"), "x", "exec"),
-         dpm.__dict__, ns)
+    assert "c_D2 = -2 * alpha[i + 1]" in src  # the corrected coefficient is what ships
+    ns = {}  # the same solver with diffusers' (half) coefficient of D2
+    exec(compile(src.replace("c_D2 = -2 * alpha[i + 1]", "c_D2 = -1 * alpha[i + 1]").replace("def dpmpp_3m", "def _half"),
+                 "x", "exec"), dpm.__dict__, ns)
     pc_solvers = pc.sample.__globals__["SOLVERS"]
     pc_solvers["_half3m"] = ns["_half"]
     try:
