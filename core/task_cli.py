@@ -17,8 +17,9 @@ import torch
 from .pipeline import Pipeline, PipelineError
 from .pipeline_hub import shipped_pipelines
 from .solvers import SOLVERS
+from .validate import check_device
 
-__all__ = ["add_task_flags", "load_task_pipeline", "task_generator"]
+__all__ = ["add_task_flags", "load_task_pipeline", "task_device", "task_generator"]
 
 P = TypeVar("P", bound=Pipeline)
 
@@ -62,7 +63,7 @@ def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None, *
 
 def load_task_pipeline(cls: type[P], args: argparse.Namespace) -> P:
     """The pipeline named by ``--model``, on ``--device``; a clear message when it is missing."""
-    device = torch.device(args.device)
+    device = task_device(args)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: no CUDA device is available")
     try:
@@ -72,6 +73,15 @@ def load_task_pipeline(cls: type[P], args: argparse.Namespace) -> P:
         known = f"shipped pipelines: {', '.join(names)}" if names else "no pipeline ships yet"
         raise SystemExit(f"--model {args.model}: {e}\n({known}; pass --model DIR with a folder "
                          f"written by {cls.__name__}.save_pretrained)") from None
+
+
+def task_device(args: argparse.Namespace) -> torch.device:
+    """``--device`` as a ``torch.device``; a name torch does not know ends the command naming
+    the flag."""
+    try:
+        return check_device(args.device, "--device")
+    except (TypeError, ValueError) as e:
+        raise SystemExit(str(e)) from None
 
 
 def task_generator(args: argparse.Namespace, device: torch.device | str = "cpu") -> torch.Generator:
