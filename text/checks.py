@@ -96,4 +96,7 @@ def check_config_dict(cls: type, data: Any, source: str, *, optional: Sequence[s
     unknown = sorted(k for k in data if k not in fields)
     if unknown:
         raise ValueError(f"{source}: unknown {cls.__name__} key(s) {unknown}; expected some of {sorted(fields)}")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{source}: {e}") from None

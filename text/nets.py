@@ -21,7 +21,14 @@ import math
 from collections.abc import Sequence
 
 import torch
-from polydiff.core.validate import check_finite, check_generator, check_int, check_number, check_tensor, describe
+from polydiff.core.validate import (
+    check_finite,
+    check_generator,
+    check_int,
+    check_number,
+    check_tensor,
+    describe,
+)
 from torch import Tensor, nn
 
 from .checks import check_ids, check_loss_mask

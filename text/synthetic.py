@@ -108,6 +108,11 @@ class MarkovChain2:
             out[:, i] = pair.sum(1)
             if i == 1:
                 out[:, 0] = pair.sum(2)
+        bad = ~torch.isfinite(out).all(-1).all(-1)
+        if bool(bad.any()):
+            rows = bad.nonzero()[:, 0].tolist()
+            raise ValueError(f"z rows {rows[:10]} have visible tokens of probability zero under this chain "
+                             f"(no posterior exists)")
         return out
 
     def sample(self, n: int, length: int, *, generator: torch.Generator | None = None) -> Tensor:
