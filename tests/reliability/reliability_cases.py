@@ -847,11 +847,21 @@ def _text_cases_31(tok, file_with, saved, masked_lm, dlm) -> list[Case]:
     from polydiff.text.data import load_e2e, parse_e2e_line, split_by_restaurant
     from polydiff.text.decoding import confidence_sample
     from polydiff.text.diffuseq import Anchor, encode_sources
-    from polydiff.text.diffusion_lm import DiffusionLM, EmbeddingDiffusionConfig, partial_noising, round_to_tokens
+    from polydiff.text.diffusion_lm import (
+        DiffusionLM,
+        EmbeddingDiffusionConfig,
+        partial_noising,
+        round_to_tokens,
+    )
     from polydiff.text.likelihood import HeldOutNLL, ar_nll
     from polydiff.text.masked import MaskedConfig, MaskedDiffusionLM, masked_nelbo, masked_prior
-    from polydiff.text.nets import ARTransformer, TokenCNNClassifier, TokenDenoiser, TransformerDenoiser, \
-        timestep_embedding
+    from polydiff.text.nets import (
+        ARTransformer,
+        TokenCNNClassifier,
+        TokenDenoiser,
+        TransformerDenoiser,
+        timestep_embedding,
+    )
     from polydiff.text.pipelines import ARTextPipeline
     from polydiff.text.synthetic import MarkovChain2
 
