@@ -86,7 +86,8 @@ class ARBaseline(nn.Module):
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, *, temperature: float = 1.0,
                    top_k: int | None = None, truncate: bool = False,
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
-        """Target ids ``[B, tgt_len]`` (seq2seq, one per source) or ``[n, seq_len - 1]`` (LM);
+        """Target ids ``[B * n, tgt_len]`` (seq2seq, ``n`` per source in source-major order) or
+        ``[n, seq_len - 1]`` (LM);
         ``generator`` may be a list with one per row (see :meth:`ARTransformer.generate`)."""
         tok, c = self.tokenizer, self.config
         device = next(self.net.parameters()).device
@@ -99,14 +100,23 @@ class ARBaseline(nn.Module):
                                      top_k=top_k, generator=generator)
         if sources is None:
             raise ValueError("a seq2seq AR model needs sources")
-        prefix = self.encode_sources(check_texts(sources, "sources"), truncate).to(device)
+        n = check_int(n, "n", low=1)
+        sources = [s for s in check_texts(sources, "sources") for _ in range(n)]
+        prefix = self.encode_sources(sources, truncate).to(device)
         return self.net.generate(prefix, self.tgt_len, eos_id=tok.eos_id, temperature=temperature,
                                  top_k=top_k, generator=generator)
 
     def generate(self, sources: Sequence[str] | None = None, n: int = 1, steps: int | None = None,
                  solver: str | None = None, **kw) -> list[str]:
-        """``n`` texts per source (``steps``/``solver`` are ignored: one step per token)."""
+        """``n`` texts per source. The AR model decodes one token per step: ``steps`` (if given, a
+        positive int) is accepted for a uniform interface and unused; it has no ``solver``, which
+        must be ``None``."""
         n = check_int(n, "n", low=1)
+        if steps is not None:
+            check_int(steps, "steps", low=1)
+        if solver is not None:
+            raise ValueError(f"solver must be None for the AR baseline (it decodes one token per step), "
+                             f"got {solver!r}")
         if sources is None:
             return self.tokenizer.decode_batch(self.sample_ids(None, n, **kw))
         sources = check_texts(sources, "sources")
@@ -119,9 +129,9 @@ class ARBaseline(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> ARBaseline:
-        from .diffusion_lm import config_from_meta, load_model_files, load_weights
+        from .diffusion_lm import load_model_files, load_weights, model_from_meta
         meta, tok, state = load_model_files(directory)
-        m = cls(config_from_meta(ARConfig, meta, directory), tok)
+        m = model_from_meta(cls, ARConfig, meta, tok, directory)
         load_weights(m, state, directory)
         return m
 

@@ -12,8 +12,17 @@ import torch
 from polydiff.core.validate import check_generator, check_tensor, describe
 from torch import Tensor
 
-__all__ = ["check_config_dict", "check_ids", "check_loss_mask", "check_one_generator",
+__all__ = ["check_bool", "check_config_dict", "check_ids", "check_loss_mask", "check_one_generator",
            "check_texts"]
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a ``bool`` (a NumPy bool too); ``'no'``, ``1`` or ``None`` are refused."""
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return value
 
 
 def check_ids(ids: Any, name: str, *, vocab_size: int | None = None, ndim: int | None = 2,
@@ -87,4 +96,7 @@ def check_config_dict(cls: type, data: Any, source: str, *, optional: Sequence[s
     unknown = sorted(k for k in data if k not in fields)
     if unknown:
         raise ValueError(f"{source}: unknown {cls.__name__} key(s) {unknown}; expected some of {sorted(fields)}")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{source}: {e}") from None

@@ -31,6 +31,7 @@ from polydiff.core.pipeline import PipelineError, read_index
 from polydiff.core.pipeline_hub import resolve_pipeline
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline
 from polydiff.core.training.data import derive_seed
+from polydiff.core.validate import check_int, describe
 from tqdm.auto import tqdm
 
 from .masked import SOLVERS
@@ -67,6 +68,8 @@ def _temperature(text: str) -> float:
 def read_sources(path: str | os.PathLike) -> list[str]:
     """The lines of a UTF-8 file (``\\n`` or ``\\r\\n``; a final newline ends the last line),
     whitespace runs collapsed to one space; blank lines are ``""``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path (str or os.PathLike), got {describe(path)}")
     text = Path(path).read_text(encoding="utf-8")
     lines = text.split("\n")
     if lines[-1] == "":
@@ -76,17 +79,34 @@ def read_sources(path: str | os.PathLike) -> list[str]:
 
 def as_line(text: str) -> str:
     """``text`` on one line: every character Python counts as a line break becomes a space."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {describe(text)}")
     return text.translate(_BREAKS)
 
 
 def line_generators(seed: int, lines: Sequence[int], device: str | torch.device = "cpu") -> list[torch.Generator]:
     """One generator per line index, seeded ``derive_seed(seed, line)``."""
+    seed = check_int(seed, "seed", low=0)
+    if isinstance(lines, (str, bytes)) or not isinstance(lines, Sequence):
+        raise TypeError(f"lines must be a sequence of line indices, got {describe(lines)}")
+    lines = [check_int(i, f"lines[{k}]", low=0) for k, i in enumerate(lines)]
     return [torch.Generator(device=device).manual_seed(derive_seed(seed, i)) for i in lines]
 
 
 def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
     """Write ``lines`` (one per line, UTF-8) to a temporary file beside ``path``, then rename it
-    into place: a crash never leaves a partial file under the final name."""
+    into place: a crash never leaves a partial file under the final name. A line must be a str
+    without line breaks (:func:`as_line` makes one)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path (str or os.PathLike), got {describe(path)}")
+    if isinstance(lines, (str, bytes)) or not isinstance(lines, Sequence):
+        raise TypeError(f"lines must be a list of str, got {describe(lines)}")
+    for i, line in enumerate(lines):
+        if not isinstance(line, str):
+            raise TypeError(f"lines[{i}] must be a str, got {describe(line)}")
+        if as_line(line) != line:
+            raise ValueError(f"lines[{i}] holds a line break (write_lines writes one text per line; "
+                             f"as_line() replaces them): {line[:60]!r}")
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -129,6 +149,12 @@ def _add_text(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run_text(args: argparse.Namespace) -> int:
+    if getattr(args, "device", None) is not None:
+        try:
+            torch.device(args.device)
+        except (RuntimeError, TypeError, ValueError):
+            raise SystemExit(f"--device {args.device}: not a torch device (expected e.g. cpu, cuda, cuda:0, mps)") \
+                from None
     try:
         sources = read_sources(args.input)
     except FileNotFoundError:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from polydiff.core.validate import check_int
+from polydiff.core.validate import check_int, describe
 
 __all__ = [
     "BIBLE_MODULES",
@@ -74,6 +74,8 @@ _QUOTED = re.compile(r'"([^"]*)"')
 def parse_wordnet_line(line: str) -> WordNetGloss:
     """Parse one synset line of a ``data.<pos>`` file (``wndb(5WN)``):
     ``offset lex_filenum ss_type w_cnt(hex) [word lex_id]... p_cnt [ptr]... [frames] | gloss``."""
+    if not isinstance(line, str):
+        raise TypeError(f"line must be a str (one synset line of a WordNet data file), got {describe(line)}")
     if "|" not in line:
         raise ValueError(f"WordNet data line has no '|' gloss separator: {line[:80]!r}")
     head, gloss = line.split("|", 1)
@@ -85,6 +87,8 @@ def parse_wordnet_line(line: str) -> WordNetGloss:
         words = tuple(re.sub(r"\([a-z]+\)$", "", f[4 + 2 * i]).replace("_", " ") for i in range(w_cnt))
     except (ValueError, IndexError):
         raise ValueError(f"WordNet data line has a malformed offset or word list: {line[:80]!r}") from None
+    if w_cnt < 1:
+        raise ValueError(f"WordNet data line has a synset with no words (word count {f[3]!r}): {line[:80]!r}")
     gloss = gloss.strip()
     examples = tuple(e.strip() for e in _QUOTED.findall(gloss) if e.strip())
     definition = gloss.split('"', 1)[0].strip().rstrip(";").strip()
@@ -103,6 +107,8 @@ def load_wordnet_glosses(path: str | Path | None = None, pos: Sequence[str] = ("
     """
     if isinstance(pos, str) or not pos or any(p not in WORDNET_POS for p in pos):
         raise ValueError(f"pos must be a non-empty list of {list(WORDNET_POS)}, got {pos!r}")
+    if len(set(pos)) != len(pos):
+        raise ValueError(f"pos must not repeat a part of speech, got {list(pos)!r}")
     if limit is not None:
         limit = check_int(limit, "limit", low=1)
     dirs = _search_dirs(path, "wordnet")
@@ -114,11 +120,19 @@ def load_wordnet_glosses(path: str | Path | None = None, pos: Sequence[str] = ("
             "dpkg-deb -x into <venv>) or pass path= to a WordNet 'dict' folder")
     out: list[WordNetGloss] = []
     for p in pos:
-        with open(folder / f"data.{p}", encoding="utf-8") as fh:
-            for line in fh:
+        file = folder / f"data.{p}"
+        with open(file, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{file}, line {number}: not UTF-8 text ({e.reason})") from None
                 if line.startswith("  "):  # the licence header
                     continue
-                out.append(parse_wordnet_line(line))
+                try:
+                    out.append(parse_wordnet_line(line))
+                except ValueError as e:
+                    raise ValueError(f"{file}, line {number}: {e}") from None
                 if limit is not None and len(out) >= limit:
                     return out
     return out
@@ -143,6 +157,8 @@ def clean_osis(raw: str) -> str:
     """Verse text from OSIS markup: footnotes dropped (they sit between words, so they become a
     space: pysword's own cleaner glues ``God<note/>created`` into ``Godcreated``), tags removed,
     whitespace collapsed."""
+    if not isinstance(raw, str):
+        raise TypeError(f"raw must be a str of OSIS markup, got {describe(raw)}")
     text = _TAG.sub("", _NOTE.sub(" ", raw)).replace("¶", " ")
     return _SPACE_PUNCT.sub(r"\1", " ".join(text.split()))
 
@@ -223,8 +239,13 @@ def load_bible_pairs(source: str = "kjv", target: str = "web", *, path: str | Pa
     if cache is not None and cache.is_file():
         try:
             rows = json.loads(cache.read_text(encoding="utf-8"))
-            pairs = [VersePair(*r) for r in rows]
-        except (ValueError, TypeError) as e:
+            if not isinstance(rows, list) or not rows:
+                raise ValueError(f"expected a non-empty JSON list of [ref, source, target] rows, got "
+                                 f"{'an empty list' if rows == [] else type(rows).__name__}")
+            for k, r in enumerate(rows):
+                if not (isinstance(r, list) and len(r) == 3 and all(isinstance(x, str) for x in r)):
+                    raise ValueError(f"row {k} is not [ref, source, target] strings: {str(r)[:60]}")
+        except (ValueError, TypeError, UnicodeDecodeError) as e:
             raise ValueError(f"cached verse pairs {cache} are corrupt ({e}); delete the file to rebuild it") from None
     else:
         src, tgt = (_module_verses(folder, m, books) for m in mods)

@@ -79,7 +79,7 @@ def mr_to_string(mr: dict) -> str:
 def parse_e2e_line(line: str) -> E2EExample:
     """Parse one ``MR||sentence`` line; raise ``ValueError`` naming what is malformed."""
     if not isinstance(line, str):
-        raise TypeError(f"expected a str line, got {type(line).__name__}")
+        raise TypeError(f"line must be a str 'MR||sentence', got {describe(line)}")
     if "||" not in line:
         raise ValueError(f"E2E line has no '||' separator: {line[:80]!r}")
     mr_part, text = line.split("||", 1)
@@ -90,8 +90,12 @@ def parse_e2e_line(line: str) -> E2EExample:
     for item in mr_part.split("|"):
         if " : " not in item:
             raise ValueError(f"E2E MR item {item!r} is not 'field : value' in line {line[:80]!r}")
-        k, v = item.split(" : ", 1)
-        mr[k.strip()] = v.strip()
+        k, v = (x.strip() for x in item.split(" : ", 1))
+        if not k:
+            raise ValueError(f"E2E MR item {item!r} has an empty field name in line {line[:80]!r}")
+        if k in mr:
+            raise ValueError(f"E2E MR field {k!r} appears twice in line {line[:80]!r}")
+        mr[k] = v
     if "name" not in mr:
         raise ValueError(f"E2E MR has no 'name' field: {mr_part[:80]!r}")
     return E2EExample(mr=mr, text=text)
@@ -99,10 +103,24 @@ def parse_e2e_line(line: str) -> E2EExample:
 
 def load_lines(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file; ``FileNotFoundError`` names the path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path (str or os.PathLike), got {describe(path)}")
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such text file: {p}")
-    return [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [ln for _, ln in _numbered_lines(p)]
+
+
+def _numbered_lines(p: Path) -> list[tuple[int, str]]:
+    """``(line number, line)`` of the non-blank lines of the UTF-8 file ``p``; a file that is not
+    UTF-8 is a ``ValueError`` naming it and the line."""
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(f"{p}: line {line} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
 
 
 def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E2EExample]:
@@ -119,16 +137,26 @@ def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E
         raise TypeError(f"path must be a path (str or os.PathLike) or None, got {describe(path)}")
     if path is None:
         text = resources.files("polydiff.text").joinpath("data", BUNDLED_E2E).read_text("utf-8")
-        lines = [ln for ln in text.splitlines() if ln.strip()]
+        lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+        where = BUNDLED_E2E
     else:
         if not Path(path).is_file():
             raise FileNotFoundError(
                 f"no E2E file at {path}: download the E2E NLG data (https://github.com/tuetschek/e2e-dataset) "
                 "in Diffusion-LM's 'MR||sentence' line format (e.g. its src1_train.txt) and pass that file")
-        lines = load_lines(path)
+        lines = _numbered_lines(Path(path))
+        where = str(path)
+        if not lines:
+            raise ValueError(f"E2E file {path} holds no 'MR||sentence' lines (it is empty or blank)")
     if limit is not None:
         lines = lines[:limit]
-    return [parse_e2e_line(ln) for ln in lines]
+    out = []
+    for i, ln in lines:
+        try:
+            out.append(parse_e2e_line(ln))
+        except ValueError as e:
+            raise ValueError(f"{where}, line {i}: {e}") from None
+    return out
 
 
 def split_by_restaurant(
@@ -139,6 +167,7 @@ def split_by_restaurant(
     Names are shuffled with ``seed`` and assigned to the test split until it holds at least
     ``test_fraction`` of the pairs.
     """
+    _check_examples(examples)
     if not examples:
         raise ValueError("examples must hold at least one E2E pair, got none")
     test_fraction = check_number(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -162,8 +191,18 @@ def split_by_restaurant(
     return train, test
 
 
+def _check_examples(examples) -> None:
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, (list, tuple)):
+        raise TypeError(f"examples must be a list of E2EExample, got {describe(examples)}")
+    for i, e in enumerate(examples):
+        if not isinstance(e, E2EExample):
+            raise TypeError(f"examples[{i}] must be an E2EExample (from load_e2e / parse_e2e_line), "
+                            f"got {describe(e)}")
+
+
 def attribute_vocabulary(examples: list[E2EExample]) -> list[str]:
     """Sorted list of every ``"field : value"`` control attribute in ``examples``."""
+    _check_examples(examples)
     return sorted({a for e in examples for a in e.attributes})
 
 

@@ -26,6 +26,9 @@ def uniform_draws(shape: Sequence[int], generator: torch.Generator | Sequence[to
     """``U[0, 1)`` draws (float64) on ``device``; ``generator`` may be a list with one generator
     per row. Each generator draws on its own device (a CPU generator gives the same draws
     whatever the model's device)."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)) or len(shape) == 0 or \
+            any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in shape):
+        raise ValueError(f"shape must be a non-empty tuple of non-negative ints, got {shape!r}")
     generator = check_generator(generator, "generator", batch=shape[0])
     if isinstance(generator, list):
         u = torch.stack([torch.rand(shape[1:], generator=g, device=g.device, dtype=torch.float64)
@@ -85,12 +88,13 @@ def confidence_sample(model: Callable[[Tensor, Tensor], Tensor], x: Tensor, fixe
 
 def _checked_logits(logits, z: Tensor, mask_id: int, step: int) -> Tensor:
     """The model's logits as float64, if they are ``[B, L, V]`` with ``V > mask_id`` and hold no NaN
-    (``-inf`` is allowed: a model may rule tokens out)."""
+    and no ``+inf`` (``-inf`` is allowed: a model may rule tokens out)."""
     if not isinstance(logits, Tensor) or logits.ndim != 3 or logits.shape[:2] != z.shape \
             or logits.shape[2] <= mask_id:
         raise ValueError(f"model(z, t) must return logits [B, L, V] = [{z.shape[0]}, {z.shape[1]}, > mask_id], "
                          f"got {getattr(logits, 'shape', type(logits).__name__)} at step {step}")
     check_tensor(logits, "model(z, t) logits", floating=True, finite=False)
-    if bool(torch.isnan(logits).any()):
-        raise FloatingPointError(f"the model returned NaN logits at decoding step {step} (its inputs were valid)")
+    if bool((torch.isnan(logits) | (logits == math.inf)).any()):
+        raise FloatingPointError(f"the model returned NaN or +inf logits at decoding step {step} (its inputs "
+                                 f"were valid); logits must be finite or -inf")
     return logits.double()

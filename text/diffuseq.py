@@ -16,20 +16,20 @@ from pathlib import Path
 
 import polydiff.core as pc
 import torch
-from polydiff.core.validate import check_generator, check_int
+from polydiff.core.validate import check_generator, check_int, check_tensor
 from torch import Tensor, nn
 
-from .checks import check_ids, check_texts
+from .checks import check_bool, check_ids, check_texts
 from .diffusion_lm import (
     EmbeddingDiffusionConfig,
     VocabularyMixin,
     check_solver,
     clamp_hook,
-    config_from_meta,
     embedding_diffusion_loss,
     embedding_process,
     load_model_files,
     load_weights,
+    model_from_meta,
     save_model,
 )
 from .metrics import sentence_bleu
@@ -47,6 +47,8 @@ class Anchor:
     """
 
     def __init__(self, values: Tensor, mask: Tensor):
+        check_tensor(values, "values", ndim=3, floating=True)
+        check_tensor(mask, "mask", nonempty=False)
         if mask.shape != values.shape[:2]:
             raise ValueError(f"mask must be {tuple(values.shape[:2])}, got {tuple(mask.shape)}")
         self.values, self.mask = values.detach(), mask.bool()[..., None]
@@ -69,13 +71,29 @@ def encode_sources(tok: Tokenizer, sources: Sequence[str], src_len: int, truncat
             ``truncate``, which keeps the first ``src_len - 1`` tokens).
     """
     src_len = check_int(src_len, "src_len", low=2)
-    ids = tok.encode_batch(check_texts(sources, "sources"), src_len, eos=False, truncate=truncate)
+    sources = check_texts(sources, "sources")
+    truncate = check_bool(truncate, "truncate")
+    if not truncate:  # checked here, so that the message names the caller's sources and src_len
+        for k, s in enumerate(sources):
+            n_k = len(tok.encode(s))
+            if n_k >= src_len:
+                raise ValueError(f"sources[{k}] has {n_k} tokens; with <sep> more than src_len={src_len} "
+                                 f"(pass truncate=True to keep its first {src_len - 1}): {s[:60]!r}")
+    ids = tok.encode_batch(sources, src_len, eos=False, truncate=truncate)
     n = (ids != tok.pad_id).sum(1)
-    if not truncate and (n >= src_len).any():
-        k = int((n >= src_len).nonzero()[0])
-        raise ValueError(f"source {k} has {int(n[k])} tokens; with <sep> more than src_len={src_len}")
     ids[torch.arange(len(ids)), n.clamp(max=src_len - 1)] = tok.sep_id
     return ids
+
+
+def _encode_targets(tok: Tokenizer, targets: list[str], tgt_len: int, truncate: bool) -> Tensor:
+    """``[B, tgt_len]`` target rows (text, EOS, pads); an over-long target is a ``ValueError``
+    naming ``targets[k]`` (the tokenizer's own message names its ``texts``)."""
+    try:
+        return tok.encode_batch(targets, tgt_len, truncate=check_bool(truncate, "truncate"))
+    except ValueError as e:
+        if str(e).startswith("text "):
+            raise ValueError(f"targets[{str(e)[5:]} (the target half holds tgt_len={tgt_len} slots)") from None
+        raise
 
 
 def mbr_select(candidates: Sequence[str]) -> int:
@@ -119,10 +137,11 @@ class DiffuSeq(VocabularyMixin, nn.Module):
     def encode_pairs(self, sources: Sequence[str], targets: Sequence[str],
                      truncate: bool = False) -> tuple[Tensor, Tensor]:
         """``(ids [B, seq_len], noise_mask [B, seq_len])``; the mask is 1 on the target half."""
+        sources, targets = check_texts(sources, "sources"), check_texts(targets, "targets")
         if len(sources) != len(targets):
             raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
         src = self.encode_sources(sources, truncate)
-        tgt = self.tokenizer.encode_batch(targets, self.tgt_len, truncate=truncate)
+        tgt = _encode_targets(self.tokenizer, targets, self.tgt_len, truncate)
         ids = torch.cat([src, tgt], 1)
         return ids, self.noise_mask(len(ids))
 
@@ -150,6 +169,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """One target per source: ``[B, tgt_len]`` ids, decoded with a core solver."""
         check_solver(solver)
+        clamp = check_bool(clamp, "clamp")
         src = self.encode_sources(check_texts(sources, "sources"), truncate)
         B, c = len(src), self.config
         generator = check_generator(generator, "generator", batch=B)
@@ -187,7 +207,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
     @classmethod
     def load(cls, directory: str | Path) -> DiffuSeq:
         meta, tok, state = load_model_files(directory)
-        m = cls(config_from_meta(EmbeddingDiffusionConfig, meta, directory), tok)
+        m = model_from_meta(cls, EmbeddingDiffusionConfig, meta, tok, directory)
         load_weights(m, state, directory)
         m._load_meta(meta, directory)
         return m

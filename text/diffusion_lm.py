@@ -48,6 +48,7 @@ __all__ = [
     "forward_sample",
     "load_model_files",
     "load_weights",
+    "model_from_meta",
     "nearest_token",
     "partial_noising",
     "round_to_tokens",
@@ -63,7 +64,7 @@ class EmbeddingDiffusionConfig(TokenModelConfig):
 
     Attributes:
         emb_dim: word-embedding dimension ``D`` (16 for E2E in Li et al.; 128 in DiffuSeq).
-        T: number of diffusion steps (2,000 in both papers).
+        T: number of diffusion steps (2,000 in both papers; at least 2).
         schedule: beta schedule name for ``pc.DiscreteVP.from_schedule`` ("sqrt").
     """
 
@@ -73,8 +74,8 @@ class EmbeddingDiffusionConfig(TokenModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for k in ("emb_dim", "T"):
-            check_int(getattr(self, k), f"EmbeddingDiffusionConfig.{k}", low=1)
+        check_int(self.emb_dim, "EmbeddingDiffusionConfig.emb_dim", low=1)
+        check_int(self.T, "EmbeddingDiffusionConfig.T", low=2)  # a beta table needs two entries
         if not isinstance(self.schedule, str):
             raise TypeError(f"EmbeddingDiffusionConfig.schedule must be a schedule name, got {describe(self.schedule)}")
 
@@ -105,6 +106,10 @@ def nearest_token(x: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"x has dim {x.shape[-1]} but the embeddings have {weight.shape[-1]}")
     flat = x.reshape(-1, x.shape[-1]).to(weight.dtype)
     d2 = (flat**2).sum(-1, keepdim=True) - 2.0 * flat @ weight.t() + (weight**2).sum(-1)[None]
+    if not bool(torch.isfinite(d2).all()):
+        raise ValueError(f"x (max |x| = {float(flat.abs().max()):g}) or weight (max |w| = "
+                         f"{float(weight.abs().max()):g}) is too large: the squared distances overflow "
+                         f"{weight.dtype}")
     return d2.argmin(-1).reshape(x.shape[:-1])
 
 
@@ -223,8 +228,11 @@ def partial_noising(x_t: Tensor, x0: Tensor, noise_mask: Tensor) -> Tensor:
     Args:
         x_t, x0: ``[B, L, D]``. noise_mask: ``[B, L]``, 1 on the noised (target) positions.
     """
-    if noise_mask.shape != x_t.shape[:2]:
-        raise ValueError(f"noise_mask must be {tuple(x_t.shape[:2])}, got {tuple(noise_mask.shape)}")
+    check_tensor(x_t, "x_t", ndim=3, finite=False, nonempty=False)
+    check_tensor(x0, "x0", ndim=3, finite=False, nonempty=False)
+    if x0.shape != x_t.shape:
+        raise ValueError(f"x0 must have the shape of x_t {tuple(x_t.shape)}, got {tuple(x0.shape)}")
+    check_loss_mask(noise_mask, "noise_mask", x_t.shape[:2])
     return torch.where(noise_mask[..., None].bool(), x_t, x0)
 
 
@@ -266,6 +274,10 @@ class ControlHook:
                 fl = (self.fluency * ((y - anchor) ** 2) / (2 * s2)).sum()
                 (g,) = torch.autograd.grad(logp - fl, y)
                 y = (y + self.step_size * s2 * g).detach()
+                if not bool(torch.isfinite(y).all()):
+                    raise ValueError(f"control guidance diverged (non-finite x at t={float(t.max()):g}): "
+                                     f"control_step_size={self.step_size:g} is too large for fluency="
+                                     f"{self.fluency:g}; the step is stable for control_step_size * fluency < 1")
         return y
 
 
@@ -285,6 +297,14 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
                                        config.hidden, config.layers, config.heads, config.dropout)
         self.process = embedding_process(config)
+        if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Sequence):
+            raise TypeError(f"attributes must be a list of 'field : value' strings, got {describe(attributes)}")
+        for i, a in enumerate(attributes):
+            if not isinstance(a, str) or not a.strip():
+                raise TypeError(f"attributes[{i}] must be a non-empty 'field : value' str, got {describe(a)}")
+        dup = sorted({a for a in attributes if list(attributes).count(a) > 1})
+        if dup:
+            raise ValueError(f"attributes must be distinct (one classifier output each), got {dup} more than once")
         self.attributes = list(attributes)
         self.classifier = (NoisyEmbeddingClassifier(config.emb_dim, config.seq_len, len(self.attributes))
                            if self.attributes else None)
@@ -407,7 +427,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
             raise ValueError(f"{Path(directory) / 'config.json'} ['attributes'] must be a list of strings, "
                              f"got {describe(attributes)}")
-        m = cls(config_from_meta(EmbeddingDiffusionConfig, meta, directory), tok, attributes)
+        m = model_from_meta(cls, EmbeddingDiffusionConfig, meta, tok, directory, attributes)
         load_weights(m, state, directory)
         m._load_meta(meta, directory)
         return m
@@ -453,9 +473,24 @@ def config_from_meta(config_cls: type, meta: dict, directory: str | Path, key: s
     return check_config_dict(config_cls, meta[key], f"{source} [{key!r}]", optional=("dropout",))
 
 
+def model_from_meta(cls: type, config_cls: type, meta: dict, tokenizer: Tokenizer, directory: str | Path,
+                    *args) -> nn.Module:
+    """``cls(config, tokenizer, *args)`` for a checkpoint; a config that does not fit the folder's
+    tokenizer (``vocab_size``) raises a ``ValueError`` naming ``config.json``."""
+    config = config_from_meta(config_cls, meta, directory)
+    try:
+        return cls(config, tokenizer, *args)
+    except ValueError as e:
+        raise ValueError(f"{Path(directory) / 'config.json'} does not fit {Path(directory) / 'tokenizer.model'}: "
+                         f"{e}") from None
+
+
 def load_weights(module: nn.Module, state: dict, directory: str | Path) -> None:
     """``module.load_state_dict(state)``; weights that do not fit the module raise a
     ``ValueError`` naming the weights file."""
+    for k, v in state.items():
+        if isinstance(v, Tensor) and (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{Path(directory) / 'model.safetensors'} holds non-finite (NaN/inf) weights in {k!r}")
     try:
         module.load_state_dict(state)
     except RuntimeError as e:

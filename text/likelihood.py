@@ -15,13 +15,22 @@ from dataclasses import dataclass
 
 import torch
 from polydiff.core.discrete_state import MaskedDiffusion
-from polydiff.core.validate import check_int
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor, nn
 
 from .checks import check_ids, check_loss_mask, check_one_generator
 from .masked_objective import masked_nelbo
 
 __all__ = ["HeldOutNLL", "ar_nll", "masked_elbo"]
+
+
+def exp_perplexity(per_token: float) -> float:
+    """``exp(per_token)``, or a ``ValueError`` naming the perplexity when it overflows."""
+    try:
+        return math.exp(per_token)
+    except OverflowError:
+        raise ValueError(f"perplexity = exp({per_token:g} nats per token) overflows a float (the model "
+                         f"assigns the tokens almost no probability)") from None
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,11 @@ class HeldOutNLL:
     tokens: int
     rows: int
 
+    def __post_init__(self) -> None:
+        check_number(self.nats, "HeldOutNLL.nats", low=0.0)
+        check_int(self.tokens, "HeldOutNLL.tokens", low=1)
+        check_int(self.rows, "HeldOutNLL.rows", low=1)
+
     @property
     def per_token(self) -> float:
         """Nats per real token."""
@@ -39,8 +53,8 @@ class HeldOutNLL:
 
     @property
     def perplexity(self) -> float:
-        """``exp(nats per token)``."""
-        return math.exp(self.per_token)
+        """``exp(nats per token)``; a ``ValueError`` when it overflows a float (over 709 nats per token)."""
+        return exp_perplexity(self.per_token)
 
 
 def _check_rows(ids: Tensor, batch_size: int, net: nn.Module, vocab_size: int | None) -> int:
@@ -59,6 +73,9 @@ def ar_nll(net: nn.Module, ids: Tensor, loss_mask: Tensor, *, batch_size: int = 
     ``net.token_nll(ids, loss_mask) -> [B]`` is an :class:`~polydiff.text.nets.ARTransformer`
     (``loss_mask`` from :meth:`~polydiff.text.ar.ARBaseline.loss_mask`: target and EOS).
     """
+    if not callable(getattr(net, "token_nll", None)):
+        raise TypeError(f"net must be an autoregressive model with token_nll(ids, loss_mask) (an ARTransformer), "
+                        f"got {describe(net)}")
     batch_size = _check_rows(ids, batch_size, net, getattr(net, "vocab_size", None))
     check_loss_mask(loss_mask, "loss_mask", ids.shape)
     tokens = int(loss_mask[:, 1:].sum())

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from polydiff.core.discrete_state import MaskedDiffusion, masked_sample
+from polydiff.core.discrete_state import TOKEN_SCHEDULES, MaskedDiffusion, masked_sample
 from polydiff.core.validate import check_choice, check_generator, check_int, check_number
 from torch import Tensor, nn
 
 from .checks import check_ids, check_one_generator, check_texts
 from .decoding import confidence_sample, uniform_draws
-from .diffuseq import encode_sources
+from .diffuseq import _encode_targets, encode_sources
 from .masked_objective import length_layout, masked_nelbo  # re-exported: part of this room's API
 from .nets import TokenDenoiser
 from .token_config import TokenModelConfig
@@ -46,6 +46,10 @@ class MaskedConfig(TokenModelConfig):
 
     schedule: str = "linear"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self.schedule, "MaskedConfig.schedule", TOKEN_SCHEDULES)
+
 
 def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix: Tensor, tgt_len: int, *,
                  temperature: float = 1.0,
@@ -55,9 +59,19 @@ def masked_prior(net: nn.Module, mask_id: int, pad_id: int, eos_id: int, prefix:
     from the net's ``p(n | prefix)`` (``temperature = 0``: its mode), ``n`` masks, EOS, pads.
     ``fixed`` marks everything but the ``n`` masks."""
     temperature = check_number(temperature, "temperature", low=0.0)
+    vocab, seq_len = getattr(net, "vocab_size", None), getattr(net, "seq_len", None)
+    top = vocab - 1 if isinstance(vocab, int) else None
+    mask_id = check_int(mask_id, "mask_id", low=0, high=top)
+    pad_id = check_int(pad_id, "pad_id", low=0, high=top)
+    eos_id = check_int(eos_id, "eos_id", low=0, high=top)
+    if len({mask_id, pad_id, eos_id}) < 3:
+        raise ValueError(f"mask_id, pad_id and eos_id must differ, got {mask_id}, {pad_id}, {eos_id}")
     check_ids(prefix, "prefix", nonempty=False)
     tgt_len = check_int(tgt_len, "tgt_len", low=1)
     B, S = prefix.shape
+    if isinstance(seq_len, int) and S + tgt_len > seq_len:
+        raise ValueError(f"tgt_len must leave the prefix's {S} positions inside the net's seq_len={seq_len}, "
+                         f"got tgt_len={tgt_len} ({S} + {tgt_len} > {seq_len})")
     if B == 0:
         raise ValueError(f"prefix must hold at least one row, got shape {tuple(prefix.shape)}")
     generator = check_generator(generator, "generator", batch=B)
@@ -100,10 +114,11 @@ class MaskedDiffusionLM(nn.Module):
         """``(ids [B, seq_len], fixed [B, seq_len])`` in DiffuSeq's layout."""
         if self.config.src_len == 0:
             raise ValueError("this masked LM has no source half (src_len=0): use encode()")
+        sources, targets = check_texts(sources, "sources"), check_texts(targets, "targets")
         if len(sources) != len(targets):
             raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
         src = encode_sources(self.tokenizer, sources, self.config.src_len, truncate)
-        tgt = self.tokenizer.encode_batch(targets, self.tgt_len, truncate=truncate)
+        tgt = _encode_targets(self.tokenizer, targets, self.tgt_len, truncate)
         return torch.cat([src, tgt], 1), self.fixed_mask(len(src))
 
     def encode(self, texts: Sequence[str], truncate: bool = False) -> Tensor:
@@ -129,6 +144,11 @@ class MaskedDiffusionLM(nn.Module):
         if (c.src_len and L != c.seq_len) or L > c.seq_len:
             want = f"= seq_len = {c.seq_len}" if c.src_len else f"<= seq_len = {c.seq_len}"
             raise ValueError(f"{name} must have rows of length {want}, got shape {tuple(ids.shape)}")
+        mask_id = self.tokenizer.mask_id
+        if bool((ids == mask_id).any()):
+            k = tuple(int(i) for i in (ids == mask_id).nonzero()[0])
+            raise ValueError(f"{name} must be clean token rows without the <mask> id {mask_id}, got it at "
+                             f"index {k}")
         return ids
 
     def loss(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -151,7 +171,8 @@ class MaskedDiffusionLM(nn.Module):
     def sample_ids(self, sources: Sequence[str] | None = None, n: int = 1, steps: int = 50, *,
                    temperature: float = 1.0, truncate: bool = False, solver: str = "ancestral",
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
-        """Targets ``[B, tgt_len]`` for ``sources`` (seq2seq) or ``n`` rows ``[n, seq_len]``:
+        """Targets ``[B * n, tgt_len]`` for the ``B`` ``sources`` (seq2seq; ``n`` per source,
+        source-major order) or ``n`` rows ``[n, seq_len]``:
         a length from ``p(n | source)``, then ``solver`` over the ``n`` masks: ``ancestral``
         (MDLM's sampler, random order) or ``confidence`` (MaskGIT's most-confident-first,
         :func:`~polydiff.text.decoding.confidence_sample`). ``temperature`` applies to the
@@ -168,7 +189,9 @@ class MaskedDiffusionLM(nn.Module):
         else:
             if sources is None:
                 raise ValueError("a seq2seq masked LM needs sources")
-            prefix = encode_sources(tok, check_texts(sources, "sources"), c.src_len, truncate)
+            n = check_int(n, "n", low=1)
+            sources = [s for s in check_texts(sources, "sources") for _ in range(n)]
+            prefix = encode_sources(tok, sources, c.src_len, truncate)
         prefix = prefix.to(next(self.net.parameters()).device)
         z, fixed = masked_prior(self.net, tok.mask_id, tok.pad_id, tok.eos_id, prefix, self.tgt_len,
                                 temperature=temperature, generator=generator)
@@ -198,8 +221,8 @@ class MaskedDiffusionLM(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> MaskedDiffusionLM:
-        from .diffusion_lm import config_from_meta, load_model_files, load_weights
+        from .diffusion_lm import load_model_files, load_weights, model_from_meta
         meta, tok, state = load_model_files(directory)
-        m = cls(config_from_meta(MaskedConfig, meta, directory), tok)
+        m = model_from_meta(cls, MaskedConfig, meta, tok, directory)
         load_weights(m, state, directory)
         return m

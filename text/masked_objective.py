@@ -48,8 +48,15 @@ def masked_nelbo(net: nn.Module, process: MaskedDiffusion, ids: Tensor, *, src_l
     """
     if not isinstance(process, MaskedDiffusion):
         raise TypeError(f"process must be a MaskedDiffusion, got {type(process).__name__}")
+    net_vocab = getattr(net, "vocab_size", None)
+    if isinstance(net_vocab, int) and net_vocab != process.vocab_size:
+        raise ValueError(f"process.vocab_size={process.vocab_size} differs from the net's vocab_size={net_vocab}: "
+                         f"the process must be built for the net's vocabulary")
     check_ids(ids, "ids", vocab_size=process.vocab_size)
     check_int(eos_id, "eos_id", low=0, high=process.vocab_size - 1)
+    if bool((ids == process.mask_id).any()):
+        k = tuple(int(i) for i in (ids == process.mask_id).nonzero()[0])
+        raise ValueError(f"ids must be clean token rows without the mask id {process.mask_id}, got it at index {k}")
     n, scored = length_layout(ids, src_len, eos_id)
     seen: dict[str, Tensor] = {}
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import torch
-from polydiff.core.validate import check_int, check_number, describe
+from polydiff.core.validate import check_finite, check_int, check_number, describe
 from torch import Tensor
 
 from .checks import check_ids, check_loss_mask, check_texts
@@ -71,15 +71,22 @@ def sentence_bleu(hyp: Sequence[str], refs: Sequence[Sequence[str]], max_n: int 
     Modified n-gram precisions ``p_n = clipped matches / max(1, hyp n-grams)``; every zero
     ``p_n`` becomes ``ln(len(hyp)) / (k 2^j) / denominator`` for the ``j``-th zero (NLTK 3.9's
     method 4); uniform weights; brevity penalty against the closest reference length. No
-    unigram match gives 0, as in NLTK.
+    unigram match gives 0, as in NLTK. A ``k`` so small that a smoothed precision exceeds 1 is a
+    ``ValueError`` naming ``k`` (the score would leave [0, 1]).
     """
     if isinstance(hyp, str) or not isinstance(hyp, Sequence):
         raise TypeError(f"hyp must be a token list (str.split()), got {describe(hyp)}")
+    bad = next((j for j, w in enumerate(hyp) if not isinstance(w, str)), None)
+    if bad is not None:
+        raise TypeError(f"hyp[{bad}] must be a str token (hyp is a token list, str.split()), got {describe(hyp[bad])}")
     if isinstance(refs, str) or not isinstance(refs, Sequence):
         raise TypeError(f"refs must be a list of token lists, got {describe(refs)}")
     for i, r in enumerate(refs):
         if isinstance(r, str) or not isinstance(r, Sequence):
             raise TypeError(f"refs[{i}] must be a token list (str.split()), got {describe(r)}")
+        bad = next((j for j, w in enumerate(r) if not isinstance(w, str)), None)
+        if bad is not None:
+            raise TypeError(f"refs[{i}][{bad}] must be a str token, got {describe(r[bad])}")
     if len(refs) == 0:
         raise ValueError("refs must hold at least one reference, got an empty list")
     max_n = check_int(max_n, "max_n", low=1)
@@ -101,6 +108,10 @@ def sentence_bleu(hyp: Sequence[str], refs: Sequence[Sequence[str]], max_n: int 
         if num == 0 and hyp_len > 1:
             p = (1.0 / (2**inc * k / math.log(hyp_len))) / den
             inc += 1
+            if p > 1.0:
+                raise ValueError(f"k={k:g} is too small for this hypothesis: the smoothed precision of its "
+                                 f"{n}-grams would be {p:g} > 1 (a zero count scored above a full match); "
+                                 f"use a larger k (NLTK's default is 5)")
         else:
             p = num / den
         if p > 0:  # NLTK drops zero precisions from the geometric mean (one-token hypotheses)
@@ -175,10 +186,13 @@ def control_success(classifier: torch.nn.Module, ids: Tensor, label: int | Tenso
                              f"{tuple(label.shape)}")
     else:
         label = torch.tensor(check_int(label, "label", low=0))
+    if not callable(classifier):
+        raise TypeError(f"classifier must be a callable classifier(ids) -> logits, got {describe(classifier)}")
     logits = classifier(ids)
     if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != len(ids):
         raise ValueError(f"classifier(ids) must return logits [{len(ids)}, K], got "
                          f"{getattr(logits, 'shape', type(logits).__name__)}")
+    check_finite(logits, "classifier(ids) logits")
     lab = label.reshape(-1).expand(len(ids))
     if int(lab.max()) >= logits.shape[1]:
         raise ValueError(f"label must be an attribute index in [0, {logits.shape[1]}), got {int(lab.max())}")
@@ -189,9 +203,13 @@ def control_success(classifier: torch.nn.Module, ids: Tensor, label: int | Tenso
 def perplexity(lm: torch.nn.Module, ids: Tensor, loss_mask: Tensor) -> float:
     """``exp(total NLL / counted tokens)`` under an autoregressive ``lm`` with a
     ``token_nll(ids, loss_mask) -> [B]`` method (see :class:`~polydiff.text.nets.ARTransformer`)."""
+    if not callable(getattr(lm, "token_nll", None)):
+        raise TypeError(f"lm must be an autoregressive model with token_nll(ids, loss_mask) (an ARTransformer), "
+                        f"got {describe(lm)}")
     check_ids(ids, "ids", vocab_size=_vocab_size(lm))
     check_loss_mask(loss_mask, "loss_mask", ids.shape)
     count = float(loss_mask[:, 1:].sum())
     if count == 0:
         raise ValueError("loss_mask must count at least one token (at positions >= 1), got none")
-    return math.exp(float(lm.token_nll(ids, loss_mask).sum()) / count)
+    from .likelihood import exp_perplexity
+    return exp_perplexity(float(lm.token_nll(ids, loss_mask).sum()) / count)

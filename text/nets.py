@@ -21,10 +21,17 @@ import math
 from collections.abc import Sequence
 
 import torch
-from polydiff.core.validate import check_generator, check_int, check_number
+from polydiff.core.validate import (
+    check_finite,
+    check_generator,
+    check_int,
+    check_number,
+    check_tensor,
+    describe,
+)
 from torch import Tensor, nn
 
-from .checks import check_ids
+from .checks import check_ids, check_loss_mask
 from .decoding import uniform_draws
 from .rotary import RotaryEncoder
 
@@ -47,8 +54,8 @@ def count_params(module: nn.Module) -> int:
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
     """Sinusoidal embedding of (float) times ``t`` of shape ``[B]`` -> ``[B, dim]``
     (Vaswani et al. 2017; Ho et al. 2020)."""
-    if t.ndim != 1:
-        raise ValueError(f"t must have shape [B], got {tuple(t.shape)}")
+    check_tensor(t, "t", ndim=1, finite=False, nonempty=False)
+    dim = check_int(dim, "dim", low=1)
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
@@ -62,15 +69,30 @@ def _encoder(hidden: int, layers: int, heads: int, dropout: float) -> nn.Transfo
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
-def _check_ids(ids: Tensor, vocab_size: int, seq_len: int) -> None:
+def _check_sizes(*, heads: int | None = None, dropout: float | None = None, **sizes: int) -> dict:
+    """Each of ``sizes`` a positive int (by its argument name), ``hidden`` divisible by ``heads``,
+    ``dropout`` in ``[0, 1)``; returns the checked sizes (``heads`` included)."""
+    out = {k: check_int(v, k, low=1) for k, v in sizes.items()}
+    if heads is not None:
+        out["heads"] = heads = check_int(heads, "heads", low=1)
+        if "hidden" in out and out["hidden"] % heads:
+            raise ValueError(f"hidden must be divisible by heads={heads}, got hidden={out['hidden']}")
+    if dropout is not None:
+        check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+    return out
+
+
+def _check_ids(ids: Tensor, vocab_size: int, seq_len: int, name: str = "ids") -> None:
+    if not isinstance(ids, Tensor):
+        raise TypeError(f"{name} must be a torch.long tensor of token ids [B, L], got {describe(ids)}")
     if ids.dtype != torch.long:
-        raise TypeError(f"token ids must be torch.long, got {ids.dtype}")
+        raise TypeError(f"{name}: token ids must be torch.long, got {ids.dtype}")
     if ids.ndim != 2:
-        raise ValueError(f"token ids must be [B, L], got shape {tuple(ids.shape)}")
+        raise ValueError(f"{name}: token ids must be [B, L], got shape {tuple(ids.shape)}")
     if ids.shape[1] > seq_len:
-        raise ValueError(f"sequence length {ids.shape[1]} exceeds the model's seq_len={seq_len}")
+        raise ValueError(f"{name}: sequence length {ids.shape[1]} exceeds the model's seq_len={seq_len}")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"token ids must lie in [0, {vocab_size}) (the model's vocabulary), got values in "
+        raise ValueError(f"{name}: token ids must lie in [0, {vocab_size}) (the model's vocabulary), got values in "
                          f"[{int(ids.min())}, {int(ids.max())}]")
 
 
@@ -92,8 +114,8 @@ class TransformerDenoiser(nn.Module):
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 16, hidden: int = 128,
                  layers: int = 4, heads: int = 4, dropout: float = 0.0):
         super().__init__()
-        if min(vocab_size, seq_len, emb_dim, hidden, layers, heads) < 1 or hidden % heads:
-            raise ValueError("sizes must be positive and hidden divisible by heads")
+        _check_sizes(vocab_size=vocab_size, seq_len=seq_len, emb_dim=emb_dim, hidden=hidden, layers=layers,
+                     heads=heads, dropout=dropout)
         self.vocab_size, self.seq_len, self.emb_dim, self.hidden = vocab_size, seq_len, emb_dim, hidden
         self.embed = nn.Embedding(vocab_size, emb_dim)
         nn.init.normal_(self.embed.weight, std=1.0)  # unit-scale embeddings, as the prior
@@ -118,8 +140,10 @@ class TransformerDenoiser(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         """``x0_hat`` ``[B, L, D]`` from ``x_t`` ``[B, L, D]`` and times ``t`` (scalar or ``[B]``)."""
+        check_tensor(x, "x", floating=True, finite=False, nonempty=False)
         if x.ndim != 3 or x.shape[-1] != self.emb_dim or x.shape[1] > self.seq_len:
             raise ValueError(f"x must be [B, L<={self.seq_len}, {self.emb_dim}], got {tuple(x.shape)}")
+        check_finite(x, "x")
         t = _batch_times(t, x)
         h = self.in_norm(self.in_proj(x) + self.pos[:, : x.shape[1]])
         scale, shift = self.time(timestep_embedding(t, self.hidden))[:, None].chunk(2, dim=-1)
@@ -127,9 +151,12 @@ class TransformerDenoiser(nn.Module):
 
 
 def _batch_times(t, x: Tensor) -> Tensor:
+    if isinstance(t, bool) or not isinstance(t, (Tensor, int, float)):
+        raise TypeError(f"t must be a number or a tensor of times, got {describe(t)}")
     t = torch.as_tensor(t, device=x.device)
     if t.ndim > 1 or (t.ndim == 1 and t.shape[0] not in (1, x.shape[0])):
         raise ValueError(f"t must be a scalar or of shape [{x.shape[0]}], got {tuple(t.shape)}")
+    check_finite(t, "t")
     return t.reshape(-1).expand(x.shape[0])
 
 
@@ -154,8 +181,9 @@ class TokenDenoiser(nn.Module):
     def __init__(self, vocab_size: int, seq_len: int, hidden: int = 128, layers: int = 4,
                  heads: int = 4, dropout: float = 0.0, src_len: int = 0):
         super().__init__()
-        if min(vocab_size, seq_len, hidden, layers, heads) < 1 or hidden % heads:
-            raise ValueError("sizes must be positive and hidden divisible by heads")
+        _check_sizes(vocab_size=vocab_size, seq_len=seq_len, hidden=hidden, layers=layers, heads=heads,
+                     dropout=dropout)
+        src_len = check_int(src_len, "src_len", low=0)
         if not 0 <= src_len < seq_len:
             raise ValueError(f"src_len must be in [0, seq_len={seq_len}), got {src_len}")
         self.vocab_size, self.seq_len, self.hidden, self.src_len = vocab_size, seq_len, hidden, src_len
@@ -193,6 +221,8 @@ class ARTransformer(nn.Module):
     def __init__(self, vocab_size: int, seq_len: int, hidden: int = 128, layers: int = 4,
                  heads: int = 4, dropout: float = 0.0):
         super().__init__()
+        _check_sizes(vocab_size=vocab_size, seq_len=seq_len, hidden=hidden, layers=layers, heads=heads,
+                     dropout=dropout)
         self.vocab_size, self.seq_len, self.hidden = vocab_size, seq_len, hidden
         self.embed = nn.Embedding(vocab_size, hidden)
         nn.init.normal_(self.embed.weight, std=0.02)  # GPT-2 init: the tied head starts near uniform
@@ -210,6 +240,8 @@ class ARTransformer(nn.Module):
 
     def token_nll(self, ids: Tensor, loss_mask: Tensor) -> Tensor:
         """Per-sequence summed NLL of the tokens where ``loss_mask[:, 1:]`` is 1 -> ``[B]``."""
+        _check_ids(ids, self.vocab_size, self.seq_len)
+        check_loss_mask(loss_mask, "loss_mask", ids.shape)
         logits = self(ids[:, :-1])
         nll = nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         return (nll * loss_mask[:, 1:].to(nll.dtype)).sum(1)
@@ -230,6 +262,7 @@ class ARTransformer(nn.Module):
         check_ids(prefix, "prefix", vocab_size=self.vocab_size)
         generator = check_generator(generator, "generator", batch=prefix.shape[0])
         max_new = check_int(max_new, "max_new", low=1)
+        eos_id = check_int(eos_id, "eos_id", low=0, high=self.vocab_size - 1)
         if prefix.shape[1] + max_new > self.seq_len:
             raise ValueError(f"prefix {prefix.shape[1]} + max_new {max_new} > seq_len {self.seq_len}")
         ids, done = prefix, torch.zeros(prefix.shape[0], dtype=torch.bool, device=prefix.device)
@@ -264,6 +297,7 @@ class NoisyEmbeddingClassifier(nn.Module):
     def __init__(self, emb_dim: int, seq_len: int, n_labels: int, hidden: int = 64,
                  layers: int = 2, heads: int = 4):
         super().__init__()
+        _check_sizes(emb_dim=emb_dim, seq_len=seq_len, n_labels=n_labels, hidden=hidden, layers=layers, heads=heads)
         self.emb_dim, self.seq_len, self.n_labels, self.hidden = emb_dim, seq_len, n_labels, hidden
         self.in_proj = nn.Linear(emb_dim, hidden)
         self.pos = nn.Parameter(torch.randn(1, seq_len, hidden) * 0.02)
@@ -272,9 +306,10 @@ class NoisyEmbeddingClassifier(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, n_labels))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        if x.ndim != 3 or x.shape[-1] != self.emb_dim:
-            raise ValueError(f"x must be [B, L, {self.emb_dim}], got {tuple(x.shape)}")
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
+        check_tensor(x, "x", floating=True, finite=False, nonempty=False)
+        if x.ndim != 3 or x.shape[-1] != self.emb_dim or x.shape[1] > self.seq_len:
+            raise ValueError(f"x must be [B, L<={self.seq_len}, {self.emb_dim}], got {tuple(x.shape)}")
+        t = _batch_times(t, x)
         h = self.in_proj(x) + self.pos[:, : x.shape[1]]
         h = h + self.time(timestep_embedding(t, self.hidden))[:, None]
         return self.head(self.encoder(h).mean(1))
@@ -285,6 +320,11 @@ class TokenCNNClassifier(nn.Module):
 
     def __init__(self, vocab_size: int, n_labels: int, hidden: int = 64, widths=(2, 3, 4), pad_id: int = 0):
         super().__init__()
+        _check_sizes(vocab_size=vocab_size, n_labels=n_labels, hidden=hidden)
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths:
+            raise ValueError(f"widths must be a non-empty sequence of kernel widths, got {widths!r}")
+        widths = [check_int(w, f"widths[{i}]", low=1) for i, w in enumerate(widths)]
+        pad_id = check_int(pad_id, "pad_id", low=0, high=vocab_size - 1)
         self.vocab_size, self.n_labels = vocab_size, n_labels
         self.embed = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, w, padding=w - 1) for w in widths)

@@ -79,6 +79,14 @@ def _check_decoding(temperature: float, top_k: int | None, truncate: bool) -> tu
     return temperature, top_k
 
 
+def _check_card(card: Any) -> ModelCard:
+    if card is None:
+        return ModelCard()
+    if not isinstance(card, ModelCard):
+        raise TypeError(f"card must be a polydiff.core.pipeline.ModelCard or None, got {describe(card)}")
+    return card
+
+
 class Seq2SeqTextPipeline(Pipeline):
     """What every source-to-text pipeline shares: a ``model`` with a ``tokenizer``, a ``net`` and
     a source half of ``config.src_len`` slots (the last one for ``<sep>``)."""
@@ -127,7 +135,7 @@ class MaskedTextPipeline(Seq2SeqTextPipeline):
         self.steps = check_int(steps, "steps", low=1)
         self.temperature, _ = _check_decoding(temperature, None, truncate)
         self.model, self.solver, self.truncate = model.eval(), solver, truncate
-        self.card = card if card is not None else ModelCard()
+        self.card = _check_card(card)
 
     @torch.no_grad()
     def __call__(self, sources: Sequence[str], *, steps: int | None = None, solver: str | None = None,
@@ -173,6 +181,8 @@ class MaskedTextPipeline(Seq2SeqTextPipeline):
         if got != want or not (isinstance(p.get("t_eps"), float) and math.isfinite(p["t_eps"])):
             raise PipelineError(f"process/config.json: {p} does not match the denoiser and tokenizer "
                                 f"(expected {want} and a float t_eps)")
+        if not 0.0 < p["t_eps"] < 1.0:
+            raise PipelineError(f"process/config.json: t_eps must lie in (0, 1), got {p['t_eps']!r}")
         model.process.t_eps = p["t_eps"]
         s = components["sampler"].config
         if s.get("prediction") != "x0-logits":
@@ -217,7 +227,7 @@ class ARTextPipeline(Seq2SeqTextPipeline):
         if self.top_k is not None and self.top_k > model.config.vocab_size:
             raise ValueError(f"top_k must be <= the vocabulary size {model.config.vocab_size}, got {top_k}")
         self.model, self.truncate = model.eval(), truncate
-        self.card = card if card is not None else ModelCard()
+        self.card = _check_card(card)
 
     @torch.no_grad()
     def __call__(self, sources: Sequence[str], *, temperature: float | None = None, top_k: int | None = None,

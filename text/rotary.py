@@ -9,6 +9,7 @@ denoiser uses them (Sahoo et al. 2024, App. B: a DiT with rotary embeddings).
 from __future__ import annotations
 
 import torch
+from polydiff.core.validate import check_int
 from torch import Tensor, nn
 
 __all__ = ["RotaryEncoder", "apply_rotary", "rotary_tables"]
@@ -17,6 +18,8 @@ __all__ = ["RotaryEncoder", "apply_rotary", "rotary_tables"]
 def rotary_tables(length: int, head_dim: int, *, base: float = 10000.0,
                   device: torch.device | None = None) -> tuple[Tensor, Tensor]:
     """``(cos, sin)`` ``[length, head_dim / 2]`` of the angles ``m theta_i``."""
+    length = check_int(length, "length", low=0)
+    head_dim = check_int(head_dim, "head_dim", low=2)
     if head_dim % 2:
         raise ValueError(f"rotary embeddings need an even head dimension, got {head_dim}")
     theta = base ** (-torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)

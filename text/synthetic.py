@@ -54,6 +54,10 @@ class MarkovChain2:
         rhs = torch.zeros(K * K + 1, 1, dtype=torch.float64)
         rhs[-1] = 1.0
         pi = torch.linalg.lstsq(A, rhs).solution[:, 0].clamp_min(0.0)
+        # one step of the chain (pi M = pi for the stationary pi) makes the pairs no transition
+        # reaches exactly 0: the solver's round-off (~1e-17, sign depending on the BLAS) must not
+        # turn evidence of probability zero into a possible one
+        pi = (pi / pi.sum()) @ M
         return (pi / pi.sum()).reshape(K, K)
 
     def entropy_rate(self) -> float:
@@ -108,6 +112,11 @@ class MarkovChain2:
             out[:, i] = pair.sum(1)
             if i == 1:
                 out[:, 0] = pair.sum(2)
+        bad = ~torch.isfinite(out).all(-1).all(-1)
+        if bool(bad.any()):
+            rows = bad.nonzero()[:, 0].tolist()
+            raise ValueError(f"z rows {rows[:10]} have visible tokens of probability zero under this chain "
+                             f"(no posterior exists)")
         return out
 
     def sample(self, n: int, length: int, *, generator: torch.Generator | None = None) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ import torch
 from polydiff.core.validate import check_choice, check_file, check_int, describe
 from torch import Tensor
 
-from .checks import check_ids, check_texts
+from .checks import check_bool, check_ids, check_texts
 
 __all__ = ["Tokenizer", "check_model_parts", "train_tokenizer"]
 
 PAD, UNK, BOS, EOS, SEP, MASK = 0, 1, 2, 3, 4, 5
+MAX_VOCAB = 2**20
 
 
 class Tokenizer:
@@ -92,6 +94,8 @@ class Tokenizer:
         """
         texts = check_texts(texts, "texts")
         max_len = check_int(max_len, "max_len")
+        bos, eos = check_bool(bos, "bos"), check_bool(eos, "eos")
+        truncate = check_bool(truncate, "truncate")
         if max_len < 1 + bos + eos:
             raise ValueError(f"max_len must leave room for a token besides BOS/EOS (>= {1 + bos + eos}), "
                              f"got {max_len}")
@@ -131,7 +135,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
 
     Args:
         texts: training sentences.
-        vocab_size: pieces including the 6 specials and 256 byte-fallback pieces.
+        vocab_size: the most pieces, including the 6 specials and 256 byte-fallback pieces, in
+            ``[300, 2**20]``. Sentencepiece stops earlier when ``texts`` hold fewer distinct pieces
+            (a small corpus): ``Tokenizer.vocab_size`` is the actual count, which the models'
+            configs must use.
         model_type: ``"unigram"`` (Kudo 2018) or ``"bpe"``.
         cache_dir: if given, the model is stored there under a hash of texts + settings and
             reused on the next call.
@@ -145,6 +152,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, model_type:
     vocab_size = check_int(vocab_size, "vocab_size")
     if vocab_size < 300:
         raise ValueError(f"vocab_size must be >= 300 (256 byte pieces + specials), got {vocab_size}")
+    if vocab_size > MAX_VOCAB:
+        raise ValueError(f"vocab_size must be <= {MAX_VOCAB} (2**20 pieces), got {vocab_size}")
+    if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)):
+            raise TypeError(f"cache_dir must be a path (str or os.PathLike) or None, got {describe(cache_dir)}")
+        if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise ValueError(f"cache_dir {cache_dir} exists and is not a directory")
     key = hashlib.sha256(("\n".join(texts) + f"|{vocab_size}|{model_type}").encode()).hexdigest()[:16]
     cached = Path(cache_dir) / f"spm-{key}.model" if cache_dir is not None else None
     if cached is not None and cached.is_file():

@@ -104,7 +104,7 @@ def test_bad_inputs_raise_clear_errors(dlm, dseq, tok):
         dlm.generate(None, 1, steps=2, solver="nope")
     with pytest.raises(ValueError, match=r"sources\[0\] must be a non-empty text"):
         dseq.generate([""], 1, steps=2)
-    with pytest.raises(ValueError, match="40 tokens.*more than max_len=24"):
+    with pytest.raises(ValueError, match=r"sources\[0\] has 40 tokens; with <sep> more than src_len=24"):
         dseq.generate([" ".join(["riverside"] * 40)], 1, steps=2)
     with pytest.raises(ValueError, match="more than max_len=24"):
         dlm.encode([" ".join(["riverside"] * 40)])

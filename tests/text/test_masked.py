@@ -56,7 +56,7 @@ def test_decoding_draws_a_length_then_fills_exactly_that_many_slots(mdlm, e2e_sp
 
 
 def test_masked_over_length_and_unknown_tokens_are_named(mdlm):
-    with pytest.raises(ValueError, match="more than max_len=24"):
+    with pytest.raises(ValueError, match=r"sources\[0\] has \d+ tokens; with <sep> more than src_len=24"):
         mdlm.generate([" ".join(["riverside"] * 40)], 1, 2)
     with pytest.raises(ValueError, match=r"ids must hold token ids in \[0, "):
         mdlm.loss(torch.full((2, 48), mdlm.config.vocab_size + 3))

@@ -150,7 +150,7 @@ def test_bad_arguments_are_rejected(small_tok):
     pipe = MaskedTextPipeline(model)
     with pytest.raises(ValueError, match=r"sources\[1\] must be a non-empty text"):
         pipe(["eatType : pub", " "])
-    with pytest.raises(ValueError, match=r"text 0 has \d+ tokens \(with specials\), more than max_len=32"):
+    with pytest.raises(ValueError, match=r"sources\[0\] has \d+ tokens; with <sep> more than src_len=32"):
         pipe([" ".join(["Zizzi"] * 40)])
     assert len(pipe([" ".join(["Zizzi"] * 40)], truncate=True, steps=2)) == 1
 
