@@ -172,7 +172,7 @@ def test_bad_arguments_are_named():
         PurificationPipeline(den, clf, image_shape=(8, 8))
     with pytest.raises(ValueError, match="image_shape has 3 channel"):
         PurificationPipeline(den, clf, image_shape=(3, 8, 8))
-    with pytest.raises(ValueError, match=r"t_star must be a float in \[t_min, t_max\]"):
+    with pytest.raises(ValueError, match=r"t_star must lie in the process's time range \[t_min, t_max\]"):
         PurificationPipeline(den, clf, image_shape=SHAPE, t_star=2.0)
     with pytest.raises(ValueError, match="solver must be one of"):
         PurificationPipeline(den, clf, image_shape=SHAPE, solver="rk4")
