@@ -127,7 +127,7 @@ def test_corrupt_or_missing_files_are_named(tmp_path):
     _rewrite(p, "denoiser/config.json", json.dumps(cfg).encode())
     settings = json.loads((p / "purifier" / "config.json").read_text())
     _rewrite(p, "purifier/config.json", json.dumps({**settings, "t_star": 5.0}).encode())
-    with pytest.raises(PipelineError, match=r"purifier/config\.json: t_star must be"):
+    with pytest.raises(PipelineError, match=r"purifier/config\.json: t_star must lie in"):
         PurificationPipeline.from_pretrained(p)
     _rewrite(p, "purifier/config.json", json.dumps({**settings, "model_range": [0, 1]}).encode())
     with pytest.raises(PipelineError, match=r"purifier/config\.json: model_range"):
