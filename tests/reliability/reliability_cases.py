@@ -278,7 +278,16 @@ def _vision_cases_31b() -> list[Case]:
     """Second probe of #31: scale checks, unused-but-bad parameters, call-time overrides."""
     import tempfile
 
-    from polydiff.vision import anomaly, generate, image_files, inpaint, metrics, pipelines, sdedit, segment
+    from polydiff.vision import (
+        anomaly,
+        generate,
+        image_files,
+        inpaint,
+        metrics,
+        pipelines,
+        sdedit,
+        segment,
+    )
     from polydiff.vision import train as vtrain
     from polydiff.vision._common import default_process
     from polydiff.vision.nets import Classifier, ClassifierConfig, UNetConfig
