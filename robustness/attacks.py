@@ -89,9 +89,16 @@ def _checked_inputs(atk: torchattacks.attack.Attack) -> torchattacks.attack.Atta
 
     def checked(images, labels=None, *args, **kwargs):
         check_images(images, name="images")
-        if labels is not None:
-            _check_labels(labels, images.shape[0], None)
-        return forward(images, labels, *args, **kwargs)
+        if labels is None:
+            return forward(images, labels, *args, **kwargs)
+        _check_labels(labels, images.shape[0], None)
+        if labels.numel() and int(labels.min()) < 0:
+            raise ValueError(f"labels must be class ids >= 0, got values in [{int(labels.min())}, {int(labels.max())}]")
+        try:
+            return forward(images, labels, *args, **kwargs)
+        except IndexError as err:  # the loss indexing the logits with a label >= K
+            raise ValueError(f"labels must be class ids in 0..K-1 for the model's K logits, got values in "
+                             f"[{int(labels.min())}, {int(labels.max())}] ({err})") from None
 
     atk.forward = checked
     return atk
@@ -162,11 +169,24 @@ def attack_batches(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor,
     draws between batches are part of the same reproducible stream.
     """
     check_images(x)
+    _check_labels(y, x.shape[0], None)
+    if (not isinstance(idx, Tensor) or idx.ndim != 1 or idx.is_floating_point() or idx.is_complex()
+            or idx.dtype == torch.bool):
+        raise TypeError(f"idx must be a 1-D integer tensor of example indices, got {describe(idx)}")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[0]):
+        raise ValueError(f"idx must index the {x.shape[0]} examples of x (0..{x.shape[0] - 1}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    if not callable(factory):
+        raise TypeError(f"factory must be a callable factory(model, seed), got {describe(factory)}")
+    seed = check_int(seed, "seed")
     batch_size = check_int(batch_size, "batch_size", low=1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         reseed(model, seed)
         atk = factory(model, seed)
+        if not callable(atk):
+            raise TypeError(f"the attack factory must return an attack atk(images, labels) (e.g. make_attack(...)), "
+                            f"got {describe(atk)} from factory(model, {seed})")
         for i in range(0, len(idx), batch_size):
             j = idx[i:i + batch_size]
             yield j, atk(x[j], y[j]).detach()
@@ -218,6 +238,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor,
     check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
     if not isinstance(cascade, bool):
         raise TypeError(f"cascade must be a bool, got {cascade!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(message) such as print, or None, got {describe(progress)}")
     was_training = model.training
     model.eval()
     try:

@@ -13,7 +13,8 @@ takes, otherwise the file is named and nothing is computed. The CSV has one row 
 the repeats), ``label`` (its name), ``majority`` (the majority vote over ``--repeats``
 purifications, when there is more than one) and one column per class, ``p_<name>``
 (probabilities) or ``logit_<name>`` (``--scores logits``). ``--output`` gets ``<stem>.png`` per
-input (``<stem>_r<r>.png`` per repeat when ``--repeats`` > 1). Image ``j`` of the sorted input
+input (``<stem>_r<r>.png`` per repeat when ``--repeats`` > 1), the purified image clamped to
+[0, 1] (the solver ends about, not exactly, in [0, 1]; a PNG holds exactly [0, 1]). Image ``j`` of the sorted input
 list is purified with seed ``mix(--seed, j)``, so the results are those of
 ``pipe(images, seed=--seed)`` whatever ``--batch-size``. Files are written under temporary
 names and renamed when complete.
@@ -26,7 +27,9 @@ import math
 from pathlib import Path
 
 import torch
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline
+from polydiff.core.task_cli import add_task_flags
+from polydiff.core.task_cli import load_task_pipeline as _load_task_pipeline
+from polydiff.core.validate import check_device
 from tqdm.auto import tqdm
 
 from .image_io import list_images, probe_image, read_image, write_csv, write_png
@@ -37,6 +40,16 @@ __all__ = ["COMMANDS", "DEFAULT_PURIFICATION_MODEL"]
 
 #: The shipped pipeline ``polydiff purify`` applies by default (None until one ships).
 DEFAULT_PURIFICATION_MODEL: str | None = None
+
+
+def _load_pipeline(cls, args: argparse.Namespace):
+    """``core.task_cli.load_task_pipeline`` after checking ``--device`` names a torch device
+    type (torch's own error lists its device types without naming the flag)."""
+    try:
+        check_device(args.device, "--device")
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    return _load_task_pipeline(cls, args)
 
 
 def _positive(text: str) -> int:
@@ -102,7 +115,7 @@ def _run_purify(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         raise SystemExit(f"--input: {err}") from None
     preds, out = _check_paths(args, folder, files)
-    pipe = load_task_pipeline(PurificationPipeline, args)
+    pipe = _load_pipeline(PurificationPipeline, args)
     for f in files:  # every file checked before any purification
         try:
             probe_image(f, pipe.image_shape)
@@ -134,7 +147,8 @@ def _run_purify(args: argparse.Namespace) -> int:
             rows.append(row + [float(v) for v in scores[i].cpu()])
             if out is not None:
                 for r in range(repeats):
-                    write_png(res.purified[r, i], out / (f"{f.stem}_r{r}.png" if repeats > 1 else f"{f.stem}.png"))
+                    # purified images lie in about [0, 1]; a PNG holds exactly [0, 1] (documented)
+                    write_png(res.purified[r, i].clamp(0, 1), out / (f"{f.stem}_r{r}.png" if repeats > 1 else f"{f.stem}.png"))
         bar.update(len(chunk))
     bar.close()
     if preds is not None:

@@ -58,8 +58,9 @@ def run_chain(step: Step, x: Tensor, n_steps: int, mode: str = "full",
     """
     if mode not in GRADIENT_MODES:
         raise ValueError(f"unknown gradient mode {mode!r}; expected one of {GRADIENT_MODES}")
-    if not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
+    n_steps = check_int(n_steps, "n_steps", low=0)
+    if not callable(step):
+        raise TypeError(f"step must be a callable step(x, k), got {describe(step)}")
     if not callable(step):
         raise TypeError(f"step must be a callable step(x, k), got {describe(step)}")
     if segment is not None:
@@ -155,6 +156,8 @@ class BPDAIdentity(torch.autograd.Function):
 
 def bpda(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """Apply ``fn`` with an identity backward pass (see :class:`BPDAIdentity`)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable fn(x) -> tensor, got {describe(fn)}")
     return BPDAIdentity.apply(x, fn)
 
 
@@ -191,11 +194,18 @@ class EOT(nn.Module):
 
     def _draws(self, x: Tensor):
         if not self.batched:
-            return (self.module(x) for _ in range(self.n))
+            return (self._checked(self.module(x), x) for _ in range(self.n))
         out = self.module(x.repeat(self.n, *([1] * (x.ndim - 1))))
         if out.shape[0] != self.n * x.shape[0]:
             raise ValueError(f"batched EOT: module returned {out.shape[0]} rows for {self.n} x {x.shape[0]} inputs")
         return out.unflatten(0, (self.n, x.shape[0])).unbind(0)
+
+    @staticmethod
+    def _checked(out, x: Tensor) -> Tensor:
+        if not isinstance(out, Tensor) or out.ndim < 1 or out.shape[0] != x.shape[0]:
+            got = f"{out.shape[0]} rows" if isinstance(out, Tensor) and out.ndim else describe(out)
+            raise ValueError(f"EOT: module must return one row per input ({x.shape[0]}), got {got}")
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         total = None

@@ -15,6 +15,8 @@ from typing import IO
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_shape
+from polydiff.vision.image_files import check_unit_image
 from torch import Tensor
 
 __all__ = ["IMAGE_SUFFIXES", "atomic_file", "list_images", "probe_image", "read_image", "write_csv", "write_png"]
@@ -42,6 +44,10 @@ def list_images(path: str | os.PathLike) -> tuple[Path, list[Path]]:
 def probe_image(path: Path, shape: tuple[int, int, int]) -> None:
     """Check from the header alone that ``path`` is a ``shape = (C, H, W)`` image."""
     from PIL import Image, UnidentifiedImageError
+
+    shape = check_shape(shape, "shape")
+    if len(shape) != 3 or shape[0] not in _KIND:
+        raise ValueError(f"shape must be (C, H, W) with C = 1 (grayscale) or 3 (RGB), got {shape}")
 
     try:
         with Image.open(path) as im:
@@ -108,11 +114,11 @@ def atomic_file(path: Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
 
 
 def write_png(image: Tensor, path: Path) -> None:
-    """Write one ``[C, H, W]`` image in [0, 1] (C = 1 or 3, clamped) as an 8-bit PNG, atomically."""
+    """Write one finite ``[C, H, W]`` image in [0, 1] (C = 1 or 3) as an 8-bit PNG, atomically;
+    NaN or values outside [0, 1] are refused, not clipped."""
     from PIL import Image
 
-    if image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"image must be [C, H, W] with C in (1, 3), got shape {tuple(image.shape)}")
+    check_unit_image(image)
     array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
     with atomic_file(path) as f:

@@ -136,7 +136,9 @@ class PurificationPipeline(Pipeline):
         process: the VP-family process the denoiser was trained with (default ``pc.VP()``, the
             default of :func:`polydiff.robustness.train.train_diffusion`).
         image_shape: ``(C, H, W)`` of the inputs (default ``(C, 28, 28)``, MNIST).
-        t_star: diffusion time ``t*`` (DiffPure eq. 4).
+        t_star: diffusion time ``t*`` (DiffPure eq. 4) on ``process``'s time scale; default 0.1
+            (DiffPure's CIFAR-10 value) for a continuous-time process. A ``DiscreteVP`` counts
+            steps ``0..T-1`` and has no default: pass the step (e.g. 100 of 1000).
         solver, steps, grid: the reverse solve (default Euler–Maruyama with ``dt = 1e-3``,
             DiffPure eq. 5); see :class:`Purifier`.
         repeats: purifications per input by default (logits averaged; majority vote reported).
@@ -149,7 +151,7 @@ class PurificationPipeline(Pipeline):
     component_names: ClassVar[tuple[str, ...]] = ("denoiser", "classifier", "process", "purifier")
 
     def __init__(self, denoiser: UNet, classifier: Classifier, process: pc.GaussianProcess | None = None, *,
-                 image_shape: Sequence[int] | None = None, t_star: float = 0.1, solver: str = "euler_maruyama",
+                 image_shape: Sequence[int] | None = None, t_star: float | None = None, solver: str = "euler_maruyama",
                  steps: int | None = None, grid: str = "uniform_t", repeats: int = 1, gradient: str = "full",
                  eot_iter: int = 1, class_names: Sequence[str] | None = None, card: ModelCard | None = None):
         if not isinstance(denoiser, UNet):
@@ -186,6 +188,12 @@ class PurificationPipeline(Pipeline):
         self.denoiser, self.classifier, self.process = denoiser.eval(), classifier.eval(), process
         self.image_shape, self.class_names = shape, list(class_names)
         self.repeats, self.gradient, self.eot_iter = repeats, gradient, eot_iter
+        if t_star is None:
+            if isinstance(process, pc.DiscreteVP):
+                raise ValueError(f"t_star must be given for a DiscreteVP process: its time counts steps "
+                                 f"0..{process.t_max:g}, so the continuous-time default 0.1 would be step 0.1 "
+                                 f"(no purification); pass a step, e.g. t_star={0.1 * process.t_max:g}")
+            t_star = 0.1
         # validates t_star against the process, the gradient mode against the solver, and
         # resolves steps=None from DiffPure's dt = 1e-3
         p = self._purifier(t_star, solver, steps, grid, gradient)

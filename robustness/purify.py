@@ -28,6 +28,7 @@ import polydiff.core as pc
 import torch
 from polydiff.core.grids import Grid, make_grid
 from polydiff.core.validate import check_int, check_number, check_shape, describe
+from polydiff.vision._common import check_t_star
 from torch import Tensor, nn
 
 from .gradients import GRADIENT_MODES, bpda, run_chain
@@ -122,7 +123,9 @@ class Purifier(nn.Module):
         net: denoiser ``net(x, t) -> prediction`` trained on images scaled to [-1, 1]
             with ``process``.
         process: a VP-family process (default ``pc.VP()``, beta 0.1..20 as in DiffPure).
-        t_star: diffusion time ``t*`` (DiffPure: 0.1 on CIFAR-10, 0.15 on ImageNet).
+        t_star: diffusion time ``t*`` on ``process``'s own time scale (DiffPure: 0.1 on CIFAR-10,
+            0.15 on ImageNet, with ``pc.VP()``). A ``DiscreteVP`` counts steps ``0..T-1``: pass
+            the step (e.g. 100 of 1000), a ``t_star`` <= 1 there is refused.
         solver: any name in ``pc.SOLVERS`` (default Euler–Maruyama, the paper's solver).
         steps: solver steps; default ``ceil((t* - t_min) / dt) + 1`` (the last step goes
             to clean data).
@@ -147,9 +150,8 @@ class Purifier(nn.Module):
         self.process = process if process is not None else pc.VP()
         if not isinstance(self.process, pc.GaussianProcess):
             raise TypeError(f"process must be a polydiff.core GaussianProcess, got {type(self.process).__name__}")
-        t_min, t_max = self.process.t_min, self.process.t_max
-        if isinstance(t_star, bool) or not isinstance(t_star, (int, float)) or not t_min <= t_star <= t_max:
-            raise ValueError(f"t_star must be a float in [t_min, t_max] = [{t_min}, {t_max}], got {t_star!r}")
+        t_min = self.process.t_min
+        t_star = check_t_star(self.process, t_star)
         known = getattr(pc, "SOLVERS", None)
         if known is not None and solver not in known:
             raise ValueError(f"unknown solver {solver!r}; expected one of {tuple(known)}")

@@ -67,9 +67,9 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
     check_images(x)  # PGD clamps its examples to [0, 1]: images on another scale would be clipped
     _check_labels(y, x.shape[0], None)
     check_number(eps_ramp, "eps_ramp", low=0.0, high=1.0)
-    if adversarial:
-        _radius(eps, "eps", "Linf")
-        check_int(pgd_steps, "pgd_steps", low=1)
+    # checked even when adversarial=False (unused then): a bad value is refused, not ignored
+    _radius(eps, "eps", "Linf")
+    check_int(pgd_steps, "pgd_steps", low=1)
     net = init if init is not None else nets.classifier(width, in_channels=x.shape[1])
 
     calls = [0]  # one loss call per optimizer step (grad_accum = 1)
@@ -128,6 +128,25 @@ def _final_weights(trainer: Trainer, net: nn.Module) -> nn.Module:
     return out.eval()
 
 
+def _check_flags(p, a) -> None:
+    """Refuse bad flag values by flag name, also those the chosen ``what`` does not use."""
+    from polydiff.core.validate import check_number
+    checks = [("--n-train", a.n_train, lambda v: v is None or v >= 1, "an int >= 1"),
+              ("--pgd-steps", a.pgd_steps, lambda v: v >= 1, "an int >= 1"),
+              ("--width", a.width, lambda v: v >= 1, "an int >= 1"),
+              ("--base", a.base, lambda v: v >= 1, "an int >= 1")]
+    for flag, value, ok, want in checks:
+        if not ok(value):
+            p.error(f"{flag} must be {want}, got {value}")
+    for flag, value, kw in (("--eps", a.eps, {"low": 0.0, "low_open": True, "high": 1.0}),
+                            ("--eps-ramp", a.eps_ramp, {"low": 0.0, "high": 1.0})):
+        try:
+            check_number(value, flag, **kw)
+        except ValueError as err:
+            hint = " (an L-inf radius on the [0, 1] image scale)" if flag == "--eps" else ""
+            p.error(f"{err}{hint}")
+
+
 def main(argv: list[str] | None = None) -> None:
     from polydiff.core.training import is_main_process, train_config, train_parser
 
@@ -143,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--base", type=int, default=32)
     a = p.parse_args(argv)
+    _check_flags(p, a)
     x, y = load_images(a.dataset, "train", a.n_train)
     if a.lr is None:
         a.lr = 2e-4 if a.what == "diffusion" else 1e-3

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from polydiff.core.validate import check_choice, check_shape
+from polydiff.core.validate import check_choice, check_number, check_shape
 from polydiff.core.validate import check_generator as _check_generator
 from torch import Tensor
 
@@ -18,6 +18,35 @@ def default_process():
 
 def check_generator(generator) -> None:
     _check_generator(generator, "generator")
+
+
+def check_process(process, name: str = "process"):
+    """``process`` if it is a polydiff.core GaussianProcess (DiscreteVP, VP, VE, ...)."""
+    from polydiff.core.process import GaussianProcess
+    if not isinstance(process, GaussianProcess):
+        raise TypeError(f"{name} must be a polydiff.core GaussianProcess (e.g. default_process()), "
+                        f"got {type(process).__name__}")
+    return process
+
+
+def check_t_star(process, t_star, name: str = "t_star") -> float:
+    """``t_star`` as a float time on ``process``'s own scale, within ``[t_min, t_max]``.
+
+    A :class:`~polydiff.core.DiscreteVP` counts time in steps ``0..T-1``: a ``t_star`` <= 1
+    there is (nearly) no noise at all and almost always a fraction of the trajectory given by
+    mistake, so it is refused, naming the step it would have to be (``fraction * (T - 1)``).
+    """
+    import polydiff.core as pc
+    t = check_number(t_star, name)
+    t_min, t_max = float(process.t_min), float(process.t_max)
+    if isinstance(process, pc.DiscreteVP) and t <= 1.0 < t_max:
+        raise ValueError(f"{name} is a time on the process's own scale, and DiscreteVP counts steps "
+                         f"{t_min:g}..{t_max:g}: {name}={t:g} is step {t:g}, next to no noise. For a "
+                         f"fraction of the trajectory pass the step, e.g. {t:g} * {t_max:g} = {t * t_max:g}")
+    if not t_min <= t <= t_max:
+        raise ValueError(f"{name} must lie in the process's time range [t_min, t_max] = "
+                         f"[{t_min:g}, {t_max:g}], got {t:g}")
+    return t
 
 
 def check_flag(value, name: str) -> bool:

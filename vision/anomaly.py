@@ -14,10 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from polydiff.core.validate import check_int, check_number, check_tensor, describe
+from polydiff.core.validate import check_finite, check_int, check_number, check_tensor, describe
 from torch import Tensor, nn
 
-from ._common import check_flag, check_image_shape, sample_kwargs
+from ._common import (
+    check_flag,
+    check_generator,
+    check_image_shape,
+    check_process,
+    check_t_star,
+    sample_kwargs,
+)
 from .data import check_images, from_model_range, to_model_range
 from .simplex import SimplexNoise
 
@@ -38,6 +45,10 @@ NoiseFn = Callable[[Tensor, int], Tensor]
 def noise_sampler(kind: str = "simplex", generator: torch.Generator | None = None, **simplex_options) -> NoiseFn:
     """``"simplex"`` (:class:`~polydiff.vision.simplex.SimplexNoise`, AnoDDPM defaults
     octaves=6, decay=0.8 unless given) or ``"gaussian"``."""
+    if kind == "gaussian":
+        check_generator(generator)
+        if isinstance(generator, list):
+            raise TypeError("generator must be one torch.Generator for gaussian noise, got a list")
     if kind == "simplex":
         return SimplexNoise(generator=generator, **simplex_options)
     if kind == "gaussian":
@@ -62,7 +73,7 @@ def anoddpm_loss(net, process, images: Tensor, noise: NoiseFn, *,
     check_images(images)
     _check_noise(noise)
     x0 = to_model_range(images)
-    return dsm_loss(net, process, x0, prediction="eps", eps=noise(x0, 0), generator=generator).mean()
+    return dsm_loss(net, process, x0, prediction="eps", eps=_checked(noise)(x0, 0), generator=generator).mean()
 
 
 @torch.no_grad()
@@ -70,12 +81,13 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
                 solver: str = "ddpm", clip: bool = True, **solver_options) -> Tensor:
     """Diffuse ``[N, C, H, W]`` images in [0, 1] to ``t_star`` with ``noise`` and solve back
     (``pc.sample(..., t_start=t_star, noise=noise)``, the same noise in every reverse step;
-    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``)."""
+    ``clip`` clamps every ``x0_hat`` to ``[-1, 1]``). ``t_star`` is on ``process``'s time
+    scale: a ``DiscreteVP`` step such as 200 of 1000 (a ``t_star`` <= 1 is refused there)."""
     import polydiff.core as pc
     check_images(images)
     check_image_shape(net, images.shape[1:], "images' (C, H, W)")
-    t_star = check_number(t_star, "t_star")
-    process.check_t(torch.tensor(t_star), "t_star")
+    check_process(process)
+    t_star = check_t_star(process, t_star)
     _check_noise(noise)
     kw = sample_kwargs(steps, solver, None, solver_options)
     check_flag(clip, "clip")
@@ -83,6 +95,7 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
     dev = next(net.parameters()).device
     x0 = to_model_range(images.to(dev))
     t = torch.full((len(x0),), float(t_star), dtype=torch.float64)
+    noise = _checked(noise)
     x_t = process.marginal(x0, t, noise(x0, 0))
     out = pc.sample(net, process, x_t, prediction="eps", t_start=float(t_star), noise=noise,
                     project_x0=pc.clip() if clip else None, **kw)
@@ -92,6 +105,18 @@ def reconstruct(net, process, images: Tensor, t_star: float, *, noise: NoiseFn, 
 def _check_noise(noise) -> None:
     if not callable(noise):
         raise TypeError(f"noise must be a callable noise(x, step) such as noise_sampler(...), got {describe(noise)}")
+
+
+def _checked(noise: NoiseFn) -> NoiseFn:
+    """``noise`` whose every draw is checked: a finite float tensor shaped like its ``x``."""
+    def draw(x: Tensor, step: int) -> Tensor:
+        n = noise(x, step)
+        if not isinstance(n, Tensor) or n.shape != x.shape:
+            got = tuple(n.shape) if isinstance(n, Tensor) else describe(n)
+            raise ValueError(f"noise(x, {step}) must return a tensor shaped like x {tuple(x.shape)}, got {got}")
+        check_finite(n, f"noise(x, {step})")
+        return n
+    return draw
 
 
 def anomaly_maps(net, process, images: Tensor, t_star: float, *, noise: NoiseFn,
@@ -108,8 +133,11 @@ def anomaly_maps(net, process, images: Tensor, t_star: float, *, noise: NoiseFn,
 
 
 def image_scores(maps: Tensor, statistic: str = "mean", q: float = 0.99) -> Tensor:
-    """Image-level scores ``[N]`` from maps ``[N, H, W]``: ``mean``, ``max`` or ``quantile`` (q)."""
+    """Image-level scores ``[N]`` from maps ``[N, H, W]``: ``mean``, ``max`` or ``quantile`` (q).
+
+    ``q`` is checked (a number in (0, 1)) whatever the statistic."""
     check_tensor(maps, "maps", ndim=3, floating=True)
+    q = check_number(q, "q", low=0.0, high=1.0, low_open=True, high_open=True)
     if 0 in maps.shape:
         raise ValueError(f"maps must be non-empty [N, H, W], got shape {tuple(maps.shape)}")
     flat = maps.flatten(1)
@@ -118,8 +146,6 @@ def image_scores(maps: Tensor, statistic: str = "mean", q: float = 0.99) -> Tens
     if statistic == "max":
         return flat.amax(1)
     if statistic == "quantile":
-        if not 0 < q < 1:
-            raise ValueError(f"q must lie in (0, 1), got {q}")
         return torch.quantile(flat.float(), q, dim=1)
     raise ValueError(f"statistic must be 'mean', 'max' or 'quantile', got {statistic!r}")
 
@@ -171,7 +197,13 @@ def train_autoencoder(images: Tensor, *, steps: int = 500, batch_size: int = 64,
 @torch.no_grad()
 def autoencoder_maps(ae: ConvAutoencoder, images: Tensor) -> Tensor:
     """Squared reconstruction error maps ``[N, H, W]`` of the autoencoder baseline."""
+    if not isinstance(ae, ConvAutoencoder):
+        raise TypeError(f"ae must be a ConvAutoencoder (train_autoencoder), got {type(ae).__name__}")
     check_images(images)
+    channels = ae.enc[0].in_channels
+    if images.shape[1] != channels:
+        raise ValueError(f"images must have {channels} channel(s) (the autoencoder's), got shape "
+                         f"{tuple(images.shape)}")
     return ((ae(images).clamp(0, 1) - images) ** 2).mean(1)
 
 
@@ -196,6 +228,9 @@ def synthetic_lesions(images: Tensor, region: Tensor, *, radius: tuple[float, fl
     lo = check_number(radius[0], "radius[0]", low=0.0, high=1.0, low_open=True)
     check_number(radius[1], "radius[1]", low=lo, high=1.0)
     check_number(intensity, "intensity", low=0.0, high=1.0)
+    check_generator(generator)
+    if isinstance(generator, list):
+        raise TypeError("generator must be one torch.Generator for synthetic_lesions, got a list")
     yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     out, masks = images.clone(), torch.zeros(n, h, w, dtype=torch.long)
     for i in range(n):

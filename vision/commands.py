@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_generator
+from polydiff.core.task_cli import add_task_flags, task_generator
+from polydiff.core.task_cli import load_task_pipeline as _load_task_pipeline
+from polydiff.core.validate import check_device
 from tqdm.auto import tqdm
 
 from ._common import check_image_shape
@@ -45,6 +47,16 @@ DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
 DEFAULT_SUPERRES_MODEL: str | None = None
 #: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
 DEFAULT_INPAINT_MODEL: str | None = None
+
+
+def _load_pipeline(cls, args: argparse.Namespace):
+    """``core.task_cli.load_task_pipeline`` after checking ``--device`` names a torch device
+    type (torch's own error lists its device types without naming the flag)."""
+    try:
+        check_device(args.device, "--device")
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    return _load_task_pipeline(cls, args)
 
 
 def _labels(text: str) -> list[int]:
@@ -82,7 +94,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    pipe = load_task_pipeline(VisionGenerationPipeline, args)
+    pipe = _load_pipeline(VisionGenerationPipeline, args)
     bad = [y for y in args.labels if y >= pipe.num_classes]
     if bad:
         raise SystemExit(f"--labels: the pipeline has {pipe.num_classes} classes, got {bad}")
@@ -90,6 +102,8 @@ def _run_generate(args: argparse.Namespace) -> int:
         raise SystemExit(f"--guidance must be a finite number >= 0, got {args.guidance}")
     labels = torch.tensor([y for y in args.labels for _ in range(args.per_label)])
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"--out {args.out}: is a file; --out must be a folder (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     device = next(pipe.unet.parameters()).device
     generator = task_generator(args, device)
@@ -170,7 +184,7 @@ def _add_superres(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _run_superres(args: argparse.Namespace) -> int:
     pairs = _pairs(args)
-    pipe = load_task_pipeline(SuperResolutionPipeline, args)
+    pipe = _load_pipeline(SuperResolutionPipeline, args)
     device = next(pipe.unet.parameters()).device
     images = []
     for src, _ in pairs:  # every input checked before the first (slow) sample
@@ -222,7 +236,7 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         if not path.is_file():
             _fail(flag, path, "no such file")
     dst = _output_file(args.output, src, [src, mask_path])
-    pipe = load_task_pipeline(InpaintingPipeline, args)
+    pipe = _load_pipeline(InpaintingPipeline, args)
     x = _read("--input", src, pipe.channels)
     try:
         mask = read_mask(mask_path)

@@ -8,10 +8,18 @@ network learns both ``eps(x, t, y)`` and ``eps(x, t, null)``; sampling combines 
 from __future__ import annotations
 
 import torch
-from polydiff.core.validate import check_number, describe
+from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor
 
-from ._common import check_flag, check_image_shape, net_prediction, prior, sample_kwargs
+from ._common import (
+    check_flag,
+    check_generator,
+    check_image_shape,
+    check_process,
+    net_prediction,
+    prior,
+    sample_kwargs,
+)
 from .data import check_images, from_model_range, to_model_range
 from .nets import UNet, UNetConfig
 
@@ -33,6 +41,10 @@ def _check_labels(net: UNet, y: Tensor, allow_null: bool) -> None:
 def drop_labels(y: Tensor, p_uncond: float, null_class: int, generator: torch.Generator | None = None) -> Tensor:
     """Replace each label by ``null_class`` with probability ``p_uncond`` (CFG training)."""
     p_uncond = check_number(p_uncond, "p_uncond", low=0.0, high=1.0)
+    if not isinstance(y, Tensor) or y.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"y must be an integer tensor of class labels, got {describe(y)}")
+    null_class = check_int(null_class, "null_class", low=0)
+    check_generator(generator)
     drop = torch.rand(y.shape, generator=generator, device=y.device) < p_uncond
     return torch.where(drop, torch.full_like(y, null_class), y)
 
@@ -56,7 +68,8 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
              solver: str = "ddim", generator: torch.Generator | None = None,
              shape: tuple[int, ...] | None = None, clip: bool = True, prediction: str | None = None,
              **solver_options) -> Tensor:
-    """Sample one image per label with guidance scale ``scale``; returns ``[N, C, H, W]`` in [0, 1].
+    """Sample one image per label with guidance scale ``scale`` (a finite number >= 0);
+    returns ``[N, C, H, W]`` in [0, 1].
 
     ``shape`` is the image shape ``(C, H, W)`` (default: ``in_channels`` x 28 x 28).
     Any core solver and step count can be used; ``pc.sample`` does the work. ``clip``
@@ -65,6 +78,8 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     """
     import polydiff.core as pc
     _check_labels(net, labels, allow_null=True)
+    check_process(process)
+    scale = check_number(scale, "scale", low=0.0)
     prediction = net_prediction(net, prediction)
     kw = sample_kwargs(steps, solver, generator, solver_options)
     shape = check_image_shape(net, shape if shape is not None else (net.config.in_channels, 28, 28), "shape")
@@ -73,6 +88,6 @@ def generate(net: UNet, process, labels: Tensor, *, scale: float = 1.0, steps: i
     x_T = prior(process, (len(labels), *shape), kw.pop("generator"), dev)
     null = torch.full_like(labels, net.null_class).to(dev)
     x0 = pc.sample(net, process, x_T, prediction=prediction, cond={"y": labels.to(dev)},
-                   guidance=pc.CFG(float(scale), {"y": null}), project_x0=pc.clip() if clip else None,
+                   guidance=pc.CFG(scale, {"y": null}), project_x0=pc.clip() if clip else None,
                    generator=generator, **kw)
     return from_model_range(x0)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from polydiff.core.validate import check_finite, describe
 from torch import Tensor
 
 __all__ = ["png_files", "read_image", "read_mask", "save_png"]
@@ -86,6 +87,23 @@ def read_mask(path: str | os.PathLike) -> Tensor:
     return torch.from_numpy((gray < 0.5).astype(np.float32))[None]
 
 
+def check_unit_image(image, name: str = "image") -> Tensor:
+    """``image`` if it is a finite float ``[C, H, W]`` tensor (C = 1 or 3) with values in [0, 1]
+    (up to 1e-6 of rounding, which the 8-bit conversion clamps away): nothing is clipped."""
+    if not isinstance(image, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {describe(image)}")
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"{name} must be [C, H, W] with C in (1, 3), got shape {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor in [0, 1], got {image.dtype}")
+    check_finite(image.detach(), name)
+    lo, hi = float(image.min()), float(image.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{name} must lie in [0, 1] (a PNG cannot hold other values; scale or clamp it "
+                         f"first), got values in [{lo:.4g}, {hi:.4g}]")
+    return image
+
+
 def save_png(image: Tensor, path: str | os.PathLike) -> None:
     """Write one ``[C, H, W]`` image in [0, 1] (C = 1 or 3) as an 8-bit PNG.
 
@@ -94,8 +112,7 @@ def save_png(image: Tensor, path: str | os.PathLike) -> None:
     """
     from PIL import Image
 
-    if image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"image must be [C, H, W] with C in (1, 3), got shape {tuple(image.shape)}")
+    check_unit_image(image)
     path = Path(path)
     array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))

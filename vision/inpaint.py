@@ -55,6 +55,9 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
         box: side fraction of the centre box.
         strokes: number of strokes per mask.
         width: stroke width as a fraction of the image side.
+
+    ``box``, ``strokes``, ``width`` and ``generator`` are checked whatever the kind, so a bad
+    value is refused even where that kind does not use it.
     """
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
@@ -64,19 +67,19 @@ def make_mask(kind: str, n: int, size: int | tuple[int, int], *, box: float = 0.
     if len(hw) != 2:
         raise ValueError(f"size must be an int or (H, W), got {size!r}")
     h, w = hw
+    box = check_number(box, "box", low=0.0, high=1.0, low_open=True, high_open=True)
+    strokes = check_int(strokes, "strokes", low=1)
+    width = check_number(width, "width", low=0.0, high=1.0, low_open=True)
+    check_generator(generator, "generator")
+    if isinstance(generator, list):
+        raise TypeError("generator must be one torch.Generator for make_mask, got a list")
     m = torch.ones(n, 1, h, w)
     if kind == "center":
-        box = check_number(box, "box", low=0.0, high=1.0, low_open=True, high_open=True)
         bh, bw = max(1, round(box * h)), max(1, round(box * w))
         m[..., (h - bh) // 2:(h - bh) // 2 + bh, (w - bw) // 2:(w - bw) // 2 + bw] = 0
     elif kind == "half":
         m[..., w // 2:] = 0
     else:
-        strokes = check_int(strokes, "strokes", low=1)
-        width = check_number(width, "width", low=0.0, high=1.0, low_open=True)
-        check_generator(generator, "generator")
-        if isinstance(generator, list):
-            raise TypeError("generator must be one torch.Generator for make_mask, got a list")
         yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
         r = max(0.5, width * max(h, w) / 2)
         for i in range(n):

@@ -9,6 +9,8 @@ values are only comparable with each other.
 """
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 import torch
 from polydiff.core.validate import check_int, check_tensor, describe
@@ -133,9 +135,26 @@ def best_dice(maps: Tensor, masks: Tensor, n_thresholds: int = 64) -> tuple[floa
     return best
 
 
+def _numeric(value, name: str) -> np.ndarray:
+    """``value`` (a tensor, array or nested list of numbers) as a float64 array."""
+    if isinstance(value, Tensor):
+        value = value.detach().cpu()
+        if value.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got {describe(value)}")
+        return value.double().numpy()
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        got = reprlib.repr(value) if isinstance(value, (list, tuple)) else describe(value)
+        raise TypeError(f"{name} must be a tensor, array or list of real numbers, got {got}") from None
+
+
 def _scores(scores, labels) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(torch.as_tensor(scores).detach().cpu(), dtype=np.float64).ravel()
-    y = np.asarray(torch.as_tensor(labels).detach().cpu()).ravel()
+    s = _numeric(scores, "scores").ravel()
+    y = _numeric(labels, "labels").ravel()
     if s.shape != y.shape:
         raise ValueError(f"scores {s.shape} and labels {y.shape} differ in size")
     if not np.isfinite(s).all():
@@ -161,6 +180,10 @@ def auprc(scores, labels) -> float:
 def accuracy(classifier: torch.nn.Module, images: Tensor, labels: Tensor, batch: int = 256) -> float:
     """Fraction of ``images`` that ``classifier`` assigns to ``labels``."""
     check_images(images)
+    channels = getattr(getattr(classifier, "config", None), "in_channels", None)
+    if channels is not None and images.shape[1] != channels:
+        raise ValueError(f"images must have {channels} channel(s) (the classifier's in_channels), got "
+                         f"shape {tuple(images.shape)}")
     if (not isinstance(labels, Tensor) or labels.shape != (images.shape[0],) or torch.is_floating_point(labels)
             or labels.dtype == torch.bool):
         raise ValueError(f"labels must be integer class ids of shape [{images.shape[0]}], got {describe(labels)}")
@@ -178,8 +201,7 @@ def frechet_distance(feats_a: np.ndarray | Tensor, feats_b: np.ndarray | Tensor)
     """Fréchet distance between Gaussians fitted to two feature sets ``[N, D]`` (Heusel et al.
     2017, eq. 2): ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^{1/2})``."""
     from scipy import linalg
-    a = np.asarray(torch.as_tensor(feats_a).detach().cpu(), dtype=np.float64)
-    b = np.asarray(torch.as_tensor(feats_b).detach().cpu(), dtype=np.float64)
+    a, b = _numeric(feats_a, "feats_a"), _numeric(feats_b, "feats_b")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"features must be [N, D] with equal D, got {a.shape}, {b.shape}")
     if min(len(a), len(b)) < 2:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import pathlib
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from polydiff.core.validate import describe
 from torch import Tensor, nn
 
 __all__ = [
@@ -102,8 +104,9 @@ class UNetConfig:
 
     def __post_init__(self):
         from polydiff.core.validate import check_int, check_number
-        for name in ("in_channels", "cond_channels", "base", "num_res_blocks", "num_classes", "groups"):
-            check_int(getattr(self, name), name)
+        for name, low in (("in_channels", 1), ("cond_channels", 0), ("base", 1), ("num_res_blocks", 1),
+                          ("num_classes", 0), ("groups", 1)):
+            check_int(getattr(self, name), name, low=low)
         if self.out_channels is not None:
             check_int(self.out_channels, "out_channels", low=1)
         check_int(self.groups, "groups", low=1)
@@ -126,8 +129,6 @@ class UNetConfig:
         if self.residual and self.cond_channels != self.in_channels:
             raise ValueError("residual=True is for super-resolution: it needs cond_channels == in_channels, "
                              f"got {self.cond_channels}, {self.in_channels}")
-        if self.in_channels < 1 or self.cond_channels < 0 or self.num_classes < 0:
-            raise ValueError("in_channels must be >= 1 and cond_channels, num_classes >= 0")
         if not self.mults or any(m < 1 for m in self.mults) or self.num_res_blocks < 1:
             raise ValueError(f"bad mults {self.mults} or num_res_blocks {self.num_res_blocks}")
         for m in self.mults:
@@ -251,6 +252,8 @@ class UNet(nn.Module):
         f = 2 ** (len(c.mults) - 1)
         if x.shape[-1] % f or x.shape[-2] % f:
             raise ValueError(f"H and W must be divisible by {f}, got {tuple(x.shape[-2:])}")
+        if isinstance(t, bool) or not isinstance(t, (Tensor, numbers.Real)):
+            raise TypeError(f"t must be a tensor of times [B] or a number, got {describe(t)}")
         t = torch.as_tensor(t, device=x.device)
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
         if t.shape != (x.shape[0],):
@@ -259,7 +262,8 @@ class UNet(nn.Module):
             if y.shape != (x.shape[0],) or y.dtype not in (torch.int32, torch.int64):
                 raise ValueError(f"y must be integer class ids of shape [{x.shape[0]}]")
             if (y < 0).any() or (y > c.num_classes).any():
-                raise ValueError(f"class ids must lie in 0..{c.num_classes} ({c.num_classes} = null)")
+                raise ValueError(f"y must hold class ids in 0..{c.num_classes} ({c.num_classes} = null), "
+                                 f"got values in [{int(y.min())}, {int(y.max())}]")
         elif y is not None:
             raise ValueError("y given to an unconditional U-Net (num_classes=0)")
         if c.cond_channels:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import torch
 from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
+from polydiff.core.validate import check_int, check_number
 from torch import Tensor
 
 from ._common import check_image_shape
@@ -91,6 +92,8 @@ class VisionGenerationPipeline(Pipeline):
         """One image per label, ``[N, C, H, W]`` in [0, 1]; unset arguments use the defaults."""
         from .generate import generate
 
+        if guidance_scale is not None:
+            guidance_scale = check_number(guidance_scale, "guidance_scale", low=0.0)
         return generate(self.unet, self.process, labels,
                         scale=self.guidance_scale if guidance_scale is None else guidance_scale,
                         steps=self.steps if steps is None else steps,
@@ -299,6 +302,12 @@ class InpaintingPipeline(Pipeline):
     def schedule(self, steps: int | None = None, jump_length: int | None = None,
                  resample: int | None = None) -> dict[str, int]:
         """``{"steps", "jump_length", "resample"}`` a call with these arguments samples with."""
+        if steps is not None:
+            steps = check_int(steps, "steps", low=1)
+        if jump_length is not None:
+            jump_length = check_int(jump_length, "jump_length", low=1)
+        if resample is not None:
+            resample = check_int(resample, "resample", low=1)
         if jump_length is None:
             jump_length = (self.jump_length if steps is None
                            else max(1, round(self.jump_length * steps / self.steps)))

@@ -5,6 +5,7 @@ import pathlib
 from collections.abc import Sequence
 
 import numpy as np
+from polydiff.core.validate import check_int
 from torch import Tensor
 
 __all__ = ["save_grid", "save_overlay", "save_side_by_side"]
@@ -29,6 +30,7 @@ def save_grid(images: Tensor, path: str | pathlib.Path, *, ncol: int = 10, title
     """A grid of ``[N, C, H, W]`` images in [0, 1]."""
     if images.ndim != 4:
         raise ValueError(f"images must be [N, C, H, W], got {tuple(images.shape)}")
+    ncol = check_int(ncol, "ncol", low=1)
     n = len(images)
     rows = max(1, -(-n // ncol))
     plt, fig, axes = _figure(path, rows, min(ncol, n), 0.9)

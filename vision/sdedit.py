@@ -29,6 +29,9 @@ def stroke_painting(images: Tensor, cells: int = 7, levels: int = 4) -> Tensor:
     stroke-based inputs, synthesised from real images)."""
     check_images(images)
     cells, levels = check_int(cells, "cells", low=1), check_int(levels, "levels", low=2)
+    if cells > min(images.shape[-2:]):
+        raise ValueError(f"cells must be at most the image side {min(images.shape[-2:])} "
+                         f"(images {tuple(images.shape[-2:])}), got {cells}")
     small = torch.nn.functional.adaptive_avg_pool2d(images, cells)
     small = torch.round(small * (levels - 1)) / (levels - 1)
     return torch.nn.functional.interpolate(small, size=images.shape[-2:], mode="nearest")

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from polydiff.core.validate import check_int, check_number, describe
 from torch import Tensor, nn
 
-from ._common import check_image_shape
+from ._common import check_image_shape, check_process
 from .data import check_images, to_model_range
 from .nets import UNet, UNetConfig
 
@@ -49,8 +49,10 @@ class FeatureExtractor:
 
     def __init__(self, net: UNet, process, timesteps: Sequence[float] = (50, 150, 250),
                  levels: Sequence[int] | None = None, seed: int = 0):
-        if not hasattr(net, "features"):
-            raise TypeError("net must provide features(x, t) (a polydiff.vision.nets.UNet)")
+        if not isinstance(net, UNet):
+            raise TypeError(f"net must be a polydiff.vision.nets.UNet (a denoiser whose features(x, t) give "
+                            f"decoder activations), got {type(net).__name__}")
+        check_process(process)
         if isinstance(timesteps, (str, bytes)) or not isinstance(timesteps, Sequence):
             raise TypeError(f"timesteps must be a sequence of times, got {describe(timesteps)}")
         if len(timesteps) == 0:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from polydiff.core.validate import check_int
 from torch import Tensor
 
 from ._common import check_flag, check_image_shape, net_prediction, prior, sample_kwargs
@@ -49,8 +50,7 @@ __all__ = [
 def downsample(images: Tensor, factor: int) -> Tensor:
     """Area (box-filter) down-sampling by an integer ``factor`` — the degradation model."""
     check_images(images, unit_range=False)
-    if not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    factor = check_int(factor, "factor", low=1)
     h, w = images.shape[-2:]
     if h % factor or w % factor:
         raise ValueError(f"image size {h}x{w} is not divisible by factor {factor}")

@@ -96,6 +96,14 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
     from .superres import regression_loss, superres_loss
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if noise not in ("gaussian", "simplex"):
+        raise ValueError(f"noise must be 'gaussian' or 'simplex', got {noise!r}")
+    if task != "anomaly" and (noise != "gaussian" or simplex):
+        what = f"noise={noise!r}" if noise != "gaussian" else f"simplex={simplex!r}"
+        raise ValueError(f"noise and simplex apply only to task='anomaly' (AnoDDPM); task {task!r} trains "
+                         f"with Gaussian noise, got {what}")
+    if task == "anomaly" and simplex and noise != "simplex":
+        raise ValueError(f"simplex options need noise='simplex', got noise={noise!r} with simplex={simplex!r}")
     if task == "anomaly" and prediction != "eps":
         raise ValueError(f"the anomaly task trains eps-prediction (AnoDDPM), got prediction={prediction!r}")
 
@@ -111,8 +119,6 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
             return regression_loss(net, x, factor)
         if task == "anomaly" and noise == "simplex":
             return anoddpm_loss(net, process, x, noise_sampler("simplex", generator=g, **(simplex or {})), generator=g)
-        if noise not in ("gaussian", "simplex"):
-            raise ValueError(f"noise must be 'gaussian' or 'simplex', got {noise!r}")
         return dsm_loss(net, process, vdata.to_model_range(x), prediction=prediction, generator=g).mean()
     return loss_fn
 

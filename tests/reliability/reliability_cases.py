@@ -270,6 +270,89 @@ def _vision_cases() -> list[Case]:
         *_vision_sampling_cases(),
         *_vision_metric_cases(),
         *_vision_file_cases(),
+        *_vision_cases_31b(),
+    ]
+
+
+def _vision_cases_31b() -> list[Case]:
+    """Second probe of #31: scale checks, unused-but-bad parameters, call-time overrides."""
+    import tempfile
+
+    from polydiff.vision import (
+        anomaly,
+        generate,
+        image_files,
+        inpaint,
+        metrics,
+        pipelines,
+        sdedit,
+        segment,
+    )
+    from polydiff.vision import train as vtrain
+    from polydiff.vision._common import default_process
+    from polydiff.vision.nets import Classifier, ClassifierConfig, UNetConfig
+
+    proc, x = default_process(), torch.rand(2, 1, 8, 8)
+    plain, cfg = _vision_unet(), _vision_unet(num_classes=3)
+    clf = Classifier(ClassifierConfig(num_classes=3, width=8)).eval()
+    gpipe = pipelines.VisionGenerationPipeline(cfg, proc, (1, 8, 8), steps=1)
+    ipipe = pipelines.InpaintingPipeline(plain, proc, (1, 8, 8), steps=2)
+    gauss = anomaly.noise_sampler("gaussian")
+    out = Path(tempfile.mkdtemp(prefix="polydiff-case-"))
+    return [
+        Case("vision.anomaly.reconstruct", "t_star as a fraction on DiscreteVP's 0..999 steps (was no noise)",
+             lambda: anomaly.reconstruct(plain, proc, x, 0.3, noise=gauss, steps=1), ValueError,
+             r"t_star is a time on the process's own scale.*0\.3 \* 999"),
+        Case("vision.anomaly.reconstruct", "noise returning NaN (blamed eps)",
+             lambda: anomaly.reconstruct(plain, proc, x, 200, noise=lambda z, k: torch.full_like(z, float("nan")),
+                                         steps=1), ValueError, r"noise\(x, 0\) contains"),
+        Case("vision.anomaly.reconstruct", "noise returning one row for a batch of 2 (blamed eps)",
+             lambda: anomaly.reconstruct(plain, proc, x, 200, noise=lambda z, k: torch.randn(1, *z.shape[1:]),
+                                         steps=1), ValueError, r"noise\(x, 0\) must return a tensor shaped like x"),
+        Case("vision.anomaly.image_scores", "q ignored by 'mean' but out of range (was accepted)",
+             lambda: anomaly.image_scores(torch.rand(2, 4, 4), "mean", q=7.0), ValueError, r"q must lie in \(0, 1\)"),
+        Case("vision.anomaly.autoencoder_maps", "3-channel images for a 1-channel autoencoder (RuntimeError)",
+             lambda: anomaly.autoencoder_maps(anomaly.ConvAutoencoder(1, 8, 2), torch.rand(1, 3, 8, 8)), ValueError,
+             r"images must have 1 channel"),
+        Case("vision.anomaly.noise_sampler", "generator given as a seed (AttributeError at the draw)",
+             lambda: anomaly.noise_sampler("gaussian", 3), TypeError, "generator must be a torch.Generator"),
+        Case("vision.generate.generate", "scale as a string (was accepted)",
+             lambda: generate.generate(cfg, proc, torch.tensor([0]), scale="2", steps=1, shape=(1, 8, 8)), TypeError,
+             "scale must be a real number"),
+        Case("vision.generate.generate", "process=None (AttributeError)",
+             lambda: generate.generate(cfg, None, torch.tensor([0]), steps=1, shape=(1, 8, 8)), TypeError,
+             "process must be a polydiff.core GaussianProcess"),
+        Case("vision.generate.drop_labels", "negative null_class (was written into the labels)",
+             lambda: generate.drop_labels(torch.tensor([0, 1]), 0.5, -1), ValueError, "null_class must be an integer >= 0"),
+        Case("vision.VisionGenerationPipeline.__call__", "negative guidance_scale at call time (constructor refuses it)",
+             lambda: gpipe(torch.tensor([0]), guidance_scale=-3.0), ValueError, r"guidance_scale must lie in \[0, inf\)"),
+        Case("vision.InpaintingPipeline.schedule", "jump_length=-3 (was returned as the schedule)",
+             lambda: ipipe.schedule(jump_length=-3), ValueError, "jump_length must be an integer >= 1"),
+        Case("vision.inpaint.make_mask", "box=5 with kind 'half', which does not use it (was ignored)",
+             lambda: inpaint.make_mask("half", 1, 8, box=5.0), ValueError, r"box must lie in \(0, 1\)"),
+        Case("vision.sdedit.stroke_painting", "more cells than pixels (was up-sampled silently)",
+             lambda: sdedit.stroke_painting(x, 100), ValueError, "cells must be at most the image side 8"),
+        Case("vision.metrics.auprc", "scores as strings (numpy 'too many dimensions')",
+             lambda: metrics.auprc(["a", "b"], [0, 1]), TypeError, "scores must be a tensor, array or list of real"),
+        Case("vision.metrics.accuracy", "3-channel images for a 1-channel classifier (blamed x)",
+             lambda: metrics.accuracy(clf, torch.rand(2, 3, 8, 8), torch.tensor([0, 1])), ValueError,
+             "images must have 1 channel"),
+        Case("vision.segment.FeatureExtractor", "a classifier instead of a U-Net (failed at the first call)",
+             lambda: segment.FeatureExtractor(clf, proc, timesteps=[50]), TypeError, "net must be a polydiff.vision.nets.UNet"),
+        Case("vision.nets.UNetConfig", "num_classes=-1 (message lumped three arguments)",
+             lambda: UNetConfig(num_classes=-1), ValueError, "num_classes must be an integer >= 0, got -1"),
+        Case("vision.nets.UNet", "t=None (raw 'Could not infer dtype')", lambda: plain(x, None), TypeError,
+             "t must be a tensor of times"),
+        Case("vision.nets.UNet", "class id above the null class (did not name y)",
+             lambda: cfg(x[:1], torch.zeros(1), y=torch.tensor([7])), ValueError, r"y must hold class ids in 0\.\.3"),
+        Case("vision.image_files.save_png", "image on the 0-255 scale (was clipped to white)",
+             lambda: image_files.save_png(x[0] * 255, out / "big.png"), ValueError, r"image must lie in \[0, 1\]"),
+        Case("vision.image_files.save_png", "NaN pixel (was written as black)",
+             lambda: image_files.save_png(x[0].masked_fill(x[0] > 0.5, float("nan")), out / "nan.png"), ValueError,
+             "image contains"),
+        Case("vision.train.make_loss", "noise='simplex' for task 'generate', which does not use it (was ignored)",
+             lambda: vtrain.make_loss("generate", proc, noise="simplex"), ValueError,
+             "noise and simplex apply only to task='anomaly'"),
     ]
 
 
@@ -1045,8 +1128,8 @@ def _robustness_cases() -> list[Case]:
              lambda: Purifier(_TinyNet(), dt=1e-30), ValueError, "dt=1e-30 gives"),
         Case("robustness.Purifier", "dt not a number (raw comparison error)", lambda: Purifier(_TinyNet(), dt="0.01"),
              TypeError, "dt must be a real number"),
-        Case("robustness.Purifier", "t_star=True (was t* = 1)", lambda: Purifier(_TinyNet(), t_star=True), ValueError,
-             "t_star must be a float"),
+        Case("robustness.Purifier", "t_star=True (was t* = 1)", lambda: Purifier(_TinyNet(), t_star=True), TypeError,
+             "t_star must be a real number"),
         Case("robustness.Purifier", "unknown prediction (failed at the first call)",
              lambda: Purifier(_TinyNet(), steps=2, prediction="noise"), ValueError, "prediction must be one of"),
         Case("robustness.Purifier", "image_shape without channels (every call failed)",
@@ -1056,6 +1139,58 @@ def _robustness_cases() -> list[Case]:
         Case("robustness.Purifier", "float64 input to float32 weights (RuntimeError from conv)",
              lambda: purifier()(torch.rand(1, 1, 8, 8, dtype=torch.float64)), TypeError, "x must have the dtype"),
         *_robustness_attack_cases(),
+        *_robustness_cases_31b(),
+    ]
+
+
+def _robustness_cases_31b() -> list[Case]:
+    """Second probe of #31: t* scale, purified-image writes, attack plumbing, unused settings."""
+    import tempfile
+
+    from polydiff.core.training import TrainConfig
+    from polydiff.robustness import attacks, gradients, image_io, train
+    from polydiff.robustness.pipelines import PurificationPipeline
+    from polydiff.robustness.purify import Purifier
+    from polydiff.vision._common import default_process
+    from polydiff.vision.nets import Classifier, ClassifierConfig
+
+    x, y = torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
+    clf = Classifier(ClassifierConfig(num_classes=3, width=8)).eval()
+    pgd = {"pgd": lambda m, s: attacks.make_attack("pgd", m, eps=0.1, steps=1, seed=s)}
+    out = Path(tempfile.mkdtemp(prefix="polydiff-case-"))
+    return [
+        Case("robustness.Purifier", "t_star=0.2 on DiscreteVP's 0..999 steps (was no purification)",
+             lambda: Purifier(_TinyNet(), default_process(), t_star=0.2, steps=2), ValueError,
+             r"t_star is a time on the process's own scale.*199\.8"),
+        Case("robustness.PurificationPipeline", "DiscreteVP with the continuous default t*=0.1 (was no purification)",
+             lambda: PurificationPipeline(_vision_unet(), clf, default_process(), image_shape=(1, 8, 8), steps=2),
+             ValueError, "t_star must be given for a DiscreteVP process"),
+        Case("robustness.image_io.write_png", "image on the 0-255 scale (was clipped to white)",
+             lambda: image_io.write_png(x[0] * 255, out / "big.png"), ValueError, r"image must lie in \[0, 1\]"),
+        Case("robustness.image_io.read_image", "shape with 2 channels (garbled 'takes 2 images')",
+             lambda: image_io.read_image(out / "any.png", (2, 8, 8)), ValueError,
+             r"shape must be \(C, H, W\) with C = 1 \(grayscale\) or 3"),
+        Case("robustness.run_chain", "n_steps=True (was one step)",
+             lambda: gradients.run_chain(lambda z, k: z, x, True), TypeError, "n_steps must be an integer"),
+        Case("robustness.bpda", "fn not callable (raw 'not callable')", lambda: gradients.bpda("fn", x), TypeError,
+             "fn must be a callable"),
+        Case("robustness.EOT", "module dropping rows without batched (was averaged over the wrong rows)",
+             lambda: gradients.EOT(type("D", (torch.nn.Module,), {"forward": lambda s, z: clf(z[:1])})(), 2)(x),
+             ValueError, r"EOT: module must return one row per input \(2\)"),
+        Case("robustness.make_attack", "label 3 for 3 logits (IndexError from the loss)",
+             lambda: attacks.make_attack("pgd", clf, eps=0.1, steps=1)(x, torch.tensor([0, 3])), ValueError,
+             r"labels must be class ids in 0\.\.K-1"),
+        Case("robustness.evaluate", "progress not callable (raw 'not callable')",
+             lambda: attacks.evaluate(clf, x, y, pgd, progress="print"), TypeError, "progress must be a callable"),
+        Case("robustness.evaluate", "attack factory returning None (raw 'not callable')",
+             lambda: attacks.evaluate(clf, x, y, {"x": lambda m, s: None}), TypeError,
+             "attack factory must return an attack"),
+        Case("robustness.attack_batches", "idx out of range (IndexError)",
+             lambda: list(attacks.attack_batches(clf, x, y, torch.tensor([5]), pgd["pgd"], 0, 2)), ValueError,
+             r"idx must index the 2 examples of x"),
+        Case("robustness.train_classifier", "eps=-1 with adversarial=False, which does not use it (was ignored)",
+             lambda: train.train_classifier(x, y, TrainConfig(steps=1, batch_size=2), width=8, eps=-1), ValueError,
+             r"eps must lie in \(0, 1\]"),
     ]
 
 

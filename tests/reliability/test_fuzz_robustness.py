@@ -83,6 +83,28 @@ def test_purifier_settings(t_star, steps, dt, solver, grid, gradient, fault):
 
 
 @FUZZ
+@given(t=st.one_of(st.floats(-2.0, 1200.0), st.sampled_from([0.0, 0.1, 0.2, 1.0, 1.5, 100.0, 999.0, 1000.0])),
+       wrap=st.sampled_from(["float", "int", "numpy", "tensor"]), discrete=st.booleans())
+def test_purifier_t_star_on_the_process_scale(t, wrap, discrete):
+    """``t_star`` is on the process's own scale: DiscreteVP's steps 0..999 refuse a fraction
+    (``t <= 1``, next to no noise) and anything above 999; a continuous VP takes [t_min, 1].
+    Any real number type (NumPy floats and 0-d tensors included) is accepted (#31)."""
+    import numpy as np
+    from polydiff.vision._common import default_process
+
+    process = default_process() if discrete else pc.VP()
+    value = {"float": t, "int": int(t), "numpy": np.float32(t), "tensor": torch.tensor(t)}[wrap]
+    v = float(value)
+    valid = (1.0 < v <= process.t_max) if discrete else (process.t_min <= v <= process.t_max)
+    p, err = outcome(lambda: Purifier(NET, process, t_star=value, steps=2, image_shape=(1, SIZE, SIZE)))
+    assert (err is None) == valid, err
+    if err is not None:
+        assert "t_star" in str(err)
+    else:
+        assert p.t_star == pytest.approx(v)
+
+
+@FUZZ
 @given(batch=st.integers(1, 3), repeats=st.integers(1, 3), seed=st.integers(0, 2**16),
        fault=st.sampled_from(VALID + ["above-one", "negative", "nan", "inf", "int", "rank3", "rank5", "empty",
                                       "size", "channels", "repeats0", "repeats-float", "list"]))

@@ -249,10 +249,9 @@ def test_segmentation_metrics(pred, k, seed, kind):
 def test_make_mask_arguments(kind, n, size, box, strokes, width, seed):
     sizes_ok = (type(size) is int and size > 0) or (isinstance(size, tuple) and len(size) == 2)
     valid = type(n) is int and n >= 1 and sizes_ok
-    if kind == "center":
-        valid &= 0 < box < 1
-    if kind == "strokes":
-        valid &= type(strokes) is int and strokes >= 1 and 0 < width <= 1
+    # box, strokes and width are checked whatever the kind: a bad value a kind does not use is
+    # refused, not ignored (#31)
+    valid &= 0 < box < 1 and type(strokes) is int and strokes >= 1 and 0 < width <= 1
     m, err = outcome(lambda: inpaint.make_mask(kind, n, size, box=box, strokes=strokes, width=width,
                                                generator=torch.Generator().manual_seed(seed)))
     assert (err is None) == valid, err
@@ -273,3 +272,23 @@ def test_simplex_noise_shapes_and_generators(shape, generator):
     assert (err is None) == valid, err
     if out is not None:
         assert out.shape == tuple(shape)
+
+
+@FUZZ
+@given(image=images(max_rank=4))
+def test_save_png_refuses_what_a_png_cannot_hold(image):
+    """``save_png`` (and robustness's ``write_png``, same check) writes exactly the finite float
+    ``[C, H, W]`` images (C = 1 or 3) in [0, 1]; NaN, inf and values on another scale are
+    refused, never clipped (#31)."""
+    import tempfile
+
+    from polydiff.vision.image_files import save_png
+
+    ok = (image.ndim == 3 and image.shape[0] in (1, 3) and image.numel() > 0 and image.is_floating_point()
+          and bool(torch.isfinite(image.float()).all()) and float(image.min()) >= 0 and float(image.max()) <= 1)
+    path = Path(tempfile.mkdtemp(prefix="polydiff-fuzz-")) / "x.png"
+    _, err = outcome(lambda: save_png(image, path))
+    assert (err is None) == ok, err
+    assert path.exists() == ok
+    if err is not None:
+        assert "image" in str(err)

@@ -83,6 +83,8 @@ def test_purify_names_the_flag_or_file_at_fault(tmp_path, capsys):
               "--predictions", str(tmp_path / "x.csv")])
     with pytest.raises(SystemExit, match="--output .*is the input folder"):
         main(base + ["--output", str(tmp_path / "in")])
+    with pytest.raises(SystemExit, match="--device must name a torch device type.*'banana'"):  # #31
+        main(base + ["--predictions", str(tmp_path / "x.csv"), "--device", "banana"])
     with pytest.raises(SystemExit, match=r"--t-star 2\.0: must lie in"):
         main(base + ["--predictions", str(tmp_path / "x.csv"), "--t-star", "2"])
     rgb = tmp_path / "rgb"

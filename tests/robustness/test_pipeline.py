@@ -127,7 +127,7 @@ def test_corrupt_or_missing_files_are_named(tmp_path):
     _rewrite(p, "denoiser/config.json", json.dumps(cfg).encode())
     settings = json.loads((p / "purifier" / "config.json").read_text())
     _rewrite(p, "purifier/config.json", json.dumps({**settings, "t_star": 5.0}).encode())
-    with pytest.raises(PipelineError, match=r"purifier/config\.json: t_star must be"):
+    with pytest.raises(PipelineError, match=r"purifier/config\.json: t_star must lie in"):
         PurificationPipeline.from_pretrained(p)
     _rewrite(p, "purifier/config.json", json.dumps({**settings, "model_range": [0, 1]}).encode())
     with pytest.raises(PipelineError, match=r"purifier/config\.json: model_range"):
@@ -172,7 +172,7 @@ def test_bad_arguments_are_named():
         PurificationPipeline(den, clf, image_shape=(8, 8))
     with pytest.raises(ValueError, match="image_shape has 3 channel"):
         PurificationPipeline(den, clf, image_shape=(3, 8, 8))
-    with pytest.raises(ValueError, match=r"t_star must be a float in \[t_min, t_max\]"):
+    with pytest.raises(ValueError, match=r"t_star must lie in the process's time range \[t_min, t_max\]"):
         PurificationPipeline(den, clf, image_shape=SHAPE, t_star=2.0)
     with pytest.raises(ValueError, match="solver must be one of"):
         PurificationPipeline(den, clf, image_shape=SHAPE, solver="rk4")

@@ -56,6 +56,14 @@ def test_generate_names_the_flag_at_fault(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["generate", "--model", str(tmp_path / "p"), "--labels", "a,b", "--out", str(tmp_path / "o")])
     assert info.value.code == 2 and "--labels" in capsys.readouterr().err
+    # #31: torch's device error did not name the flag; a file --out was a FileExistsError
+    with pytest.raises(SystemExit, match="--device must name a torch device type.*'tpu'"):
+        main(["generate", "--model", str(tmp_path / "p"), "--labels", "0", "--device", "tpu",
+              "--out", str(tmp_path / "o")])
+    (tmp_path / "file.png").write_bytes(b"")
+    with pytest.raises(SystemExit, match="--out .*file.png: is a file"):
+        main(["generate", "--model", str(tmp_path / "p"), "--labels", "0", "--steps", "1",
+              "--out", str(tmp_path / "file.png")])
 
 
 # --- polydiff superres / polydiff inpaint ---------------------------------------------------
