@@ -12,6 +12,8 @@ on which other molecules share its batch.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import numbers
 import time
@@ -146,6 +148,7 @@ def generate_conformers(
         raise ValueError(f"restart_steps must be a positive integer, got {restart_steps!r}")
     t_restart = _noise_time(process, restart_noise, restart_steps, solver, "restart_noise") if restarts else None
     mols = [_all_atom(parse_molecule(m), i) for i, m in enumerate(items)]
+    _check_chunk(mols, max_batch_atoms)
     stats = stats if stats is not None else GenerationStats()
     t0 = time.perf_counter()
 
@@ -202,12 +205,30 @@ def _check_options(solver: str, seed: int, steps: int) -> None:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
 
 
+def _check_chunk(mols, max_batch_atoms: int) -> None:
+    """Every molecule fits one solver call of ``max_batch_atoms`` atoms."""
+    big = max(range(len(mols)), key=lambda i: mols[i].GetNumAtoms())
+    if mols[big].GetNumAtoms() > max_batch_atoms:
+        raise ValueError(f"max_batch_atoms={max_batch_atoms} is smaller than molecule {big} "
+                         f"({mols[big].GetNumAtoms()} atoms with hydrogens); a conformer is solved in one call")
+
+
 def _check_run(net, process, max_batch_atoms, stats) -> None:
     """The denoiser, its process, the chunk size and the stats record of a sampling call."""
+    import inspect
+
     from polydiff.core.validate import check_int, describe
 
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"net must be a torch.nn.Module (a trained denoiser), got {describe(net)}")
+    try:
+        inspect.signature(net.forward).bind(None, None, None)
+    except TypeError:
+        raise TypeError(f"net must be a denoiser called as net(pos, t, batch) (a polydiff.molecules.nets "
+                        f"network), got {type(net).__name__} whose forward takes "
+                        f"{inspect.signature(net.forward)}") from None
+    except ValueError:  # no signature to inspect (a builtin): left to the call
+        pass
     if not all(hasattr(process, a) for a in ("t_max", "alpha", "sigma")):
         raise TypeError(f"process must be a polydiff.core process (e.g. geodiff_process()), got {describe(process)}")
     check_int(max_batch_atoms, "max_batch_atoms", low=1)
@@ -271,6 +292,7 @@ def refine_conformers(
     _check_run(net, process, max_batch_atoms, stats)
     t0 = _noise_time(process, noise_level, steps, solver)
     parsed = [parse_molecule(m) for m in items]
+    _check_chunk(parsed, max_batch_atoms)
     counts = [m.GetNumConformers() for m in parsed]
     init = [[torch.as_tensor(c.GetPositions(), dtype=torch.float32) for c in m.GetConformers()] for m in parsed]
     stats = stats if stats is not None else GenerationStats()
@@ -395,9 +417,15 @@ def load_run(ckpt_dir, *, device: str = "cpu"):
     from .nets import NetConfig, build_net
     from .process import geodiff_process
 
-    # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
-    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw})),
-                                      device=device)
+    def build(**kw):
+        unknown = sorted(set(kw) - {f.name for f in dataclasses.fields(NetConfig)})
+        if unknown:
+            raise ValueError(f"ckpt_dir: {ckpt_dir} holds no molecules network (its net_config has the keys "
+                             f"{unknown}, not NetConfig's); expected a `polydiff train molecules` run")
+        # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
+        return build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw}))
+
+    net, _, extra = load_for_sampling(ckpt_dir, build, device=device)
     proc_cfg = extra.get("process", {})
     process = geodiff_process(int(proc_cfg.get("T", 5000)), float(proc_cfg.get("beta_start", 1e-7)),
                               float(proc_cfg.get("beta_end", 2e-3)))
