@@ -81,7 +81,8 @@ def generate_conformers(
         seed: conformer ``k`` of molecule ``m`` uses a generator seeded with
             ``(seed, first_index + m, k)``.
         clip: clip each atom's predicted ``eps`` to this norm (GeoDiff's ``clip``); ``None``: off.
-        max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit).
+        max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit; a
+            molecule larger than the cap is solved alone, one conformer per call).
         stats: filled with NFE, wall time and the number of conformers.
         relax: ``"mmff"`` relaxes every conformer to its MMFF94 minimum afterwards
             (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``);
@@ -148,7 +149,6 @@ def generate_conformers(
         raise ValueError(f"restart_steps must be a positive integer, got {restart_steps!r}")
     t_restart = _noise_time(process, restart_noise, restart_steps, solver, "restart_noise") if restarts else None
     mols = [_all_atom(parse_molecule(m), i) for i, m in enumerate(items)]
-    _check_chunk(mols, max_batch_atoms)
     stats = stats if stats is not None else GenerationStats()
     t0 = time.perf_counter()
 
@@ -205,14 +205,6 @@ def _check_options(solver: str, seed: int, steps: int) -> None:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
 
 
-def _check_chunk(mols, max_batch_atoms: int) -> None:
-    """Every molecule fits one solver call of ``max_batch_atoms`` atoms."""
-    big = max(range(len(mols)), key=lambda i: mols[i].GetNumAtoms())
-    if mols[big].GetNumAtoms() > max_batch_atoms:
-        raise ValueError(f"max_batch_atoms={max_batch_atoms} is smaller than molecule {big} "
-                         f"({mols[big].GetNumAtoms()} atoms with hydrogens); a conformer is solved in one call")
-
-
 def _check_run(net, process, max_batch_atoms, stats) -> None:
     """The denoiser, its process, the chunk size and the stats record of a sampling call."""
     import inspect
@@ -221,6 +213,11 @@ def _check_run(net, process, max_batch_atoms, stats) -> None:
 
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"net must be a torch.nn.Module (a trained denoiser), got {describe(net)}")
+    if not all(hasattr(process, a) for a in ("t_max", "alpha", "sigma")):
+        raise TypeError(f"process must be a polydiff.core process (e.g. geodiff_process()), got {describe(process)}")
+    check_int(max_batch_atoms, "max_batch_atoms", low=1)
+    if stats is not None and not isinstance(stats, GenerationStats):
+        raise TypeError(f"stats must be a GenerationStats or None, got {describe(stats)}")
     try:
         inspect.signature(net.forward).bind(None, None, None)
     except TypeError:
@@ -229,11 +226,6 @@ def _check_run(net, process, max_batch_atoms, stats) -> None:
                         f"{inspect.signature(net.forward)}") from None
     except ValueError:  # no signature to inspect (a builtin): left to the call
         pass
-    if not all(hasattr(process, a) for a in ("t_max", "alpha", "sigma")):
-        raise TypeError(f"process must be a polydiff.core process (e.g. geodiff_process()), got {describe(process)}")
-    check_int(max_batch_atoms, "max_batch_atoms", low=1)
-    if stats is not None and not isinstance(stats, GenerationStats):
-        raise TypeError(f"stats must be a GenerationStats or None, got {describe(stats)}")
 
 
 def refine_conformers(
@@ -292,7 +284,6 @@ def refine_conformers(
     _check_run(net, process, max_batch_atoms, stats)
     t0 = _noise_time(process, noise_level, steps, solver)
     parsed = [parse_molecule(m) for m in items]
-    _check_chunk(parsed, max_batch_atoms)
     counts = [m.GetNumConformers() for m in parsed]
     init = [[torch.as_tensor(c.GetPositions(), dtype=torch.float32) for c in m.GetConformers()] for m in parsed]
     stats = stats if stats is not None else GenerationStats()
