@@ -90,7 +90,7 @@ class NetConfig:
             check_int(getattr(self, name), f"NetConfig.{name}", low=low)  # 8.5 is not a width
         check_number(self.cutoff, "NetConfig.cutoff", low=0.0, low_open=True)  # finite, > 0
         if self.global_cutoff_t is not None:
-            check_number(self.global_cutoff_t, "NetConfig.global_cutoff_t", low=0.0)
+            check_number(self.global_cutoff_t, "NetConfig.global_cutoff_t")  # < 0: radius edges always off
         for name in ("stereo", "true_scale"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"NetConfig.{name} must be a bool, got {getattr(self, name)!r}")
