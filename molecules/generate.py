@@ -13,7 +13,6 @@ on which other molecules share its batch.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import numbers
 import time

@@ -134,7 +134,7 @@ def _run_data(run_dir: str | os.PathLike, task: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{f}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{f}: expected a JSON object, got {type(data).__name__}")
+        raise ValueError(f"{f}: expected a JSON object, got {type(data).__name__}")  # noqa: TRY004 - the file's content, not an argument
     if data.get("task") != task:
         raise ValueError(f"{f}: is a {data.get('task')!r} run, not a {task!r} run")
     return data
