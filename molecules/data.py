@@ -72,11 +72,24 @@ def mol_from_xyz(elements: Sequence[str], coords: Sequence[Sequence[float]], nam
     Raises:
         ValueError: if the counts differ or RDKit cannot perceive/sanitise the molecule.
     """
+    import numpy as np
     from rdkit import Chem
     from rdkit.Chem import rdDetermineBonds
 
     if len(elements) != len(coords) or len(elements) == 0:
         raise ValueError(f"{name}: {len(elements)} elements but {len(coords)} coordinates")
+    table = Chem.GetPeriodicTable()
+    for i, e in enumerate(elements):
+        try:
+            known = isinstance(e, str) and table.GetAtomicNumber(e) > 0
+        except RuntimeError:  # RDKit's "Element 'Xx' not found"
+            known = False
+        if not known:
+            raise ValueError(f"{name}: elements[{i}] must be an element symbol, got {e!r}")
+    xyz = np.asarray(coords, dtype=np.float64)
+    if xyz.shape != (len(elements), 3) or not np.isfinite(xyz).all():
+        raise ValueError(f"{name}: coords must be finite [{len(elements)}, 3] positions in Å, got "
+                         f"{'shape ' + str(xyz.shape) if xyz.shape != (len(elements), 3) else 'NaN/inf'}")
     lines = [str(len(elements)), name]
     lines += [f"{e} {x:.10f} {y:.10f} {z:.10f}" for e, (x, y, z) in zip(elements, coords)]
     mol = Chem.MolFromXYZBlock("\n".join(lines) + "\n")

@@ -72,6 +72,8 @@ def parse_molecule(mol_or_smiles, *, add_hs: bool = True):
     """
     from rdkit import Chem
 
+    if not isinstance(add_hs, bool):  # 'no' is truthy
+        raise TypeError(f"add_hs must be a bool, got {add_hs!r}")
     if isinstance(mol_or_smiles, str):
         if not mol_or_smiles.strip():
             raise ValueError("empty SMILES string")

@@ -14,6 +14,7 @@ through :func:`atomic_output`: a crash leaves no half-written file under the fin
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pathlib
 import tempfile
@@ -56,7 +57,14 @@ def read_smiles(path: str | os.PathLike) -> tuple[list, list[Problem]]:
     from rdkit import Chem, rdBase
 
     mols, problems = [], []
-    with open(path, encoding="utf-8") as f:
+    data = pathlib.Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}: line {line}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                         "a SMILES file is UTF-8 (ASCII) text") from None
+    with io.StringIO(text, newline=None) as f:  # universal newlines, as open() in text mode
         for number, line in enumerate(f, start=1):
             text = line.strip()
             if not text or text.startswith("#"):

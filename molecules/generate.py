@@ -12,6 +12,7 @@ on which other molecules share its batch.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import time
@@ -79,7 +80,8 @@ def generate_conformers(
         seed: conformer ``k`` of molecule ``m`` uses a generator seeded with
             ``(seed, first_index + m, k)``.
         clip: clip each atom's predicted ``eps`` to this norm (GeoDiff's ``clip``); ``None``: off.
-        max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit).
+        max_batch_atoms: atoms per solver call (molecules x conformers are chunked to fit; a
+            molecule larger than the cap is solved alone, one conformer per call).
         stats: filled with NFE, wall time and the number of conformers.
         relax: ``"mmff"`` relaxes every conformer to its MMFF94 minimum afterwards
             (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``);
@@ -204,6 +206,8 @@ def _check_options(solver: str, seed: int, steps: int) -> None:
 
 def _check_run(net, process, max_batch_atoms, stats) -> None:
     """The denoiser, its process, the chunk size and the stats record of a sampling call."""
+    import inspect
+
     from polydiff.core.validate import check_int, describe
 
     if not isinstance(net, torch.nn.Module):
@@ -213,6 +217,14 @@ def _check_run(net, process, max_batch_atoms, stats) -> None:
     check_int(max_batch_atoms, "max_batch_atoms", low=1)
     if stats is not None and not isinstance(stats, GenerationStats):
         raise TypeError(f"stats must be a GenerationStats or None, got {describe(stats)}")
+    try:
+        inspect.signature(net.forward).bind(None, None, None)
+    except TypeError:
+        raise TypeError(f"net must be a denoiser called as net(pos, t, batch) (a polydiff.molecules.nets "
+                        f"network), got {type(net).__name__} whose forward takes "
+                        f"{inspect.signature(net.forward)}") from None
+    except ValueError:  # no signature to inspect (a builtin): left to the call
+        pass
 
 
 def refine_conformers(
@@ -395,9 +407,15 @@ def load_run(ckpt_dir, *, device: str = "cpu"):
     from .nets import NetConfig, build_net
     from .process import geodiff_process
 
-    # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
-    net, _, extra = load_for_sampling(ckpt_dir, lambda **kw: build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw})),
-                                      device=device)
+    def build(**kw):
+        unknown = sorted(set(kw) - {f.name for f in dataclasses.fields(NetConfig)})
+        if unknown:
+            raise ValueError(f"ckpt_dir: {ckpt_dir} holds no molecules network (its net_config has the keys "
+                             f"{unknown}, not NetConfig's); expected a `polydiff train molecules` run")
+        # a checkpoint saved before NetConfig.stereo existed holds a network without stereo inputs
+        return build_net(NetConfig(**{"stereo": False, "true_scale": False, **kw}))
+
+    net, _, extra = load_for_sampling(ckpt_dir, build, device=device)
     proc_cfg = extra.get("process", {})
     process = geodiff_process(int(proc_cfg.get("T", 5000)), float(proc_cfg.get("beta_start", 1e-7)),
                               float(proc_cfg.get("beta_end", 2e-3)))

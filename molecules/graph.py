@@ -80,8 +80,8 @@ def radius_graph(pos: Tensor, r: float, batch: Tensor | None = None, *,
         raise ValueError(f"pos must be [N, 3], got {tuple(pos.shape)}")
     if not torch.isfinite(pos).all():
         raise ValueError("pos contains NaN or inf")
-    if r <= 0:
-        raise ValueError(f"radius must be positive, got {r}")
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0:  # NaN is not > 0
+        raise ValueError(f"r: radius must be positive (a number > 0), got {r!r}")
     if max_num_neighbors < 1:
         raise ValueError(f"max_num_neighbors must be >= 1, got {max_num_neighbors}")
     n = pos.shape[0]

@@ -80,6 +80,21 @@ class NetConfig:
     stereo: bool = True
     true_scale: bool = True
 
+    def __post_init__(self) -> None:
+        from polydiff.core.validate import check_int, check_number
+
+        if self.kind not in ("geodiff", "e3nn"):
+            raise ValueError(f"unknown net kind {self.kind!r}; expected 'geodiff' or 'e3nn' (NetConfig.kind)")
+        for name, low in (("hidden", 1), ("num_convs_global", 0), ("num_convs_local", 0), ("num_layers_e3", 0),
+                          ("max_num_neighbors", 1), ("num_rbf", 1), ("lmax", 0)):
+            check_int(getattr(self, name), f"NetConfig.{name}", low=low)  # 8.5 is not a width
+        check_number(self.cutoff, "NetConfig.cutoff", low=0.0, low_open=True)  # finite, > 0
+        if self.global_cutoff_t is not None:
+            check_number(self.global_cutoff_t, "NetConfig.global_cutoff_t")  # < 0: radius edges always off
+        for name in ("stereo", "true_scale"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"NetConfig.{name} must be a bool, got {getattr(self, name)!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

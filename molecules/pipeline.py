@@ -111,6 +111,7 @@ class ConformerGenerator:
 
         if not isinstance(path, (str, pathlib.PurePath)):  # before the (long) generation
             raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
+        _check_sdf_path(path)
         out = self(molecules, n, seed=seed)
         return write_sdf(out if isinstance(out, list) else [out], path)
 
@@ -125,6 +126,18 @@ class ConformerGenerator:
                 warnings.warn(f"molecule {i} ({name}) has {heavy} heavy atoms, outside the {lo}-{hi} of the "
                               "training molecules: the network extrapolates, check its conformers",
                               UserWarning, stacklevel=3)
+        from .featurize import ELEMENTS
+
+        fragments = len(Chem.GetMolFrags(mol))
+        if fragments > 1:
+            warnings.warn(f"molecule {i} ({name}) has {fragments} disconnected fragments: no bond fixes "
+                          "their relative placement, which the network guesses from radius edges only",
+                          UserWarning, stacklevel=3)
+        other = sorted({a.GetSymbol() for a in mol.GetAtoms()} - set(ELEMENTS))
+        if other:
+            warnings.warn(f"molecule {i} ({name}) holds elements outside the featurizer's vocabulary "
+                          f"({', '.join(other)}): they share its 'other' feature, which the network may "
+                          "never have seen; check its conformers", UserWarning, stacklevel=3)
         unspecified = [f"{'atom' if 'Atom' in str(info.type) else 'bond'} {info.centeredOn}"
                        for info in Chem.FindPotentialStereo(mol)
                        if info.specified == Chem.StereoSpecified.Unspecified]
@@ -148,8 +161,23 @@ def write_sdf(mols, path: str | pathlib.Path) -> int:
         raise TypeError("write_sdf needs a list of RDKit Mols")
     if not isinstance(path, (str, pathlib.PurePath)):
         raise TypeError(f"path must be a str or pathlib.Path, got {describe(path)}")
+    _check_sdf_path(path)
     for i, m in enumerate(mols):
         check_conformers(m, f"mols[{i}]")
+        if m.GetNumConformers() == 0:
+            raise ValueError(f"mols[{i}] has no conformer; write_sdf writes one record per conformer "
+                             "(generate them first)")
     with atomic_output(path) as tmp, Chem.SDWriter(str(tmp)) as w:
         count = write_records(w, mols)
     return count
+
+
+def _check_sdf_path(path) -> None:
+    """``path`` names an SDF file (the writer writes SDF whatever the suffix)."""
+    from .files import SDF_SUFFIXES
+
+    suffix = pathlib.Path(path).suffix.lower()
+    if suffix not in SDF_SUFFIXES:
+        raise ValueError(f"path must end in {' or '.join(SDF_SUFFIXES)} (an SDF file is written), got {str(path)!r}")
+    if pathlib.Path(path).is_dir():
+        raise ValueError(f"path {str(path)!r} is a folder; expected an SDF file path")

@@ -23,6 +23,7 @@ From the command line: ``polydiff conformers`` (:mod:`polydiff.molecules.command
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import os
 from typing import Any, ClassVar
@@ -84,10 +85,15 @@ def _check_settings(gen: ConformerGenerator) -> None:
     check_int(gen.restarts, "restarts", low=0)
     check_int(gen.restart_steps, "restart_steps", low=1)
     noise = gen.restart_noise
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise > 0:
-        raise ValueError(f"restart_noise must be a number > 0, got {noise!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 < noise < math.inf:
+        raise ValueError(f"restart_noise must be a finite number > 0, got {noise!r}")
     if gen.relax not in (None, "mmff"):
         raise ValueError(f"relax must be None or 'mmff', got {gen.relax!r}")
+    pc.build_grid(gen.process, gen.steps, gen.solver)  # steps within the process ("steps must lie in ...")
+    if gen.restarts:  # restart_noise within the prior, restart_steps after it (as every call checks)
+        from .generate import _noise_time
+
+        _noise_time(gen.process, noise, gen.restart_steps, gen.solver, "restart_noise")
 
 
 class ConformerPipeline(Pipeline):
@@ -171,14 +177,19 @@ class ConformerPipeline(Pipeline):
         missing = sorted(set(_SAMPLER_KEYS) - set(s))
         if missing:
             raise PipelineError(f"sampler/config.json: lacks the keys {missing}")
-        sizes = components["stats"].config.get("heavy_atoms")
+        stats = components["stats"].config
+        if "heavy_atoms" not in stats:
+            raise PipelineError(f"stats/config.json: lacks the key 'heavy_atoms' (the training molecules' "
+                                f"heavy-atom range, or null when unknown), got the keys {sorted(stats)}")
+        sizes = stats["heavy_atoms"]
         try:
             process = process_from_config(components["process"].config)
         except (TypeError, ValueError) as e:
             raise PipelineError(f"process/config.json: {e}") from None
+        net = _net_from(components["net"], device)  # its errors name net/
         try:
-            gen = ConformerGenerator(_net_from(components["net"], device), process,
-                                     None if sizes is None else tuple(sizes), **{k: s[k] for k in _SAMPLER_KEYS})
+            gen = ConformerGenerator(net, process, None if sizes is None else tuple(sizes),
+                                     **{k: s[k] for k in _SAMPLER_KEYS})
             return cls(gen, n_conformers=s["n_conformers"])
         except (TypeError, ValueError) as e:
             if isinstance(e, PipelineError):

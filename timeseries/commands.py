@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline
 
 from .csv_io import SeriesTable, future_index, number_text, read_series_csv, write_csvs_atomically
@@ -98,6 +99,18 @@ def _add_forecast(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Flags checked before the model loads (``--device`` here: core's task_cli hands the
+    string to ``torch.device`` unchecked)."""
+    try:
+        torch.device(args.device)
+    except (RuntimeError, ValueError, TypeError):
+        raise SystemExit(f"--device must be cpu, cuda or cuda:<i>, got {args.device!r}") from None
+    out = Path(args.output)
+    if out.is_dir():
+        raise SystemExit(f"--output {args.output}: is a folder; expected a CSV file path")
+
+
 def _read(args: argparse.Namespace, pipe) -> SeriesTable:
     if Path(args.output).resolve() == Path(args.input).resolve():
         raise SystemExit("--output must differ from --input")
@@ -133,6 +146,7 @@ def _filled(table: SeriesTable, values: np.ndarray) -> pd.DataFrame:
 
 
 def _run_impute(args: argparse.Namespace) -> int:
+    _check_flags(args)
     pipe = load_task_pipeline(ImputationPipeline, args)
     table = _read(args, pipe)
     qs = args.quantiles or []
@@ -140,6 +154,9 @@ def _run_impute(args: argparse.Namespace) -> int:
     output = Path(args.output)
     frames = {output: _filled(table, out.median)}
     frames.update({quantile_path(output, q): _filled(table, out.quantiles[q]) for q in qs})
+    taken = [str(f) for f in frames if f.is_dir()]
+    if taken:
+        raise SystemExit(f"--output {args.output}: {', '.join(taken)} is a folder; expected file paths")
     write_csvs_atomically(frames)
     n = int(np.isnan(table.values).sum())
     print(f"imputed {n} missing cells of {args.input}: wrote {', '.join(map(str, frames))}")
@@ -147,6 +164,7 @@ def _run_impute(args: argparse.Namespace) -> int:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
+    _check_flags(args)
     pipe = load_task_pipeline(ForecastPipeline, args)
     table = _read(args, pipe)
     qs = args.quantiles or []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from polydiff.core.validate import check_int
+from polydiff.core.validate import check_int, check_number, describe
 
 __all__ = [
     "PBC_LABS",
@@ -169,7 +169,12 @@ def windows(values: np.ndarray, length: int, stride: int | None = None) -> np.nd
 
 def split_by_time(values: np.ndarray, fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> list[np.ndarray]:
     """Split ``values [T, ...]`` into consecutive blocks (train, val, test) along time."""
-    fr = np.asarray(fractions, dtype=np.float64)
+    if isinstance(fractions, (str, bytes)) or not np.iterable(fractions):
+        raise TypeError(f"fractions must be a sequence of block fractions summing to 1, got {describe(fractions)}")
+    try:
+        fr = np.asarray(fractions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"fractions must hold numbers, got {list(fractions)!r}") from None
     if fr.ndim != 1 or not np.isfinite(fr).all() or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-6:
         raise ValueError(f"fractions must be positive and sum to 1, got {list(fractions)}")
     cuts = np.round(np.cumsum(fr)[:-1] * len(values)).astype(int)
@@ -212,13 +217,20 @@ class Normalizer:
         if self.mean is None:
             raise ValueError("Normalizer is not fitted; call fit(X) first")
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def _features(self, X, name: str) -> np.ndarray:
         self._check()
-        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
+        X = np.asarray(X, dtype=np.float64)
+        K = self.mean.shape[-1] if self.mean.ndim else None  # a scalar mean serves any K
+        if K is not None and (X.ndim < 1 or X.shape[-1] != K):
+            raise ValueError(f"{name} must be [..., K] with K = {K} features (the normaliser's), got "
+                             f"shape {X.shape}")
+        return X
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (self._features(X, "X") - self.mean) / self.std
 
     def inverse(self, X: np.ndarray) -> np.ndarray:
-        self._check()
-        return np.asarray(X, dtype=np.float64) * self.std + self.mean
+        return self._features(X, "X") * self.std + self.mean
 
     def to_dict(self) -> dict:
         self._check()
@@ -245,6 +257,7 @@ def mcar_mask(X: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
     """
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0.0 < rate < 1.0:
         raise ValueError(f"MCAR rate must be in (0, 1), got {rate!r}")
+    check_int(seed, "seed", low=0)
     X = np.asarray(X)
     obs = np.flatnonzero(np.isfinite(X))
     rng = np.random.default_rng(seed)
@@ -262,6 +275,7 @@ def mean_scale(context: np.ndarray, default: np.ndarray | None = None,
     A series/feature with no observed context value gets ``default [K]`` (default: the
     batch's mean absolute observed value, as GluonTS); scales are floored at ``minimum``.
     """
+    check_number(minimum, "minimum", low=0.0, low_open=True)
     Z = np.asarray(context, dtype=np.float64)
     if Z.ndim != 3:
         raise ValueError(f"context must be [N, C, K], got shape {Z.shape}")

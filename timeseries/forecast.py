@@ -16,7 +16,8 @@ import numpy as np
 from polydiff.core.validate import check_int
 
 from .data import mean_scale
-from .impute import CSDIImputer, ImputerConfig, _check_keys, check_series
+from .impute import CSDIImputer, ImputerConfig, _check_keys, _check_path, check_series
+from .inputs import blame
 
 __all__ = ["SCALINGS", "CSDIForecaster", "ets_samples", "forecast_windows", "mean_scale",
            "seasonal_naive"]
@@ -101,6 +102,7 @@ class CSDIForecaster:
         """Sample futures ``[N, S, prediction_length, K]`` given ``history [N, context, K]``
         (the last ``context_length`` steps are used; shorter histories are NaN-padded)."""
         H = check_series(history, "history")
+        self.imputer._check_features(H, "history")
         C, P = self.context_length, self.prediction_length
         H = H[:, -C:]
         blind = np.flatnonzero(~np.isfinite(H).reshape(len(H), -1).any(1))
@@ -112,10 +114,12 @@ class CSDIForecaster:
             H = np.concatenate([pad, H], axis=1)
         scale = self._scale(H)
         X = np.concatenate([H / scale, np.full((H.shape[0], P, H.shape[2]), np.nan)], axis=1)
-        return self.imputer.impute(X, n_samples, **kw)[:, :, C:] * scale[:, None]
+        with blame("history"):
+            return self.imputer.impute(X, n_samples, **kw)[:, :, C:] * scale[:, None]
 
     def save(self, path) -> pathlib.Path:
         """Write the imputer checkpoint (safetensors + JSON) and ``forecaster.json`` under ``path``."""
+        _check_path(path)
         path = pathlib.Path(path)
         self.imputer.save(path)
         meta = {"context_length": self.context_length, "prediction_length": self.prediction_length,
@@ -127,16 +131,62 @@ class CSDIForecaster:
     @classmethod
     def load(cls, path) -> CSDIForecaster:
         """Rebuild a forecaster written by :meth:`save` (never unpickles)."""
+        _check_path(path)
         path = pathlib.Path(path)
-        meta = json.loads((path / "forecaster.json").read_text())
+        meta = _read_meta(path)
         imp = CSDIImputer.load(path)
-        obj = cls.__new__(cls)
-        obj.context_length, obj.prediction_length = meta["context_length"], meta["prediction_length"]
-        obj.scaling = meta["scaling"]
+        f = path / FORECASTER_FILE
+        C, P = meta["context_length"], meta["prediction_length"]
+        if imp.config.strategy != "forecast" or imp.config.horizon != P:
+            raise ValueError(f"{f}: prediction_length={P}, but the checkpoint's imputer has strategy "
+                             f"{imp.config.strategy!r} with horizon {imp.config.horizon} (a forecaster "
+                             "of prediction_length steps needs strategy 'forecast' with that horizon)")
         ds = meta["default_scale"]
-        obj.default_scale = None if ds is None else np.asarray(ds, dtype=np.float64)
+        if ds is not None:
+            a = np.asarray(ds, dtype=np.float64) if isinstance(ds, list) else None
+            K = imp.net_config.n_features
+            if a is None or a.shape != (K,) or not (np.isfinite(a) & (a > 0)).all():
+                raise ValueError(f"{f}: 'default_scale' must be null or a list of {K} finite numbers > 0, "
+                                 f"got {ds!r}")
+            ds = a
+        obj = cls.__new__(cls)
+        obj.context_length, obj.prediction_length = C, P
+        obj.scaling = meta["scaling"]
+        obj.default_scale = ds
         obj.imputer = imp
         return obj
+
+
+#: The file :meth:`CSDIForecaster.save` writes beside the imputer checkpoint.
+FORECASTER_FILE = "forecaster.json"
+
+
+def _read_meta(path: pathlib.Path) -> dict:
+    """``path/forecaster.json``, checked: the window lengths and the scaling."""
+    f = path / FORECASTER_FILE
+    if not path.is_dir():
+        raise FileNotFoundError(f"path: {path} does not exist or is not a folder (expected a "
+                                "CSDIForecaster checkpoint, written by CSDIForecaster.save)")
+    if not f.is_file():
+        what = ("an imputer checkpoint (CSDIImputer.save); load it with CSDIImputer.load"
+                if (path / "latest").exists() or any(path.glob("step_*")) else "not a CSDIForecaster checkpoint")
+        raise FileNotFoundError(f"path: {path} has no {FORECASTER_FILE}: {what}; expected a folder "
+                                "written by CSDIForecaster.save")
+    try:
+        meta = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{f}: not valid JSON ({e})") from None
+    keys = ("context_length", "prediction_length", "scaling", "default_scale")
+    if not isinstance(meta, dict) or set(meta) != set(keys):
+        got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{f}: expected an object with the keys {sorted(keys)}, got {got}")
+    for k in ("context_length", "prediction_length"):
+        v = meta[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{f}: {k!r} must be an int >= 1, got {v!r}")
+    if meta["scaling"] not in SCALINGS:
+        raise ValueError(f"{f}: 'scaling' must be one of {SCALINGS}, got {meta['scaling']!r}")
+    return meta
 
 
 def _history(history, prediction_length, season_length) -> np.ndarray:

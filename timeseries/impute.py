@@ -81,6 +81,11 @@ class ImputerConfig:
             raise ValueError("strategy='forecast' needs horizon >= 1")
         if self.horizon is not None:
             check_int(self.horizon, "ImputerConfig.horizon", low=1)
+            if self.strategy != "forecast":
+                raise ValueError(f"ImputerConfig.horizon is used by strategy='forecast' only; got "
+                                 f"horizon={self.horizon!r} with strategy={self.strategy!r} (leave it None)")
+        if not isinstance(self.x0_clip, (bool, np.bool_)):  # 'no' is truthy
+            raise TypeError(f"ImputerConfig.x0_clip must be a bool, got {describe(self.x0_clip)}")
         for name in ("train_steps", "batch_size", "num_steps", "sample_steps", "max_batch"):
             v = getattr(self, name)
             if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v < 1:
@@ -313,6 +318,9 @@ class CSDIImputer:
         obs = np.isfinite(X)
         Xs, scale = self._scaled(X)
         Zin = norm.transform(Xs)
+        if not np.isfinite(Zin[obs].astype(np.float32)).all():
+            raise ValueError(f"X: observed values up to {np.nanmax(np.abs(X)):.3g} exceed the float32 range "
+                             "of the network after standardisation; rescale the series")
         if out_of_range != "ignore":
             self._guard(self.out_of_range_windows(Zin), Zin, "observed values", out_of_range)
         dev = next(self.net.parameters()).device
@@ -344,6 +352,14 @@ class CSDIImputer:
                                                    else max_batch, total),
                                      callback=cb if (bar is not None or self.progress) else None,
                                      **solver_options)
+        except FloatingPointError as e:
+            far = float(np.abs(Zin[obs]).max()) if obs.any() else 0.0
+            if far > 1e4:  # the inputs, not the network, are at fault
+                raise FloatingPointError(
+                    f"X: observed values lie up to {far:.3g} training standard deviations from the "
+                    f"training mean and the network overflowed on them ({e}); rescale the series "
+                    "(out_of_range='raise' refuses such windows)") from e
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -391,7 +407,7 @@ class CSDIImputer:
                                               **kw)}
         from .metrics import _levels
 
-        qs = _levels(quantiles)
+        qs = _levels(quantiles, distinct=True)
         s = self.impute(X, 100 if S is None else S, **kw)
         return {"imputation": np.median(s, axis=1),
                 "quantiles": {q: np.quantile(s, q, axis=1) for q in qs}, "samples": s}
@@ -420,12 +436,23 @@ class CSDIImputer:
 
         _check_path(path)
         ckpt = load_checkpoint(path, weights_only=True)
-        ncfg = dict(ckpt.net_config)
+        extra = ckpt.extra if isinstance(ckpt.extra, dict) else {}
+        missing = [k for k in ("imputer", "normalizer") if not isinstance(extra.get(k), dict)]
+        ncfg = dict(ckpt.net_config) if isinstance(ckpt.net_config, dict) else {}
+        if missing or "n_features" not in ncfg:
+            what = (f"{ckpt.path / 'extra.json'}: no {' or '.join(repr(k) for k in missing)} settings"
+                    if missing else f"{ckpt.path / 'net_config.json'}: no 'n_features'")
+            raise ValueError(f"path: {what}; expected a checkpoint written by CSDIImputer.save")
         K = ncfg.pop("n_features")
-        icfg = dict(ckpt.extra["imputer"])
-        obj = cls(K, net=ncfg, config=ImputerConfig(**icfg))
+        try:
+            obj = cls(K, net=ncfg, config=ImputerConfig(**extra["imputer"]))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"path: {ckpt.path}: the stored imputer settings are invalid: {e}") from None
         load_weights(obj.net, ckpt.model, ckpt.path / "model.safetensors")
-        obj.normalizer = Normalizer.from_dict(ckpt.extra["normalizer"])
+        try:
+            obj.normalizer = Normalizer.from_dict(extra["normalizer"])
+        except ValueError as e:
+            raise ValueError(f"path: {ckpt.path / 'extra.json'}: {e}") from None
         ds = ckpt.extra.get("default_scale")
         obj.default_scale = None if ds is None else np.asarray(ds, dtype=np.float64)
         rng = ckpt.extra.get("train_range")

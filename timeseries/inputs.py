@@ -6,11 +6,13 @@ training loop.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["WindowDataset", "check_series", "check_timestamps"]
+__all__ = ["MAX_TIMESTAMP", "WindowDataset", "blame", "check_series", "check_timestamps"]
 
 
 def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.ndarray:
@@ -41,6 +43,10 @@ def check_series(X, name: str = "X", *, allow_all_missing: bool = False) -> np.n
     return X
 
 
+#: The largest ``|timestamp|``: float32, the embedding's dtype, holds every integer up to 2**24.
+MAX_TIMESTAMP = float(2**24)
+
+
 def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
     """Validate ``timestamps [N, T]`` for series ``shape = (N, T, K)``; ``None`` -> ``0..T-1``.
     Irregular series (clinical visits) pass their observation times, e.g. in hours."""
@@ -55,7 +61,24 @@ def check_timestamps(timestamps, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"timestamps must be [N, T] = [{N}, {T}], got shape {ts.shape}")
     if not np.isfinite(ts).all():
         raise ValueError("timestamps must be finite (fill padded positions with any time)")
+    if np.abs(ts).max() > MAX_TIMESTAMP:
+        raise ValueError(f"timestamps must lie within +-{MAX_TIMESTAMP:g} (the float32 time embedding "
+                         f"resolves no finer than one unit beyond), got up to {np.abs(ts).max():.3g}; "
+                         "subtract the first time or use coarser units")
     return ts
+
+
+@contextlib.contextmanager
+def blame(name: str):
+    """Re-raise the imputer's input errors about ``X`` (``"X: ..."``, ``"X contains ..."``) as
+    errors about ``name``, the caller's argument that ``X`` was built from."""
+    try:
+        yield
+    except (ValueError, FloatingPointError) as e:
+        msg = str(e)
+        if type(e) in (ValueError, FloatingPointError) and msg.startswith(("X:", "X ")):
+            raise type(e)(name + msg[1:]) from e
+        raise
 
 
 class WindowDataset(Dataset):

@@ -78,22 +78,26 @@ def _prep(samples: np.ndarray, target: np.ndarray, mask: np.ndarray):
     return samples, target, mask
 
 
-def _levels(quantiles, name: str = "quantiles", *, open_ends: bool = False) -> list[float]:
-    """``quantiles`` as a non-empty list of floats in ``[0, 1]`` (``(0, 1)`` if ``open_ends``)."""
+def _levels(quantiles, name: str = "quantiles", *, open_ends: bool = False, allow_empty: bool = False,
+            distinct: bool = False) -> list[float]:
+    """``quantiles`` as a list of floats in ``[0, 1]`` (``(0, 1)`` if ``open_ends``): non-empty
+    unless ``allow_empty``, without repeats if ``distinct`` (levels that key a dict)."""
     if isinstance(quantiles, (str, bytes)) or not np.iterable(quantiles):
         raise TypeError(f"{name} must be a sequence of levels, got {type(quantiles).__name__}")
     qs = [check_number(q, f"{name}[{i}]", low=0.0, high=1.0, low_open=open_ends, high_open=open_ends)
           for i, q in enumerate(quantiles)]
-    if not qs:
+    if not qs and not allow_empty:
         raise ValueError(f"{name} must hold at least one level, got none")
+    if distinct and len(set(qs)) != len(qs):
+        raise ValueError(f"{name} must hold distinct levels (each keys one result), got {qs}")
     return qs
 
 
 def median(samples: np.ndarray) -> np.ndarray:
-    """Per-entry median over the sample axis 1: ``[N, S, ...] -> [N, ...]``."""
+    """Per-entry median over the sample axis 1: ``[N, S, T, ...] -> [N, T, ...]``."""
     s = _numbers(samples, "samples")
-    if s.ndim < 2 or s.shape[1] < 1:
-        raise ValueError(f"samples must be [N, S, ...] with S >= 1, got shape {s.shape}")
+    if s.ndim < 3 or s.shape[1] < 1:  # a [T, K] window is not [N, S]
+        raise ValueError(f"samples must be [N, S, T, ...] with S >= 1, got shape {s.shape}")
     return np.median(s, axis=1)
 
 

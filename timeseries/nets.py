@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from polydiff.core.validate import check_int, check_number
 from torch import Tensor, nn
 
 from .attention import EncoderLayer
@@ -47,14 +49,15 @@ class CSDIConfig:
     def __post_init__(self) -> None:
         for name in ("n_features", "layers", "channels", "heads", "time_emb_dim",
                      "feature_emb_dim", "diffusion_emb_dim", "ff_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"CSDIConfig.{name} must be >= 1, got {getattr(self, name)}")
+            v = getattr(self, name)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v < 1:
+                raise ValueError(f"CSDIConfig.{name} must be >= 1, got {v}")
+            check_int(v, f"CSDIConfig.{name}", low=1)  # 8.0 is not a size
+        check_number(self.dropout, "CSDIConfig.dropout", low=0.0, high=1.0, high_open=True)
         if self.channels % self.heads:
             raise ValueError(f"channels ({self.channels}) must be divisible by heads ({self.heads})")
         if self.time_emb_dim % 2 or self.diffusion_emb_dim % 2:
             raise ValueError("time_emb_dim and diffusion_emb_dim must be even")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def side_dim(self) -> int:

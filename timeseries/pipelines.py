@@ -30,6 +30,7 @@ from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
 
 from .forecast import CSDIForecaster
 from .impute import CSDIImputer
+from .inputs import blame
 from .pipeline_parts import imputer_components, imputer_from_components
 
 __all__ = ["RUN_DATA", "ForecastPipeline", "ImputationPipeline", "SeriesSummary"]
@@ -63,13 +64,19 @@ def _summary(samples: np.ndarray, observed: np.ndarray, values: np.ndarray,
              quantiles: Sequence[float]) -> SeriesSummary:
     """Median and quantiles over axis 0 of ``samples [S, T, K]``; observed cells re-copied
     (``(a + a) / 2`` may overflow for |a| near the float64 maximum)."""
-    from .metrics import _levels
 
     def keep(z: np.ndarray) -> np.ndarray:
         return np.where(observed, values, z)
 
     return SeriesSummary(keep(np.median(samples, 0)),
-                         {q: keep(np.quantile(samples, q, 0)) for q in _levels(quantiles)})
+                         {q: keep(np.quantile(samples, q, 0)) for q in quantiles})
+
+
+def _quantile_levels(quantiles: Sequence[float]) -> list[float]:
+    """The summary's levels: distinct, in ``[0, 1]``; none (the median only) is allowed."""
+    from .metrics import _levels
+
+    return _levels(quantiles, allow_empty=True, distinct=True)
 
 
 def _series(values: np.ndarray, K: int, name: str) -> np.ndarray:
@@ -77,7 +84,21 @@ def _series(values: np.ndarray, K: int, name: str) -> np.ndarray:
     if v.dtype.kind not in "fiu" or v.ndim != 2 or v.shape[1] != K or len(v) == 0:
         raise ValueError(f"{name} must be a non-empty numeric [T, {K}] array, got "
                          f"{v.dtype} shape {v.shape}")
-    return v.astype(np.float64)
+    v = v.astype(np.float64)
+    if np.isinf(v).any():
+        t, k = np.argwhere(np.isinf(v))[0]
+        raise ValueError(f"{name} must be finite or NaN (NaN = missing), got inf at row {t}, feature {k}")
+    return v
+
+
+def _series_times(timestamps, T: int) -> np.ndarray:
+    """The observation times ``[T]`` of one series (one per row), as float64."""
+    from .inputs import check_timestamps
+
+    ts = timestamps.detach().cpu().numpy() if hasattr(timestamps, "detach") else np.asarray(timestamps)
+    if ts.ndim != 1:
+        raise ValueError(f"timestamps must be [T] = [{T}] (one time per row of the series), got shape {ts.shape}")
+    return check_timestamps(ts[None], (1, T))[0]
 
 
 def window_starts(T: int, L: int) -> list[int]:
@@ -100,10 +121,20 @@ def _card_from_run(run: Path, data: dict[str, Any]) -> ModelCard:
 
 
 def _run_data(run_dir: str | os.PathLike, task: str) -> dict[str, Any]:
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise TypeError(f"run_dir must be a path (str or os.PathLike), got {type(run_dir).__name__}")
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"run_dir: {run_dir} does not exist or is not a folder "
+                                f"(expected a `polydiff train timeseries --task {task}` run)")
     f = Path(run_dir) / RUN_DATA
     if not f.is_file():
         return {}
-    data = json.loads(f.read_text())
+    try:
+        data = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{f}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{f}: expected a JSON object, got {type(data).__name__}")  # noqa: TRY004 - the file's content, not an argument
     if data.get("task") != task:
         raise ValueError(f"{f}: is a {data.get('task')!r} run, not a {task!r} run")
     return data
@@ -127,6 +158,10 @@ class ImputationPipeline(Pipeline):
             raise TypeError(f"imputer must be a polydiff.timeseries.CSDIImputer, got {type(imputer).__name__}")
         if imputer.normalizer is None:
             raise ValueError("imputer is not fitted (no normalisation statistics); call fit() first")
+        if imputer.config.strategy == "forecast":
+            raise ValueError("imputer was trained to forecast (strategy='forecast': its last "
+                             f"{imputer.config.horizon} steps are always the target), not to impute; "
+                             "wrap it in a CSDIForecaster and a ForecastPipeline")
         if isinstance(window_length, bool) or not isinstance(window_length, int) or window_length < 1:
             raise ValueError(f"window_length must be a positive int, got {window_length!r}")
         self.imputer, self.window_length = imputer, window_length
@@ -149,24 +184,30 @@ class ImputationPipeline(Pipeline):
         return self.imputer.impute(X, n_samples, seed=seed, steps=steps, solver=solver, **options)
 
     def impute_series(self, values: np.ndarray, n_samples: int = 100, quantiles: Sequence[float] = (),
-                      *, seed: int = 0, **options: Any) -> SeriesSummary:
+                      *, seed: int = 0, timestamps=None, **options: Any) -> SeriesSummary:
         """Impute one long series ``values [T, K]``: windows of ``window_length`` rows
         (:func:`window_starts`) sampled together, each row summarised from the first window
-        that covers it."""
+        that covers it. ``quantiles``: the distinct levels to summarise besides the median
+        (none by default); ``timestamps [T]``: the rows' observation times (default ``0..T-1``)."""
         v = _series(values, self.n_features, "values")
+        qs = _quantile_levels(quantiles)
         L = self.window_length
         starts = window_starts(len(v), L)
         X = np.stack([v[s:s + L] for s in starts])
+        if timestamps is not None:
+            ts = _series_times(timestamps, len(v))
+            options["timestamps"] = np.stack([ts[s:s + L] for s in starts])
         blind = [s for s, w in zip(starts, X) if not np.isfinite(w).any()]
         if blind:
             s = blind[0]
             raise ValueError(f"values: rows {s}..{s + X.shape[1] - 1} have no observed value; every "
                              f"window of window_length={L} rows needs one to condition on")
-        smp = self(X, n_samples, seed=seed, **options)  # [W, S, L', K]
+        with blame("values"):
+            smp = self(X, n_samples, seed=seed, **options)  # [W, S, L', K]
         out = np.empty((n_samples, *v.shape))
         for s, w in zip(starts[::-1], smp[::-1]):  # earlier windows overwrite the overlap
             out[:, s:s + w.shape[1]] = w
-        return _summary(out, np.isfinite(v), v, quantiles)
+        return _summary(out, np.isfinite(v), v, qs)
 
     # --- the pipeline format ----------------------------------------------------------------
     def components(self) -> dict[str, Component]:
@@ -241,11 +282,13 @@ class ForecastPipeline(Pipeline):
 
     def forecast_series(self, history: np.ndarray, n_samples: int = 100, quantiles: Sequence[float] = (),
                         *, seed: int = 0, **options: Any) -> SeriesSummary:
-        """Median and quantiles ``[prediction_length, K]`` of the future of one series ``[T, K]``."""
+        """Median and quantiles ``[prediction_length, K]`` of the future of one series ``[T, K]``
+        (``quantiles``: the distinct levels besides the median, none by default)."""
         h = _series(history, self.n_features, "history")
+        qs = _quantile_levels(quantiles)
         smp = self(h[None], n_samples, seed=seed, **options)[0]
         nothing = np.zeros(smp.shape[1:], dtype=bool)
-        return _summary(smp, nothing, nothing, quantiles)
+        return _summary(smp, nothing, nothing, qs)
 
     # --- the pipeline format ----------------------------------------------------------------
     def components(self) -> dict[str, Component]:

@@ -51,4 +51,9 @@ def indicating_mask(X: np.ndarray, X_ori: np.ndarray) -> np.ndarray:
     X, X_ori = np.asarray(X, dtype=np.float64), np.asarray(X_ori, dtype=np.float64)
     if X.shape != X_ori.shape:
         raise ValueError(f"X_ori must have the shape of X {X.shape}, got {X_ori.shape}")
+    lost = np.isfinite(X) & ~np.isfinite(X_ori)
+    if lost.any():
+        raise ValueError(f"X_ori must observe every entry X observes (X is X_ori with entries hidden), "
+                         f"got {int(lost.sum())} entries observed in X and missing in X_ori, first at "
+                         f"index {tuple(int(i) for i in np.argwhere(lost)[0])}")
     return np.isfinite(X_ori) & ~np.isfinite(X)

@@ -142,7 +142,7 @@ def test_bad_arguments_are_named(tiny_conformer_pipeline):
     for field, value, message in [("steps", 0, "steps must be an integer >= 1"),
                                   ("solver", "rk99", "solver must be one of"),
                                   ("stereo_rounds", -1, "stereo_rounds must be an integer >= 0"),
-                                  ("restart_noise", 0.0, "restart_noise must be a number > 0"),
+                                  ("restart_noise", 0.0, "restart_noise must be a finite number > 0"),
                                   ("relax", "uff", "relax must be None or 'mmff'")]:
         with pytest.raises(ValueError, match=message):
             ConformerPipeline(ConformerGenerator(gen.net, gen.process, **{field: value}))

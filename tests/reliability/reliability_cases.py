@@ -631,6 +631,77 @@ def _timeseries_cases() -> list[Case]:
              lambda: load_physionet2012(MISSING / "physionet"), FileNotFoundError, "physionet.org.*pass its folder"),
         Case("timeseries.load_beijing_pm25", "Beijing PM2.5 not downloaded", lambda: load_beijing_pm25(MISSING / "pm25"),
              FileNotFoundError, "STMVL.*pass the folder"),
+        *_timeseries_cases_31(),
+    ]
+
+
+def _timeseries_cases_31() -> list[Case]:
+    """Second round of #31: what an independent probe of the timeseries API found."""
+    import tempfile
+
+    import numpy as np
+    from polydiff.timeseries import metrics
+    from polydiff.timeseries.data import Normalizer, mcar_mask, mean_scale, split_by_time
+    from polydiff.timeseries.forecast import CSDIForecaster
+    from polydiff.timeseries.impute import CSDIImputer, ImputerConfig
+    from polydiff.timeseries.inputs import check_timestamps
+    from polydiff.timeseries.pipelines import ForecastPipeline, ImputationPipeline
+    from polydiff.timeseries.pypots_api import indicating_mask
+
+    tiny = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
+            "diffusion_emb_dim": 16, "ff_dim": 8}
+    X = np.sin(np.arange(12.0)).reshape(2, 3, 2)
+
+    def imputer() -> CSDIImputer:
+        return CSDIImputer(2, net=tiny, train_steps=1, batch_size=2, sample_steps=1, solver="ddim").fit(X)
+
+    def forecaster() -> CSDIForecaster:
+        return CSDIForecaster(2, 2, 1, net=tiny, train_steps=1, batch_size=2).fit(X + 5)
+
+    def load_imputer_as_forecaster():
+        folder = Path(tempfile.mkdtemp(prefix="polydiff-catalogue-"))
+        imputer().save(folder)
+        return CSDIForecaster.load(folder)
+
+    return [
+        Case("timeseries.CSDIImputer.predict", "repeated quantile levels (collapsed into one dict key)",
+             lambda: imputer().predict(X, 1, quantiles=(0.5, 0.5), steps=1), ValueError,
+             "quantiles must hold distinct levels"),
+        Case("timeseries.ImputationPipeline.impute_series", "timestamps of the internal windows' shape",
+             lambda: ImputationPipeline(imputer(), 3).impute_series(X[0], 1, timestamps=np.zeros((1, 3))),
+             ValueError, r"timestamps must be \[T\] = \[3\]"),
+        Case("timeseries.ImputationPipeline.impute_series", "inf in values (was blamed on X)",
+             lambda: ImputationPipeline(imputer(), 3).impute_series(np.where(X[0] > 0.5, np.inf, X[0]), 1),
+             ValueError, "values must be finite or NaN"),
+        Case("timeseries.ImputationPipeline", "a forecasting imputer (was accepted, imputed the last steps only)",
+             lambda: ImputationPipeline(forecaster().imputer, 3), ValueError, "imputer was trained to forecast"),
+        Case("timeseries.CSDIForecaster.load", "an imputer checkpoint (was a raw FileNotFoundError)",
+             load_imputer_as_forecaster, FileNotFoundError, "has no forecaster.json: an imputer checkpoint"),
+        Case("timeseries.ForecastPipeline.from_run", "missing run folder (was a raw FileNotFoundError)",
+             lambda: ForecastPipeline.from_run(MISSING / "fc-run"), FileNotFoundError,
+             "run_dir: .*fc-run does not exist"),
+        Case("timeseries.CSDIConfig", "float channels (was a torch error)",
+             lambda: CSDIImputer(2, net={**tiny, "channels": 8.0}), TypeError, "CSDIConfig.channels must be an integer"),
+        Case("timeseries.ImputerConfig", "horizon with strategy='random' (was ignored)",
+             lambda: ImputerConfig(horizon=3), ValueError, "ImputerConfig.horizon is used by strategy='forecast' only"),
+        Case("timeseries.ImputerConfig", "x0_clip='no' (a truthy string)", lambda: ImputerConfig(x0_clip="no"),
+             TypeError, "ImputerConfig.x0_clip must be a bool"),
+        Case("timeseries.check_timestamps", "timestamps beyond float32's integers (embedded as noise)",
+             lambda: check_timestamps(np.full((1, 3), 1e30), (1, 3, 2)), ValueError, "timestamps must lie within"),
+        Case("timeseries.Normalizer.transform", "X with another feature count (was a numpy broadcast error)",
+             lambda: Normalizer([0.0, 0.0], [1.0, 1.0]).transform(np.zeros((1, 3, 3))), ValueError,
+             r"X must be \[\.\.\., K\] with K = 2"),
+        Case("timeseries.split_by_time", "one float for fractions (was 'float' object is not iterable)",
+             lambda: split_by_time(np.zeros(9), 0.5), TypeError, "fractions must be a sequence"),
+        Case("timeseries.mcar_mask", "float seed (was a numpy SeedSequence error)",
+             lambda: mcar_mask(X, 0.5, seed=2.5), TypeError, "seed must be an integer"),
+        Case("timeseries.mean_scale", "negative minimum (floored nothing)", lambda: mean_scale(X, minimum=-1.0),
+             ValueError, "minimum must"),
+        Case("timeseries.indicating_mask", "X_ori missing where X observes (was scored as not hidden)",
+             lambda: indicating_mask(np.ones((1, 2, 1)), np.array([[[np.nan], [1.0]]])), ValueError,
+             "X_ori must observe every entry X observes"),
+        Case("timeseries.metrics.median", "a [T, K] window (was read as [N, S])",
+             lambda: metrics.median(np.zeros((6, 2))), ValueError, r"samples must be \[N, S, T, \.\.\.\]"),
     ]
 
 
@@ -731,7 +802,7 @@ def _molecules_cases() -> list[Case]:
              lambda: refine_conformers(Chem.MolFromSmiles("CCO"), net=torch.nn.Linear(1, 1), process=None),
              ValueError, "no conformer to refine"),
         Case("molecules.generate_conformers", "restart level beyond the prior",
-             lambda: generate_conformers("CCO", 1, net=torch.nn.Linear(1, 1), process=geodiff_process(5000),
+             lambda: generate_conformers("CCO", 1, net=_ZeroEps(), process=geodiff_process(5000),
                                          restarts=2, restart_noise=1e4), ValueError, "restart_noise must lie in"),
         Case("molecules.load_geom", "GEOM not downloaded", lambda: load_geom(MISSING / "geom"), FileNotFoundError,
              "download GEOM"),
@@ -739,6 +810,73 @@ def _molecules_cases() -> list[Case]:
              FileNotFoundError, "pip install qm9pack"),
         Case("molecules.load_moses_smiles", "folder without the MOSES CSVs",
              lambda: load_moses_smiles(root=MISSING / "moses"), FileNotFoundError, "molsets"),
+        *_molecules_cases_31(conformers),
+    ]
+
+
+class _ZeroEps(torch.nn.Module):
+    """A stand-in denoiser with the molecules networks' call signature."""
+
+    def forward(self, pos, t, batch):
+        return torch.zeros_like(pos)
+
+
+def _molecules_cases_31(conformers) -> list[Case]:
+    """Second round of #31: what an independent probe of the molecules API found."""
+    import tempfile
+
+    import numpy as np
+    from polydiff.molecules.data import mol_from_xyz
+    from polydiff.molecules.featurize import parse_molecule
+    from polydiff.molecules.files import read_molecules
+    from polydiff.molecules.generate import generate_conformers
+    from polydiff.molecules.graph import radius_graph
+    from polydiff.molecules.nets import NetConfig, build_net
+    from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
+    from polydiff.molecules.pipelines import ConformerPipeline
+    from polydiff.molecules.process import geodiff_process
+    from rdkit import Chem
+
+    def pipeline(**settings):
+        net = build_net(NetConfig(hidden=8, num_convs_global=1, num_convs_local=1, num_rbf=4, cutoff=5.0))
+        return ConformerPipeline(ConformerGenerator(net, geodiff_process(200, beta_end=0.05), **{"solver": "ddim", **settings}))
+
+    def garbage_smiles():
+        path = Path(tempfile.mkdtemp(prefix="polydiff-catalogue-")) / "g.smi"
+        path.write_bytes(bytes(range(128, 256)))
+        return read_molecules(path)
+
+    return [
+        Case("molecules.ConformerPipeline", "more steps than the process has (saved, refused at every call)",
+             lambda: pipeline(steps=1000), ValueError, r"steps must lie in \[1, 200\]"),
+        Case("molecules.ConformerPipeline", "restart_noise beyond the prior (saved, refused at every call)",
+             lambda: pipeline(steps=2, restarts=1, restart_noise=1e6), ValueError, "restart_noise must lie in"),
+        Case("molecules.ConformerPipeline", "restart_noise = inf with restarts = 0 (was saved)",
+             lambda: pipeline(steps=2, restart_noise=float("inf")), ValueError,
+             "restart_noise must be a finite number > 0"),
+        Case("molecules.NetConfig", "float width (was a torch error in build_net)", lambda: NetConfig(hidden=8.5),
+             TypeError, "NetConfig.hidden must be an integer"),
+        Case("molecules.NetConfig", "NaN cutoff (was a net without radius edges)",
+             lambda: NetConfig(cutoff=float("nan")), ValueError, "NetConfig.cutoff must be a finite number"),
+        Case("molecules.write_sdf", "a Mol without conformers (wrote 0 records)",
+             lambda: write_sdf([Chem.MolFromSmiles("CCO")], "/nonexistent/n.sdf"), ValueError,
+             r"mols\[0\] has no conformer"),
+        Case("molecules.write_sdf", "a path without an SDF suffix (SDF written under any name)",
+             lambda: write_sdf([conformers()], "/nonexistent/out.txt"), ValueError, "path must end in .sdf"),
+        Case("molecules.read_molecules", "non-UTF-8 bytes in a SMILES file (was UnicodeDecodeError)",
+             garbage_smiles, ValueError, "g.smi: line 1: not UTF-8 text"),
+        Case("molecules.parse_molecule", "add_hs='no' (a truthy string)", lambda: parse_molecule("CCO", add_hs="no"),
+             TypeError, "add_hs must be a bool"),
+        Case("molecules.generate_conformers", "a net with another call signature (was a torch error)",
+             lambda: generate_conformers("CCO", 1, net=torch.nn.Linear(3, 3), process=geodiff_process(200, beta_end=0.05), steps=2,
+                                         solver="ddim"), TypeError, r"net must be a denoiser called as net\(pos, t, batch\)"),
+        Case("molecules.mol_from_xyz", "unknown element symbol (was 'RDKit could not read the XYZ block')",
+             lambda: mol_from_xyz(["C", "Xx"], [[0, 0, 0], [1.5, 0, 0]]), ValueError,
+             r"elements\[1\] must be an element symbol"),
+        Case("molecules.mol_from_xyz", "NaN coordinates (was 'RDKit could not read the XYZ block')",
+             lambda: mol_from_xyz(["C", "O"], [[0, 0, 0], [np.nan, 0, 0]]), ValueError, "coords must be finite"),
+        Case("molecules.radius_graph", "NaN radius (was an empty graph)", lambda: radius_graph(torch.zeros(3, 3),
+             float("nan")), ValueError, "r: radius must be positive"),
     ]
 
 

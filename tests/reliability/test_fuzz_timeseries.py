@@ -288,3 +288,51 @@ def test_statespace_posterior_random_windows(seed, n, length, missing, method, f
         obs = np.isfinite(Y)
         assert np.array_equal(post.mean[obs], Y[obs]) and (post.var >= -1e-12).all()
         assert np.isfinite(post.mean).all() and (post.var[obs] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def series_pipe():
+    from polydiff.timeseries.pipelines import ImputationPipeline
+
+    imp = CSDIImputer(K, net=TINY, train_steps=1, batch_size=4, solver="ddim", sample_steps=1)
+    return ImputationPipeline(imp.fit(_series(0, 4, 5, K, 0.3, 1.0)), 5)
+
+
+@FUZZ
+@given(seed=st.integers(0, 2**16), length=st.integers(1, 12), missing=st.floats(0, 0.9),
+       quantiles=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), max_size=3),
+       fault=st.sampled_from(VALID + ["level-out", "level-nan", "level-str", "repeat", "quantiles-float",
+                                      "timestamps-windows", "timestamps-huge", "inf", "rank3"]))
+@example(seed=0, length=7, missing=0.2, quantiles=[], fault=None)  # the default: the median only (#31)
+def test_impute_series_levels_and_times(series_pipe, seed, length, missing, quantiles, fault):
+    """impute_series with any list of distinct levels in [0, 1] (none included) gives the median and
+    one [T, K] array per level; repeated, out-of-range or non-numeric levels, windows-shaped or
+    huge timestamps, inf and a wrong rank are named errors."""
+    v = _series(seed, 1, length, K, missing, 1.0)[0]
+    qs, ts = list(dict.fromkeys(quantiles)), None  # distinct unless the fault repeats one
+    if fault == "level-out":
+        qs = [*qs, 1.5]
+    elif fault == "level-nan":
+        qs = [*qs, float("nan")]
+    elif fault == "level-str":
+        qs = [*qs, "0.5"]
+    elif fault == "repeat":
+        qs = [*qs, 0.5, 0.5]
+    elif fault == "quantiles-float":
+        qs = 0.5
+    elif fault == "timestamps-windows":
+        ts = np.zeros((1, length))
+    elif fault == "timestamps-huge":
+        ts = 1e30 * np.arange(length, dtype=float)
+    elif fault == "inf":
+        v[-1, 0] = np.inf
+    elif fault == "rank3":
+        v = v[None]
+    out, err = outcome(lambda: series_pipe.impute_series(v, 2, qs, seed=seed, steps=1, timestamps=ts,
+                                                         out_of_range="ignore"))
+    assert (err is None) == (fault is None), (fault, err)
+    if out is not None:
+        assert sorted(out.quantiles) == sorted(qs)
+        obs = np.isfinite(v)
+        for arr in (out.median, *out.quantiles.values()):
+            assert arr.shape == v.shape and np.array_equal(arr[obs], v[obs])

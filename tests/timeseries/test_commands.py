@@ -126,3 +126,40 @@ def test_a_crash_while_writing_leaves_no_file_under_a_final_name(tmp_path, monke
         write_csvs_atomically({tmp_path / "a.csv": frame, tmp_path / "b.csv": frame})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]  # no temp files, b.csv absent
     assert (tmp_path / "a.csv").read_text() == "old\n"  # the earlier file untouched
+
+
+def test_plain_impute_and_forecast_without_quantiles_write_the_median(tmp_path):
+    """The documented minimal commands: no --quantiles means the median only (#31: they raised)."""
+    pipe = _pipe()
+    pipe.save_pretrained(tmp_path / "p")
+    v = _series()
+    src = _csv(tmp_path, v)
+    out = tmp_path / "filled.csv"
+    assert main(["impute", "--model", str(tmp_path / "p"), "--input", str(src), "--output", str(out),
+                 "--samples", "2", "--steps", "1", "--no-progress"]) == 0
+    want = pipe.impute_series(v, 2, steps=1)
+    assert want.quantiles == {}
+    assert np.array_equal(_read(out)[["temp", "humid"]].to_numpy(), want.median)
+    assert sorted(p.name for p in tmp_path.glob("filled*")) == ["filled.csv"]  # no quantile files
+    fc = _fc_pipe()
+    fc.save_pretrained(tmp_path / "f")
+    hist = tmp_path / "hist.csv"
+    pd.DataFrame(_history(), columns=fc.features).to_csv(hist, index=False)
+    fout = tmp_path / "forecast.csv"
+    assert main(["forecast", "--model", str(tmp_path / "f"), "--input", str(hist), "--output", str(fout),
+                 "--samples", "2", "--steps", "1", "--no-progress"]) == 0
+    assert len(_read(fout)) == fc.prediction_length
+    assert fc.forecast_series(_history(), 2, steps=1).quantiles == {}  # the method's default: median only
+
+
+def test_device_and_output_folder_name_the_flag(tmp_path):
+    pipe = _pipe()
+    pipe.save_pretrained(tmp_path / "p")
+    src = _csv(tmp_path, _series())
+    base = ["impute", "--model", str(tmp_path / "p"), "--input", str(src), "--samples", "2", "--steps", "1",
+            "--no-progress"]
+    with pytest.raises(SystemExit, match="--device must be cpu, cuda or cuda:<i>, got 'banana'"):
+        main([*base, "--output", str(tmp_path / "o.csv"), "--device", "banana"])
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(SystemExit, match="--output .*dir.csv: is a folder"):
+        main([*base, "--output", str(tmp_path / "dir.csv")])
