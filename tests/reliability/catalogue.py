@@ -42,7 +42,7 @@ def render() -> str:
         try:
             c.call()
             msg = "(no error raised)"
-        except Exception as e:  # noqa: BLE001 - the catalogue records whatever is raised
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - the catalogue records whatever is raised (commands exit)
             msg = f"{type(e).__name__}: {e}".replace("|", "\\|").replace("\n", " ")
             msg = _TMP.sub("<tmp>", msg)  # a case's scratch folder differs run to run
         rows.append(f"| `{c.api}` | {c.problem} | `{c.error.__name__}` | {msg[:160]} |")
