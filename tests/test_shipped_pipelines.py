@@ -64,3 +64,16 @@ def test_readme_lists_each_shipped_pipeline_with_its_card_numbers(name):
     card = json.loads((ROOT_PRETRAINED / name / "pipeline.json").read_text())["card"]
     for m in card["metrics"]:
         assert f"{m['value']:.3g}" in row and f"{m['baseline_value']:.3g}" in row, (m, row)
+
+
+def test_text_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread):
+    from polydiff.bench.cli import main
+    from polydiff.text.commands import DEFAULT_TEXT_MODEL
+
+    assert DEFAULT_TEXT_MODEL in SHIPPED
+    src = tmp_path / "mr.txt"
+    src.write_text("name : The Vaults | eatType : pub | food : Italian\n\narea : riverside\n")
+    out = tmp_path / "out.txt"
+    code = main(["text", "--input", str(src), "--output", str(out), "--steps", "4", "--no-progress"])
+    lines = out.read_text().split("\n")
+    assert code == 0 and len(lines) in (3, 4) and lines[0] and lines[1] == "" and lines[2]

@@ -40,7 +40,7 @@ from .pipelines import ARTextPipeline, MaskedTextPipeline, Seq2SeqTextPipeline
 __all__ = ["COMMANDS", "as_line", "line_generators", "pipeline_class", "read_sources", "write_lines"]
 
 #: The shipped pipeline ``polydiff text`` applies by default (None until one ships).
-DEFAULT_TEXT_MODEL: str | None = None
+DEFAULT_TEXT_MODEL: str | None = "e2e-mdlm"
 
 _BREAKS = str.maketrans({c: " " for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 
