@@ -70,11 +70,13 @@ class BenchConfig:
     nll_rows: int = 0  # held-out rows of the likelihood records (0: every test pair)
     nll_samples: int = 16  # times per row of the masked model's ELBO
     seed: int = 0
+    shipped: tuple = ()  # shipped pipelines (pretrained/) decoded on the same sources
     extra: dict = field(default_factory=dict)
 
 
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
-                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20, nll_rows=256, nll_samples=4)
+                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20, nll_rows=256, nll_samples=4,
+                    shipped=("e2e-mdlm", "e2e-ar"))
 # 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
 # held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, batch_size=32, lr=1e-3, lr_masked=2e-3,
@@ -226,6 +228,8 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
                                  nfes=bc.sweep_nfe, solvers=bc.sweep_solvers, k=1, mbrs=(1,))
 
+    records += _shipped_records(bc.shipped, sources, refs, progress)
+
     # --- control (Diffusion-LM) -------------------------------------------------------------
     if bc.controls:
         records += _control_records(data, bc, cache, device, progress)
@@ -254,6 +258,24 @@ def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress) 
         out.append(_rec("likelihood", "held-out", method, "nll-per-token", r.per_token, False, None, s, r.tokens))
         out.append(_rec("likelihood", "held-out", method, "perplexity", r.perplexity, False, None, s, r.tokens))
     return out
+
+
+def _shipped_records(names: tuple, sources: list[str], refs: list[list[str]], progress) -> list[dict]:
+    """The shipped pipelines (``pretrained/<name>``, full-mode models) at their own defaults on
+    the same held-out sources: quick mode shows trained methods beside each other, not only
+    its minutes-long runs."""
+    from polydiff.core.pipeline_hub import shipped_pipelines
+    from polydiff.text.commands import pipeline_class
+
+    records: list[dict] = []
+    for name in [n for n in names if n in shipped_pipelines()]:
+        if progress:
+            progress(f"decode shipped {name}")
+        pipe = pipeline_class(name).from_pretrained(name)
+        hyp, s = timed(pipe, sources, generator=torch.Generator().manual_seed(0))
+        records += _text_records("shipped-pipelines", f"shipped:{name}", hyp, refs, getattr(pipe, "steps", None),
+                                 s, pipe.tokenizer, 1, True)
+    return records
 
 
 def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,

@@ -151,6 +151,15 @@ def text_mdlm(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.2f} (AR baseline {m['baseline_value']:.2f})")
+    # the baseline ships too, so that `polydiff bench --quick` can set trained models side by side
+    ar_metrics = [{**card_metrics[0], "value": card_metrics[0]["baseline_value"],
+                   "baseline": f"polydiff {args.name} (MDLM) of the same run",
+                   "baseline_value": card_metrics[0]["value"]}]
+    ar_card = ModelCard(training_command=args.command, data=card.data, metrics=ar_metrics,
+                        notes="The autoregressive Transformer baseline of the same benchmark run (3 layers x 96), "
+                              "greedy decoding. Weights stored in float16.")
+    out = ar.save_pretrained(PRETRAINED / args.baseline_name, card=ar_card, dtype=torch.float16)
+    print(f"wrote {out}")
 
 
 KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "text-mdlm": text_mdlm}
@@ -162,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, required=True, help="the domain's bench cache folder")
     p.add_argument("--command", required=True, help="the command that trained the models (model card)")
     p.add_argument("--name", required=True, help="folder name under pretrained/")
+    p.add_argument("--baseline-name", default="e2e-ar", help="text-mdlm: folder of the shipped AR baseline")
     args = p.parse_args(argv)
     KINDS[args.kind](args)
     return 0

@@ -77,3 +77,18 @@ def test_text_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread):
     code = main(["text", "--input", str(src), "--output", str(out), "--steps", "4", "--no-progress"])
     lines = out.read_text().split("\n")
     assert code == 0 and len(lines) in (3, 4) and lines[0] and lines[1] == "" and lines[2]
+
+
+def test_quick_text_bench_decodes_the_shipped_pipelines_on_its_sources(one_thread):
+    """`polydiff bench --quick` (text) sets the shipped MDLM and its AR baseline side by side."""
+    from polydiff.bench.schema import record_problems
+    from polydiff.bench.text import QUICK, _shipped_records
+
+    assert set(QUICK.shipped) <= set(SHIPPED)
+    sources = ["name : The Vaults | eatType : pub | food : Italian", "name : Zizzi | area : riverside"]
+    refs = [["The Vaults is an Italian pub."], ["Zizzi is by the riverside."]]
+    recs = _shipped_records(QUICK.shipped, sources, refs, None)
+    bleu = {r["method"]: r for r in recs if r["metric"] == "BLEU"}
+    assert set(bleu) == {f"shipped:{n}" for n in QUICK.shipped}
+    for r in recs:
+        assert record_problems(r, domain="text") == [] and r["setting"] == "shipped-pipelines" and r["n"] == 2
