@@ -63,6 +63,7 @@ CONFIGS = {
     "quick": {"size": 16, "n_train": 12000, "batch": 64, "net": {"base": 16, "mults": (1, 2), "attention_levels": (1,)},
               "steps": {"classifier": 250, "generate": 600, "superres": 400, "anomaly": 200},
               "sr_factor": 2, "sdedit_strengths": (0.5,), "n_gen_per_class": 20, "n_eval": 100, "sample_steps": 20, "scales": (0.0, 1.0, 3.0),
+              "shipped": ("mnist-cfg",),
               "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
               "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
                           "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
@@ -125,6 +126,28 @@ def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> 
     return out
 
 
+def _shipped_generators(names, labels, size: int, device: str, say) -> dict:
+    """``{name: (images, seconds, nfe)}`` of the shipped generation pipelines (full-mode models,
+    ``pretrained/<name>``) at their own defaults, brought to ``size`` px the way :func:`mnist`
+    brings MNIST there, so this run's classifier scores them beside its own generator."""
+    from polydiff.core.pipeline_hub import shipped_pipelines
+    from polydiff.vision.pipelines import VisionGenerationPipeline
+
+    out = {}
+    for name in [n for n in names if n in shipped_pipelines()]:
+        say(f"generation with the shipped {name}")
+        pipe = VisionGenerationPipeline.from_pretrained(name, device=device)
+        imgs, secs, nfe = timed_nfe(pipe.unet, len(labels), pipe, labels.to(device),
+                                    generator=torch.Generator(device).manual_seed(1))
+        imgs = imgs.cpu()
+        if size == 16 and imgs.shape[-1] == 28:
+            imgs = F.avg_pool2d(F.pad(imgs, (2, 2, 2, 2)), 2)
+        if imgs.shape[-1] != size:
+            continue  # a pipeline of another size: nothing to compare it with here
+        out[name] = (imgs, secs, nfe)
+    return out
+
+
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
     """Run the vision benchmark; returns records in docs/design.md's schema and writes PNG figures."""
     if mode not in CONFIGS:
@@ -176,10 +199,17 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         plots.save_grid(imgs[::cfg["n_gen_per_class"] // 2], out_dir / f"generate_w{scale:g}.png", ncol=10,
                         title=f"guidance scale w={scale:g} (two per class 0..9)")
     held = x_te[:n]
-    rec("generate", setting, "real-test-images", "classifier-accuracy",
-        metrics.accuracy(clf, held.to(device), y_te[:n].to(device)), True, None, 0.0, n)
-    rec("generate", setting, "real-test-images", "classifier-frechet",
-        metrics.classifier_frechet_distance(clf, held.to(device), real.to(device)), False, None, 0.0, n)
+    real_acc = metrics.accuracy(clf, held.to(device), y_te[:n].to(device))
+    real_fd = metrics.classifier_frechet_distance(clf, held.to(device), real.to(device))
+    shipped = _shipped_generators(cfg.get("shipped", ()), labels, size, device, say)
+    for s_setting in [setting] + (["shipped-pipelines"] if shipped else []):
+        rec("generate", s_setting, "real-test-images", "classifier-accuracy", real_acc, True, None, 0.0, n)
+        rec("generate", s_setting, "real-test-images", "classifier-frechet", real_fd, False, None, 0.0, n)
+    for name, (imgs, secs, nfe) in shipped.items():  # scored by this run's classifier, at its size
+        rec("generate", "shipped-pipelines", f"shipped:{name}", "classifier-accuracy",
+            metrics.accuracy(clf, imgs.to(device), labels.to(device)), True, nfe, secs, n)
+        rec("generate", "shipped-pipelines", f"shipped:{name}", "classifier-frechet",
+            metrics.classifier_frechet_distance(clf, imgs.to(device), real.to(device)), False, nfe, secs, n)
 
     # --- SDEdit and inpainting on an unconditional model trained for them -------------------
     say("train unconditional U-Net (inpainting, SDEdit)")

@@ -92,3 +92,16 @@ def test_quick_text_bench_decodes_the_shipped_pipelines_on_its_sources(one_threa
     assert set(bleu) == {f"shipped:{n}" for n in QUICK.shipped}
     for r in recs:
         assert record_problems(r, domain="text") == [] and r["setting"] == "shipped-pipelines" and r["n"] == 2
+
+
+def test_quick_vision_bench_scores_the_shipped_generator_at_its_own_size(one_thread):
+    """`polydiff bench --quick` (vision, 16 px) brings mnist-cfg's 28 px digits to 16 px the way
+    it brings MNIST there, so its own classifier scores both generators side by side."""
+    from polydiff.bench.vision import CONFIGS, _shipped_generators
+
+    assert set(CONFIGS["quick"]["shipped"]) <= set(SHIPPED)
+    labels = torch.tensor([0, 7])
+    out = _shipped_generators(CONFIGS["quick"]["shipped"], labels, 16, "cpu", lambda stage: None)
+    images, seconds, nfe = out["mnist-cfg"]
+    assert images.shape == (2, 1, 16, 16) and 0 <= float(images.min()) and float(images.max()) <= 1
+    assert nfe >= 25 and seconds > 0  # the pipeline's defaults: DDIM 25 steps with CFG
