@@ -46,7 +46,7 @@ DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
 #: The shipped pipeline ``polydiff superres`` applies by default (None until one ships).
 DEFAULT_SUPERRES_MODEL: str | None = None
 #: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
-DEFAULT_INPAINT_MODEL: str | None = None
+DEFAULT_INPAINT_MODEL: str | None = "mnist-inpaint"
 
 
 def _load_pipeline(cls, args: argparse.Namespace):
