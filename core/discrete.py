@@ -254,7 +254,21 @@ class DiscreteVP(GaussianProcess):
 
     # --- diffusers' grids -------------------------------------------------------------------
     def diffusers_grid(self, steps: int, family: str, spacing: str | None = None) -> Grid:
-        """The time grid of the diffusers scheduler ``family`` (ddim, ddpm, dpm, euler)."""
+        """The time grid of the diffusers scheduler ``family`` (ddim, ddpm, dpm, euler).
+
+        Grids are remembered per ``(steps, family, spacing)`` (a few hundred microseconds of
+        NumPy each, paid once instead of on every :func:`~polydiff.core.sample` call); a grid is
+        never modified after it is built."""
+        steps = check_int(steps, "steps", low=1)
+        key = (steps, family, spacing or self.default_grid)
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if key not in cache:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[key] = self._diffusers_grid(steps, family, spacing)
+        return cache[key]
+
+    def _diffusers_grid(self, steps: int, family: str, spacing: str | None = None) -> Grid:
         T, N = self.num_train_timesteps, int(steps)
         if N < 1 or N > T:
             raise ValueError(f"steps must lie in [1, {T}] for this DiscreteVP, got {steps}")
