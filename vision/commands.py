@@ -44,7 +44,7 @@ __all__ = ["COMMANDS", "save_png"]
 #: The shipped pipeline ``polydiff generate`` applies by default (None until one ships).
 DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
 #: The shipped pipeline ``polydiff superres`` applies by default (None until one ships).
-DEFAULT_SUPERRES_MODEL: str | None = None
+DEFAULT_SUPERRES_MODEL: str | None = "mnist-sr"
 #: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
 DEFAULT_INPAINT_MODEL: str | None = "mnist-inpaint"
 
