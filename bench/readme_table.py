@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .report import compact_group, metric_label
-from .suite import DOMAINS, RESULTS_DIR
 from .schema import group_records, record_problems
+from .suite import DOMAINS, RESULTS_DIR
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -36,9 +36,9 @@ import time
 
 import polydiff.core as pc
 import torch
+from polydiff.bench import robustness as bench
 from polydiff.bench.machine import git_commit
 from polydiff.bench.supplementary import write_document
-from polydiff.bench import robustness as bench
 from polydiff.robustness.attacks import attack_batches, make_attack, reseed
 from polydiff.robustness.data import load_images
 from polydiff.robustness.metrics import Accuracy, accuracy

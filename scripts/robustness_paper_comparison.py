@@ -42,9 +42,9 @@ import time
 
 import polydiff.core as pc
 import torch
+from polydiff.bench import robustness as bench
 from polydiff.bench.machine import git_commit
 from polydiff.bench.supplementary import write_document
-from polydiff.bench import robustness as bench
 from polydiff.robustness.metrics import accuracy
 
 _SCRIPT = "scripts/robustness_paper_comparison.py"

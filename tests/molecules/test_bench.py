@@ -1,7 +1,7 @@
 """The bench entry returns valid, comparable records (tiny settings) and caches the model."""
 import pytest
-from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench import molecules as bench
+from polydiff.bench.schema import GROUP_FIELDS, record_problems
 
 TINY = {
     "spec": {"n_mols": 40, "min_heavy_atoms": 3, "max_heavy_atoms": 5, "n_test": 2, "n_val": 0, "T": 5000},

@@ -3,8 +3,8 @@ import dataclasses
 
 import pytest
 import torch
-from polydiff.bench.schema import group_records, record_problems
 from polydiff.bench import robustness as bench
+from polydiff.bench.schema import group_records, record_problems
 
 
 @pytest.fixture

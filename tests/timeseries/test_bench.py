@@ -3,8 +3,8 @@ and a second run reuses the cached models."""
 import numpy as np
 import pytest
 import torch
-from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench import timeseries as bench
+from polydiff.bench.schema import GROUP_FIELDS, record_problems
 
 TINY = {"layers": 1, "channels": 8, "heads": 2, "time_emb_dim": 16, "feature_emb_dim": 4,
         "diffusion_emb_dim": 16}
