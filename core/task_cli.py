@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import torch
 
+from .flags import non_negative_int, positive_int
 from .pipeline import Pipeline, PipelineError
 from .pipeline_hub import shipped_pipelines
 from .solvers import SOLVERS
@@ -22,26 +23,6 @@ from .validate import check_device
 __all__ = ["add_task_flags", "load_task_pipeline", "task_device", "task_generator"]
 
 P = TypeVar("P", bound=Pipeline)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
 
 
 def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None, *,
@@ -53,8 +34,8 @@ def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None, *
     g.add_argument("--model", default=default_model, required=default_model is None,
                    help="pipeline folder (save_pretrained), shipped name or Hub id" + shipped)
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:i (default cpu)")
-    g.add_argument("--seed", type=_seed, default=0, help="seed of the sampling noise (default 0)")
-    g.add_argument("--steps", type=_positive_int, default=None,
+    g.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sampling noise (default 0)")
+    g.add_argument("--steps", type=positive_int, default=None,
                    help="solver steps (default: the pipeline's)")
     g.add_argument("--solver", choices=sorted(SOLVERS if solvers is None else solvers), default=None,
                    help="solver (default: the pipeline's)")

@@ -26,6 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from polydiff.core.flags import positive_int
 from polydiff.core.task_cli import add_task_flags, load_task_pipeline
 from tqdm.auto import tqdm
 
@@ -40,15 +41,6 @@ DEFAULT_CONFORMER_MODEL: str | None = None
 _SHOWN_PROBLEMS = 20  # reported one by one; the rest are counted
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def _add_conformers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("conformers", help="3D conformers of SMILES/SDF molecules to SDF (molecules)",
@@ -58,8 +50,8 @@ def _add_conformers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input", required=True,
                    help="SMILES file (.smi/.smiles/.txt, 'SMILES [name]' a line) or SDF (.sdf/.sd)")
     p.add_argument("--output", required=True, help="SDF file to write (replaced when complete)")
-    p.add_argument("--n", type=_positive, default=None, help="conformers per molecule (default: the pipeline's)")
-    p.add_argument("--batch-size", type=_positive, default=16,
+    p.add_argument("--n", type=positive_int, default=None, help="conformers per molecule (default: the pipeline's)")
+    p.add_argument("--batch-size", type=positive_int, default=16,
                    help="molecules per sampling call (the conformers do not depend on it; default 16)")
     p.add_argument("--strict", action="store_true",
                    help="refuse an input with an unusable molecule instead of skipping it")

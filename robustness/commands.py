@@ -27,9 +27,8 @@ import math
 from pathlib import Path
 
 import torch
-from polydiff.core.task_cli import add_task_flags
-from polydiff.core.task_cli import load_task_pipeline as _load_task_pipeline
-from polydiff.core.validate import check_device
+from polydiff.core.flags import positive_int
+from polydiff.core.task_cli import add_task_flags, load_task_pipeline
 from tqdm.auto import tqdm
 
 from .image_io import list_images, probe_image, read_image, write_csv, write_png
@@ -41,25 +40,6 @@ __all__ = ["COMMANDS", "DEFAULT_PURIFICATION_MODEL"]
 #: The shipped pipeline ``polydiff purify`` applies by default (None until one ships).
 DEFAULT_PURIFICATION_MODEL: str | None = None
 
-
-def _load_pipeline(cls, args: argparse.Namespace):
-    """``core.task_cli.load_task_pipeline`` after checking ``--device`` names a torch device
-    type (torch's own error lists its device types without naming the flag)."""
-    try:
-        check_device(args.device, "--device")
-    except ValueError as err:
-        raise SystemExit(str(err)) from None
-    return _load_task_pipeline(cls, args)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _time(text: str) -> float:
@@ -80,12 +60,12 @@ def _add_purify(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--predictions", default=None, help="CSV of predictions to write")
     p.add_argument("--output", default=None, help="folder for the purified PNGs (created)")
-    p.add_argument("--repeats", type=_positive, default=None,
+    p.add_argument("--repeats", type=positive_int, default=None,
                    help="purifications per image: logits averaged, majority vote (default: the pipeline's)")
     p.add_argument("--t-star", type=_time, default=None, help="diffusion time t* (default: the pipeline's)")
     p.add_argument("--scores", choices=("probs", "logits"), default="probs",
                    help="per-class columns: probabilities (default) or averaged logits")
-    p.add_argument("--batch-size", type=_positive, default=64, help="images per purification call")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per purification call")
     add_task_flags(p, DEFAULT_PURIFICATION_MODEL)
     return p
 
@@ -115,7 +95,7 @@ def _run_purify(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         raise SystemExit(f"--input: {err}") from None
     preds, out = _check_paths(args, folder, files)
-    pipe = _load_pipeline(PurificationPipeline, args)
+    pipe = load_task_pipeline(PurificationPipeline, args)
     for f in files:  # every file checked before any purification
         try:
             probe_image(f, pipe.image_shape)

@@ -25,6 +25,7 @@ import polydiff.core as pc
 import torch
 from polydiff.core import SOLVERS
 from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
+from polydiff.core.pipeline_nets import network_component, network_from
 from polydiff.core.validate import check_int, describe
 from torch import Tensor, nn
 
@@ -78,30 +79,8 @@ class PurificationOutput:
         return self.votes.argmax(-1)
 
 
-def _net_component(net: nn.Module) -> Component:
-    config = {"class": type(net).__name__, **dataclasses.asdict(net.config)}
-    config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
-    return Component(config, {k: v.detach() for k, v in net.state_dict().items()})
-
-
 def _net_from(component: Component, where: str, cls: type[nn.Module], device: str | torch.device) -> nn.Module:
-    from polydiff.core.training.checkpoint import load_weights
-
-    cfg = dict(component.config)
-    if cfg.pop("class", None) != cls.__name__:
-        raise PipelineError(f"{where}/config.json: expected class {cls.__name__!r}, "
-                            f"got {component.config.get('class')!r}")
-    config_cls = ClassifierConfig if cls is Classifier else UNetConfig
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(cfg) - fields)
-    if unknown:
-        raise PipelineError(f"{where}/config.json: unknown {config_cls.__name__} keys {unknown}")
-    try:
-        net = cls(config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}))
-    except (TypeError, ValueError) as err:
-        raise PipelineError(f"{where}/config.json: invalid {config_cls.__name__} ({err})") from None
-    load_weights(net, component.tensors, f"{where}/weights.safetensors")  # keys and shapes checked
-    return net.to(device).eval()
+    return network_from(component, where, cls, ClassifierConfig if cls is Classifier else UNetConfig, device)
 
 
 def _check_image_shape(shape: Any, denoiser: UNet, classifier: Classifier) -> tuple[int, int, int]:
@@ -264,7 +243,7 @@ class PurificationPipeline(Pipeline):
                     "image_shape": list(self.image_shape), "t_star": self.t_star, "solver": self.solver,
                     "steps": self.steps, "grid": self.grid, "repeats": self.repeats,
                     "gradient": self.gradient, "eot_iter": self.eot_iter, "class_names": self.class_names}
-        return {"denoiser": _net_component(self.denoiser), "classifier": _net_component(self.classifier),
+        return {"denoiser": network_component(self.denoiser), "classifier": network_component(self.classifier),
                 "process": Component(self.process.config()), "purifier": Component(settings)}
 
     @classmethod

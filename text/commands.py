@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from polydiff.core.flags import positive_int
 from polydiff.core.pipeline import PipelineError, read_index
 from polydiff.core.pipeline_hub import resolve_pipeline
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline
+from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_device
 from polydiff.core.training.data import derive_seed
 from polydiff.core.validate import check_int, describe
 from tqdm.auto import tqdm
@@ -44,15 +45,6 @@ DEFAULT_TEXT_MODEL: str | None = "e2e-mdlm"
 
 _BREAKS = str.maketrans({c: " " for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _temperature(text: str) -> float:
@@ -138,7 +130,7 @@ def _add_text(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "line for line, to --output.")
     p.add_argument("--input", required=True, help="UTF-8 file, one source per line")
     p.add_argument("--output", required=True, help="output file, one text per input line (replaced)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="sources per decoding call (default 32)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="sources per decoding call (default 32)")
     p.add_argument("--temperature", type=_temperature, default=None,
                    help="sampling temperature (masked diffusion: of the length and the tokens), "
                         "0 = greedy (default: the pipeline's)")
@@ -149,12 +141,7 @@ def _add_text(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _run_text(args: argparse.Namespace) -> int:
-    if getattr(args, "device", None) is not None:
-        try:
-            torch.device(args.device)
-        except (RuntimeError, TypeError, ValueError):
-            raise SystemExit(f"--device {args.device}: not a torch device (expected e.g. cpu, cuda, cuda:0, mps)") \
-                from None
+    task_device(args)  # before reading the input: a bad flag is named first
     try:
         sources = read_sources(args.input)
     except FileNotFoundError:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline
+from polydiff.core.flags import positive_int
+from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_device
 
 from .csv_io import SeriesTable, future_index, number_text, read_series_csv, write_csvs_atomically
 from .pipelines import ForecastPipeline, ImputationPipeline
@@ -44,15 +44,6 @@ __all__ = ["COMMANDS", "DEFAULT_FORECAST_MODEL", "DEFAULT_IMPUTATION_MODEL", "qu
 DEFAULT_IMPUTATION_MODEL: str | None = None
 DEFAULT_FORECAST_MODEL: str | None = None
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _levels(text: str) -> list[float]:
@@ -73,7 +64,7 @@ def quantile_path(output: Path, q: float) -> Path:
 def _add_common(p: argparse.ArgumentParser, default_model: str | None, quantiles: str | None) -> None:
     p.add_argument("--input", required=True, help="CSV: header of feature names, empty/NaN = missing")
     p.add_argument("--output", required=True, help="CSV to write (replaced atomically)")
-    p.add_argument("--samples", type=_positive, default=100, help="CSDI samples per cell (default 100)")
+    p.add_argument("--samples", type=positive_int, default=100, help="CSDI samples per cell (default 100)")
     p.add_argument("--quantiles", type=_levels, default=None if quantiles is None else _levels(quantiles),
                    help=f"comma-separated levels in (0, 1) (default {quantiles or 'none'})")
     p.add_argument("--time-column", default=None,
@@ -100,12 +91,8 @@ def _add_forecast(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """Flags checked before the model loads (``--device`` here: core's task_cli hands the
-    string to ``torch.device`` unchecked)."""
-    try:
-        torch.device(args.device)
-    except (RuntimeError, ValueError, TypeError):
-        raise SystemExit(f"--device must be cpu, cuda or cuda:<i>, got {args.device!r}") from None
+    """Flags checked before the model loads."""
+    task_device(args)
     out = Path(args.output)
     if out.is_dir():
         raise SystemExit(f"--output {args.output}: is a folder; expected a CSV file path")

@@ -2,40 +2,24 @@
 the checks of the sampling defaults, the process and the ``sampler`` component."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
 from polydiff.core import SOLVERS
 from polydiff.core.pipeline import Component, PipelineError
+from polydiff.core.pipeline_nets import network_component, network_from
 
 from .nets import UNet, UNetConfig
 
 
 def unet_component(net: UNet) -> Component:
     """The U-Net as a component: its :class:`UNetConfig` as JSON and its state dict."""
-    config = {"class": "UNet", **dataclasses.asdict(net.config)}
-    config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
-    return Component(config, {k: v.detach() for k, v in net.state_dict().items()})
+    return network_component(net)
 
 
 def unet_from(component: Component, where: str, device: str | torch.device) -> UNet:
     """The U-Net of ``component`` (folder ``where``) on ``device`` in eval mode; named errors."""
-    from polydiff.core.training.checkpoint import load_weights
-
-    cfg = dict(component.config)
-    if cfg.pop("class", None) != "UNet":
-        raise PipelineError(f"{where}/config.json: expected class 'UNet', got {component.config.get('class')!r}")
-    fields = {f.name for f in dataclasses.fields(UNetConfig)}
-    unknown = sorted(set(cfg) - fields)
-    if unknown:
-        raise PipelineError(f"{where}/config.json: unknown UNetConfig keys {unknown}")
-    try:
-        net = UNet(UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}))
-    except (TypeError, ValueError) as err:
-        raise PipelineError(f"{where}/config.json: invalid UNetConfig ({err})") from None
-    load_weights(net, component.tensors, f"{where}/weights.safetensors")  # keys and shapes checked
-    return net.to(device).eval()
+    return network_from(component, where, UNet, UNetConfig, device)
 
 
 def check_defaults(solver: str, steps: int) -> None:

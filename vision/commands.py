@@ -30,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from polydiff.core.task_cli import add_task_flags, task_generator
-from polydiff.core.task_cli import load_task_pipeline as _load_task_pipeline
-from polydiff.core.validate import check_device
+from polydiff.core.flags import positive_int
+from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_generator
 from tqdm.auto import tqdm
 
 from ._common import check_image_shape
@@ -49,16 +48,6 @@ DEFAULT_SUPERRES_MODEL: str | None = "mnist-sr"
 DEFAULT_INPAINT_MODEL: str | None = "mnist-inpaint"
 
 
-def _load_pipeline(cls, args: argparse.Namespace):
-    """``core.task_cli.load_task_pipeline`` after checking ``--device`` names a torch device
-    type (torch's own error lists its device types without naming the flag)."""
-    try:
-        check_device(args.device, "--device")
-    except ValueError as err:
-        raise SystemExit(str(err)) from None
-    return _load_task_pipeline(cls, args)
-
-
 def _labels(text: str) -> list[int]:
     try:
         labels = [int(v) for v in text.split(",") if v.strip()]
@@ -69,32 +58,23 @@ def _labels(text: str) -> list[int]:
     return labels
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def _add_generate(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="class-conditional images to PNG (vision)",
                        description="Sample images of the given classes from a vision generation "
                                    "pipeline and write one PNG per image.")
     p.add_argument("--labels", type=_labels, required=True, help="comma-separated class indices")
-    p.add_argument("--per-label", type=_positive, default=1, help="images per label (default 1)")
+    p.add_argument("--per-label", type=positive_int, default=1, help="images per label (default 1)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale (default: the pipeline's)")
-    p.add_argument("--batch-size", type=_positive, default=64, help="images per sampling call")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per sampling call")
     p.add_argument("--out", required=True, help="output folder (created)")
     add_task_flags(p, DEFAULT_GENERATION_MODEL)
     return p
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    pipe = _load_pipeline(VisionGenerationPipeline, args)
+    pipe = load_task_pipeline(VisionGenerationPipeline, args)
     bad = [y for y in args.labels if y >= pipe.num_classes]
     if bad:
         raise SystemExit(f"--labels: the pipeline has {pipe.num_classes} classes, got {bad}")
@@ -184,7 +164,7 @@ def _add_superres(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _run_superres(args: argparse.Namespace) -> int:
     pairs = _pairs(args)
-    pipe = _load_pipeline(SuperResolutionPipeline, args)
+    pipe = load_task_pipeline(SuperResolutionPipeline, args)
     device = next(pipe.unet.parameters()).device
     images = []
     for src, _ in pairs:  # every input checked before the first (slow) sample
@@ -222,9 +202,9 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="the image (PNG)")
     p.add_argument("--mask", required=True, help="mask PNG: white = missing (to fill), black = known")
     p.add_argument("--output", required=True, help="output PNG (or an existing folder)")
-    p.add_argument("--resample", type=_positive, default=None,
+    p.add_argument("--resample", type=positive_int, default=None,
                    help="RePaint resamplings per jump (default: the pipeline's; 1 = replacement only)")
-    p.add_argument("--jump-length", type=_positive, default=None,
+    p.add_argument("--jump-length", type=positive_int, default=None,
                    help="RePaint jump length in steps (default: the pipeline's, scaled to --steps)")
     add_task_flags(p, DEFAULT_INPAINT_MODEL)
     return p
@@ -236,7 +216,7 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         if not path.is_file():
             _fail(flag, path, "no such file")
     dst = _output_file(args.output, src, [src, mask_path])
-    pipe = _load_pipeline(InpaintingPipeline, args)
+    pipe = load_task_pipeline(InpaintingPipeline, args)
     x = _read("--input", src, pipe.channels)
     try:
         mask = read_mask(mask_path)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from ..flags import non_negative_int, positive_float, positive_int
 from .checkpoint import latest_checkpoint
 from .config import RESUME_FREE_FIELDS, TrainConfig
 from .distributed import cleanup
@@ -43,24 +44,6 @@ T = TypeVar("T")
 DERIVED_FIELDS: frozenset[str] = frozenset({"warmup_steps"})
 
 
-def _flag_type(convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
-    """An argparse ``type=``: ``convert`` the text, accept it when ``ok``, else name ``expected``."""
-
-    def parse(text: str):
-        try:
-            v = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not ok(v):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {v}")
-        return v
-
-    return parse
-
-
-_positive_int = _flag_type(int, lambda v: v >= 1, "a positive integer")
-_non_negative_int = _flag_type(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _flag_type(float, lambda v: 0 < v < float("inf"), "a finite number > 0")
 
 
 def train_parser(
@@ -94,20 +77,20 @@ def train_parser(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("training (shared by every domain)")
-    g.add_argument("--steps", type=_positive_int, default=steps,
+    g.add_argument("--steps", type=positive_int, default=steps,
                    help=f"optimizer steps of the whole run (default {steps}); a larger value "
                         "with --resume extends a finished run")
-    g.add_argument("--batch-size", type=_positive_int, default=batch_size,
+    g.add_argument("--batch-size", type=positive_int, default=batch_size,
                    help=f"global batch per optimizer step (default {batch_size})")
-    g.add_argument("--lr", type=_positive_float, default=lr,
+    g.add_argument("--lr", type=positive_float, default=lr,
                    help="peak AdamW learning rate" + (f" (default {lr})" if lr else ""))
-    g.add_argument("--seed", type=_non_negative_int, default=0,
+    g.add_argument("--seed", type=non_negative_int, default=0,
                    help="seeds the network's initialisation and the data order (default 0)")
     g.add_argument("--out", required=out is None, default=out,
                    help="run directory: checkpoints, metrics, the trained model")
     g.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out")
-    g.add_argument("--ckpt-every", type=_non_negative_int, default=ckpt_every,
+    g.add_argument("--ckpt-every", type=non_negative_int, default=ckpt_every,
                    help="checkpoint period in steps (default: steps // 10; 0: only at the end)")
     g.add_argument("--device", default="cpu",
                    help="cpu, cuda, cuda:i or auto (under torchrun, cuda means cuda:LOCAL_RANK)")

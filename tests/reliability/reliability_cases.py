@@ -1227,7 +1227,7 @@ def _text_cases_31(tok, file_with, saved, masked_lm, dlm) -> list[Case]:
              TypeError, "seed must be an integer"),
         Case("polydiff text", "--device tpu (was a torch RuntimeError)",
              lambda: _polydiff("text", "--model", "m", "--input", "i", "--output", "o", "--device", "tpu"),
-             SystemExit, "--device tpu: not a torch device"),
+             SystemExit, "--device must name a torch device type.*'tpu'"),
     ]
 
 

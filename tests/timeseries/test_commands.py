@@ -158,7 +158,7 @@ def test_device_and_output_folder_name_the_flag(tmp_path):
     src = _csv(tmp_path, _series())
     base = ["impute", "--model", str(tmp_path / "p"), "--input", str(src), "--samples", "2", "--steps", "1",
             "--no-progress"]
-    with pytest.raises(SystemExit, match="--device must be cpu, cuda or cuda:<i>, got 'banana'"):
+    with pytest.raises(SystemExit, match="--device must name a torch device type.*'banana'"):
         main([*base, "--output", str(tmp_path / "o.csv"), "--device", "banana"])
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(SystemExit, match="--output .*dir.csv: is a folder"):
