@@ -17,9 +17,10 @@ import contextlib
 import io
 import os
 import pathlib
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+from polydiff.core.atomic import atomic_path
 
 __all__ = ["SDF_SUFFIXES", "SMILES_SUFFIXES", "Problem", "atomic_output", "read_molecules", "read_sdf",
            "read_smiles", "write_records"]
@@ -129,19 +130,12 @@ def read_molecules(path: str | os.PathLike) -> tuple[list, list[Problem]]:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[pathlib.Path]:
-    """A temporary path beside ``path``, renamed to ``path`` when the block ends without error
-    and removed when it raises: readers see the old file or the complete new one."""
+    """A temporary path beside ``path`` (parent folders created), renamed to ``path`` when the
+    block ends without error and removed when it raises (:func:`polydiff.core.atomic.atomic_path`)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = pathlib.Path(tmp)
-    try:
+    with atomic_path(path) as tmp:
         yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_records(writer, mols: Sequence, first_index: int = 0) -> int:

@@ -6,20 +6,19 @@ as it is raises an error naming the file (and how to convert it).
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
+from polydiff.core.atomic import atomic_file
 from polydiff.core.validate import check_shape
 from polydiff.vision.image_files import check_unit_image
 from torch import Tensor
 
-__all__ = ["IMAGE_SUFFIXES", "atomic_file", "list_images", "probe_image", "read_image", "write_csv", "write_png"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "probe_image", "read_image", "write_csv", "write_png"]
 
 #: File endings read from an input folder (any format Pillow reads may be given as a file).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -97,22 +96,6 @@ def read_image(path: Path, shape: tuple[int, int, int]) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; it is renamed to ``path`` only when the block
-    ends without an error (a crash leaves a ``.tmp-`` file, never a half ``path``)."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")  # opened normally: the umask applies
-    try:
-        with open(tmp, mode, **kwargs) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_png(image: Tensor, path: Path) -> None:
     """Write one finite ``[C, H, W]`` image in [0, 1] (C = 1 or 3) as an 8-bit PNG, atomically;
     NaN or values outside [0, 1] are refused, not clipped."""
@@ -121,7 +104,7 @@ def write_png(image: Tensor, path: Path) -> None:
     check_unit_image(image)
     array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
-    with atomic_file(path) as f:
+    with atomic_file(path, "wb") as f:
         Image.fromarray(array).save(f, format="PNG")
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from polydiff.core.atomic import atomic_file
 from polydiff.core.flags import positive_int
 from polydiff.core.pipeline import PipelineError, read_index
 from polydiff.core.pipeline_hub import resolve_pipeline
@@ -99,15 +99,8 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
         if as_line(line) != line:
             raise ValueError(f"lines[{i}] holds a line break (write_lines writes one text per line; "
                              f"as_line() replaces them): {line[:60]!r}")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(line + "\n" for line in lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(line + "\n" for line in lines)
 
 
 def pipeline_class(model: str | os.PathLike) -> type[Seq2SeqTextPipeline]:

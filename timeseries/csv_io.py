@@ -9,14 +9,15 @@ Files are written to a temporary name beside the target and renamed into place w
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from polydiff.core.atomic import atomic_file
 
 __all__ = ["SeriesTable", "future_index", "number_text", "read_series_csv", "write_csvs_atomically"]
 
@@ -131,18 +132,10 @@ def future_index(times: pd.Series, n: int) -> list[str] | None:
 def write_csvs_atomically(frames: dict[Path, pd.DataFrame]) -> None:
     """Write every frame (no index) to a temporary file beside its target, then rename all of
     them into place: a crash leaves no half-written file under a final name."""
-    temps: dict[Path, Path] = {}
-    try:
+    with contextlib.ExitStack() as stack:  # every rename happens only once every file is written
         for target, frame in frames.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-            temps[target] = tmp
-            with open(tmp, "x", newline="") as f:  # the umask's permissions, unlike mkstemp's 0600
-                frame.to_csv(f, index=False)
-                f.flush()
-                os.fsync(f.fileno())
-        for target, tmp in temps.items():
-            os.replace(tmp, target)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
+            f = stack.enter_context(atomic_file(target, "w", newline=""))
+            frame.to_csv(f, index=False)
+            f.flush()
+            os.fsync(f.fileno())

@@ -9,11 +9,11 @@ tools; :func:`read_mask` returns polydiff's ``1 = known`` mask.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
+from polydiff.core.atomic import atomic_file
 from polydiff.core.validate import check_finite, describe
 from torch import Tensor
 
@@ -116,16 +116,8 @@ def save_png(image: Tensor, path: str | os.PathLike) -> None:
     path = Path(path)
     array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
-    # a hidden, unique name beside the target (same file system: the rename is atomic);
-    # created with open() so the file gets the umask's permissions, as a plain write would
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-    try:
-        with open(tmp, "xb") as f:
-            Image.fromarray(array).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as f:
+        Image.fromarray(array).save(f, format="PNG")
 
 
 def png_files(folder: str | os.PathLike) -> list[Path]:

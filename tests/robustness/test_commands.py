@@ -53,7 +53,7 @@ def test_purify_writes_the_pipelines_predictions_and_images(tmp_path, one_thread
     png = torch.stack([torch.from_numpy(np.asarray(Image.open(f), dtype=np.float32) / 255) for f in files])
     expected = want.purified[:, :, 0].transpose(0, 1).reshape(9, 8, 8).clamp(0, 1)
     assert (png - expected).abs().max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
-    assert not list(tmp_path.rglob(".tmp-*"))  # nothing left under a temporary name
+    assert not list(tmp_path.rglob(".*.part"))  # nothing left under a temporary name (core.atomic)
 
 
 def test_purify_one_file_with_logits_and_solver(tmp_path, one_thread):
