@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "pretrained"
 
 
-def _one(cache: Path, prefix: str) -> Path:
-    runs = sorted(p for p in cache.glob(f"{prefix}-*") if (p / "latest").exists())
+def _one(cache: Path, prefix: str, done: str = "latest") -> Path:
+    """The one finished ``<prefix>-*`` run of a bench cache (``done``: the file it writes last)."""
+    runs = sorted(p for p in cache.glob(f"{prefix}-*") if (p / done).exists())
     if len(runs) != 1:
         raise SystemExit(f"--cache {cache}: expected one finished {prefix}-* run, found {[p.name for p in runs]}")
     return runs[0]
@@ -146,13 +147,6 @@ def vision_inpaint(args: argparse.Namespace) -> None:
         print(f"  {m['metric']}: {m['value']:.4f} (biharmonic {m['baseline_value']:.4f})")
 
 
-def _cache_run(cache: Path, prefix: str, done: str) -> Path:
-    runs = sorted(p for p in cache.glob(f"{prefix}-*") if (p / done).exists())
-    if len(runs) != 1:
-        raise SystemExit(f"--cache {cache}: expected one finished {prefix}-* model, found {[p.name for p in runs]}")
-    return runs[0]
-
-
 def text_mdlm(args: argparse.Namespace) -> None:
     """E2E data-to-text MDLM: corpus BLEU (sacreBLEU) of the pipeline at its defaults on the
     benchmark's 100 held-out test MRs (all references each), beside the autoregressive
@@ -170,8 +164,8 @@ def text_mdlm(args: argparse.Namespace) -> None:
         by_src.setdefault(e.compact_source, []).append(e.text)
     sources = sorted(by_src)[:100]
     refs = [by_src[s] for s in sources]
-    pipe = MaskedTextPipeline.from_run(_cache_run(args.cache, "masked", "model.safetensors"))
-    ar = ARTextPipeline.from_run(_cache_run(args.cache, "ar", "model.safetensors"))  # greedy by default
+    pipe = MaskedTextPipeline.from_run(_one(args.cache, "masked", "model.safetensors"))
+    ar = ARTextPipeline.from_run(_one(args.cache, "ar", "model.safetensors"))  # greedy by default
     ours = pipe(sources, generator=torch.Generator().manual_seed(0))
     theirs = ar(sources, generator=torch.Generator().manual_seed(0))
     card_metrics = [
