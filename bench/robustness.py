@@ -67,17 +67,26 @@ from dataclasses import dataclass
 import polydiff.core as pc
 import torch
 from polydiff.bench.common import cached, digest, record
+from polydiff.bench.robustness_compare import (
+    ADV_TRAINED,
+    STRENGTH,
+    UNDEFENDED,
+    outcomes,
+    pair_with_baseline,
+    pair_with_paper,
+    self_check,
+)
 from polydiff.core.training import TrainConfig
 from polydiff.robustness import nets
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
-from polydiff.robustness.checks import masking_gap, plateau, strength_problems
+from polydiff.robustness.checks import plateau
 from polydiff.robustness.data import load_images
-from polydiff.robustness.metrics import paired_difference
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
 from polydiff.robustness.train import train_classifier, train_diffusion
 from torch import nn
 
-__all__ = ["CONFIGS", "DATASET_LABELS", "BenchConfig", "attack_table", "pair_with_paper", "paper_setting", "run"]
+__all__ = ["CONFIGS", "DATASET_LABELS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
+           "pair_with_paper", "paper_setting", "run", "self_check"]
 
 DOMAIN, TASK = "robustness", "adversarial-purification"
 DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
@@ -260,43 +269,13 @@ class _Recorder:
                 problems.append(f"attack not converged within the budget: {check.describe()}")
         for r in self.records[-2:]:  # the bench checks itself: a failed check marks both readings
             r.update(valid=not problems, problems=problems)
-        if paper:  # per-example outcomes, so runs of single solvers can be paired (and joined) later
-            for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
-                r.update(correct="".join("1" if c else "0" for c in ok.tolist()), first_image=cfg.paper_skip,
-                         gradient=cfg.paper_gradient)
+        # per-example outcomes, so two methods attacked on the same images can be paired (and
+        # runs of single solvers joined) later
+        for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
+            r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
+            if paper:
+                r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
-
-
-#: Published strength the deterministic baselines must reach, as (clean, robust) fractions under
-#: the bench's attack at the dataset's eps (issue 30): MNIST classifiers are >= 99% clean; Madry
-#: et al.'s MNIST model holds ~89% under PGD at eps 0.3 and AutoAttack reports ~88% for it, so
-#: >= 80% under a worst case that includes APGD and Square; Fashion-MNIST classifiers of this
-#: size are ~90-91% clean. No robust target is set for Fashion-MNIST's adversarially trained
-#: model: none is cited here, so its record states only the measured value.
-STRENGTH: dict[tuple[str, str], tuple[float | None, float | None]] = {
-    ("mnist", "undefended"): (0.99, None),
-    ("mnist", "adv-trained (Madry PGD)"): (0.98, 0.80),
-    ("fashion", "undefended"): (0.90, None),
-}
-
-
-def self_check(dataset: str, method: str, clean: float, robust: float,
-               running: dict[str, float]) -> list[str]:
-    """Why a result cannot be trusted, or ``[]``: a baseline below its published strength
-    (:data:`STRENGTH`), or Square lowering accuracy by more than 2 points after the gradient
-    attacks (gradient masking: the gradient attacks' number is then too high)."""
-    clean_target, robust_target = STRENGTH.get((dataset, method), (None, None))
-    measured, targets = {}, {}
-    if clean_target is not None:
-        measured["clean accuracy"], targets["clean accuracy"] = clean, clean_target
-    if robust_target is not None:
-        measured["robust accuracy"], targets["robust accuracy"] = robust, robust_target
-    problems = [f"baseline below published strength: {p}" for p in strength_problems(measured, targets)]
-    if "Square" in running:
-        gap = masking_gap(running, score_based="Square")
-        if gap:
-            problems.append(gap)
-    return problems
 
 
 def attack_table(eps: float, steps: int, draws: int, apgd_steps: int,
@@ -360,8 +339,8 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     adaptive, bpda_set = f"Linf eps={cfg.eps}, {ADAPTIVE}", f"Linf eps={cfg.eps}, BPDA + EOT"
     fast = f"{cfg.solver}-{cfg.solver_steps}"
     for setting in (adaptive, bpda_set):  # deterministic baselines: BPDA == plain PGD for them
-        rec.add(setting, "undefended", clf, False, None)
-        rec.add(setting, "adv-trained (Madry PGD)", adv, False, None, converge=setting == adaptive)
+        rec.add(setting, UNDEFENDED, clf, False, None)
+        rec.add(setting, ADV_TRAINED, adv, False, None, converge=setting == adaptive)
     rec.add(adaptive, f"noise + Tweedie t*={cfg.t_main}", PurifiedClassifier(
         tweedie_purifier(dm, proc, t_star=cfg.t_main, image_shape=(1, 28, 28)), clf), True, 1)
     rec.add(bpda_set, f"polydiff-diffpure t*={cfg.t_main} {fast}",
@@ -376,6 +355,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
         res = rec.add(adaptive, f"polydiff-diffpure t*={cfg.t_main} {cfg.solver}-{steps}",
                       purified(cfg.t_main, steps=steps), True, steps)
         vs_nfe.append((steps, res["robust"].value))
+    pair_with_baseline(records)  # every purifier against the adversarially trained classifier, same images
     paper_pt = None
     if cfg.paper_n:
         paper_pt = _paper_comparison(cfg, rec, paper, purified)
@@ -414,30 +394,6 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
 
 def paper_setting(eps: float) -> str:
     return f"Linf eps={eps}, {ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}"
-
-
-def outcomes(correct: str) -> torch.Tensor:
-    """Per-example outcomes (bool ``[N]``) from a record's ``correct`` string of '0'/'1'."""
-    return torch.tensor([c == "1" for c in correct], dtype=torch.bool)
-
-
-def pair_with_paper(records: list[dict]) -> None:
-    """Add to each fast solver's robust-accuracy record of the paper-solver group its paired
-    difference from the paper solver on the same images (``minus_paper``, Agresti–Min 95%
-    interval ``minus_paper_ci``, discordant counts ``fast_only``/``paper_only``)."""
-    robust = [r for r in records if r["metric"] == "robust_accuracy" and "correct" in r]
-    papers = [r for r in robust if r["method"].startswith("DiffPure paper")]
-    for r in robust:
-        if r in papers:
-            continue
-        paper = [q for q in papers if q["setting"] == r["setting"] and q["dataset"] == r["dataset"]]
-        if not paper:
-            continue
-        if len(paper) > 1 or paper[0]["n"] != r["n"] or len(paper[0]["correct"]) != len(r["correct"]):
-            raise ValueError(f"cannot pair {r['method']!r} with the paper solver: {len(paper)} paper records, "
-                             f"n {[q['n'] for q in paper]} vs {r['n']}")
-        d = paired_difference(outcomes(r["correct"]), outcomes(paper[0]["correct"]))
-        r.update(minus_paper=d.value, minus_paper_ci=[d.low, d.high], fast_only=d.a_only, paper_only=d.b_only)
 
 
 def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, say) -> list[dict]:

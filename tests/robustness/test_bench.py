@@ -50,6 +50,19 @@ def test_bench_records_and_cache(micro, tmp_path):
         assert r["minus_paper"] == pytest.approx(r["value"] - paper[0]["value"])
         assert r["fast_only"] - r["paper_only"] == round(r["minus_paper"] * r["n"])
         assert -1 <= r["minus_paper_ci"][0] <= r["minus_paper_ci"][1] <= 1
+    for r in attacked:  # per-example outcomes on every attacked record, consistent with its value
+        assert len(r["correct"]) == r["n"] and r["correct"].count("1") == round(r["value"] * r["n"])
+    adaptive = [r for r in attacked if r["metric"] == "robust_accuracy" and r["setting"].endswith(bench.ADAPTIVE)]
+    (adv,) = [r for r in adaptive if r["method"] == bench.ADV_TRAINED]
+    purifiers = [r for r in adaptive if r["method"] not in (bench.UNDEFENDED, bench.ADV_TRAINED)]
+    assert len(purifiers) == 1 + len(micro.t_stars) + len(micro.nfe_sweep)  # Tweedie, t* sweep, NFE sweep
+    for r in purifiers:  # paired with the adversarially trained baseline on the same images
+        both = list(zip(r["correct"], adv["correct"], strict=True))
+        assert r["baseline"] == bench.ADV_TRAINED
+        assert (r["method_only"], r["baseline_only"]) == (both.count(("1", "0")), both.count(("0", "1")))
+        assert r["minus_baseline"] == pytest.approx(r["value"] - adv["value"])
+        assert -1 <= r["minus_baseline_ci"][0] <= r["minus_baseline"] <= r["minus_baseline_ci"][1] <= 1
+    assert not any("minus_baseline" in r for r in adaptive if r not in purifiers)
     assert (tmp_path / "robustness_accuracy_mnist.png").is_file()
     stamps = {p.name: (p / "model.safetensors").stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
     assert len(stamps) == 3
