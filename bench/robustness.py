@@ -74,6 +74,7 @@ from polydiff.bench.robustness_compare import (
     outcomes,
     pair_with_baseline,
     pair_with_paper,
+    propagate_invalidity,
     self_check,
 )
 from polydiff.core.training import TrainConfig
@@ -273,6 +274,8 @@ class _Recorder:
         # runs of single solvers joined) later
         for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
             r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
+            if random:  # every random model here is a purifier in front of the undefended classifier
+                r["classifier"] = UNDEFENDED
             if paper:
                 r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
@@ -334,6 +337,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None, gradient=cfg.paper_gradient)
     if paper_only:
         _paper_comparison(cfg, rec, paper, purified, solvers)
+        propagate_invalidity(records)
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
     adaptive, bpda_set = f"Linf eps={cfg.eps}, {ADAPTIVE}", f"Linf eps={cfg.eps}, BPDA + EOT"
@@ -359,6 +363,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     paper_pt = None
     if cfg.paper_n:
         paper_pt = _paper_comparison(cfg, rec, paper, purified)
+    propagate_invalidity(records)  # a comparison anchored on an invalid baseline is invalid too
     records += _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     _plot(out_dir / f"robustness_accuracy_{cfg.dataset}.png", vs_t, sorted(vs_nfe), paper_pt, cfg)
     return records

@@ -40,6 +40,11 @@ def test_bench_records_and_cache(micro, tmp_path):
     undefended = [r for r in attacked if r["method"] == "undefended"]
     assert undefended and all(r["valid"] is False and r["problems"] for r in undefended)
     assert all(r["valid"] == (not r["problems"]) for r in attacked)
+    # ... and so is every comparison they anchor: the purifiers run that classifier
+    purified = [r for r in attacked if r["method"] not in (bench.UNDEFENDED, bench.ADV_TRAINED)]
+    assert purified and all(r["classifier"] == bench.UNDEFENDED and r["valid"] is False for r in purified)
+    assert all(any(p.startswith("its classifier 'undefended', which is invalid: baseline below published")
+                   for p in r["problems"]) for r in purified)
     paper = [r for r in recs if "paper solver (EM" in r["method"] and r["metric"] == "robust_accuracy"]
     # DiffPure's default: t* = 0.1 with Euler-Maruyama at dt = 1e-3 (about 100 steps)
     assert len(paper) == 1 and 99 <= paper[0]["nfe"] <= 101
