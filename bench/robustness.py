@@ -20,7 +20,8 @@ correct, as AutoAttack does; :func:`attack_table`). The draws of one step run as
 batch (``EOT(..., batched=True)``), which is what makes 100-step attacks affordable. On 128
 MNIST images the former bench attack (EOT-PGD 10 x 2) read 32% where this worst case reads
 16% (``bench/results/supplementary/robustness-attacks-*.json``). BPDA (identity backward) is
-reported as its own setting with the same attacks. Each record carries the running accuracy
+a sanity group only (:func:`sanity_setting`): the pre-registered purifier under BPDA beside its
+full-gradient reading, paired (``minus_full_gradient``), to show how much weaker it is. Each record carries the running accuracy
 after each attack (``robust_after_attack``). The deterministic baselines (undefended,
 adv-trained) also face Square (5,000 queries in full mode, score-based: no gradient to mask), as
 in AutoAttack "standard"; on the MNIST adv-trained network it finds examples the gradient
@@ -73,6 +74,7 @@ from polydiff.bench.robustness_compare import (
     UNDEFENDED,
     outcomes,
     pair_with_baseline,
+    pair_with_full_gradient,
     pair_with_paper,
     propagate_invalidity,
     self_check,
@@ -87,12 +89,16 @@ from polydiff.robustness.train import train_classifier, train_diffusion
 from torch import nn
 
 __all__ = ["CONFIGS", "DATASET_LABELS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
-           "pair_with_paper", "paper_setting", "run", "self_check"]
+           "pair_with_paper", "paper_setting", "run", "sanity_setting", "self_check"]
 
 DOMAIN, TASK = "robustness", "adversarial-purification"
 DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
 PAPER_T_STAR, PAPER_DT = 0.1, 1e-3  # DiffPure's default purification (Nie et al. 2022, sec. 5)
 ADAPTIVE = "adaptive attack (full gradients + EOT)"
+SWEEP_NOTE = "one of a {} sweep attacked on the same test images (its best would be a best-of-k selection)"
+BPDA_NOTE = ("BPDA (identity backward) is a weaker attack than full gradients: shown for how much weaker, "
+             "not as a robustness result")
+_PAIRED_FIELDS = ("baseline", "minus_baseline", "minus_baseline_ci", "method_only", "baseline_only")
 
 
 @dataclass(frozen=True)
@@ -228,9 +234,11 @@ class _Recorder:
         self.networks = networks  # digest of the trained weights: ties records (and parts of one comparison) to them
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
-            paper: bool = False, batch: int | None = None, converge: bool = False) -> dict:
+            paper: bool = False, batch: int | None = None, converge: bool = False,
+            sweep: str | None = None, sanity: str | None = None) -> dict:
         """Attack ``model`` and append its two records; ``converge`` runs the plateau check
-        (:func:`~polydiff.robustness.checks.plateau`) and records the last budget's result."""
+        (:func:`~polydiff.robustness.checks.plateau`) and records the last budget's result;
+        ``sweep`` / ``sanity`` say why the records must not be ranked (:func:`~polydiff.bench.schema.rankable`)."""
         cfg = self.cfg
         steps, eot, apgd = ((cfg.paper_steps, cfg.paper_eot, cfg.paper_apgd_steps) if paper
                             else (cfg.attack_steps, cfg.eot, cfg.apgd_steps))
@@ -276,6 +284,7 @@ class _Recorder:
             r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
             if random:  # every random model here is a purifier in front of the undefended classifier
                 r["classifier"] = UNDEFENDED
+            r.update({k: v for k, v in (("sweep", sweep), ("sanity", sanity)) if v})
             if paper:
                 r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
@@ -314,6 +323,8 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     if cfg.paper_skip and not paper_only:
         raise ValueError(f"paper_skip={cfg.paper_skip} only goes with paper_only (the other groups use the "
                          "first n_test images)")
+    if not paper_only and cfg.t_main not in cfg.t_stars:
+        raise ValueError(f"t_main={cfg.t_main} must be one of t_stars={cfg.t_stars} (the pre-registered row)")
     if cfg.paper_gradient not in ("full", "checkpoint"):
         raise ValueError(f"paper_gradient must be 'full' or 'checkpoint', got {cfg.paper_gradient!r}")
     nets3 = _train_all(cfg, out_dir / "cache", say)
@@ -340,26 +351,26 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
         propagate_invalidity(records)
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
-    adaptive, bpda_set = f"Linf eps={cfg.eps}, {ADAPTIVE}", f"Linf eps={cfg.eps}, BPDA + EOT"
+    adaptive = f"Linf eps={cfg.eps}, {ADAPTIVE}"
     fast = f"{cfg.solver}-{cfg.solver_steps}"
-    for setting in (adaptive, bpda_set):  # deterministic baselines: BPDA == plain PGD for them
-        rec.add(setting, UNDEFENDED, clf, False, None)
-        rec.add(setting, ADV_TRAINED, adv, False, None, converge=setting == adaptive)
+    rec.add(adaptive, UNDEFENDED, clf, False, None)
+    rec.add(adaptive, ADV_TRAINED, adv, False, None, converge=True)
     rec.add(adaptive, f"noise + Tweedie t*={cfg.t_main}", PurifiedClassifier(
         tweedie_purifier(dm, proc, t_star=cfg.t_main, image_shape=(1, 28, 28)), clf), True, 1)
-    rec.add(bpda_set, f"polydiff-diffpure t*={cfg.t_main} {fast}",
-            purified(cfg.t_main, gradient="bpda"), True, cfg.solver_steps)
     vs_t = []
-    for t_star in cfg.t_stars:
+    for t_star in cfg.t_stars:  # t_main: the pre-registered configuration; the others a sweep
+        main = t_star == cfg.t_main
         res = rec.add(adaptive, f"polydiff-diffpure t*={t_star} {fast}", purified(t_star), True, cfg.solver_steps,
-                      converge=t_star == cfg.t_main)  # the pre-registered configuration
+                      converge=main, sweep=None if main else SWEEP_NOTE.format("t*"))
         vs_t.append((t_star, res["robust"].value, res["clean"].value))
     vs_nfe = [(cfg.solver_steps, r) for t, r, _ in vs_t if t == cfg.t_main]
     for steps in cfg.nfe_sweep:
         res = rec.add(adaptive, f"polydiff-diffpure t*={cfg.t_main} {cfg.solver}-{steps}",
-                      purified(cfg.t_main, steps=steps), True, steps)
+                      purified(cfg.t_main, steps=steps), True, steps, sweep=SWEEP_NOTE.format("NFE"))
         vs_nfe.append((steps, res["robust"].value))
     pair_with_baseline(records)  # every purifier against the adversarially trained classifier, same images
+    _bpda_sanity(cfg, rec, purified(cfg.t_main, gradient="bpda"), f"polydiff-diffpure t*={cfg.t_main} {fast}",
+                 adaptive)
     paper_pt = None
     if cfg.paper_n:
         paper_pt = _paper_comparison(cfg, rec, paper, purified)
@@ -367,6 +378,30 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     records += _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     _plot(out_dir / f"robustness_accuracy_{cfg.dataset}.png", vs_t, sorted(vs_nfe), paper_pt, cfg)
     return records
+
+
+def sanity_setting(eps: float) -> str:
+    """The setting of the BPDA sanity group (a weaker attack, reported only beside the full one)."""
+    return f"Linf eps={eps}, sanity: BPDA + EOT (weaker attack)"
+
+
+def _bpda_sanity(cfg: BenchConfig, rec: _Recorder, bpda_model: PurifiedClassifier, method: str,
+                 adaptive: str) -> None:
+    """The sanity group: the pre-registered purifier attacked through BPDA (identity backward;
+    Athalye et al. 2018) beside its full-gradient reading from ``adaptive`` (the same records,
+    copied), paired on the same images: the published pattern is that BPDA reads higher."""
+    setting = sanity_setting(cfg.eps)
+    full = [r for r in rec.records if r["setting"] == adaptive and r["method"] == method]
+    if len(full) != 2:
+        raise ValueError(f"t_main={cfg.t_main} must be one of t_stars={cfg.t_stars} (the pre-registered row "
+                         f"the BPDA sanity reading is compared with)")
+    rec.add(setting, f"{method} (BPDA gradient)", bpda_model, True, cfg.solver_steps, sanity=BPDA_NOTE)
+    bpda = rec.records[-1]  # its robust-accuracy record
+    copies = [{**{k: v for k, v in r.items() if k not in _PAIRED_FIELDS}, "setting": setting,
+               "method": f"{method} (full gradient)", "sanity": f"the same records as in {adaptive!r}"}
+              for r in full]
+    rec.records += copies
+    pair_with_full_gradient(rec.records, bpda, copies[1])
 
 
 def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifier,
@@ -414,7 +449,7 @@ def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, 
         sec = time.perf_counter() - t0
         out.append(record(DOMAIN, TASK, DATASET_LABELS[cfg.dataset],
                           f"purification time per image, t*={PAPER_T_STAR}", method, "seconds_per_image",
-                          sec / len(x), False, p.nfe, sec, len(x)))
+                          sec / len(x), False, p.nfe, sec, len(x), valid=True, problems=[]))  # nothing to check
     return out
 
 

@@ -24,7 +24,8 @@ def test_bench_records_and_cache(micro, tmp_path):
     for key, group in group_records(recs).items():
         methods = {r["method"] for r in group}
         assert len(methods) >= 2, f"group {key} has no baseline"
-        assert any(not m.startswith("polydiff") for m in methods)
+        # the BPDA sanity group compares one purifier under two attacks
+        assert any(not m.startswith("polydiff") for m in methods) or all("sanity" in r for r in group)
     for r in recs:
         if r["metric"].endswith("accuracy"):
             assert r["ci_low"] <= r["value"] <= r["ci_high"]
@@ -68,6 +69,26 @@ def test_bench_records_and_cache(micro, tmp_path):
         assert r["minus_baseline"] == pytest.approx(r["value"] - adv["value"])
         assert -1 <= r["minus_baseline_ci"][0] <= r["minus_baseline"] <= r["minus_baseline_ci"][1] <= 1
     assert not any("minus_baseline" in r for r in adaptive if r not in purifiers)
+    # only the pre-registered t* and NFE are a result; the other sweep points say they are not
+    pre = f"polydiff-diffpure t*={micro.t_main} ddpm-{micro.solver_steps}"
+    swept = {r["method"] for r in purifiers if "sweep" in r}
+    assert swept == {r["method"] for r in purifiers} - {pre, f"noise + Tweedie t*={micro.t_main}"}
+    # BPDA: a sanity group, the same purifier under BPDA and under the full gradient, paired
+    sanity = [r for r in recs if r["setting"] == bench.sanity_setting(micro.eps)]
+    assert sanity and all(r.get("sanity") for r in sanity)
+    assert {r["method"] for r in sanity} == {f"{pre} (BPDA gradient)", f"{pre} (full gradient)"}
+    (bpda,) = [r for r in sanity if r["metric"] == "robust_accuracy" and "BPDA" in r["method"]]
+    (full,) = [r for r in sanity if r["metric"] == "robust_accuracy" and "full" in r["method"]]
+    (pre_rec,) = [r for r in adaptive if r["method"] == pre]
+    assert (full["value"], full["correct"]) == (pre_rec["value"], pre_rec["correct"])
+    assert bpda["minus_full_gradient"] == pytest.approx(bpda["value"] - full["value"])
+    assert not any(r["setting"] == bench.sanity_setting(micro.eps) for r in attacked
+                   if r["method"] in (bench.UNDEFENDED, bench.ADV_TRAINED))
+    # the report marks none of them best: every record here is invalid, swept or a sanity reading
+    from polydiff.bench.report import compact_group
+    for group in group_records(attacked).values():
+        assert "**" not in compact_group(group)
+        assert compact_group(group).count("[INVALID: ") == sum(r["valid"] is False for r in group)
     assert (tmp_path / "robustness_accuracy_mnist.png").is_file()
     stamps = {p.name: (p / "model.safetensors").stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
     assert len(stamps) == 3
@@ -357,7 +378,7 @@ def test_plateau_check_on_the_preregistered_row_and_the_adversarially_trained_ba
     cfg = dataclasses.replace(micro, plateau_max_steps=4, plateau_max_draws=2, eot=1, t_stars=(0.02, 0.05))
     monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
     recs = bench.run("quick", tmp_path)
-    checked = [r for r in recs if "plateau" in r]
+    checked = [r for r in recs if "plateau" in r and "sanity" not in r]  # (the sanity group copies one)
     assert {r["method"] for r in checked} == {"adv-trained (Madry PGD)", "polydiff-diffpure t*=0.02 ddpm-2"}
     for r in checked:
         assert r["metric"] == "robust_accuracy" and r["setting"].endswith("(full gradients + EOT)")
