@@ -84,12 +84,13 @@ from polydiff.robustness import nets
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
 from polydiff.robustness.checks import plateau
 from polydiff.robustness.data import load_images
+from polydiff.robustness.metrics import accuracy
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
 from polydiff.robustness.train import train_classifier, train_diffusion
 from torch import nn
 
 __all__ = ["CONFIGS", "DATASET_LABELS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
-           "pair_with_paper", "paper_setting", "run", "sanity_setting", "self_check"]
+           "pair_with_paper", "paper_setting", "run", "sanity_setting", "self_check", "strength_readings"]
 
 DOMAIN, TASK = "robustness", "adversarial-purification"
 DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
@@ -143,6 +144,8 @@ class BenchConfig:
     # steps and draws doubled until robust accuracy moves <= 2 points, up to these (0: off)
     plateau_max_steps: int = 0
     plateau_max_draws: int = 1
+    # PGD-40 and AutoAttack "standard" readings of the deterministic baselines (strength_readings)
+    strength_readings: bool = True
 
 
 # "full" is sized for a CPU run of under two hours (the paper trains for days on GPUs): see the
@@ -263,15 +266,28 @@ class _Recorder:
         else:
             attack(steps, draws)
             res, label = runs[(steps, draws)]
-        label += f"; seeds {list(cfg.seeds)}"
         after = {name: acc.value for name, acc in res["per_attack"].items()}
+        readings = None
+        if not random and not paper and cfg.strength_readings:  # the deterministic baselines
+            strength = strength_readings(model, self.x[:n], self.y[:n], cfg.eps, seeds=cfg.seeds,
+                                         batch_size=batch or n)
+            readings = {name: acc for name, acc in strength["per_attack"].items()}
+            correct = res["correct"] & strength["correct"]  # per-example worst case over every attack
+            res = dict(res, correct=correct, robust=accuracy(correct), seconds=res["seconds"] + strength["seconds"])
+            after[" + ".join(readings)] = res["robust"].value
+            label += f", then {STRENGTH_LABEL} on every clean-correct image; worst case over all"
+        label += f"; seeds {list(cfg.seeds)}"
         for metric, acc in (("clean_accuracy", res["clean"]), ("robust_accuracy", res["robust"])):
             self.records.append(record(
                 DOMAIN, TASK, DATASET_LABELS[cfg.dataset], setting, method, metric, acc.value, True, nfe,
                 res["seconds"], acc.n, ci_low=acc.low, ci_high=acc.high, attack=label,
                 networks=self.networks))
         self.records[-1]["robust_after_attack"] = after
-        problems = self_check(cfg.dataset, method, res["clean"].value, res["robust"].value, after)
+        if readings is not None:
+            self.records[-1].update(strength_readings={k: a.value for k, a in readings.items()},
+                                    strength_readings_ci={k: [a.low, a.high] for k, a in readings.items()})
+        problems = self_check(cfg.dataset, method, res["clean"].value, res["robust"].value, after,
+                              {k: a.value for k, a in (readings or {}).items()})
         if check is not None:
             self.records[-1].update(plateau=check.describe(), attack_converged=check.converged)
             if not check.converged:
@@ -288,6 +304,23 @@ class _Recorder:
             if paper:
                 r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
+
+
+STRENGTH_LABEL = ("PGD-40 (40 steps of 2.5 eps / 40, random start; Madry et al. 2018) and AutoAttack "
+                  "standard (torchattacks: APGD-CE, APGD-T, FAB-T, Square 5000; Croce & Hein 2020), each alone")
+
+
+def strength_readings(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+                      seeds: tuple[int, ...] = (0,), batch_size: int = 64, n_classes: int = 10) -> dict:
+    """A deterministic baseline's strength as published results state it (issue 30): robust
+    accuracy under PGD-40 and under torchattacks' AutoAttack "standard", each run alone on every
+    clean-correct image (:data:`STRENGTH_LABEL`). Returns :func:`~polydiff.robustness.attacks.evaluate`'s
+    result: ``per_attack["PGD-40"]`` and ``per_attack["AutoAttack-standard"]`` are the two
+    readings, ``correct`` the examples both leave correct."""
+    table = {"PGD-40": lambda m, s: make_attack("pgd", m, eps=eps, steps=40, seed=s),
+             "AutoAttack-standard": lambda m, s: make_attack("autoattack-standard", m, eps=eps, seed=s,
+                                                             n_classes=n_classes)}
+    return evaluate(model, x, y, table, seeds, batch_size=batch_size, cascade=False)
 
 
 def attack_table(eps: float, steps: int, draws: int, apgd_steps: int,
