@@ -39,13 +39,15 @@ def _signed(v: float) -> str:
 
 def record_notes(r: Mapping[str, Any]) -> list[str]:
     """What a reader must see beside a record's value: ``INVALID: <problems>`` when the bench's
-    self-checks failed, the attack's plateau check, the sweep or sanity reading it belongs to,
-    and its paired differences (value, 95% interval) from the records it is compared with."""
+    self-checks failed, the attack's plateau check, how a pre-registered configuration was
+    chosen, the sweep or sanity reading it belongs to, and its paired differences (value, 95% interval) from the records it is compared with."""
     notes = []
     if r.get("valid") is False:
         notes.append("INVALID: " + "; ".join(r.get("problems") or ["no reason recorded"]))
     if r.get("plateau"):
         notes.append(f"plateau check: {r['plateau']}")
+    if r.get("preregistered"):
+        notes.append(f"pre-registered: {r['preregistered']}")
     if r.get("sweep"):
         notes.append(f"not ranked: {r['sweep']}")
     if r.get("sanity"):

@@ -9,8 +9,16 @@ images):
   model with PGD examples, eps ramped up);
 * ``noise + Tweedie`` — Gaussian noise to ``t*`` and one denoising step of the diffusion model
   (the single-step purification baseline);
-* ``polydiff-diffpure ...`` — DiffPure (Nie et al. 2022) with a fast solver (DDPM ancestral
-  steps), for several ``t*`` and NFE.
+* ``polydiff-diffpure (pre-registered on validation images)`` — DiffPure (Nie et al. 2022)
+  with a fast solver: ``t*`` and solver chosen on validation images under a shorter attack and
+  written to the cache before the test attack (:func:`_preregistered`,
+  ``bench/robustness_select.py``); with ``val_n = 0``, a t* and NFE sweep on the test images
+  instead, marked ``sweep`` and never ranked.
+
+Each purifier's robust record is paired with the adversarially trained baseline on the same
+images (``minus_baseline``, ``bench/robustness_compare.py``); the deterministic baselines also
+get PGD-40 and AutoAttack "standard" readings (:func:`strength_readings`); every attacked
+record carries ``valid``/``problems`` (docs/bench.md, "The robustness bench checks itself").
 
 The attack is adaptive (Lee & Kim 2023) and the strongest we have: per example, the worst case
 of APGD-CE and APGD-DLR (Croce & Hein 2020) then EOT-PGD, each with gradients through the whole
@@ -42,15 +50,18 @@ full-mode suite runs only its timing (``paper_n = 0``) and the comparison is
 ``scripts/robustness_paper_comparison.py`` (parts on separate machines, then ``--merge``),
 committed under ``bench/results/supplementary/``.
 
-Full-mode sizes (CPU, 2 threads, networks cached: 108 minutes at bbf3f6b, MNIST 61 of them;
-32 minutes at 27ab02f with earlier networks that fell to the first attack more often; training
-the networks adds about 19 minutes; the paper trains for days on GPUs):
+Full-mode sizes (CPU, 2 threads, networks cached: 108 minutes at bbf3f6b with 60,000 training
+images and the t*/NFE sweep on the test images, MNIST 61 of them; training the networks adds
+about 19 minutes; the paper trains for days on GPUs). Not yet measured with the validation
+split, the pre-registration and the PGD-40/AutoAttack readings:
 
-* MNIST: 60,000 training images; 96 test images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100
-  steps, 4 EOT draws per step; t* in {0.1, 0.3, 0.5}; NFE in {2, 5, 10} at t* = 0.1.
-* Fashion-MNIST: 60,000 training images but shorter training (classifier 1,000 steps,
-  adversarial fine-tuning 200, diffusion model 400); 64 test images; the same attack; t* in
-  {0.05, 0.1, 0.3}; NFE in {2, 5, 10} at t* = 0.1.
+* MNIST: the first 50,000 training images (the last 10,000 are the validation split); 96 test
+  images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100 steps, 4 EOT draws per step; t* in
+  {0.1, 0.3, 0.5} x DDPM {5, 10, 20} steps chosen on 256 validation images under EOT-PGD 25 x 4
+  draws after APGD 10.
+* Fashion-MNIST: 50,000 training images but shorter training (classifier 1,000 steps,
+  adversarial fine-tuning 200, diffusion model 400); 64 test images; the same attacks; t* in
+  {0.05, 0.1, 0.3}.
 
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images (times the draws) at a time: 64 x 4
@@ -79,11 +90,12 @@ from polydiff.bench.robustness_compare import (
     propagate_invalidity,
     self_check,
 )
+from polydiff.bench.robustness_select import preregister
 from polydiff.core.training import TrainConfig
 from polydiff.robustness import nets
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
 from polydiff.robustness.checks import plateau
-from polydiff.robustness.data import load_images
+from polydiff.robustness.data import TRAIN_WITHOUT_VAL, load_images
 from polydiff.robustness.metrics import accuracy
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
 from polydiff.robustness.train import train_classifier, train_diffusion
@@ -96,6 +108,7 @@ DOMAIN, TASK = "robustness", "adversarial-purification"
 DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
 PAPER_T_STAR, PAPER_DT = 0.1, 1e-3  # DiffPure's default purification (Nie et al. 2022, sec. 5)
 ADAPTIVE = "adaptive attack (full gradients + EOT)"
+PREREGISTERED = "polydiff-diffpure (pre-registered on validation images)"
 SWEEP_NOTE = "one of a {} sweep attacked on the same test images (its best would be a best-of-k selection)"
 BPDA_NOTE = ("BPDA (identity backward) is a weaker attack than full gradients: shown for how much weaker, "
              "not as a robustness result")
@@ -146,17 +159,25 @@ class BenchConfig:
     plateau_max_draws: int = 1
     # PGD-40 and AutoAttack "standard" readings of the deterministic baselines (strength_readings)
     strength_readings: bool = True
+    # pre-registration (bench/robustness_select.py): t* in t_stars and (solver, steps) in
+    # val_solvers chosen on val_n validation images under attack_table(eps, *val_attack) (EOT-PGD
+    # steps, draws, APGD steps) before the test attack; the test table shows only the choice.
+    # 0: no selection (t_main and solver_steps, with the t* and NFE sweeps marked as sweeps)
+    val_n: int = 32
+    val_solvers: tuple[tuple[str, int], ...] = (("ddpm", 2), ("ddpm", 5))
+    val_attack: tuple[int, int, int] = (5, 2, 3)
 
 
 # "full" is sized for a CPU run of under two hours (the paper trains for days on GPUs): see the
 # module docstring. The MNIST networks keep the sizes of earlier runs (their cache stays valid).
 _STRONG = {"attack_steps": 100, "eot": 4, "apgd_steps": 25, "square_queries": 5000,
            "paper_steps": 100, "paper_eot": 4, "paper_apgd_steps": 25, "paper_fast": (5, 10, 20),
-           "plateau_max_steps": 200, "plateau_max_draws": 8}
-_MNIST_FULL = BenchConfig(n_train=60000, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
+           "plateau_max_steps": 200, "plateau_max_draws": 8,
+           "val_n": 256, "val_solvers": (("ddpm", 5), ("ddpm", 10), ("ddpm", 20)), "val_attack": (25, 4, 10)}
+_MNIST_FULL = BenchConfig(n_train=TRAIN_WITHOUT_VAL, clf_width=16, clf_steps=2000, adv_steps=500, adv_pgd_steps=5,
                           dm_base=16, dm_steps=1200, dm_batch=64, dm_t_max=0.6, n_test=96,
                           t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, **_STRONG)
-_FASHION_FULL = BenchConfig(dataset="fashion", n_train=60000, clf_width=16, clf_steps=1000, clf_lr=1e-2,
+_FASHION_FULL = BenchConfig(dataset="fashion", n_train=TRAIN_WITHOUT_VAL, clf_width=16, clf_steps=1000, clf_lr=1e-2,
                             adv_steps=200, adv_pgd_steps=5, dm_base=16, dm_steps=400, dm_batch=64,
                             dm_t_max=0.4, n_test=64, eps=0.1, t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10),
                             n_timing=16, **_STRONG)
@@ -238,10 +259,11 @@ class _Recorder:
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
             paper: bool = False, batch: int | None = None, converge: bool = False,
-            sweep: str | None = None, sanity: str | None = None) -> dict:
+            fields: dict | None = None) -> dict:
         """Attack ``model`` and append its two records; ``converge`` runs the plateau check
         (:func:`~polydiff.robustness.checks.plateau`) and records the last budget's result;
-        ``sweep`` / ``sanity`` say why the records must not be ranked (:func:`~polydiff.bench.schema.rankable`)."""
+        ``fields`` go on both records (``sweep`` / ``sanity``: why they must not be ranked,
+        :func:`~polydiff.bench.schema.rankable`; ``preregistered``: how the configuration was chosen)."""
         cfg = self.cfg
         steps, eot, apgd = ((cfg.paper_steps, cfg.paper_eot, cfg.paper_apgd_steps) if paper
                             else (cfg.attack_steps, cfg.eot, cfg.apgd_steps))
@@ -300,7 +322,7 @@ class _Recorder:
             r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
             if random:  # every random model here is a purifier in front of the undefended classifier
                 r["classifier"] = UNDEFENDED
-            r.update({k: v for k, v in (("sweep", sweep), ("sanity", sanity)) if v})
+            r.update(fields or {})
             if paper:
                 r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
@@ -356,7 +378,10 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     if cfg.paper_skip and not paper_only:
         raise ValueError(f"paper_skip={cfg.paper_skip} only goes with paper_only (the other groups use the "
                          "first n_test images)")
-    if not paper_only and cfg.t_main not in cfg.t_stars:
+    if cfg.val_n and cfg.n_train > TRAIN_WITHOUT_VAL:
+        raise ValueError(f"n_train={cfg.n_train} would train on the validation images (val_n={cfg.val_n}): "
+                         f"use n_train <= {TRAIN_WITHOUT_VAL} or val_n=0")
+    if not paper_only and not cfg.val_n and cfg.t_main not in cfg.t_stars:
         raise ValueError(f"t_main={cfg.t_main} must be one of t_stars={cfg.t_stars} (the pre-registered row)")
     if cfg.paper_gradient not in ("full", "checkpoint"):
         raise ValueError(f"paper_gradient must be 'full' or 'checkpoint', got {cfg.paper_gradient!r}")
@@ -385,32 +410,79 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
     adaptive = f"Linf eps={cfg.eps}, {ADAPTIVE}"
-    fast = f"{cfg.solver}-{cfg.solver_steps}"
     rec.add(adaptive, UNDEFENDED, clf, False, None)
     rec.add(adaptive, ADV_TRAINED, adv, False, None, converge=True)
-    rec.add(adaptive, f"noise + Tweedie t*={cfg.t_main}", PurifiedClassifier(
-        tweedie_purifier(dm, proc, t_star=cfg.t_main, image_shape=(1, 28, 28)), clf), True, 1)
+    if cfg.val_n:  # chosen on validation images before any test attack: only that configuration here
+        choice = _preregistered(cfg, out_dir / "cache", networks, purified, device, say)
+        t_main, solver, steps = choice["t_star"], choice["solver"], choice["steps"]
+        method = PREREGISTERED
+        picked = [c for c in choice["candidates"] if (c["solver"], c["steps"]) == (solver, steps)]
+        vs_t = [(c["t_star"], c["robust"], c["clean"]) for c in picked]
+        vs_nfe = [(c["steps"], c["robust"]) for c in choice["candidates"]
+                  if (c["t_star"], c["solver"]) == (t_main, solver)]
+    else:
+        t_main, solver, steps = cfg.t_main, cfg.solver, cfg.solver_steps
+        method = f"polydiff-diffpure t*={t_main} {solver}-{steps}"
+    rec.add(adaptive, f"noise + Tweedie t*={t_main}", PurifiedClassifier(
+        tweedie_purifier(dm, proc, t_star=t_main, image_shape=(1, 28, 28)), clf), True, 1)
+    if cfg.val_n:
+        note = (f"t*={t_main}, {solver}-{steps}: the best of {len(choice['candidates'])} configurations on "
+                f"{cfg.val_n} validation images, fixed before the test attack ({choice['written']})")
+        rec.add(adaptive, method, purified(t_main, solver=solver, steps=steps), True, steps, converge=True,
+                fields={"preregistered": note})
+    else:
+        vs_t, vs_nfe = _sweeps(cfg, rec, adaptive, purified)
+    pair_with_baseline(records)  # every purifier against the adversarially trained classifier, same images
+    _bpda_sanity(cfg, rec, purified(t_main, solver=solver, steps=steps, gradient="bpda"), method, adaptive)
+    paper_pt = None
+    if cfg.paper_n:
+        # the paper's solver at the pre-registered t* (without pre-registration: DiffPure's t* = 0.1)
+        t_paper = t_main if cfg.val_n else PAPER_T_STAR
+        paper_pt = _paper_comparison(cfg, rec, paper if t_paper == PAPER_T_STAR else purified(
+            t_paper, solver="euler_maruyama", steps=None, gradient=cfg.paper_gradient), purified, t_star=t_paper)
+    propagate_invalidity(records)  # a comparison anchored on an invalid baseline is invalid too
+    records += _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
+    where = f"{cfg.val_n} validation images" if cfg.val_n else f"first {cfg.n_test} test images"
+    _plot(out_dir / f"robustness_accuracy_{cfg.dataset}.png", vs_t, sorted(vs_nfe), paper_pt, cfg,
+          (t_main, solver, steps, where))
+    return records
+
+
+def _sweeps(cfg: BenchConfig, rec: _Recorder, adaptive: str, purified) -> tuple[list, list]:
+    """Without pre-registration: the t* sweep and the NFE sweep on the test images, every point
+    but ``t_main`` with ``solver_steps`` marked as a sweep (never ranked)."""
+    fast = f"{cfg.solver}-{cfg.solver_steps}"
     vs_t = []
-    for t_star in cfg.t_stars:  # t_main: the pre-registered configuration; the others a sweep
+    for t_star in cfg.t_stars:
         main = t_star == cfg.t_main
         res = rec.add(adaptive, f"polydiff-diffpure t*={t_star} {fast}", purified(t_star), True, cfg.solver_steps,
-                      converge=main, sweep=None if main else SWEEP_NOTE.format("t*"))
+                      converge=main, fields=None if main else {"sweep": SWEEP_NOTE.format("t*")})
         vs_t.append((t_star, res["robust"].value, res["clean"].value))
     vs_nfe = [(cfg.solver_steps, r) for t, r, _ in vs_t if t == cfg.t_main]
     for steps in cfg.nfe_sweep:
         res = rec.add(adaptive, f"polydiff-diffpure t*={cfg.t_main} {cfg.solver}-{steps}",
-                      purified(cfg.t_main, steps=steps), True, steps, sweep=SWEEP_NOTE.format("NFE"))
+                      purified(cfg.t_main, steps=steps), True, steps, fields={"sweep": SWEEP_NOTE.format("NFE")})
         vs_nfe.append((steps, res["robust"].value))
-    pair_with_baseline(records)  # every purifier against the adversarially trained classifier, same images
-    _bpda_sanity(cfg, rec, purified(cfg.t_main, gradient="bpda"), f"polydiff-diffpure t*={cfg.t_main} {fast}",
-                 adaptive)
-    paper_pt = None
-    if cfg.paper_n:
-        paper_pt = _paper_comparison(cfg, rec, paper, purified)
-    propagate_invalidity(records)  # a comparison anchored on an invalid baseline is invalid too
-    records += _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
-    _plot(out_dir / f"robustness_accuracy_{cfg.dataset}.png", vs_t, sorted(vs_nfe), paper_pt, cfg)
-    return records
+    return vs_t, vs_nfe
+
+
+def _preregistered(cfg: BenchConfig, cache: pathlib.Path, networks: str, purified, device: str, say) -> dict:
+    """The configuration chosen on the validation split (:func:`~polydiff.bench.robustness_select.preregister`),
+    written to ``cache/preregistered-<digest>.json`` before the test attack, read back by later runs."""
+    xv, yv = load_images(cfg.dataset, "val", cfg.val_n)
+    xv, yv = xv.to(device), yv.to(device)
+    table, label = attack_table(cfg.eps, *cfg.val_attack)
+    candidates = [(float(t), s, k) for t in cfg.t_stars for s, k in cfg.val_solvers]
+    about = {"networks": networks, "dataset": cfg.dataset, "val_images": cfg.val_n, "attack": label,
+             "seeds": list(cfg.seeds), "candidates": candidates}
+
+    def val_accuracy(t_star: float, solver: str, steps: int) -> tuple[float, float]:
+        say(f"{cfg.dataset} · validation: t*={t_star} {solver}-{steps}")
+        res = evaluate(purified(t_star, solver=solver, steps=steps), xv, yv, table, cfg.seeds,
+                       batch_size=len(xv), cascade=True)
+        return res["clean"].value, res["robust"].value
+
+    return preregister(cache / f"preregistered-{digest(about, length=12)}.json", candidates, val_accuracy, about)
 
 
 def sanity_setting(eps: float) -> str:
@@ -426,9 +498,9 @@ def _bpda_sanity(cfg: BenchConfig, rec: _Recorder, bpda_model: PurifiedClassifie
     setting = sanity_setting(cfg.eps)
     full = [r for r in rec.records if r["setting"] == adaptive and r["method"] == method]
     if len(full) != 2:
-        raise ValueError(f"t_main={cfg.t_main} must be one of t_stars={cfg.t_stars} (the pre-registered row "
-                         f"the BPDA sanity reading is compared with)")
-    rec.add(setting, f"{method} (BPDA gradient)", bpda_model, True, cfg.solver_steps, sanity=BPDA_NOTE)
+        raise ValueError(f"no pre-registered row {method!r} in {adaptive!r} to compare the BPDA reading with")
+    rec.add(setting, f"{method} (BPDA gradient)", bpda_model, True, bpda_model.purifier.steps,
+            fields={"sanity": BPDA_NOTE})
     bpda = rec.records[-1]  # its robust-accuracy record
     copies = [{**{k: v for k, v in r.items() if k not in _PAIRED_FIELDS}, "setting": setting,
                "method": f"{method} (full gradient)", "sanity": f"the same records as in {adaptive!r}"}
@@ -439,8 +511,10 @@ def _bpda_sanity(cfg: BenchConfig, rec: _Recorder, bpda_model: PurifiedClassifie
 
 def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifier,
                       purified: Callable[..., PurifiedClassifier],
-                      solvers: tuple[str, ...] | None = None) -> tuple[int, float] | None:
-    """The paper-default purifier and the <= 20 NFE ones, same images and same attack.
+                      solvers: tuple[str, ...] | None = None,
+                      t_star: float = PAPER_T_STAR) -> tuple[int, float] | None:
+    """The paper's solver (``paper``: Euler–Maruyama, dt = 1e-3) and the <= 20 NFE ones at the
+    same ``t_star`` (the pre-registered one, or DiffPure's 0.1), same images and same attack.
 
     ``solvers`` picks a part of the group ("paper" and/or fast-solver step counts as strings,
     default all): runs of single solvers on separate machines are paired afterwards by
@@ -449,7 +523,7 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
     unknown = set(solvers) - {"paper", *(str(k) for k in cfg.paper_fast)}
     if unknown or not solvers:
         raise ValueError(f"solvers must name 'paper' and/or steps in {cfg.paper_fast}, got {solvers!r}")
-    setting = paper_setting(cfg.eps)
+    setting = paper_setting(cfg.eps, t_star)
     nfe, point = paper.purifier.steps, None
     grad = cfg.paper_gradient
     if "paper" in solvers:
@@ -458,15 +532,16 @@ def _paper_comparison(cfg: BenchConfig, rec: _Recorder, paper: PurifiedClassifie
         point = (nfe, res["robust"].value)
     for steps in cfg.paper_fast:
         if str(steps) in solvers:
-            rec.add(setting, f"polydiff-diffpure t*={PAPER_T_STAR} {cfg.solver}-{steps}",
-                    purified(PAPER_T_STAR, steps=steps, gradient=grad), True, steps, paper=True,
+            rec.add(setting, f"polydiff-diffpure t*={t_star} {cfg.solver}-{steps}",
+                    purified(t_star, steps=steps, gradient=grad), True, steps, paper=True,
                     batch=cfg.paper_fast_batch)
     pair_with_paper(rec.records)
     return point
 
 
-def paper_setting(eps: float) -> str:
-    return f"Linf eps={eps}, {ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={PAPER_T_STAR}"
+def paper_setting(eps: float, t_star: float = PAPER_T_STAR) -> str:
+    """The setting of the paper-solver group at ``t_star``."""
+    return f"Linf eps={eps}, {ADAPTIVE}, DiffPure paper solver vs <= 20 NFE, t*={t_star}"
 
 
 def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, say) -> list[dict]:
@@ -486,7 +561,9 @@ def _timing(cfg: BenchConfig, x: torch.Tensor, paper: Purifier, fast: Purifier, 
     return out
 
 
-def _plot(path: pathlib.Path, vs_t, vs_nfe, paper_pt, cfg: BenchConfig) -> None:
+def _plot(path: pathlib.Path, vs_t, vs_nfe, paper_pt, cfg: BenchConfig, main: tuple) -> None:
+    """Accuracy vs t* and robust accuracy vs NFE; ``main`` = (t*, solver, steps, which images)."""
+    t_main, solver, steps, where = main
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -496,14 +573,14 @@ def _plot(path: pathlib.Path, vs_t, vs_nfe, paper_pt, cfg: BenchConfig) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
     ax[0].plot([t for t, _, _ in vs_t], [r for _, r, _ in vs_t], "o-", label="robust")
     ax[0].plot([t for t, _, _ in vs_t], [c for _, _, c in vs_t], "s--", label="clean")
-    ax[0].set(xlabel="t*", ylabel="accuracy", title=f"{cfg.dataset}: DiffPure vs t* ({cfg.solver}-{cfg.solver_steps})")
+    ax[0].set(xlabel="t*", ylabel="accuracy", title=f"{cfg.dataset}: DiffPure vs t* ({solver}-{steps}, {where})")
     ax[0].legend()
     if vs_nfe:
-        ax[1].plot([n for n, _ in vs_nfe], [r for _, r in vs_nfe], "o-", label=f"{cfg.solver}, first {cfg.n_test}")
+        ax[1].plot([n for n, _ in vs_nfe], [r for _, r in vs_nfe], "o-", label=f"{solver}, {where}")
     if paper_pt is not None:
         ax[1].plot([paper_pt[0]], [paper_pt[1]], "r*", ms=10, label=f"paper EM, first {cfg.paper_n}")
     ax[1].set(xlabel="purification NFE", ylabel="robust accuracy", xscale="log",
-              title=f"{cfg.dataset}, t*={cfg.t_main}")
+              title=f"{cfg.dataset}, t*={t_main}")
     ax[1].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

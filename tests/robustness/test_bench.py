@@ -13,7 +13,7 @@ def micro(monkeypatch):
         bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
         dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
         solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
-        paper_fast=(2,), paper_batch=1, square_queries=20)
+        paper_fast=(2,), paper_batch=1, square_queries=20, val_n=0)
     monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
     return cfg
 
@@ -437,3 +437,53 @@ def test_plateau_check_on_the_preregistered_row_and_the_adversarially_trained_ba
         assert budgets[0].startswith("1x1:") and len(budgets) in (2, 3)  # 1 -> 2 (-> 4) steps
         assert (r["attack_converged"] is False) == any(p.startswith("attack not converged") for p in r["problems"])
     assert not any("plateau" in r for r in recs if r["method"] == "polydiff-diffpure t*=0.05 ddpm-2")
+
+
+def test_preregistered_configuration_is_chosen_on_validation_images_before_the_test_attack(micro, tmp_path,
+                                                                                         monkeypatch):
+    """With val_n > 0 every (t*, solver) candidate is attacked on validation images, the best is
+    written to the cache before any purifier meets a test image, and the test table shows only it
+    (plus the BPDA sanity reading of it); a second run reads the choice back."""
+    import json
+
+    from polydiff.robustness.data import load_images
+    from polydiff.robustness.purify import PurifiedClassifier
+    cfg = dataclasses.replace(micro, val_n=4, t_stars=(0.02, 0.05), val_solvers=(("ddpm", 1), ("ddpm", 2)),
+                              val_attack=(1, 1, 1), strength_readings=False)
+    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
+    val_x, _ = load_images("mnist", "val", 4)
+    calls, real_evaluate = [], bench.evaluate
+
+    def spy(model, x, y, *args, **kwargs):
+        files = list((tmp_path / "cache").glob("preregistered-*.json"))
+        calls.append((torch.equal(x, val_x), isinstance(model, PurifiedClassifier), bool(files)))
+        return real_evaluate(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate", spy)
+    recs = bench.run("quick", tmp_path)
+    assert sum(v for v, _, _ in calls) == 4  # every candidate, on the validation images
+    first_test_purifier = next(i for i, (v, p, _) in enumerate(calls) if p and not v)
+    assert all(v for v, p, _ in calls[:first_test_purifier] if p)  # selection first ...
+    assert all(written for v, p, written in calls[first_test_purifier:] if p)  # ... written before the test
+    (path,) = (tmp_path / "cache").glob("preregistered-*.json")
+    choice = json.loads(path.read_text())
+    assert len(choice["candidates"]) == 4
+    best = max(c["robust"] for c in choice["candidates"])
+    assert [c["robust"] for c in choice["candidates"] if (c["t_star"], c["steps"]) ==
+            (choice["t_star"], choice["steps"])] == [best]
+    adaptive = [r for r in recs if r["setting"].endswith(bench.ADAPTIVE) and r["metric"] == "robust_accuracy"]
+    assert [r["method"] for r in adaptive] == [bench.UNDEFENDED, bench.ADV_TRAINED,
+                                               f"noise + Tweedie t*={choice['t_star']}", bench.PREREGISTERED]
+    pre = adaptive[-1]
+    assert pre["nfe"] == choice["steps"] and f"t*={choice['t_star']}, ddpm-{choice['steps']}" in pre["preregistered"]
+    assert not any("sweep" in r for r in recs) and "minus_baseline" in pre
+    # the paper's solver (Euler-Maruyama, dt = 1e-3) beside it at the same t*
+    paper = [r for r in recs if r["setting"] == bench.paper_setting(cfg.eps, choice["t_star"])]
+    assert {r["method"].split(" (")[0] for r in paper} == {"DiffPure paper solver",
+                                                           f"polydiff-diffpure t*={choice['t_star']} ddpm-2"}
+    stamp = path.stat().st_mtime_ns
+    calls.clear()
+    bench.run("quick", tmp_path)  # the choice is read back, not made again
+    assert path.stat().st_mtime_ns == stamp and not any(v for v, _, _ in calls)
+    with pytest.raises(ValueError, match="validation images"):
+        bench._run_dataset(dataclasses.replace(cfg, n_train=50001), tmp_path, "cpu", print)
