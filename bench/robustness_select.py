@@ -4,9 +4,11 @@ the test images are attacked.
 Trying several purifier configurations on the test images and reporting the best is a
 best-of-k selection (issue 30). Here every candidate ``(t*, solver, steps)`` is attacked on
 the validation split (:func:`polydiff.robustness.data.load_images` ``split="val"``, images the
-networks never trained on) under a shorter attack; the one with the highest robust accuracy
-(ties: higher clean accuracy, fewer steps, smaller ``t*``) is written to a JSON file in the
-cache *before* any test attack, and a later run of the same networks and candidates reads it
+networks never trained on) under a shorter attack. Among the candidates whose clean accuracy
+is within ``clean_tol`` of the best candidate's (a purifier that erases the image, as a large
+``t*`` does, is no defence however its attacked accuracy reads), the one with the highest
+robust accuracy (ties: higher clean accuracy, fewer steps, smaller ``t*``) is written to a JSON
+file in the cache *before* any test attack, and a later run of the same networks and candidates reads it
 back instead of choosing again. The test table then shows only that configuration.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pathlib
 from collections.abc import Callable, Sequence
 
 from polydiff.core.atomic import atomic_file
-from polydiff.core.validate import describe
+from polydiff.core.validate import check_number, describe
 
 __all__ = ["preregister"]
 
@@ -36,7 +38,8 @@ def _check_candidates(candidates: object) -> list[Candidate]:
 
 
 def preregister(path: str | pathlib.Path, candidates: Sequence[Candidate],
-                val_accuracy: Callable[[float, str, int], tuple[float, float]], about: dict) -> dict:
+                val_accuracy: Callable[[float, str, int], tuple[float, float]], about: dict, *,
+                clean_tol: float = 0.05) -> dict:
     """The pre-registered configuration: read from ``path`` if it exists, else chosen and written there.
 
     Args:
@@ -45,6 +48,8 @@ def preregister(path: str | pathlib.Path, candidates: Sequence[Candidate],
         val_accuracy: ``(t*, solver, steps) -> (clean, robust)`` accuracy on the validation images.
         about: what the choice was made on (networks, images, attack), stored with it; a file
             whose ``about`` differs is refused rather than reused.
+        clean_tol: how far below the best candidate's clean accuracy a candidate may be and
+            still be chosen (a fraction).
 
     Returns:
         ``{"t_star", "solver", "steps", "candidates": [...], "about", "written"}``.
@@ -56,7 +61,8 @@ def preregister(path: str | pathlib.Path, candidates: Sequence[Candidate],
                         f"got {describe(val_accuracy)}")
     if not isinstance(about, dict):
         raise TypeError(f"about must be a dict describing the selection, got {describe(about)}")
-    about = json.loads(json.dumps(about))  # as it will read back
+    clean_tol = check_number(clean_tol, "clean_tol", low=0.0, high=1.0)
+    about = json.loads(json.dumps({**about, "clean_tol": clean_tol}))  # as it will read back
     if path.is_file():
         done = json.loads(path.read_text())
         if done.get("about") != about:
@@ -66,7 +72,9 @@ def preregister(path: str | pathlib.Path, candidates: Sequence[Candidate],
     for t, solver, steps in cands:
         clean, robust = val_accuracy(t, solver, steps)
         tried.append({"t_star": t, "solver": solver, "steps": steps, "clean": clean, "robust": robust})
-    best = max(tried, key=lambda c: (c["robust"], c["clean"], -c["steps"], -c["t_star"]))
+    top_clean = max(c["clean"] for c in tried)
+    eligible = [c for c in tried if c["clean"] >= top_clean - clean_tol]
+    best = max(eligible, key=lambda c: (c["robust"], c["clean"], -c["steps"], -c["t_star"]))
     done = {"t_star": best["t_star"], "solver": best["solver"], "steps": best["steps"], "candidates": tried,
             "about": about, "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     path.parent.mkdir(parents=True, exist_ok=True)
