@@ -16,6 +16,16 @@ time to impute the whole test set with ``n_samples`` draws.
 Forecasting (taylor half-hourly electricity): CSDI with the future masked vs GluonTS
 ``SeasonalNaivePredictor`` (daily season) and statsmodels ETS.
 
+The state-space truth test: CSDI's samples beside the exact posterior (Kalman smoother) of a
+linear-Gaussian set (:mod:`polydiff.timeseries.statespace_eval`). PBC clinical visits
+(:mod:`.timeseries_pbc`, natural missingness, irregular visit times): the same imputers,
+with the visit times given to CSDI and to linear interpolation, scored on the hidden labs of
+held-out patients.
+
+``run(..., parts=("pbc",))`` runs some parts alone; ``python -m polydiff.bench.timeseries
+--full --parts pbc --json OUT.json`` writes their results document and
+``python -m polydiff.bench.parts`` adds it to ``bench/results/timeseries.json``.
+
 Quick mode (~3 min on 2 cores): one station (JFK, 9 variables), 120 days, a small CSDI, a few
 hundred steps, 10 samples, MCAR 50 %. Full mode (CPU-sized, about 1 h on one
 thread): one station, the whole year for training, the paper's network for 2,000 steps, 16 test
@@ -67,7 +77,7 @@ SETTINGS = {
                     "train_steps": 3000, "rates": (0.1, 0.5, 0.9), "n_samples": 100,
                     "samplers": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5))},
              # the PBC clinical visits (natural missingness, irregular times): 218 training
-             # patients, all 62 test patients x 100 samples; the small network (the paper's
+             # patients, all 63 test patients x 100 samples; the small network (the paper's
              # costs ~6x more per sample on 16 visits x 12 labs) keeps it within ~35 min
              "pbc": {"max_visits": 16, "net": SMALL_NET, "train_steps": 2000, "batch_size": 16,
                      "n_samples": 100, "rates": (0.1, 0.5), "max_test": None, "pypots": True,
