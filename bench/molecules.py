@@ -15,23 +15,34 @@ the step count is in the method name) and with DDIM, DPM-Solver++(2M) and its SD
 (Lu et al. 2022) at 50/100 steps, and the SDE solver followed by rounds of Restart sampling
 (Xu et al. 2023; ``generate_conformers(restarts=...)``: re-noise to ``s = 0.2`` Å, solve back
 in 10 steps; level and step count chosen on the validation split); each also with its
-conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets; its
-seconds include the relaxation);
+conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets:
+:func:`~polydiff.molecules.relax.relax_conformers`, which checks the stereo again after the
+relaxation, since MMFF can invert a strained centre or turn a double bond, and reflects or
+redraws the flipped conformers; its seconds and NFE include the relaxation and the redraws);
 RDKit ETKDGv3, ETKDG + MMFF94 and clustered ETKDG; and ETKDGv3's conformers refined by the
 network (:func:`~polydiff.molecules.generate.refine_conformers`, SDEdit from ``s = 0.2`` Å,
 a level chosen on the validation split), the learned counterpart of the MMFF refinement,
 kept apart from the from-scratch rows. ``seconds`` is the wall time of
-generating all conformers of the test set; the metric ``s/conformer`` reports it per
-conformer. A COV-vs-δ plot is written to ``out_dir``.
+generating all conformers of the test set, the stereo filter included; the metric
+``s/conformer`` reports it per conformer. ``nfe`` is the mean number of network evaluations
+per returned conformer, rounded: the solver's steps (plus the Restart rounds' steps) for every
+draw, the stereo filter's redraws included, so it exceeds the step count in the method's name
+when wrong stereoisomers were redrawn; the exact mean is in ``nfe_mean``, the redrawn
+conformers in ``resampled`` and the filter's share of ``seconds`` in ``stereo_seconds``.
+A COV-vs-δ plot is written to ``out_dir``.
 
 Both modes use the paper's T = 5000 sigmoid schedule (with T = 1000 the same betas end at
-alpha_bar = exp(-1): the chain would not reach the Gaussian prior). Quick mode (~3 min on 2
-cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few hundred steps,
-16 test molecules x 8 conformers. Full mode (about 1.5 h of training and 25 min of sampling
-on one CPU thread): QM9 molecules up to 9 heavy atoms, 30,000 training steps of 64 molecules,
-200 test molecules, the ancestral chain at 500 of the 5,000 steps. 40 further molecules are
-held out as a validation split (``scripts/mol_validation.py``), which sized the training run
-and is never scored here. Trained models are cached under ``out_dir / "cache"`` keyed by a
+alpha_bar = exp(-1): the chain would not reach the Gaussian prior), and GeoDiff's gradient
+clip (:data:`polydiff.molecules.train.GRAD_CLIP`, as ``polydiff train molecules``). Quick mode
+(~2 min on 2 cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few
+hundred steps, 16 test molecules x 8 conformers. Full mode (QM9 molecules with 1–9 heavy
+atoms, 30,000 training steps of 64 molecules, 200 test molecules, the ancestral chain at 500
+of the 5,000 steps) is estimated, not yet measured, at 3–3.5 h on one CPU thread: about
+1.8–2 h of training (5,526 s measured on the earlier file-order set, whose molecules were
+smaller), about 1 h of sampling and 20 min of MMFF, ETKDG and scoring; about 1.3 h with the
+network cached. 40 further molecules are held out as a validation split
+(``scripts/mol_validation.py``, which sized the training run of the earlier configuration) and
+are never scored here. Trained models are cached under ``out_dir / "cache"`` keyed by a
 hash of the configuration and the training data.
 
 Stereo information, named in every record (``stereo_info``): the network reads the input's
@@ -39,7 +50,9 @@ R/S and E/Z labels and the sampler matches them (``generate_conformers(match_ste
 stereo_rounds=R)``: mirror images reflected, wrong stereoisomers redrawn up to R rounds,
 ``+stereo-filterR`` in the name, its cost in the seconds), i.e. it receives the full stereo of
 the input. ETKDG is reported given the same (``-same-stereo``, the fair baseline), with the
-reference's full tags (no suffix) and with none (``-no-stereo``).
+reference's full tags (no suffix) and with none (``-no-stereo``). Since the network receives
+the full stereo, ``-same-stereo`` and the full-tag rows are one run reported under both names
+(equal numbers): the fair baseline is the strongest ETKDG.
 """
 from __future__ import annotations
 
@@ -274,15 +287,20 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         score(f"{name}+mmff", gens_mmff, st_mmff.seconds, None, st=st_mmff)
     etkdg_out = {}
     # ETKDG given the stereo information the sampler received (the fair baseline, "-same-stereo"),
-    # with the full tags of the reference (the answer's stereo), and with none
+    # with the full tags of the reference (the answer's stereo), and with none. A variant given
+    # the same information as one already run is that run's conformers under its own name (with
+    # the stereo-reading network, "-same-stereo" is the full-tag run: equal numbers, run once)
     variants = (("-same-stereo", info), ("", "full"), ("-no-stereo", "none"))
     for base, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
+        done: dict[str, tuple] = {}
         for suffix, stereo in variants if base == "rdkit-etkdgv3" else variants[:2]:
             name = base + suffix
-            progress(f"molecules: {name}")
-            t0 = time.perf_counter()
-            gens = [fn(m, n_gen, stereo=stereo) for m in test]
-            etkdg_out[name] = (gens, time.perf_counter() - t0)
+            if stereo not in done:
+                progress(f"molecules: {name}")
+                t0 = time.perf_counter()
+                gens = [fn(m, n_gen, stereo=stereo) for m in test]
+                done[stereo] = (gens, time.perf_counter() - t0)
+            etkdg_out[name] = done[stereo]
             score(name, *etkdg_out[name], None, stereo)
     ref = cfg["refine"]
     progress(f"molecules: ETKDG refined by the network (s = {ref['noise_level']} A)")
@@ -290,12 +308,15 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     gens = refine_conformers(etkdg_out["rdkit-etkdgv3"][0], net=net, process=proc, seed=1, stats=st, **ref)
     score(f"rdkit-etkdgv3+polydiff-refine-s{ref['noise_level']}-{ref['solver']}-{ref['steps']}", gens,
           etkdg_out["rdkit-etkdgv3"][1] + st.seconds, round(st.nfe_per_conformer), "full")
+    done = {}
     for suffix, stereo in variants[:2]:
-        progress(f"molecules: clustered ETKDG{suffix}")
-        t0 = time.perf_counter()
-        gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"], stereo=stereo)
-                for m in test]
-        score(f"rdkit-clustered-etkdg{suffix}", gens, time.perf_counter() - t0, None, stereo)
+        if stereo not in done:
+            progress(f"molecules: clustered ETKDG{suffix}")
+            t0 = time.perf_counter()
+            gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"], stereo=stereo)
+                    for m in test]
+            done[stereo] = (gens, time.perf_counter() - t0)
+        score(f"rdkit-clustered-etkdg{suffix}", *done[stereo], None, stereo)
     metrics.plot_coverage(results, out_dir / f"molecules-cov-vs-delta-{mode}.png", mark=DELTA,
                           deltas=np.linspace(0.05, 1.5, 30),
                           title=f"QM9 held-out ({len(test)} molecules, {n_gen} conformers each)")

@@ -45,6 +45,11 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     info = {r["method"]: r["stereo_info"] for r in recs}
     assert info["rdkit-etkdgv3-same-stereo"] == info[f"polydiff-geodiff-ddim-2{f}"] == "full"
     assert info["rdkit-etkdgv3-no-stereo"] == "none" and info["rdkit-etkdgv3"] == "full"
+    # given the same information, the fair baseline is the full-tag run under its own name
+    for base in ("rdkit-etkdgv3", "rdkit-etkdg+mmff", "rdkit-clustered-etkdg"):
+        same, full = ({r["metric"]: (r["value"], r["seconds"]) for r in recs if r["method"] == m}
+                      for m in (f"{base}-same-stereo", base))
+        assert same == full and len(same) >= 9
     assert recs[0]["dataset"].startswith("qm9-dft-random-heavy3-5")
     groups = {}
     for r in recs:
