@@ -1,7 +1,8 @@
 """Generates the README's results table from the committed ``bench/results/*.json``.
 
 The table lives between ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md
-and is never typed by hand::
+and is never typed by hand (a result file's optional ``"note"`` is printed under its
+provenance line, e.g. to say that its numbers predate changes to the code)::
 
     python -m polydiff.bench.readme_table            # rewrite the README section
     python -m polydiff.bench.readme_table --check    # exit 1 if the README is stale
@@ -82,6 +83,8 @@ def render_table(docs: Sequence[dict[str, Any]]) -> str:
         n = len(group_records(doc["records"]))
         lines += [f"<details><summary><b>{doc['domain']}</b>: {n} comparisons</summary>", "",
                   f"Measured by {_provenance(doc)}.", ""]
+        if doc.get("note"):  # what a reader must know about these numbers (e.g. that they are stale)
+            lines += [f"**Note:** {doc['note']}", ""]
         if doc["domain"] == "core":  # ~190 solver records: the core bench summarises them
             from .core_bench import summary_markdown
 
