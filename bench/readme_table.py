@@ -45,6 +45,14 @@ def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
 
 
 def _provenance(doc: dict[str, Any]) -> str:
+    """Command, commit, duration and machine of the run behind ``doc``; a document merged from
+    parts (:mod:`.parts`) names each run and how many records it gave."""
+    if doc.get("commands"):
+        return "; ".join(f"{_run(r)} ({r['records']} records)" for r in doc["commands"])
+    return _run(doc)
+
+
+def _run(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     threads = m.get("torch_threads", "?")
