@@ -27,7 +27,9 @@ held-out patients.
 ``python -m polydiff.bench.parts`` adds it to ``bench/results/timeseries.json``.
 
 Quick mode (~3 min on 2 cores): one station (JFK, 9 variables), 120 days, a small CSDI, a few
-hundred steps, 10 samples, MCAR 50 %. Full mode (CPU-sized, about 1 h on one
+hundred steps, 10 samples, MCAR 50 %; beside it, the shipped full-mode pipelines (when
+``pretrained/`` has them) on a few of the full protocol's held-out windows and origins, setting
+``shipped-pipelines`` (:mod:`.timeseries_shipped`). Full mode (CPU-sized, about 1 h on one
 thread): one station, the whole year for training, the paper's network for 2,000 steps, 16 test
 windows (24 days) x 100 samples (the paper's count), MCAR 10/50/90 % (8 windows left only 229
 MCAR-10% entries, too few to rank two CSDI implementations). Trained models are cached under
@@ -44,6 +46,7 @@ import numpy as np
 import torch
 from polydiff.bench.common import cached, digest, prepare_entry, record
 from polydiff.timeseries import baselines, data, metrics
+from polydiff.timeseries.commands import DEFAULT_FORECAST_MODEL, DEFAULT_IMPUTATION_MODEL
 from polydiff.timeseries.impute import CSDIImputer
 
 __all__ = ["PARTS", "SETTINGS", "main", "run"]
@@ -61,7 +64,10 @@ SETTINGS = {
               # PBC: PyPOTS' CSDI (~27 s of CPU here) is left to full mode and the weather set
               "pbc": {"max_visits": 16, "net": SMALL_NET, "train_steps": 200, "batch_size": 16,
                       "n_samples": 10, "rates": (0.5,), "max_test": 8, "pypots": False,
-                      "fast": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5))}},
+                      "fast": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5))},
+              # the shipped full-mode pipelines on the full protocol's held-out data (< 30 s)
+              "shipped": {"impute": DEFAULT_IMPUTATION_MODEL, "forecast": DEFAULT_FORECAST_MODEL,
+                          "windows": 4, "rate": 0.5, "origins": 4, "n_samples": 10}},
     # CPU-sized: the paper's network, one station (9 variables), the whole year for training;
     # sampling the paper's network costs ~5 ms per row and step on one core, so the test set
     # is 16 windows (24 days) x 100 samples per series (the paper's count).
@@ -83,8 +89,9 @@ SETTINGS = {
                      "n_samples": 100, "rates": (0.1, 0.5), "max_test": None, "pypots": True,
                      "fast": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5))}},
 }
-#: The parts of the entry, in run order (``ss`` and ``pbc`` only where the mode configures them).
-PARTS = ("impute", "forecast", "ss", "pbc")
+#: The parts of the entry, in run order (``ss``, ``pbc`` and ``shipped`` only where the mode
+#: configures them).
+PARTS = ("impute", "forecast", "ss", "pbc", "shipped")
 
 
 def _rec(task, dataset, setting, method, metric, value, nfe, seconds, n, higher=False) -> dict:
@@ -118,35 +125,62 @@ def _samplers(cfg: dict) -> list[tuple[str, str, int, dict]]:
     return out
 
 
-def _weather(cfg: dict):
+#: The time split of both tasks: weather hours train/validation/test; taylor trains on the first 80%.
+WEATHER_SPLIT = (0.7, 0.1, 0.2)
+TAYLOR_TRAIN = 0.8
+TAYLOR_SEASON = 48  # half-hours: a daily season
+
+
+def weather_split(cfg: dict) -> tuple[np.ndarray, list[str], tuple[int, int]]:
+    """The hourly values ``[T, K]`` of ``cfg``'s stations (its first ``days`` days, or the whole
+    year), their feature names, and the rows where validation and test begin
+    (:data:`WEATHER_SPLIT`): rows ``[0, first)`` train the imputer."""
     s = data.load_nycflights_weather()
     keep = [i for i, f in enumerate(s.features) if f.split(":")[0] in cfg["stations"]]
     vals = s.values[:, keep]
     if cfg["days"]:
         vals = vals[: 24 * cfg["days"]]
-    train, val, test = data.split_by_time(vals, (0.7, 0.1, 0.2))
+    train, val, _ = data.split_by_time(vals, WEATHER_SPLIT)
+    return vals, [s.features[i] for i in keep], (len(train), len(train) + len(val))
+
+
+def _weather(cfg: dict):
+    vals, names, (a, b) = weather_split(cfg)
+    train, val, test = vals[:a], vals[a:b], vals[b:]
     L = cfg["length"]
     Wtr = data.windows(train, L, cfg["train_stride"])
     Wtr = Wtr[np.isfinite(Wtr).reshape(len(Wtr), -1).any(1)]
     Wte = data.windows(test, L, L)
     if cfg["max_test"]:
         Wte = Wte[: cfg["max_test"]]
-    return Wtr, data.windows(val, L, L), Wte, [s.features[i] for i in keep]
+    return Wtr, data.windows(val, L, L), Wte, names
+
+
+def _imputer_settings(cfg: dict) -> dict:
+    return {"train_steps": cfg["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
+
+
+def imputer_dir(cache: pathlib.Path, cfg: dict, Wtr: np.ndarray, name: str = "csdi",
+                timestamps: np.ndarray | None = None) -> pathlib.Path:
+    """The cache folder of the CSDI imputer trained on windows ``Wtr`` (observed at
+    ``timestamps``) with ``cfg``'s settings (its name hashes them all, so a folder is found
+    only for the data it was trained on)."""
+    parts = (Wtr,) if timestamps is None else (Wtr, np.asarray(timestamps, dtype=np.float64))
+    return cache / f"{name}-{_key({'net': cfg['net'], **_imputer_settings(cfg)}, *parts)}"
 
 
 def _train_csdi(cfg, Wtr, cache: pathlib.Path, progress, name: str = "csdi",
                 timestamps: np.ndarray | None = None) -> CSDIImputer:
     """CSDI trained on windows ``Wtr`` (observed at ``timestamps``, default ``0..L-1``) or
     loaded from the cache: the key hashes the settings and data."""
-    icfg = {"train_steps": cfg["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
+    icfg = _imputer_settings(cfg)
 
     def build(path: pathlib.Path) -> CSDIImputer:
         imp = CSDIImputer(Wtr.shape[2], net=cfg["net"], progress=progress, **icfg).fit(Wtr, timestamps=timestamps)
         imp.save(path)
         return imp
 
-    parts = (Wtr,) if timestamps is None else (Wtr, np.asarray(timestamps, dtype=np.float64))
-    return cached(cache / f"{name}-{_key({'net': cfg['net'], **icfg}, *parts)}", "latest", CSDIImputer.load, build)
+    return cached(imputer_dir(cache, cfg, Wtr, name, timestamps), "latest", CSDIImputer.load, build)
 
 
 def _pypots(cfg, Wtr, Xin, norm, n_samples, cache: pathlib.Path):
@@ -221,22 +255,42 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
     return recs
 
 
+def taylor_split(fc: dict) -> tuple[np.ndarray, int, np.ndarray]:
+    """The taylor demand ``y [T, 1]``, the row ``cut`` where its held-out part begins
+    (:data:`TAYLOR_TRAIN`) and the forecaster's training windows (context + horizon rows every
+    ``stride`` rows of ``y[:cut]``)."""
+    from polydiff.timeseries.forecast import forecast_windows
+
+    y = data.load_taylor().values
+    cut = int(TAYLOR_TRAIN * len(y))
+    return y, cut, forecast_windows(y[:cut], fc["context"], fc["horizon"], fc["stride"])
+
+
+def _forecaster_settings(cfg: dict) -> dict:
+    return {"train_steps": cfg["fc"]["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
+
+
+def forecaster_dir(cache: pathlib.Path, cfg: dict, Wtr: np.ndarray) -> pathlib.Path:
+    """The cache folder of the CSDI forecaster trained on windows ``Wtr`` with ``cfg``'s settings."""
+    fc = cfg["fc"]
+    key = _key({"net": fc["net"], "C": fc["context"], "H": fc["horizon"], **_forecaster_settings(cfg)}, Wtr)
+    return cache / f"csdi-fc-{key}"
+
+
 def _forecast_bench(cfg: dict, out_dir: pathlib.Path, progress) -> list[dict]:
     from gluonts.dataset.common import ListDataset
     from gluonts.model.seasonal_naive import SeasonalNaivePredictor
-    from polydiff.timeseries.forecast import CSDIForecaster, ets_samples, forecast_windows
+    from polydiff.timeseries.forecast import CSDIForecaster, ets_samples
 
     fc = cfg["fc"]
-    C, H, season = fc["context"], fc["horizon"], 48
-    y = data.load_taylor().values
-    cut = int(0.8 * len(y))
-    Wtr = forecast_windows(y[:cut], C, H, fc["stride"])
+    C, H, season = fc["context"], fc["horizon"], TAYLOR_SEASON
+    y, cut, Wtr = taylor_split(fc)
     origins = cut + H * np.arange(fc["origins"])
     origins = origins[origins + H <= len(y)]
     truth = np.stack([y[o: o + H] for o in origins])
     mask = np.ones_like(truth, bool)
-    icfg = {"train_steps": fc["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
-    path = out_dir / "cache" / f"csdi-fc-{_key({'net': fc['net'], 'C': C, 'H': H, **icfg}, Wtr)}"
+    icfg = _forecaster_settings(cfg)
+    path = forecaster_dir(out_dir / "cache", cfg, Wtr)
     progress("forecast: csdi")
     if (path / "latest").exists():
         model = CSDIForecaster(1, C, H, net=fc["net"], **icfg)
@@ -276,12 +330,13 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     """Run the timeseries benchmarks in ``mode`` ("quick" | "full"); returns docs/design.md records.
 
     ``parts`` picks some of :data:`PARTS` (default: all that ``mode`` configures): the weather
-    imputation, the taylor forecast, the state-space truth test and the PBC visits."""
+    imputation, the taylor forecast, the state-space truth test, the PBC visits and the shipped
+    pipelines (:mod:`.timeseries_shipped`, quick mode)."""
     chosen = PARTS if parts is None else _check_parts(parts)
     out_dir, progress = prepare_entry(mode, SETTINGS, out_dir, device, progress)
     cfg = dict(SETTINGS[mode])
     cfg["net"] = dict(cfg["net"])
-    missing = [p for p in chosen if p in ("ss", "pbc") and not cfg.get(p)]
+    missing = [p for p in chosen if p in ("ss", "pbc", "shipped") and not cfg.get(p)]
     if missing and parts is not None:  # asked for by name: refused rather than skipped
         raise ValueError(f"parts {missing} are not configured in SETTINGS[{mode!r}]")
     parts = chosen
@@ -294,6 +349,10 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         records += _statespace_bench(cfg["ss"], out_dir / "cache", progress)
     if "pbc" in parts and cfg.get("pbc"):
         records += _pbc_bench(cfg["pbc"], out_dir, progress)
+    if "shipped" in parts and cfg.get("shipped"):
+        from .timeseries_shipped import shipped_records
+
+        records += shipped_records(cfg["shipped"], progress)
     return records
 
 
