@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import compact_group, metric_label
-from .schema import group_records, record_problems
+from .schema import SELF_CHECKED, group_records, record_problems
 from .suite import DOMAINS, RESULTS_DIR
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -62,8 +62,20 @@ def _run(doc: dict[str, Any]) -> str:
             f"({threads} torch thread{'' if threads == 1 else 's'}{gpu})")
 
 
+def _unchecked_note(doc: dict[str, Any]) -> list[str]:
+    """A line for a document of a domain that checks itself whose records predate the checks."""
+    if doc["domain"] not in SELF_CHECKED or all("valid" in r for r in doc["records"]
+                                                if r["metric"].endswith("accuracy")):
+        return []
+    note = (f"These {doc['domain']} results predate the bench's self-checks (no `valid`/`problems` on "
+            "their records: baseline strength, gradient masking, attack convergence were not checked), "
+            "so no method is marked best; rerun the full bench to replace them.")
+    return [note, ""]
+
+
 def _domain_table(doc: dict[str, Any]) -> list[str]:
-    lines = ["| task | dataset | setting | metric | methods (best in bold) |",
+    lines = [*_unchecked_note(doc),
+             "| task | dataset | setting | metric | methods (bold: best of the valid, ranked results; notes in brackets) |",
              "|---|---|---|---|---|"]
     for (_, task, dataset, setting, _), group in group_records(doc["records"]).items():
         cells = [task, dataset, setting, metric_label(group), compact_group(group)]

@@ -1,8 +1,11 @@
 """Human-readable views of benchmark records: ``report.md``, summary PNGs, console lines.
 
 Records are compared within their group (domain, task, dataset, setting, metric); the best
-value of a group is marked, and a group holding a single method is flagged because a number
-without a baseline or peer beside it says nothing.
+value among the records that may be ranked (:func:`~.schema.rankable`: valid, not one of a sweep
+tried on the test data, not a sanity reading) is marked, and a group holding a single method is
+flagged because a number without a baseline or peer beside it says nothing. A record's
+problems, its attack-convergence check and its paired differences are printed beside it
+(:func:`record_notes`).
 """
 from __future__ import annotations
 
@@ -30,8 +33,37 @@ def metric_label(group: Sequence[Mapping[str, Any]]) -> str:
     return f"{metric} {'↑' if dirs == {True} else '↓'}" if len(dirs) == 1 else metric
 
 
+def _signed(v: float) -> str:
+    return f"{float(v):+.3f}"
+
+
+def record_notes(r: Mapping[str, Any]) -> list[str]:
+    """What a reader must see beside a record's value: ``INVALID: <problems>`` when the bench's
+    self-checks failed, the attack's plateau check, how a pre-registered configuration was
+    chosen, the sweep or sanity reading it belongs to, and its paired differences (value, 95% interval) from the records it is compared with."""
+    notes = []
+    if r.get("valid") is False:
+        notes.append("INVALID: " + "; ".join(r.get("problems") or ["no reason recorded"]))
+    if r.get("plateau"):
+        notes.append(f"plateau check: {r['plateau']}")
+    if r.get("preregistered"):
+        notes.append(f"pre-registered: {r['preregistered']}")
+    if r.get("sweep"):
+        notes.append(f"not ranked: {r['sweep']}")
+    if r.get("sanity"):
+        notes.append(f"sanity reading: {r['sanity']}")
+    for key, what in (("minus_baseline", f"minus {r.get('baseline', 'baseline')}"),
+                      ("minus_paper", "minus the paper solver"),
+                      ("minus_full_gradient", "minus the full-gradient attack's reading")):
+        if key in r:
+            lo, hi = r.get(f"{key}_ci", (float("nan"), float("nan")))
+            notes.append(f"{what}: {_signed(r[key])} (paired 95% CI {_signed(lo)} to {_signed(hi)})")
+    return notes
+
+
 def compact_group(group: Sequence[Mapping[str, Any]], bold: str = "**") -> str:
-    """One line for a group: ``**polydiff-csdi 0.312** (50 NFE) · linear 0.35``, best first."""
+    """One line for a group: ``**polydiff-csdi 0.312** (50 NFE) · linear 0.35``, best first
+    (only a :func:`~.schema.rankable` record is marked best), each record's notes in brackets."""
     best = best_indices(list(group))
     order = sorted(range(len(group)), key=lambda i: (i not in best, i))
     parts = []
@@ -42,6 +74,7 @@ def compact_group(group: Sequence[Mapping[str, Any]], bold: str = "**") -> str:
             s = f"{bold}{s}{bold}"
         if r.get("nfe"):
             s += f" ({r['nfe']} NFE)"
+        s += "".join(f" [{n}]" for n in record_notes(r))
         parts.append(s)
     line = " · ".join(parts)
     return line if has_peer(list(group)) else f"{line} ⚠ {NO_PEER}"
@@ -64,6 +97,7 @@ def domain_table(records: Sequence[Mapping[str, Any]]) -> str:
                 note = f"⚠ {NO_PEER}"
             elif best_index(group) is None and i == 0:
                 note = "records disagree on higher_is_better"
+            note = "; ".join(n for n in (note, *record_notes(r)) if n).replace("|", "\\|")
             nfe = "–" if r["nfe"] is None else str(r["nfe"])
             lines.append("| " + " | ".join(
                 head + [method, value, nfe, f"{float(r['seconds']):.2f}", str(r["n"]), note]) + " |")

@@ -109,14 +109,33 @@ def best_index(group: list[Mapping[str, Any]]) -> int | None:
     return max(range(len(group)), key=lambda i: sign * float(group[i]["value"]))
 
 
+#: Domains whose bench checks its own results (every attacked record carries ``valid`` and
+#: ``problems``): a record of theirs without ``valid`` predates the checks and is never marked best.
+SELF_CHECKED = ("robustness",)
+
+
+def rankable(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` may be marked best in its group: not invalid (``valid`` False), not one
+    point of a sweep tried on the test data (``sweep``: marking its best would report a best-of-k
+    selection), not a sanity reading (``sanity``: e.g. a deliberately weaker attack) and, in a
+    :data:`SELF_CHECKED` domain, checked at all."""
+    if not isinstance(record, Mapping):
+        raise TypeError(f"record must be a dict, got {type(record).__name__}")
+    if record.get("valid") is False or record.get("sweep") or record.get("sanity"):
+        return False
+    return record.get("domain") not in SELF_CHECKED or "valid" in record
+
+
 def best_indices(group: list[Mapping[str, Any]]) -> set[int]:
-    """Indices of every record tied for the best value; empty when "best" has no meaning
-    (a single record, or records disagreeing on ``higher_is_better``)."""
-    i = best_index(group)
-    if i is None or len(group) < 2:
+    """Indices of every record tied for the best value among the :func:`rankable` ones; empty
+    when "best" has no meaning (fewer than two rankable records, or records disagreeing on
+    ``higher_is_better``)."""
+    ranked = [j for j, r in enumerate(group) if rankable(r)]
+    i = best_index([group[j] for j in ranked])
+    if i is None or len(ranked) < 2 or best_index(group) is None:
         return set()
-    top = float(group[i]["value"])
-    return {j for j, r in enumerate(group) if float(r["value"]) == top}
+    top = float(group[ranked[i]]["value"])
+    return {j for j in ranked if float(group[j]["value"]) == top}
 
 
 def has_peer(group: list[Mapping[str, Any]]) -> bool:

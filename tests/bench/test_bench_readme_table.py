@@ -73,3 +73,20 @@ def test_invalid_results_are_rejected(tmp_path):
         load_results(tmp_path)
     with pytest.raises(ValueError, match="exactly once"):
         splice("no markers here", "table")
+
+
+def test_robustness_results_before_the_self_checks_are_not_ranked(tmp_path):
+    """A self-checked domain's records without ``valid`` predate the checks: no bold, a note says so;
+    checked records are ranked, invalid ones printed as INVALID with their problems."""
+    acc = {"metric": "robust_accuracy", "higher_is_better": True, "nfe": None}
+    (tmp_path / "robustness.json").write_text(json.dumps(_doc("robustness", [
+        _rec("robustness", "polydiff-diffpure", 0.4, **acc), _rec("robustness", "adv-trained", 0.06, **acc)])))
+    table = render_table(load_results(tmp_path))
+    assert "predate the bench's self-checks" in table and "**" not in table.split("</summary>")[1]
+    (tmp_path / "robustness.json").write_text(json.dumps(_doc("robustness", [
+        _rec("robustness", "polydiff-diffpure", 0.4, valid=True, problems=[], **acc),
+        _rec("robustness", "undefended", 0.0, valid=True, problems=[], **acc),
+        _rec("robustness", "adv-trained", 0.06, valid=False, problems=["gradient masking"], **acc)])))
+    table = render_table(load_results(tmp_path))
+    assert "predate" not in table
+    assert "**polydiff-diffpure 0.4** · undefended 0 · adv-trained 0.06 [INVALID: gradient masking] |" in table

@@ -97,3 +97,38 @@ def test_ties_are_all_marked_best():
     assert best_indices(group[:1]) == set()
     assert compact_group(group) == "**a 1** (50 NFE) · **b 1** (50 NFE) · c 0.5 (50 NFE)"
     assert domain_table(group).count("best (tie)") == 2
+
+
+def test_invalid_swept_and_sanity_records_are_never_marked_best():
+    """The best of a group is chosen among the rankable records only; each record's problems,
+    plateau check and paired difference are printed beside it."""
+    from polydiff.bench.schema import best_indices, rankable
+
+    acc = {"domain": "robustness", "metric": "robust_accuracy", "higher_is_better": True, "nfe": None}
+    invalid = rec(method="adv-trained", value=0.06, valid=False, problems=["gradient masking: Square lowered"],
+                  plateau="100x1: 19.8% -> 200x1: 19.0%; plateau reached", **acc)
+    pre = rec(method="polydiff-diffpure t*=0.1", value=0.15, valid=True, problems=[], minus_baseline=0.09,
+              minus_baseline_ci=[0.01, 0.17], baseline="adv-trained", **acc)
+    swept = rec(method="polydiff-diffpure t*=0.3", value=0.40, valid=True, problems=[], sweep="one of a t* sweep",
+                **acc)
+    bpda = rec(method="polydiff-diffpure BPDA", value=0.45, valid=True, problems=[], sanity="weaker attack", **acc)
+    undefended = rec(method="undefended", value=0.0, valid=True, problems=[], **acc)
+    group = [invalid, pre, swept, bpda, undefended]
+    assert [rankable(r) for r in group] == [False, True, False, False, True]
+    assert best_indices(group) == {1}  # the pre-registered row, not the larger swept or BPDA values
+    line = compact_group(group)
+    assert line.startswith("**polydiff-diffpure t*=0.1 0.15** [minus adv-trained: +0.090 (paired 95% CI "
+                           "+0.010 to +0.170)]")
+    assert "adv-trained 0.06 [INVALID: gradient masking: Square lowered] [plateau check: 100x1: 19.8% -> " in line
+    assert line.count("**") == 2
+    table = domain_table(group)
+    assert "| **polydiff-diffpure t*=0.1** | **0.15** |" in table and table.count("**") == 4
+    assert table.count("best; minus adv-trained: +0.090") == 1
+    assert "INVALID: gradient masking" in table and "not ranked: one of a t* sweep" in table
+    # one rankable record is not a "best" of anything; a self-checked domain's unchecked record is not rankable
+    assert best_indices([invalid, pre, swept]) == set()
+    legacy = [rec(method=m, value=v, **acc) for m, v in (("a", 0.1), ("b", 0.2))]
+    assert not any(rankable(r) for r in legacy) and "**" not in compact_group(legacy)
+    assert compact_group([rec(method="a", value=0.1), rec(method="b", value=0.2)]).startswith("**a 0.1**")
+    with pytest.raises(TypeError, match="record must be a dict"):
+        rankable([0.1])

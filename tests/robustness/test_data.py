@@ -22,11 +22,21 @@ def test_fashion_test_subset():
     assert y.tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
 
 
+def test_validation_split_is_the_end_of_the_training_set():
+    """"val" is training images 50,000.. (never in a run that trains on at most the first 50,000)."""
+    from polydiff.robustness.data import TRAIN_WITHOUT_VAL
+    x, y = load_images("mnist", "val", 5)
+    xt, yt = load_images("mnist", "train")
+    assert len(xt) == 60000 and TRAIN_WITHOUT_VAL == 50000
+    assert torch.equal(x, xt[50000:50005]) and torch.equal(y, yt[50000:50005])
+    assert len(load_images("mnist", "val")[0]) == 10000
+
+
 def test_bad_arguments_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="dataset"):
         load_images("cifar")
     with pytest.raises(ValueError, match="split"):
-        load_images("mnist", "val")
+        load_images("mnist", "validation")
     with pytest.raises(ValueError, match="positive int"):
         load_images("mnist", "test", 0)
     with pytest.raises(FileNotFoundError):

@@ -1,5 +1,6 @@
 """Purifier: t* -> 0 identity, gradient modes agree, BPDA identity, validation, repeats."""
 import itertools
+import math
 
 import polydiff.core as pc
 import pytest
@@ -145,3 +146,33 @@ def test_gradients_match_finite_differences(tiny_denoiser, mode):
         return p(z)
 
     assert torch.autograd.gradcheck(fixed, (x.requires_grad_(True),), eps=1e-6, atol=1e-6)
+
+
+def _saved_bytes(purifier, x) -> int:
+    """Bytes of the distinct storages autograd saves for the backward of ``purifier(x)``."""
+    seen = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        purifier(x)
+    return sum(seen.values())
+
+
+def test_checkpointing_keeps_no_network_graph_per_solver_step(tiny_denoiser):
+    """Memory for the backward as the solver steps grow from 5 to 20: full backpropagation keeps
+    every step's network graph (tens of states per step); "checkpoint" keeps exactly one state per
+    step (each step's input, from which it recomputes that step's graph) and nothing of the
+    network; "adjoint" keeps one state per segment of ceil(sqrt(steps)) steps."""
+    x = torch.rand(4, 1, 8, 8, requires_grad=True)
+    state = x.numel() * x.element_size()
+    grow = {}
+    for mode in ("full", "checkpoint", "adjoint"):
+        at = {n: _saved_bytes(Purifier(tiny_denoiser, t_star=0.3, solver="ddpm", steps=n, gradient=mode), x)
+              for n in (5, 20)}
+        grow[mode] = at[20] - at[5]
+    assert grow["checkpoint"] == 15 * state
+    assert grow["adjoint"] == (math.ceil(20 / 5) - math.ceil(5 / 3)) * state  # 4 segments vs 2
+    assert grow["full"] >= 10 * grow["checkpoint"]
