@@ -16,7 +16,7 @@ the step count is in the method name) and with DDIM, DPM-Solver++(2M) and its SD
 (Xu et al. 2023; ``generate_conformers(restarts=...)``: re-noise to ``s = 0.2`` Å, solve back
 in 10 steps; level and step count chosen on the validation split); each also with its
 conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets:
-:func:`~polydiff.molecules.relax.relax_conformers`, which checks the stereo again after the
+:func:`~polydiff.molecules.relax_sampled.relax_conformers`, which checks the stereo again after the
 relaxation, since MMFF can invert a strained centre or turn a double bond, and reflects or
 redraws the flipped conformers; its seconds and NFE include the relaxation and the redraws);
 RDKit ETKDGv3, ETKDG + MMFF94 and clustered ETKDG; and ETKDGv3's conformers refined by the
@@ -194,7 +194,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     """Run the molecules benchmark in ``mode`` ("quick" | "full"); returns docs/design.md records."""
     from polydiff.molecules import baselines, metrics
     from polydiff.molecules.generate import GenerationStats, generate_conformers, refine_conformers
-    from polydiff.molecules.relax import relax_conformers
+    from polydiff.molecules.relax_sampled import relax_conformers
     from polydiff.molecules.stereo import stereo_report
     from polydiff.molecules.stereo_filter import stereo_information
     from polydiff.molecules.train import MolTrainSpec, qm9_split

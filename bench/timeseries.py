@@ -49,6 +49,14 @@ from polydiff.timeseries import baselines, data, metrics
 from polydiff.timeseries.commands import DEFAULT_FORECAST_MODEL, DEFAULT_IMPUTATION_MODEL
 from polydiff.timeseries.impute import CSDIImputer
 
+from .timeseries_splits import (  # noqa: F401 (re-exported)
+    TAYLOR_SEASON,
+    TAYLOR_TRAIN,
+    WEATHER_SPLIT,
+    taylor_split,
+    weather_split,
+)
+
 __all__ = ["PARTS", "SETTINGS", "main", "run"]
 
 SMALL_NET = {"layers": 2, "channels": 32, "heads": 4}
@@ -123,25 +131,6 @@ def _samplers(cfg: dict) -> list[tuple[str, str, int, dict]]:
         name = f"polydiff-csdi-{solver}{steps}" + "".join(f"-{g}" for g in grid)
         out.append((name, solver, steps, {"grid": grid[0]} if grid else {}))
     return out
-
-
-#: The time split of both tasks: weather hours train/validation/test; taylor trains on the first 80%.
-WEATHER_SPLIT = (0.7, 0.1, 0.2)
-TAYLOR_TRAIN = 0.8
-TAYLOR_SEASON = 48  # half-hours: a daily season
-
-
-def weather_split(cfg: dict) -> tuple[np.ndarray, list[str], tuple[int, int]]:
-    """The hourly values ``[T, K]`` of ``cfg``'s stations (its first ``days`` days, or the whole
-    year), their feature names, and the rows where validation and test begin
-    (:data:`WEATHER_SPLIT`): rows ``[0, first)`` train the imputer."""
-    s = data.load_nycflights_weather()
-    keep = [i for i, f in enumerate(s.features) if f.split(":")[0] in cfg["stations"]]
-    vals = s.values[:, keep]
-    if cfg["days"]:
-        vals = vals[: 24 * cfg["days"]]
-    train, val, _ = data.split_by_time(vals, WEATHER_SPLIT)
-    return vals, [s.features[i] for i in keep], (len(train), len(train) + len(val))
 
 
 def _weather(cfg: dict):
@@ -255,17 +244,6 @@ def _impute_bench(mode: str, cfg: dict, out_dir: pathlib.Path, progress) -> list
     return recs
 
 
-def taylor_split(fc: dict) -> tuple[np.ndarray, int, np.ndarray]:
-    """The taylor demand ``y [T, 1]``, the row ``cut`` where its held-out part begins
-    (:data:`TAYLOR_TRAIN`) and the forecaster's training windows (context + horizon rows every
-    ``stride`` rows of ``y[:cut]``)."""
-    from polydiff.timeseries.forecast import forecast_windows
-
-    y = data.load_taylor().values
-    cut = int(TAYLOR_TRAIN * len(y))
-    return y, cut, forecast_windows(y[:cut], fc["context"], fc["horizon"], fc["stride"])
-
-
 def _forecaster_settings(cfg: dict) -> dict:
     return {"train_steps": cfg["fc"]["train_steps"], "batch_size": cfg["batch_size"], "seed": 0}
 
@@ -352,7 +330,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     if "shipped" in parts and cfg.get("shipped"):
         from .timeseries_shipped import shipped_records
 
-        records += shipped_records(cfg["shipped"], progress)
+        records += shipped_records(cfg["shipped"], SETTINGS["full"], progress)
     return records
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from polydiff.timeseries import baselines, data, metrics
 
 from .common import record
-from .timeseries import SETTINGS, TAYLOR_SEASON, taylor_split, weather_split
+from .timeseries_splits import TAYLOR_SEASON, taylor_split, weather_split
 
 __all__ = ["FORECAST_MODEL", "IMPUTATION_MODEL", "HeldOut", "Scores", "check_held_out", "forecast_scores",
            "impute_scores", "shipped_records", "taylor_test_origins", "weather_test_windows"]
@@ -147,15 +147,15 @@ def forecast_scores(pipe, held: HeldOut, n_samples: int = 100, seed: int = 0, *,
     return out, int(truth.size)
 
 
-def shipped_records(spec: dict, progress: Callable[[str], None]) -> list[dict]:
+def shipped_records(spec: dict, full: dict, progress: Callable[[str], None]) -> list[dict]:
     """Quick mode's ``shipped-pipelines`` records: each shipped time-series pipeline (found by
     name) at its own defaults on the first ``spec["windows"]`` / ``spec["origins"]`` held-out
-    items of the *full* protocol (the one its model trained on), ``spec["n_samples"]`` draws,
+    items of the *full* protocol ``full`` (the one its model trained on), ``spec["n_samples"]`` draws,
     beside the baselines on the same items; none when nothing ships."""
     from polydiff.core.pipeline_hub import shipped_pipelines
     from polydiff.timeseries.pipelines import ForecastPipeline, ImputationPipeline
 
-    names, full, recs = shipped_pipelines(), SETTINGS["full"], []
+    names, recs = shipped_pipelines(), []
 
     def add(task, dataset, scores, n):
         for method, s in scores.items():

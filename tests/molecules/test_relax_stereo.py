@@ -5,7 +5,8 @@ import torch
 from polydiff.molecules.generate import GenerationStats, generate_conformers
 from polydiff.molecules.nets import NetConfig, build_net
 from polydiff.molecules.process import geodiff_process
-from polydiff.molecules.relax import mmff_relax, relax_conformers
+from polydiff.molecules.relax import mmff_relax
+from polydiff.molecules.relax_sampled import relax_conformers
 from polydiff.molecules.stereo import classify_conformers, specified_stereo
 from polydiff.molecules.stereo_filter import relax_matching_stereo
 from rdkit import Chem

@@ -22,7 +22,8 @@ def _molecules_cases() -> list[Case]:
     )
     from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
     from polydiff.molecules.process import geodiff_process
-    from polydiff.molecules.relax import mmff_relax, relax_conformers
+    from polydiff.molecules.relax import mmff_relax
+    from polydiff.molecules.relax_sampled import relax_conformers
     from rdkit import Chem
     from rdkit.Chem import AllChem
 

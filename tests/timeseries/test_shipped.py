@@ -164,7 +164,7 @@ def test_quick_mode_scores_the_shipped_pipelines_beside_baselines(shipped_here):
     from polydiff.bench.schema import GROUP_FIELDS, record_problems
 
     spec = {**bench.SETTINGS["quick"]["shipped"], "windows": 2, "origins": 2, "n_samples": 2}
-    recs = shipped.shipped_records(spec, lambda stage: None)
+    recs = shipped.shipped_records(spec, bench.SETTINGS["full"], lambda stage: None)
     assert all(record_problems(r, domain="timeseries") == [] for r in recs)
     groups: dict[tuple, set] = {}
     for r in recs:
