@@ -15,23 +15,34 @@ the step count is in the method name) and with DDIM, DPM-Solver++(2M) and its SD
 (Lu et al. 2022) at 50/100 steps, and the SDE solver followed by rounds of Restart sampling
 (Xu et al. 2023; ``generate_conformers(restarts=...)``: re-noise to ``s = 0.2`` Å, solve back
 in 10 steps; level and step count chosen on the validation split); each also with its
-conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets; its
-seconds include the relaxation);
+conformers relaxed by MMFF94 (``+mmff``, the refinement the ETKDG+MMFF baseline gets:
+:func:`~polydiff.molecules.relax_sampled.relax_conformers`, which checks the stereo again after the
+relaxation, since MMFF can invert a strained centre or turn a double bond, and reflects or
+redraws the flipped conformers; its seconds and NFE include the relaxation and the redraws);
 RDKit ETKDGv3, ETKDG + MMFF94 and clustered ETKDG; and ETKDGv3's conformers refined by the
 network (:func:`~polydiff.molecules.generate.refine_conformers`, SDEdit from ``s = 0.2`` Å,
 a level chosen on the validation split), the learned counterpart of the MMFF refinement,
 kept apart from the from-scratch rows. ``seconds`` is the wall time of
-generating all conformers of the test set; the metric ``s/conformer`` reports it per
-conformer. A COV-vs-δ plot is written to ``out_dir``.
+generating all conformers of the test set, the stereo filter included; the metric
+``s/conformer`` reports it per conformer. ``nfe`` is the mean number of network evaluations
+per returned conformer, rounded: the solver's steps (plus the Restart rounds' steps) for every
+draw, the stereo filter's redraws included, so it exceeds the step count in the method's name
+when wrong stereoisomers were redrawn; the exact mean is in ``nfe_mean``, the redrawn
+conformers in ``resampled`` and the filter's share of ``seconds`` in ``stereo_seconds``.
+A COV-vs-δ plot is written to ``out_dir``.
 
 Both modes use the paper's T = 5000 sigmoid schedule (with T = 1000 the same betas end at
-alpha_bar = exp(-1): the chain would not reach the Gaussian prior). Quick mode (~3 min on 2
-cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few hundred steps,
-16 test molecules x 8 conformers. Full mode (about 1.5 h of training and 25 min of sampling
-on one CPU thread): QM9 molecules up to 9 heavy atoms, 30,000 training steps of 64 molecules,
-200 test molecules, the ancestral chain at 500 of the 5,000 steps. 40 further molecules are
-held out as a validation split (``scripts/mol_validation.py``), which sized the training run
-and is never scored here. Trained models are cached under ``out_dir / "cache"`` keyed by a
+alpha_bar = exp(-1): the chain would not reach the Gaussian prior), and GeoDiff's gradient
+clip (:data:`polydiff.molecules.train.GRAD_CLIP`, as ``polydiff train molecules``). Quick mode
+(~2 min on 2 cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few
+hundred steps, 16 test molecules x 8 conformers. Full mode (QM9 molecules with 1–9 heavy
+atoms, 30,000 training steps of 64 molecules, 200 test molecules, the ancestral chain at 500
+of the 5,000 steps) is estimated, not yet measured, at 3–3.5 h on one CPU thread: about
+1.8–2 h of training (5,526 s measured on the earlier file-order set, whose molecules were
+smaller), about 1 h of sampling and 20 min of MMFF, ETKDG and scoring; about 1.3 h with the
+network cached. 40 further molecules are held out as a validation split
+(``scripts/mol_validation.py``, which sized the training run of the earlier configuration) and
+are never scored here. Trained models are cached under ``out_dir / "cache"`` keyed by a
 hash of the configuration and the training data.
 
 Stereo information, named in every record (``stereo_info``): the network reads the input's
@@ -39,7 +50,9 @@ R/S and E/Z labels and the sampler matches them (``generate_conformers(match_ste
 stereo_rounds=R)``: mirror images reflected, wrong stereoisomers redrawn up to R rounds,
 ``+stereo-filterR`` in the name, its cost in the seconds), i.e. it receives the full stereo of
 the input. ETKDG is reported given the same (``-same-stereo``, the fair baseline), with the
-reference's full tags (no suffix) and with none (``-no-stereo``).
+reference's full tags (no suffix) and with none (``-no-stereo``). Since the network receives
+the full stereo, ``-same-stereo`` and the full-tag rows are one run reported under both names
+(equal numbers): the fair baseline is the strongest ETKDG.
 """
 from __future__ import annotations
 
@@ -101,10 +114,12 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     from polydiff.core.training import TrainConfig
     from polydiff.molecules.generate import conformer_generator
     from polydiff.molecules.nets import NetConfig
-    from polydiff.molecules.train import MolTrainSpec, train
+    from polydiff.molecules.train import GRAD_CLIP, MolTrainSpec, train
 
+    # GeoDiff's clipping, the same as `polydiff train molecules` (a setting may override it)
+    train_cfg = {"grad_clip": GRAD_CLIP, **cfg["train"]}
     # the network's full config (new NetConfig fields such as stereo change the key)
-    key = digest({"spec": cfg["spec"], "net": NetConfig(**cfg["net"]).to_dict(), "train": cfg["train"]},
+    key = digest({"spec": cfg["spec"], "net": NetConfig(**cfg["net"]).to_dict(), "train": train_cfg},
                  _data_hash(train_mols))
 
     def load(run_dir: pathlib.Path):
@@ -115,7 +130,7 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     def build(run_dir: pathlib.Path):
         progress(f"molecules: training GeoDiff net ({cfg['train']['steps']} steps)")
         spec = MolTrainSpec(**cfg["spec"])
-        tcfg = TrainConfig(**cfg["train"], lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
+        tcfg = TrainConfig(**train_cfg, lr_schedule="cosine", ckpt_dir=str(run_dir), seed=0,
                            log_every=50, keep_last=1, ckpt_every=max(cfg["train"]["steps"] // 5, 1))
         (net, proc, hist), seconds = timed(train, spec, NetConfig(**cfg["net"]), tcfg, train_mols, resume=True)
         (run_dir / "done.json").write_text(json.dumps({"train_seconds": seconds,
@@ -125,25 +140,35 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     return cached(cache / f"molecules-geodiff-{key}", "done.json", load, build)
 
 
-def _write_sdf(path: pathlib.Path, mols, seconds: float) -> None:
+_STATS = ("nfe", "seconds", "conformers", "conformer_nfe", "reflected", "resampled", "stereo_wrong", "stereo_seconds")
+
+
+def _write_sdf(path: pathlib.Path, mols, stats) -> None:
+    """The conformers, each SDF record carrying the run's :class:`GenerationStats` as JSON."""
     from rdkit import Chem
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    cost = json.dumps({k: getattr(stats, k) for k in _STATS})
     with Chem.SDWriter(str(tmp)) as w:
         for m in mols:
             for c in m.GetConformers():
-                m.SetProp("sampling_seconds", f"{seconds!r}")
+                m.SetProp("generation_stats", cost)
                 w.write(m, confId=c.GetId())
     tmp.replace(path)
 
 
 def _read_sdf(path: pathlib.Path, test, n_gen: int):
+    """``(mols, GenerationStats)`` of a :func:`_write_sdf` file; ``None`` for a file written
+    before the stats were kept (it is regenerated)."""
+    from polydiff.molecules.generate import GenerationStats
     from rdkit import Chem
 
     recs = list(Chem.SDMolSupplier(str(path), removeHs=False, sanitize=False))
     if len(recs) != len(test) * n_gen or any(r is None for r in recs):
         raise ValueError(f"{path}: cached conformers do not match the test set; delete the file")
+    if not recs[0].HasProp("generation_stats"):
+        return None
     mols = []
     for i, ref in enumerate(test):
         block = recs[i * n_gen:(i + 1) * n_gen]
@@ -152,7 +177,16 @@ def _read_sdf(path: pathlib.Path, test, n_gen: int):
         for r in block:
             out.AddConformer(Chem.Conformer(r.GetConformer()), assignId=True)
         mols.append(out)
-    return mols, float(recs[0].GetProp("sampling_seconds"))
+    return mols, GenerationStats(**json.loads(recs[0].GetProp("generation_stats")))
+
+
+def _sum_stats(a, b):
+    """The cost of ``a``'s conformers after the further work ``b`` on the same conformers."""
+    from polydiff.molecules.generate import GenerationStats
+
+    out = GenerationStats(**{k: getattr(a, k) + getattr(b, k) for k in _STATS})
+    out.conformers = a.conformers
+    return out
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
@@ -160,7 +194,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     """Run the molecules benchmark in ``mode`` ("quick" | "full"); returns docs/design.md records."""
     from polydiff.molecules import baselines, metrics
     from polydiff.molecules.generate import GenerationStats, generate_conformers, refine_conformers
-    from polydiff.molecules.relax import mmff_relax
+    from polydiff.molecules.relax_sampled import relax_conformers
     from polydiff.molecules.stereo import stereo_report
     from polydiff.molecules.stereo_filter import stereo_information
     from polydiff.molecules.train import MolTrainSpec, qm9_split
@@ -181,7 +215,14 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     results: dict[str, metrics.ConformerScores] = {}
     records: list[dict] = []
 
-    def score(method: str, gens, seconds: float, nfe, stereo: str = info):
+    def score(method: str, gens, seconds: float, nfe, stereo: str = info, st=None):
+        """Records of one method; ``st``: its GenerationStats (then ``nfe`` is the mean network
+        evaluations per returned conformer, stereo redraws included, and ``nfe_mean``,
+        ``stereo_seconds`` and ``resampled`` are added)."""
+        extra = {"stereo_info": stereo}  # every record names the stereo information its method received
+        if st is not None:
+            nfe = round(st.nfe_per_conformer)
+            extra.update(nfe_mean=st.nfe_per_conformer, stereo_seconds=st.stereo_seconds, resampled=st.resampled)
         sc = metrics.score_conformers(test, gens)
         results[method] = sc
         summ = metrics.summarize(sc, DELTA)
@@ -198,70 +239,84 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
                                 seconds, rep["conformers"], False))
         records.append(_rec(dataset, setting, method, "s/conformer", seconds / n_conf, nfe, seconds,
                             n_conf, False))
-        for r in records[first:]:  # every record names the stereo information its method received
-            r["stereo_info"] = stereo
+        for r in records[first:]:
+            r.update(extra)
 
     rs = cfg.get("restart")
     runs = [("ddpm", k, 0) for k in cfg["ancestral_steps"]] + [(sv, k, 0) for sv, k in cfg["fast"]]
     runs += [(rs["solver"], rs["steps"], r) for r in rs["rounds"]] if rs else []
     test_key = _data_hash(test)[:12]
     def cached(name: str, make):
-        """Conformers and their seconds from ``samples/`` (a rerun only evaluates) or ``make()``."""
+        """Conformers and their GenerationStats from ``samples/`` (a rerun only evaluates) or ``make()``."""
         path = run_dir / "samples" / f"{name}-n{n_gen}-{test_key}.sdf"
-        if path.is_file():
+        if path.is_file() and (hit := _read_sdf(path, test, n_gen)) is not None:
             progress(f"molecules: cached {name}")
-            return _read_sdf(path, test, n_gen)
-        gens, seconds = make()
-        _write_sdf(path, gens, seconds)
-        return gens, seconds
+            return hit
+        gens, st = make()
+        _write_sdf(path, gens, st)
+        return gens, st
+
+    def options(solver: str, steps: int, rounds: int) -> dict:
+        extra = {"restarts": rounds, "restart_noise": rs["noise"], "restart_steps": rs["round_steps"]} if rounds else {}
+        return {"net": net, "process": proc, "steps": steps, "solver": solver, "seed": 1,
+                "stereo_rounds": rounds_stereo, **extra}
 
     def sample(solver: str, steps: int, rounds: int):
         progress(f"molecules: sampling {solver} x {steps}" + (f" + {rounds} restarts" if rounds else ""))
         st = GenerationStats()
-        extra = {"restarts": rounds, "restart_noise": rs["noise"], "restart_steps": rs["round_steps"]} if rounds else {}
-        gens = generate_conformers(test, n_gen, net=net, process=proc, steps=steps, solver=solver,
-                                   seed=1, stats=st, match_stereo=True, stereo_rounds=rounds_stereo, **extra)
-        return gens, st.seconds
+        gens = generate_conformers(test, n_gen, stats=st, match_stereo=True, **options(solver, steps, rounds))
+        return gens, st
 
-    def relax(gens, seconds: float):  # the same conformers refined like the ETKDG+MMFF baseline
-        t0 = time.perf_counter()
-        return [mmff_relax(m) for m in gens], seconds + time.perf_counter() - t0
+    def relax(gens, st, run: tuple):
+        """The same conformers refined like the ETKDG+MMFF baseline; stereo flipped by MMFF is
+        reflected or redrawn (``relax_conformers``, as ``generate_conformers(relax="mmff")``)."""
+        progress("molecules: MMFF94 relaxation, stereo checked again")
+        st_relax = GenerationStats()
+        out = relax_conformers(gens, n_gen, stats=st_relax, **options(*run))
+        return out, _sum_stats(st, st_relax)
 
     for solver, steps, rounds in runs:
         name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
-        nfe = steps
         if rounds:
             name += f"+restart{rounds}x{rs['round_steps']}-s{rs['noise']}"
-            nfe += rounds * rs["round_steps"]
-        if rounds_stereo:  # oversample-and-filter: wrong stereoisomers redrawn (its cost is in seconds)
+        if rounds_stereo:  # oversample-and-filter: wrong stereoisomers redrawn (cost in seconds and nfe)
             name += f"+stereo-filter{rounds_stereo}"
-        gens, seconds = cached(name, lambda a=(solver, steps, rounds): sample(*a))
-        score(name, gens, seconds, nfe)
-        score(f"{name}+mmff", *cached(f"{name}+mmff", lambda g=gens, s=seconds: relax(g, s)), nfe)
+        gens, st = cached(name, lambda a=(solver, steps, rounds): sample(*a))
+        score(name, gens, st.seconds, None, st=st)
+        gens_mmff, st_mmff = cached(f"{name}+mmff", lambda g=gens, s=st, a=(solver, steps, rounds): relax(g, s, a))
+        score(f"{name}+mmff", gens_mmff, st_mmff.seconds, None, st=st_mmff)
     etkdg_out = {}
     # ETKDG given the stereo information the sampler received (the fair baseline, "-same-stereo"),
-    # with the full tags of the reference (the answer's stereo), and with none
+    # with the full tags of the reference (the answer's stereo), and with none. A variant given
+    # the same information as one already run is that run's conformers under its own name (with
+    # the stereo-reading network, "-same-stereo" is the full-tag run: equal numbers, run once)
     variants = (("-same-stereo", info), ("", "full"), ("-no-stereo", "none"))
     for base, fn in (("rdkit-etkdgv3", baselines.etkdg), ("rdkit-etkdg+mmff", baselines.etkdg_mmff)):
+        done: dict[str, tuple] = {}
         for suffix, stereo in variants if base == "rdkit-etkdgv3" else variants[:2]:
             name = base + suffix
-            progress(f"molecules: {name}")
-            t0 = time.perf_counter()
-            gens = [fn(m, n_gen, stereo=stereo) for m in test]
-            etkdg_out[name] = (gens, time.perf_counter() - t0)
+            if stereo not in done:
+                progress(f"molecules: {name}")
+                t0 = time.perf_counter()
+                gens = [fn(m, n_gen, stereo=stereo) for m in test]
+                done[stereo] = (gens, time.perf_counter() - t0)
+            etkdg_out[name] = done[stereo]
             score(name, *etkdg_out[name], None, stereo)
     ref = cfg["refine"]
     progress(f"molecules: ETKDG refined by the network (s = {ref['noise_level']} A)")
     st = GenerationStats()
     gens = refine_conformers(etkdg_out["rdkit-etkdgv3"][0], net=net, process=proc, seed=1, stats=st, **ref)
     score(f"rdkit-etkdgv3+polydiff-refine-s{ref['noise_level']}-{ref['solver']}-{ref['steps']}", gens,
-          etkdg_out["rdkit-etkdgv3"][1] + st.seconds, ref["steps"], "full")
+          etkdg_out["rdkit-etkdgv3"][1] + st.seconds, round(st.nfe_per_conformer), "full")
+    done = {}
     for suffix, stereo in variants[:2]:
-        progress(f"molecules: clustered ETKDG{suffix}")
-        t0 = time.perf_counter()
-        gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"], stereo=stereo)
-                for m in test]
-        score(f"rdkit-clustered-etkdg{suffix}", gens, time.perf_counter() - t0, None, stereo)
+        if stereo not in done:
+            progress(f"molecules: clustered ETKDG{suffix}")
+            t0 = time.perf_counter()
+            gens = [baselines.clustered_etkdg(m, n_gen, oversample=cfg["clustered_oversample"], stereo=stereo)
+                    for m in test]
+            done[stereo] = (gens, time.perf_counter() - t0)
+        score(f"rdkit-clustered-etkdg{suffix}", *done[stereo], None, stereo)
     metrics.plot_coverage(results, out_dir / f"molecules-cov-vs-delta-{mode}.png", mark=DELTA,
                           deltas=np.linspace(0.05, 1.5, 30),
                           title=f"QM9 held-out ({len(test)} molecules, {n_gen} conformers each)")

@@ -1,7 +1,8 @@
 """Generates the README's results table from the committed ``bench/results/*.json``.
 
 The table lives between ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md
-and is never typed by hand::
+and is never typed by hand (a result file's optional ``"note"`` is printed under its
+provenance line, e.g. to say that its numbers predate changes to the code)::
 
     python -m polydiff.bench.readme_table            # rewrite the README section
     python -m polydiff.bench.readme_table --check    # exit 1 if the README is stale
@@ -45,6 +46,14 @@ def load_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
 
 
 def _provenance(doc: dict[str, Any]) -> str:
+    """Command, commit, duration and machine of the run behind ``doc``; a document merged from
+    parts (:mod:`.parts`) names each run and how many records it gave."""
+    if doc.get("commands"):
+        return "; ".join(f"{_run(r)} ({r['records']} records)" for r in doc["commands"])
+    return _run(doc)
+
+
+def _run(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     threads = m.get("torch_threads", "?")
@@ -86,6 +95,8 @@ def render_table(docs: Sequence[dict[str, Any]]) -> str:
         n = len(group_records(doc["records"]))
         lines += [f"<details><summary><b>{doc['domain']}</b>: {n} comparisons</summary>", "",
                   f"Measured by {_provenance(doc)}.", ""]
+        if doc.get("note"):  # what a reader must know about these numbers (e.g. that they are stale)
+            lines += [f"**Note:** {doc['note']}", ""]
         if doc["domain"] == "core":  # ~190 solver records: the core bench summarises them
             from .core_bench import summary_markdown
 

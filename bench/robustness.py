@@ -53,9 +53,10 @@ committed under ``bench/results/supplementary/``.
 Full-mode sizes. The attacks at bbf3f6b (60,000 training images, width-16 networks, 96/64 test
 images, the t*/NFE sweep on the test images) took 108 minutes on 2 CPU threads with the networks
 cached, and training them 19 minutes. The recipes now aim at the strength targets and have not
-been trained: one PGD-40 training step (batch 64) took 23 s at width 16 and 122 s at width 64 on
-one thread of a loaded 2-core machine (load average 7), so the adversarial training is sized for
-a GPU (``--device cuda``), days on 2 CPU cores:
+been trained, and their cost is not measured: a timing of one PGD-40 training step was taken
+while the process got a small share of a loaded 2-core machine and is not an estimate. The
+adversarial training (41 forward/backward passes per step) is sized for a GPU
+(``--device cuda``):
 
 * MNIST: the first 50,000 training images (the last 10,000 are the validation split);
   classifier width 64, 8,000 steps at batch 64 with a cosine lr (~10 epochs); adversarial

@@ -49,7 +49,7 @@ from .suite import (
 )
 
 __all__ = ["DOMAINS", "ENTRIES", "QUICK_BUDGET_S", "RESULTS_DIR", "STATUSES", "DomainOutcome",
-           "SuiteResult", "run_domain", "run_suite", "write_committed_results"]
+           "SuiteResult", "domain_document", "run_domain", "run_suite", "write_committed_results"]
 
 
 class _Unavailable(Exception):
@@ -293,6 +293,17 @@ def _refresh_readme(results_dir: Path, log: Callable[[str], None] | None) -> Non
         log(f"updated the results table of {readme}")
 
 
+def domain_document(result: SuiteResult, outcome: DomainOutcome) -> dict[str, Any]:
+    """The document of one domain of ``result`` (``bench/results/<domain>.json``'s schema):
+    domain, mode, command, commit, date, machine (with the domain's torch threads), duration
+    and records."""
+    o = outcome
+    return {"domain": o.domain, "mode": result.mode, "command": result.command,
+            "commit": result.commit, "date": result.started,
+            "machine": {**result.machine, "torch_threads": o.torch_threads or result.machine.get("torch_threads")},
+            "duration_s": round(o.seconds, 3), "records": o.records}
+
+
 def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path]:
     """Write ``<results_dir>/<domain>.json`` for every domain that finished ok (full mode)."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -300,11 +311,7 @@ def write_committed_results(result: SuiteResult, results_dir: Path) -> list[Path
     for o in result.outcomes:
         if o.status != "ok":
             continue
-        doc = {"domain": o.domain, "mode": result.mode, "command": result.command,
-               "commit": result.commit, "date": result.started,
-               "machine": {**result.machine, "torch_threads": o.torch_threads or result.machine.get("torch_threads")},
-               "duration_s": round(o.seconds, 3), "records": o.records}
         path = results_dir / f"{o.domain}.json"
-        write_json(path, doc)
+        write_json(path, domain_document(result, o))
         written.append(path)
     return written

@@ -21,7 +21,11 @@ Every polydiff number has a baseline measured in the same run on the same images
   the mean normal image); in full mode also pixel AUPRC / best Dice on MNI152 slices with
   inserted synthetic lesions;
 * segmentation (full mode): mIoU of the pixel-MLP ensemble on denoiser features vs a U-Net
-  trained from scratch on the same labelled MNI152 slices.
+  trained from scratch on the same labelled MNI152 slices;
+* time steps fitted to a model (full mode, :mod:`~polydiff.bench.vision_fitted_grid`): the
+  shipped ``mnist-cfg`` generator with DPM-Solver++(2M) at 5 and 10 steps on a grid from
+  ``pc.optimize_grid`` vs uniform log-SNR and the pipeline's own grid (classifier accuracy,
+  classifier Fréchet distance, RMSE to a fine solution), vs real test images.
 
 Quick mode shrinks MNIST to 16x16 and trains tiny U-Nets for a few hundred steps (about three
 minutes on two CPU cores). Trained networks are cached under ``out_dir/cache`` keyed by a hash
@@ -55,6 +59,8 @@ import torch
 import torch.nn.functional as F
 from polydiff.bench.common import record, timed_nfe
 from polydiff.bench.vision_common import mnist, trained
+from polydiff.bench.vision_fitted_grid import FULL as FITTED_GRID_FULL
+from polydiff.bench.vision_fitted_grid import run_fitted_grid
 from polydiff.vision import anomaly, generate, inpaint, metrics, plots, sdedit, superres
 
 __all__ = ["CONFIGS", "run"]
@@ -67,7 +73,7 @@ CONFIGS = {
               "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
               "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
                           "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
-              "segment": None, "lesions": None},  # each ~1.5 CPU-minutes more; see SEGMENT_SMALL
+              "segment": None, "lesions": None, "fitted_grid": None},  # each ~1.5 CPU-minutes more; see SEGMENT_SMALL
     # CPU-sized full mode (one torch thread; see the module docstring for the budget)
     "full": {"size": 28, "n_train": 60000, "batch": 64,
              "net": {"base": 16, "mults": (1, 2, 2), "attention_levels": (2,)},
@@ -87,7 +93,8 @@ CONFIGS = {
              "lesions": {"size": 64, "t_star": 250, "steps": 25, "batch": 16,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
-                         "datasets": ("mni152", "nuclei"), "epochs": 6, "baseline_steps": 150, "batch": 16}},
+                         "datasets": ("mni152", "nuclei"), "epochs": 6, "baseline_steps": 150, "batch": 16},
+             "fitted_grid": FITTED_GRID_FULL},
 }
 
 
@@ -363,5 +370,8 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         from polydiff.bench.vision_segment import run_segmentation
         seg_common = {**common, "batch_size": cfg["segment"].get("batch", common["batch_size"])}
         records += run_segmentation(cfg["segment"], steps["segment"], cache, out_dir, device, seg_common, net_kw)
+    if cfg.get("fitted_grid"):
+        say("time steps fitted to the shipped generator")
+        records += run_fitted_grid(cfg["fitted_grid"], clf, x_te, y_te, out_dir, device, say)
     say("done")
     return records

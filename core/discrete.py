@@ -335,13 +335,18 @@ class DiscreteVP(GaussianProcess):
         """Default grid for ``solver``.
 
         With a diffusers spacing and a full trajectory this is the matching diffusers
-        scheduler's grid. A partial trajectory (``t_start``) on a diffusers spacing uses integer
-        timesteps evenly spaced from ``t_start`` down to ``t_end`` (default 0), as diffusers'
-        img2img pipelines do; continuous kinds go through :func:`~polydiff.core.grids.make_grid`.
+        scheduler's grid (for ``rk45``, which has none, the whole trajectory from ``t_max``). A
+        partial trajectory (``t_start``) on a diffusers spacing uses integer timesteps evenly
+        spaced from ``t_start`` down to ``t_end`` (default 0), as diffusers' img2img pipelines
+        do; continuous kinds go through :func:`~polydiff.core.grids.make_grid`.
         """
         from .grids import make_grid
 
         kind = kind or self.default_grid
+        if solver == "rk45" and kind in _SPACINGS:
+            # no diffusers scheduler to match, and rk45 reads only the grid's start and end: the
+            # whole trajectory (a diffusers dpm grid of 2 leading steps would start at t = 666)
+            kind = "uniform_t"
         if kind not in _SPACINGS:
             return make_grid(self, steps, kind, t_start=t_start, t_end=t_end, final=final, rho=rho)
         if t_start is None and t_end is None and final == "zero":

@@ -22,7 +22,7 @@ import torch
 
 from .positions import check_conformers, with_conformers
 from .process import ComFreeNoise, PaddedDenoiser, masked_zero_center, true_scale_input
-from .stereo_filter import filter_stereo, stereo_information
+from .stereo_filter import filter_stereo, relax_matching_stereo, stereo_information
 
 __all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "load_run", "refine_conformers",
            "stereo_information"]
@@ -32,9 +32,10 @@ __all__ = ["GenerationStats", "conformer_generator", "generate_conformers", "loa
 class GenerationStats:
     """Cost of one :func:`generate_conformers` call."""
 
-    nfe: int = 0
+    nfe: int = 0  # network calls (a call evaluates a whole batch of conformers)
     seconds: float = 0.0
     conformers: int = 0
+    conformer_nfe: int = 0  # network evaluations summed over conformers, stereo redraws included
     reflected: int = 0  # conformers mirrored to the input's enantiomer (``match_stereo``)
     resampled: int = 0  # conformers drawn again because their stereo was wrong (``stereo_rounds``)
     stereo_wrong: int = 0  # conformers returned with a stereo that still disagrees with the input
@@ -44,6 +45,12 @@ class GenerationStats:
     @property
     def seconds_per_conformer(self) -> float:
         return self.seconds / max(self.conformers, 1)
+
+    @property
+    def nfe_per_conformer(self) -> float:
+        """Mean network evaluations per returned conformer: the solver's NFE plus, spread over
+        the conformers returned, those of every stereo redraw (``stereo_rounds``)."""
+        return self.conformer_nfe / max(self.conformers, 1)
 
 
 def generate_conformers(
@@ -84,7 +91,11 @@ def generate_conformers(
             molecule larger than the cap is solved alone, one conformer per call).
         stats: filled with NFE, wall time and the number of conformers.
         relax: ``"mmff"`` relaxes every conformer to its MMFF94 minimum afterwards
-            (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``);
+            (:func:`~polydiff.molecules.relax.mmff_relax`, counted in ``stats.seconds``) and,
+            with ``match_stereo``, checks the stereo again: MMFF can invert a centre or turn a
+            double bond of a strained sample, so mirror images are reflected and wrong ones
+            redrawn (solved, relaxed, checked) for ``stereo_rounds`` further rounds
+            (:func:`~polydiff.molecules.stereo_filter.relax_matching_stereo`);
             ``None``: the sampler's coordinates as they are.
         restarts: rounds of Restart sampling (:func:`polydiff.core.restart`; Xu et al. 2023,
             Alg. 1) after the solve, with the restart interval from the data end to
@@ -103,8 +114,9 @@ def generate_conformers(
             E/Z isomer) is replaced by a new sample (conformer index ``n * round + k``, its
             own seed), itself reflected where that fixes it. Conformers still wrong after
             the last round are returned as they are, counted in ``stats.stereo_wrong``
-            and warned about. The time spent is in ``stats.stereo_seconds``, the redrawn
-            conformers in ``stats.resampled``; needs ``match_stereo``. 0: no resampling.
+            and warned about. The time spent is in ``stats.stereo_seconds`` (and in
+            ``stats.seconds``), the redrawn conformers in ``stats.resampled``, their network
+            evaluations in ``stats.conformer_nfe``; needs ``match_stereo``. 0: no resampling.
         first_index: the index of the first molecule in the seeding: a list generated in
             chunks, each with ``first_index`` = the chunk's start, equals the list generated
             at once up to float rounding (``polydiff conformers`` does so for its progress bar).
@@ -120,8 +132,6 @@ def generate_conformers(
         ValueError: for an unparsable SMILES, a molecule with fewer than two atoms, or a bad
             option (the message names it).
     """
-    from polydiff.core.validate import check_int
-
     from .featurize import parse_molecule
 
     single = isinstance(mol_or_smiles, str) or not isinstance(mol_or_smiles, (list, tuple))
@@ -131,48 +141,62 @@ def generate_conformers(
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     n = int(n)
+    if not isinstance(match_stereo, bool):
+        raise TypeError(f"match_stereo must be a bool, got {match_stereo!r}")
+    if relax not in (None, "mmff"):
+        raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
+    stats = stats if stats is not None else GenerationStats()
+    draw = _sampler(net=net, process=process, steps=steps, solver=solver, seed=seed, clip=clip,
+                    max_batch_atoms=max_batch_atoms, stats=stats, stereo_rounds=stereo_rounds,
+                    restarts=restarts, restart_noise=restart_noise, restart_steps=restart_steps,
+                    first_index=first_index, **solver_options)
+    if stereo_rounds and not match_stereo:
+        raise ValueError("stereo_rounds > 0 needs match_stereo=True (resampling filters on the input's stereo)")
+    mols = [_all_atom(parse_molecule(m), i) for i, m in enumerate(items)]
+    t0 = time.perf_counter()
+    out = [with_conformers(m, c) for m, c in zip(mols, draw(mols, [n] * len(mols), None))]
+    if match_stereo:
+        tic = time.perf_counter()
+        left = filter_stereo(mols, out, n, stereo_rounds, stats, lambda counts, offsets: draw(mols, counts, offsets),
+                             warn=relax is None)
+        stats.stereo_seconds += time.perf_counter() - tic
+        stats.stereo_wrong += left if relax is None else 0
+    if relax == "mmff":
+        out = relax_matching_stereo(mols, out, n, stereo_rounds if match_stereo else None, stats,
+                                    lambda counts, offsets: draw(mols, counts, offsets))
+    stats.seconds += time.perf_counter() - t0
+    stats.conformers += n * len(mols)
+    return out[0] if single else out
+
+
+def _sampler(*, net, process, steps, solver: str, seed: int, stats: GenerationStats, stereo_rounds: int,
+             clip: float | None = None, max_batch_atoms: int = 20000, restarts: int = 0,
+             restart_noise: float = 0.2, restart_steps: int = 10, first_index: int = 0, **solver_options):
+    """Check the sampling options; returns ``draw(mols, counts, offsets) -> coords[m][k]``, the
+    from-scratch solve (and Restart rounds) of :func:`generate_conformers`, costs added to ``stats``."""
+    from polydiff.core.validate import check_int
+
     _check_options(solver, seed, steps)
     _check_run(net, process, max_batch_atoms, stats)
     first_index = check_int(first_index, "first_index", low=0)
-    if not isinstance(match_stereo, bool):
-        raise ValueError(f"match_stereo must be a bool, got {match_stereo!r}")
-    if relax not in (None, "mmff"):
-        raise ValueError(f"relax must be None or 'mmff', got {relax!r}")
     if isinstance(stereo_rounds, bool) or not isinstance(stereo_rounds, int) or stereo_rounds < 0:
         raise ValueError(f"stereo_rounds must be a non-negative int, got {stereo_rounds!r}")
-    if stereo_rounds and not match_stereo:
-        raise ValueError("stereo_rounds > 0 needs match_stereo=True (resampling filters on the input's stereo)")
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
         raise ValueError(f"restarts must be a non-negative int, got {restarts!r}")
     if isinstance(restart_steps, bool) or not isinstance(restart_steps, int) or restart_steps < 1:
         raise ValueError(f"restart_steps must be a positive integer, got {restart_steps!r}")
     t_restart = _noise_time(process, restart_noise, restart_steps, solver, "restart_noise") if restarts else None
-    mols = [_all_atom(parse_molecule(m), i) for i, m in enumerate(items)]
-    stats = stats if stats is not None else GenerationStats()
-    t0 = time.perf_counter()
+    restart = (t_restart, restarts, restart_steps) if restarts else None
 
     def prior(rows, mask, noise):
         return process.prior_std() * noise(torch.zeros(*mask.shape, 3, device=mask.device), -1)
 
-    common = {"net": net, "process": process, "solver": solver, "seed": seed, "clip": clip,
-              "max_batch_atoms": max_batch_atoms, "stats": stats, "first_index": first_index,
-              **solver_options}
-    restart = (t_restart, restarts, restart_steps) if restarts else None
-    coords = _solve(mols, [n] * len(mols), prior, steps=steps, restart=restart, **common)
-    out = [with_conformers(m, c) for m, c in zip(mols, coords)]
-    if match_stereo:
-        tic = time.perf_counter()
-        filter_stereo(mols, out, n, stereo_rounds, stats,
-                      lambda counts, offsets: _solve(mols, counts, prior, steps=steps, restart=restart,
-                                                     offsets=offsets, **common))
-        stats.stereo_seconds += time.perf_counter() - tic
-    if relax == "mmff":
-        from .relax import mmff_relax
+    def draw(mols, counts, offsets):
+        return _solve(mols, counts, prior, net=net, process=process, steps=steps, solver=solver, seed=seed,
+                      clip=clip, max_batch_atoms=max_batch_atoms, stats=stats, restart=restart, offsets=offsets,
+                      first_index=first_index, **solver_options)
 
-        out = [mmff_relax(m) for m in out]
-    stats.seconds += time.perf_counter() - t0
-    stats.conformers += n * len(mols)
-    return out[0] if single else out
+    return draw
 
 
 def _all_atom(mol, index: int):
@@ -380,6 +404,7 @@ def _solve(mols, counts: list[int], start, *, net, process, steps: int | None, s
             for row, (mi, k) in enumerate(chunk):
                 coords[mi][k] = x0[row, : datas[mi].num_nodes].double().cpu()
             stats.nfe += model.nfe
+            stats.conformer_nfe += model.nfe * len(chunk)
             stats.batches.append(len(chunk))
     finally:
         net.train(net_was_training)

@@ -3,6 +3,8 @@
 The usual last step of a conformer pipeline (RDKit's ETKDG + MMFF; GeoDiff Sec. 5.2 "+FF"):
 every conformer of a molecule is relaxed to its nearest MMFF94 minimum, so a generator's
 output is judged on the basin it lands in rather than on bond-length noise.
+:func:`~polydiff.molecules.relax_sampled.relax_conformers` relaxes a diffusion sampler's
+output and keeps its stereo.
 """
 from __future__ import annotations
 

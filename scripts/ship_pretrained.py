@@ -6,6 +6,11 @@ its model card::
 
     python scripts/ship_pretrained.py vision-generate --cache /tmp/full/out/vision/cache \\
         --command "polydiff bench --full --domains vision ..." --name mnist-cfg
+    python scripts/ship_pretrained.py timeseries-impute --cache /tmp/full/out/timeseries/cache \\
+        --command "polydiff bench --full --domains timeseries ..."     # -> pretrained/weather-csdi
+
+``--name`` defaults to the kind's shipped name, ``--into`` to ``pretrained/``. The time-series
+kinds live in ``ship_timeseries.py`` and print the card, the README row and the weights' sha256.
 """
 from __future__ import annotations
 
@@ -63,7 +68,7 @@ def vision_generate(args: argparse.Namespace) -> None:
                f"{pipe.guidance_scale:g}; chosen before evaluation) by scripts/ship_pretrained.py with the "
                "benchmark's MNIST classifier. A small U-Net trained for 1.3 epochs on 2 CPU cores: "
                "recognisable digits, not state of the art. Weights stored in float16."))
-    out = pipe.save_pretrained(PRETRAINED / args.name, card=card, dtype=torch.float16)
+    out = pipe.save_pretrained(args.into / args.name, card=card, dtype=torch.float16)
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.4f} (real test images {m['baseline_value']:.4f})")
@@ -100,7 +105,7 @@ def vision_superres(args: argparse.Namespace) -> None:
                "before evaluation) by scripts/ship_pretrained.py. SR3 (Saharia et al. 2022) with "
                "v-prediction: a sample of the posterior, so PSNR is below the posterior mean's. "
                "Weights stored in float16."))
-    out = pipe.save_pretrained(PRETRAINED / args.name, card=card, dtype=torch.float16)
+    out = pipe.save_pretrained(args.into / args.name, card=card, dtype=torch.float16)
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.4f} (bicubic {m['baseline_value']:.4f})")
@@ -141,7 +146,7 @@ def vision_inpaint(args: argparse.Namespace) -> None:
         notes=(f"Evaluated at the pipeline's defaults ({schedule}; chosen before evaluation) by "
                "scripts/ship_pretrained.py. An unconditional U-Net with RePaint's resampling "
                "(Lugmayr et al. 2022). Weights stored in float16."))
-    out = pipe.save_pretrained(PRETRAINED / args.name, card=card, dtype=torch.float16)
+    out = pipe.save_pretrained(args.into / args.name, card=card, dtype=torch.float16)
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.4f} (biharmonic {m['baseline_value']:.4f})")
@@ -162,27 +167,27 @@ def text_mdlm(args: argparse.Namespace) -> None:
     by_src: dict[str, list[str]] = {}
     for e in data.test:
         by_src.setdefault(e.compact_source, []).append(e.text)
-    sources = sorted(by_src)[:100]
+    sources = sorted(by_src)  # every MR of the held-out restaurants (99)
     refs = [by_src[s] for s in sources]
     pipe = MaskedTextPipeline.from_run(_one(args.cache, "masked", "model.safetensors"))
     ar = ARTextPipeline.from_run(_one(args.cache, "ar", "model.safetensors"))  # greedy by default
     ours = pipe(sources, generator=torch.Generator().manual_seed(0))
     theirs = ar(sources, generator=torch.Generator().manual_seed(0))
     card_metrics = [
-        {"task": "data-to-text", "dataset": "E2E NLG test (100 meaning representations, all references)",
+        {"task": "data-to-text", "dataset": "E2E NLG, the 5 held-out restaurants (all 99 meaning representations, all references)",
          "metric": "corpus BLEU, sacreBLEU 13a (higher is better)", "value": M.corpus_bleu(ours, refs),
          "baseline": "autoregressive Transformer of the same size and training, greedy",
          "baseline_value": M.corpus_bleu(theirs, refs)},
     ]
     card = ModelCard(
         training_command=args.command,
-        data="E2E NLG training set (42k MR/text pairs), 1,200 steps x 32 pairs, sentencepiece vocabulary",
+        data="E2E NLG as bundled with polydiff (the 4,672-pair validation file distributed with the Diffusion-LM experiments), split by restaurant (seed 0): 3,649 training pairs from 15 restaurants; 1,200 steps x 32 pairs; sentencepiece vocabulary trained on the training pairs",
         metrics=card_metrics,
         notes=(f"Evaluated at the pipeline's defaults (solver {pipe.solver}, {pipe.steps} steps, temperature "
                f"{pipe.temperature:g}; chosen before evaluation) by scripts/ship_pretrained.py. A 3-layer "
                "96-wide masked diffusion LM (MDLM, Sahoo et al. 2024) trained on 2 CPU cores. "
                "Weights stored in float16."))
-    out = pipe.save_pretrained(PRETRAINED / args.name, card=card, dtype=torch.float16)
+    out = pipe.save_pretrained(args.into / args.name, card=card, dtype=torch.float16)
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.2f} (AR baseline {m['baseline_value']:.2f})")
@@ -193,11 +198,35 @@ def text_mdlm(args: argparse.Namespace) -> None:
     ar_card = ModelCard(training_command=args.command, data=card.data, metrics=ar_metrics,
                         notes="The autoregressive Transformer baseline of the same benchmark run (3 layers x 96), "
                               "greedy decoding. Weights stored in float16.")
-    out = ar.save_pretrained(PRETRAINED / args.baseline_name, card=ar_card, dtype=torch.float16)
+    out = ar.save_pretrained(args.into / args.baseline_name, card=ar_card, dtype=torch.float16)
     print(f"wrote {out}")
 
 
-KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "vision-inpaint": vision_inpaint, "text-mdlm": text_mdlm}
+def _ship_timeseries():
+    """``ship_timeseries.py`` beside this script, however this script was imported."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_timeseries", Path(__file__).with_name("ship_timeseries.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def timeseries_impute(args: argparse.Namespace) -> None:
+    """The bench cache's CSDI weather imputer (see ``ship_timeseries.py``)."""
+    _ship_timeseries().timeseries_impute(args)
+
+
+def timeseries_forecast(args: argparse.Namespace) -> None:
+    """The bench cache's CSDI taylor-electricity forecaster (see ``ship_timeseries.py``)."""
+    _ship_timeseries().timeseries_forecast(args)
+
+
+KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "vision-inpaint": vision_inpaint,
+         "text-mdlm": text_mdlm, "timeseries-impute": timeseries_impute, "timeseries-forecast": timeseries_forecast}
+#: The folder name each kind writes when ``--name`` is not given.
+NAMES = {"vision-generate": "mnist-cfg", "vision-superres": "mnist-sr", "vision-inpaint": "mnist-inpaint",
+         "text-mdlm": "e2e-mdlm", "timeseries-impute": "weather-csdi", "timeseries-forecast": "electricity-csdi-forecast"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("kind", choices=sorted(KINDS))
     p.add_argument("--cache", type=Path, required=True, help="the domain's bench cache folder")
     p.add_argument("--command", required=True, help="the command that trained the models (model card)")
-    p.add_argument("--name", required=True, help="folder name under pretrained/")
+    p.add_argument("--name", default=None, help="folder name under --into (default: the kind's shipped name)")
+    p.add_argument("--into", type=Path, default=PRETRAINED, help=f"parent folder (default {PRETRAINED})")
     p.add_argument("--baseline-name", default="e2e-ar", help="text-mdlm: folder of the shipped AR baseline")
     args = p.parse_args(argv)
+    args.name = args.name or NAMES[args.kind]
     KINDS[args.kind](args)
     return 0
 

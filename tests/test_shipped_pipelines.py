@@ -9,14 +9,13 @@ import math
 
 import pytest
 import torch
-from polydiff.core.pipeline_hub import pretrained_dirs, shipped_pipelines
+from polydiff.core.pipeline_hub import resolve_pipeline, shipped_pipelines
 
 SHIPPED = shipped_pipelines()
-ROOT_PRETRAINED = pretrained_dirs()[-1]
 
 
 def _class(name: str) -> type:
-    path = json.loads((ROOT_PRETRAINED / name / "pipeline.json").read_text())["class"]
+    path = json.loads((resolve_pipeline(name) / "pipeline.json").read_text())["class"]
     module, _, cls = path.partition(":")  # "package.module:Class", as the index records it
     return getattr(importlib.import_module(module), cls)
 
@@ -61,7 +60,7 @@ def test_readme_lists_each_shipped_pipeline_with_its_card_numbers(name):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}` |")), None)
     assert row is not None, f"README.md has no row for the shipped pipeline {name}"
-    card = json.loads((ROOT_PRETRAINED / name / "pipeline.json").read_text())["card"]
+    card = json.loads((resolve_pipeline(name) / "pipeline.json").read_text())["card"]
     for m in card["metrics"]:
         assert f"{m['value']:.3g}" in row and f"{m['baseline_value']:.3g}" in row, (m, row)
 
@@ -105,3 +104,29 @@ def test_quick_vision_bench_scores_the_shipped_generator_at_its_own_size(one_thr
     images, seconds, nfe = out["mnist-cfg"]
     assert images.shape == (2, 1, 16, 16) and 0 <= float(images.min()) and float(images.max()) <= 1
     assert nfe >= 25 and seconds > 0  # the pipeline's defaults: DDIM 25 steps with CFG
+
+
+@pytest.mark.parametrize("command", ["impute", "forecast"])
+def test_timeseries_commands_default_to_the_shipped_pipelines(command, tmp_path, one_thread):
+    """Once `weather-csdi` / `electricity-csdi-forecast` ship, `polydiff impute|forecast` apply them
+    without --model (tests/timeseries/test_shipped.py tests the same path before that, with
+    pipelines shipped from a tiny bench cache into a temporary folder)."""
+    pytest.importorskip("gluonts")
+    import numpy as np
+    import pandas as pd
+    from polydiff.bench.cli import main
+    from polydiff.timeseries import commands
+
+    name = {"impute": commands.DEFAULT_IMPUTATION_MODEL, "forecast": commands.DEFAULT_FORECAST_MODEL}[command]
+    if name not in SHIPPED:
+        pytest.skip(f"{name} does not ship yet")
+    pipe = _class(name).from_pretrained(name)
+    values = np.linspace(1.0, 2.0, 48 * pipe.n_features).reshape(48, pipe.n_features) * 20
+    values[5, 0] = np.nan
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame(values, columns=pipe.features).to_csv(src, index=False)
+    code = main([command, "--input", str(src), "--output", str(out), "--samples", "2", "--steps", "2",
+                 "--out-of-range", "ignore", "--no-progress"])
+    got = pd.read_csv(out)
+    assert code == 0 and np.isfinite(got[pipe.features].to_numpy()).all()
+    assert len(got) == (48 if command == "impute" else pipe.prediction_length)

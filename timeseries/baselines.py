@@ -31,18 +31,27 @@ def _check(X: np.ndarray, fallback) -> tuple[np.ndarray, np.ndarray]:
     return X, fb
 
 
-def linear_interpolation(X: np.ndarray, fallback) -> np.ndarray:
-    """Fill NaNs by linear interpolation in time inside each window (``np.interp``)."""
+def linear_interpolation(X: np.ndarray, fallback, times: np.ndarray | None = None) -> np.ndarray:
+    """Fill NaNs by linear interpolation in time inside each window (``np.interp``).
+
+    ``times [N, L]`` (increasing along each row) are the observation times of irregular
+    series, e.g. clinical visits; default ``0..L-1``."""
     X, fb = _check(X, fallback)
     out = X.copy()
-    t = np.arange(X.shape[1])
+    t = np.broadcast_to(np.arange(X.shape[1], dtype=np.float64), X.shape[:2])
+    if times is not None:
+        t = np.asarray(times, dtype=np.float64)
+        if t.shape != X.shape[:2]:
+            raise ValueError(f"times must be [N, L] = {list(X.shape[:2])}, got shape {t.shape}")
+        if not np.isfinite(t).all() or (np.diff(t, axis=1) <= 0).any():
+            raise ValueError("times must be finite and strictly increasing along each series")
     for n in range(X.shape[0]):
         for k in range(X.shape[2]):
             y = X[n, :, k]
             obs = np.isfinite(y)
             if obs.all():
                 continue
-            out[n, :, k] = np.interp(t, t[obs], y[obs]) if obs.any() else fb[k]
+            out[n, :, k] = np.interp(t[n], t[n][obs], y[obs]) if obs.any() else fb[k]
     return out
 
 

@@ -1,7 +1,8 @@
 """Task commands of the time-series domain: CSDI imputation and forecasting of CSV files.
 
 ``polydiff impute``: fill the missing cells of a series file with the median of ``--samples``
-CSDI imputations (:class:`.pipelines.ImputationPipeline`)::
+CSDI imputations (:class:`.pipelines.ImputationPipeline`; without ``--model``, the shipped
+``weather-csdi``, whose input is JFK's hourly weather with the columns ``JFK:temp``, ...)::
 
     polydiff impute --model runs/csdi-pipe --input weather.csv --output filled.csv \\
         --samples 50 --quantiles 0.1,0.9 --seed 0
@@ -11,7 +12,8 @@ quantile, ``filled.q0.1.csv`` and ``filled.q0.9.csv`` of the same layout: one wi
 level, so ``pd.read_csv`` gives a frame aligned with the input for each band.
 
 ``polydiff forecast``: the ``prediction_length`` rows after a history file
-(:class:`.pipelines.ForecastPipeline`)::
+(:class:`.pipelines.ForecastPipeline`; without ``--model``, the shipped
+``electricity-csdi-forecast``: 48 half-hours after a ``demand`` column)::
 
     polydiff forecast --model runs/csdi-fc-pipe --input history.csv --output forecast.csv \\
         --quantiles 0.1,0.9
@@ -40,10 +42,10 @@ from .range_guard import OUT_OF_RANGE, OutOfRangeError
 
 __all__ = ["COMMANDS", "DEFAULT_FORECAST_MODEL", "DEFAULT_IMPUTATION_MODEL", "quantile_path"]
 
-#: The shipped pipelines the commands apply by default (None until one ships).
-DEFAULT_IMPUTATION_MODEL: str | None = None
-DEFAULT_FORECAST_MODEL: str | None = None
-
+#: The shipped pipelines the commands apply by default (``pretrained/<name>``): CSDI trained
+#: on JFK's 2013 weather (9 variables, hourly) and on the taylor electricity demand (half-hourly).
+DEFAULT_IMPUTATION_MODEL: str | None = "weather-csdi"
+DEFAULT_FORECAST_MODEL: str | None = "electricity-csdi-forecast"
 
 
 def _levels(text: str) -> list[float]:

@@ -50,6 +50,8 @@ def test_render_orders_domains_and_marks_the_best(tmp_path):
                          "Test CPU (2 torch threads).")]
     assert lines[6].startswith("| superres |") and "no baseline/peer" in lines[6]
     assert lines.index("<details><summary><b>timeseries</b>: 1 comparisons</summary>") > 6
+    noted = render_table([dict(docs[0], note="stale: from an older commit")]).splitlines()
+    assert noted[3:5] == ["", "**Note:** stale: from an older commit"] and noted[6].startswith("| task |")
 
 
 def test_check_and_write(tmp_path):

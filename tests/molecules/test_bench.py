@@ -1,4 +1,6 @@
 """The bench entry returns valid, comparable records (tiny settings) and caches the model."""
+import json
+
 import pytest
 from polydiff.bench import molecules as bench
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
@@ -25,11 +27,29 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
             "rdkit-etkdg+mmff-same-stereo", "rdkit-clustered-etkdg", "rdkit-clustered-etkdg-same-stereo",
             "rdkit-etkdgv3+polydiff-refine-s0.2-ddim-2", f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}",
             f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}+mmff"} <= methods
-    assert {r["nfe"] for r in recs if r["method"] == f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}"} == {4}
+    # nfe: network evaluations per returned conformer, the stereo filter's redraws included (4 per draw:
+    # 2 DDIM steps + 1 restart round of 2); +mmff adds the redraws of the check after MMFF
+    for m in (f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}", f"polydiff-geodiff-ddim-2+restart1x2-s0.2{f}+mmff"):
+        rows = [r for r in recs if r["method"] == m]
+        assert len({(r["nfe"], r["nfe_mean"], r["resampled"], r["stereo_seconds"]) for r in rows}) == 1
+        n_conf = 2 * 2
+        assert rows[0]["nfe_mean"] == pytest.approx(4 * (n_conf + rows[0]["resampled"]) / n_conf)
+        assert rows[0]["nfe"] == round(rows[0]["nfe_mean"]) >= 4 and rows[0]["stereo_seconds"] > 0
+    raw, mmff = (next(r for r in recs if r["method"] == f"polydiff-geodiff-ddim-2{f}{x}") for x in ("", "+mmff"))
+    assert mmff["resampled"] >= raw["resampled"] and mmff["seconds"] > raw["seconds"]
+    # the bench trains with GeoDiff's gradient clipping, the CLI's default (one constant)
+    from polydiff.molecules.train import GRAD_CLIP
+    configs = list((tmp_path / "cache").glob("molecules-geodiff-*/step_*/config.json"))
+    assert configs and all(json.loads(c.read_text())["grad_clip"] == GRAD_CLIP == 1e4 for c in configs)
     # every record names the stereo information its method received; the fair ETKDG gets the sampler's
     info = {r["method"]: r["stereo_info"] for r in recs}
     assert info["rdkit-etkdgv3-same-stereo"] == info[f"polydiff-geodiff-ddim-2{f}"] == "full"
     assert info["rdkit-etkdgv3-no-stereo"] == "none" and info["rdkit-etkdgv3"] == "full"
+    # given the same information, the fair baseline is the full-tag run under its own name
+    for base in ("rdkit-etkdgv3", "rdkit-etkdg+mmff", "rdkit-clustered-etkdg"):
+        same, full = ({r["metric"]: (r["value"], r["seconds"]) for r in recs if r["method"] == m}
+                      for m in (f"{base}-same-stereo", base))
+        assert same == full and len(same) >= 9
     assert recs[0]["dataset"].startswith("qm9-dft-random-heavy3-5")
     groups = {}
     for r in recs:
@@ -46,5 +66,8 @@ def test_bench_records_and_cache(tmp_path, monkeypatch):
     for r in again:
         if key(r) in first:
             assert r["value"] == pytest.approx(first[key(r)], abs=1e-3)  # SDF keeps 4 decimals
+    cost = lambda rs: {key(r): (r["nfe"], r["nfe_mean"], r["seconds"], r["resampled"], r["stereo_seconds"])
+                       for r in rs if r["method"].startswith("polydiff-geodiff")}
+    assert cost(again) == cost(recs)  # the cached conformers keep their sampling cost
     with pytest.raises(ValueError, match="mode"):
         bench.run("medium", tmp_path)

@@ -142,5 +142,5 @@ def test_conformers_carry_the_input_enantiomer(model):
             np.testing.assert_allclose(p_fix, p_raw * np.array([-1.0, 1.0, 1.0]))
         else:  # already right, or degenerate (no centre perceived): untouched
             np.testing.assert_array_equal(p_fix, p_raw)
-    with pytest.raises(ValueError, match="match_stereo"):
+    with pytest.raises(TypeError, match="match_stereo must be a bool"):
         generate_conformers(smiles, 1, match_stereo="yes", **kw)

@@ -23,6 +23,7 @@ def _molecules_cases() -> list[Case]:
     from polydiff.molecules.pipeline import ConformerGenerator, write_sdf
     from polydiff.molecules.process import geodiff_process
     from polydiff.molecules.relax import mmff_relax
+    from polydiff.molecules.relax_sampled import relax_conformers
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
@@ -78,6 +79,12 @@ def _molecules_cases() -> list[Case]:
              lambda: ConformerScores([np.zeros((3, 0))]), ValueError, r"rmsd\[0\] must be a non-empty"),
         Case("molecules.merge_conformers", "None in the list (was a Boost.Python ArgumentError)",
              lambda: merge_conformers([conformers(), None]), TypeError, r"mols\[1\] must be an rdkit.Chem.Mol"),
+        Case("molecules.relax_conformers", "conformer count differs from the generating call's n",
+             lambda: relax_conformers(conformers(), 3, net=lin, process=None), ValueError,
+             r"conformers: expected n=3 conformers \(the generating call's\), got 2"),
+        Case("molecules.relax_conformers", "a SMILES instead of generated conformers",
+             lambda: relax_conformers("CCO", 1, net=lin, process=None), TypeError,
+             "conformers must be an rdkit.Chem.Mol"),
         Case("molecules.mmff_relax", "NaN coordinates (were minimised into NaN)",
              lambda: mmff_relax(conformers(nan=True)), ValueError, "mol: conformer 0 has non-finite"),
         Case("molecules.mol_to_data", "NaN coordinates (became a NaN pos tensor)",

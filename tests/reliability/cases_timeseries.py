@@ -10,7 +10,7 @@ from cases_common import MISSING, Case
 def _timeseries_cases() -> list[Case]:
     import numpy as np
     from polydiff.timeseries import calibration, masks, metrics
-    from polydiff.timeseries.baselines import locf
+    from polydiff.timeseries.baselines import linear_interpolation, locf
     from polydiff.timeseries.data import Normalizer, split_by_time, windows
     from polydiff.timeseries.data_paper import load_beijing_pm25, load_physionet2012
     from polydiff.timeseries.diffusion import sample_imputations
@@ -106,6 +106,9 @@ def _timeseries_cases() -> list[Case]:
              np.ones((1, 3, 1))), ValueError, "X_ori must have the shape of X"),
         Case("timeseries.locf", "fallback of the wrong length (was a numpy broadcast error)",
              lambda: locf(np.ones((1, 3, 2)), np.zeros(3)), ValueError, r"fallback must be one value or one per feature"),
+        Case("timeseries.linear_interpolation", "visit times out of order (np.interp would interpolate wrongly)",
+             lambda: linear_interpolation(np.ones((1, 3, 1)), [0.0], times=np.array([[0.0, 2.0, 1.0]])),
+             ValueError, "times must be finite and strictly increasing"),
         Case("timeseries.check_series", "wrong rank", lambda: check_series(np.zeros((3, 4))), ValueError, "rank 2"),
         Case("timeseries.check_series", "infinite values", lambda: check_series(np.array([[[np.inf]]])), ValueError,
              "infinite"),

@@ -1,5 +1,4 @@
 """The bench entry returns valid records, every polydiff number beside a baseline, and caches."""
-import time
 
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig, run
@@ -12,9 +11,7 @@ TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, 
 
 def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     stages = []
-    t_first = time.perf_counter()
     recs = run("quick", tmp_path, progress=stages.append, config=TINY)
-    t_first = time.perf_counter() - t_first
     assert recs and any(s.startswith("train diffuseq") for s in stages)
     for r in recs:
         assert record_problems(r, domain="text") == []
@@ -45,9 +42,6 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     assert {"control-success", "self-BLEU", "tokens/s"} <= {r["metric"] for r in recs if r["task"] == "control"}
     # second run: everything from the cache, no training stage
     stages.clear()
-    t0 = time.perf_counter()
     again = run("quick", tmp_path, progress=stages.append, config=TINY)
     assert not any(s.startswith("train") for s in stages)
     assert [r["value"] for r in again if r["metric"] == "BLEU"] == [r["value"] for r in recs if r["metric"] == "BLEU"]
-    # from the cache: faster than the run that trained (an absolute bound fails on a loaded machine)
-    assert time.perf_counter() - t0 < t_first

@@ -165,3 +165,34 @@ def test_every_solver_decodes_at_the_papers_step_count_from_the_noisiest_timeste
     assert dlm.sample_ids(1, steps=T, solver=solver, generator=g).shape == (1, dlm.config.seq_len)
     src = [e2e_split[1][0].compact_source]
     assert len(dseq.generate(src, 1, T, solver, truncate=True, generator=g)) == 1
+
+
+@pytest.mark.parametrize(("solver", "steps"), [("ddim", 50), ("ddim", 20), ("ddpm", 50), ("dpmpp_2m", 20)])
+@pytest.mark.parametrize("clamp", [True, False])
+def test_sampling_with_the_exact_posterior_mean_denoiser_returns_a_reference(dseq, e2e_split, solver, steps, clamp):
+    """Plumbing oracle (issue 26): give DiffuSeq's sampler the exact ``E[x0 | x_t, source]`` of a
+    finite data set (each source's references, equally likely). Whatever a trained denoiser lacks,
+    the sampler, the trailing grid, anchoring, clamping and rounding must then return one of the
+    source's references token for token, from pure noise at few steps."""
+    by_src: dict[str, list[str]] = {}
+    for e in e2e_split[1]:
+        by_src.setdefault(e.compact_source, []).append(e.text)
+    sources = [s for s in sorted(by_src) if len(by_src[s]) > 1][:4]
+    S, W, proc = dseq.config.src_len, dseq.net.embed.weight.detach(), dseq.process
+    refs = [dseq.encode_pairs([s] * len(by_src[s]), by_src[s], truncate=True)[0] for s in sources]
+
+    def posterior_mean(x, t):
+        t = torch.as_tensor(t, dtype=torch.float64).reshape(-1).expand(len(x))
+        a, s = proc.alpha(t).to(x.dtype), proc.sigma(t).to(x.dtype)
+        out = x.clone()
+        for b, r in enumerate(refs):
+            E = W[r[:, S:]]  # [K, tgt_len, D]: the candidates' clean target embeddings
+            w = torch.softmax(-((x[b, S:] - a[b] * E) ** 2).sum((1, 2)) / (2 * s[b] ** 2), 0)
+            out[b, S:] = (w[:, None, None] * E).sum(0)
+        return out
+
+    dseq._denoiser = posterior_mean
+    ids = dseq.sample_ids(sources, steps, solver, clamp=clamp, truncate=True,
+                          generator=torch.Generator().manual_seed(0))
+    for b, r in enumerate(refs):
+        assert any(torch.equal(ids[b], c[S:]) for c in r), dseq.tokenizer.decode(ids[b])

@@ -84,6 +84,18 @@ def test_baselines_by_hand():
     assert np.allclose(baselines.linear_interpolation(X2, [7.0])[1, :, 0], [7, 7])
 
 
+def test_linear_interpolation_in_visit_time():
+    # visits at 0, 1, 4 (years): the value at t=1 lies a quarter of the way from 1 to 9
+    X = np.array([[[1.0], [np.nan], [9.0]]])
+    t = np.array([[0.0, 1.0, 4.0]])
+    assert np.allclose(baselines.linear_interpolation(X, [0.0], times=t)[0, :, 0], [1, 3, 9])
+    assert np.allclose(baselines.linear_interpolation(X, [0.0])[0, :, 0], [1, 5, 9])  # index time
+    with pytest.raises(ValueError, match=r"times must be \[N, L\]"):
+        baselines.linear_interpolation(X, [0.0], times=t[:, :2])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        baselines.linear_interpolation(X, [0.0], times=np.array([[0.0, 2.0, 1.0]]))
+
+
 def test_train_script_smoke(tmp_path):
     import json
 
