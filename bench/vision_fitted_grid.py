@@ -19,7 +19,9 @@ on the fitting samples); uniform log-SNR (``grid="log_snr"``); the pipeline's ow
 solver (diffusers' DPM-Solver multistep grid, ``leading`` spacing, starting at t = 830 of 999
 at 5 steps), and held-out real test images as the floor. Records carry the fit's wall time and
 network evaluations (``fit_seconds``, ``fit_evaluations``: single-image forward passes, two per
-step and sample with guidance).
+step and sample with guidance), their CPU time (``fit_cpu_seconds``; on a shared machine
+the wall time mostly measures the other jobs) and the CPU time of one image evaluation
+(``cpu_ms_per_evaluation``, from the fine solution at batch ``n_fit``).
 """
 from __future__ import annotations
 
@@ -115,8 +117,12 @@ def run_fitted_grid(cfg: dict, clf: torch.nn.Module, x_te: Tensor, y_te: Tensor,
     x_chk = proc.prior_sample((n_eval, *shape), generator=torch.Generator().manual_seed(cfg["seeds"]["eval"])).to(device)
     y_chk = _balanced(n_eval, pipe.num_classes).to(device)
     say(f"fine solution ({fine_name}) on {n_fit} fitting and {n_rmse} held-out samples")
+    cpu0 = time.process_time()
     ref_fit, ref_s, ref_nfe = timed_nfe(net, n_fit, pipeline_sample, pipe, x_fit, y_fit, solver, grid=fine)
-    ms_per_eval = 1000.0 * ref_s / (ref_nfe * n_fit)  # one image through the U-Net, at batch n_fit
+    ref_cpu = time.process_time() - cpu0
+    # CPU time of one image through the U-Net at batch n_fit: on a shared machine the wall time
+    # depends on the other jobs, the CPU time far less
+    ms_per_eval = 1000.0 * ref_cpu / (ref_nfe * n_fit)
     ref_chk = pipeline_sample(pipe, x_chk[:n_rmse], y_chk[:n_rmse], solver, grid=fine)
 
     real = x_te[-n_eval:].to(device)
@@ -125,12 +131,12 @@ def run_fitted_grid(cfg: dict, clf: torch.nn.Module, x_te: Tensor, y_te: Tensor,
     for steps in cfg["steps"]:
         say(f"fit the {steps}-step grid of {solver}")
         count = NFECounter(net)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         kind, start = _fit_start(pipe, x_fit, y_fit, ref_fit, solver, steps)
         fitted = pc.optimize_grid(net, proc, x_fit, steps, solver, reference=ref_fit, start=start,
                                   sweeps=cfg["sweeps"], iters=cfg["iters"], budget_s=cfg["budget_s"],
                                   **_hooks(pipe, y_fit))
-        fit_s = time.perf_counter() - t0
+        fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - cpu0
         fit_evals = count.samples
         count.close()
         pc.grid_to_json(fitted, grid_dir / f"{cfg['pipeline']}-{solver}-{steps}.json")
@@ -154,8 +160,9 @@ def run_fitted_grid(cfg: dict, clf: torch.nn.Module, x_te: Tensor, y_te: Tensor,
                                         "n_rmse": n_rmse}
             if method == "polydiff-fitted-grid":
                 diff = boot[method]["fd_reps"] - base  # paired: the same resampled indices
-                extra.update(fit_seconds=fit_s, fit_evaluations=fit_evals, fit_samples=n_fit,
-                             ms_per_evaluation=ms_per_eval, grid_t=fitted.t.tolist(),
+                extra.update(fit_seconds=fit_s, fit_cpu_seconds=fit_cpu, fit_evaluations=fit_evals,
+                             fit_samples=n_fit, reference_seconds=ref_s, reference_cpu_seconds=ref_cpu,
+                             cpu_ms_per_evaluation=ms_per_eval, grid_t=fitted.t.tolist(),
                              frechet_minus_log_snr_ci=[float(np.quantile(diff, 0.025)),
                                                        float(np.quantile(diff, 0.975))])
             acc = metrics.accuracy(clf, imgs, labels[method])

@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['setting']:>26} {r['method']:>30} {r['metric']:>22} {r['value']:.4f}{ci}{extra}")
     for r in records:
         if "fit_seconds" in r and r["metric"] == "classifier-frechet":
-            print(f"{r['setting']}: fit {r['fit_seconds']:.0f} s, {r['fit_evaluations']} image evaluations, "
-                  f"{r['ms_per_evaluation']:.2f} ms each; Frechet fitted - log-SNR 95% CI {r['frechet_minus_log_snr_ci']}")
+            print(f"{r['setting']}: fit {r['fit_seconds']:.0f} s ({r['fit_cpu_seconds']:.0f} CPU s), "
+                  f"{r['fit_evaluations']} image evaluations, {r['cpu_ms_per_evaluation']:.2f} CPU ms each; "
+                  f"Frechet fitted - log-SNR 95% CI {r['frechet_minus_log_snr_ci']}")
     if a.json is not None:
         write_document(a.json, domain="vision", script="scripts/fitted_grid_mnist.py", argv=argv, commit=commit,
                        started=started, duration_s=time.perf_counter() - t0, records=records, torch_threads=1,
