@@ -19,7 +19,7 @@ __all__ = ["DOMAINS", "ENTRIES", "QUICK_BUDGET_S", "RESULTS_DIR", "STATUSES", "D
 ENTRIES: dict[str, str] = {
     "core": "polydiff.bench.core_bench:run",
     "vision": "polydiff.bench.vision:run",
-    "text": "polydiff.bench.text:run",
+    "text": "polydiff.bench.text_tasks:run",
     "timeseries": "polydiff.bench.timeseries:run",
     "molecules": "polydiff.bench.molecules:run",
     "robustness": "polydiff.bench.robustness:run",

@@ -152,12 +152,13 @@ def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
     return clf.eval()
 
 
-def _rec(task, setting, method, metric, value, hib, nfe, seconds, n) -> dict:
-    return record(DOMAIN, task, DATASET, setting, method, metric, value, hib, nfe, seconds, n)
+def _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset: str = DATASET) -> dict:
+    return record(DOMAIN, task, dataset, setting, method, metric, value, hib, nfe, seconds, n)
 
 
 def _text_records(setting: str, method: str, texts: list[str], refs: list[list[str]], nfe, seconds: float,
-                  tok, k: int = 1, diversity: bool = True) -> list[dict]:
+                  tok, k: int = 1, diversity: bool = True, *, task: str = "data-to-text",
+                  dataset: str = DATASET) -> list[dict]:
     """Records of one generator: ``texts`` holds ``k`` samples per source, source-major.
 
     Quality and distinct-n use the first sample of each source; self-BLEU (0-100) is the mean
@@ -170,20 +171,18 @@ def _text_records(setting: str, method: str, texts: list[str], refs: list[list[s
     first = safe[::k]
     n = len(first)
     n_tokens = sum(len(tok.encode(h)) + 1 for h in safe)
-    task = "data-to-text"
-    out = [
-        _rec(task, setting, method, "BLEU", M.corpus_bleu(first, refs), True, nfe, seconds, n),
-        _rec(task, setting, method, "sentence-BLEU", 100 * M.mean_sentence_bleu(first, refs), True,
-             nfe, seconds, n),
-        _rec(task, setting, method, "ROUGE-L", 100 * M.rouge_l(first, refs), True, nfe, seconds, n),
-    ]
+
+    def rec(metric: str, value: float, hib: bool) -> dict:
+        return _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset)
+
+    out = [rec("BLEU", M.corpus_bleu(first, refs), True),
+           rec("sentence-BLEU", 100 * M.mean_sentence_bleu(first, refs), True),
+           rec("ROUGE-L", 100 * M.rouge_l(first, refs), True)]
     if diversity:
-        out += [_rec(task, setting, method, f"distinct-{m}", M.distinct_n(first, m), True, nfe, seconds, n)
-                for m in (2, 4)]
+        out += [rec(f"distinct-{m}", M.distinct_n(first, m), True) for m in (2, 4)]
         if k > 1:
-            sb = sum(M.self_bleu(safe[i * k:(i + 1) * k]) for i in range(n)) / n
-            out.append(_rec(task, setting, method, "self-BLEU", 100 * sb, False, nfe, seconds, n))
-    out.append(_rec(task, setting, method, "tokens/s", n_tokens / max(seconds, 1e-9), True, nfe, seconds, n))
+            out.append(rec("self-BLEU", 100 * sum(M.self_bleu(safe[i * k:(i + 1) * k]) for i in range(n)) / n, False))
+    out.append(rec("tokens/s", n_tokens / max(seconds, 1e-9), True))
     return out
 
 
@@ -240,7 +239,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     return records
 
 
-def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress) -> list[dict]:
+def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress, dataset: str = DATASET) -> list[dict]:
     """Held-out NLL per real token (the first gate of a language model): exact for the AR
     model, the negative ELBO (an upper bound) for the masked model, on the same test pairs."""
     from polydiff.text.train import training_rows
@@ -255,8 +254,10 @@ def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress) 
         rows = training_rows(models[kind], kind, test)
         kw = {"samples": bc.nll_samples, "generator": torch.Generator().manual_seed(bc.seed)} if kind == "masked" else {}
         r, s = timed(models[kind].nll, rows, **kw)
-        out.append(_rec("likelihood", "held-out", method, "nll-per-token", r.per_token, False, None, s, r.tokens))
-        out.append(_rec("likelihood", "held-out", method, "perplexity", r.perplexity, False, None, s, r.tokens))
+        out.append(_rec("likelihood", "held-out", method, "nll-per-token", r.per_token, False, None, s, r.tokens,
+                        dataset))
+        out.append(_rec("likelihood", "held-out", method, "perplexity", r.perplexity, False, None, s, r.tokens,
+                        dataset))
     return out
 
 
@@ -279,12 +280,14 @@ def _shipped_records(names: tuple, sources: list[str], refs: list[list[str]], pr
 
 
 def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,
-                  prefix: str, nfes: tuple, solvers: tuple, k: int, mbrs: tuple) -> list[dict]:
+                  prefix: str, nfes: tuple, solvers: tuple, k: int, mbrs: tuple, task: str = "data-to-text",
+                  dataset: str = DATASET) -> list[dict]:
     """Every generator on ``sources`` at every (solver, NFE); ``k`` samples per source (``k > 1``
     adds self-BLEU); DiffuSeq with each MBR size of ``mbrs`` (1 = none). Masked diffusion has
     one sampler: it joins the first solver's groups."""
     records: list[dict] = []
     diversity = not prefix  # the NFE sweep reports quality and speed only
+    where = {"task": task, "dataset": dataset}
     ar_runs = []
     if "ar" in models:
         for name, temperature in (("ar-transformer-greedy", 0.0), ("ar-transformer-sample", 1.0)):
@@ -296,7 +299,7 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
         for nfe in nfes:
             setting = f"{prefix}{solver}-{nfe}steps"
             for name, out, s in ar_runs:
-                records += _text_records(setting, name, out, refs, None, s, tok, k, diversity)
+                records += _text_records(setting, name, out, refs, None, s, tok, k, diversity, **where)
             if "diffuseq" in models:
                 if progress:
                     progress(f"decode diffuseq {setting}")
@@ -304,7 +307,7 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
                     g = torch.Generator().manual_seed(bc.seed)
                     hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
                     name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
-                    records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity)
+                    records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity, **where)
             if "masked" in models and solver == solvers[0]:
                 if progress:
                     progress(f"decode masked {setting}")
@@ -312,7 +315,7 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
                                  ("polydiff-mdlm-confidence-greedy", {"solver": "confidence", "temperature": 0.0})):
                     g = torch.Generator().manual_seed(bc.seed)
                     hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g, **kw)
-                    records += _text_records(setting, name, hyp, refs, nfe, s, tok, k, diversity)
+                    records += _text_records(setting, name, hyp, refs, nfe, s, tok, k, diversity, **where)
     return records
 
 

@@ -1,0 +1,128 @@
+"""KJV -> World English Bible verse paraphrase: the text bench's second sequence-to-sequence
+task (issue #26), larger than E2E, on public-domain text that Debian's ``sword-text-kjv`` and
+``sword-text-web`` install (``scripts/setup.sh``; :func:`polydiff.text.corpora.load_bible_pairs`).
+
+- **Split by book**, so that no book is on both sides: :data:`TEST_BOOKS` (Ruth, Jonah, Mark,
+  Philippians, James) are held out, every other book trains.
+- **Nothing is tuned here.** Sizes, steps, learning rates and decoders are E2E's full-mode
+  settings (chosen on E2E's learning curves), so the held-out books are first read by the run
+  that reports them.
+- **Layout**: a verse pair is kept when its KJV side fits ``src_len - 1`` tokens (room for
+  ``<sep>``) and its WEB side ``tgt_len - 1`` (room for EOS) under the tokenizer trained on the
+  training books; longer verses are left out on both sides, never truncated.
+- **Baselines beside the models**: the autoregressive Transformer of the same size and training
+  (greedy), and *copy-source* (the KJV verse returned unchanged): the two translations share most
+  words, so a model has learnt the paraphrase only where it beats copying.
+- Metrics: corpus BLEU, sentence-BLEU and ROUGE-L on ``n_sources`` held-out verses (evenly spaced
+  over the fitting test verses; one WEB reference each), decoding speed, and held-out NLL per
+  token (AR exact, MDLM's ELBO bound) on ``nll_rows`` verses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from polydiff.text.corpora import load_bible_pairs
+from polydiff.text.tokenizer import train_tokenizer
+from polydiff.text.train import E2EData
+
+from .text import FULL, BenchConfig, _available, _data_to_text, _likelihood_records, _text_records, _trained
+
+__all__ = ["BIBLE_FULL", "DATASET", "TASK", "TEST_BOOKS", "VersePairExample", "prepare_bible", "run_bible"]
+
+TASK, DATASET = "verse-paraphrase", "kjv-to-web-by-book"
+#: Held-out books (OSIS names): 1,023 verses of 31,095, from both testaments and four genres.
+TEST_BOOKS = ("Ruth", "Jonah", "Mark", "Phil", "Jas")
+#: E2E's full-mode models and decoders; 200 held-out verses; no sweeps, MBR or control here.
+BIBLE_FULL = replace(FULL, src_len=48, tgt_len=48, n_sources=200, nfe=(50,), solvers=("ddim",), mbr=1,
+                     diversity_samples=1, sweep_nfe=(), sweep_solvers=(), sweep_sources=0, controls=(),
+                     nll_rows=256, shipped=())
+VOCAB_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class VersePairExample:
+    """A verse pair in the fields the text trainers read (``source``/``compact_source``: KJV,
+    ``text``: WEB)."""
+
+    ref: str
+    source: str
+    text: str
+
+    @property
+    def compact_source(self) -> str:
+        return self.source
+
+
+def _book(ref: str) -> str:
+    return ref.rsplit(" ", 1)[0]
+
+
+def prepare_bible(cache_dir: str | Path | None, *, src_len: int, tgt_len: int, vocab_size: int = VOCAB_SIZE,
+                  test_books: tuple[str, ...] = TEST_BOOKS, books: list[str] | None = None,
+                  ) -> tuple[E2EData, dict[str, int]]:
+    """The book-split verse pairs that fit the layout, their tokenizer (trained on the training
+    books' two sides) and the counts ``{"train", "test", "train_left_out", "test_left_out"}``.
+
+    Args:
+        books: load only these books (tests); ``None``: the whole Bible.
+
+    Raises:
+        ValueError: a test book is not among the loaded ones, or a side is empty.
+    """
+    pairs = [VersePairExample(p.ref, p.source, p.target)
+             for p in load_bible_pairs("kjv", "web", books=books, cache_dir=cache_dir)]
+    loaded = {_book(p.ref) for p in pairs}
+    missing = [b for b in test_books if b not in loaded]
+    if missing:
+        raise ValueError(f"test_books {missing} are not among the loaded books {sorted(loaded)}")
+    train = [p for p in pairs if _book(p.ref) not in test_books]
+    test = [p for p in pairs if _book(p.ref) in test_books]
+    if not train or not test:
+        raise ValueError(f"the book split left {len(train)} training and {len(test)} test pairs")
+    tok = train_tokenizer([p.text for p in train] + [p.source for p in train], vocab_size, cache_dir=cache_dir)
+
+    def fits(p: VersePairExample) -> bool:
+        return len(tok.encode(p.source)) <= src_len - 1 and len(tok.encode(p.text)) <= tgt_len - 1
+
+    kept_train, kept_test = [p for p in train if fits(p)], [p for p in test if fits(p)]
+    counts = {"train": len(kept_train), "test": len(kept_test), "train_left_out": len(train) - len(kept_train),
+              "test_left_out": len(test) - len(kept_test)}
+    return E2EData(kept_train, kept_test, tok, []), counts
+
+
+def run_bible(out_dir: Path, device: str = "cpu", progress=None, *, config: BenchConfig = BIBLE_FULL,
+              books: list[str] | None = None, test_books: tuple[str, ...] = TEST_BOOKS) -> list[dict]:
+    """Train (or load cached) AR, MDLM and DiffuSeq on the training books and return the
+    records of the held-out ones (``config``/``books``/``test_books``: smaller runs in tests)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small networks: one thread, as the E2E part
+    try:
+        return _run_bible(Path(out_dir), device, progress, config, books, test_books)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, test_books) -> list[dict]:
+    cache = out_dir / "cache" / "text-bible"
+    torch.manual_seed(bc.seed)
+    data, counts = prepare_bible(cache, src_len=bc.src_len, tgt_len=bc.tgt_len, books=books, test_books=test_books)
+    if progress:
+        progress(f"bible: {counts['train']} training / {counts['test']} test verse pairs fit the layout "
+                 f"({counts['train_left_out']} / {counts['test_left_out']} longer ones left out)")
+    step = max(1, len(data.test) // bc.n_sources)
+    held = data.test[::step][: bc.n_sources]
+    sources, refs = [p.source for p in held], [[p.text] for p in held]
+    where = {"task": TASK, "dataset": DATASET}
+    # copy-source joins the models' group (the first solver and NFE); no speed record: it decodes nothing
+    records = [r for r in _text_records(f"{bc.solvers[0]}-{bc.nfe[0]}steps", "copy-source", sources, refs, None,
+                                        0.0, data.tokenizer, 1, False, **where) if r["metric"] != "tokens/s"]
+    models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
+    n_nll = min(bc.nll_rows or len(data.test), len(data.test))
+    nll_rows = data.test[:: max(1, len(data.test) // n_nll)][:n_nll]  # evenly over the test books
+    records += _likelihood_records(models, E2EData(data.train, nll_rows, data.tokenizer, []),
+                                   replace(bc, nll_rows=0), progress, DATASET)
+    records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1,), **where)
+    return records
