@@ -27,7 +27,15 @@ from polydiff.text.corpora import load_bible_pairs
 from polydiff.text.tokenizer import train_tokenizer
 from polydiff.text.train import E2EData
 
-from .text import FULL, BenchConfig, _available, _data_to_text, _likelihood_records, _text_records, _trained
+from .text import (
+    FULL,
+    BenchConfig,
+    _available,
+    _data_to_text,
+    _likelihood_records,
+    _text_records,
+    _trained,
+)
 
 __all__ = ["BIBLE_FULL", "DATASET", "TASK", "TEST_BOOKS", "VersePairExample", "prepare_bible", "run_bible"]
 

@@ -85,9 +85,10 @@ SETTINGS = {
              "max_batch": 32, "pypots": True,
              "fc": {"context": 96, "horizon": 48, "train_steps": 1000, "n_samples": 50, "origins": 4,
                     "net": {}, "stride": 4},
-             # the state-space truth test: 9,000 steps, chosen on validation windows (scripts/statespace_val_curve.py, seeds
-             # 100/200, never the test windows): CRPS / exact at MCAR 10% and 50%, 1.095 / 1.067
-             # after 3,000 steps, 1.029 / 1.034 after 9,000; 4,096 training windows: 1.024 / 1.032
+             # the state-space truth test: 9,000 steps, chosen on validation windows
+             # (scripts/statespace_val_curve.py, seeds 100/200, never the test windows): CRPS /
+             # exact at MCAR 10% and 50%, 1.095 / 1.067 after 3,000 steps, 1.029 / 1.034 after
+             # 9,000; 4,096 training windows: 1.024 / 1.032
              "ss": {"features": 3, "n_train": 512, "n_test": 32, "length": 24, "net": SMALL_NET,
                     "train_steps": 9000, "rates": (0.1, 0.5, 0.9), "n_samples": 100,
                     "samplers": (("dpmpp_2m_sde", 10), ("dpmpp_2m_sde", 5))},

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from polydiff.text.diffuseq import DiffuSeq
 from polydiff.text.train import prepare_e2e, training_rows
 

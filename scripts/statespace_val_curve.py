@@ -13,7 +13,6 @@ import pathlib
 import time
 
 import torch
-
 from polydiff.bench.timeseries import SETTINGS, _train_csdi
 from polydiff.timeseries.statespace import var1_model
 from polydiff.timeseries.statespace_eval import statespace_records, statespace_split
