@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ import torch
 
 T = TypeVar("T")
 
-__all__ = ["NFECounter", "cached", "digest", "prepare_entry", "record", "timed", "timed_nfe"]
+__all__ = ["NFECounter", "cached", "digest", "one_torch_thread", "prepare_entry", "record", "timed", "timed_nfe"]
 
 
 def _bytes(part: Any) -> bytes:
@@ -55,6 +56,18 @@ def cached(folder: Path, done: str, load: Callable[[Path], T], build: Callable[[
     if (folder / done).exists():
         return load(folder)
     return build(folder)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """One torch intra-op thread inside the block, the caller's count restored after it (small
+    networks on a shared 2-core machine: a second OpenMP thread only contends)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def prepare_entry(mode: str, modes, out_dir, device: str,

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from polydiff.bench.common import cached, digest, record, timed
+from polydiff.bench.common import cached, digest, one_torch_thread, record, timed
 from polydiff.core.training import TrainConfig
 from polydiff.text import metrics as M
 from polydiff.text.train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
@@ -197,12 +197,8 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
     bc = config if config is not None else (QUICK if mode == "quick" else FULL)
     # one thread: these small models gain nothing from two, and on a shared 2-core machine a
     # second OpenMP thread only contends (measured: 30x slower steps beside another process)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return _run(mode, Path(out_dir), device, progress, bc)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> list[dict]:

@@ -27,6 +27,7 @@ from polydiff.text.corpora import load_bible_pairs
 from polydiff.text.tokenizer import train_tokenizer
 from polydiff.text.train import E2EData
 
+from .common import one_torch_thread
 from .text import (
     FULL,
     BenchConfig,
@@ -104,14 +105,15 @@ def prepare_bible(cache_dir: str | Path | None, *, src_len: int, tgt_len: int, v
 
 def run_bible(out_dir: Path, device: str = "cpu", progress=None, *, config: BenchConfig = BIBLE_FULL,
               books: list[str] | None = None, test_books: tuple[str, ...] = TEST_BOOKS) -> list[dict]:
-    """Train (or load cached) AR, MDLM and DiffuSeq on the training books and return the
-    records of the held-out ones (``config``/``books``/``test_books``: smaller runs in tests)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small networks: one thread, as the E2E part
-    try:
+    """Train (or load cached) ``config.models`` on the training books and return the records of
+    the held-out ones (``config``/``books``/``test_books``: smaller runs in tests)."""
+    with one_torch_thread():
         return _run_bible(Path(out_dir), device, progress, config, books, test_books)
-    finally:
-        torch.set_num_threads(threads)
+
+
+def _evenly(items: list, n: int) -> list:
+    """At most ``n`` of ``items``, evenly spaced from the first (every book of the test split)."""
+    return items[:: max(1, len(items) // max(1, n))][:n]
 
 
 def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, test_books) -> list[dict]:
@@ -121,16 +123,14 @@ def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, tes
     if progress:
         progress(f"bible: {counts['train']} training / {counts['test']} test verse pairs fit the layout "
                  f"({counts['train_left_out']} / {counts['test_left_out']} longer ones left out)")
-    step = max(1, len(data.test) // bc.n_sources)
-    held = data.test[::step][: bc.n_sources]
+    held = _evenly(data.test, bc.n_sources)
     sources, refs = [p.source for p in held], [[p.text] for p in held]
     where = {"task": TASK, "dataset": DATASET}
     # copy-source joins the models' group (the first solver and NFE); no speed record: it decodes nothing
     records = [r for r in _text_records(f"{bc.solvers[0]}-{bc.nfe[0]}steps", "copy-source", sources, refs, None,
                                         0.0, data.tokenizer, 1, False, **where) if r["metric"] != "tokens/s"]
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
-    n_nll = min(bc.nll_rows or len(data.test), len(data.test))
-    nll_rows = data.test[:: max(1, len(data.test) // n_nll)][:n_nll]  # evenly over the test books
+    nll_rows = _evenly(data.test, bc.nll_rows or len(data.test))
     records += _likelihood_records(models, E2EData(data.train, nll_rows, data.tokenizer, []),
                                    replace(bc, nll_rows=0), progress, DATASET)
     records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
