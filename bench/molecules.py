@@ -66,7 +66,7 @@ import numpy as np
 import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
 from polydiff.bench.common import cached, digest, prepare_entry, record, timed
 
-__all__ = ["SETTINGS", "run"]
+__all__ = ["SETTINGS", "model_dir", "run"]
 
 SETTINGS = {
     "quick": {
@@ -109,18 +109,32 @@ def _data_hash(mols) -> str:
     return h.hexdigest()
 
 
+def _train_config(cfg: dict) -> dict:
+    """GeoDiff's clipping, the same as `polydiff train molecules` (a setting may override it)."""
+    from polydiff.molecules.train import GRAD_CLIP
+
+    return {"grad_clip": GRAD_CLIP, **cfg["train"]}
+
+
+def model_dir(cache: pathlib.Path, cfg: dict, train_mols) -> pathlib.Path:
+    """The cache folder of the network a protocol ``cfg`` trains on ``train_mols``: keyed by the
+    network's full config (new ``NetConfig`` fields such as stereo change the key), the training
+    settings and the training molecules."""
+    from polydiff.molecules.nets import NetConfig
+
+    key = digest({"spec": cfg["spec"], "net": NetConfig(**cfg["net"]).to_dict(), "train": _train_config(cfg)},
+                 _data_hash(train_mols))
+    return cache / f"molecules-geodiff-{key}"
+
+
 def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
     """Train (or load the cached) network; returns ``(net, process, run_dir)``."""
     from polydiff.core.training import TrainConfig
     from polydiff.molecules.generate import conformer_generator
     from polydiff.molecules.nets import NetConfig
-    from polydiff.molecules.train import GRAD_CLIP, MolTrainSpec, train
+    from polydiff.molecules.train import MolTrainSpec, train
 
-    # GeoDiff's clipping, the same as `polydiff train molecules` (a setting may override it)
-    train_cfg = {"grad_clip": GRAD_CLIP, **cfg["train"]}
-    # the network's full config (new NetConfig fields such as stereo change the key)
-    key = digest({"spec": cfg["spec"], "net": NetConfig(**cfg["net"]).to_dict(), "train": train_cfg},
-                 _data_hash(train_mols))
+    train_cfg = _train_config(cfg)
 
     def load(run_dir: pathlib.Path):
         progress("molecules: loading cached model")
@@ -137,7 +151,7 @@ def _trained(cfg: dict, train_mols, cache: pathlib.Path, progress):
                                                        "final_loss": hist[-1]["loss"] if hist else None}))
         return net.eval(), proc, run_dir
 
-    return cached(cache / f"molecules-geodiff-{key}", "done.json", load, build)
+    return cached(model_dir(cache, cfg, train_mols), "done.json", load, build)
 
 
 _STATS = ("nfe", "seconds", "conformers", "conformer_nfe", "reflected", "resampled", "stereo_wrong", "stereo_seconds")

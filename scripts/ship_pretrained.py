@@ -10,7 +10,8 @@ its model card::
         --command "polydiff bench --full --domains timeseries ..."     # -> pretrained/weather-csdi
 
 ``--name`` defaults to the kind's shipped name, ``--into`` to ``pretrained/``. The time-series
-kinds live in ``ship_timeseries.py`` and print the card, the README row and the weights' sha256.
+kinds live in ``ship_timeseries.py`` and print the card, the README row and the weights' sha256;
+the molecules kind in ``ship_molecules.py``.
 """
 from __future__ import annotations
 
@@ -202,31 +203,38 @@ def text_mdlm(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
-def _ship_timeseries():
-    """``ship_timeseries.py`` beside this script, however this script was imported."""
+def _ship_module(name: str):
+    """``<name>.py`` beside this script, however this script was imported."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("ship_timeseries", Path(__file__).with_name("ship_timeseries.py"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def molecules_conformers(args: argparse.Namespace) -> None:
+    """The bench cache's GeoDiff conformer network (see ``ship_molecules.py``)."""
+    _ship_module("ship_molecules").molecules_conformers(args)
+
+
 def timeseries_impute(args: argparse.Namespace) -> None:
     """The bench cache's CSDI weather imputer (see ``ship_timeseries.py``)."""
-    _ship_timeseries().timeseries_impute(args)
+    _ship_module("ship_timeseries").timeseries_impute(args)
 
 
 def timeseries_forecast(args: argparse.Namespace) -> None:
     """The bench cache's CSDI taylor-electricity forecaster (see ``ship_timeseries.py``)."""
-    _ship_timeseries().timeseries_forecast(args)
+    _ship_module("ship_timeseries").timeseries_forecast(args)
 
 
 KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "vision-inpaint": vision_inpaint,
-         "text-mdlm": text_mdlm, "timeseries-impute": timeseries_impute, "timeseries-forecast": timeseries_forecast}
+         "text-mdlm": text_mdlm, "timeseries-impute": timeseries_impute, "timeseries-forecast": timeseries_forecast,
+         "molecules-conformers": molecules_conformers}
 #: The folder name each kind writes when ``--name`` is not given.
 NAMES = {"vision-generate": "mnist-cfg", "vision-superres": "mnist-sr", "vision-inpaint": "mnist-inpaint",
-         "text-mdlm": "e2e-mdlm", "timeseries-impute": "weather-csdi", "timeseries-forecast": "electricity-csdi-forecast"}
+         "text-mdlm": "e2e-mdlm", "timeseries-impute": "weather-csdi", "timeseries-forecast": "electricity-csdi-forecast",
+         "molecules-conformers": "geodiff-qm9"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,97 @@
+"""`scripts/ship_pretrained.py molecules-conformers` turns a molecules bench cache into a
+ConformerPipeline whose card is its own defaults' score on the protocol's held-out molecules,
+beside ETKDGv3 given the same stereo information.
+
+The network comes from a tiny 'quick' protocol trained for two steps into a bench cache and
+shipped from it through the same code as the full-mode network."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import pytest
+from polydiff.bench import molecules as bench
+from polydiff.molecules import baselines, metrics
+from polydiff.molecules.commands import DEFAULT_CONFORMER_MODEL
+from polydiff.molecules.pipelines import ConformerPipeline
+from polydiff.molecules.train import MolTrainSpec, qm9_split
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+TINY = {"spec": {"n_mols": 14, "min_heavy_atoms": 3, "max_heavy_atoms": 4, "n_test": 2, "n_val": 0, "T": 5000},
+        "net": {"hidden": 16, "num_convs_global": 1, "num_convs_local": 1, "cutoff": 10.0},
+        "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.9, "warmup_steps": 1},
+        "n_gen": 2}
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_shipped(tmp_path_factory):
+    """``(folder, split, printed text)`` of the tiny network shipped by ``ship_pretrained.py``."""
+    root = tmp_path_factory.mktemp("ship")
+    cache, into = root / "cache", root / "pretrained"
+    split = qm9_split(MolTrainSpec(**TINY["spec"]))
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(bench.SETTINGS, "quick", TINY)
+        bench._trained(TINY, split.train, cache, lambda stage: None)
+        ship = _module("ship_pretrained")
+        # the tiny protocol is quick mode's; the full protocol's 20,000-molecule split is not built here
+        real_module = ship._ship_module
+
+        def patched(name):
+            module = real_module(name)
+            if name == "ship_molecules":
+                module.PROTOCOLS = ("quick",)
+            return module
+
+        mp.setattr(ship, "_ship_module", patched)
+        with contextlib.redirect_stdout(out):
+            ship.main(["molecules-conformers", "--cache", str(cache), "--into", str(into), "--command", "tiny run"])
+    return into / "geodiff-qm9", split, out.getvalue()
+
+
+def test_the_card_is_the_defaults_score_beside_the_same_stereo_etkdg(tiny_shipped):
+    folder, split, printed = tiny_shipped
+    pipe = ConformerPipeline.from_pretrained(folder)
+    card, gen = pipe.card, pipe.generator
+    assert (gen.solver, gen.steps, gen.stereo_rounds) == ("dpmpp_2m", 100, 4)  # ConformerGenerator's defaults
+    assert card.training_command == "tiny run"
+    assert split.label in card.data and "quick protocol" in card.data and f"{len(split.train)} training" in card.data
+    # re-measured here at the loaded pipeline's defaults: the card's numbers, exactly
+    test, n = split.test, TINY["n_gen"]
+    ours = metrics.summarize(metrics.score_conformers(test, pipe(list(test), n, seed=0)), bench.DELTA)
+    theirs = metrics.summarize(metrics.score_conformers(test, [baselines.etkdg(m, n, stereo="full") for m in test]),
+                               bench.DELTA)
+    keys = ("COV-R mean", "MAT-R mean", "COV-P mean", "MAT-P mean")
+    assert [(m["value"], m["baseline_value"]) for m in card.metrics[:4]] == [(ours[k], theirs[k]) for k in keys]
+    assert all("ETKDGv3 given the same stereo information (full" in m["baseline"] for m in card.metrics)
+    assert "seconds per conformer" in card.metrics[4]["metric"] and card.metrics[4]["value"] > 0
+    index = json.loads((folder / "pipeline.json").read_text())
+    assert index["dtype"] is None and "Weights stored in float32" in card.notes
+    assert "wrote" in printed and "MAT-R" in printed
+
+
+def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch):
+    ship = _module("ship_molecules")
+    monkeypatch.setitem(bench.SETTINGS, "quick", TINY)
+    monkeypatch.setattr(ship, "PROTOCOLS", ("quick",))
+    import argparse
+
+    args = argparse.Namespace(cache=tmp_path, into=tmp_path / "p", name="geodiff-qm9", command="x")
+    with pytest.raises(SystemExit, match=r"expected one finished network .*molecules-geodiff-"):
+        ship.molecules_conformers(args)
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_shipped_name_is_the_one_the_command_documents():
+    assert _module("ship_pretrained").NAMES["molecules-conformers"] == "geodiff-qm9"
+    assert DEFAULT_CONFORMER_MODEL in (None, "geodiff-qm9")  # None until the full-mode network ships
