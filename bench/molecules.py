@@ -35,7 +35,9 @@ Both modes use the paper's T = 5000 sigmoid schedule (with T = 1000 the same bet
 alpha_bar = exp(-1): the chain would not reach the Gaussian prior), and GeoDiff's gradient
 clip (:data:`polydiff.molecules.train.GRAD_CLIP`, as ``polydiff train molecules``). Quick mode
 (~2 min on 2 cores): QM9 molecules with 5–7 heavy atoms, a small network trained for a few
-hundred steps, 16 test molecules x 8 conformers. Full mode (QM9 molecules with 1–9 heavy
+hundred steps, 16 test molecules x 8 conformers; when the ``geodiff-qm9`` pipeline ships, also
+that pipeline at its defaults on the full protocol's first 16 test molecules beside ETKDGv3 with
+the same stereo (setting ``shipped-pipelines``, :mod:`~polydiff.bench.molecules_shipped`). Full mode (QM9 molecules with 1–9 heavy
 atoms, 30,000 training steps of 64 molecules, 200 test molecules, the ancestral chain at 500
 of the 5,000 steps) is estimated, not yet measured, at 3–3.5 h on one CPU thread: about
 1.8–2 h of training (5,526 s measured on the earlier file-order set, whose molecules were
@@ -65,6 +67,7 @@ from collections.abc import Callable
 import numpy as np
 import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
 from polydiff.bench.common import cached, digest, prepare_entry, record, timed
+from polydiff.bench.molecules_shipped import shipped_records
 
 __all__ = ["SETTINGS", "model_dir", "run"]
 
@@ -79,7 +82,9 @@ SETTINGS = {
         "fast": (("ddim", 50), ("dpmpp_2m", 50), ("dpmpp_2m_sde", 50)),
         "restart": {"solver": "dpmpp_2m_sde", "steps": 50, "rounds": (3,), "noise": 0.2, "round_steps": 10},
         "refine": {"noise_level": 0.2, "steps": 30, "solver": "dpmpp_2m_sde"},
-        "clustered_oversample": 4, "stereo_rounds": 2},
+        "clustered_oversample": 4, "stereo_rounds": 2,
+        # the shipped pipeline on the full protocol's first test molecules (bench/molecules_shipped.py)
+        "shipped": {"name": "geodiff-qm9", "n_test": 16, "n_gen": 8}},
     "full": {
         "spec": {"n_mols": 20000, "min_heavy_atoms": 1, "max_heavy_atoms": 9, "n_test": 200,
                  "n_val": 40, "T": 5000},
@@ -334,4 +339,6 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     metrics.plot_coverage(results, out_dir / f"molecules-cov-vs-delta-{mode}.png", mark=DELTA,
                           deltas=np.linspace(0.05, 1.5, 30),
                           title=f"QM9 held-out ({len(test)} molecules, {n_gen} conformers each)")
+    if cfg.get("shipped"):
+        records += shipped_records(cfg["shipped"], SETTINGS["full"]["spec"], DELTA, progress)
     return records

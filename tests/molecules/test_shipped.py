@@ -95,3 +95,31 @@ def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch):
 def test_the_shipped_name_is_the_one_the_command_documents():
     assert _module("ship_pretrained").NAMES["molecules-conformers"] == "geodiff-qm9"
     assert DEFAULT_CONFORMER_MODEL in (None, "geodiff-qm9")  # None until the full-mode network ships
+
+
+def test_quick_mode_scores_the_shipped_pipeline_on_the_full_protocols_test_molecules(tiny_shipped, monkeypatch):
+    from polydiff.bench.molecules_shipped import full_test_molecules, shipped_records
+    from polydiff.core.pipeline_hub import PRETRAINED_ENV, shipped_pipelines
+
+    folder, _, _ = tiny_shipped
+    full = bench.SETTINGS["full"]["spec"]
+    spec = {"name": "geodiff-qm9", "n_test": 2, "n_gen": 2}
+    monkeypatch.setenv(PRETRAINED_ENV, str(folder.parent / "elsewhere"))
+    if "geodiff-qm9" not in shipped_pipelines():
+        assert shipped_records(spec, full, bench.DELTA, lambda s: None) == []  # nothing ships: no records
+    monkeypatch.setenv(PRETRAINED_ENV, str(folder.parent))
+    recs = shipped_records(spec, full, bench.DELTA, lambda s: None)
+    label, test = full_test_molecules(full, 2)
+    # the molecules scored are the full protocol's first test molecules, disjoint from its training part
+    full_split = qm9_split(MolTrainSpec(**{**full, "n_mols": full["n_test"] + full["n_val"] + 30}))
+    assert [m.GetProp("_Name") for m in test] == [m.GetProp("_Name") for m in full_split.test[:2]]
+    methods = {r["method"] for r in recs}
+    assert methods == {"shipped:geodiff-qm9", "rdkit-etkdgv3-same-stereo"}
+    assert all(r["setting"] == "shipped-pipelines" and r["dataset"] == label and r["stereo_info"] == "full"
+               for r in recs)
+    ours = {r["metric"]: r["value"] for r in recs if r["method"] == "shipped:geodiff-qm9"}
+    pipe = ConformerPipeline.from_pretrained(folder)
+    want = metrics.summarize(metrics.score_conformers(test, pipe(list(test), 2, seed=0)), bench.DELTA)
+    assert all(ours[k] == want[k] for k in ("COV-R mean", "MAT-R mean", "COV-P mean", "MAT-P mean"))
+    with pytest.raises(ValueError, match="n_test must be in"):
+        full_test_molecules(full, full["n_test"] + 1)

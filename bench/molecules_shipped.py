@@ -1,0 +1,68 @@
+"""Quick mode's ``shipped-pipelines`` records of the molecules entry: the shipped conformer
+pipeline (:data:`CONFORMER_MODEL`) at its own defaults on the first molecules of the *full*
+protocol's held-out split, beside ETKDGv3 given the same stereo information on the same
+molecules (COV-R / MAT-R / COV-P / MAT-P at δ = 0.5 Å, seconds per conformer).
+
+Leakage: the full protocol's test molecules are drawn first from its seeded permutation
+(:func:`~polydiff.molecules.splits.random_qm9_split`), so the first ``n_test`` of them are the
+same molecules whatever the training count, and none of them shares a graph with a training
+molecule of the shipped network.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .common import record
+
+__all__ = ["CONFORMER_MODEL", "full_test_molecules", "shipped_records"]
+
+#: The name the shipped conformer pipeline has under ``pretrained/`` (``polydiff conformers``'s default).
+CONFORMER_MODEL = "geodiff-qm9"
+
+
+def full_test_molecules(spec: dict, n_test: int):
+    """``(label, the first n_test test molecules)`` of the full protocol's split ``spec``
+    (a ``MolTrainSpec`` dict), without building its training part."""
+    from polydiff.molecules.splits import random_qm9_split
+    from polydiff.molecules.train import MolTrainSpec
+
+    s = MolTrainSpec(**spec)
+    if not 1 <= n_test <= s.n_test:
+        raise ValueError(f"n_test must be in [1, {s.n_test}] (the full protocol's test molecules), got {n_test}")
+    split = random_qm9_split(0, 0, s.n_test, seed=s.split_seed, min_heavy_atoms=s.min_heavy_atoms,
+                             max_heavy_atoms=s.max_heavy_atoms, max_atoms=s.max_atoms)
+    return split.label, split.test[:n_test]
+
+
+def shipped_records(spec: dict, full_spec: dict, delta: float, progress: Callable[[str], None]) -> list[dict]:
+    """``spec``: ``{"name", "n_test", "n_gen"}``; none when no pipeline of that name ships."""
+    from polydiff.core.pipeline_hub import shipped_pipelines
+    from polydiff.molecules import baselines, metrics
+    from polydiff.molecules.pipelines import ConformerPipeline
+    from polydiff.molecules.stereo_filter import stereo_information
+
+    name = spec["name"]
+    if name not in shipped_pipelines():
+        return []
+    progress(f"molecules: the shipped {name} on the full protocol's test molecules")
+    pipe = ConformerPipeline.from_pretrained(name)
+    label, test = full_test_molecules(full_spec, spec["n_test"])
+    n_gen, info = int(spec["n_gen"]), stereo_information(pipe.net, True)
+    t0 = time.perf_counter()
+    ours = pipe(list(test), n_gen, seed=0)
+    runs = {f"shipped:{name}": (ours, time.perf_counter() - t0, pipe.generator.steps)}
+    t0 = time.perf_counter()
+    theirs = [baselines.etkdg(m, n_gen, stereo=info) for m in test]
+    runs["rdkit-etkdgv3-same-stereo"] = (theirs, time.perf_counter() - t0, None)
+    recs, n_conf = [], len(test) * n_gen
+    for method, (gens, seconds, nfe) in runs.items():
+        summ = metrics.summarize(metrics.score_conformers(test, gens), delta)
+        for metric, higher in (("COV-R", True), ("MAT-R", False), ("COV-P", True), ("MAT-P", False)):
+            recs.append(record("molecules", "conformers", label, "shipped-pipelines", method, f"{metric} mean",
+                               summ[f"{metric} mean"], higher, nfe, seconds, len(test)))
+        recs.append(record("molecules", "conformers", label, "shipped-pipelines", method, "s/conformer",
+                           seconds / n_conf, False, nfe, seconds, n_conf))
+    for r in recs:
+        r["stereo_info"] = info
+    return recs
