@@ -89,7 +89,8 @@ CONFIGS = {
                                             for st, r, j in ((50, 5, 10), (10, 5, 2), (4, 5, 1), (20, 1, 1)))},
              "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 200,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
-             "sr_photos": {"size": 64, "factor": 4, "steps": 500, "lr": 1e-3, "batch": 16, "per_image": 128, "n_test_per_image": 8},
+             "sr_photos": {"size": 64, "factor": 4, "steps": 500, "lr": 1e-3, "batch": 16, "per_image": 128, "n_test_per_image": 8,
+                           "mean_k": 8},
              "lesions": {"size": 64, "t_star": 250, "steps": 25, "batch": 16,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
@@ -123,6 +124,10 @@ def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> 
     for method, cons in (("polydiff-sr3", False), ("polydiff-sr3+consistency", True)):
         results[method] = timed_nfe(net, len(hr), superres.super_resolve,
             net, proc, lr, f, steps=S, solver="ddim", consistent=cons, generator=torch.Generator(device).manual_seed(3))
+    k = pc_cfg.get("mean_k")  # the posterior mean's estimate beside the single sample
+    if k:
+        results[f"polydiff-sr3-mean{k}"] = timed_nfe(net, len(hr), superres.super_resolve_mean,
+            net, proc, lr, f, k, steps=S, solver="ddim", generator=torch.Generator(device).manual_seed(3))
     out = []
     for method, (img, secs, nfe) in results.items():
         for metric, fn in (("PSNR", metrics.psnr), ("SSIM", metrics.ssim)):

@@ -101,3 +101,18 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     names = [p.name for p in (tmp_path / "cache").iterdir()]
     assert not any(n.startswith("lesion-gaussian") for n in names)  # the segmentation DDPM serves both
     assert sum(n.startswith("segment-ddpm-mni152") for n in names) == 1
+
+
+def test_photo_superres_reports_the_mean_of_k_beside_the_single_sample(tmp_path):
+    cfg = {"size": 16, "factor": 4, "steps": 2, "lr": 1e-3, "batch": 4, "per_image": 2, "n_test_per_image": 1,
+           "mean_k": 3}
+    recs = bench._photo_superres(cfg, tmp_path / "cache", tmp_path, "cpu", {"batch_size": 4, "seed": 0},
+                                 {"base": 8, "mults": (1, 2), "attention_levels": ()}, 2)
+    by = {(r["method"], r["metric"]): r for r in recs}
+    assert {m for m, _ in by} == {"bicubic", "polydiff-sr3", "polydiff-sr3+consistency", "polydiff-sr3-mean3"}
+    assert by[("polydiff-sr3-mean3", "PSNR")]["nfe"] == 3 * by[("polydiff-sr3", "PSNR")]["nfe"]
+    assert by[("polydiff-sr3-mean3", "PSNR")]["value"] != by[("polydiff-sr3", "PSNR")]["value"]
+    cfg.pop("mean_k")
+    assert not any("mean" in r["method"] for r in bench._photo_superres(
+        cfg, tmp_path / "cache", tmp_path, "cpu", {"batch_size": 4, "seed": 0},
+        {"base": 8, "mults": (1, 2), "attention_levels": ()}, 2))
