@@ -8,6 +8,10 @@ a window are not independent)::
 
     python scripts/weather_paired_crps.py --cache /tmp/full/out/timeseries/cache --rate 0.9 \\
         --sampler dpmpp_2m_sde:10
+
+Measured at 74bebfc (16 test windows; CSDI 10 steps vs PyPOTS CSDI, difference and interval):
+MCAR 10% 0.01404 vs 0.01623, -0.00218 [-0.00499, -0.00010]; 50% 0.02237 vs 0.02479, -0.00242
+[-0.00408, -0.00098]; 90% 0.04112 vs 0.04093, +0.00019 [-0.00288, +0.00305].
 """
 from __future__ import annotations
 
