@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .common import record
 
-__all__ = ["CONFORMER_MODEL", "full_test_molecules", "shipped_records"]
+__all__ = ["CONFORMER_MODEL", "full_test_molecules", "pipeline_beside_etkdg", "shipped_records"]
 
 #: The name the shipped conformer pipeline has under ``pretrained/`` (``polydiff conformers``'s default).
 CONFORMER_MODEL = "geodiff-qm9"
@@ -35,12 +35,30 @@ def full_test_molecules(spec: dict, n_test: int):
     return split.label, split.test[:n_test]
 
 
+def pipeline_beside_etkdg(pipe, test, n_gen: int, delta: float) -> tuple[str, dict[str, tuple]]:
+    """``(stereo information, {method: (COV/MAT summary, seconds, nfe)})``: ``pipe`` at its
+    defaults (seed 0) and ETKDGv3 given the same stereo information on the molecules ``test``,
+    ``n_gen`` conformers each (the protocol of the model card and of quick mode)."""
+    from polydiff.molecules import baselines, metrics
+    from polydiff.molecules.stereo_filter import stereo_information
+
+    info = stereo_information(pipe.net, True)
+    t0 = time.perf_counter()
+    ours = pipe(list(test), n_gen, seed=0)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs = [baselines.etkdg(m, n_gen, stereo=info) for m in test]
+    t_theirs = time.perf_counter() - t0
+    return info, {"pipeline": (metrics.summarize(metrics.score_conformers(test, ours), delta), t_ours,
+                               pipe.generator.steps),
+                  "rdkit-etkdgv3-same-stereo": (metrics.summarize(metrics.score_conformers(test, theirs), delta),
+                                                t_theirs, None)}
+
+
 def shipped_records(spec: dict, full_spec: dict, delta: float, progress: Callable[[str], None]) -> list[dict]:
     """``spec``: ``{"name", "n_test", "n_gen"}``; none when no pipeline of that name ships."""
     from polydiff.core.pipeline_hub import shipped_pipelines
-    from polydiff.molecules import baselines, metrics
     from polydiff.molecules.pipelines import ConformerPipeline
-    from polydiff.molecules.stereo_filter import stereo_information
 
     name = spec["name"]
     if name not in shipped_pipelines():
@@ -48,16 +66,11 @@ def shipped_records(spec: dict, full_spec: dict, delta: float, progress: Callabl
     progress(f"molecules: the shipped {name} on the full protocol's test molecules")
     pipe = ConformerPipeline.from_pretrained(name)
     label, test = full_test_molecules(full_spec, spec["n_test"])
-    n_gen, info = int(spec["n_gen"]), stereo_information(pipe.net, True)
-    t0 = time.perf_counter()
-    ours = pipe(list(test), n_gen, seed=0)
-    runs = {f"shipped:{name}": (ours, time.perf_counter() - t0, pipe.generator.steps)}
-    t0 = time.perf_counter()
-    theirs = [baselines.etkdg(m, n_gen, stereo=info) for m in test]
-    runs["rdkit-etkdgv3-same-stereo"] = (theirs, time.perf_counter() - t0, None)
+    n_gen = int(spec["n_gen"])
+    info, runs = pipeline_beside_etkdg(pipe, test, n_gen, delta)
     recs, n_conf = [], len(test) * n_gen
-    for method, (gens, seconds, nfe) in runs.items():
-        summ = metrics.summarize(metrics.score_conformers(test, gens), delta)
+    for method, (summ, seconds, nfe) in runs.items():
+        method = f"shipped:{name}" if method == "pipeline" else method
         for metric, higher in (("COV-R", True), ("MAT-R", False), ("COV-P", True), ("MAT-P", False)):
             recs.append(record("molecules", "conformers", label, "shipped-pipelines", method, f"{metric} mean",
                                summ[f"{metric} mean"], higher, nfe, seconds, len(test)))

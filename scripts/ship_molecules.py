@@ -15,7 +15,6 @@ rounding in the equivariant updates).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
@@ -46,25 +45,17 @@ def molecules_conformers(args: argparse.Namespace) -> None:
     """QM9 GeoDiff conformers: COV-R / MAT-R / COV-P / MAT-P (δ = 0.5 Å) of the pipeline at its
     defaults on the bench protocol's held-out molecules, beside ETKDGv3 with the same stereo."""
     from polydiff.bench.molecules import DELTA
+    from polydiff.bench.molecules_shipped import pipeline_beside_etkdg
     from polydiff.core.pipeline import ModelCard
-    from polydiff.molecules import baselines, metrics
     from polydiff.molecules.pipelines import ConformerPipeline
-    from polydiff.molecules.stereo_filter import stereo_information
 
     torch.set_num_threads(1)
     mode, cfg, run, split = _find(args.cache)
     test, n_gen = split.test, int(cfg["n_gen"])
     pipe = ConformerPipeline.from_run(run)  # the ConformerGenerator defaults, fixed beforehand
     gen = pipe.generator
-    t0 = time.perf_counter()
-    ours = pipe(list(test), n_gen, seed=0)
-    ours_s = time.perf_counter() - t0
-    info = stereo_information(pipe.net, True)
-    t0 = time.perf_counter()
-    theirs = [baselines.etkdg(m, n_gen, stereo=info) for m in test]
-    theirs_s = time.perf_counter() - t0
-    a = metrics.summarize(metrics.score_conformers(test, ours), DELTA)
-    b = metrics.summarize(metrics.score_conformers(test, theirs), DELTA)
+    info, runs = pipeline_beside_etkdg(pipe, test, n_gen, DELTA)
+    (a, ours_s, _), (b, theirs_s, _) = runs["pipeline"], runs["rdkit-etkdgv3-same-stereo"]
     ds = f"{split.label}: {len(test)} held-out molecules, {n_gen} conformers each, the DFT geometry as reference"
     base = f"RDKit ETKDGv3 given the same stereo information ({info} R/S and E/Z tags)"
     texts = {"COV-R mean": f"COV-R at {DELTA} A, % (higher is better)", "MAT-R mean": "MAT-R, A (lower is better)",

@@ -16,6 +16,7 @@ MCAR 10% 0.01404 vs 0.01623, -0.00218 [-0.00499, -0.00010]; 50% 0.02237 vs 0.024
 from __future__ import annotations
 
 import argparse
+import pathlib
 import time
 
 import numpy as np
@@ -46,8 +47,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sampler", default="dpmpp_2m_sde:10", help="solver:steps of polydiff's CSDI")
     ap.add_argument("--reps", type=int, default=2000)
     a = ap.parse_args(argv)
-    import pathlib
-
     import torch
 
     torch.set_num_threads(1)
