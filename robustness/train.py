@@ -72,14 +72,13 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
     check_int(pgd_steps, "pgd_steps", low=1)
     net = init if init is not None else nets.classifier(width, in_channels=x.shape[1])
 
-    calls = [0]  # one loss call per optimizer step (grad_accum = 1)
-
     def loss_fn(model: nn.Module, batch, generator) -> Tensor:
         xb, yb = batch
         if adversarial:
-            ramp = eps_ramp * cfg.steps * cfg.grad_accum
-            e = eps * min(1.0, (calls[0] + 1) / ramp) if ramp > 0 else eps
-            calls[0] += 1
+            # the radius follows the optimizer step (trainer.step, restored on resume): a resumed
+            # run continues the ramp where it stopped instead of starting it again
+            ramp = eps_ramp * cfg.steps
+            e = eps * min(1.0, (trainer.step + 1) / ramp) if ramp > 0 else eps
             xb = _pgd_examples(model, xb, yb, e, pgd_steps, generator)
         return F.cross_entropy(model(xb), yb)
 

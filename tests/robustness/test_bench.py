@@ -488,3 +488,32 @@ def test_preregistered_configuration_is_chosen_on_validation_images_before_the_t
     assert path.stat().st_mtime_ns == stamp and not any(v for v, _, _ in calls)
     with pytest.raises(ValueError, match="validation images"):
         bench._run_dataset(dataclasses.replace(cfg, n_train=50001), tmp_path, "cpu", print)
+
+
+def test_cached_training_checkpoints_in_the_cache_and_resumes_a_killed_run(tmp_path, monkeypatch):
+    """Hours of full-mode adversarial training survive a kill: the run checkpoints into the
+    cache folder, and the next call continues from the last checkpoint (2 more steps, not 4)."""
+    from polydiff.core.training import TrainConfig, load_checkpoint
+    from polydiff.robustness import train as rt
+
+    attacked: list[float] = []
+    monkeypatch.setattr(rt, "_pgd_examples", lambda net, x, y, eps, steps, g: attacked.append(eps) or x)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(16, 1, 28, 28, generator=g), torch.arange(16) % 10
+    key = {"steps": 40}  # ckpt_every = 40 // 20 = 2
+
+    def build(ck: dict, steps: int, kill: bool):
+        net = rt.train_classifier(x, y, TrainConfig(steps=steps, batch_size=8, lr=1e-3, ema_decay=None, **ck),
+                                  width=8, adversarial=True, pgd_steps=1, resume=True)
+        if kill:
+            raise KeyboardInterrupt  # killed after the step-2 checkpoint, before the model is saved
+        return net
+
+    with pytest.raises(KeyboardInterrupt):
+        bench._cached(tmp_path, "adv", key, 40, lambda ck: build(ck, 2, True))
+    (folder,) = tmp_path.iterdir()
+    assert not (folder / "model.safetensors").exists() and load_checkpoint(folder / "run").step == 2
+    attacked.clear()
+    bench._cached(tmp_path, "adv", key, 40, lambda ck: build(ck, 4, False))
+    assert len(attacked) == 2 and load_checkpoint(folder / "run").step == 4
+    assert (folder / "model.safetensors").is_file()
