@@ -59,7 +59,9 @@ classifier step 0.22 s, a PGD-10 adversarial step 1.8 s, a PGD-40 step 6.7 s, a 
 0.39 s, so about 30 min per classifier, 52 min per diffusion model, 3.9 h for Fashion-MNIST's
 PGD-10 and 18.6 h for MNIST's PGD-40 adversarial training: sized for a GPU
 (``--device cuda``). Each network checkpoints into its cache folder every 5% of its steps and a
-restarted run resumes there (:func:`_cached`), so the CPU training can also be spread over runs:
+restarted run resumes there (:func:`_cached`), so the CPU training can also be spread over runs,
+and trained apart from the attacks (:func:`main`: ``python -m polydiff.bench.robustness --full
+--train classifier,diffusion --out DIR``, then ``polydiff bench --full --out DIR``):
 
 * MNIST: the first 50,000 training images (the last 10,000 are the validation split);
   classifier width 64, 8,000 steps at batch 64 with a cosine lr (~10 epochs); adversarial
@@ -228,36 +230,48 @@ def _cached(cache: pathlib.Path, name: str, key: dict, steps: int, build: Callab
     return net.eval()
 
 
-def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress) -> tuple[nn.Module, nn.Module, nn.Module]:
+def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress,
+               parts: tuple[str, ...] = ("classifier", "adversarial", "diffusion"),
+               device: str = "cpu") -> tuple[nn.Module | None, ...]:
+    """Train (or load from ``cache``) the clean classifier, its adversarially trained copy and the
+    purification model of ``cfg`` on ``device``; ``parts`` names those wanted (the others are
+    ``None``, except that ``"adversarial"`` needs the clean classifier it is fine-tuned from)."""
+    unknown = set(parts) - {"classifier", "adversarial", "diffusion"}
+    if unknown:
+        raise ValueError(f"parts must name 'classifier', 'adversarial' or 'diffusion', got {sorted(unknown)}")
     x, y = load_images(cfg.dataset, "train", cfg.n_train)
     data = _digest(x, y)  # distinguishes the datasets (and subsets) in every cache key
     base = {"n_train": cfg.n_train, "data": data}
-    tc = {"ema_decay": None, "log_every": max(1, cfg.clf_steps // 4), "seed": 0}
+    tc = {"ema_decay": None, "log_every": max(1, cfg.clf_steps // 4), "seed": 0, "device": device}
     clf_key = {**base, "width": cfg.clf_width, "steps": cfg.clf_steps, "lr": cfg.clf_lr}
     if cfg.lr_schedule != "constant":  # (keys of constant-lr runs as before: their caches stay valid)
         clf_key["schedule"] = tc["lr_schedule"] = cfg.lr_schedule
-    progress(f"{cfg.dataset}: train classifier")
-    clf = _cached(cache, "classifier", clf_key, cfg.clf_steps, lambda ck: train_classifier(
-        x, y, TrainConfig(steps=cfg.clf_steps, batch_size=64, lr=cfg.clf_lr, **tc, **ck), width=cfg.clf_width,
-        resume=True))
-    progress(f"{cfg.dataset}: adversarial training (PGD, Madry et al.)")
+    clf = adv = dm = None
+    if "classifier" in parts or "adversarial" in parts:
+        progress(f"{cfg.dataset}: train classifier")
+        clf = _cached(cache, "classifier", clf_key, cfg.clf_steps, lambda ck: train_classifier(
+            x, y, TrainConfig(steps=cfg.clf_steps, batch_size=64, lr=cfg.clf_lr, **tc, **ck), width=cfg.clf_width,
+            resume=True))
+    if "adversarial" in parts:
+        progress(f"{cfg.dataset}: adversarial training (PGD, Madry et al.)")
 
-    def build_adv(ck: dict) -> nn.Module:
-        init = nets.classifier(cfg.clf_width)
-        init.load_state_dict(clf.state_dict())
-        return train_classifier(x, y, TrainConfig(steps=cfg.adv_steps, batch_size=64, lr=1e-3, **tc, **ck),
-                                init=init, adversarial=True, eps=cfg.eps, pgd_steps=cfg.adv_pgd_steps,
-                                eps_ramp=cfg.adv_eps_ramp, resume=True)
+        def build_adv(ck: dict) -> nn.Module:
+            init = nets.classifier(cfg.clf_width)
+            init.load_state_dict(clf.state_dict())
+            return train_classifier(x, y, TrainConfig(steps=cfg.adv_steps, batch_size=64, lr=1e-3, **tc, **ck),
+                                    init=init, adversarial=True, eps=cfg.eps, pgd_steps=cfg.adv_pgd_steps,
+                                    eps_ramp=cfg.adv_eps_ramp, resume=True)
 
-    adv = _cached(cache, "adv-classifier", {**clf_key, "adv_steps": cfg.adv_steps,
-                                            "pgd": cfg.adv_pgd_steps, "eps": cfg.eps,
-                                            "ramp": cfg.adv_eps_ramp}, cfg.adv_steps, build_adv)
-    progress(f"{cfg.dataset}: train diffusion model")
-    dm_key = {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch, "t_max": cfg.dm_t_max}
-    dm = _cached(cache, "diffusion", dm_key, cfg.dm_steps, lambda ck: train_diffusion(
-        x, TrainConfig(steps=cfg.dm_steps, batch_size=cfg.dm_batch, lr=2e-3, ema_decay=0.99,
-                       warmup_steps=20, log_every=max(1, cfg.dm_steps // 4), seed=0, **ck),
-        t_max=cfg.dm_t_max, base=cfg.dm_base, mults=(1, 2, 2), resume=True))
+        adv = _cached(cache, "adv-classifier", {**clf_key, "adv_steps": cfg.adv_steps,
+                                                "pgd": cfg.adv_pgd_steps, "eps": cfg.eps,
+                                                "ramp": cfg.adv_eps_ramp}, cfg.adv_steps, build_adv)
+    if "diffusion" in parts:
+        progress(f"{cfg.dataset}: train diffusion model")
+        dm_key = {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch, "t_max": cfg.dm_t_max}
+        dm = _cached(cache, "diffusion", dm_key, cfg.dm_steps, lambda ck: train_diffusion(
+            x, TrainConfig(steps=cfg.dm_steps, batch_size=cfg.dm_batch, lr=2e-3, ema_decay=0.99,
+                           warmup_steps=20, log_every=max(1, cfg.dm_steps // 4), seed=0, device=device, **ck),
+            t_max=cfg.dm_t_max, base=cfg.dm_base, mults=(1, 2, 2), resume=True))
     return clf, adv, dm
 
 
@@ -410,7 +424,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
         raise ValueError(f"t_main={cfg.t_main} must be one of t_stars={cfg.t_stars} (the pre-registered row)")
     if cfg.paper_gradient not in ("full", "checkpoint"):
         raise ValueError(f"paper_gradient must be 'full' or 'checkpoint', got {cfg.paper_gradient!r}")
-    nets3 = _train_all(cfg, out_dir / "cache", say)
+    nets3 = _train_all(cfg, out_dir / "cache", say, device=device)
     networks = _digest(*(v for m in nets3 for v in m.state_dict().values()))
     clf, adv, dm = (m.to(device) for m in nets3)
     # each group slices its first n (the paper group its first paper_n after paper_skip)
@@ -610,3 +624,43 @@ def _plot(path: pathlib.Path, vs_t, vs_nfe, paper_pt, cfg: BenchConfig, main: tu
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m polydiff.bench.robustness [--quick | --full] --train classifier,diffusion --out DIR``:
+    train (or resume) some of the bench's networks alone, into the cache a later ``polydiff bench
+    --out DIR`` reads (``DIR/robustness/cache``), so the hours of full-mode training can run apart
+    from the attacks, on another machine or over several runs."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m polydiff.bench.robustness", description=main.__doc__.split("\n")[1])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full")
+    p.add_argument("--train", required=True, help="comma-separated: classifier, adversarial, diffusion")
+    p.add_argument("--datasets", default=None, help="comma-separated subset of the mode's datasets (default all)")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="the --out of the later polydiff bench run")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    a = p.parse_args(argv)
+    cfgs = CONFIGS[a.mode or "quick"]
+    names = [c.dataset for c in cfgs]
+    wanted = names if a.datasets is None else a.datasets.split(",")
+    if set(wanted) - set(names):
+        p.error(f"--datasets must name some of {names}, got {a.datasets!r}")
+    parts = tuple(a.train.split(","))
+    if set(parts) - {"classifier", "adversarial", "diffusion"}:
+        p.error(f"--train must name some of classifier, adversarial, diffusion; got {a.train!r}")
+    cache = a.out / "robustness" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    if a.device == "cpu":
+        torch.set_num_threads(1)
+    for cfg in cfgs:
+        if cfg.dataset in wanted:
+            t0 = time.perf_counter()
+            _train_all(cfg, cache, lambda s: print(s, flush=True), parts, device=a.device)
+            print(f"{cfg.dataset}: {', '.join(parts)} ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -517,3 +517,21 @@ def test_cached_training_checkpoints_in_the_cache_and_resumes_a_killed_run(tmp_p
     bench._cached(tmp_path, "adv", key, 40, lambda ck: build(ck, 4, False))
     assert len(attacked) == 2 and load_checkpoint(folder / "run").step == 4
     assert (folder / "model.safetensors").is_file()
+
+
+def test_training_part_runs_alone_into_the_cache_the_bench_reads(micro, tmp_path, capsys):
+    """``python -m polydiff.bench.robustness --train classifier,diffusion`` trains those two
+    networks into ``OUT/robustness/cache``; a later bench run with that --out trains only the
+    adversarial copy (the two are loaded, not retrained)."""
+    assert bench.main(["--quick", "--train", "classifier,diffusion", "--out", str(tmp_path)]) == 0
+    cache = tmp_path / "robustness" / "cache"
+    made = {p.name.rsplit("-", 1)[0]: (p / "model.safetensors").stat().st_mtime_ns for p in cache.iterdir()}
+    assert set(made) == {"classifier", "diffusion"}
+    bench._train_all(micro, cache, lambda s: None)
+    after = {p.name.rsplit("-", 1)[0]: (p / "model.safetensors").stat().st_mtime_ns for p in cache.iterdir()}
+    assert set(after) == {"classifier", "adv-classifier", "diffusion"}
+    assert {k: after[k] for k in made} == made
+    for bad in (["--train", "everything"], ["--train", "classifier", "--datasets", "cifar"]):
+        with pytest.raises(SystemExit):
+            bench.main(["--quick", *bad, "--out", str(tmp_path)])
+    assert "--train must name" in capsys.readouterr().err
