@@ -36,15 +36,22 @@ class ConformerGenerator:
         steps / solver / restarts / restart_noise / restart_steps / relax: passed to
             :func:`~polydiff.molecules.generate.generate_conformers`.
         stereo_rounds: oversample-and-filter rounds for conformers with the wrong stereoisomer.
+
+    The default sampler, DPM-Solver++(2M) SDE at 50 steps then 5 Restart rounds of 10 steps
+    (Xu et al. 2023; 100 NFE), was chosen on the 40 *validation* molecules of the full-mode QM9
+    split with the full-mode network (``scripts/mol_validation.py``, 8 conformers, delta 0.5 A):
+    COV-R 82.5 / MAT-R 0.276 / COV-P 47.5, against 70.0 / 0.369 / 31.6 for DPM-Solver++(2M) SDE
+    at 100 steps and 55.0 / 0.450 / 18.4 for the deterministic DPM-Solver++(2M) at 100 steps
+    (the former default).
     """
 
     net: torch.nn.Module
     process: object
     heavy_atom_range: tuple[int, int] | None = None
-    steps: int = 100
-    solver: str = "dpmpp_2m"
+    steps: int = 50
+    solver: str = "dpmpp_2m_sde"
     stereo_rounds: int = 4
-    restarts: int = 0
+    restarts: int = 5
     restart_noise: float = 0.2
     restart_steps: int = 10
     relax: str | None = None
