@@ -35,8 +35,8 @@ from .pipelines import ConformerPipeline
 
 __all__ = ["COMMANDS", "DEFAULT_CONFORMER_MODEL"]
 
-#: The shipped pipeline ``polydiff conformers`` applies by default (None until one ships).
-DEFAULT_CONFORMER_MODEL: str | None = None
+#: The shipped pipeline ``polydiff conformers`` applies by default (``pretrained/geodiff-qm9``).
+DEFAULT_CONFORMER_MODEL: str | None = "geodiff-qm9"
 
 _SHOWN_PROBLEMS = 20  # reported one by one; the rest are counted
 

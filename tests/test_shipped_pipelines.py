@@ -130,3 +130,29 @@ def test_timeseries_commands_default_to_the_shipped_pipelines(command, tmp_path,
     got = pd.read_csv(out)
     assert code == 0 and np.isfinite(got[pipe.features].to_numpy()).all()
     assert len(got) == (48 if command == "impute" else pipe.prediction_length)
+
+
+def test_conformers_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread):
+    """`polydiff conformers` without --model applies `geodiff-qm9`: ethanol's conformers from
+    SMILES to SDF, hydrogens included, the command's seed reproducing the pipeline's output."""
+    pytest.importorskip("rdkit")
+    import warnings
+
+    from polydiff.bench.cli import main
+    from polydiff.molecules.commands import DEFAULT_CONFORMER_MODEL
+    from rdkit import Chem
+
+    if DEFAULT_CONFORMER_MODEL not in SHIPPED:
+        pytest.skip(f"{DEFAULT_CONFORMER_MODEL} does not ship yet")
+    (tmp_path / "in.smi").write_text("CCO ethanol\n")
+    out = tmp_path / "out.sdf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["conformers", "--input", str(tmp_path / "in.smi"), "--output", str(out), "--n", "2",
+                     "--seed", "3", "--steps", "4", "--no-progress"])
+        want = _class(DEFAULT_CONFORMER_MODEL).from_pretrained(DEFAULT_CONFORMER_MODEL)(["CCO"], 2, seed=3, steps=4)
+    records = [m for m in Chem.SDMolSupplier(str(out), removeHs=False)]
+    assert code == 0 and len(records) == 2 and all(m.GetNumAtoms() == 9 for m in records)
+    got = [m.GetConformer().GetPositions() for m in records]
+    for g, w in zip(got, [c.GetPositions() for c in want[0].GetConformers()], strict=True):
+        assert abs(g - w).max() < 1e-3  # SDF keeps 4 decimals
