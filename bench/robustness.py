@@ -230,15 +230,18 @@ def _cached(cache: pathlib.Path, name: str, key: dict, steps: int, build: Callab
     return net.eval()
 
 
-def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress,
-               parts: tuple[str, ...] = ("classifier", "adversarial", "diffusion"),
+#: The networks :func:`_train_all` trains (``main``'s ``--train`` names some of them).
+TRAIN_PARTS = ("classifier", "adversarial", "diffusion")
+
+
+def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress, parts: tuple[str, ...] = TRAIN_PARTS,
                device: str = "cpu") -> tuple[nn.Module | None, ...]:
     """Train (or load from ``cache``) the clean classifier, its adversarially trained copy and the
     purification model of ``cfg`` on ``device``; ``parts`` names those wanted (the others are
     ``None``, except that ``"adversarial"`` needs the clean classifier it is fine-tuned from)."""
-    unknown = set(parts) - {"classifier", "adversarial", "diffusion"}
+    unknown = set(parts) - set(TRAIN_PARTS)
     if unknown:
-        raise ValueError(f"parts must name 'classifier', 'adversarial' or 'diffusion', got {sorted(unknown)}")
+        raise ValueError(f"parts must name some of {TRAIN_PARTS}, got {sorted(unknown)}")
     x, y = load_images(cfg.dataset, "train", cfg.n_train)
     data = _digest(x, y)  # distinguishes the datasets (and subsets) in every cache key
     base = {"n_train": cfg.n_train, "data": data}
@@ -637,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick")
     mode.add_argument("--full", dest="mode", action="store_const", const="full")
-    p.add_argument("--train", required=True, help="comma-separated: classifier, adversarial, diffusion")
+    p.add_argument("--train", required=True, help=f"comma-separated: {', '.join(TRAIN_PARTS)}")
     p.add_argument("--datasets", default=None, help="comma-separated subset of the mode's datasets (default all)")
     p.add_argument("--out", type=pathlib.Path, required=True, help="the --out of the later polydiff bench run")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -648,8 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     if set(wanted) - set(names):
         p.error(f"--datasets must name some of {names}, got {a.datasets!r}")
     parts = tuple(a.train.split(","))
-    if set(parts) - {"classifier", "adversarial", "diffusion"}:
-        p.error(f"--train must name some of classifier, adversarial, diffusion; got {a.train!r}")
+    if set(parts) - set(TRAIN_PARTS):
+        p.error(f"--train must name some of {', '.join(TRAIN_PARTS)}; got {a.train!r}")
     cache = a.out / "robustness" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     if a.device == "cpu":

@@ -126,7 +126,7 @@ def test_bad_flags_are_named(tmp_path, model, capsys):
     from polydiff.molecules.commands import DEFAULT_CONFORMER_MODEL
     if DEFAULT_CONFORMER_MODEL is None:  # nothing ships: --model is required (else tests/test_shipped_pipelines.py)
         with pytest.raises(SystemExit) as info:
-            main(["conformers", "--input", str(tmp_path / "mols.smi"), "--output", "o.sdf"])
+            main(["conformers", "--input", str(tmp_path / "mols.smi"), "--output", str(tmp_path / "o.sdf")])
         assert info.value.code == 2 and "--model" in capsys.readouterr().err
     with pytest.raises(SystemExit, match=r"--output .*o\.csv: expected an SDF file"):
         main([*base[:-1], str(tmp_path / "o.csv")])
