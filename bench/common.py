@@ -130,3 +130,13 @@ def record(domain: str, task: str, dataset: str, setting: str, method: str, metr
             "method": method, "metric": metric, "value": float(value),
             "higher_is_better": bool(higher_is_better), "nfe": nfe, "seconds": float(seconds),
             "n": int(n), **extra}
+
+
+def training_checks(records: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+    """In quick mode, ``records`` marked ``check: "training"``: they come from models trained
+    from scratch within the run (minutes), a check that training works, which
+    :func:`polydiff.bench.compare.compare` counts apart from the run's conclusions. Records of
+    the shipped pipelines (setting ``shipped-pipelines``) and full-mode records are unchanged."""
+    if mode != "quick":
+        return records
+    return [r if r["setting"] == "shipped-pipelines" else dict(r, check="training") for r in records]

@@ -5,6 +5,18 @@ A conclusion is the ordering of methods within a group (domain, task, dataset, s
 metric). A quick run is compared with the committed full-mode records of the same groups:
 for every group present in both, the best method and every pairwise order of the methods
 present in both are checked.
+
+Two optional record fields say how a quick record is read (docs/design.md, record schema):
+
+- ``counterpart``: ``{"setting": ..., "method": ...}`` (and ``"dataset"`` where it differs): the
+  full-mode group and method this record stands for. Quick mode's ``shipped-pipelines``
+  records (the full-mode models, applied to the same held-out data or part of it) carry one,
+  so their orderings are checked against the full-mode numbers of the same models and
+  baselines.
+- ``check: "training"``: a model trained from scratch within the quick run (minutes), a check
+  that training works rather than a conclusion; such groups are compared too, but counted
+  apart (:attr:`Agreement.training`), so that the headline says whether quick mode's
+  conclusions hold.
 """
 from __future__ import annotations
 
@@ -27,16 +39,24 @@ class Agreement:
     same_pairs: int = 0
     unmatched: int = 0
     disagreements: list[str] = field(default_factory=list)
+    training: Agreement | None = None  # the groups of quick mode's from-scratch training checks
 
     def summary(self) -> str:
         """One sentence for the report and the console."""
         if not self.compared:
-            return (f"no group of this run has full-mode results to compare with "
-                    f"({self.unmatched} group(s) unmatched)")
-        s = (f"{self.same_best}/{self.compared} groups pick the same best method as full mode; "
-             f"{self.same_pairs}/{self.pairs} pairwise orders agree")
-        if self.unmatched:
-            s += f"; {self.unmatched} group(s) have no full-mode counterpart"
+            s = (f"no group of this run has full-mode results to compare with "
+                 f"({self.unmatched} group(s) unmatched)")
+        else:
+            s = (f"{self.same_best}/{self.compared} groups pick the same best method as full mode; "
+                 f"{self.same_pairs}/{self.pairs} pairwise orders agree")
+            if self.unmatched:
+                s += f"; {self.unmatched} group(s) have no full-mode counterpart"
+        if self.training is not None and (self.training.compared or self.training.unmatched):
+            t = self.training
+            s += (f". Training checks (models trained from scratch in this run, not conclusions): "
+                  f"{t.same_best}/{t.compared} groups pick the same best method as full mode")
+            if t.unmatched:
+                s += f", {t.unmatched} without a full-mode counterpart"
         return s
 
 
@@ -44,11 +64,37 @@ def _oriented(r: Mapping[str, Any]) -> float:
     return float(r["value"]) if r["higher_is_better"] else -float(r["value"])
 
 
+def as_counterpart(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``record`` as the full-mode record it stands for (its ``counterpart``'s dataset, setting
+    and method; itself when it has none).
+
+    Raises:
+        ValueError: ``counterpart`` is not a dict naming at least a ``setting`` and a ``method``.
+    """
+    c = record.get("counterpart")
+    if c is None:
+        return record
+    if not isinstance(c, Mapping) or not {"setting", "method"} <= set(c) or not set(c) <= {
+            "dataset", "setting", "method"}:
+        raise ValueError(f"record counterpart must be a dict with 'setting' and 'method' (and optionally "
+                         f"'dataset'), got {c!r} in {record.get('method')!r}")
+    return {**record, **c}
+
+
 def compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]]) -> Agreement:
-    """Compare the method orderings of ``run`` with those of ``reference``, group by group.
+    """Compare the method orderings of ``run`` with those of ``reference``, group by group
+    (records with a ``counterpart`` under the full-mode group and method it names; groups of
+    ``check: "training"`` records counted in :attr:`Agreement.training`).
 
     Ties (equal values) count as agreeing with either order.
     """
+    mapped = [as_counterpart(r) for r in run]
+    out = _compare([r for r in mapped if r.get("check") != "training"], reference)
+    out.training = _compare([r for r in mapped if r.get("check") == "training"], reference)
+    return out
+
+
+def _compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]]) -> Agreement:
     ref = group_records(reference)
     out = Agreement()
     for key, group in group_records(run).items():

@@ -66,7 +66,7 @@ from collections.abc import Callable
 
 import numpy as np
 import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
-from polydiff.bench.common import cached, digest, prepare_entry, record, timed
+from polydiff.bench.common import cached, digest, prepare_entry, record, timed, training_checks
 from polydiff.bench.molecules_shipped import shipped_records
 
 __all__ = ["SETTINGS", "model_dir", "run"]
@@ -341,4 +341,4 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
                           title=f"QM9 held-out ({len(test)} molecules, {n_gen} conformers each)")
     if cfg.get("shipped"):
         records += shipped_records(cfg["shipped"], SETTINGS["full"]["spec"], DELTA, progress)
-    return records
+    return training_checks(records, mode)  # quick mode: its minutes-long network checks training

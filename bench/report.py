@@ -146,6 +146,10 @@ def _mode_notes(result: SuiteResult) -> list[str]:
     if result.agreement is not None:
         notes += ["", f"Quick vs full mode: {result.agreement.summary()}."]
         notes += [f"- {d}" for d in result.agreement.disagreements]
+        training = result.agreement.training
+        if training is not None and training.disagreements:
+            notes += ["", "Training checks that order methods differently from full mode:"]
+            notes += [f"- {d}" for d in training.disagreements]
     return notes
 
 

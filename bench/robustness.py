@@ -90,7 +90,7 @@ from dataclasses import dataclass
 
 import polydiff.core as pc
 import torch
-from polydiff.bench.common import cached, digest, record
+from polydiff.bench.common import cached, digest, record, training_checks
 from polydiff.bench.robustness_compare import (
     ADV_TRAINED,
     STRENGTH,
@@ -288,7 +288,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     records: list[dict] = []
     for cfg in CONFIGS[mode]:
         records += _run_dataset(cfg, out_dir, device, say)
-    return records
+    return training_checks(records, mode)  # quick mode: its minutes-long networks check training
 
 
 class _Recorder:

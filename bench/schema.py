@@ -35,6 +35,9 @@ ADDED: dict[str, tuple[type, ...]] = {"commit": (str,), "mode": (str,)}
 #: The fields that decide which records are compared with each other.
 GROUP_FIELDS = ("domain", "task", "dataset", "setting", "metric")
 MODES = ("quick", "full")
+#: Values of the optional ``check`` field: ``"training"`` marks a record of a model trained from
+#: scratch within a quick run (a check that training works, not one of the run's conclusions).
+CHECKS = ("training",)
 
 
 def record_problems(record: Any, *, domain: str | None = None,
@@ -74,6 +77,15 @@ def record_problems(record: Any, *, domain: str | None = None,
             problems.append(f"'domain' is {record['domain']!r} but the entry ran for {domain!r}")
         if with_added and record["mode"] not in MODES:
             problems.append(f"'mode' must be one of {MODES}, got {record['mode']!r}")
+        if "check" in record and record["check"] not in CHECKS:
+            problems.append(f"'check' must be one of {CHECKS}, got {record['check']!r}")
+        if "counterpart" in record:
+            c = record["counterpart"]
+            if (not isinstance(c, Mapping) or not {"setting", "method"} <= set(c)
+                    or not set(c) <= {"dataset", "setting", "method"}
+                    or not all(isinstance(v, str) and v.strip() for v in c.values())):
+                problems.append("'counterpart' must be a dict of non-empty 'setting' and 'method' (and optionally "
+                                f"'dataset') strings, got {c!r}")
     return problems
 
 

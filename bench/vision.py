@@ -63,7 +63,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from polydiff.bench.common import record, timed_nfe
+from polydiff.bench.common import record, timed_nfe, training_checks
 from polydiff.bench.vision_common import mnist, trained
 from polydiff.bench.vision_fitted_grid import FULL as FITTED_GRID_FULL
 from polydiff.bench.vision_fitted_grid import run_fitted_grid
@@ -385,4 +385,4 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         say("time steps fitted to the shipped generator")
         records += run_fitted_grid(cfg["fitted_grid"], clf, x_te, y_te, out_dir, device, say)
     say("done")
-    return records
+    return training_checks(records, mode)  # quick mode: its minutes-long networks check training

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,6 +92,12 @@ def test_quick_text_bench_decodes_the_shipped_pipelines_on_its_sources(one_threa
     assert set(bleu) == {f"shipped:{n}" for n in QUICK.shipped}
     for r in recs:
         assert record_problems(r, domain="text") == [] and r["setting"] == "shipped-pipelines" and r["n"] == 2
+    # each names the committed full-mode group and method it stands for (quick/full agreement)
+    full = json.loads((Path(__file__).parents[1] / "bench" / "results" / "text.json").read_text())["records"]
+    committed = {(r["task"], r["dataset"], r["setting"], r["metric"], r["method"]) for r in full}
+    for r in recs:
+        c = r["counterpart"]
+        assert (r["task"], r["dataset"], c["setting"], r["metric"], c["method"]) in committed, (r["method"], c)
 
 
 def test_quick_vision_bench_scores_the_shipped_generator_at_its_own_size(one_thread):

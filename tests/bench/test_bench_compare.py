@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from polydiff.bench import runner
 from polydiff.bench.compare import compare, load_reference
+from polydiff.bench.schema import record_problems
 
 
 def _r(method, value, metric="MAE", hib=False, setting="s"):
@@ -45,3 +47,36 @@ def test_quick_run_reports_agreement_with_committed_results(tmp_path):
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert doc["agreement_with_full"]["disagreements"] == [
         "t · x · s · MAE: best is linear here, polydiff in full mode"]
+
+
+def test_counterparts_map_shipped_records_onto_full_mode_groups_and_training_checks_count_apart():
+    full = [_r("polydiff-csdi-10", 4.9, setting="mcar-50%"), _r("linear", 5.1, setting="mcar-50%"),
+            _r("polydiff-csdi-10", 1.0, setting="mcar-10%"), _r("linear", 2.0, setting="mcar-10%")]
+    shipped = [dict(_r("shipped:csdi", 5.0, setting="shipped-pipelines"),
+                    counterpart={"setting": "mcar-50%", "method": "polydiff-csdi-10"}),
+               dict(_r("linear", 5.2, setting="shipped-pipelines"),
+                    counterpart={"setting": "mcar-50%", "method": "linear"})]
+    trained = [dict(_r("polydiff-csdi-10", 3.0, setting="mcar-10%"), check="training"),
+               dict(_r("linear", 2.5, setting="mcar-10%"), check="training")]
+    ag = compare(shipped + trained, full)
+    # the shipped pair lands in the mcar-50% group (same order as full mode); the training check
+    # (linear best here, CSDI in full mode) is counted apart
+    assert (ag.compared, ag.same_best, ag.unmatched) == (1, 1, 0)
+    assert (ag.training.compared, ag.training.same_best) == (1, 0)
+    assert ag.training.disagreements == ["t · x · mcar-10% · MAE: best is linear here, polydiff-csdi-10 in full mode"]
+    assert "Training checks (models trained from scratch in this run, not conclusions): 0/1" in ag.summary()
+    # without the counterpart the shipped group has nothing to be compared with
+    bare = [{k: v for k, v in r.items() if k != "counterpart"} for r in shipped]
+    assert compare(bare, full).unmatched == 1
+    # a counterpart that names no method is refused by name
+    bad = [dict(shipped[0], counterpart={"setting": "mcar-50%"})]
+    with pytest.raises(ValueError, match="counterpart"):
+        compare(bad, full)
+
+
+def test_schema_checks_the_optional_check_and_counterpart_fields():
+    good = dict(_r("a", 1.0), check="training", counterpart={"setting": "s", "method": "a", "dataset": "x"})
+    assert record_problems(good) == []
+    assert any("'check' must be one of" in p for p in record_problems(dict(good, check="smoke")))
+    for c in ({"setting": "s"}, {"setting": "s", "method": ""}, {"setting": "s", "method": "a", "nfe": 3}, "s"):
+        assert any("'counterpart' must be" in p for p in record_problems(dict(good, counterpart=c)))

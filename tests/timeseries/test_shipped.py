@@ -177,6 +177,12 @@ def test_quick_mode_scores_the_shipped_pipelines_beside_baselines(shipped_here):
            {"shipped:electricity-csdi-forecast", "seasonal-naive", "statsmodels-ets"} for m in ("MAE", "CRPS")}}
     horizon = ForecastPipeline.from_pretrained(DEFAULT_FORECAST_MODEL).prediction_length
     assert {r["n"] for r in recs if r["task"] == "forecast"} == {2 * horizon}
+    # each record names the committed full-mode group and method it stands for (quick/full agreement)
+    full = json.loads((Path(__file__).parents[2] / "bench" / "results" / "timeseries.json").read_text())["records"]
+    committed = {(r["task"], r["dataset"], r["setting"], r["metric"], r["method"]) for r in full}
+    for r in recs:
+        c = r["counterpart"]
+        assert (r["task"], r["dataset"], c["setting"], r["metric"], c["method"]) in committed, (r["method"], c)
 
 
 def test_quick_modes_windows_lie_after_the_full_protocols_training_rows():
