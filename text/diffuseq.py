@@ -122,7 +122,8 @@ class DiffuSeq(VocabularyMixin, nn.Module):
             raise ValueError(f"config.src_len must be >= 2 for DiffuSeq (source + <sep>), got {config.src_len}")
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
-                                       config.hidden, config.layers, config.heads, config.dropout)
+                                       config.hidden, config.layers, config.heads, config.dropout,
+                                       config.positions)
         self.process = embedding_process(config)
 
     @property

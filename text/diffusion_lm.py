@@ -31,7 +31,7 @@ from polydiff.core.validate import check_generator, check_int, check_number, che
 from torch import Tensor, nn
 
 from .checks import check_config_dict, check_ids, check_loss_mask
-from .nets import NoisyEmbeddingClassifier, TransformerDenoiser
+from .nets import POSITIONS, NoisyEmbeddingClassifier, TransformerDenoiser
 from .token_config import TokenModelConfig
 from .tokenizer import Tokenizer, check_model_parts
 
@@ -66,11 +66,15 @@ class EmbeddingDiffusionConfig(TokenModelConfig):
         emb_dim: word-embedding dimension ``D`` (16 for E2E in Li et al.; 128 in DiffuSeq).
         T: number of diffusion steps (2,000 in both papers; at least 2).
         schedule: beta schedule name for ``pc.DiscreteVP.from_schedule`` ("sqrt").
+        positions: the denoiser's position encoding, ``"rotary"`` or ``"learned"``
+            (:class:`~polydiff.text.nets.TransformerDenoiser`); a saved config without the key
+            predates it and loads as ``"learned"``.
     """
 
     emb_dim: int = 16
     T: int = 2000
     schedule: str = "sqrt"
+    positions: str = "rotary"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +82,8 @@ class EmbeddingDiffusionConfig(TokenModelConfig):
         check_int(self.T, "EmbeddingDiffusionConfig.T", low=2)  # a beta table needs two entries
         if not isinstance(self.schedule, str):
             raise TypeError(f"EmbeddingDiffusionConfig.schedule must be a schedule name, got {describe(self.schedule)}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"EmbeddingDiffusionConfig.positions must be one of {POSITIONS}, got {self.positions!r}")
 
 
 def embedding_process(config: EmbeddingDiffusionConfig) -> pc.DiscreteVP:
@@ -295,7 +301,8 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         check_model_parts(config, EmbeddingDiffusionConfig, tokenizer)
         self.config, self.tokenizer = config, tokenizer
         self.net = TransformerDenoiser(config.vocab_size, config.seq_len, config.emb_dim,
-                                       config.hidden, config.layers, config.heads, config.dropout)
+                                       config.hidden, config.layers, config.heads, config.dropout,
+                                       config.positions)
         self.process = embedding_process(config)
         if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Sequence):
             raise TypeError(f"attributes must be a list of 'field : value' strings, got {describe(attributes)}")
@@ -469,8 +476,11 @@ def config_from_meta(config_cls: type, meta: dict, directory: str | Path, key: s
     source = Path(directory) / "config.json"
     if key not in meta:
         raise ValueError(f"{source} lacks the key {key!r} (has {sorted(meta)})")
+    data = meta[key]
+    if config_cls is EmbeddingDiffusionConfig and isinstance(data, dict) and "positions" not in data:
+        data = {**data, "positions": "learned"}  # saved before the option: learned absolute positions
     # dropout came after the first checkpoints; its default (0) is their behaviour
-    return check_config_dict(config_cls, meta[key], f"{source} [{key!r}]", optional=("dropout",))
+    return check_config_dict(config_cls, data, f"{source} [{key!r}]", optional=("dropout",))
 
 
 def model_from_meta(cls: type, config_cls: type, meta: dict, tokenizer: Tokenizer, directory: str | Path,

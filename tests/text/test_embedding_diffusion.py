@@ -128,6 +128,27 @@ def test_save_load_round_trip(dseq, tmp_path, e2e_split):
     assert not list(tmp_path.glob("m/*.pt")) and not list(tmp_path.glob("m/*.pkl"))
 
 
+def test_learned_positions_round_trip_and_configs_saved_before_the_option_load_as_learned(tok, tmp_path, e2e_split):
+    import json
+
+    torch.manual_seed(0)
+    cfg = EmbeddingDiffusionConfig(tok.vocab_size, 48, emb_dim=16, hidden=32, layers=1, heads=2, T=200,
+                                   src_len=24, positions="learned")
+    m = DiffuSeq(cfg, tok).eval()
+    assert m.net.positions == "learned" and hasattr(m.net, "pos")
+    m.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    del meta["config"]["positions"]  # a checkpoint written before the option existed
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    again = DiffuSeq.load(tmp_path / "m").eval()
+    assert again.config.positions == "learned"
+    src = [e2e_split[1][0].compact_source]
+    a = m.sample_ids(src, steps=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, again.sample_ids(src, steps=3, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="positions must be one of"):
+        EmbeddingDiffusionConfig(tok.vocab_size, 48, src_len=24, positions="sinusoidal")
+
+
 def test_sqrt_schedule_is_core_discrete_vp(dlm):
     assert isinstance(dlm.process, pc.DiscreteVP)
     T = dlm.config.T

@@ -48,9 +48,10 @@ def test_seq2seq_source_states_and_length_ignore_the_target():
     assert torch.allclose(la[:, :5], lb[:, :5], atol=1e-6) and not torch.allclose(la[:, 5:], lb[:, 5:])
 
 
-def test_embedding_denoiser_positions_count_and_time_starts_switched_off():
+@pytest.mark.parametrize("positions", ["rotary", "learned"])
+def test_embedding_denoiser_positions_count_and_time_starts_switched_off(positions):
     torch.manual_seed(0)
-    net = TransformerDenoiser(30, 8, emb_dim=16, hidden=32, layers=2, heads=4).eval()
+    net = TransformerDenoiser(30, 8, emb_dim=16, hidden=32, layers=2, heads=4, positions=positions).eval()
     x = torch.randn(2, 8, 16, generator=torch.Generator().manual_seed(1))
     perm = torch.tensor([3, 1, 0, 2, 7, 5, 6, 4])
     with torch.no_grad():
@@ -84,6 +85,11 @@ def test_embedding_denoiser_time_changes_the_output_after_training():
         assert (net(x, torch.tensor([10.0, 10.0])) - net(x, torch.tensor([1500.0, 1500.0]))).abs().max() > 1e-3
     with pytest.raises(ValueError, match="t must be a scalar or of shape"):
         net(x, torch.zeros(3))
+
+
+def test_embedding_denoiser_refuses_an_unknown_position_encoding():
+    with pytest.raises(ValueError, match="positions must be one of"):
+        TransformerDenoiser(30, 8, positions="absolute")
 
 
 def test_token_denoiser_bad_input():
