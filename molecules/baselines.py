@@ -86,10 +86,36 @@ def _embed(mol_or_smiles, n: int, seed: int, *, threads: int = 1, stereo: str = 
         params.clearConfs = False
         params.randomSeed = int(seed) + k
         rdDistGeom.EmbedMultipleConfs(mol, numConfs=int(n) - mol.GetNumConformers(), params=params)
+    if mol.GetNumConformers() == 0 and stereo != "full":
+        _embed_stereoisomers(mol, n, seed, threads)
     if mol.GetNumConformers() == 0:
         name = mol.GetProp("_Name") if mol.HasProp("_Name") else Chem.MolToSmiles(mol)
         raise ValueError(f"ETKDG could not embed any conformer of {name!r}")
     return mol
+
+
+def _embed_stereoisomers(mol, n: int, seed: int, threads: int) -> None:
+    """Add up to ``n`` conformers to ``mol`` (whose stereo is not all given) from its
+    stereoisomers (RDKit's ``EnumerateStereoisomers``), tried in a seeded random order, each
+    embedded with its stereo enforced; infeasible ones are skipped. What an RDKit user does when
+    ETKDG's own random stereo choices cannot close a cage (QM9 44409, O=C1OC2C3C=CC12C3, has
+    two infeasible assignments of eight, and ETKDG without stereo finds no conformer)."""
+    import random
+
+    from rdkit import Chem
+    from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
+
+    isomers = list(EnumerateStereoisomers(Chem.Mol(mol), options=StereoEnumerationOptions(unique=True)))
+    random.Random(seed).shuffle(isomers)
+    for k, iso in enumerate(isomers, start=1):
+        if mol.GetNumConformers() >= n:
+            break
+        try:
+            done = _embed(iso, n - mol.GetNumConformers(), seed + 100 * k, threads=threads, stereo="full")
+        except ValueError:
+            continue
+        for conf in done.GetConformers():
+            mol.AddConformer(Chem.Conformer(conf), assignId=True)
 
 
 def etkdg(mol_or_smiles, n: int, *, seed: int = _DEFAULT_SEED, threads: int = 1, stereo: str = "full"):

@@ -14,6 +14,32 @@ def test_etkdg_gives_distinct_conformers_and_rejects_seed_zero():
         etkdg("CCO", 2, seed=0)
 
 
+def test_without_stereo_a_cage_is_embedded_through_its_feasible_stereoisomers():
+    """QM9 44409 (a strained tricyclic lactone): ETKDG's own random stereo choices cannot close
+    it, so ETKDG given no stereo used to find no conformer at all (and stop the full bench);
+    the enumerated stereoisomers include embeddable ones, and their conformers are returned."""
+    from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
+
+    cage = "O=C1OC2C3C=CC12C3"
+    with pytest.raises(ValueError, match="could not embed any conformer"):
+        etkdg(cage, 4, stereo="full")  # no tags to enforce and ETKDG's own picks fail: still an error
+    mol = etkdg(cage, 4, stereo="none")
+    assert mol.GetNumConformers() == 4
+    import numpy as np
+
+    for conf in mol.GetConformers():  # real geometries: every bond between 0.9 and 1.7 A
+        xyz = np.asarray(conf.GetPositions())
+        for bond in mol.GetBonds():
+            d = np.linalg.norm(xyz[bond.GetBeginAtomIdx()] - xyz[bond.GetEndAtomIdx()])
+            assert 0.9 < d < 1.7, d
+    isomers = {Chem.MolToSmiles(i) for i in EnumerateStereoisomers(Chem.MolFromSmiles(cage),
+                                                                   options=StereoEnumerationOptions(unique=True))}
+    for conf in mol.GetConformers():  # each is a geometry of one of the cage's stereoisomers
+        one = Chem.Mol(mol, confId=conf.GetId())
+        Chem.AssignStereochemistryFrom3D(one)
+        assert Chem.MolToSmiles(Chem.RemoveHs(one)) in isomers
+
+
 def test_mmff_lowers_the_force_field_energy():
     from rdkit.Chem import AllChem
 
