@@ -67,7 +67,7 @@ from collections.abc import Callable
 import numpy as np
 import polydiff.molecules  # noqa: F401  (a missing [molecules] extra raises its pip line here)
 from polydiff.bench.common import cached, digest, prepare_entry, record, timed, training_checks
-from polydiff.bench.molecules_shipped import shipped_records
+from polydiff.bench.molecules_shipped import full_setting, sampler_name, shipped_records
 
 __all__ = ["SETTINGS", "model_dir", "run"]
 
@@ -229,7 +229,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     dataset = split.label  # a random split over QM9's molecules in the size range, seeded
     rounds_stereo = int(cfg.get("stereo_rounds", 0))
     info = stereo_information(net, True)  # what the sampler receives; the fair ETKDG gets the same
-    setting = f"delta={DELTA}A,n_gen={n_gen},T={s['T']}"
+    setting = full_setting(s, n_gen, DELTA)
     n_conf = len(test) * n_gen
     results: dict[str, metrics.ConformerScores] = {}
     records: list[dict] = []
@@ -294,12 +294,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
         out = relax_conformers(gens, n_gen, stats=st_relax, **options(*run))
         return out, _sum_stats(st, st_relax)
 
-    for solver, steps, rounds in runs:
-        name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
-        if rounds:
-            name += f"+restart{rounds}x{rs['round_steps']}-s{rs['noise']}"
-        if rounds_stereo:  # oversample-and-filter: wrong stereoisomers redrawn (cost in seconds and nfe)
-            name += f"+stereo-filter{rounds_stereo}"
+    for solver, steps, rounds in runs:  # stereo filter's redraws count in seconds and nfe
+        name = sampler_name(solver, steps, rounds, rs["round_steps"] if rounds else 0, rs["noise"] if rounds else 0.0,
+                            rounds_stereo)
         gens, st = cached(name, lambda a=(solver, steps, rounds): sample(*a))
         score(name, gens, st.seconds, None, st=st)
         gens_mmff, st_mmff = cached(f"{name}+mmff", lambda g=gens, s=st, a=(solver, steps, rounds): relax(g, s, a))

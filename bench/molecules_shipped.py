@@ -76,6 +76,33 @@ def shipped_records(spec: dict, full_spec: dict, delta: float, progress: Callabl
                                summ[f"{metric} mean"], higher, nfe, seconds, len(test)))
         recs.append(record("molecules", "conformers", label, "shipped-pipelines", method, "s/conformer",
                            seconds / n_conf, False, nfe, seconds, n_conf))
+    counterparts = {f"shipped:{name}": full_method(pipe.generator), "rdkit-etkdgv3-same-stereo": "rdkit-etkdgv3-same-stereo"}
+    setting = full_setting(full_spec, n_gen, delta)
     for r in recs:
         r["stereo_info"] = info
+        r["counterpart"] = {"setting": setting, "method": counterparts[r["method"]]}
     return recs
+
+
+def full_setting(full_spec: dict, n_gen: int, delta: float) -> str:
+    """The bench's setting name for ``n_gen`` conformers per molecule scored at ``delta`` Å."""
+    return f"delta={delta}A,n_gen={n_gen},T={full_spec['T']}"
+
+
+def sampler_name(solver: str, steps: int, restarts: int = 0, restart_steps: int = 0, restart_noise: float = 0.0,
+                 stereo_rounds: int = 0) -> str:
+    """The bench's method name of a raw GeoDiff sampler run."""
+    name = f"polydiff-geodiff-{'ancestral' if solver == 'ddpm' else solver}-{steps}"
+    if restarts:
+        name += f"+restart{restarts}x{restart_steps}-s{restart_noise}"
+    if stereo_rounds:  # oversample-and-filter: wrong stereoisomers redrawn
+        name += f"+stereo-filter{stereo_rounds}"
+    return name
+
+
+def full_method(gen) -> str:
+    """The full bench's row a ``ConformerGenerator`` at its settings stands for (quick/full
+    agreement, ``bench.compare``)."""
+    if gen.relax is not None:
+        raise ValueError(f"a generator with relax={gen.relax!r} has no raw-sampler row in the full bench")
+    return sampler_name(gen.solver, gen.steps, gen.restarts, gen.restart_steps, gen.restart_noise, gen.stereo_rounds)

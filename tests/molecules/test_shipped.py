@@ -122,5 +122,12 @@ def test_quick_mode_scores_the_shipped_pipeline_on_the_full_protocols_test_molec
     pipe = ConformerPipeline.from_pretrained(folder)
     want = metrics.summarize(metrics.score_conformers(test, pipe(list(test), 2, seed=0)), bench.DELTA)
     assert all(ours[k] == want[k] for k in ("COV-R mean", "MAT-R mean", "COV-P mean", "MAT-P mean"))
+    # each record names the full bench's row it stands for (quick/full agreement, bench.compare)
+    from polydiff.bench.molecules_shipped import full_method, full_setting
+
+    assert {r["counterpart"]["setting"] for r in recs} == {full_setting(full, 2, bench.DELTA)}
+    assert {r["method"]: r["counterpart"]["method"] for r in recs} == {
+        "shipped:geodiff-qm9": full_method(pipe.generator), "rdkit-etkdgv3-same-stereo": "rdkit-etkdgv3-same-stereo"}
+    assert full_method(pipe.generator).startswith(f"polydiff-geodiff-{pipe.generator.solver}-{pipe.generator.steps}")
     with pytest.raises(ValueError, match="n_test must be in"):
         full_test_molecules(full, full["n_test"] + 1)
