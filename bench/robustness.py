@@ -90,7 +90,7 @@ from dataclasses import dataclass
 
 import polydiff.core as pc
 import torch
-from polydiff.bench.common import cached, digest, record, training_checks
+from polydiff.bench.common import cached, digest, prepare_entry, record, training_checks
 from polydiff.bench.robustness_compare import (
     ADV_TRAINED,
     STRENGTH,
@@ -279,12 +279,13 @@ def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress, parts: tuple[str
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
-    """Train (or load) the networks, attack every method on every dataset, return docs/design.md records."""
-    if mode not in CONFIGS:
-        raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
-    out_dir = pathlib.Path(out_dir)
+    """Train (or load) the networks, attack every method on every dataset, return docs/design.md records.
+
+    One torch thread on the CPU (:func:`~polydiff.bench.common.prepare_entry`), as the other
+    entries: a quick suite that ran it with two threads beside other jobs took 6,112 s for it;
+    alone on one thread it takes 78 s."""
+    out_dir, say = prepare_entry(mode, CONFIGS, out_dir, device, progress)
     (out_dir / "cache").mkdir(parents=True, exist_ok=True)
-    say = progress if progress is not None else (lambda s: None)
     records: list[dict] = []
     for cfg in CONFIGS[mode]:
         records += _run_dataset(cfg, out_dir, device, say)
