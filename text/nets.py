@@ -109,8 +109,8 @@ class TransformerDenoiser(nn.Module):
       queries and keys in every layer (:class:`~polydiff.text.rotary.RotaryEncoder`, the trunk
       of the masked model :class:`TokenDenoiser`): token content at full strength and relative
       offsets in every attention score. Measured on E2E at the bench's full sizes and 1,200
-      steps (#26): the one-step token accuracy of the target half at t = 1,000 is 0.43 against
-      0.28 with learned absolute positions (0.40 after 6,000 steps of those).
+      steps (#26, ``scripts/diffuseq_positions_ablation.py``): the one-step token accuracy of
+      the target half at t = 1,000 is 0.39 against 0.28 with learned absolute positions.
     - ``"learned"``: ``LayerNorm(in_proj(x_t) + P)`` with learned positions ``P ~ N(0, 1)``, as
       in the DiffuSeq reference (Gong et al. 2023), into ``nn.TransformerEncoder``; the
       positions outweigh the projected tokens about 3 to 1 at initialisation. Checkpoints
