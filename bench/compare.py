@@ -39,6 +39,8 @@ class Agreement:
     same_pairs: int = 0
     unmatched: int = 0
     disagreements: list[str] = field(default_factory=list)
+    tied_best: int = 0  # of same_best: the two methods' 95% intervals overlap in this run
+    tied_pairs: int = 0  # of same_pairs: likewise
     training: Agreement | None = None  # the groups of quick mode's from-scratch training checks
 
     def summary(self) -> str:
@@ -49,6 +51,9 @@ class Agreement:
         else:
             s = (f"{self.same_best}/{self.compared} groups pick the same best method as full mode; "
                  f"{self.same_pairs}/{self.pairs} pairwise orders agree")
+            if self.tied_best or self.tied_pairs:
+                s += (f" ({self.tied_best} best-method and {self.tied_pairs} pairwise agreements are orders this "
+                      "run cannot tell apart: overlapping 95% intervals)")
             if self.unmatched:
                 s += f"; {self.unmatched} group(s) have no full-mode counterpart"
         if self.training is not None and (self.training.compared or self.training.unmatched):
@@ -86,7 +91,8 @@ def compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, A
     (records with a ``counterpart`` under the full-mode group and method it names; groups of
     ``check: "training"`` records counted in :attr:`Agreement.training`).
 
-    Ties (equal values) count as agreeing with either order.
+    Ties (equal values) count as agreeing with either order, and so do two records of the run
+    whose 95% intervals overlap (:func:`overlapping`; counted in ``tied_best``/``tied_pairs``).
     """
     mapped = [as_counterpart(r) for r in run]
     out = _compare([r for r in mapped if r.get("check") != "training"], reference)
@@ -102,6 +108,7 @@ def _compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, 
             out.unmatched += 1
             continue
         mine = {r["method"]: _oriented(r) for r in group}
+        mine_rec = {r["method"]: r for r in group}
         theirs = {r["method"]: _oriented(r) for r in ref[key]}
         common = [m for m in mine if m in theirs]
         if len(common) < 2:
@@ -113,6 +120,9 @@ def _compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, 
         label = " · ".join(key[1:])
         if best_mine == best_theirs or mine[best_mine] == mine[best_theirs]:
             out.same_best += 1
+        elif overlapping(mine_rec[best_mine], mine_rec[best_theirs]):
+            out.same_best += 1
+            out.tied_best += 1
         else:
             out.disagreements.append(f"{label}: best is {best_mine} here, {best_theirs} in full mode")
         for i, a in enumerate(common):
@@ -121,7 +131,19 @@ def _compare(run: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, 
                 d_mine, d_theirs = mine[a] - mine[b], theirs[a] - theirs[b]
                 if d_mine * d_theirs >= 0:
                     out.same_pairs += 1
+                elif overlapping(mine_rec[a], mine_rec[b]):
+                    out.same_pairs += 1
+                    out.tied_pairs += 1
     return out
+
+
+def overlapping(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two records of a run carry 95% intervals (``ci_low``/``ci_high``) that overlap:
+    the run cannot order them, so either order agrees with full mode's."""
+    keys = ("ci_low", "ci_high")
+    if not all(k in r and r[k] is not None for r in (a, b) for k in keys):
+        return False
+    return a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
 
 
 def load_reference(results_dir: Path, domains: Sequence[str]) -> list[dict[str, Any]]:

@@ -116,6 +116,15 @@ def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a.double() - b.double()) ** 2).mean().sqrt())
 
 
+def rmse_interval(a: torch.Tensor, b: torch.Tensor, z: float = 1.96) -> tuple[float, float]:
+    """95% interval of the RMSE between ``a`` and ``b`` ``[n, ...]`` over their ``n`` samples:
+    the normal interval of the mean per-sample squared error ``m +- z s / sqrt(n)``, square-rooted
+    (clipped at 0 below)."""
+    e = ((a.double() - b.double()) ** 2).reshape(len(a), -1).mean(1)
+    m, half = float(e.mean()), z * float(e.std()) / math.sqrt(len(e)) if len(e) > 1 else float("inf")
+    return math.sqrt(max(m - half, 0.0)), math.sqrt(m + half)
+
+
 def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
     d = _diffusers()
     proc = pc.DiscreteVP.from_diffusers({"beta_schedule": "linear", "timestep_spacing": "trailing",
@@ -136,7 +145,7 @@ def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> li
                 out = pc.sample(model, proc, x_T, steps=steps, solver=solver, grid=kind, **opts)
                 sec = time.perf_counter() - t0
                 records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"polydiff-{label}", _rmse(out, ref),
-                                    nfe, sec, n))
+                                    nfe, sec, n, ci=rmse_interval(out, ref)))
             for label, make, per in _peers(d):
                 steps = (nfe + 1) // 2 if per == 2 else nfe
                 t0 = time.perf_counter()
@@ -148,7 +157,8 @@ def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> li
                 sec = time.perf_counter() - t0
                 if not math.isfinite(val):
                     continue
-                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"diffusers-{label}", val, nfe, sec, n))
+                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"diffusers-{label}", val, nfe, sec, n,
+                                    ci=rmse_interval(out, ref)))
     return records
 
 
@@ -200,12 +210,12 @@ def default_calls(mode: str, progress: Callable[[str], None] | None = None) -> l
                     t0 = time.perf_counter()
                     out = pc.sample(model, vp, x_T, steps=steps, solver=solver, **kw)
                     records.append(_rec("default-call", name, setting, f"polydiff-{solver}-{label}", _rmse(out, ref),
-                                        nfe, time.perf_counter() - t0, n))
+                                        nfe, time.perf_counter() - t0, n, ci=rmse_interval(out, ref)))
             for label, cls in peers:
                 t0 = time.perf_counter()
                 out = _run_diffusers(cls(), dmodel, x_T.float(), nfe).double()
                 records.append(_rec("default-call", name, setting, f"diffusers-{label}-default", _rmse(out, dref),
-                                    nfe, time.perf_counter() - t0, n))
+                                    nfe, time.perf_counter() - t0, n, ci=rmse_interval(out, dref)))
     return records
 
 
@@ -325,10 +335,13 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
     return records
 
 
-def _rec(task, dataset, setting, method, value, nfe, seconds, n, metric="RMSE vs exact PF-ODE"):
-    return {"domain": "core", "task": task, "dataset": dataset, "setting": setting, "method": method,
-            "metric": metric, "value": float(value), "higher_is_better": False, "nfe": int(nfe),
-            "seconds": float(seconds), "n": int(n)}
+def _rec(task, dataset, setting, method, value, nfe, seconds, n, metric="RMSE vs exact PF-ODE", ci=None):
+    out = {"domain": "core", "task": task, "dataset": dataset, "setting": setting, "method": method,
+           "metric": metric, "value": float(value), "higher_is_better": False, "nfe": int(nfe),
+           "seconds": float(seconds), "n": int(n)}
+    if ci is not None:  # 95% interval over the n samples (rmse_interval)
+        out["ci_low"], out["ci_high"] = float(ci[0]), float(ci[1])
+    return out
 
 
 def plot(records: list[dict], out_dir: pathlib.Path) -> None:

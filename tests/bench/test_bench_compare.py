@@ -80,3 +80,35 @@ def test_schema_checks_the_optional_check_and_counterpart_fields():
     assert any("'check' must be one of" in p for p in record_problems(dict(good, check="smoke")))
     for c in ({"setting": "s"}, {"setting": "s", "method": ""}, {"setting": "s", "method": "a", "nfe": 3}, "s"):
         assert any("'counterpart' must be" in p for p in record_problems(dict(good, counterpart=c)))
+
+
+def test_orders_the_run_cannot_tell_apart_agree_and_are_counted():
+    full = [_r("a", 0.10), _r("b", 0.11), _r("c", 0.5)]
+    # the run puts b first, but its 95% intervals for a and b overlap: not a disagreement
+    quick = [dict(_r("a", 0.12), ci_low=0.09, ci_high=0.15), dict(_r("b", 0.11), ci_low=0.08, ci_high=0.14),
+             dict(_r("c", 0.6), ci_low=0.55, ci_high=0.65)]
+    ag = compare(quick, full)
+    assert (ag.compared, ag.same_best, ag.tied_best, ag.pairs, ag.same_pairs, ag.tied_pairs) == (1, 1, 1, 3, 3, 1)
+    assert ag.disagreements == [] and "1 best-method and 1 pairwise agreements are orders this run cannot tell" in ag.summary()
+    # separated intervals: a real disagreement
+    apart = [dict(quick[0], ci_low=0.119, ci_high=0.121), dict(quick[1], ci_low=0.109, ci_high=0.111), quick[2]]
+    ag = compare(apart, full)
+    assert (ag.same_best, ag.tied_best) == (0, 0) and len(ag.disagreements) == 1
+    # without intervals nothing is called a tie
+    assert compare([_r("a", 0.12), _r("b", 0.11), _r("c", 0.6)], full).same_best == 0
+
+
+def test_rmse_interval_covers_the_population_rmse_at_the_stated_rate():
+    import math
+
+    import torch
+    from polydiff.bench.core_bench import rmse_interval
+
+    g = torch.Generator().manual_seed(0)
+    hits, trials, sigma = 0, 400, 0.3  # per-sample errors N(0, sigma^2) in 2-d: population RMSE = sigma
+    for _ in range(trials):
+        a = sigma * torch.randn(64, 2, generator=g, dtype=torch.float64)
+        lo, hi = rmse_interval(a, torch.zeros_like(a))
+        assert lo <= math.sqrt(float((a**2).mean())) <= hi
+        hits += lo <= sigma <= hi
+    assert 0.90 <= hits / trials <= 0.99
