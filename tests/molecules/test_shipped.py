@@ -93,6 +93,24 @@ def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch):
     assert not (tmp_path / "p").exists()
 
 
+def test_the_shipped_default_is_a_row_of_the_committed_full_results():
+    """The row quick mode compares the shipped pipeline with exists in bench/results/molecules.json."""
+    import json
+    from pathlib import Path
+
+    from polydiff.bench.molecules_shipped import CONFORMER_MODEL, full_method, full_setting
+    from polydiff.core.pipeline_hub import shipped_pipelines
+
+    if CONFORMER_MODEL not in shipped_pipelines():
+        pytest.skip(f"{CONFORMER_MODEL} is not shipped in this checkout")
+    doc = json.loads((Path(__file__).parents[2] / "bench" / "results" / "molecules.json").read_text())
+    rows = {(r["setting"], r["method"]) for r in doc["records"]}
+    gen = ConformerPipeline.from_pretrained(CONFORMER_MODEL).generator
+    quick = bench.SETTINGS["quick"]["shipped"]
+    assert (full_setting(bench.SETTINGS["full"]["spec"], quick["n_gen"], bench.DELTA), full_method(gen)) in rows
+    assert (full_setting(bench.SETTINGS["full"]["spec"], quick["n_gen"], bench.DELTA), "rdkit-etkdgv3-same-stereo") in rows
+
+
 def test_the_shipped_name_is_the_one_the_command_documents():
     assert _module("ship_pretrained").NAMES["molecules-conformers"] == "geodiff-qm9"
     assert DEFAULT_CONFORMER_MODEL in (None, "geodiff-qm9")  # None until the full-mode network ships
