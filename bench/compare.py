@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .schema import group_records
+from .schema import counterpart_problem, group_records
 
 
 @dataclass
@@ -79,10 +79,8 @@ def as_counterpart(record: Mapping[str, Any]) -> Mapping[str, Any]:
     c = record.get("counterpart")
     if c is None:
         return record
-    if not isinstance(c, Mapping) or not {"setting", "method"} <= set(c) or not set(c) <= {
-            "dataset", "setting", "method"}:
-        raise ValueError(f"record counterpart must be a dict with 'setting' and 'method' (and optionally "
-                         f"'dataset'), got {c!r} in {record.get('method')!r}")
+    if problem := counterpart_problem(c):
+        raise ValueError(f"record {record.get('method')!r}: {problem}")
     return {**record, **c}
 
 

@@ -117,12 +117,17 @@ def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def rmse_interval(a: torch.Tensor, b: torch.Tensor, z: float = 1.96) -> tuple[float, float]:
-    """95% interval of the RMSE between ``a`` and ``b`` ``[n, ...]`` over their ``n`` samples:
-    the normal interval of the mean per-sample squared error ``m +- z s / sqrt(n)``, square-rooted
-    (clipped at 0 below)."""
+    """95% interval of the RMSE between ``a`` and ``b`` ``[n, ...]`` over their ``n`` samples."""
+    return _rmse_with_interval(a, b, z)[1]
+
+
+def _rmse_with_interval(a: torch.Tensor, b: torch.Tensor, z: float = 1.96) -> tuple[float, tuple[float, float]]:
+    """``(RMSE, (low, high))``: the interval is the normal one of the mean per-sample squared
+    error ``m +- z s / sqrt(n)``, square-rooted (clipped at 0 below; unbounded for one sample)."""
     e = ((a.double() - b.double()) ** 2).reshape(len(a), -1).mean(1)
-    m, half = float(e.mean()), z * float(e.std()) / math.sqrt(len(e)) if len(e) > 1 else float("inf")
-    return math.sqrt(max(m - half, 0.0)), math.sqrt(m + half)
+    m = float(e.mean())
+    half = z * float(e.std()) / math.sqrt(len(e)) if len(e) > 1 else float("inf")
+    return math.sqrt(m), (math.sqrt(max(m - half, 0.0)), math.sqrt(m + half))
 
 
 def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> list[dict]:
@@ -144,21 +149,20 @@ def error_vs_nfe(mode: str, progress: Callable[[str], None] | None = None) -> li
                 t0 = time.perf_counter()
                 out = pc.sample(model, proc, x_T, steps=steps, solver=solver, grid=kind, **opts)
                 sec = time.perf_counter() - t0
-                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"polydiff-{label}", _rmse(out, ref),
-                                    nfe, sec, n, ci=rmse_interval(out, ref)))
+                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"polydiff-{label}",
+                                    *_rmse_with_interval(out, ref), nfe=nfe, seconds=sec, n=n))
             for label, make, per in _peers(d):
                 steps = (nfe + 1) // 2 if per == 2 else nfe
                 t0 = time.perf_counter()
                 try:
                     out = _run_diffusers(make(), model, x_T.float(), steps).double()
-                    val = _rmse(out, ref)
+                    val, ci = _rmse_with_interval(out, ref)
                 except Exception:  # a scheduler that cannot run this step count
                     continue
                 sec = time.perf_counter() - t0
                 if not math.isfinite(val):
                     continue
-                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"diffusers-{label}", val, nfe, sec, n,
-                                    ci=rmse_interval(out, ref)))
+                records.append(_rec("ode-error", dataset, f"nfe={nfe}", f"diffusers-{label}", val, ci, nfe, sec, n))
     return records
 
 
@@ -209,13 +213,15 @@ def default_calls(mode: str, progress: Callable[[str], None] | None = None) -> l
                 for label, kw in (("default", {}), ("former-default", {"grid": "uniform_t", "final": "zero"})):
                     t0 = time.perf_counter()
                     out = pc.sample(model, vp, x_T, steps=steps, solver=solver, **kw)
-                    records.append(_rec("default-call", name, setting, f"polydiff-{solver}-{label}", _rmse(out, ref),
-                                        nfe, time.perf_counter() - t0, n, ci=rmse_interval(out, ref)))
+                    sec = time.perf_counter() - t0
+                    records.append(_rec("default-call", name, setting, f"polydiff-{solver}-{label}",
+                                        *_rmse_with_interval(out, ref), nfe=nfe, seconds=sec, n=n))
             for label, cls in peers:
                 t0 = time.perf_counter()
                 out = _run_diffusers(cls(), dmodel, x_T.float(), nfe).double()
-                records.append(_rec("default-call", name, setting, f"diffusers-{label}-default", _rmse(out, dref),
-                                    nfe, time.perf_counter() - t0, n, ci=rmse_interval(out, dref)))
+                sec = time.perf_counter() - t0
+                records.append(_rec("default-call", name, setting, f"diffusers-{label}-default",
+                                    *_rmse_with_interval(out, dref), nfe=nfe, seconds=sec, n=n))
     return records
 
 
@@ -330,12 +336,12 @@ def overhead(mode: str, progress: Callable[[str], None] | None = None) -> list[d
         for name, fn in (("polydiff-dpmpp_2m", ours), ("polydiff-unipc", lambda n: ours(n, "unipc")),
                          ("diffusers-DPMSolverMultistep", theirs), ("one elementwise pass", one_pass)):
             us = 1e6 * _time_per_step(fn, steps, repeats)
-            records.append(_rec("loop-overhead", "zero-cost-model", label, name, us, 1, us * steps / 1e6,
+            records.append(_rec("loop-overhead", "zero-cost-model", label, name, us, None, 1, us * steps / 1e6,
                                 int(x.numel()), metric="microseconds per step"))
     return records
 
 
-def _rec(task, dataset, setting, method, value, nfe, seconds, n, metric="RMSE vs exact PF-ODE", ci=None):
+def _rec(task, dataset, setting, method, value, ci, nfe, seconds, n, metric="RMSE vs exact PF-ODE"):
     out = {"domain": "core", "task": task, "dataset": dataset, "setting": setting, "method": method,
            "metric": metric, "value": float(value), "higher_is_better": False, "nfe": int(nfe),
            "seconds": float(seconds), "n": int(n)}

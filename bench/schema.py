@@ -79,14 +79,19 @@ def record_problems(record: Any, *, domain: str | None = None,
             problems.append(f"'mode' must be one of {MODES}, got {record['mode']!r}")
         if "check" in record and record["check"] not in CHECKS:
             problems.append(f"'check' must be one of {CHECKS}, got {record['check']!r}")
-        if "counterpart" in record:
-            c = record["counterpart"]
-            if (not isinstance(c, Mapping) or not {"setting", "method"} <= set(c)
-                    or not set(c) <= {"dataset", "setting", "method"}
-                    or not all(isinstance(v, str) and v.strip() for v in c.values())):
-                problems.append("'counterpart' must be a dict of non-empty 'setting' and 'method' (and optionally "
-                                f"'dataset') strings, got {c!r}")
+        if "counterpart" in record and (problem := counterpart_problem(record["counterpart"])):
+            problems.append(problem)
     return problems
+
+
+def counterpart_problem(c: Any) -> str | None:
+    """What is wrong with a record's ``counterpart`` field (``None``: nothing): it must be a dict
+    of non-empty ``setting`` and ``method`` strings, and optionally ``dataset``."""
+    if (not isinstance(c, Mapping) or not {"setting", "method"} <= set(c)
+            or not set(c) <= {"dataset", "setting", "method"}
+            or not all(isinstance(v, str) and v.strip() for v in c.values())):
+        return f"'counterpart' must be a dict of non-empty 'setting' and 'method' (and optionally 'dataset') strings, got {c!r}"
+    return None
 
 
 def validate_record(record: Any, *, domain: str | None = None, with_added: bool = False) -> None:

@@ -91,9 +91,14 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, batch_size=32, lr=1
 #: The full-mode group and method each shipped pipeline is (its full-mode model at its default
 #: decoder, on the first of the same held-out sources): quick mode's ``shipped-pipelines``
 #: records are compared with those (``polydiff.bench.compare``).
+def decoder_setting(solver: str, nfe: int, prefix: str = "") -> str:
+    """The setting name of a data-to-text group decoded with ``solver`` at ``nfe`` steps."""
+    return f"{prefix}{solver}-{nfe}steps"
+
+
 SHIPPED_COUNTERPARTS = {
-    "e2e-mdlm": {"setting": f"{FULL.solvers[0]}-{FULL.nfe[0]}steps", "method": "polydiff-mdlm-confidence-greedy"},
-    "e2e-ar": {"setting": f"{FULL.solvers[0]}-{FULL.nfe[0]}steps", "method": "ar-transformer-greedy"},
+    "e2e-mdlm": {"setting": decoder_setting(FULL.solvers[0], FULL.nfe[0]), "method": "polydiff-mdlm-confidence-greedy"},
+    "e2e-ar": {"setting": decoder_setting(FULL.solvers[0], FULL.nfe[0]), "method": "ar-transformer-greedy"},
 }
 
 
@@ -306,7 +311,7 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
             ar_runs.append((name, *timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
     for solver in solvers:
         for nfe in nfes:
-            setting = f"{prefix}{solver}-{nfe}steps"
+            setting = decoder_setting(solver, nfe, prefix)
             for name, out, s in ar_runs:
                 records += _text_records(setting, name, out, refs, None, s, tok, k, diversity, **where)
             if "diffuseq" in models:

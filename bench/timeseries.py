@@ -49,6 +49,7 @@ from polydiff.timeseries import baselines, data, metrics
 from polydiff.timeseries.commands import DEFAULT_FORECAST_MODEL, DEFAULT_IMPUTATION_MODEL
 from polydiff.timeseries.impute import CSDIImputer
 
+from .timeseries_shipped import csdi_method, shipped_records
 from .timeseries_splits import (  # noqa: F401 (re-exported)
     TAYLOR_SEASON,
     TAYLOR_TRAIN,
@@ -129,10 +130,9 @@ def _samplers(cfg: dict) -> list[tuple[str, str, int, dict]]:
     """(method name, solver, steps, options): the paper's 50-step ancestral sampler, then the
     fast ones, ``(solver, steps)`` or ``(solver, steps, grid)`` (chosen on the validation
     windows, never on the test set)."""
-    out = [("polydiff-csdi-ddpm50", "ddpm", 50, {})]
+    out = [(csdi_method("ddpm", 50), "ddpm", 50, {})]
     for solver, steps, *grid in cfg["fast"]:
-        name = f"polydiff-csdi-{solver}{steps}" + "".join(f"-{g}" for g in grid)
-        out.append((name, solver, steps, {"grid": grid[0]} if grid else {}))
+        out.append((csdi_method(solver, steps, grid), solver, steps, {"grid": grid[0]} if grid else {}))
     return out
 
 
@@ -331,8 +331,6 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu",
     if "pbc" in parts and cfg.get("pbc"):
         records += _pbc_bench(cfg["pbc"], out_dir, progress)
     if "shipped" in parts and cfg.get("shipped"):
-        from .timeseries_shipped import shipped_records
-
         records += shipped_records(cfg["shipped"], SETTINGS["full"], progress)
     return training_checks(records, mode)  # quick mode: its minutes-long networks check training
 

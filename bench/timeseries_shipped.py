@@ -26,7 +26,7 @@ from polydiff.timeseries import baselines, data, metrics
 from .common import record
 from .timeseries_splits import TAYLOR_SEASON, taylor_split, weather_split
 
-__all__ = ["FORECAST_MODEL", "IMPUTATION_MODEL", "HeldOut", "Scores", "check_held_out", "forecast_scores",
+__all__ = ["FORECAST_MODEL", "IMPUTATION_MODEL", "HeldOut", "Scores", "check_held_out", "csdi_method", "forecast_scores",
            "impute_scores", "shipped_records", "taylor_test_origins", "weather_test_windows"]
 
 #: The names the shipped pipelines have under ``pretrained/`` (the commands' defaults).
@@ -186,9 +186,14 @@ def shipped_records(spec: dict, full: dict, progress: Callable[[str], None]) -> 
     return recs
 
 
+def csdi_method(solver: str, steps: int, grid: Sequence[str] = ()) -> str:
+    """The bench's method name of CSDI sampled with ``solver`` at ``steps`` (and ``grid``)."""
+    return f"polydiff-csdi-{solver}{steps}" + "".join(f"-{g}" for g in grid)
+
+
 def _full_method(config) -> str:
     """The full-mode method name of a CSDI sampled at ``config``'s solver and steps."""
-    return f"polydiff-csdi-{config.solver}{config.sample_steps}"
+    return csdi_method(config.solver, config.sample_steps)
 
 
 def _rename(scores: dict[str, Scores], name: str) -> dict[str, Scores]:
