@@ -103,6 +103,7 @@ from polydiff.bench.robustness_compare import (
     self_check,
 )
 from polydiff.bench.robustness_select import preregister
+from polydiff.bench.robustness_shipped import PURIFICATION_MODEL, shipped_records
 from polydiff.core.training import TrainConfig
 from polydiff.robustness import nets
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
@@ -205,6 +206,12 @@ CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
 }
 
 
+#: Quick mode's ``shipped-pipelines`` records (:mod:`~polydiff.bench.robustness_shipped`): the
+#: shipped DiffPure pipeline at its defaults and its classifier undefended on the first 32 test
+#: images, under quick mode's attack (EOT-PGD steps, EOT draws, APGD steps).
+SHIPPED = {"quick": {"name": PURIFICATION_MODEL, "n_test": 32, "attack": (10, 2, 5)}}
+
+
 def _digest(*tensors: torch.Tensor) -> str:
     return digest(None, *tensors)
 
@@ -224,10 +231,29 @@ def _cached(cache: pathlib.Path, name: str, key: dict, steps: int, build: Callab
         (folder / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
         return net
 
-    net = cached(cache / f"{name}-{digest(key, length=12)}", "model.safetensors", nets.load, build_and_save)
+    net = cached(cache_folder(cache, name, key), "model.safetensors", nets.load, build_and_save)
     for p in net.parameters():
         p.requires_grad_(True)
     return net.eval()
+
+
+def network_keys(cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor) -> dict[str, dict]:
+    """The cache keys of ``cfg``'s networks trained on ``x, y``: network ``name`` lives in
+    ``cache/<name>-<digest(key, length=12)>`` (:func:`_cached`)."""
+    base = {"n_train": cfg.n_train, "data": _digest(x, y)}  # the data digest tells datasets apart
+    clf = {**base, "width": cfg.clf_width, "steps": cfg.clf_steps, "lr": cfg.clf_lr}
+    if cfg.lr_schedule != "constant":  # (keys of constant-lr runs as before: their caches stay valid)
+        clf["schedule"] = cfg.lr_schedule
+    return {"classifier": clf,
+            "adv-classifier": {**clf, "adv_steps": cfg.adv_steps, "pgd": cfg.adv_pgd_steps, "eps": cfg.eps,
+                               "ramp": cfg.adv_eps_ramp},
+            "diffusion": {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch,
+                          "t_max": cfg.dm_t_max}}
+
+
+def cache_folder(cache: pathlib.Path, name: str, key: dict) -> pathlib.Path:
+    """Where :func:`_cached` keeps network ``name`` trained with ``key``."""
+    return cache / f"{name}-{digest(key, length=12)}"
 
 
 #: The networks :func:`_train_all` trains (``main``'s ``--train`` names some of them).
@@ -243,12 +269,11 @@ def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress, parts: tuple[str
     if unknown:
         raise ValueError(f"parts must name some of {TRAIN_PARTS}, got {sorted(unknown)}")
     x, y = load_images(cfg.dataset, "train", cfg.n_train)
-    data = _digest(x, y)  # distinguishes the datasets (and subsets) in every cache key
-    base = {"n_train": cfg.n_train, "data": data}
+    keys = network_keys(cfg, x, y)
+    clf_key = keys["classifier"]
     tc = {"ema_decay": None, "log_every": max(1, cfg.clf_steps // 4), "seed": 0, "device": device}
-    clf_key = {**base, "width": cfg.clf_width, "steps": cfg.clf_steps, "lr": cfg.clf_lr}
-    if cfg.lr_schedule != "constant":  # (keys of constant-lr runs as before: their caches stay valid)
-        clf_key["schedule"] = tc["lr_schedule"] = cfg.lr_schedule
+    if cfg.lr_schedule != "constant":
+        tc["lr_schedule"] = cfg.lr_schedule
     clf = adv = dm = None
     if "classifier" in parts or "adversarial" in parts:
         progress(f"{cfg.dataset}: train classifier")
@@ -265,13 +290,10 @@ def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress, parts: tuple[str
                                     init=init, adversarial=True, eps=cfg.eps, pgd_steps=cfg.adv_pgd_steps,
                                     eps_ramp=cfg.adv_eps_ramp, resume=True)
 
-        adv = _cached(cache, "adv-classifier", {**clf_key, "adv_steps": cfg.adv_steps,
-                                                "pgd": cfg.adv_pgd_steps, "eps": cfg.eps,
-                                                "ramp": cfg.adv_eps_ramp}, cfg.adv_steps, build_adv)
+        adv = _cached(cache, "adv-classifier", keys["adv-classifier"], cfg.adv_steps, build_adv)
     if "diffusion" in parts:
         progress(f"{cfg.dataset}: train diffusion model")
-        dm_key = {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch, "t_max": cfg.dm_t_max}
-        dm = _cached(cache, "diffusion", dm_key, cfg.dm_steps, lambda ck: train_diffusion(
+        dm = _cached(cache, "diffusion", keys["diffusion"], cfg.dm_steps, lambda ck: train_diffusion(
             x, TrainConfig(steps=cfg.dm_steps, batch_size=cfg.dm_batch, lr=2e-3, ema_decay=0.99,
                            warmup_steps=20, log_every=max(1, cfg.dm_steps // 4), seed=0, device=device, **ck),
             t_max=cfg.dm_t_max, base=cfg.dm_base, mults=(1, 2, 2), resume=True))
@@ -289,6 +311,8 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     records: list[dict] = []
     for cfg in CONFIGS[mode]:
         records += _run_dataset(cfg, out_dir, device, say)
+    if mode in SHIPPED:
+        records += shipped_records(SHIPPED[mode], say)
     return training_checks(records, mode)  # quick mode: its minutes-long networks check training
 
 

@@ -1,6 +1,9 @@
 """polydiff.text's entry in the benchmark suite (E2E, restaurant split).
 
-Tasks and methods (all trained here, same tokenizer, same sizes, same number of steps):
+Tasks and methods (all trained here, same tokenizer, same sizes, same number of optimizer steps,
+except that full mode gives DiffuSeq 4x the steps, its learning curve being still steep at 1,200
+(``bench/results/supplementary/text-diffuseq-rotary-4800.json``): the comparison is then DiffuSeq
+at 4x the AR model's budget; each data-to-text record carries its model's ``train_steps``):
 
 - ``data-to-text`` (MR -> sentence) on every test MR: DiffuSeq without / with MBR, masked
   diffusion (MDLM), and the autoregressive transformer baseline (greedy and sampled).
@@ -51,6 +54,7 @@ class BenchConfig:
     batch_size: int = 32
     lr: float = 2e-3
     lr_masked: float | None = None  # the masked model's own lr (None: lr), chosen on the learning curves
+    steps_diffuseq: int | None = None  # DiffuSeq's own optimizer steps (None: steps); the records say so
     dropout: float = 0.0
     ema_decay: float = 0.995
     classifier_steps: int = 100
@@ -79,7 +83,9 @@ QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifie
                     shipped=("e2e-mdlm", "e2e-ar"))
 # 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
 # held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
-FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, batch_size=32, lr=1e-3, lr_masked=2e-3,
+# DiffuSeq 4,800 steps: its one-step accuracy and BLEU were still rising at 1,200 steps (ddim-50
+# BLEU on 40 held-out MRs 1.4 at 1,200 steps, 14.4 at 4,800; scripts/diffuseq_positions_ablation.py)
+FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800, batch_size=32, lr=1e-3, lr_masked=2e-3,
                    dropout=0.1, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
@@ -102,6 +108,15 @@ SHIPPED_COUNTERPARTS = {
 }
 
 
+#: Method-name prefixes of the data-to-text and likelihood records -> the model kind behind them.
+_METHOD_KINDS = (("polydiff-diffuseq", "diffuseq"), ("polydiff-mdlm", "masked"), ("ar-transformer", "ar"))
+
+
+def model_steps(bc: BenchConfig, kind: str) -> int:
+    """The optimizer steps ``kind`` trains for under ``bc``."""
+    return bc.steps_diffuseq if kind == "diffuseq" and bc.steps_diffuseq is not None else bc.steps
+
+
 def _key(obj) -> str:
     return digest(obj, length=12)
 
@@ -111,8 +126,9 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
                         hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
                         attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
     lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
-    tcfg = TrainConfig(steps=bc.steps, batch_size=bc.batch_size, lr=lr, warmup_steps=bc.steps // 10,
-                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed, log_every=max(1, bc.steps // 5),
+    steps = model_steps(bc, kind)
+    tcfg = TrainConfig(steps=steps, batch_size=bc.batch_size, lr=lr, warmup_steps=steps // 10,
+                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed, log_every=max(1, steps // 5),
                        device=device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
                 [(e.source, e.text) for e in data.train]])
@@ -126,7 +142,7 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
 
     def build(d: Path) -> torch.nn.Module:
         if progress:
-            progress(f"train {kind} ({bc.steps} steps)")
+            progress(f"train {kind} ({steps} steps)")
         train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps)
         model.save(d)
         return model.eval()
@@ -237,6 +253,10 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
                                  nfes=bc.sweep_nfe, solvers=bc.sweep_solvers, k=1, mbrs=(1,))
 
+    for r in records:  # each model's training budget on its records (DiffuSeq may have its own)
+        kind = next((k for prefix, k in _METHOD_KINDS if r["method"].startswith(prefix)), None)
+        if kind is not None:
+            r["train_steps"] = model_steps(bc, kind)
     shipped = _shipped_records(bc.shipped, sources, refs, progress)
 
     # --- control (Diffusion-LM) -------------------------------------------------------------

@@ -11,7 +11,7 @@ its model card::
 
 ``--name`` defaults to the kind's shipped name, ``--into`` to ``pretrained/``. The time-series
 kinds live in ``ship_timeseries.py`` and print the card, the README row and the weights' sha256;
-the molecules kind in ``ship_molecules.py``.
+the molecules kind in ``ship_molecules.py``, the robustness kind in ``ship_robustness.py``.
 """
 from __future__ import annotations
 
@@ -228,13 +228,18 @@ def timeseries_forecast(args: argparse.Namespace) -> None:
     _ship_module("ship_timeseries").timeseries_forecast(args)
 
 
+def robustness_purify(args: argparse.Namespace) -> None:
+    """The bench cache's MNIST DiffPure networks (see ``ship_robustness.py``)."""
+    _ship_module("ship_robustness").robustness_purify(args)
+
+
 KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "vision-inpaint": vision_inpaint,
          "text-mdlm": text_mdlm, "timeseries-impute": timeseries_impute, "timeseries-forecast": timeseries_forecast,
-         "molecules-conformers": molecules_conformers}
+         "molecules-conformers": molecules_conformers, "robustness-purify": robustness_purify}
 #: The folder name each kind writes when ``--name`` is not given.
 NAMES = {"vision-generate": "mnist-cfg", "vision-superres": "mnist-sr", "vision-inpaint": "mnist-inpaint",
          "text-mdlm": "e2e-mdlm", "timeseries-impute": "weather-csdi", "timeseries-forecast": "electricity-csdi-forecast",
-         "molecules-conformers": "geodiff-qm9"}
+         "molecules-conformers": "geodiff-qm9", "robustness-purify": "mnist-diffpure"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=None, help="folder name under --into (default: the kind's shipped name)")
     p.add_argument("--into", type=Path, default=PRETRAINED, help=f"parent folder (default {PRETRAINED})")
     p.add_argument("--baseline-name", default="e2e-ar", help="text-mdlm: folder of the shipped AR baseline")
+    p.add_argument("--threads", type=int, default=1, help="robustness-purify: torch threads")
     args = p.parse_args(argv)
     args.name = args.name or NAMES[args.kind]
     KINDS[args.kind](args)
