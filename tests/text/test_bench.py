@@ -3,7 +3,7 @@
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig, run
 
-TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, batch_size=8,
+TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
                    sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_nfe=2,
                    controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
@@ -12,7 +12,7 @@ TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, 
 def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     stages = []
     recs = run("quick", tmp_path, progress=stages.append, config=TINY)
-    assert recs and any(s.startswith("train diffuseq") for s in stages)
+    assert recs and "train diffuseq (3 steps)" in stages and "train masked (2 steps)" in stages
     for r in recs:
         assert record_problems(r, domain="text") == []
     groups = {}
@@ -32,6 +32,10 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
                        "polydiff-diffuseq-mbr2", "polydiff-mdlm", "polydiff-mdlm-confidence-greedy"}
     for m in methods:
         assert {"self-BLEU", "distinct-2", "tokens/s"} <= {r["metric"] for r in main if r["method"] == m}, m
+    # each model's own training budget on its records: DiffuSeq's differs here
+    for r in recs:
+        if r["task"] in ("data-to-text", "likelihood"):
+            assert r["train_steps"] == (3 if r["method"].startswith("polydiff-diffuseq") else 2), r
     # the NFE sweep: every method at every NFE on the same subset of sources
     sweep = [r for r in recs if r["setting"].startswith("nfe-sweep[:2]-ddpm-")]
     assert {r["setting"] for r in sweep} == {"nfe-sweep[:2]-ddpm-3steps", "nfe-sweep[:2]-ddpm-1steps"}
