@@ -88,7 +88,7 @@ CONFIGS = {
              "sr_factor": 4, "sr_nfe_table": (("ddpm", 250), ("ddpm", 50), ("ddpm", 20), ("ddim", 50), ("ddim", 20),
                                              ("dpmpp_2m", 20), ("dpmpp_2m", 10)),
              "sdedit_strengths": (0.3, 0.5, 0.7), "n_gen_per_class": 30, "n_eval": 100, "n_nfe": 50,
-             "sample_steps": 25, "scales": (0.0, 1.0, 2.0, 4.0),
+             "sample_steps": 25, "scales": (0.0, 1.0, 2.0, 3.0, 4.0),  # 3: mnist-cfg's default
              # nfe_table rows: (solver, steps, resample, jump_length); NFE ~ steps * resample
              "inpaint": {"steps": 25, "jump_length": 5, "resample": 5, "masks": ("center", "half", "strokes"),
                          "nfe_table": tuple((s, st, r, j) for s in ("ddpm", "ddim", "dpmpp_2m")
@@ -145,9 +145,11 @@ def _photo_superres(pc_cfg: dict, cache, out_dir, device, common, net_kw, S) -> 
 
 
 def _shipped_generators(names, labels, size: int, device: str, say) -> dict:
-    """``{name: (images, seconds, nfe)}`` of the shipped generation pipelines (full-mode models,
-    ``pretrained/<name>``) at their own defaults, brought to ``size`` px the way :func:`mnist`
-    brings MNIST there, so this run's classifier scores them beside its own generator."""
+    """``{name: (images, seconds, nfe, counterpart)}`` of the shipped generation pipelines
+    (full-mode models, ``pretrained/<name>``) at their own defaults, brought to ``size`` px the
+    way :func:`mnist` brings MNIST there, so this run's classifier scores them beside its own
+    generator; ``counterpart`` names the full bench's guidance group and row at those defaults
+    (:func:`polydiff.bench.compare.as_counterpart`)."""
     from polydiff.core.pipeline_hub import shipped_pipelines
     from polydiff.vision.pipelines import VisionGenerationPipeline
 
@@ -162,46 +164,18 @@ def _shipped_generators(names, labels, size: int, device: str, say) -> dict:
             imgs = F.avg_pool2d(F.pad(imgs, (2, 2, 2, 2)), 2)
         if imgs.shape[-1] != size:
             continue  # a pipeline of another size: nothing to compare it with here
-        out[name] = (imgs, secs, nfe)
+        counterpart = {"dataset": f"mnist-{pipe.image_shape[-1]}px", "setting": f"{pipe.solver}-{pipe.steps}",
+                       "method": f"polydiff-cfg(w={pipe.guidance_scale:g})"}
+        out[name] = (imgs, secs, nfe, counterpart)
     return out
 
 
-def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
-    """Run the vision benchmark; returns records in docs/design.md's schema and writes PNG figures."""
-    if mode not in CONFIGS:
-        raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
-    cfg = CONFIGS[mode]
-    if device == "cpu":  # small convolutions: one thread beats two contending ones on a shared CPU
-        torch.set_num_threads(1)
-    out_dir = pathlib.Path(out_dir)
-    cache = out_dir / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    say = progress if progress is not None else (lambda stage: None)
-    size, steps, net_kw = cfg["size"], cfg["steps"], cfg["net"]
-    dataset = f"mnist-{size}px"
-    records: list[dict] = []
-
-    def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=dataset):
-        records.append(record("vision", task, ds, setting, method, metric, value, hib, nfe, seconds, n))
-
-    x_tr, y_tr = mnist("train", size, cfg["n_train"])
-    x_te, y_te = mnist("test", size)
-    common = {"batch_size": cfg["batch"], "seed": 0}
-
-    say("train classifier")
-    clf, _ = trained(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
-                     lr=1e-3, net_kwargs={"width": 16}, **common)
-    say("train class-conditional U-Net")
-    gen_net, proc = trained(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
-                            lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
-    clf = clf.to(device)
-
-    # --- generation with classifier-free guidance ------------------------------------------
+def _generation(cfg: dict, gen_net, proc, clf, labels, real, x_te, y_te, out_dir: pathlib.Path, device: str,
+                say, rec) -> None:
+    """The classifier-free guidance group (one row per guidance scale, real test images beside)
+    and the shipped generators scored by the same classifier (setting ``shipped-pipelines``)."""
     say("generation")
-    S = cfg["sample_steps"]
-    labels = torch.arange(10).repeat_interleave(cfg["n_gen_per_class"])
-    n = len(labels)
-    real = x_te[-n:]
+    size, S, n = cfg["size"], cfg["sample_steps"], len(labels)
     setting = f"ddim-{S}"
     for scale in cfg["scales"]:
         imgs, secs, nfe = timed_nfe(gen_net, n, generate.generate,
@@ -220,15 +194,73 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
     real_acc = metrics.accuracy(clf, held.to(device), y_te[:n].to(device))
     real_fd = metrics.classifier_frechet_distance(clf, held.to(device), real.to(device))
     shipped = _shipped_generators(cfg.get("shipped", ()), labels, size, device, say)
-    for s_setting in [setting] + (["shipped-pipelines"] if shipped else []):
-        rec("generate", s_setting, "real-test-images", "classifier-accuracy", real_acc, True, None, 0.0, n)
-        rec("generate", s_setting, "real-test-images", "classifier-frechet", real_fd, False, None, 0.0, n)
-    for name, (imgs, secs, nfe) in shipped.items():  # scored by this run's classifier, at its size
+    rec("generate", setting, "real-test-images", "classifier-accuracy", real_acc, True, None, 0.0, n)
+    rec("generate", setting, "real-test-images", "classifier-frechet", real_fd, False, None, 0.0, n)
+    for name, (imgs, secs, nfe, counterpart) in shipped.items():  # scored by this run's classifier, at its size
+        real_row = {**counterpart, "method": "real-test-images"}
+        rec("generate", "shipped-pipelines", "real-test-images", "classifier-accuracy", real_acc, True, None, 0.0, n,
+            counterpart=real_row)
+        rec("generate", "shipped-pipelines", "real-test-images", "classifier-frechet", real_fd, False, None, 0.0, n,
+            counterpart=real_row)
         rec("generate", "shipped-pipelines", f"shipped:{name}", "classifier-accuracy",
-            metrics.accuracy(clf, imgs.to(device), labels.to(device)), True, nfe, secs, n)
+            metrics.accuracy(clf, imgs.to(device), labels.to(device)), True, nfe, secs, n, counterpart=counterpart)
         rec("generate", "shipped-pipelines", f"shipped:{name}", "classifier-frechet",
-            metrics.classifier_frechet_distance(clf, imgs.to(device), real.to(device)), False, nfe, secs, n)
+            metrics.classifier_frechet_distance(clf, imgs.to(device), real.to(device)), False, nfe, secs, n,
+            counterpart=counterpart)
 
+
+#: The parts of the entry: ``generate`` (the classifier-free guidance group and the shipped
+#: generators) and ``other`` (every other task); ``python -m polydiff.bench.vision --full --parts
+#: generate --json PART.json`` runs one alone (:mod:`polydiff.bench.parts`).
+PARTS = ("generate", "other")
+
+
+def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
+        parts: tuple[str, ...] | list[str] | None = None) -> list[dict]:
+    """Run the vision benchmark (``parts``: some of :data:`PARTS`, default all); returns records
+    in docs/design.md's schema and writes PNG figures."""
+    if mode not in CONFIGS:
+        raise ValueError(f"mode must be one of {tuple(CONFIGS)}, got {mode!r}")
+    if parts is None:
+        parts = PARTS
+    if isinstance(parts, str) or not parts or any(q not in PARTS for q in parts):
+        raise ValueError(f"parts must name some of {PARTS}, got {parts!r}")
+    cfg = CONFIGS[mode]
+    if device == "cpu":  # small convolutions: one thread beats two contending ones on a shared CPU
+        torch.set_num_threads(1)
+    out_dir = pathlib.Path(out_dir)
+    cache = out_dir / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    say = progress if progress is not None else (lambda stage: None)
+    size, steps, net_kw = cfg["size"], cfg["steps"], cfg["net"]
+    dataset = f"mnist-{size}px"
+    records: list[dict] = []
+
+    def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=dataset, **extra):
+        records.append(record("vision", task, ds, setting, method, metric, value, hib, nfe, seconds, n, **extra))
+
+    x_tr, y_tr = mnist("train", size, cfg["n_train"])
+    x_te, y_te = mnist("test", size)
+    common = {"batch_size": cfg["batch"], "seed": 0}
+
+    say("train classifier")
+    clf, _ = trained(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
+                     lr=1e-3, net_kwargs={"width": 16}, **common)
+    say("train class-conditional U-Net")
+    gen_net, proc = trained(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
+                            lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
+    clf = clf.to(device)
+
+    # --- generation with classifier-free guidance ------------------------------------------
+    S = cfg["sample_steps"]
+    labels = torch.arange(10).repeat_interleave(cfg["n_gen_per_class"])
+    n = len(labels)
+    real = x_te[-n:]
+    if "generate" in parts:
+        _generation(cfg, gen_net, proc, clf, labels, real, x_te, y_te, out_dir, device, say, rec)
+    if "other" not in parts:
+        say("done")
+        return training_checks(records, mode)
     # --- SDEdit and inpainting on an unconditional model trained for them -------------------
     say("train unconditional U-Net (inpainting, SDEdit)")
     uncond, _ = trained(cache, "inpaint-uncond", "inpaint", x_tr, y_tr, device,
@@ -386,3 +418,14 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) ->
         records += run_fitted_grid(cfg["fitted_grid"], clf, x_te, y_te, out_dir, device, say)
     say("done")
     return training_checks(records, mode)  # quick mode: its minutes-long networks check training
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m polydiff.bench.vision [--quick | --full] --parts generate --json OUT.json``."""
+    from .parts import part_main
+
+    return part_main("vision", run, PARTS, argv, prog="python -m polydiff.bench.vision")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

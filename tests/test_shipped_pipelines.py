@@ -108,9 +108,14 @@ def test_quick_vision_bench_scores_the_shipped_generator_at_its_own_size(one_thr
     assert set(CONFIGS["quick"]["shipped"]) <= set(SHIPPED)
     labels = torch.tensor([0, 7])
     out = _shipped_generators(CONFIGS["quick"]["shipped"], labels, 16, "cpu", lambda stage: None)
-    images, seconds, nfe = out["mnist-cfg"]
+    images, seconds, nfe, counterpart = out["mnist-cfg"]
     assert images.shape == (2, 1, 16, 16) and 0 <= float(images.min()) and float(images.max()) <= 1
     assert nfe >= 25 and seconds > 0  # the pipeline's defaults: DDIM 25 steps with CFG
+    # the full bench's row at those defaults, in the committed results (quick/full agreement)
+    full = json.loads((Path(__file__).parents[1] / "bench" / "results" / "vision.json").read_text())["records"]
+    rows = {(r["dataset"], r["setting"], r["method"]) for r in full if r["task"] == "generate"}
+    assert counterpart == {"dataset": "mnist-28px", "setting": "ddim-25", "method": "polydiff-cfg(w=3)"}
+    assert {tuple(counterpart.values()), ("mnist-28px", "ddim-25", "real-test-images")} <= rows
 
 
 @pytest.mark.parametrize("command", ["impute", "forecast"])
@@ -163,3 +168,45 @@ def test_conformers_command_defaults_to_the_shipped_pipeline(tmp_path, one_threa
     got = [m.GetConformer().GetPositions() for m in records]
     for g, w in zip(got, [c.GetPositions() for c in want[0].GetConformers()], strict=True):
         assert abs(g - w).max() < 1e-3  # SDF keeps 4 decimals
+
+
+def test_purify_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread):
+    """`polydiff purify` without --model applies mnist-diffpure: its CSV holds the pipeline's own
+    predictions for MNIST test digits written as PNG files."""
+    import csv
+
+    from PIL import Image
+    from polydiff.bench.cli import main
+    from polydiff.robustness.commands import DEFAULT_PURIFICATION_MODEL
+    from polydiff.robustness.data import load_images
+
+    assert DEFAULT_PURIFICATION_MODEL in SHIPPED
+    x, _ = load_images("mnist", "test", 3)
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, img in enumerate(x):  # MNIST's bytes / 255: the PNGs hold exactly these images
+        Image.fromarray((img[0] * 255).round().byte().numpy()).save(folder / f"d{i}.png")
+    preds = tmp_path / "preds.csv"
+    code = main(["purify", "--input", str(folder), "--predictions", str(preds), "--steps", "2", "--no-progress"])
+    pipe = _class(DEFAULT_PURIFICATION_MODEL).from_pretrained(DEFAULT_PURIFICATION_MODEL)
+    want = pipe(x, seed=0, steps=2)
+    with preds.open() as f:
+        rows = list(csv.reader(f))
+    assert code == 0 and [int(r[1]) for r in rows[1:]] == want.predicted.tolist()
+
+
+def test_quick_robustness_bench_attacks_the_shipped_pipeline_beside_its_classifier(one_thread):
+    """`polydiff bench --quick` (robustness) attacks mnist-diffpure at its defaults and its
+    classifier undefended on the same test images (here 2 images, a 1-step attack)."""
+    from polydiff.bench.robustness import SHIPPED as QUICK_SHIPPED
+    from polydiff.bench.robustness_shipped import shipped_records
+    from polydiff.bench.schema import record_problems
+
+    spec = QUICK_SHIPPED["quick"]
+    assert spec["name"] in SHIPPED
+    recs = shipped_records({**spec, "n_test": 2, "attack": (1, 1, 1)}, lambda s: None)
+    assert {r["method"] for r in recs} == {f"shipped:{spec['name']}", "undefended"}
+    pipe = _class(spec["name"]).from_pretrained(spec["name"])
+    for r in recs:
+        assert record_problems(r, domain="robustness") == [] and r["setting"] == "shipped-pipelines"
+        assert r["nfe"] == (pipe.steps if r["method"].startswith("shipped:") else None)
