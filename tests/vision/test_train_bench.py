@@ -63,6 +63,14 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached
     assert len(recs2) == len(recs)
     json.dumps(recs)
+    # one part alone (python -m polydiff.bench.vision --parts generate): that group's records, the same numbers
+    def untimed(rs):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
+
+    gen = bench.run("quick", tmp_path, parts=("generate",))
+    assert gen and untimed(gen) == untimed([r for r in recs2 if r["task"] == "generate"])
+    with pytest.raises(ValueError, match="parts must name some of"):
+        bench.run("quick", tmp_path, parts=("generation",))
 
 
 @pytest.mark.slow  # ~60 s: the full-mode code path (NFE tables, photo SR, lesions, 2 segmentation sets) at toy size
