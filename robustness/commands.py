@@ -37,8 +37,8 @@ from .purify import _mix
 
 __all__ = ["COMMANDS", "DEFAULT_PURIFICATION_MODEL"]
 
-#: The shipped pipeline ``polydiff purify`` applies by default (None until one ships).
-DEFAULT_PURIFICATION_MODEL: str | None = None
+#: The shipped pipeline ``polydiff purify`` applies by default (MNIST digits, 28x28 grayscale).
+DEFAULT_PURIFICATION_MODEL: str | None = "mnist-diffpure"
 
 
 
