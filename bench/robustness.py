@@ -91,6 +91,14 @@ from dataclasses import dataclass
 import polydiff.core as pc
 import torch
 from polydiff.bench.common import cached, digest, prepare_entry, record, training_checks
+from polydiff.bench.robustness_attack import (
+    ADAPTIVE,
+    DATASET_LABELS,
+    DOMAIN,
+    PREREGISTERED,
+    TASK,
+    attack_table,
+)
 from polydiff.bench.robustness_compare import (
     ADV_TRAINED,
     STRENGTH,
@@ -117,11 +125,7 @@ from torch import nn
 __all__ = ["CONFIGS", "DATASET_LABELS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
            "pair_with_paper", "paper_setting", "run", "sanity_setting", "self_check", "strength_readings"]
 
-DOMAIN, TASK = "robustness", "adversarial-purification"
-DATASET_LABELS = {"mnist": "mnist-test", "fashion": "fashion-mnist-test"}
 PAPER_T_STAR, PAPER_DT = 0.1, 1e-3  # DiffPure's default purification (Nie et al. 2022, sec. 5)
-ADAPTIVE = "adaptive attack (full gradients + EOT)"
-PREREGISTERED = "polydiff-diffpure (pre-registered on validation images)"
 SWEEP_NOTE = "one of a {} sweep attacked on the same test images (its best would be a best-of-k selection)"
 BPDA_NOTE = ("BPDA (identity backward) is a weaker attack than full gradients: shown for how much weaker, "
              "not as a robustness result")
@@ -410,30 +414,6 @@ def strength_readings(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: f
              "AutoAttack-standard": lambda m, s: make_attack("autoattack-standard", m, eps=eps, seed=s,
                                                              n_classes=n_classes)}
     return evaluate(model, x, y, table, seeds, batch_size=batch_size, cascade=False)
-
-
-def attack_table(eps: float, steps: int, draws: int, apgd_steps: int,
-                 square_queries: int = 0) -> tuple[dict, str]:
-    """The bench's adaptive attack: APGD-CE and APGD-DLR (``apgd_steps``; Croce & Hein 2020),
-    then EOT-PGD (``steps``), each with ``draws`` batched EOT draws per step, then Square
-    (``square_queries``; Andriushchenko et al. 2020), run as a cascade (each attack only on the
-    examples the earlier ones left correct). Square is score-based, so gradient masking cannot
-    hide a model from it; the bench runs it on the deterministic baselines, as AutoAttack
-    "standard" does (its "rand" version for random defences has no Square). Returns name ->
-    factory and a label for the records."""
-    kw = {"eps": eps, "eot_iter": draws, "batched_eot": True}
-    table = {}
-    if apgd_steps:
-        table["APGD-CE"] = lambda m, s: make_attack("apgd-ce", m, steps=apgd_steps, seed=s, **kw)
-        table["APGD-DLR"] = lambda m, s: make_attack("apgd-dlr", m, steps=apgd_steps, seed=s, **kw)
-    table["EOT-PGD"] = lambda m, s: make_attack("eotpgd", m, steps=steps, seed=s, **kw)
-    parts = ([f"APGD-CE {apgd_steps} steps", f"APGD-DLR {apgd_steps} steps"] if apgd_steps else [])
-    parts.append(f"EOT-PGD {steps} steps")
-    if square_queries:
-        table["Square"] = lambda m, s: make_attack("square", m, eps=eps, steps=square_queries, seed=s)
-        parts.append(f"Square {square_queries} queries")
-    how = f"{draws} EOT draws per step" if draws > 1 else "deterministic model, no EOT"
-    return table, f"per-example worst case of {', '.join(parts)} (cascade); {how}"
 
 
 def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,

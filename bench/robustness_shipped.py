@@ -3,7 +3,7 @@ the protocol of its model card (``scripts/ship_robustness.py``) and quick mode's
 ``shipped-pipelines`` records of the robustness entry.
 
 Both models are attacked on the same first MNIST test images with the bench's adaptive attack
-(:func:`~polydiff.bench.robustness.attack_table`: APGD-CE, APGD-DLR, then EOT-PGD, L-inf, full
+(:func:`~polydiff.bench.robustness_attack.attack_table`: APGD-CE, APGD-DLR, then EOT-PGD, L-inf, full
 gradients through the purifier's solver, ``draws`` EOT draws per step for the random defence;
 Athalye et al. 2018, Croce & Hein 2020), run as a cascade, per-example worst case; the two are
 paired on the same images (:func:`~polydiff.robustness.metrics.paired_difference`). The test
@@ -37,7 +37,7 @@ def pipeline_beside_undefended(pipe, x, y, attack: tuple[int, int, int], *, eps:
     from polydiff.robustness.attacks import evaluate
     from polydiff.robustness.metrics import paired_difference
 
-    from .robustness import attack_table
+    from .robustness_attack import attack_table
 
     steps, draws, apgd = attack
     table_r, label_r = attack_table(eps, steps, draws, apgd)
@@ -57,7 +57,7 @@ def shipped_records(spec: dict, progress: Callable[[str], None]) -> list[dict]:
     from polydiff.robustness.data import load_images
     from polydiff.robustness.pipelines import PurificationPipeline
 
-    from .robustness import ADAPTIVE, DATASET_LABELS, DOMAIN, PREREGISTERED, TASK
+    from .robustness_attack import ADAPTIVE, DATASET_LABELS, DOMAIN, PREREGISTERED, TASK
     from .robustness_compare import UNDEFENDED, self_check
 
     name = spec["name"]

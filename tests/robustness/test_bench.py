@@ -15,6 +15,8 @@ def micro(monkeypatch):
         solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
         paper_fast=(2,), paper_batch=1, square_queries=20, val_n=0)
     monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
+    # the shipped pipeline's quick records: tests/robustness/test_bench_shipped.py, tests/test_shipped_pipelines.py
+    monkeypatch.setattr(bench, "SHIPPED", {})
     return cfg
 
 
