@@ -49,7 +49,7 @@ def _networks(cache: Path):
 
 def _preregistered(pipe, cache: Path, say) -> dict:
     from polydiff.bench.common import digest
-    from polydiff.bench.robustness import attack_table
+    from polydiff.bench.robustness_attack import attack_table
     from polydiff.bench.robustness_select import preregister
     from polydiff.bench.robustness_shipped import EPS
     from polydiff.robustness.attacks import evaluate
