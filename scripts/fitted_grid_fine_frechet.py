@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=pathlib.Path, required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    commit = git_commit()  # the commit the run starts from
     pipe = VisionGenerationPipeline.from_pretrained(FULL["pipeline"])
     clf = classifier(a.cache, "cpu")
     x_te, _ = mnist("test", CONFIGS["full"]["size"])
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     diff = boot[last]["fd_reps"] - boot[first]["fd_reps"]  # paired: the same resampled indices
     rmse = float((images[last] - images[first]).double().pow(2).mean().sqrt() * 2)  # model range [-1, 1]
     doc = {"script": "scripts/fitted_grid_fine_frechet.py", "command": " ".join(["python", *sys.argv]),
-           "commit": git_commit(), "pipeline": FULL["pipeline"], "n_eval": n, "eval_seed": FULL["seeds"]["eval"],
+           "commit": commit, "pipeline": FULL["pipeline"], "n_eval": n, "eval_seed": FULL["seeds"]["eval"],
            "rows": rows, f"frechet_{last}_minus_{first}_ci": [float(q) for q in torch.tensor(diff).quantile(
                torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()],
            f"rmse_{last}_vs_{first}_model_range": rmse}
