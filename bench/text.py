@@ -94,14 +94,14 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800
                    control_nfe=50, cnn_steps=750)
 
 
-#: The full-mode group and method each shipped pipeline is (its full-mode model at its default
-#: decoder, on the first of the same held-out sources): quick mode's ``shipped-pipelines``
-#: records are compared with those (``polydiff.bench.compare``).
 def decoder_setting(solver: str, nfe: int, prefix: str = "") -> str:
     """The setting name of a data-to-text group decoded with ``solver`` at ``nfe`` steps."""
     return f"{prefix}{solver}-{nfe}steps"
 
 
+#: The full-mode group and method each shipped pipeline is (its full-mode model at its default
+#: decoder, on the first of the same held-out sources): quick mode's ``shipped-pipelines``
+#: records are compared with those (``polydiff.bench.compare``).
 SHIPPED_COUNTERPARTS = {
     "e2e-mdlm": {"setting": decoder_setting(FULL.solvers[0], FULL.nfe[0]), "method": "polydiff-mdlm-confidence-greedy"},
     "e2e-ar": {"setting": decoder_setting(FULL.solvers[0], FULL.nfe[0]), "method": "ar-transformer-greedy"},

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import torch
+from polydiff.core.flags import positive_int
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "pretrained"
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=None, help="folder name under --into (default: the kind's shipped name)")
     p.add_argument("--into", type=Path, default=PRETRAINED, help=f"parent folder (default {PRETRAINED})")
     p.add_argument("--baseline-name", default="e2e-ar", help="text-mdlm: folder of the shipped AR baseline")
-    p.add_argument("--threads", type=int, default=1, help="robustness-purify: torch threads")
+    p.add_argument("--threads", type=positive_int, default=1, help="robustness-purify: torch threads")
     args = p.parse_args(argv)
     args.name = args.name or NAMES[args.kind]
     KINDS[args.kind](args)

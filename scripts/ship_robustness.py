@@ -88,10 +88,11 @@ def robustness_purify(args: argparse.Namespace) -> None:
     say = lambda s: print(s, flush=True)
     cfg, clf_dir, dm_dir = _networks(args.cache)
     draws = CARD["attack"][1]
-    pipe = PurificationPipeline.from_run(dm_dir, clf_dir, t_star=0.1, solver="ddpm", steps=5, eot_iter=draws)
-    choice = _preregistered(pipe, args.cache, say)
-    pipe = PurificationPipeline.from_run(dm_dir, clf_dir, t_star=choice["t_star"], solver=choice["solver"],
-                                         steps=choice["steps"], eot_iter=draws)
+    # the networks, loaded once; each candidate's purifier is built from them (pipe.purifier)
+    loaded = PurificationPipeline.from_run(dm_dir, clf_dir, eot_iter=draws)
+    choice = _preregistered(loaded, args.cache, say)
+    pipe = PurificationPipeline(loaded.denoiser, loaded.classifier, loaded.process, t_star=choice["t_star"],
+                                solver=choice["solver"], steps=choice["steps"], eot_iter=draws)
     say(f"pre-registered: t*={pipe.t_star} {pipe.solver}-{pipe.steps} ({choice['written']})")
     x, y = load_images("mnist", "test", CARD["n_test"])
     t0 = time.perf_counter()
@@ -122,7 +123,7 @@ def robustness_purify(args: argparse.Namespace) -> None:
               "(full protocol of bench/robustness.py)"),
         metrics=card_metrics,
         notes=(f"DiffPure (Nie et al. 2022) with a {pipe.steps}-step DDPM solve from t*={pipe.t_star:g}. Defaults "
-               f"pre-registered on {SELECTION['val_n']} validation images under {about_attack(choice)} before any "
+               f"pre-registered on {SELECTION['val_n']} validation images under {choice['about']['attack']} before any "
                f"test image was attacked ({tried}). Card measured by scripts/ship_pretrained.py robustness-purify in "
                f"{seconds:.0f} s on {args.threads} CPU thread(s): {runs['labels']['pipeline']}, full gradients "
                "through the solver; seed 0. This attack is lighter than the converged protocol of the full "
@@ -134,8 +135,3 @@ def robustness_purify(args: argparse.Namespace) -> None:
         print(f"  {m['metric']}: {m['value']:.4f} {m['interval_95']} (undefended {m['baseline_value']:.4f})")
     print(f"  paired difference in robust accuracy: {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]")
     print(json.dumps({k: a.value for k, a in ours["per_attack"].items()}))
-
-
-def about_attack(choice: dict) -> str:
-    """The pre-registration's attack label, as stored with its choice."""
-    return choice["about"]["attack"]

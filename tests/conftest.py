@@ -7,8 +7,12 @@ pass offline; a test that needs the network is a bug.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +172,45 @@ def first_loss():
         raise AssertionError(f"{run_dir}/metrics.jsonl has no loss record")
 
     return read
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _script(name: str):
+    """``scripts/<name>.py`` as a fresh module (the scripts folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def script_module():
+    """``script_module(name)``: ``scripts/<name>.py`` loaded afresh (changes to it do not leak)."""
+    return _script
+
+
+@pytest.fixture(scope="session")
+def ship_pretrained():
+    """``ship_pretrained(argv, settings)`` runs ``scripts/ship_pretrained.py`` in-process and
+    returns what it printed; ``settings`` maps a kind's module name (``"ship_molecules"``) to
+    attributes set on it before it runs (e.g. a tiny protocol in place of the full one)."""
+
+    def run(argv: list[str], settings: dict[str, dict] | None = None) -> str:
+        ship = _script("ship_pretrained")
+        load = ship._ship_module
+
+        def patched(name: str):
+            module = load(name)
+            for attr, value in (settings or {}).get(name, {}).items():
+                setattr(module, attr, value)
+            return module
+
+        ship._ship_module = patched  # a fresh module: nothing to restore
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ship.main(argv)
+        return out.getvalue()
+
+    return run

@@ -6,9 +6,6 @@ The network comes from a tiny 'quick' protocol trained for two steps into a benc
 shipped from it through the same code as the full-mode network."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 from pathlib import Path
 
@@ -19,44 +16,25 @@ from polydiff.molecules.commands import DEFAULT_CONFORMER_MODEL
 from polydiff.molecules.pipelines import ConformerPipeline
 from polydiff.molecules.train import MolTrainSpec, qm9_split
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 TINY = {"spec": {"n_mols": 14, "min_heavy_atoms": 3, "max_heavy_atoms": 4, "n_test": 2, "n_val": 0, "T": 5000},
         "net": {"hidden": 16, "num_convs_global": 1, "num_convs_local": 1, "cutoff": 10.0},
         "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.9, "warmup_steps": 1},
         "n_gen": 2}
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tiny_shipped(tmp_path_factory):
+def tiny_shipped(tmp_path_factory, ship_pretrained):
     """``(folder, split, printed text)`` of the tiny network shipped by ``ship_pretrained.py``."""
     root = tmp_path_factory.mktemp("ship")
     cache, into = root / "cache", root / "pretrained"
     split = qm9_split(MolTrainSpec(**TINY["spec"]))
-    out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(bench.SETTINGS, "quick", TINY)
         bench._trained(TINY, split.train, cache, lambda stage: None)
-        ship = _module("ship_pretrained")
         # the tiny protocol is quick mode's; the full protocol's 20,000-molecule split is not built here
-        real_module = ship._ship_module
-
-        def patched(name):
-            module = real_module(name)
-            if name == "ship_molecules":
-                module.PROTOCOLS = ("quick",)
-            return module
-
-        mp.setattr(ship, "_ship_module", patched)
-        with contextlib.redirect_stdout(out):
-            ship.main(["molecules-conformers", "--cache", str(cache), "--into", str(into), "--command", "tiny run"])
-    return into / "geodiff-qm9", split, out.getvalue()
+        printed = ship_pretrained(["molecules-conformers", "--cache", str(cache), "--into", str(into),
+                                   "--command", "tiny run"], {"ship_molecules": {"PROTOCOLS": ("quick",)}})
+    return into / "geodiff-qm9", split, printed
 
 
 def test_the_card_is_the_defaults_score_beside_the_same_stereo_etkdg(tiny_shipped):
@@ -81,8 +59,8 @@ def test_the_card_is_the_defaults_score_beside_the_same_stereo_etkdg(tiny_shippe
     assert "wrote" in printed and "MAT-R" in printed
 
 
-def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch):
-    ship = _module("ship_molecules")
+def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch, script_module):
+    ship = script_module("ship_molecules")
     monkeypatch.setitem(bench.SETTINGS, "quick", TINY)
     monkeypatch.setattr(ship, "PROTOCOLS", ("quick",))
     import argparse
@@ -96,7 +74,6 @@ def test_ship_refuses_a_cache_without_a_network(tmp_path, monkeypatch):
 def test_the_shipped_default_is_a_row_of_the_committed_full_results():
     """The row quick mode compares the shipped pipeline with exists in bench/results/molecules.json."""
     import json
-    from pathlib import Path
 
     from polydiff.bench.molecules_shipped import CONFORMER_MODEL, full_method, full_setting
     from polydiff.core.pipeline_hub import shipped_pipelines
@@ -111,8 +88,8 @@ def test_the_shipped_default_is_a_row_of_the_committed_full_results():
     assert (full_setting(bench.SETTINGS["full"]["spec"], quick["n_gen"], bench.DELTA), "rdkit-etkdgv3-same-stereo") in rows
 
 
-def test_the_shipped_name_is_the_one_the_command_documents():
-    assert _module("ship_pretrained").NAMES["molecules-conformers"] == "geodiff-qm9"
+def test_the_shipped_name_is_the_one_the_command_documents(script_module):
+    assert script_module("ship_pretrained").NAMES["molecules-conformers"] == "geodiff-qm9"
     assert DEFAULT_CONFORMER_MODEL in (None, "geodiff-qm9")  # None until the full-mode network ships
 
 

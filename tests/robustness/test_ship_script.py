@@ -3,12 +3,8 @@ networks into a PurificationPipeline whose defaults were pre-registered on valid
 whose card re-measures exactly at those defaults (a tiny configuration in place of the full one)."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib.util
-import io
 import json
-from pathlib import Path
 
 import pytest
 from polydiff.bench import robustness as bench
@@ -16,40 +12,22 @@ from polydiff.bench.robustness_shipped import pipeline_beside_undefended
 from polydiff.robustness.data import load_images
 from polydiff.robustness.pipelines import PurificationPipeline
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 TINY = dataclasses.replace(bench.CONFIGS["quick"][0], n_train=96, clf_steps=2, dm_steps=2, dm_batch=8)
 SELECTION = {"val_n": 4, "t_stars": (0.05, 0.2), "solvers": (("ddpm", 1), ("ddpm", 2)), "attack": (1, 1, 1)}
 CARD = {"n_test": 4, "attack": (2, 1, 1)}
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tiny_shipped(tmp_path_factory):
+def tiny_shipped(tmp_path_factory, ship_pretrained):
     root = tmp_path_factory.mktemp("ship")
     cache, into = root / "cache", root / "pretrained"
-    out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(bench.CONFIGS, "full", (TINY,))
         bench._train_all(TINY, cache, lambda s: None, ("classifier", "diffusion"))
-        ship = _module("ship_pretrained")
-        real_module = ship._ship_module
-
-        def patched(name):
-            module = real_module(name)
-            if name == "ship_robustness":
-                module.SELECTION, module.CARD = SELECTION, CARD
-            return module
-
-        mp.setattr(ship, "_ship_module", patched)
-        with contextlib.redirect_stdout(out):
-            ship.main(["robustness-purify", "--cache", str(cache), "--into", str(into), "--command", "tiny run"])
-    return into / "mnist-diffpure", cache, out.getvalue()
+        printed = ship_pretrained(["robustness-purify", "--cache", str(cache), "--into", str(into),
+                                   "--command", "tiny run"],
+                                  {"ship_robustness": {"SELECTION": SELECTION, "CARD": CARD}})
+    return into / "mnist-diffpure", cache, printed
 
 
 def test_the_defaults_are_the_validation_choice(tiny_shipped):
