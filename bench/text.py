@@ -16,9 +16,13 @@ at 4x the AR model's budget; each data-to-text record carries its model's ``trai
   with the ancestral sampler and the fast solvers, on the first ``sweep_sources`` test MRs
   (``setting`` ``nfe-sweep[:N]-<solver>-<nfe>steps``; every method and NFE on that subset;
   DiffuSeq without MBR there: MBR-4 at 2,000 steps is 8,000 NFE per MR on a CPU).
-- ``control`` (Diffusion-LM, one ``setting`` per attribute): guided vs unguided sampling;
-  control success under an independently trained token CNN, perplexity under a held-out AR LM,
-  self-BLEU / distinct-2 among the samples, tokens/s.
+- ``control`` (Diffusion-LM, one ``setting`` per attribute): guided vs unguided sampling with
+  each decoder of ``control_decoders`` (full mode: the ancestral sampler at 50 steps, Li et al.'s
+  200 steps, and DDIM at 50); control success under an independently trained token CNN,
+  perplexity under a judge AR LM trained with another seed than the AR baseline whose samples
+  it scores (with its perplexity of real training and held-out sentences beside them),
+  self-BLEU / distinct-2 among the samples, tokens/s. Full mode gives Diffusion-LM its own
+  training budget (``steps_diffusion_lm``), the records say so (``train_steps``).
 
 ``run(mode, out_dir)`` caches trained weights under ``out_dir/cache/<kind>-<hash>`` (hash of
 the model/training config and the data), so a second run only evaluates.
@@ -55,6 +59,7 @@ class BenchConfig:
     lr: float = 2e-3
     lr_masked: float | None = None  # the masked model's own lr (None: lr), chosen on the learning curves
     steps_diffuseq: int | None = None  # DiffuSeq's own optimizer steps (None: steps); the records say so
+    steps_diffusion_lm: int | None = None  # Diffusion-LM's own optimizer steps (None: steps); the records say so
     dropout: float = 0.0
     ema_decay: float = 0.995
     classifier_steps: int = 100
@@ -69,7 +74,10 @@ class BenchConfig:
     sweep_sources: int = 0
     n_control: int = 24
     controls: tuple = ("area : riverside", "food : Chinese")
-    control_nfe: int = 20
+    # Diffusion-LM's decoders: (solver, NFE) pairs, the first is the headline (method
+    # "polydiff-diffusion-lm-guided"), the others add "@<solver>-<nfe>" to the method name.
+    # Li et al. decode with the ancestral sampler at 200 steps (T = 2,000 subsampled).
+    control_decoders: tuple = (("ddpm", 20),)
     models: tuple = ("diffuseq", "masked", "ar")
     nll_rows: int = 0  # held-out rows of the likelihood records (0: every test pair)
     nll_samples: int = 16  # times per row of the masked model's ELBO
@@ -79,7 +87,7 @@ class BenchConfig:
 
 
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
-                    n_sources=30, nfe=(50,), mbr=3, n_control=24, control_nfe=20, nll_rows=256, nll_samples=4,
+                    n_sources=30, nfe=(50,), mbr=3, n_control=24, nll_rows=256, nll_samples=4,
                     shipped=("e2e-mdlm", "e2e-ar"))
 # 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
 # held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
@@ -91,7 +99,7 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
                    sweep_sources=10, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
-                   control_nfe=50, cnn_steps=750)
+                   control_decoders=(("ddpm", 50), ("ddpm", 200), ("ddim", 50)), cnn_steps=750)
 
 
 def decoder_setting(solver: str, nfe: int, prefix: str = "") -> str:
@@ -114,21 +122,26 @@ _METHOD_KINDS = (("polydiff-diffuseq", "diffuseq"), ("polydiff-mdlm", "masked"),
 
 def model_steps(bc: BenchConfig, kind: str) -> int:
     """The optimizer steps ``kind`` trains for under ``bc``."""
-    return bc.steps_diffuseq if kind == "diffuseq" and bc.steps_diffuseq is not None else bc.steps
+    own = {"diffuseq": bc.steps_diffuseq, "diffusion-lm": bc.steps_diffusion_lm}.get(kind)
+    return own if own is not None else bc.steps
 
 
 def _key(obj) -> str:
     return digest(obj, length=12)
 
 
-def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> torch.nn.Module:
+def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress, *,
+             seed: int | None = None) -> torch.nn.Module:
+    """The model ``kind`` trained under ``bc`` (``seed``: another training seed than ``bc.seed``),
+    from ``cache`` when a run with the same key is there."""
     model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
                         hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
                         attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
     lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
     steps = model_steps(bc, kind)
     tcfg = TrainConfig(steps=steps, batch_size=bc.batch_size, lr=lr, warmup_steps=steps // 10,
-                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed, log_every=max(1, steps // 5),
+                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed if seed is None else seed,
+                       log_every=max(1, steps // 5),
                        device=device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
                 [(e.source, e.text) for e in data.train]])
@@ -217,18 +230,41 @@ def _text_records(setting: str, method: str, texts: list[str], refs: list[list[s
 
 
 def run(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
-        config: BenchConfig | None = None) -> list[dict]:
+        config: BenchConfig | None = None, control: bool = True) -> list[dict]:
     """Train (or load cached) models and return docs/design.md records (see the module docstring).
 
-    ``config`` overrides the mode's :class:`BenchConfig` (smaller runs in tests).
+    ``config`` overrides the mode's :class:`BenchConfig` (smaller runs in tests); ``control=False``
+    leaves out the Diffusion-LM control records (:func:`run_control` runs them alone).
     """
-    if mode not in ("quick", "full"):
-        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
-    bc = config if config is not None else (QUICK if mode == "quick" else FULL)
+    bc = _config(mode, config)
     # one thread: these small models gain nothing from two, and on a shared 2-core machine a
     # second OpenMP thread only contends (measured: 30x slower steps beside another process)
     with one_torch_thread():
-        return _run(mode, Path(out_dir), device, progress, bc)
+        records = _run(mode, Path(out_dir), device, progress, bc)
+        if control:
+            records += run_control(mode, out_dir, device, progress, config=bc)
+    return records
+
+
+def run_control(mode: str, out_dir: Path, device: str = "cpu", progress=None, *,
+                config: BenchConfig | None = None) -> list[dict]:
+    """The ``control`` records alone (Diffusion-LM guided and unguided beside the AR LM)."""
+    bc = _config(mode, config)
+    if not bc.controls:
+        return []
+    with one_torch_thread():
+        cache = Path(out_dir) / "cache" / "text"
+        torch.manual_seed(bc.seed)
+        data = prepare_e2e(cache_dir=cache)
+        return training_checks(_control_records(data, bc, cache, device, progress), mode)
+
+
+def _config(mode: str, config: BenchConfig | None) -> BenchConfig:
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    if config is not None and not isinstance(config, BenchConfig):
+        raise TypeError(f"config must be a BenchConfig or None, got {type(config).__name__}")
+    return config if config is not None else (QUICK if mode == "quick" else FULL)
 
 
 def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> list[dict]:
@@ -258,10 +294,6 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         if kind is not None:
             r["train_steps"] = model_steps(bc, kind)
     shipped = _shipped_records(bc.shipped, sources, refs, progress)
-
-    # --- control (Diffusion-LM) -------------------------------------------------------------
-    if bc.controls:
-        records += _control_records(data, bc, cache, device, progress)
     records = training_checks(records + shipped, mode)  # quick mode: its minutes-long models check training
     sweep = [r for r in records if r["setting"].startswith("nfe-sweep")]
     if sweep or len(bc.nfe) > 1:
@@ -415,26 +447,42 @@ def _sample_records(ctrl: str, method: str, texts: list[str], clf, idx: int, lm,
 
 
 def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> list[dict]:
+    """Guided and unguided Diffusion-LM beside the AR LM's samples, for every attribute of
+    ``bc.controls`` and decoder of ``bc.control_decoders``.
+
+    Fluency is perplexity under a *judge*: an AR LM of the baseline's sizes trained with another
+    seed, so that the baseline is not scored by the model that wrote its samples (Li et al. use
+    a separately fine-tuned teacher LM). The judge's perplexity of 48 real training sentences and
+    of the held-out test sentences (restaurant names it never saw) are the floors beside them."""
     dlm = _trained("diffusion-lm", data, bc, cache, device, progress)
     lm = _trained("ar-lm", data, bc, cache, device, progress)
+    judge = _trained("ar-lm", data, bc, cache, device, progress, seed=bc.seed + 1)
     clf = _eval_classifier(data, bc, cache, device, progress)
     tok = data.tokenizer
+    steps = model_steps(bc, "diffusion-lm")
     out = []
     if progress:
         progress("control: ar-lm samples")
     g = torch.Generator().manual_seed(bc.seed)
     ar_texts, ar_s = timed(lm.generate, None, bc.n_control, generator=g)
+    real = {"real-training-sentences": [e.text for e in data.train[:: max(1, len(data.train) // bc.n_control)]],
+            "real-held-out-sentences": [e.text for e in data.test[:: max(1, len(data.test) // bc.n_control)]]}
     for ctrl in bc.controls:
         idx = data.attributes.index(ctrl)
-        out += _sample_records(ctrl, "ar-lm-unconditional", ar_texts, clf, idx, lm, tok, bc, None, ar_s)
-        for guided in (False, True):
-            if progress:
-                progress(f"control {ctrl} {'guided' if guided else 'unguided'}")
-            g = torch.Generator().manual_seed(bc.seed)
-            texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, bc.control_nfe,
-                              "ddim", generator=g)
-            method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided")
-            out += _sample_records(ctrl, method, texts, clf, idx, lm, tok, bc, bc.control_nfe, s)
+        out += _sample_records(ctrl, "ar-lm-unconditional", ar_texts, clf, idx, judge, tok, bc, None, ar_s)
+        for name, texts in real.items():
+            out += [r for r in _sample_records(ctrl, name, texts[: bc.n_control], clf, idx, judge, tok, bc, None, 0.0)
+                    if r["metric"] == "perplexity"]
+        for i, (solver, nfe) in enumerate(bc.control_decoders):
+            for guided in (False, True):
+                if progress:
+                    progress(f"control {ctrl} {'guided' if guided else 'unguided'} {solver}-{nfe}")
+                g = torch.Generator().manual_seed(bc.seed)
+                texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, nfe, solver, generator=g)
+                method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided") + (
+                    f"@{solver}-{nfe}" if i else "")
+                out += [dict(r, train_steps=steps)
+                        for r in _sample_records(ctrl, method, texts, clf, idx, judge, tok, bc, nfe, s)]
     return out
 
 

@@ -1,6 +1,7 @@
 """The text domain's benchmark entry: its parts are E2E data-to-text (:mod:`.text`: likelihood,
-data-to-text with every decoder, the NFE sweep, shipped pipelines, Diffusion-LM control) and the
-KJV -> WEB verse paraphrase (:mod:`.text_bible`, full mode only).
+data-to-text with every decoder, the NFE sweep, shipped pipelines), E2E Diffusion-LM control
+(:func:`.text.run_control`) and the KJV -> WEB verse paraphrase (:mod:`.text_bible`, full mode
+only).
 
 ``python -m polydiff.bench.text_tasks --full --parts bible --json PART.json`` runs one part alone;
 ``python -m polydiff.bench.parts bench/results/text.json PART.json`` adds it to the committed
@@ -17,8 +18,8 @@ from .text_bible import run_bible
 __all__ = ["PARTS", "main", "run"]
 
 #: The parts in run order; ``bible`` runs in full mode only.
-PARTS = ("e2e", "bible")
-MODE_PARTS = {"quick": ("e2e",), "full": PARTS}
+PARTS = ("e2e", "control", "bible")
+MODE_PARTS = {"quick": ("e2e", "control"), "full": PARTS}
 
 
 def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str], None] | None = None,
@@ -41,7 +42,9 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str],
         chosen = tuple(dict.fromkeys(parts))
     records: list[dict] = []
     if "e2e" in chosen:
-        records += text.run(mode, out_dir, device, progress)
+        records += text.run(mode, out_dir, device, progress, control=False)
+    if "control" in chosen:
+        records += text.run_control(mode, out_dir, device, progress)
     if "bible" in chosen:
         records += run_bible(Path(out_dir), device, progress)
     return records

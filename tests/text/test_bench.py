@@ -1,11 +1,12 @@
 """The bench entry returns valid records, every polydiff number beside a baseline, and caches."""
 
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
-from polydiff.bench.text import BenchConfig, run
+from polydiff.bench.text import BenchConfig, run, run_control
 
-TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3, batch_size=8,
+TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3,
+                   steps_diffusion_lm=4, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
-                   sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_nfe=2,
+                   sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_decoders=(("ddpm", 2), ("ddim", 2)),
                    controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
 
 
@@ -43,9 +44,30 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
         assert {r["method"] for r in sweep if r["setting"] == setting} == methods - {"polydiff-diffuseq-mbr2"}
     assert {r["n"] for r in sweep} == {2}
     assert {r["nfe"] for r in sweep if r["method"] == "polydiff-mdlm"} == {3, 1}
-    assert {"control-success", "self-BLEU", "tokens/s"} <= {r["metric"] for r in recs if r["task"] == "control"}
+    control = [r for r in recs if r["task"] == "control"]
+    assert {"control-success", "self-BLEU", "tokens/s"} <= {r["metric"] for r in control}
+    # every decoder guided and unguided (the first is the headline), Diffusion-LM's own budget on
+    # its records; the AR LM's samples are judged by another AR LM (trained with another seed),
+    # beside the judge's perplexity of real sentences
+    assert {r["method"] for r in control} == {
+        "ar-lm-unconditional", "real-training-sentences", "real-held-out-sentences",
+        "polydiff-diffusion-lm-unguided", "polydiff-diffusion-lm-guided",
+        "polydiff-diffusion-lm-unguided@ddim-2", "polydiff-diffusion-lm-guided@ddim-2"}
+    assert {r["nfe"] for r in control if r["method"].startswith("polydiff-diffusion-lm-guided")} == {2}
+    assert {r["train_steps"] for r in control if r["method"].startswith("polydiff")} == {4}
+    assert {r["metric"] for r in control if r["method"].startswith("real-")} == {"perplexity"}
+    assert "train diffusion-lm (4 steps)" in stages and stages.count("train ar-lm (2 steps)") == 2
     # second run: everything from the cache, no training stage
     stages.clear()
     again = run("quick", tmp_path, progress=stages.append, config=TINY)
     assert not any(s.startswith("train") for s in stages)
     assert [r["value"] for r in again if r["metric"] == "BLEU"] == [r["value"] for r in recs if r["metric"] == "BLEU"]
+    # the control part alone (text_tasks' "control"): the same records, from the same cache
+    alone = run_control("quick", tmp_path, progress=stages.append, config=TINY)
+    assert not any(s.startswith("train") for s in stages)
+
+    def measured(rs):
+        return [(r["setting"], r["method"], r["metric"], r["value"]) for r in rs
+                if r["task"] == "control" and r["metric"] != "tokens/s"]
+    assert measured(alone) == measured(recs) and len(alone) == len(control)
+    assert not any(r["task"] == "control" for r in run("quick", tmp_path, config=TINY, control=False))
