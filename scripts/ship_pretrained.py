@@ -252,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--into", type=Path, default=PRETRAINED, help=f"parent folder (default {PRETRAINED})")
     p.add_argument("--baseline-name", default="e2e-ar", help="text-mdlm: folder of the shipped AR baseline")
     p.add_argument("--threads", type=positive_int, default=1, help="robustness-purify: torch threads")
+    p.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist",
+                   help="robustness-purify: the bench configuration's dataset (default name: <dataset>-diffpure)")
     args = p.parse_args(argv)
+    if args.kind == "robustness-purify" and args.dataset != "mnist":
+        args.name = args.name or f"{args.dataset}-diffpure"
     args.name = args.name or NAMES[args.kind]
     KINDS[args.kind](args)
     return 0

@@ -1,14 +1,16 @@
-"""The robustness kind of ``ship_pretrained.py``: the full-mode MNIST networks of
-``bench/robustness.py`` (the clean classifier and the purification U-Net) as a
-:class:`~polydiff.robustness.pipelines.PurificationPipeline` with its model card.
+"""The robustness kind of ``ship_pretrained.py``: the full-mode networks of
+``bench/robustness.py`` for one dataset (``--dataset mnist`` or ``fashion``: the clean classifier
+and the purification U-Net) as a :class:`~polydiff.robustness.pipelines.PurificationPipeline`
+with its model card.
 
 1. The networks are found by recomputing the bench's cache keys (``network_keys``) for its
-   full MNIST configuration, so the card's data description is what they were trained on.
-2. The pipeline's defaults (``t*`` and the number of DDPM steps) are chosen on the validation
-   split (training images 50,000-50,063, which neither network saw) under a short adaptive
-   attack, by the bench's pre-registration (:func:`~polydiff.bench.robustness_select.preregister`),
-   and written to the cache before any test image is attacked.
-3. The card is measured at those defaults on the first 256 MNIST test images under a longer
+   full configuration of the dataset, so the card's data description is what they were trained on.
+2. The pipeline's defaults (``t*`` among the configuration's ``t_stars``, and the number of DDPM
+   steps) are chosen on the validation split (training images 50,000-50,063, which neither
+   network saw) under a short adaptive attack at the configuration's ``eps``, by the bench's
+   pre-registration (:func:`~polydiff.bench.robustness_select.preregister`), and written to the
+   cache before any test image is attacked.
+3. The card is measured at those defaults on the first 256 test images under a longer
    adaptive attack, beside the same classifier undefended under the same attack, paired
    (:func:`~polydiff.bench.robustness_shipped.pipeline_beside_undefended`).
 
@@ -24,43 +26,44 @@ from pathlib import Path
 
 import torch
 
-#: Candidates and attack of the pre-registration (EOT-PGD steps, EOT draws, APGD steps).
-SELECTION = {"val_n": 64, "t_stars": (0.1, 0.3, 0.5), "solvers": (("ddpm", 5), ("ddpm", 10)),
-             "attack": (10, 2, 5)}
+#: Candidates (with the bench configuration's t*s) and attack of the pre-registration (EOT-PGD
+#: steps, EOT draws, APGD steps).
+SELECTION = {"val_n": 64, "solvers": (("ddpm", 5), ("ddpm", 10)), "attack": (10, 2, 5)}
+#: The card's name of each dataset.
+DATASET_NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 #: The card's protocol: first ``n_test`` test images, attack (EOT-PGD steps, EOT draws, APGD steps).
 CARD = {"n_test": 256, "attack": (20, 2, 10)}
 
 
-def _networks(cache: Path):
-    """``(cfg, classifier folder, diffusion folder)`` of the full MNIST configuration in ``cache``."""
+def _networks(cache: Path, dataset: str):
+    """``(cfg, classifier folder, diffusion folder)`` of the full configuration of ``dataset`` in ``cache``."""
     from polydiff.bench.robustness import CONFIGS, cache_folder, network_keys
     from polydiff.robustness.data import load_images
 
-    cfg = next(c for c in CONFIGS["full"] if c.dataset == "mnist")
+    cfg = next(c for c in CONFIGS["full"] if c.dataset == dataset)
     x, y = load_images(cfg.dataset, "train", cfg.n_train)
     keys = network_keys(cfg, x, y)
     folders = [cache_folder(cache, name, keys[name]) for name in ("classifier", "diffusion")]
     missing = [f.name for f in folders if not (f / "model.safetensors").is_file()]
     if missing:
         raise SystemExit(f"--cache {cache}: no trained {missing} (train them with `python -m "
-                         "polydiff.bench.robustness --full --train classifier,diffusion --datasets mnist --out DIR`)")
+                         f"polydiff.bench.robustness --full --train classifier,diffusion --datasets {dataset} --out DIR`)")
     return cfg, folders[0], folders[1]
 
 
-def _preregistered(pipe, cache: Path, say) -> dict:
+def _preregistered(pipe, cfg, cache: Path, say) -> dict:
     from polydiff.bench.common import digest
     from polydiff.bench.robustness_attack import attack_table
     from polydiff.bench.robustness_select import preregister
-    from polydiff.bench.robustness_shipped import EPS
     from polydiff.robustness.attacks import evaluate
     from polydiff.robustness.data import load_images
     from polydiff.robustness.purify import PurifiedClassifier
 
-    xv, yv = load_images("mnist", "val", SELECTION["val_n"])
-    table, label = attack_table(EPS, *SELECTION["attack"])
-    candidates = [(float(t), s, k) for t in SELECTION["t_stars"] for s, k in SELECTION["solvers"]]
+    xv, yv = load_images(cfg.dataset, "val", SELECTION["val_n"])
+    table, label = attack_table(cfg.eps, *SELECTION["attack"])
+    candidates = [(float(t), s, k) for t in cfg.t_stars for s, k in SELECTION["solvers"]]
     networks = digest(None, *pipe.denoiser.state_dict().values(), *pipe.classifier.state_dict().values())
-    about = {"networks": networks, "dataset": "mnist", "val_images": SELECTION["val_n"], "attack": label,
+    about = {"networks": networks, "dataset": cfg.dataset, "eps": cfg.eps, "val_images": SELECTION["val_n"], "attack": label,
              "seeds": [0], "candidates": candidates, "for": "the shipped pipeline's defaults"}
 
     def val_accuracy(t_star: float, solver: str, steps: int) -> tuple[float, float]:
@@ -77,36 +80,37 @@ def _preregistered(pipe, cache: Path, say) -> dict:
 
 
 def robustness_purify(args: argparse.Namespace) -> None:
-    """MNIST DiffPure: clean and robust accuracy of the pipeline at its pre-registered defaults
+    """DiffPure on ``args.dataset``: clean and robust accuracy of the pipeline at its pre-registered defaults
     on 256 held-out test images, beside its classifier undefended, same images, same attack."""
-    from polydiff.bench.robustness_shipped import EPS, pipeline_beside_undefended
+    from polydiff.bench.robustness_shipped import pipeline_beside_undefended
     from polydiff.core.pipeline import ModelCard
     from polydiff.robustness.data import load_images
     from polydiff.robustness.pipelines import PurificationPipeline
 
     torch.set_num_threads(args.threads)
     say = lambda s: print(s, flush=True)
-    cfg, clf_dir, dm_dir = _networks(args.cache)
+    cfg, clf_dir, dm_dir = _networks(args.cache, args.dataset)
+    name = DATASET_NAMES[cfg.dataset]
     draws = CARD["attack"][1]
     # the networks, loaded once; each candidate's purifier is built from them (pipe.purifier)
     loaded = PurificationPipeline.from_run(dm_dir, clf_dir, eot_iter=draws)
-    choice = _preregistered(loaded, args.cache, say)
+    choice = _preregistered(loaded, cfg, args.cache, say)
     pipe = PurificationPipeline(loaded.denoiser, loaded.classifier, loaded.process, t_star=choice["t_star"],
                                 solver=choice["solver"], steps=choice["steps"], eot_iter=draws)
     say(f"pre-registered: t*={pipe.t_star} {pipe.solver}-{pipe.steps} ({choice['written']})")
-    x, y = load_images("mnist", "test", CARD["n_test"])
+    x, y = load_images(cfg.dataset, "test", CARD["n_test"])
     t0 = time.perf_counter()
-    runs = pipeline_beside_undefended(pipe, x, y, CARD["attack"], progress=say)
+    runs = pipeline_beside_undefended(pipe, x, y, CARD["attack"], eps=cfg.eps, progress=say)
     seconds = time.perf_counter() - t0
     ours, theirs, diff = runs["pipeline"], runs["undefended"], runs["difference"]
-    ds = f"MNIST test (the first {CARD['n_test']} images)"
+    ds = f"{name} test (the first {CARD['n_test']} images)"
     base = "the same classifier, undefended, same images and attack"
     card_metrics = [
         {"task": "adversarial purification", "dataset": ds, "metric": "clean accuracy (higher is better)",
          "value": ours["clean"].value, "baseline": base, "baseline_value": theirs["clean"].value,
          "interval_95": [ours["clean"].low, ours["clean"].high]},
         {"task": "adversarial purification", "dataset": ds,
-         "metric": f"robust accuracy, L-inf eps={EPS}, adaptive attack (higher is better)",
+         "metric": f"robust accuracy, L-inf eps={cfg.eps}, adaptive attack (higher is better)",
          "value": ours["robust"].value, "baseline": base, "baseline_value": theirs["robust"].value,
          "interval_95": [ours["robust"].low, ours["robust"].high],
          "paired_difference": {"value": diff.value, "interval_95": [diff.low, diff.high]},
@@ -117,7 +121,7 @@ def robustness_purify(args: argparse.Namespace) -> None:
                       for c in choice["candidates"])
     card = ModelCard(
         training_command=args.command,
-        data=(f"MNIST train, the first {cfg.n_train:,} images (the last 10,000 are the validation split): "
+        data=(f"{name} train, the first {cfg.n_train:,} images (the last 10,000 are the validation split): "
               f"classifier width {cfg.clf_width}, {cfg.clf_steps:,} steps x 64 (cosine lr); purification U-Net "
               f"base {cfg.dm_base}, {cfg.dm_steps:,} steps x {cfg.dm_batch}, times t <= {cfg.dm_t_max} "
               "(full protocol of bench/robustness.py)"),
