@@ -352,11 +352,16 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         return self.attributes.index(parse_control(control, self.attributes))
 
     @torch.no_grad()
-    def sample_ids(self, n: int, steps: int = 200, solver: str = "ddim", *, clamp: bool = True,
+    def sample_ids(self, n: int, steps: int = 200, solver: str = "ddpm", *, clamp: bool = True,
                    control: str | None = None, control_steps: int = 3, control_step_size: float = 4.0,
                    fluency: float = 0.1, infill: Tensor | None = None,
                    generator: torch.Generator | Sequence[torch.Generator] | None = None) -> Tensor:
         """Sample ``[n, seq_len]`` token ids with a core solver.
+
+        The default is Li et al.'s decoder, the ancestral sampler at 200 steps: on E2E (the
+        bench's full sizes, 9,600 training steps) unguided samples scored perplexity 16.1 under
+        the bench's AR LM at DDPM-200 and 14.5 at DDPM-50, against 45.3 for DDIM-50 (48 samples,
+        issue 26); the deterministic solvers carry rounding errors to the end.
 
         Args:
             control: an attribute (``"food : Chinese"``) to steer towards (needs the guide).
@@ -404,7 +409,7 @@ class DiffusionLM(VocabularyMixin, nn.Module):
         return self.net(x, t.to(x.dtype))
 
     def generate(self, controls: Sequence[str] | None = None, n: int = 1, steps: int = 200,
-                 solver: str = "ddim", **kw) -> list[str]:
+                 solver: str = "ddpm", **kw) -> list[str]:
         """``n`` sentences per control (or ``n`` unconditional ones when ``controls`` is None)."""
         n = check_int(n, "n", low=1)
         if controls is None:
