@@ -78,6 +78,8 @@ class BenchConfig:
     # "polydiff-diffusion-lm-guided"), the others add "@<solver>-<nfe>" to the method name.
     # Li et al. decode with the ancestral sampler at 200 steps (T = 2,000 subsampled).
     control_decoders: tuple = (("ddpm", 20),)
+    # (control_step_size, fluency) of the guided decoders (DiffusionLM.sample_ids' defaults: 4, 0.1)
+    control_guidance: tuple = (4.0, 0.1)
     models: tuple = ("diffuseq", "masked", "ar")
     nll_rows: int = 0  # held-out rows of the likelihood records (0: every test pair)
     nll_samples: int = 16  # times per row of the masked model's ELBO
@@ -103,7 +105,10 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
                    sweep_sources=10, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
-                   control_decoders=(("ddpm", 50), ("ddpm", 200), ("ddim", 50)), cnn_steps=750)
+                   control_decoders=(("ddpm", 50), ("ddpm", 200), ("ddim", 50)), cnn_steps=750,
+                   # chosen without the bench's evaluators (the guide's own success, the AR baseline's
+                   # perplexity, other samples): bench/results/supplementary/text-diffusion-lm-guidance.json
+                   control_guidance=(4.0, 0.02))
 
 
 def decoder_setting(solver: str, nfe: int, prefix: str = "") -> str:
@@ -482,7 +487,9 @@ def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
                 if progress:
                     progress(f"control {ctrl} {'guided' if guided else 'unguided'} {solver}-{nfe}")
                 g = torch.Generator().manual_seed(bc.seed)
-                texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, nfe, solver, generator=g)
+                kw = dict(zip(("control_step_size", "fluency"), bc.control_guidance)) if guided else {}
+                texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, nfe, solver, generator=g,
+                                 **kw)
                 method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided") + (
                     f"@{solver}-{nfe}" if i else "")
                 out += [dict(r, train_steps=steps)
