@@ -95,9 +95,9 @@ QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifie
 # held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
 # DiffuSeq 4,800 steps: its one-step accuracy and BLEU were still rising at 1,200 steps (ddim-50
 # BLEU on 40 held-out MRs 1.4 at 1,200 steps, 14.4 at 4,800; scripts/diffuseq_positions_ablation.py)
-# Diffusion-LM 19,200 steps: its unguided samples' perplexity under the bench's AR LM fell from
-# 329 (1,200 steps) to 30.6 / 16.1 / 7.4 at 4,800 / 9,600 / 19,200 (DDPM-200, 48 samples;
-# scripts/diffusion_lm_learning_curve.py), still falling
+# Diffusion-LM 19,200 steps: its unguided samples' perplexity under the judge fell from 366
+# (1,200 steps) to 30.6 / 15.7 / 7.2 at 4,800 / 9,600 / 19,200 (DDPM-200, 48 samples), still
+# falling (bench/results/supplementary/text-diffusion-lm-curve.json)
 FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800, steps_diffusion_lm=19200,
                    batch_size=32, lr=1e-3, lr_masked=2e-3,
                    dropout=0.1, classifier_steps=500,
