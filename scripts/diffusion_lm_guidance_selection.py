@@ -52,6 +52,8 @@ def main() -> None:
     data = prepare_e2e(cache_dir=a.cache)
     torch.manual_seed(bc.seed)
     dlm = bench._trained("diffusion-lm", data, bc, a.cache, "cpu", print)
+    if bc.guide_steps:  # the guide the bench's control part uses
+        dlm.classifier = bench._guide(dlm, data, bc, a.cache, "cpu", print)
     lm = bench._trained("ar-lm", data, bc, a.cache, "cpu", print)
     solver, nfe = bc.control_decoders[0]
     n = bc.n_control
@@ -77,7 +79,7 @@ def main() -> None:
     print("bound", bound, "choice", choice and (choice["control_step_size"], choice["fluency"]), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({
-        "command": "python scripts/diffusion_lm_guidance_selection.py", "commit": commit,
+        "command": "python scripts/diffusion_lm_guidance_selection.py", "commit": commit, "guide_steps": bc.guide_steps,
         "decoder": [solver, nfe], "n": n, "seed": 1, "attributes": list(bc.controls),
         "ar_proxy_perplexity": bound / 3, "perplexity_bound": bound, "rows": rows,
         "choice": None if choice is None else {"control_step_size": choice["control_step_size"],

@@ -28,7 +28,7 @@ from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restauran
 from .tokenizer import Tokenizer, train_tokenizer
 
 __all__ = ["MODELS", "E2EData", "attribute_labels", "build_model", "heldout_nll_fn", "main", "prepare_e2e",
-           "train_model"]
+           "train_guide", "train_model"]
 
 MODELS = ("diffusion-lm", "diffuseq", "masked", "ar", "ar-lm")
 
@@ -180,16 +180,28 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
     if kind in ("diffusion-lm", "diffuseq"):  # round only to tokens the training targets use
         model.restrict_vocabulary(rows[:, model.config.src_len:])
     if kind == "diffusion-lm" and model.classifier is not None and classifier_steps > 0:
-        labels = attribute_labels(examples, model.attributes)
-        data = torch.utils.data.TensorDataset(rows, labels)
-        model.net.requires_grad_(False)
-        ccfg = cfg.replace(steps=classifier_steps, ema_decay=None, ckpt_dir=None)
-
-        def closs(clf, batch, g):
-            return model.classifier_loss(batch[0], batch[1], generator=g, classifier=clf)
-        _fit(model.classifier, closs, data, ccfg, {"kind": "noisy-classifier"})
-        model.net.requires_grad_(True)
+        train_guide(model, examples, cfg.replace(steps=classifier_steps, ema_decay=None, ckpt_dir=None))
     return model
+
+
+def train_guide(model: nn.Module, examples: list[E2EExample], cfg: TrainConfig,
+                guide: nn.Module | None = None) -> nn.Module:
+    """Train Diffusion-LM's guide ``p(c | x_t, t)`` (``model.classifier``, or ``guide``) on noisy
+    embeddings of ``examples`` for ``cfg.steps`` steps, the embeddings frozen (Li et al. §5.2:
+    the classifier is trained after the language model). Returns the guide."""
+    clf = guide if guide is not None else model.classifier
+    if clf is None:
+        raise ValueError("model has no control attributes, so no guide to train")
+    data = torch.utils.data.TensorDataset(training_rows(model, "diffusion-lm", examples),
+                                          attribute_labels(examples, model.attributes))
+    model.net.requires_grad_(False)
+    try:
+        def closs(c, batch, g):
+            return model.classifier_loss(batch[0], batch[1], generator=g, classifier=c)
+        _fit(clf, closs, data, cfg, {"kind": "noisy-classifier"})
+    finally:
+        model.net.requires_grad_(True)
+    return clf.eval()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig, run, run_control
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3,
-                   steps_diffusion_lm=4, batch_size=8,
+                   steps_diffusion_lm=4, guide_steps=3, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
                    sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_decoders=(("ddpm", 2), ("ddim", 2)),
                    controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
@@ -55,6 +55,8 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
         "polydiff-diffusion-lm-unguided@ddim-2", "polydiff-diffusion-lm-guided@ddim-2"}
     assert {r["nfe"] for r in control if r["method"].startswith("polydiff-diffusion-lm-guided")} == {2}
     assert {r["train_steps"] for r in control if r["method"].startswith("polydiff")} == {4}
+    assert {r["guide_steps"] for r in control if "-guided" in r["method"]} == {3}  # the guide trained apart
+    assert "train the Diffusion-LM guide (3 steps)" in stages
     assert {r["metric"] for r in control if r["method"].startswith("real-")} == {"perplexity"}
     assert "train diffusion-lm (4 steps)" in stages and stages.count("train ar-lm (2 steps)") == 2
     # second run: everything from the cache, no training stage
