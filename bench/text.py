@@ -110,8 +110,10 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
                    control_decoders=(("ddpm", 50), ("ddpm", 200), ("ddim", 50)), cnn_steps=750,
                    # chosen without the bench's evaluators (the guide's own success, the AR baseline's
-                   # perplexity, other samples): bench/results/supplementary/text-diffusion-lm-guidance.json
-                   control_guidance=(4.0, 0.02),
+                   # perplexity, other samples) with the 4,000-step guide:
+                   # bench/results/supplementary/text-diffusion-lm-guidance.json ((4, 0.02) with the
+                   # 500-step guide: text-diffusion-lm-guidance-guide500.json)
+                   control_guidance=(16.0, 0.02),
                    # the guide trained with the model (500 steps) classified "area : riverside" on
                    # held-out sentences at 0.35 accuracy; a guide trained apart for 4,000 steps
                    guide_steps=4000)
