@@ -143,6 +143,14 @@ def model_steps(bc: BenchConfig, kind: str) -> int:
     return own if own is not None else bc.steps
 
 
+def _train_config(bc: BenchConfig, steps: int, lr: float, ema_decay: float | None, seed: int,
+                  device: str) -> TrainConfig:
+    """The bench's schedule: batch ``bc.batch_size``, 10% warm-up, cosine decay, five log lines."""
+    return TrainConfig(steps=steps, batch_size=bc.batch_size, lr=lr, warmup_steps=steps // 10,
+                       lr_schedule="cosine", ema_decay=ema_decay, seed=seed, log_every=max(1, steps // 5),
+                       device=device)
+
+
 def _key(obj) -> str:
     return digest(obj, length=12)
 
@@ -156,10 +164,7 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
                         attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
     lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
     steps = model_steps(bc, kind)
-    tcfg = TrainConfig(steps=steps, batch_size=bc.batch_size, lr=lr, warmup_steps=steps // 10,
-                       lr_schedule="cosine", ema_decay=bc.ema_decay, seed=bc.seed if seed is None else seed,
-                       log_every=max(1, steps // 5),
-                       device=device)
+    tcfg = _train_config(bc, steps, lr, bc.ema_decay, bc.seed if seed is None else seed, device)
     key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
                 [(e.source, e.text) for e in data.train]])
 
@@ -220,9 +225,7 @@ def _guide(dlm, data: E2EData, bc: BenchConfig, cache: Path, device: str, progre
     from safetensors.torch import load_file, save_file
 
     steps = bc.guide_steps
-    cfg = TrainConfig(steps=steps, batch_size=bc.batch_size, lr=bc.lr, warmup_steps=steps // 10,
-                      lr_schedule="cosine", ema_decay=None, seed=bc.seed + 2, log_every=max(1, steps // 5),
-                      device=device)
+    cfg = _train_config(bc, steps, bc.lr, None, bc.seed + 2, device)
     c = dlm.config
     guide = NoisyEmbeddingClassifier(c.emb_dim, c.seq_len, len(dlm.attributes))
     key = digest({"guide": cfg.to_dict(), "attributes": dlm.attributes, "texts": [e.text for e in data.train]},
@@ -472,33 +475,41 @@ def _available(kind: str) -> bool:
     return True
 
 
-def _sample_records(ctrl: str, method: str, texts: list[str], clf, idx: int, lm, tok, bc: BenchConfig, nfe,
-                    seconds: float) -> list[dict]:
-    """Control records of one sample set: success under the independent CNN, perplexity under the
-    held-out AR LM, self-BLEU among the samples (Texygen), distinct-2 and tokens/s."""
+def lm_perplexity(lm, texts: list[str]) -> float:
+    """Perplexity of ``texts`` under the AR LM ``lm`` (an empty text counts as ".")."""
+    ids = lm.encode([t if t.strip() else "." for t in texts], truncate=True)
+    return float(M.perplexity(lm.net, ids, lm.loss_mask(ids)))
+
+
+def real_sentences(examples, n: int) -> list[str]:
+    """``n`` reference sentences spread evenly over ``examples`` (the real-text floors)."""
+    return [e.text for e in examples[:: max(1, len(examples) // n)]][:n]
+
+
+def _sample_metrics(texts: list[str], judge, tok, seconds: float) -> list[tuple[str, float, bool]]:
+    """``(metric, value, higher_is_better)`` of one sample set that no attribute changes:
+    perplexity under the judge, self-BLEU among the samples (Texygen), distinct-2, tokens/s."""
     safe = [t if t.strip() else "." for t in texts]
-    ids = tok.encode_batch(safe, bc.tgt_len, truncate=True)
-    lm_ids = lm.encode(safe, truncate=True)
-    n = len(texts)
     n_tokens = sum(len(tok.encode(t)) + 1 for t in safe)
-    return [
-        _rec("control", ctrl, method, "control-success", M.control_success(clf, ids, idx), True, nfe, seconds, n),
-        _rec("control", ctrl, method, "perplexity", M.perplexity(lm.net, lm_ids, lm.loss_mask(lm_ids)), False,
-             nfe, seconds, n),
-        _rec("control", ctrl, method, "self-BLEU", 100 * M.self_bleu(safe), False, nfe, seconds, n),
-        _rec("control", ctrl, method, "distinct-2", M.distinct_n(safe, 2), True, nfe, seconds, n),
-        _rec("control", ctrl, method, "tokens/s", n_tokens / max(seconds, 1e-9), True, nfe, seconds, n),
-    ]
+    return [("perplexity", lm_perplexity(judge, safe), False), ("self-BLEU", 100 * M.self_bleu(safe), False),
+            ("distinct-2", M.distinct_n(safe, 2), True), ("tokens/s", n_tokens / max(seconds, 1e-9), True)]
+
+
+def _control_success(texts: list[str], clf, idx: int, tok, bc: BenchConfig) -> float:
+    ids = tok.encode_batch([t if t.strip() else "." for t in texts], bc.tgt_len, truncate=True)
+    return M.control_success(clf, ids, idx)
 
 
 def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, progress) -> list[dict]:
     """Guided and unguided Diffusion-LM beside the AR LM's samples, for every attribute of
-    ``bc.controls`` and decoder of ``bc.control_decoders``.
+    ``bc.controls`` and decoder of ``bc.control_decoders``: control success under the
+    independent CNN, then the attribute-free metrics of :func:`_sample_metrics`.
 
     Fluency is perplexity under a *judge*: an AR LM of the baseline's sizes trained with another
     seed, so that the baseline is not scored by the model that wrote its samples (Li et al. use
-    a separately fine-tuned teacher LM). The judge's perplexity of 48 real training sentences and
-    of the held-out test sentences (restaurant names it never saw) are the floors beside them."""
+    a separately fine-tuned teacher LM). The judge's perplexity of ``n_control`` real training
+    sentences and held-out sentences (restaurant names it never saw) are the floors beside them.
+    Sample sets no attribute changes (the AR LM's, the unguided ones) are drawn and scored once."""
     dlm = _trained("diffusion-lm", data, bc, cache, device, progress)
     if bc.guide_steps:
         dlm.classifier = _guide(dlm, data, bc, cache, device, progress)
@@ -506,34 +517,46 @@ def _control_records(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
     judge = _trained("ar-lm", data, bc, cache, device, progress, seed=bc.seed + 1)
     clf = _eval_classifier(data, bc, cache, device, progress)
     tok = data.tokenizer
-    steps = model_steps(bc, "diffusion-lm")
+    n = bc.n_control
+    info = {"train_steps": model_steps(bc, "diffusion-lm")}
+    guided_info = {**info, "guide_steps": bc.guide_steps or bc.classifier_steps}
+    guidance = dict(zip(("control_step_size", "fluency"), bc.control_guidance))
+
+    def draw(what: str, fn, *args, **kw) -> tuple[list[str], float]:
+        if progress:
+            progress(f"control: {what}")
+        return timed(fn, *args, generator=torch.Generator().manual_seed(bc.seed), **kw)
+
+    # (method, texts, NFE, seconds, extra fields) shared by every attribute
+    ar_texts, ar_s = draw("ar-lm samples", lm.generate, None, n)
+    shared = [("ar-lm-unconditional", ar_texts, None, ar_s, {})]
+    for i, (solver, nfe) in enumerate(bc.control_decoders):
+        suffix = f"@{solver}-{nfe}" if i else ""
+        texts, s = draw(f"unguided {solver}-{nfe}", dlm.generate, None, n, nfe, solver)
+        shared.append((f"polydiff-diffusion-lm-unguided{suffix}", texts, nfe, s, info))
+    scored = {m: _sample_metrics(texts, judge, tok, s) for m, texts, _, s, _ in shared}
+    floors = {name: lm_perplexity(judge, real_sentences(ex, n))
+              for name, ex in (("real-training-sentences", data.train), ("real-held-out-sentences", data.test))}
+
     out = []
-    if progress:
-        progress("control: ar-lm samples")
-    g = torch.Generator().manual_seed(bc.seed)
-    ar_texts, ar_s = timed(lm.generate, None, bc.n_control, generator=g)
-    real = {"real-training-sentences": [e.text for e in data.train[:: max(1, len(data.train) // bc.n_control)]],
-            "real-held-out-sentences": [e.text for e in data.test[:: max(1, len(data.test) // bc.n_control)]]}
     for ctrl in bc.controls:
         idx = data.attributes.index(ctrl)
-        out += _sample_records(ctrl, "ar-lm-unconditional", ar_texts, clf, idx, judge, tok, bc, None, ar_s)
-        for name, texts in real.items():
-            out += [r for r in _sample_records(ctrl, name, texts[: bc.n_control], clf, idx, judge, tok, bc, None, 0.0)
-                    if r["metric"] == "perplexity"]
+
+        def records(method, texts, nfe, seconds, extra, metrics, ctrl=ctrl, idx=idx):
+            rows = [("control-success", _control_success(texts, clf, idx, tok, bc), True), *metrics]
+            return [dict(_rec("control", ctrl, method, m, v, hib, nfe, seconds, len(texts)), **extra)
+                    for m, v, hib in rows]
+
+        method, texts, nfe, s, extra = shared[0]
+        out += records(method, texts, nfe, s, extra, scored[method])
+        out += [_rec("control", ctrl, name, "perplexity", v, False, None, 0.0, n) for name, v in floors.items()]
         for i, (solver, nfe) in enumerate(bc.control_decoders):
-            for guided in (False, True):
-                if progress:
-                    progress(f"control {ctrl} {'guided' if guided else 'unguided'} {solver}-{nfe}")
-                g = torch.Generator().manual_seed(bc.seed)
-                kw = dict(zip(("control_step_size", "fluency"), bc.control_guidance)) if guided else {}
-                texts, s = timed(dlm.generate, [ctrl] if guided else None, bc.n_control, nfe, solver, generator=g,
-                                 **kw)
-                method = "polydiff-diffusion-lm-" + ("guided" if guided else "unguided") + (
-                    f"@{solver}-{nfe}" if i else "")
-                extra = {"train_steps": steps}
-                if guided:
-                    extra["guide_steps"] = bc.guide_steps or bc.classifier_steps
-                out += [dict(r, **extra) for r in _sample_records(ctrl, method, texts, clf, idx, judge, tok, bc, nfe, s)]
+            suffix = f"@{solver}-{nfe}" if i else ""
+            method, texts, nfe_, s, extra = shared[1 + i]
+            out += records(method, texts, nfe_, s, extra, scored[method])
+            texts, s = draw(f"{ctrl} guided {solver}-{nfe}", dlm.generate, [ctrl], n, nfe, solver, **guidance)
+            out += records(f"polydiff-diffusion-lm-guided{suffix}", texts, nfe, s, guided_info,
+                           _sample_metrics(texts, judge, tok, s))
     return out
 
 

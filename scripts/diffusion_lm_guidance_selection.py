@@ -22,15 +22,9 @@ from pathlib import Path
 import torch
 from polydiff.bench import text as bench
 from polydiff.bench.machine import git_commit
-from polydiff.text import metrics as M
 from polydiff.text.train import prepare_e2e
 
 CANDIDATES = [(s, f) for f in (0.1, 0.02) for s in (4.0, 8.0, 16.0, 32.0) if s * f < 1]
-
-
-def _perplexity(lm, texts: list[str]) -> float:
-    ids = lm.encode([t if t.strip() else "." for t in texts], truncate=True)
-    return float(M.perplexity(lm.net, ids, lm.loss_mask(ids)))
 
 
 def _guide_success(dlm, texts: list[str], index: int) -> float:
@@ -58,7 +52,7 @@ def main() -> None:
     solver, nfe = bc.control_decoders[0]
     n = bc.n_control
     ar = lm.generate(None, n, generator=torch.Generator().manual_seed(1))
-    bound = 3 * _perplexity(lm, ar)
+    bound = 3 * bench.lm_perplexity(lm, ar)
     rows = []
     for step_size, fluency in CANDIDATES:
         t0 = time.perf_counter()
@@ -67,7 +61,7 @@ def main() -> None:
             texts = dlm.generate([ctrl], n, nfe, solver, control_step_size=step_size, fluency=fluency,
                                  generator=torch.Generator().manual_seed(1))
             succ.append(_guide_success(dlm, texts, dlm.control_index(ctrl)))
-            ppl.append(_perplexity(lm, texts))
+            ppl.append(bench.lm_perplexity(lm, texts))
         row = {"control_step_size": step_size, "fluency": fluency, "proxy_success": succ,
                "proxy_perplexity": ppl, "mean_success": sum(succ) / len(succ), "mean_perplexity": sum(ppl) / len(ppl),
                "seconds": time.perf_counter() - t0}

@@ -8,7 +8,7 @@ bench's judge (an AR LM trained with seed 1, not the AR baseline) is the fluency
 judge's perplexity of real training sentences and of held-out sentences. ``--out`` writes JSON.
 
     OMP_NUM_THREADS=1 python scripts/diffusion_lm_learning_curve.py --steps 1200 4800 9600 19200 \\
-        --cache /tmp/full/out/cache/text --out bench/results/supplementary/text-diffusion-lm-curve.json
+        --cache /tmp/full/out/text/cache/text --out bench/results/supplementary/text-diffusion-lm-curve.json
 """
 from __future__ import annotations
 
@@ -21,13 +21,7 @@ from pathlib import Path
 import torch
 from polydiff.bench import text as bench
 from polydiff.bench.machine import git_commit
-from polydiff.text import metrics as M
 from polydiff.text.train import prepare_e2e
-
-
-def _perplexity(lm, texts: list[str]) -> float:
-    ids = lm.encode([t if t.strip() else "." for t in texts], truncate=True)
-    return float(M.perplexity(lm.net, ids, lm.loss_mask(ids)))
 
 
 def main() -> None:
@@ -47,8 +41,8 @@ def main() -> None:
     torch.manual_seed(bc.seed)
     judge = bench._trained("ar-lm", data, bc, a.cache, "cpu", print, seed=bc.seed + 1)
     n = a.n
-    floors = {"real-training-sentences": _perplexity(judge, [e.text for e in data.train[:: len(data.train) // n][:n]]),
-              "real-held-out-sentences": _perplexity(judge, [e.text for e in data.test[:: len(data.test) // n][:n]])}
+    floors = {"real-training-sentences": bench.lm_perplexity(judge, bench.real_sentences(data.train, n)),
+              "real-held-out-sentences": bench.lm_perplexity(judge, bench.real_sentences(data.test, n))}
     print(floors, flush=True)
     rows = []
     for steps in a.steps:
@@ -59,7 +53,7 @@ def main() -> None:
         for solver, nfe in decoders:
             g = torch.Generator().manual_seed(0)
             texts = dlm.generate(None, n, nfe, solver, generator=g)
-            row = {"train_steps": steps, "solver": solver, "nfe": nfe, "n": n, "perplexity": _perplexity(judge, texts),
+            row = {"train_steps": steps, "solver": solver, "nfe": nfe, "n": n, "perplexity": bench.lm_perplexity(judge, texts),
                    "examples": texts[:3]}
             print(json.dumps({k: v for k, v in row.items() if k != "examples"}), flush=True)
             rows.append(row)
