@@ -68,6 +68,9 @@ class BenchConfig:
     nfe: tuple = (20,)
     solvers: tuple = ("ddim",)
     mbr: int = 4
+    # (solver, NFE) of one more headline group, decoded by DiffuSeq alone (mbr 1 and ``mbr``) beside the
+    # AR baselines; full mode: the decoder chosen on validation restaurants
+    diffuseq_decoder: tuple = ()
     diversity_samples: int = 2
     sweep_nfe: tuple = ()
     sweep_solvers: tuple = ()
@@ -105,6 +108,11 @@ FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800
                    batch_size=32, lr=1e-3, lr_masked=2e-3,
                    dropout=0.1, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
+                   # DiffuSeq's ancestral sampler at 500 steps (a quarter of the paper's 2,000): the best
+                   # single-sample validation BLEU at <= 500 NFE (20.8; DDIM-50 14.3), the rule fixed
+                   # before the run: scripts/diffuseq_decoder_selection.py,
+                   # bench/results/supplementary/text-diffuseq-decoders.json
+                   diffuseq_decoder=("ddpm", 500),
                    sweep_nfe=(2000, 200, 50, 20), sweep_solvers=("ddpm", "ddim", "dpmpp_2m"),
                    sweep_sources=10, n_control=48,
                    controls=("area : riverside", "food : Chinese", "family friendly : yes"),
@@ -331,7 +339,8 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
     records += _likelihood_records(models, data, bc, progress)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
-                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr))
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr),
+                             diffuseq_only=(bc.diffuseq_decoder,) if bc.diffuseq_decoder else ())
     if bc.sweep_nfe and bc.sweep_sources:
         m = min(bc.sweep_sources, len(sources))
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
@@ -395,10 +404,11 @@ def _shipped_records(names: tuple, sources: list[str], refs: list[list[str]], pr
 
 def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,
                   prefix: str, nfes: tuple, solvers: tuple, k: int, mbrs: tuple, task: str = "data-to-text",
-                  dataset: str = DATASET) -> list[dict]:
+                  dataset: str = DATASET, diffuseq_only: tuple = ()) -> list[dict]:
     """Every generator on ``sources`` at every (solver, NFE); ``k`` samples per source (``k > 1``
     adds self-BLEU); DiffuSeq with each MBR size of ``mbrs`` (1 = none). Masked diffusion has
-    one sampler: it joins the first solver's groups."""
+    one sampler: it joins the first solver's groups. ``diffuseq_only``: more (solver, NFE)
+    groups that DiffuSeq alone decodes (the AR baselines beside it)."""
     records: list[dict] = []
     diversity = not prefix  # the NFE sweep reports quality and speed only
     where = {"task": task, "dataset": dataset}
@@ -409,27 +419,28 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
                 progress(f"decode {prefix}{name}")
             g = torch.Generator().manual_seed(bc.seed)
             ar_runs.append((name, *timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
-    for solver in solvers:
-        for nfe in nfes:
-            setting = decoder_setting(solver, nfe, prefix)
-            for name, out, s in ar_runs:
-                records += _text_records(setting, name, out, refs, None, s, tok, k, diversity, **where)
-            if "diffuseq" in models:
-                if progress:
-                    progress(f"decode diffuseq {setting}")
-                for mbr in mbrs:
-                    g = torch.Generator().manual_seed(bc.seed)
-                    hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
-                    name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
-                    records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity, **where)
-            if "masked" in models and solver == solvers[0]:
-                if progress:
-                    progress(f"decode masked {setting}")
-                for name, kw in (("polydiff-mdlm", {}),  # ancestral sampling (MDLM)
-                                 ("polydiff-mdlm-confidence-greedy", {"solver": "confidence", "temperature": 0.0})):
-                    g = torch.Generator().manual_seed(bc.seed)
-                    hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g, **kw)
-                    records += _text_records(setting, name, hyp, refs, nfe, s, tok, k, diversity, **where)
+    groups = [(solver, nfe) for solver in solvers for nfe in nfes]
+    groups += [tuple(g) for g in diffuseq_only if tuple(g) not in groups]
+    for solver, nfe in groups:
+        setting = decoder_setting(solver, nfe, prefix)
+        for name, out, s in ar_runs:
+            records += _text_records(setting, name, out, refs, None, s, tok, k, diversity, **where)
+        if "diffuseq" in models:
+            if progress:
+                progress(f"decode diffuseq {setting}")
+            for mbr in mbrs:
+                g = torch.Generator().manual_seed(bc.seed)
+                hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
+                name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
+                records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity, **where)
+        if "masked" in models and solver == solvers[0] and nfe in nfes:
+            if progress:
+                progress(f"decode masked {setting}")
+            for name, kw in (("polydiff-mdlm", {}),  # ancestral sampling (MDLM)
+                             ("polydiff-mdlm-confidence-greedy", {"solver": "confidence", "temperature": 0.0})):
+                g = torch.Generator().manual_seed(bc.seed)
+                hyp, s = timed(models["masked"].generate, sources, k, nfe, generator=g, **kw)
+                records += _text_records(setting, name, hyp, refs, nfe, s, tok, k, diversity, **where)
     return records
 
 
