@@ -34,9 +34,9 @@ CANDIDATES = (("ddim", 50, 1), ("dpmpp_2m", 50, 1), ("ddpm", 50, 1), ("ddpm", 20
 MAX_NFE = 500
 
 
-def decode_all(model, sources: list[str], refs: list[list[str]], seed: int) -> list[dict]:
+def decode_all(model, sources: list[str], refs: list[list[str]], seed: int, candidates=CANDIDATES) -> list[dict]:
     rows = []
-    for solver, nfe, mbr in CANDIDATES:
+    for solver, nfe, mbr in candidates:
         t = time.perf_counter()
         hyp = model.generate(sources, 1, nfe, solver, mbr=mbr, generator=torch.Generator().manual_seed(seed))
         s = time.perf_counter() - t
@@ -61,6 +61,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[FULL.steps_diffuseq])
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--sources", type=int, default=100)
+    p.add_argument("--candidates", nargs="+", default=None, metavar="SOLVER-NFE-MBR",
+                   help="decode only these candidates (e.g. ddpm-500-1 ddim-50-1): a learning curve")
     p.add_argument("--cache", required=True, help="folder of the tokenizer and the trained models")
     p.add_argument("--out", default=None, help="JSON document of every run")
     a = p.parse_args()
@@ -83,11 +85,14 @@ def main() -> None:
         model = _trained("diffuseq", data, replace(FULL, steps_diffuseq=steps), cache, "cpu",
                          lambda m: print(m, flush=True))
         print(f"trained {steps} steps in {time.perf_counter() - t:.0f} s", flush=True)
-        rows = decode_all(model, sources, refs, FULL.seed)
+        cands = CANDIDATES if a.candidates is None else [
+            (c.split("-")[0], int(c.split("-")[1]), int(c.split("-")[2])) for c in a.candidates]
+        rows = decode_all(model, sources, refs, FULL.seed, cands)
         runs.append({"steps": steps, "decoders": rows, "chosen": {k: choose(rows)[k] for k in ("solver", "nfe")}})
         if a.out:
             doc = {"command": "OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --steps "
-                              f"{' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}",
+                              f"{' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}"
+                              + (f" --candidates {' '.join(a.candidates)}" if a.candidates else ""),
                    "data": f"the full bench's E2E training restaurants split again by restaurant (seed 1): "
                            f"{len(train)} training pairs, {len(val)} validation pairs, the first {len(sources)} "
                            f"of their {len(by)} MRs decoded (all of an MR's references)",

@@ -6,7 +6,7 @@ from polydiff.bench.text import BenchConfig, run, run_control
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3,
                    steps_diffusion_lm=4, guide_steps=3, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
-                   sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_decoders=(("ddpm", 2), ("ddim", 2)),
+                   diffuseq_decoder=("ddpm", 3), sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_decoders=(("ddpm", 2), ("ddim", 2)),
                    controls=("area : riverside",), models=("diffuseq", "masked", "ar"))
 
 
@@ -33,6 +33,12 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
                        "polydiff-diffuseq-mbr2", "polydiff-mdlm", "polydiff-mdlm-confidence-greedy"}
     for m in methods:
         assert {"self-BLEU", "distinct-2", "tokens/s"} <= {r["metric"] for r in main if r["method"] == m}, m
+    # DiffuSeq's own decoder: one more group, DiffuSeq alone beside the AR baselines, its NFE on the records
+    assert {r["setting"] for r in main} == {"ddim-2steps", "ddpm-3steps"}
+    own = [r for r in main if r["setting"] == "ddpm-3steps"]
+    assert {r["method"] for r in own} == {"ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq",
+                                          "polydiff-diffuseq-mbr2"}
+    assert {r["nfe"] for r in own if r["method"].startswith("polydiff")} == {3, 6}
     # each model's own training budget on its records: DiffuSeq's differs here
     for r in recs:
         if r["task"] in ("data-to-text", "likelihood"):

@@ -9,7 +9,7 @@ from polydiff.bench.text_tasks import run as run_text
 BOOKS = ["Ruth", "Jonah"]
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=48, T=100, steps=2, batch_size=8,
                    n_sources=3, nfe=(2,), mbr=1, diversity_samples=1, controls=(), nll_rows=4, nll_samples=1,
-                   models=("diffuseq", "masked", "ar"))
+                   models=("diffuseq", "masked", "ar"), diffuseq_decoder=("ddpm", 3))
 
 
 def _prepared(tmp_path, **kw):
@@ -37,7 +37,9 @@ def test_tiny_bible_records_are_valid_and_grouped_with_the_copy_baseline(tmp_pat
     recs = run_bible(tmp_path, config=TINY, books=BOOKS, test_books=("Jonah",))
     for r in recs:
         assert record_problems(r, domain="text") == [] and r["task"] in (TASK, "likelihood")
-    bleu = {r["method"]: r for r in recs if r["task"] == TASK and r["metric"] == "BLEU"}
+    own = {r["method"] for r in recs if r["setting"] == "ddpm-3steps" and r["metric"] == "BLEU"}
+    assert own == {"copy-source", "ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq"}
+    bleu = {r["method"]: r for r in recs if r["task"] == TASK and r["metric"] == "BLEU" and r["setting"] == "ddim-2steps"}
     assert set(bleu) == {"copy-source", "ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq",
                          "polydiff-mdlm", "polydiff-mdlm-confidence-greedy"}
     assert len({tuple(r[k] for k in GROUP_FIELDS) for r in bleu.values()}) == 1
