@@ -11,7 +11,9 @@ at 4x the AR model's budget; each data-to-text record carries its model's ``trai
   diversity: self-BLEU among ``diversity_samples`` samples of the same MR (DiffuSeq's
   definition; lower = more diverse) and distinct-2/-4 over the first samples; tokens/s over
   all samples. ``setting`` names the decoding budget (``<solver>-<nfe>steps``); the AR numbers
-  are repeated in each budget's group (measured once).
+  are repeated in each budget's group (measured once). ``diffuseq_decoder`` adds one group that
+  DiffuSeq alone decodes (full mode: its default, the ancestral sampler at 500 steps, chosen on
+  validation restaurants by ``scripts/diffuseq_decoder_selection.py``).
 - ``data-to-text`` quality vs decoding NFE at the papers' step counts (2,000 / 200) and fewer,
   with the ancestral sampler and the fast solvers, on the first ``sweep_sources`` test MRs
   (``setting`` ``nfe-sweep[:N]-<solver>-<nfe>steps``; every method and NFE on that subset;
