@@ -38,6 +38,7 @@ import torch
 from polydiff.bench.common import cached, digest, one_torch_thread, record, timed, training_checks
 from polydiff.core.training import TrainConfig
 from polydiff.text import metrics as M
+from polydiff.text.data import references_by_source
 from polydiff.text.train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
 
 __all__ = ["FULL", "QUICK", "BenchConfig", "run"]
@@ -195,11 +196,27 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
     return cached(cache / f"{kind}-{key}", "model.safetensors", load, build)
 
 
+def _cached_weights(f: Path, module: torch.nn.Module, train) -> torch.nn.Module:
+    """``module`` (in eval mode) with the weights in ``f`` when they are there; else ``train()``
+    fits it and its weights are written to ``f`` atomically (a run killed mid-write leaves no
+    half file under the cache name)."""
+    from safetensors.torch import load_file, save_file
+
+    if f.is_file():
+        module.load_state_dict(load_file(str(f)))
+        return module.eval()
+    train()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(".tmp")
+    save_file(module.state_dict(), str(tmp))
+    tmp.replace(f)
+    return module.eval()
+
+
 def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, progress):
     """The independent control evaluator: a token CNN trained on training sentences."""
     from polydiff.core.training import Trainer
     from polydiff.text.nets import TokenCNNClassifier
-    from safetensors.torch import load_file, save_file
 
     tok = data.tokenizer
     clf = TokenCNNClassifier(tok.vocab_size, len(data.attributes))
@@ -207,24 +224,18 @@ def _eval_classifier(data: E2EData, bc: BenchConfig, cache: Path, device: str, p
     labels = attribute_labels(data.train, data.attributes)
     steps = bc.cnn_steps
     key = _key(["cnn", steps, tok.digest, data.attributes, [e.text for e in data.train]])
-    f = cache / f"cnn-{key}.safetensors"
-    if f.is_file():
-        clf.load_state_dict(load_file(str(f)))
-        return clf.eval()
-    if progress:
-        progress("train evaluation classifier")
     cfg = TrainConfig(steps=steps, batch_size=64, lr=2e-3, ema_decay=None, seed=bc.seed + 1, device=device,
                       log_every=steps)
 
     def loss_fn(net, batch, g):
         return torch.nn.functional.binary_cross_entropy_with_logits(net(batch[0]), batch[1])
 
-    Trainer(cfg, clf, loss_fn, torch.utils.data.TensorDataset(rows, labels), net_config={"kind": "cnn"}).fit()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(".tmp")  # a run killed mid-write leaves no half file under the cache name
-    save_file(clf.state_dict(), str(tmp))
-    tmp.replace(f)
-    return clf.eval()
+    def train() -> None:
+        if progress:
+            progress("train evaluation classifier")
+        Trainer(cfg, clf, loss_fn, torch.utils.data.TensorDataset(rows, labels), net_config={"kind": "cnn"}).fit()
+
+    return _cached_weights(cache / f"cnn-{key}.safetensors", clf, train)
 
 
 def _guide(dlm, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress):
@@ -232,7 +243,6 @@ def _guide(dlm, data: E2EData, bc: BenchConfig, cache: Path, device: str, progre
     (:func:`~polydiff.text.train.train_guide`), cached by the embeddings, data and schedule."""
     from polydiff.text.nets import NoisyEmbeddingClassifier
     from polydiff.text.train import train_guide
-    from safetensors.torch import load_file, save_file
 
     steps = bc.guide_steps
     cfg = _train_config(bc, steps, bc.lr, None, bc.seed + 2, device)
@@ -240,17 +250,13 @@ def _guide(dlm, data: E2EData, bc: BenchConfig, cache: Path, device: str, progre
     guide = NoisyEmbeddingClassifier(c.emb_dim, c.seq_len, len(dlm.attributes))
     key = digest({"guide": cfg.to_dict(), "attributes": dlm.attributes, "texts": [e.text for e in data.train]},
                  dlm.net.embed.weight, length=12)
-    f = cache / f"guide-{key}.safetensors"
-    if f.is_file():
-        guide.load_state_dict(load_file(str(f)))
-        return guide.eval()
-    if progress:
-        progress(f"train the Diffusion-LM guide ({steps} steps)")
-    train_guide(dlm, data.train, cfg, guide=guide)
-    tmp = f.with_suffix(".tmp")  # a run killed mid-write leaves no half file under the cache name
-    save_file(guide.state_dict(), str(tmp))
-    tmp.replace(f)
-    return guide.eval()
+
+    def train() -> None:
+        if progress:
+            progress(f"train the Diffusion-LM guide ({steps} steps)")
+        train_guide(dlm, data.train, cfg, guide=guide)
+
+    return _cached_weights(cache / f"guide-{key}.safetensors", guide, train)
 
 
 def _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset: str = DATASET) -> dict:
@@ -329,9 +335,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     cache = out_dir / "cache" / "text"
     torch.manual_seed(bc.seed)
     data = prepare_e2e(cache_dir=cache)
-    by_src: dict[str, list[str]] = {}
-    for e in data.test:
-        by_src.setdefault(e.compact_source, []).append(e.text)
+    by_src = references_by_source(data.test)
     sources = sorted(by_src)[: bc.n_sources]
     refs = [by_src[s] for s in sources]
     tok = data.tokenizer
@@ -342,7 +346,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     records += _likelihood_records(models, data, bc, progress)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr),
-                             diffuseq_only=(bc.diffuseq_decoder,) if bc.diffuseq_decoder else ())
+                             diffuseq_decoder=bc.diffuseq_decoder)
     if bc.sweep_nfe and bc.sweep_sources:
         m = min(bc.sweep_sources, len(sources))
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
@@ -406,11 +410,11 @@ def _shipped_records(names: tuple, sources: list[str], refs: list[list[str]], pr
 
 def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: BenchConfig, tok, progress, *,
                   prefix: str, nfes: tuple, solvers: tuple, k: int, mbrs: tuple, task: str = "data-to-text",
-                  dataset: str = DATASET, diffuseq_only: tuple = ()) -> list[dict]:
+                  dataset: str = DATASET, diffuseq_decoder: tuple = ()) -> list[dict]:
     """Every generator on ``sources`` at every (solver, NFE); ``k`` samples per source (``k > 1``
     adds self-BLEU); DiffuSeq with each MBR size of ``mbrs`` (1 = none). Masked diffusion has
-    one sampler: it joins the first solver's groups. ``diffuseq_only``: more (solver, NFE)
-    groups that DiffuSeq alone decodes (the AR baselines beside it)."""
+    one sampler: it joins the first solver's groups. ``diffuseq_decoder``: one more (solver, NFE)
+    group that DiffuSeq alone decodes (the AR baselines beside it)."""
     records: list[dict] = []
     diversity = not prefix  # the NFE sweep reports quality and speed only
     where = {"task": task, "dataset": dataset}
@@ -422,7 +426,8 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
             g = torch.Generator().manual_seed(bc.seed)
             ar_runs.append((name, *timed(models["ar"].generate, sources, k, temperature=temperature, generator=g)))
     groups = [(solver, nfe) for solver in solvers for nfe in nfes]
-    groups += [tuple(g) for g in diffuseq_only if tuple(g) not in groups]
+    if diffuseq_decoder and tuple(diffuseq_decoder) not in groups:
+        groups.append(tuple(diffuseq_decoder))
     for solver, nfe in groups:
         setting = decoder_setting(solver, nfe, prefix)
         for name, out, s in ar_runs:

@@ -141,5 +141,5 @@ def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, tes
                                    replace(bc, nll_rows=0), progress, DATASET)
     records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1,),
-                             diffuseq_only=(bc.diffuseq_decoder,) if bc.diffuseq_decoder else (), **where)
+                             diffuseq_decoder=bc.diffuseq_decoder, **where)
     return records

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from polydiff.bench.text import FULL, _trained
 from polydiff.text import metrics as M
-from polydiff.text.data import split_by_restaurant
+from polydiff.text.data import references_by_source, split_by_restaurant
 from polydiff.text.train import E2EData, prepare_e2e
 
 #: (solver, NFE, MBR candidates)
@@ -40,8 +40,7 @@ def decode_all(model, sources: list[str], refs: list[list[str]], seed: int, cand
         t = time.perf_counter()
         hyp = model.generate(sources, 1, nfe, solver, mbr=mbr, generator=torch.Generator().manual_seed(seed))
         s = time.perf_counter() - t
-        sent = torch.tensor([100 * M.sentence_bleu(h.split(), [r.split() for r in rr]) if h.strip() else 0.0
-                             for h, rr in zip(hyp, refs)])
+        sent = 100 * torch.tensor(M.sentence_bleus([h if h.strip() else "<empty>" for h in hyp], refs))
         rows.append({"solver": solver, "nfe": nfe, "mbr": mbr, "BLEU": round(M.corpus_bleu(hyp, refs), 2),
                      "sentence-BLEU": round(float(sent.mean()), 2),
                      "sentence-BLEU 95% half-width": round(float(1.96 * sent.std() / len(sent) ** 0.5), 2),
@@ -72,9 +71,7 @@ def main() -> None:
     full = prepare_e2e(cache_dir=cache)
     train, val = split_by_restaurant(full.train, a.val_fraction, seed=1)
     data = E2EData(train, val, full.tokenizer, full.attributes)
-    by: dict[str, list[str]] = {}
-    for e in val:
-        by.setdefault(e.compact_source, []).append(e.text)
+    by = references_by_source(val)
     sources = sorted(by)[: a.sources]
     refs = [by[s] for s in sources]
     print(f"{len(train)} training pairs, {len(val)} validation pairs ({len(by)} MRs, {len(sources)} decoded)",

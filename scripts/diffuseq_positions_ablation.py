@@ -20,6 +20,7 @@ import math
 import time
 
 import torch
+from polydiff.text.data import references_by_source
 from polydiff.text.diffusion_lm import embedding_diffusion_loss
 from polydiff.text.metrics import corpus_bleu
 from polydiff.text.train import build_model, prepare_e2e, training_rows
@@ -91,9 +92,7 @@ def run(positions: str, data, a) -> dict:
     net.load_state_dict(ema)
     net.eval()
     m.restrict_vocabulary(rows[:, S:])
-    by: dict[str, list[str]] = {}
-    for e in data.test:
-        by.setdefault(e.compact_source, []).append(e.text)
+    by = references_by_source(data.test)
     sources = sorted(by)[:40]
     bleu = {}
     for steps in (50, 200):

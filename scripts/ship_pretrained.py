@@ -161,14 +161,13 @@ def text_mdlm(args: argparse.Namespace) -> None:
     ``bench/text.py``)."""
     from polydiff.core.pipeline import ModelCard
     from polydiff.text import metrics as M
+    from polydiff.text.data import references_by_source
     from polydiff.text.pipelines import ARTextPipeline, MaskedTextPipeline
     from polydiff.text.train import prepare_e2e
 
     torch.set_num_threads(1)
     data = prepare_e2e(cache_dir=args.cache)
-    by_src: dict[str, list[str]] = {}
-    for e in data.test:
-        by_src.setdefault(e.compact_source, []).append(e.text)
+    by_src = references_by_source(data.test)
     sources = sorted(by_src)  # every MR of the held-out restaurants (99)
     refs = [by_src[s] for s in sources]
     pipe = MaskedTextPipeline.from_run(_one(args.cache, "masked", "model.safetensors"))

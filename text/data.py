@@ -30,6 +30,7 @@ __all__ = [
     "mr_to_string",
     "parse_control",
     "parse_e2e_line",
+    "references_by_source",
     "split_by_restaurant",
 ]
 
@@ -189,6 +190,15 @@ def split_by_restaurant(
     train = [e for e in examples if e.name not in test_names]
     test = [e for e in examples if e.name in test_names]
     return train, test
+
+
+def references_by_source(examples: list[E2EExample]) -> dict[str, list[str]]:
+    """``{compact MR: [its reference texts]}``: E2E scores each MR against all its references."""
+    _check_examples(examples)
+    out: dict[str, list[str]] = {}
+    for e in examples:
+        out.setdefault(e.compact_source, []).append(e.text)
+    return out
 
 
 def _check_examples(examples) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "rouge_l",
     "self_bleu",
     "sentence_bleu",
+    "sentence_bleus",
 ]
 
 
@@ -122,10 +123,16 @@ def sentence_bleu(hyp: Sequence[str], refs: Sequence[Sequence[str]], max_n: int 
     return bp * math.exp(log_p)
 
 
-def mean_sentence_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
-    """Mean of :func:`sentence_bleu` over pairs, whitespace-tokenised (DiffuSeq's BLEU), 0-1."""
+def sentence_bleus(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> list[float]:
+    """:func:`sentence_bleu` of each pair, whitespace-tokenised (DiffuSeq's BLEU), 0-1."""
     _check_pairs(hyps, refs)
-    return sum(sentence_bleu(h.split(), [r.split() for r in rs]) for h, rs in zip(hyps, refs)) / len(hyps)
+    return [sentence_bleu(h.split(), [r.split() for r in rs]) for h, rs in zip(hyps, refs)]
+
+
+def mean_sentence_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
+    """Mean of :func:`sentence_bleus` (DiffuSeq's BLEU), 0-1."""
+    scores = sentence_bleus(hyps, refs)
+    return sum(scores) / len(scores)
 
 
 def rouge_l(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:

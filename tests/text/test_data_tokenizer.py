@@ -5,6 +5,7 @@ from polydiff.text.data import (
     load_e2e,
     parse_control,
     parse_e2e_line,
+    references_by_source,
     split_by_restaurant,
 )
 from polydiff.text.tokenizer import Tokenizer
@@ -28,6 +29,16 @@ def test_restaurant_split_has_no_mr_leak(e2e):
     assert {e.source for e in train}.isdisjoint({e.source for e in test})
     assert 0.2 * len(e2e) <= len(test) < 0.5 * len(e2e)
     assert split_by_restaurant(e2e, seed=0) == (train, test)  # deterministic
+
+
+def test_references_by_source_keeps_every_reference_of_an_mr(e2e):
+    by = references_by_source(e2e)
+    assert sum(len(v) for v in by.values()) == len(e2e)  # nothing dropped
+    first = e2e[0]
+    assert by[first.compact_source] == [e.text for e in e2e if e.compact_source == first.compact_source]
+    assert len(by) < len(e2e)  # E2E gives most MRs several references
+    with pytest.raises(TypeError):
+        references_by_source("not examples")
 
 
 def test_parse_errors_name_the_problem():

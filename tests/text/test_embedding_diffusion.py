@@ -2,6 +2,7 @@
 import polydiff.core as pc
 import pytest
 import torch
+from polydiff.text.data import references_by_source
 from polydiff.text.diffuseq import DiffuSeq, mbr_select
 from polydiff.text.diffusion_lm import (
     ControlHook,
@@ -195,9 +196,7 @@ def test_sampling_with_the_exact_posterior_mean_denoiser_returns_a_reference(dse
     finite data set (each source's references, equally likely). Whatever a trained denoiser lacks,
     the sampler, the trailing grid, anchoring, clamping and rounding must then return one of the
     source's references token for token, from pure noise at few steps."""
-    by_src: dict[str, list[str]] = {}
-    for e in e2e_split[1]:
-        by_src.setdefault(e.compact_source, []).append(e.text)
+    by_src = references_by_source(e2e_split[1])
     sources = [s for s in sorted(by_src) if len(by_src[s]) > 1][:4]
     S, W, proc = dseq.config.src_len, dseq.net.embed.weight.detach(), dseq.process
     refs = [dseq.encode_pairs([s] * len(by_src[s]), by_src[s], truncate=True)[0] for s in sources]
