@@ -1,9 +1,10 @@
 """polydiff.text's entry in the benchmark suite (E2E, restaurant split).
 
 Tasks and methods (all trained here, same tokenizer, same sizes, same number of optimizer steps,
-except that full mode gives DiffuSeq 4x the steps, its learning curve being still steep at 1,200
-(``bench/results/supplementary/text-diffuseq-rotary-4800.json``): the comparison is then DiffuSeq
-at 4x the AR model's budget; each data-to-text record carries its model's ``train_steps``):
+except that full mode gives DiffuSeq 8x the steps, its learning curve being still steep at 1,200
+(``bench/results/supplementary/text-diffuseq-rotary-4800.json``) and still rising at 4,800 on the
+validation restaurants (``text-diffuseq-decoders-9600.json``): the comparison is then DiffuSeq at
+8x the AR model's budget; each data-to-text record carries its model's ``train_steps``):
 
 - ``data-to-text`` (MR -> sentence) on every test MR: DiffuSeq without / with MBR, masked
   diffusion (MDLM), and the autoregressive transformer baseline (greedy and sampled).
@@ -102,12 +103,14 @@ QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifie
                     shipped=("e2e-mdlm", "e2e-ar"))
 # 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
 # held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
-# DiffuSeq 4,800 steps: its one-step accuracy and BLEU were still rising at 1,200 steps (ddim-50
+# DiffuSeq 9,600 steps: its one-step accuracy and BLEU were still rising at 1,200 steps (ddim-50
 # BLEU on 40 held-out MRs 1.4 at 1,200 steps, 14.4 at 4,800; scripts/diffuseq_positions_ablation.py)
+# and on the validation restaurants at 4,800 (DDPM-500 BLEU 20.8 at 4,800 steps, 23.7 at 9,600:
+# bench/results/supplementary/text-diffuseq-decoders*.json)
 # Diffusion-LM 19,200 steps: its unguided samples' perplexity under the judge fell from 366
 # (1,200 steps) to 30.6 / 15.7 / 7.2 at 4,800 / 9,600 / 19,200 (DDPM-200, 48 samples), still
 # falling (bench/results/supplementary/text-diffusion-lm-curve.json)
-FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=4800, steps_diffusion_lm=19200,
+FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=9600, steps_diffusion_lm=19200,
                    batch_size=32, lr=1e-3, lr_masked=2e-3,
                    dropout=0.1, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
