@@ -6,6 +6,10 @@ settings (:data:`polydiff.bench.text.FULL`, ``--steps`` optimizer steps each, ev
 scratch with its own cosine schedule) and decodes up to ``--sources`` validation MRs with each
 candidate decoder. The bench's test restaurants are never read.
 
+``--model ar`` trains the autoregressive baseline on the same split instead (its ``--steps``
+replace the bench's ``steps``) and decodes it greedily: the baseline's learning curve, read to
+check that the bench's AR budget is at its best on held-out data, not only DiffuSeq's.
+
 The rule, fixed before the first run: the headline decoder is the single-sample candidate with
 the highest validation corpus BLEU among those at most 500 NFE (a quarter of the paper's
 2,000-step ancestral sampler, issue #26's NFE target); MBR-4 is reported beside it. The
@@ -39,14 +43,26 @@ def decode_all(model, sources: list[str], refs: list[list[str]], seed: int, cand
     for solver, nfe, mbr in candidates:
         t = time.perf_counter()
         hyp = model.generate(sources, 1, nfe, solver, mbr=mbr, generator=torch.Generator().manual_seed(seed))
-        s = time.perf_counter() - t
-        sent = 100 * torch.tensor(M.sentence_bleus([h if h.strip() else "<empty>" for h in hyp], refs))
-        rows.append({"solver": solver, "nfe": nfe, "mbr": mbr, "BLEU": round(M.corpus_bleu(hyp, refs), 2),
-                     "sentence-BLEU": round(float(sent.mean()), 2),
-                     "sentence-BLEU 95% half-width": round(float(1.96 * sent.std() / len(sent) ** 0.5), 2),
-                     "seconds": round(s, 1), "examples": hyp[:2]})
+        rows.append({"solver": solver, "nfe": nfe, "mbr": mbr, **score(hyp, refs, time.perf_counter() - t)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def score(hyp: list[str], refs: list[list[str]], seconds: float) -> dict:
+    """Corpus BLEU, mean sentence BLEU with its 95% half-width, time and two examples."""
+    sent = 100 * torch.tensor(M.sentence_bleus([h if h.strip() else "<empty>" for h in hyp], refs))
+    return {"BLEU": round(M.corpus_bleu(hyp, refs), 2), "sentence-BLEU": round(float(sent.mean()), 2),
+            "sentence-BLEU 95% half-width": round(float(1.96 * sent.std() / len(sent) ** 0.5), 2),
+            "seconds": round(seconds, 1), "examples": hyp[:2]}
+
+
+def decode_ar(model, sources: list[str], refs: list[list[str]], seed: int) -> list[dict]:
+    """The AR baseline's greedy decoding (the bench's headline AR row), scored like :func:`decode_all`."""
+    t = time.perf_counter()
+    hyp = model.generate(sources, 1, temperature=0.0, generator=torch.Generator().manual_seed(seed))
+    row = {"decoder": "greedy", **score(hyp, refs, time.perf_counter() - t)}
+    print(json.dumps(row), flush=True)
+    return [row]
 
 
 def choose(rows: list[dict]) -> dict:
@@ -57,7 +73,9 @@ def choose(rows: list[dict]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, nargs="+", default=[FULL.steps_diffuseq])
+    p.add_argument("--model", choices=("diffuseq", "ar"), default="diffuseq")
+    p.add_argument("--steps", type=int, nargs="+", default=None,
+                   help="optimizer steps of each run (default: the full bench's for --model)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--sources", type=int, default=100)
     p.add_argument("--candidates", nargs="+", default=None, metavar="SOLVER-NFE-MBR",
@@ -65,6 +83,10 @@ def main() -> None:
     p.add_argument("--cache", required=True, help="folder of the tokenizer and the trained models")
     p.add_argument("--out", default=None, help="JSON document of every run")
     a = p.parse_args()
+    if a.steps is None:
+        a.steps = [FULL.steps_diffuseq if a.model == "diffuseq" else FULL.steps]
+    if a.model == "ar" and a.candidates:
+        p.error("--candidates are DiffuSeq's decoders; --model ar decodes greedily")
     torch.set_num_threads(1)
     cache = Path(a.cache)
     torch.manual_seed(FULL.seed)
@@ -79,23 +101,34 @@ def main() -> None:
     runs = []
     for steps in a.steps:
         t = time.perf_counter()
-        model = _trained("diffuseq", data, replace(FULL, steps_diffuseq=steps), cache, "cpu",
-                         lambda m: print(m, flush=True))
+        bc = replace(FULL, steps_diffuseq=steps) if a.model == "diffuseq" else replace(FULL, steps=steps)
+        model = _trained(a.model, data, bc, cache, "cpu", lambda m: print(m, flush=True))
         print(f"trained {steps} steps in {time.perf_counter() - t:.0f} s", flush=True)
+        if a.model == "ar":
+            runs.append({"steps": steps, "decoders": decode_ar(model, sources, refs, FULL.seed)})
+            write(a, train, val, by, sources, runs)
+            continue
         cands = CANDIDATES if a.candidates is None else [
             (c.split("-")[0], int(c.split("-")[1]), int(c.split("-")[2])) for c in a.candidates]
         rows = decode_all(model, sources, refs, FULL.seed, cands)
         runs.append({"steps": steps, "decoders": rows, "chosen": {k: choose(rows)[k] for k in ("solver", "nfe")}})
-        if a.out:
-            doc = {"command": "OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --steps "
-                              f"{' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}"
-                              + (f" --candidates {' '.join(a.candidates)}" if a.candidates else ""),
-                   "data": f"the full bench's E2E training restaurants split again by restaurant (seed 1): "
-                           f"{len(train)} training pairs, {len(val)} validation pairs, the first {len(sources)} "
-                           f"of their {len(by)} MRs decoded (all of an MR's references)",
-                   "rule": f"single-sample candidate with the highest validation BLEU at <= {MAX_NFE} NFE",
-                   "runs": runs}
-            Path(a.out).write_text(json.dumps(doc, indent=1))
+        write(a, train, val, by, sources, runs)
+
+
+def write(a, train, val, by, sources, runs) -> None:
+    """The JSON document of every run so far (when ``--out`` is given)."""
+    if not a.out:
+        return
+    doc = {"command": f"OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --model {a.model} --steps "
+                      f"{' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}"
+                      + (f" --candidates {' '.join(a.candidates)}" if a.candidates else ""),
+           "data": f"the full bench's E2E training restaurants split again by restaurant (seed 1): "
+                   f"{len(train)} training pairs, {len(val)} validation pairs, the first {len(sources)} "
+                   f"of their {len(by)} MRs decoded (all of an MR's references)",
+           "runs": runs}
+    if a.model == "diffuseq":
+        doc["rule"] = f"single-sample candidate with the highest validation BLEU at <= {MAX_NFE} NFE"
+    Path(a.out).write_text(json.dumps(doc, indent=1))
 
 
 if __name__ == "__main__":
