@@ -157,6 +157,15 @@ def model_steps(bc: BenchConfig, kind: str) -> int:
     return own if own is not None else bc.steps
 
 
+def add_train_steps(records: list[dict], bc: BenchConfig) -> list[dict]:
+    """Each trained model's budget (``train_steps``, DiffuSeq may have its own) on its records, in place."""
+    for r in records:
+        kind = next((k for prefix, k in _METHOD_KINDS if r["method"].startswith(prefix)), None)
+        if kind is not None:
+            r["train_steps"] = model_steps(bc, kind)
+    return records
+
+
 def _train_config(bc: BenchConfig, steps: int, lr: float, ema_decay: float | None, seed: int,
                   device: str) -> TrainConfig:
     """The bench's schedule: batch ``bc.batch_size``, 10% warm-up, cosine decay, five log lines."""
@@ -355,10 +364,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
         records += _data_to_text(models, sources[:m], refs[:m], bc, tok, progress, prefix=f"nfe-sweep[:{m}]-",
                                  nfes=bc.sweep_nfe, solvers=bc.sweep_solvers, k=1, mbrs=(1,))
 
-    for r in records:  # each model's training budget on its records (DiffuSeq may have its own)
-        kind = next((k for prefix, k in _METHOD_KINDS if r["method"].startswith(prefix)), None)
-        if kind is not None:
-            r["train_steps"] = model_steps(bc, kind)
+    add_train_steps(records, bc)
     shipped = _shipped_records(bc.shipped, sources, refs, progress)
     records = training_checks(records + shipped, mode)  # quick mode: its minutes-long models check training
     sweep = [r for r in records if r["setting"].startswith("nfe-sweep")]

@@ -36,6 +36,7 @@ from .text import (
     _likelihood_records,
     _text_records,
     _trained,
+    add_train_steps,
     decoder_setting,
 )
 
@@ -142,4 +143,4 @@ def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, tes
     records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1,),
                              diffuseq_decoder=bc.diffuseq_decoder, **where)
-    return records
+    return add_train_steps(records, bc)

@@ -9,7 +9,7 @@ from polydiff.bench.text_tasks import run as run_text
 BOOKS = ["Ruth", "Jonah"]
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=48, T=100, steps=2, batch_size=8,
                    n_sources=3, nfe=(2,), mbr=1, diversity_samples=1, controls=(), nll_rows=4, nll_samples=1,
-                   models=("diffuseq", "masked", "ar"), diffuseq_decoder=("ddpm", 3))
+                   models=("diffuseq", "masked", "ar"), diffuseq_decoder=("ddpm", 3), steps_diffuseq=3)
 
 
 def _prepared(tmp_path, **kw):
@@ -46,6 +46,10 @@ def test_tiny_bible_records_are_valid_and_grouped_with_the_copy_baseline(tmp_pat
     assert {r["n"] for r in bleu.values()} == {3}
     assert 0 < bleu["copy-source"]["value"] < 100  # KJV and WEB share words but are not the same text
     assert not any(r["method"] == "copy-source" and r["metric"] == "tokens/s" for r in recs)
+    # each trained model's budget on its records (DiffuSeq its own); copy-source trains nothing
+    steps = {r["method"]: r.get("train_steps") for r in bleu.values()}
+    assert steps == {"copy-source": None, "ar-transformer-greedy": 2, "ar-transformer-sample": 2,
+                     "polydiff-diffuseq": 3, "polydiff-mdlm": 2, "polydiff-mdlm-confidence-greedy": 2}
     nll = {r["method"]: r["n"] for r in recs if r["metric"] == "nll-per-token"}
     assert set(nll) == {"ar-transformer", "polydiff-mdlm"} and len(set(nll.values())) == 1
 
