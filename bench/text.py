@@ -1,10 +1,11 @@
 """polydiff.text's entry in the benchmark suite (E2E, restaurant split).
 
-Tasks and methods (all trained here, same tokenizer, same sizes, same number of optimizer steps,
-except that full mode gives DiffuSeq 8x the steps, its learning curve being still steep at 1,200
-(``bench/results/supplementary/text-diffuseq-rotary-4800.json``) and still rising at 4,800 on the
-validation restaurants (``text-diffuseq-decoders-9600.json``): the comparison is then DiffuSeq at
-8x the AR model's budget; each data-to-text record carries its model's ``train_steps``):
+Tasks and methods (all trained here, same tokenizer, same sizes; full mode's budgets are chosen
+on validation restaurants: the AR baseline and MDLM 2,400 steps each (their best validation BLEU;
+the likelihood records' AR is its NLL-best 1,200-step model), DiffuSeq 9,600, its learning curve
+being still steep at 1,200 (``bench/results/supplementary/text-diffuseq-rotary-4800.json``) and
+still rising at 4,800 (``text-diffuseq-decoders-9600.json``): DiffuSeq at 4x the AR's budget;
+each data-to-text and likelihood record carries its model's ``train_steps``):
 
 - ``data-to-text`` (MR -> sentence) on every test MR: DiffuSeq without / with MBR, masked
   diffusion (MDLM), and the autoregressive transformer baseline (greedy and sampled).
@@ -32,7 +33,7 @@ the model/training config and the data), so a second run only evaluates.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -62,6 +63,11 @@ class BenchConfig:
     batch_size: int = 32
     lr: float = 2e-3
     lr_masked: float | None = None  # the masked model's own lr (None: lr), chosen on the learning curves
+    steps_ar: int | None = None  # the AR baseline's own optimizer steps (None: steps); the records say so
+    steps_masked: int | None = None  # MDLM's own optimizer steps (None: steps); the records say so
+    # the AR model of the likelihood records, when its best held-out NLL comes at another budget than
+    # its best BLEU (None: the decoding AR model); the records say so
+    steps_ar_likelihood: int | None = None
     steps_diffuseq: int | None = None  # DiffuSeq's own optimizer steps (None: steps); the records say so
     steps_diffusion_lm: int | None = None  # Diffusion-LM's own optimizer steps (None: steps); the records say so
     dropout: float = 0.0
@@ -101,8 +107,13 @@ class BenchConfig:
 QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifier_steps=300, cnn_steps=300,
                     n_sources=30, nfe=(50,), mbr=3, n_control=24, nll_rows=256, nll_samples=4,
                     shipped=("e2e-mdlm", "e2e-ar"))
-# 1,200 steps with dropout 0.1, lr 1e-3 (AR, its best on the learning curve) and 2e-3 (masked):
-# held-out ELBO perplexity 1.36x the AR's on E2E in the issue-26 measurements
+# dropout 0.1, lr 1e-3 (AR) and 2e-3 (masked). Budgets chosen on the validation restaurants
+# (scripts/diffuseq_decoder_selection.py --model ar / masked, rule in its docstring;
+# bench/results/supplementary/text-ar-mdlm-budget.json), 600 / 1,200 / 2,400 / 4,800 steps:
+# AR greedy BLEU 33.3 / 37.8 / 45.3 / 35.7, exact NLL 2.99 / 2.72 / 3.13 / 3.46 nats per token;
+# MDLM confidence-greedy BLEU 22.7 / 36.8 / 50.3 / 45.7, ELBO 3.97 / 3.20 / 3.06 / 3.19. So both
+# decode from 2,400 steps; the likelihood records' AR is its NLL-best 1,200-step model (its
+# strongest likelihood baseline); the 1,200-step runs elsewhere (the control part's AR LMs) stay.
 # DiffuSeq 9,600 steps: its one-step accuracy and BLEU were still rising at 1,200 steps (ddim-50
 # BLEU on 40 held-out MRs 1.4 at 1,200 steps, 14.4 at 4,800; scripts/diffuseq_positions_ablation.py)
 # and on the validation restaurants at 4,800 (DDPM-500 BLEU 20.8 at 4,800 steps, 23.7 at 9,600:
@@ -110,7 +121,8 @@ QUICK = BenchConfig(steps=500, batch_size=16, lr=3e-3, ema_decay=0.99, classifie
 # Diffusion-LM 19,200 steps: its unguided samples' perplexity under the judge fell from 366
 # (1,200 steps) to 30.6 / 15.7 / 7.2 at 4,800 / 9,600 / 19,200 (DDPM-200, 48 samples), still
 # falling (bench/results/supplementary/text-diffusion-lm-curve.json)
-FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_diffuseq=9600, steps_diffusion_lm=19200,
+FULL = BenchConfig(hidden=96, layers=3, heads=4, steps=1200, steps_ar=2400, steps_masked=2400,
+                   steps_ar_likelihood=1200, steps_diffuseq=9600, steps_diffusion_lm=19200,
                    batch_size=32, lr=1e-3, lr_masked=2e-3,
                    dropout=0.1, classifier_steps=500,
                    n_sources=100, nfe=(50,), solvers=("ddim", "dpmpp_2m"), mbr=4, diversity_samples=3,
@@ -153,17 +165,31 @@ _METHOD_KINDS = (("polydiff-diffuseq", "diffuseq"), ("polydiff-mdlm", "masked"),
 
 def model_steps(bc: BenchConfig, kind: str) -> int:
     """The optimizer steps ``kind`` trains for under ``bc``."""
-    own = {"diffuseq": bc.steps_diffuseq, "diffusion-lm": bc.steps_diffusion_lm}.get(kind)
+    own = {"ar": bc.steps_ar, "masked": bc.steps_masked, "diffuseq": bc.steps_diffuseq,
+           "diffusion-lm": bc.steps_diffusion_lm}.get(kind)
     return own if own is not None else bc.steps
 
 
 def add_train_steps(records: list[dict], bc: BenchConfig) -> list[dict]:
-    """Each trained model's budget (``train_steps``, DiffuSeq may have its own) on its records, in place."""
+    """Each trained model's budget (``train_steps``, each kind may have its own) on its records
+    that do not carry one yet, in place."""
     for r in records:
         kind = next((k for prefix, k in _METHOD_KINDS if r["method"].startswith(prefix)), None)
-        if kind is not None:
+        if kind is not None and "train_steps" not in r:
             r["train_steps"] = model_steps(bc, kind)
     return records
+
+
+def likelihood_models(models: dict, data: E2EData, bc: BenchConfig, cache: Path, device: str,
+                      progress) -> tuple[dict, dict]:
+    """The models of the likelihood records and their training steps by kind: ``models``, with the
+    AR model trained for ``bc.steps_ar_likelihood`` steps in place of the decoding one when set."""
+    steps = {k: model_steps(bc, k) for k in models}
+    own = bc.steps_ar_likelihood
+    if "ar" not in models or own is None or own == steps["ar"]:
+        return models, steps
+    ar = _trained("ar", data, replace(bc, steps_ar=own), cache, device, progress)
+    return {**models, "ar": ar}, {**steps, "ar": own}
 
 
 def _train_config(bc: BenchConfig, steps: int, lr: float, ema_decay: float | None, seed: int,
@@ -355,7 +381,8 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
 
     # --- data-to-text ---------------------------------------------------------------------
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
-    records += _likelihood_records(models, data, bc, progress)
+    lik, lik_steps = likelihood_models(models, data, bc, cache, device, progress)
+    records += _likelihood_records(lik, data, bc, progress, steps=lik_steps)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr),
                              diffuseq_decoder=bc.diffuseq_decoder)
@@ -374,9 +401,11 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     return records
 
 
-def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress, dataset: str = DATASET) -> list[dict]:
+def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress, dataset: str = DATASET,
+                        steps: dict | None = None) -> list[dict]:
     """Held-out NLL per real token (the first gate of a language model): exact for the AR
-    model, the negative ELBO (an upper bound) for the masked model, on the same test pairs."""
+    model, the negative ELBO (an upper bound) for the masked model, on the same test pairs
+    (``steps``: each kind's training steps, put on its records)."""
     from polydiff.text.train import training_rows
 
     out = []
@@ -389,10 +418,10 @@ def _likelihood_records(models: dict, data: E2EData, bc: BenchConfig, progress, 
         rows = training_rows(models[kind], kind, test)
         kw = {"samples": bc.nll_samples, "generator": torch.Generator().manual_seed(bc.seed)} if kind == "masked" else {}
         r, s = timed(models[kind].nll, rows, **kw)
-        out.append(_rec("likelihood", "held-out", method, "nll-per-token", r.per_token, False, None, s, r.tokens,
-                        dataset))
-        out.append(_rec("likelihood", "held-out", method, "perplexity", r.perplexity, False, None, s, r.tokens,
-                        dataset))
+        for metric, value in (("nll-per-token", r.per_token), ("perplexity", r.perplexity)):
+            out.append(_rec("likelihood", "held-out", method, metric, value, False, None, s, r.tokens, dataset))
+            if steps is not None:
+                out[-1]["train_steps"] = steps[kind]
     return out
 
 

@@ -38,6 +38,7 @@ from .text import (
     _trained,
     add_train_steps,
     decoder_setting,
+    likelihood_models,
 )
 
 __all__ = ["BIBLE_FULL", "DATASET", "TASK", "TEST_BOOKS", "VersePairExample", "prepare_bible", "run_bible"]
@@ -138,8 +139,9 @@ def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, tes
                                       **where) if r["metric"] != "tokens/s"]
     models = {k: _trained(k, data, bc, cache, device, progress) for k in bc.models if _available(k)}
     nll_rows = _evenly(data.test, bc.nll_rows or len(data.test))
-    records += _likelihood_records(models, E2EData(data.train, nll_rows, data.tokenizer, []),
-                                   replace(bc, nll_rows=0), progress, DATASET)
+    lik, lik_steps = likelihood_models(models, data, bc, cache, device, progress)
+    records += _likelihood_records(lik, E2EData(data.train, nll_rows, data.tokenizer, []),
+                                   replace(bc, nll_rows=0), progress, DATASET, steps=lik_steps)
     records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
                              solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1,),
                              diffuseq_decoder=bc.diffuseq_decoder, **where)

@@ -7,7 +7,7 @@ scratch with its own cosine schedule) and decodes up to ``--sources`` validation
 candidate decoder. The bench's test restaurants are never read.
 
 ``--model ar`` / ``--model masked`` train the autoregressive baseline / MDLM on the same split
-instead (their ``--steps`` replace the bench's ``steps``), decode it as the bench's headline row
+instead (their ``--steps`` replace the bench's ``steps_ar`` / ``steps_masked``), decode it as the bench's headline row
 does (AR greedy; MDLM confidence-ordered greedy at 50 steps) and score the validation NLL per
 token (AR exact, MDLM's ELBO bound, :func:`polydiff.bench.text._likelihood_records`): their
 learning curves, read to choose the bench's budget on held-out data. Their rule, fixed before
@@ -35,7 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from polydiff.bench.text import FULL, _likelihood_records, _trained
+from polydiff.bench.text import FULL, _likelihood_records, _trained, model_steps
 from polydiff.text import metrics as M
 from polydiff.text.data import references_by_source, split_by_restaurant
 from polydiff.text.train import E2EData, prepare_e2e
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="JSON document of every run")
     a = p.parse_args()
     if a.steps is None:
-        a.steps = [FULL.steps_diffuseq if a.model == "diffuseq" else FULL.steps]
+        a.steps = [model_steps(FULL, a.model)]
     if a.model != "diffuseq" and a.candidates:
         p.error(f"--candidates are DiffuSeq's decoders; --model {a.model} decodes as the bench's headline row")
     torch.set_num_threads(1)
@@ -122,7 +122,7 @@ def main() -> None:
     runs = []
     for steps in a.steps:
         t = time.perf_counter()
-        bc = replace(FULL, steps_diffuseq=steps) if a.model == "diffuseq" else replace(FULL, steps=steps)
+        bc = replace(FULL, **{f"steps_{a.model}": steps})
         model = _trained(a.model, data, bc, cache, "cpu", lambda m: print(m, flush=True))
         print(f"trained {steps} steps in {time.perf_counter() - t:.0f} s", flush=True)
         if a.model != "diffuseq":

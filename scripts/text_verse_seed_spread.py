@@ -2,9 +2,9 @@
 trained again with other seeds, greedy BLEU on the same held-out verses.
 
 Everything but the training seed is the full bench's (:data:`polydiff.bench.text_bible.BIBLE_FULL`:
-sizes, 1,200 steps, data, tokenizer, the 200 evenly spaced held-out verses), so the spread is
-what one bench run's AR row can move by; the DiffuSeq and MDLM ratios of ``bench/results/text.json``
-are read against it.
+sizes, the AR budget (1,200 steps when it was run), data, tokenizer, the 200 evenly spaced
+held-out verses), so the spread is what one bench run's AR row can move by; the DiffuSeq and
+MDLM ratios of ``bench/results/text.json`` are read against it.
 
     OMP_NUM_THREADS=1 python scripts/text_verse_seed_spread.py --seeds 1 2 --out /tmp/bible-ds/run \\
         --json bench/results/supplementary/text-verse-ar-seeds.json

@@ -4,6 +4,7 @@ from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig, run, run_control
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3,
+                   steps_ar=5, steps_ar_likelihood=2,
                    steps_diffusion_lm=4, guide_steps=3, batch_size=8,
                    classifier_steps=2, cnn_steps=2, n_sources=3, nfe=(2,), mbr=2, diversity_samples=2,
                    diffuseq_decoder=("ddpm", 3), sweep_nfe=(3, 1), sweep_solvers=("ddpm",), sweep_sources=2, n_control=2, control_decoders=(("ddpm", 2), ("ddim", 2)),
@@ -14,6 +15,8 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     stages = []
     recs = run("quick", tmp_path, progress=stages.append, config=TINY)
     assert recs and "train diffuseq (3 steps)" in stages and "train masked (2 steps)" in stages
+    # the decoding AR at its own budget, and the likelihood records' AR at another
+    assert "train ar (5 steps)" in stages and "train ar (2 steps)" in stages
     for r in recs:
         assert record_problems(r, domain="text") == []
     groups = {}
@@ -39,10 +42,13 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     assert {r["method"] for r in own} == {"ar-transformer-greedy", "ar-transformer-sample", "polydiff-diffuseq",
                                           "polydiff-diffuseq-mbr2"}
     assert {r["nfe"] for r in own if r["method"].startswith("polydiff")} == {3, 6}
-    # each model's own training budget on its records: DiffuSeq's differs here
+    # each model's own training budget on its records: DiffuSeq's and the decoding AR's differ here
     for r in recs:
-        if r["task"] in ("data-to-text", "likelihood"):
-            assert r["train_steps"] == (3 if r["method"].startswith("polydiff-diffuseq") else 2), r
+        if r["task"] == "data-to-text":
+            want = 3 if r["method"].startswith("polydiff-diffuseq") else 5 if r["method"].startswith("ar-") else 2
+            assert r["train_steps"] == want, r
+        if r["task"] == "likelihood":
+            assert r["train_steps"] == 2, r
     # the NFE sweep: every method at every NFE on the same subset of sources
     sweep = [r for r in recs if r["setting"].startswith("nfe-sweep[:2]-ddpm-")]
     assert {r["setting"] for r in sweep} == {"nfe-sweep[:2]-ddpm-3steps", "nfe-sweep[:2]-ddpm-1steps"}
