@@ -4,30 +4,39 @@ data-to-text with every decoder, the NFE sweep, shipped pipelines), E2E Diffusio
 only).
 
 ``python -m polydiff.bench.text_tasks --full --parts bible --json PART.json`` runs one part alone;
+``--models masked,ar`` (before the other options) trains and scores only those of the data-to-text
+models (e.g. after a change of their budgets, the other models' records stay valid);
 ``python -m polydiff.bench.parts bench/results/text.json PART.json`` adds it to the committed
 document (:mod:`.parts`).
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from . import text
-from .text_bible import run_bible
+from .text_bible import BIBLE_FULL, run_bible
 
 __all__ = ["PARTS", "main", "run"]
 
 #: The parts in run order; ``bible`` runs in full mode only.
 PARTS = ("e2e", "control", "bible")
 MODE_PARTS = {"quick": ("e2e", "control"), "full": PARTS}
+#: The data-to-text models ``--models`` may name.
+MODELS = ("diffuseq", "masked", "ar")
 
 
 def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str], None] | None = None,
-        parts: Sequence[str] | None = None) -> list[dict]:
-    """Records of the chosen ``parts`` (default: every part ``mode`` runs).
+        parts: Sequence[str] | None = None, models: Sequence[str] | None = None) -> list[dict]:
+    """Records of the chosen ``parts`` (default: every part ``mode`` runs); ``models``: only these
+    data-to-text models in the ``e2e`` and ``bible`` parts (default: the mode's).
 
     Raises:
-        ValueError: unknown mode or part, or ``bible`` asked for in quick mode.
+        ValueError: unknown mode, part or model, or ``bible`` asked for in quick mode.
     """
     if mode not in MODE_PARTS:
         raise ValueError(f"mode must be one of {tuple(MODE_PARTS)}, got {mode!r}")
@@ -40,21 +49,37 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str],
         if off:
             raise ValueError(f"parts {off} run in full mode only, got mode={mode!r}")
         chosen = tuple(dict.fromkeys(parts))
+    if models is not None and (isinstance(models, str) or not models or any(m not in MODELS for m in models)):
+        raise ValueError(f"models must be a non-empty list of names from {MODELS}, got {models!r}")
+    own = {} if models is None else {"models": tuple(dict.fromkeys(models))}
     records: list[dict] = []
     if "e2e" in chosen:
-        records += text.run(mode, out_dir, device, progress, control=False)
+        config = replace(text._config(mode, None), **own) if own else None
+        records += text.run(mode, out_dir, device, progress, control=False, config=config)
     if "control" in chosen:
         records += text.run_control(mode, out_dir, device, progress)
     if "bible" in chosen:
-        records += run_bible(Path(out_dir), device, progress)
+        records += run_bible(Path(out_dir), device, progress, config=replace(BIBLE_FULL, **own))
     return records
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m polydiff.bench.text_tasks [--quick | --full] --parts bible --json OUT.json``."""
+    """``python -m polydiff.bench.text_tasks [--models masked,ar] [--quick | --full] --parts bible --json OUT.json``."""
     from .parts import part_main
 
-    return part_main("text", run, PARTS, argv, prog="python -m polydiff.bench.text_tasks")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--models", default=None)
+    known, rest = pre.parse_known_args(argv)
+    prog = "python -m polydiff.bench.text_tasks"
+    entry = run
+    if known.models is not None:
+        models = [m.strip() for m in known.models.split(",") if m.strip()]
+        if not models or any(m not in MODELS for m in models):
+            print(f"{prog}: --models must name some of {','.join(MODELS)}, got {known.models!r}", file=sys.stderr)
+            return 2
+        prog, entry = f"{prog} --models {','.join(models)}", partial(run, models=models)
+    return part_main("text", entry, PARTS, rest, prog=prog)
 
 
 if __name__ == "__main__":

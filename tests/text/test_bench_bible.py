@@ -4,6 +4,7 @@ import pytest
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig
 from polydiff.bench.text_bible import TASK, prepare_bible, run_bible
+from polydiff.bench.text_tasks import main as text_main
 from polydiff.bench.text_tasks import run as run_text
 
 BOOKS = ["Ruth", "Jonah"]
@@ -61,3 +62,9 @@ def test_text_entry_parts(tmp_path):
         run_text("full", tmp_path, parts=["kjv"])
     with pytest.raises(ValueError, match="mode must be"):
         run_text("fast", tmp_path)
+    with pytest.raises(ValueError, match=r"models must be a non-empty list of names from \('diffuseq', 'masked', 'ar'\), got \['gpt'\]"):
+        run_text("full", tmp_path, parts=["e2e"], models=["gpt"])
+    with pytest.raises(ValueError, match="models must be"):
+        run_text("full", tmp_path, parts=["e2e"], models="ar")
+    assert text_main(["--models", "ar,gpt", "--full", "--parts", "e2e", "--json", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
