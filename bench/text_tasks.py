@@ -49,9 +49,7 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str],
         if off:
             raise ValueError(f"parts {off} run in full mode only, got mode={mode!r}")
         chosen = tuple(dict.fromkeys(parts))
-    if models is not None and (isinstance(models, str) or not models or any(m not in MODELS for m in models)):
-        raise ValueError(f"models must be a non-empty list of names from {MODELS}, got {models!r}")
-    own = {} if models is None else {"models": tuple(dict.fromkeys(models))}
+    own = {} if models is None else {"models": _checked_models(models)}
     records: list[dict] = []
     if "e2e" in chosen:
         config = replace(text._config(mode, None), **own) if own else None
@@ -61,6 +59,17 @@ def run(mode: str, out_dir: Path, device: str = "cpu", progress: Callable[[str],
     if "bible" in chosen:
         records += run_bible(Path(out_dir), device, progress, config=replace(BIBLE_FULL, **own))
     return records
+
+
+def _checked_models(models: Sequence[str]) -> tuple[str, ...]:
+    """``models`` as a tuple without repeats.
+
+    Raises:
+        ValueError: not a non-empty list of names from :data:`MODELS`.
+    """
+    if isinstance(models, str) or not models or any(m not in MODELS for m in models):
+        raise ValueError(f"models must be a non-empty list of names from {MODELS}, got {models!r}")
+    return tuple(dict.fromkeys(models))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,9 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "python -m polydiff.bench.text_tasks"
     entry = run
     if known.models is not None:
-        models = [m.strip() for m in known.models.split(",") if m.strip()]
-        if not models or any(m not in MODELS for m in models):
-            print(f"{prog}: --models must name some of {','.join(MODELS)}, got {known.models!r}", file=sys.stderr)
+        try:
+            models = _checked_models([m.strip() for m in known.models.split(",") if m.strip()])
+        except ValueError as e:
+            print(f"{prog}: --models: {e}", file=sys.stderr)
             return 2
         prog, entry = f"{prog} --models {','.join(models)}", partial(run, models=models)
     return part_main("text", entry, PARTS, rest, prog=prog)
