@@ -25,6 +25,16 @@ the highest validation corpus BLEU among those at most 500 NFE (a quarter of the
 2,000-step ancestral sampler, issue #26's NFE target); MBR-4 is reported beside it. The
 2,000-step ancestral sampler (Gong et al.'s default) is decoded for reference.
 
+``--task verse`` does the same on the KJV -> WEB verse task (:mod:`polydiff.bench.text_bible`):
+its training books are split again by book (``--val-fraction`` of the fitting pairs, book names
+shuffled with seed 1; the bench's held-out books are never read) and ``--sources`` validation
+verses, evenly spaced, are decoded against their one WEB reference. ``--emb-dim`` replaces
+DiffuSeq's embedding dimension D (the bench's 16 is Li et al.'s choice for E2E's ~1,000-token
+vocabulary; Gong et al. use 128): an ablation. Its rule for the verse bench, fixed before the
+first verse run: DiffuSeq on verse takes D = 128 in place of 16 if, trained for 4,800 steps on
+the validation split, its validation BLEU with the bench's verse decoders (DDPM-500, DDIM-50;
+single samples) is higher under both; otherwise D stays 16.
+
     OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --steps 4800 \\
         --cache /tmp/dsel --out bench/results/supplementary/text-diffuseq-decoders.json
 """
@@ -38,8 +48,9 @@ from pathlib import Path
 
 import torch
 from polydiff.bench.text import FULL, _likelihood_records, _trained, model_steps
+from polydiff.bench.text_bible import BIBLE_FULL, _book, _evenly, prepare_bible
 from polydiff.text import metrics as M
-from polydiff.text.data import references_by_source, split_by_restaurant
+from polydiff.text.data import references_by_source, split_by_group, split_by_restaurant
 from polydiff.text.train import E2EData, prepare_e2e
 
 #: (solver, NFE, MBR candidates)
@@ -97,6 +108,8 @@ def choose(rows: list[dict]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("diffuseq", "ar", "masked"), default="diffuseq")
+    p.add_argument("--task", choices=("e2e", "verse"), default="e2e")
+    p.add_argument("--emb-dim", type=int, default=None, help="DiffuSeq's embedding dimension D (default: the bench's)")
     p.add_argument("--steps", type=int, nargs="+", default=None,
                    help="optimizer steps of each run (default: the full bench's for --model)")
     p.add_argument("--val-fraction", type=float, default=0.1)
@@ -112,29 +125,39 @@ def main() -> None:
         p.error(f"--candidates are DiffuSeq's decoders; --model {a.model} decodes as the bench's headline row")
     torch.set_num_threads(1)
     cache = Path(a.cache)
-    torch.manual_seed(FULL.seed)
-    full = prepare_e2e(cache_dir=cache)
-    train, val = split_by_restaurant(full.train, a.val_fraction, seed=1)
+    base = FULL if a.task == "e2e" else BIBLE_FULL
+    if a.emb_dim is not None:
+        base = replace(base, emb_dim=a.emb_dim)
+    torch.manual_seed(base.seed)
+    if a.task == "e2e":
+        full = prepare_e2e(cache_dir=cache)
+        train, val = split_by_restaurant(full.train, a.val_fraction, seed=1)
+        by = references_by_source(val)
+        sources = sorted(by)[: a.sources]
+        refs = [by[s] for s in sources]
+    else:
+        full, _ = prepare_bible(cache, src_len=base.src_len, tgt_len=base.tgt_len)
+        train, val = split_by_group(full.train, lambda p: _book(p.ref), a.val_fraction, seed=1)
+        by = {_book(p.ref): None for p in val}  # the validation books
+        held = _evenly(val, a.sources)
+        sources, refs = [p.source for p in held], [[p.text] for p in held]
     data = E2EData(train, val, full.tokenizer, full.attributes)
-    by = references_by_source(val)
-    sources = sorted(by)[: a.sources]
-    refs = [by[s] for s in sources]
-    print(f"{len(train)} training pairs, {len(val)} validation pairs ({len(by)} MRs, {len(sources)} decoded)",
-          flush=True)
+    print(f"{len(train)} training pairs, {len(val)} validation pairs ({len(by)} {'MRs' if a.task == 'e2e' else 'books'},"
+          f" {len(sources)} decoded)", flush=True)
     runs = []
     for steps in a.steps:
         t = time.perf_counter()
-        bc = replace(FULL, **{f"steps_{a.model}": steps})
+        bc = replace(base, **{f"steps_{a.model}": steps})
         model = _trained(a.model, data, bc, cache, "cpu", lambda m: print(m, flush=True))
         print(f"trained {steps} steps in {time.perf_counter() - t:.0f} s", flush=True)
         if a.model != "diffuseq":
-            runs.append({"steps": steps, "decoders": decode_headline(a.model, model, sources, refs, FULL.seed),
+            runs.append({"steps": steps, "decoders": decode_headline(a.model, model, sources, refs, base.seed),
                          "validation NLL per token": validation_nll(a.model, model, data, bc)})
             write(a, train, val, by, sources, runs)
             continue
         cands = CANDIDATES if a.candidates is None else [
             (c.split("-")[0], int(c.split("-")[1]), int(c.split("-")[2])) for c in a.candidates]
-        rows = decode_all(model, sources, refs, FULL.seed, cands)
+        rows = decode_all(model, sources, refs, base.seed, cands)
         runs.append({"steps": steps, "decoders": rows, "chosen": {k: choose(rows)[k] for k in ("solver", "nfe")}})
         write(a, train, val, by, sources, runs)
 
@@ -143,12 +166,16 @@ def write(a, train, val, by, sources, runs) -> None:
     """The JSON document of every run so far (when ``--out`` is given)."""
     if not a.out:
         return
-    doc = {"command": f"OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --model {a.model} --steps "
-                      f"{' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}"
+    doc = {"command": f"OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --model {a.model} --task {a.task}"
+                      + (f" --emb-dim {a.emb_dim}" if a.emb_dim is not None else "")
+                      + f" --steps {' '.join(map(str, a.steps))} --val-fraction {a.val_fraction} --sources {a.sources}"
                       + (f" --candidates {' '.join(a.candidates)}" if a.candidates else ""),
-           "data": f"the full bench's E2E training restaurants split again by restaurant (seed 1): "
-                   f"{len(train)} training pairs, {len(val)} validation pairs, the first {len(sources)} "
-                   f"of their {len(by)} MRs decoded (all of an MR's references)",
+           "data": (f"the full bench's E2E training restaurants split again by restaurant (seed 1): "
+                    f"{len(train)} training pairs, {len(val)} validation pairs, the first {len(sources)} "
+                    f"of their {len(by)} MRs decoded (all of an MR's references)") if a.task == "e2e" else
+                   (f"the verse bench's training books split again by book (seed 1): {len(train)} training pairs, "
+                    f"{len(val)} validation pairs from the books {sorted(by)}, {len(sources)} evenly spaced "
+                    f"verses decoded (one WEB reference each)"),
            "runs": runs}
     if a.model == "diffuseq":
         doc["rule"] = f"single-sample candidate with the highest validation BLEU at <= {MAX_NFE} NFE"

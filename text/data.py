@@ -31,6 +31,7 @@ __all__ = [
     "parse_control",
     "parse_e2e_line",
     "references_by_source",
+    "split_by_group",
     "split_by_restaurant",
 ]
 
@@ -163,23 +164,37 @@ def load_e2e(path: str | Path | None = None, limit: int | None = None) -> list[E
 def split_by_restaurant(
     examples: list[E2EExample], test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[list[E2EExample], list[E2EExample]]:
-    """Split pairs into train/test by restaurant name (no name, hence no MR, in both).
-
-    Names are shuffled with ``seed`` and assigned to the test split until it holds at least
-    ``test_fraction`` of the pairs.
-    """
+    """Split pairs into train/test by restaurant name (no name, hence no MR, in both):
+    :func:`split_by_group` keyed by ``name``."""
     _check_examples(examples)
     if not examples:
         raise ValueError("examples must hold at least one E2E pair, got none")
+    if len({e.name for e in examples}) < 2:
+        raise ValueError("need at least two restaurant names to split by restaurant")
+    return split_by_group(examples, lambda e: e.name, test_fraction, seed)
+
+
+def split_by_group(examples: list, key, test_fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
+    """Split ``examples`` into train/test so that no group (``key(example)``, a string) is in both.
+
+    Group names are sorted, shuffled with ``seed`` and assigned to the test split until it holds
+    at least ``test_fraction`` of the examples; at least one group stays in train.
+
+    Raises:
+        ValueError: fewer than two groups, or ``test_fraction`` outside (0, 1).
+    """
+    if not callable(key):
+        raise TypeError(f"key must be a function of an example, got {type(key).__name__}")
     test_fraction = check_number(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
     seed = check_int(seed, "seed")
-    names = sorted({e.name for e in examples})
+    keys = [key(e) for e in examples]
+    names = sorted(set(keys))
     if len(names) < 2:
-        raise ValueError("need at least two restaurant names to split by restaurant")
+        raise ValueError(f"examples must fall into at least two groups to split by group, got {names}")
     random.Random(seed).shuffle(names)
     counts = {n: 0 for n in names}
-    for e in examples:
-        counts[e.name] += 1
+    for k in keys:
+        counts[k] += 1
     test_names: set[str] = set()
     n_test = 0
     for n in names[:-1]:  # at least one name stays in train
@@ -187,8 +202,8 @@ def split_by_restaurant(
             break
         test_names.add(n)
         n_test += counts[n]
-    train = [e for e in examples if e.name not in test_names]
-    test = [e for e in examples if e.name in test_names]
+    train = [e for e, k in zip(examples, keys) if k not in test_names]
+    test = [e for e, k in zip(examples, keys) if k in test_names]
     return train, test
 
 

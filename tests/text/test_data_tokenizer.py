@@ -6,6 +6,7 @@ from polydiff.text.data import (
     parse_control,
     parse_e2e_line,
     references_by_source,
+    split_by_group,
     split_by_restaurant,
 )
 from polydiff.text.tokenizer import Tokenizer
@@ -29,6 +30,31 @@ def test_restaurant_split_has_no_mr_leak(e2e):
     assert {e.source for e in train}.isdisjoint({e.source for e in test})
     assert 0.2 * len(e2e) <= len(test) < 0.5 * len(e2e)
     assert split_by_restaurant(e2e, seed=0) == (train, test)  # deterministic
+
+
+def test_split_by_group_keeps_groups_whole_and_stops_at_the_fraction():
+    items = [f"{book} {v}" for book, n in (("Gen", 5), ("Exod", 3), ("Ruth", 2), ("Jonah", 4)) for v in range(n)]
+    book = lambda ref: ref.split()[0]  # noqa: E731
+    train, test = split_by_group(items, book, 0.25, seed=1)
+    assert sorted(train + test) == sorted(items)
+    assert {book(r) for r in train}.isdisjoint({book(r) for r in test})
+    assert len(test) >= 0.25 * len(items)
+    # it stops at the group that crossed the fraction: without that group the test split is short
+    test_books = {book(r) for r in test}
+    assert any(len(test) - sum(book(r) == b for r in test) < 0.25 * len(items) for b in test_books)
+    assert split_by_group(items, book, 0.25, seed=1) == (train, test)  # deterministic
+    # the restaurant split is this split keyed by name
+    e2e = load_e2e(limit=200)
+    assert split_by_restaurant(e2e, 0.3, seed=2) == split_by_group(e2e, lambda e: e.name, 0.3, seed=2)
+
+
+@pytest.mark.parametrize("kw, match", [({"key": "name"}, "key must be a function"),
+                                       ({"test_fraction": 1.0}, "test_fraction"),
+                                       ({"key": lambda r: "one"}, "at least two groups")])
+def test_split_by_group_rejects_bad_input(kw, match):
+    args = {"examples": ["a 1", "b 2"], "key": lambda r: r[0], "test_fraction": 0.5, **kw}
+    with pytest.raises((TypeError, ValueError), match=match):
+        split_by_group(**args)
 
 
 def test_references_by_source_keeps_every_reference_of_an_mr(e2e):
