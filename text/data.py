@@ -169,6 +169,7 @@ def split_by_restaurant(
     _check_examples(examples)
     if not examples:
         raise ValueError("examples must hold at least one E2E pair, got none")
+    test_fraction = check_number(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
     if len({e.name for e in examples}) < 2:
         raise ValueError("need at least two restaurant names to split by restaurant")
     return split_by_group(examples, lambda e: e.name, test_fraction, seed)
