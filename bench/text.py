@@ -208,14 +208,7 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
              seed: int | None = None) -> torch.nn.Module:
     """The model ``kind`` trained under ``bc`` (``seed``: another training seed than ``bc.seed``),
     from ``cache`` when a run with the same key is there."""
-    model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
-                        hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
-                        attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
-    lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
-    steps = model_steps(bc, kind)
-    tcfg = _train_config(bc, steps, lr, bc.ema_decay, bc.seed if seed is None else seed, device)
-    key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
-                [(e.source, e.text) for e in data.train]])
+    model, tcfg, steps, folder = _model_run(kind, data, bc, cache, device, seed)
 
     def load(d: Path) -> torch.nn.Module:
         loaded = type(model).load(d).eval()
@@ -231,7 +224,26 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
         model.save(d)
         return model.eval()
 
-    return cached(cache / f"{kind}-{key}", "model.safetensors", load, build)
+    return cached(folder, "model.safetensors", load, build)
+
+
+def run_dir(kind: str, data: E2EData, bc: BenchConfig, cache: str | Path, *, seed: int | None = None) -> Path:
+    """The cache folder where the bench keeps (or would keep) the model ``kind`` trained under ``bc``."""
+    return _model_run(kind, data, bc, Path(cache), "cpu", seed)[3]
+
+
+def _model_run(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, seed: int | None):
+    """``(untrained model, training config, steps, cache folder)`` of the model ``kind`` under ``bc``:
+    the folder's key covers everything that shapes the trained weights."""
+    model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
+                        hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
+                        attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
+    lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
+    steps = model_steps(bc, kind)
+    tcfg = _train_config(bc, steps, lr, bc.ema_decay, bc.seed if seed is None else seed, device)
+    key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
+                [(e.source, e.text) for e in data.train]])
+    return model, tcfg, steps, cache / f"{kind}-{key}"
 
 
 def _cached_weights(f: Path, module: torch.nn.Module, train) -> torch.nn.Module:

@@ -159,6 +159,7 @@ def text_mdlm(args: argparse.Namespace) -> None:
     benchmark's 100 held-out test MRs (all references each), beside the autoregressive
     Transformer baseline of the same run, greedy, on the same MRs (the protocol of
     ``bench/text.py``)."""
+    from polydiff.bench.text import FULL, model_steps, run_dir
     from polydiff.core.pipeline import ModelCard
     from polydiff.text import metrics as M
     from polydiff.text.data import references_by_source
@@ -170,8 +171,15 @@ def text_mdlm(args: argparse.Namespace) -> None:
     by_src = references_by_source(data.test)
     sources = sorted(by_src)  # every MR of the held-out restaurants (99)
     refs = [by_src[s] for s in sources]
-    pipe = MaskedTextPipeline.from_run(_one(args.cache, "masked", "model.safetensors"))
-    ar = ARTextPipeline.from_run(_one(args.cache, "ar", "model.safetensors"))  # greedy by default
+    # the full bench's runs (FULL's budgets: MDLM and the AR trained for the steps chosen on validation)
+    runs = {k: run_dir(k, data, FULL, args.cache) for k in ("masked", "ar")}
+    for k, d in runs.items():
+        if not (d / "model.safetensors").is_file():
+            raise SystemExit(f"--cache {args.cache}: no finished {k} run of the full bench's configuration "
+                             f"({d.name}, {model_steps(FULL, k)} steps); train it with python -m "
+                             f"polydiff.bench.text_tasks --models {k} --full --parts e2e --out OUT")
+    pipe = MaskedTextPipeline.from_run(runs["masked"])
+    ar = ARTextPipeline.from_run(runs["ar"])  # greedy by default
     ours = pipe(sources, generator=torch.Generator().manual_seed(0))
     theirs = ar(sources, generator=torch.Generator().manual_seed(0))
     card_metrics = [
@@ -182,7 +190,9 @@ def text_mdlm(args: argparse.Namespace) -> None:
     ]
     card = ModelCard(
         training_command=args.command,
-        data="E2E NLG as bundled with polydiff (the 4,672-pair validation file distributed with the Diffusion-LM experiments), split by restaurant (seed 0): 3,649 training pairs from 15 restaurants; 1,200 steps x 32 pairs; sentencepiece vocabulary trained on the training pairs",
+        data="E2E NLG as bundled with polydiff (the 4,672-pair validation file distributed with the Diffusion-LM experiments), split by restaurant (seed 0): 3,649 training pairs from 15 restaurants; "
+             f"{model_steps(FULL, 'masked'):,} steps x {FULL.batch_size} pairs (the AR baseline {model_steps(FULL, 'ar'):,}; both "
+             "budgets chosen on validation restaurants); sentencepiece vocabulary trained on the training pairs",
         metrics=card_metrics,
         notes=(f"Evaluated at the pipeline's defaults (solver {pipe.solver}, {pipe.steps} steps, temperature "
                f"{pipe.temperature:g}; chosen before evaluation) by scripts/ship_pretrained.py. A 3-layer "

@@ -1,7 +1,10 @@
 """The bench entry returns valid records, every polydiff number beside a baseline, and caches."""
 
 from polydiff.bench.schema import GROUP_FIELDS, record_problems
-from polydiff.bench.text import BenchConfig, run, run_control
+from dataclasses import replace
+
+from polydiff.bench.text import BenchConfig, run, run_control, run_dir
+from polydiff.text.train import prepare_e2e
 
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=40, T=100, steps=2, steps_diffuseq=3,
                    steps_ar=5, steps_ar_likelihood=2,
@@ -76,6 +79,14 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     again = run("quick", tmp_path, progress=stages.append, config=TINY)
     assert not any(s.startswith("train") for s in stages)
     assert [r["value"] for r in again if r["metric"] == "BLEU"] == [r["value"] for r in recs if r["metric"] == "BLEU"]
+    # run_dir names the folders the bench trained into (what the ship script reads), and no other budget's
+    cache = tmp_path / "cache" / "text"
+    data = prepare_e2e(cache_dir=cache)
+    for kind in ("masked", "ar", "diffuseq"):
+        assert (run_dir(kind, data, TINY, cache) / "model.safetensors").is_file(), kind
+    assert run_dir("ar", data, TINY, cache) != run_dir("ar", data, replace(TINY, steps_ar=2), cache)
+    assert (run_dir("ar", data, replace(TINY, steps_ar=2), cache) / "model.safetensors").is_file()  # the likelihood AR
+    assert not run_dir("masked", data, replace(TINY, steps=7), cache).exists()
     # the control part alone (text_tasks' "control"): the same records, from the same cache
     alone = run_control("quick", tmp_path, progress=stages.append, config=TINY)
     assert not any(s.startswith("train") for s in stages)
