@@ -33,7 +33,10 @@ DiffuSeq's embedding dimension D (the bench's 16 is Li et al.'s choice for E2E's
 vocabulary; Gong et al. use 128): an ablation. Its rule for the verse bench, fixed before the
 first verse run: DiffuSeq on verse takes D = 128 in place of 16 if, trained for 4,800 steps on
 the validation split, its validation BLEU with the bench's verse decoders (DDPM-500, DDIM-50;
-single samples) is higher under both; otherwise D stays 16.
+single samples) is higher under both; otherwise D stays 16. With ``--task verse --model ar`` the
+verse likelihood records' AR gets its own budget, by a rule fixed before the verse AR runs: the
+budget among 1,200 / 2,400 / 4,800 steps with the lowest validation NLL per token (E2E's NLL-best
+1,200 steps until then).
 
     OMP_NUM_THREADS=1 python scripts/diffuseq_decoder_selection.py --steps 4800 \\
         --cache /tmp/dsel --out bench/results/supplementary/text-diffuseq-decoders.json
