@@ -123,7 +123,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="JSON document of every run")
     a = p.parse_args()
     if a.steps is None:
-        a.steps = [model_steps(FULL, a.model)]
+        a.steps = [model_steps(FULL if a.task == "e2e" else BIBLE_FULL, a.model)]
     if a.model != "diffuseq" and a.candidates:
         p.error(f"--candidates are DiffuSeq's decoders; --model {a.model} decodes as the bench's headline row")
     torch.set_num_threads(1)
