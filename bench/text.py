@@ -41,7 +41,14 @@ from polydiff.bench.common import cached, digest, one_torch_thread, record, time
 from polydiff.core.training import TrainConfig
 from polydiff.text import metrics as M
 from polydiff.text.data import references_by_source
-from polydiff.text.train import E2EData, attribute_labels, build_model, prepare_e2e, train_model
+from polydiff.text.train import (
+    EMBEDDING_KINDS,
+    E2EData,
+    attribute_labels,
+    build_model,
+    prepare_e2e,
+    train_model,
+)
 
 __all__ = ["FULL", "QUICK", "BenchConfig", "run"]
 
@@ -71,6 +78,9 @@ class BenchConfig:
     steps_diffuseq: int | None = None  # DiffuSeq's own optimizer steps (None: steps); the records say so
     steps_diffusion_lm: int | None = None  # Diffusion-LM's own optimizer steps (None: steps); the records say so
     dropout: float = 0.0
+    # how DiffuSeq / Diffusion-LM draw training times: "uniform", or "lossaware" (Gong et al.'s
+    # DiffuSeq setting; polydiff.core.LossSecondMomentResampler); only a non-default enters the key
+    time_sampler: str = "uniform"
     ema_decay: float = 0.995
     classifier_steps: int = 100
     cnn_steps: int = 300
@@ -220,7 +230,8 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
     def build(d: Path) -> torch.nn.Module:
         if progress:
             progress(f"train {kind} ({steps} steps)")
-        train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps)
+        train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps,
+                    **({"time_sampler": bc.time_sampler} if kind in EMBEDDING_KINDS else {}))
         model.save(d)
         return model.eval()
 
@@ -241,8 +252,11 @@ def _model_run(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: s
     lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
     steps = model_steps(bc, kind)
     tcfg = _train_config(bc, steps, lr, bc.ema_decay, bc.seed if seed is None else seed, device)
-    key = _key([kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
-                [(e.source, e.text) for e in data.train]])
+    parts = [kind, model.config.to_dict(), tcfg.to_dict(), bc.classifier_steps, data.tokenizer.digest,
+             [(e.source, e.text) for e in data.train]]
+    if kind in EMBEDDING_KINDS and bc.time_sampler != "uniform":
+        parts.append({"time_sampler": bc.time_sampler})
+    key = _key(parts)
     return model, tcfg, steps, cache / f"{kind}-{key}"
 
 

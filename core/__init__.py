@@ -33,6 +33,7 @@ from .hooks import (
                     zero_center,
 )
 from .likelihood import bits_per_dim, discrete_vlb, ode_nll
+from .loss_aware import LossSecondMomentResampler
 from .losses import TIME_SAMPLINGS, WEIGHTINGS, dsm_loss, loss_weight
 from .prediction import PREDICTIONS, prediction_coefficients
 from .process import EDM, VE, VP, Flow, GaussianProcess, SubVP
@@ -63,6 +64,7 @@ __all__ = [
                     "GraphSampler",
                     "Grid",
                     "Known",
+                    "LossSecondMomentResampler",
                     "MaskedDiffusion",
                     "SubVP",
                     "UniformDiffusion",

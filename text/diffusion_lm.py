@@ -175,18 +175,27 @@ def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
 
 
 def forward_sample(net: TransformerDenoiser, process, ids: Tensor, *, noise_mask: Tensor | None = None,
-                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                   generator: torch.Generator | None = None,
+                   t: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Draw ``(emb, x0, t, x_t)`` for a training step.
 
     ``emb = E(w)``; ``x0 = emb + sigma_0 eps'`` with ``sigma_0 = sigma(t_min)`` (Li et al.
-    §4.1, ``q_phi(x0 | w)``); ``t`` uniform over the training indices (float64 ``[B]``);
+    §4.1, ``q_phi(x0 | w)``); ``t`` uniform over the training indices (float64 ``[B]``) unless
+    given (integer indices ``[B]``, e.g. from a loss-aware sampler);
     ``x_t = alpha_t x0 + sigma_t eps``, with ``x0`` kept where ``noise_mask == 0`` (DiffuSeq's
     partial noising).
     """
     B = ids.shape[0]
     dev = ids.device
     emb = net.embed_tokens(ids)
-    t = torch.randint(0, int(process.num_train_timesteps), (B,), generator=generator, device=dev)
+    if t is None:
+        t = torch.randint(0, int(process.num_train_timesteps), (B,), generator=generator, device=dev)
+    else:
+        check_tensor(t, "t", ndim=1, floating=False)
+        if t.shape[0] != B or bool(((t < 0) | (t >= int(process.num_train_timesteps))).any()):
+            raise ValueError(f"t must hold {B} indices (rows of ids) in [0, {int(process.num_train_timesteps)}), "
+                             f"got shape {tuple(t.shape)}, range [{int(t.min())}, {int(t.max())}]")
+        t = t.to(dev)
     t = t.to(torch.float64)
     sigma0 = float(process.sigma(torch.tensor(process.t_min, dtype=torch.float64)))
     x0 = emb + sigma0 * torch.randn(emb.shape, generator=generator, device=dev, dtype=emb.dtype)
@@ -199,7 +208,7 @@ def forward_sample(net: TransformerDenoiser, process, ids: Tensor, *, noise_mask
 
 def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
                              noise_mask: Tensor | None = None,
-                             generator: torch.Generator | None = None) -> Tensor:
+                             generator: torch.Generator | None = None, t: Tensor | None = None) -> Tensor:
     """Per-sample ``L_e2e_simple`` (Li et al. 2022, eq. 2 / App. F) -> ``[B]``.
 
     With ``(emb, x0, t, x_t)`` from :func:`forward_sample`: ``mse = ||net(x_t, t) - x0||^2``
@@ -210,11 +219,12 @@ def embedding_diffusion_loss(net: TransformerDenoiser, process, ids: Tensor, *,
     Args:
         noise_mask: ``[B, L]`` with 1 where positions are noised and counted (DiffuSeq's
             target side); 0 positions keep ``x0`` in ``x_t`` (partial noising). ``None``: all.
+        t: integer indices ``[B]`` to train at (``None``: uniform draws).
     """
     check_ids(ids, "ids", vocab_size=net.vocab_size)
     if noise_mask is not None:
         check_loss_mask(noise_mask, "noise_mask", ids.shape)
-    emb, x0, t, x_t = forward_sample(net, process, ids, noise_mask=noise_mask, generator=generator)
+    emb, x0, t, x_t = forward_sample(net, process, ids, noise_mask=noise_mask, generator=generator, t=t)
     B, L = ids.shape
     m = torch.ones(B, L, device=ids.device, dtype=emb.dtype) if noise_mask is None else noise_mask.to(emb.dtype)
     x0_hat = net(x_t, t.to(emb.dtype))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polydiff.core as pc
 import torch
 from polydiff.core.training import TrainConfig, Trainer
 from polydiff.core.training.cli import run_script
@@ -27,10 +28,12 @@ from .checks import check_ids
 from .data import E2EExample, attribute_vocabulary, load_e2e, split_by_restaurant
 from .tokenizer import Tokenizer, train_tokenizer
 
-__all__ = ["MODELS", "E2EData", "attribute_labels", "build_model", "heldout_nll_fn", "main", "prepare_e2e",
-           "train_guide", "train_model"]
+__all__ = ["EMBEDDING_KINDS", "MODELS", "TIME_SAMPLERS", "E2EData", "attribute_labels", "build_model",
+           "embedding_loss_fn", "heldout_nll_fn", "main", "prepare_e2e", "train_guide", "train_model"]
 
 MODELS = ("diffusion-lm", "diffuseq", "masked", "ar", "ar-lm")
+EMBEDDING_KINDS = ("diffusion-lm", "diffuseq")
+TIME_SAMPLERS = ("uniform", "lossaware")
 
 
 @dataclass
@@ -142,9 +145,38 @@ def heldout_nll_fn(model: nn.Module, kind: str, rows: torch.Tensor, *, samples: 
     return eval_fn
 
 
+def embedding_loss_fn(process, src_len: int, time_sampler: str = "uniform") -> Callable:
+    """The Trainer's loss for Diffusion-LM / DiffuSeq (``src_len > 0``: only the target half is
+    noised and counted). ``time_sampler="lossaware"`` draws the training index with
+    :class:`polydiff.core.LossSecondMomentResampler` (Gong et al.'s DiffuSeq setting) and weights
+    each sample's loss by ``1 / (T p_t)``, the same objective in expectation; the sampler's loss
+    history lives in the returned closure's ``sampler`` (``None`` for uniform draws; a resumed run
+    warms it up again, uniform meanwhile)."""
+    if time_sampler not in TIME_SAMPLERS:
+        raise ValueError(f"time_sampler must be one of {TIME_SAMPLERS}, got {time_sampler!r}")
+    from .diffusion_lm import embedding_diffusion_loss
+    sampler = pc.LossSecondMomentResampler(int(process.num_train_timesteps)) if time_sampler == "lossaware" else None
+
+    def loss_fn(net, batch, g):
+        mask = None
+        if src_len:
+            mask = torch.zeros(batch.shape, device=batch.device)
+            mask[:, src_len:] = 1.0
+        if sampler is None:
+            return embedding_diffusion_loss(net, process, batch, noise_mask=mask, generator=g).mean()
+        t, w = sampler.sample(batch.shape[0], g, batch.device)
+        per_sample = embedding_diffusion_loss(net, process, batch, noise_mask=mask, generator=g, t=t)
+        sampler.update(t, per_sample.detach())
+        return (per_sample * w).mean()
+
+    loss_fn.sampler = sampler
+    return loss_fn
+
+
 def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: TrainConfig,
                 attributes: list[str] | None = None, classifier_steps: int = 0,
-                resume: bool = False, eval_examples: list[E2EExample] | None = None) -> nn.Module:
+                resume: bool = False, eval_examples: list[E2EExample] | None = None,
+                time_sampler: str = "uniform") -> nn.Module:
     """Train ``model`` in place with :class:`polydiff.core.training.Trainer`; for Diffusion-LM
     with attributes, then train the guiding classifier on noisy embeddings for
     ``classifier_steps`` steps (embeddings frozen). ``resume`` continues the main network's
@@ -152,20 +184,14 @@ def train_model(model: nn.Module, kind: str, examples: list[E2EExample], cfg: Tr
 
     ``eval_examples`` (``ar``, ``ar-lm``, ``masked``): every ``cfg.eval_every`` steps the held-out
     NLL per real token of those examples (:func:`heldout_nll_fn`); the Trainer's history
-    (loss and ``eval/nll-per-token`` records) is left in ``model.history``."""
+    (loss and ``eval/nll-per-token`` records) is left in ``model.history``. ``time_sampler``
+    (Diffusion-LM / DiffuSeq only): see :func:`embedding_loss_fn`."""
+    if time_sampler != "uniform" and kind not in EMBEDDING_KINDS:
+        raise ValueError(f"time_sampler={time_sampler!r} applies to {EMBEDDING_KINDS} only, got kind {kind!r}")
     rows = training_rows(model, kind, examples)
     meta = {"kind": kind, **model.config.to_dict()}
-    if kind in ("diffusion-lm", "diffuseq"):
-        from .diffusion_lm import embedding_diffusion_loss
-        proc = model.process
-        src_len = model.config.src_len
-
-        def loss_fn(net, batch, g):
-            mask = None
-            if src_len:
-                mask = torch.zeros(batch.shape, device=batch.device)
-                mask[:, src_len:] = 1.0
-            return embedding_diffusion_loss(net, proc, batch, noise_mask=mask, generator=g).mean()
+    if kind in EMBEDDING_KINDS:
+        loss_fn = embedding_loss_fn(model.process, model.config.src_len, time_sampler)
     elif kind == "masked":
         loss_fn = model.loss_fn()
     else:

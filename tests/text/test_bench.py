@@ -1,8 +1,8 @@
 """The bench entry returns valid records, every polydiff number beside a baseline, and caches."""
 
-from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from dataclasses import replace
 
+from polydiff.bench.schema import GROUP_FIELDS, record_problems
 from polydiff.bench.text import BenchConfig, run, run_control, run_dir
 from polydiff.text.train import prepare_e2e
 
@@ -87,6 +87,10 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
     assert run_dir("ar", data, TINY, cache) != run_dir("ar", data, replace(TINY, steps_ar=2), cache)
     assert (run_dir("ar", data, replace(TINY, steps_ar=2), cache) / "model.safetensors").is_file()  # the likelihood AR
     assert not run_dir("masked", data, replace(TINY, steps=7), cache).exists()
+    # a loss-aware DiffuSeq is another run; the default (uniform) keeps the folders above, and the
+    # other models ignore the option
+    assert run_dir("diffuseq", data, replace(TINY, time_sampler="lossaware"), cache) != run_dir("diffuseq", data, TINY, cache)
+    assert run_dir("masked", data, replace(TINY, time_sampler="lossaware"), cache) == run_dir("masked", data, TINY, cache)
     # the control part alone (text_tasks' "control"): the same records, from the same cache
     alone = run_control("quick", tmp_path, progress=stages.append, config=TINY)
     assert not any(s.startswith("train") for s in stages)

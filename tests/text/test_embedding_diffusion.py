@@ -216,3 +216,47 @@ def test_sampling_with_the_exact_posterior_mean_denoiser_returns_a_reference(dse
                           generator=torch.Generator().manual_seed(0))
     for b, r in enumerate(refs):
         assert any(torch.equal(ids[b], c[S:]) for c in r), dseq.tokenizer.decode(ids[b])
+
+
+def test_loss_aware_time_sampling_trains_on_the_unweighted_per_sample_losses(tok, e2e_split):
+    """DiffuSeq's ``schedule_sampler: lossaware``: the draw and the first losses match a uniform
+    sampler's with the same generator (weights 1 before warm-up), the history fills with the
+    per-sample losses, and after warm-up the draw is no longer uniform."""
+    from polydiff.core import LossSecondMomentResampler
+    from polydiff.text.diffusion_lm import embedding_diffusion_loss
+    from polydiff.text.train import embedding_loss_fn
+
+    torch.manual_seed(0)
+    cfg = EmbeddingDiffusionConfig(tok.vocab_size, 48, emb_dim=16, hidden=32, layers=1, heads=2, T=4, src_len=24)
+    m = DiffuSeq(cfg, tok)
+    pairs = e2e_split[0][:8]
+    ids, mask = m.encode_pairs([e.compact_source for e in pairs], [e.text for e in pairs], truncate=True)
+    loss_fn = embedding_loss_fn(m.process, cfg.src_len, "lossaware")
+    loss = loss_fn(m.net, ids, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    t, w = LossSecondMomentResampler(4).sample(8, g)
+    per_sample = embedding_diffusion_loss(m.net, m.process, ids, noise_mask=mask, generator=g, t=t)
+    torch.testing.assert_close(loss, per_sample.mean())
+    assert torch.equal(w, torch.ones(8)) and int(loss_fn.sampler._counts.sum()) == 8
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.net.parameters() if p.requires_grad)
+    for i in range(12):  # 4 indices x 10 losses each: warmed up well before 13 x 8 draws
+        loss_fn(m.net, ids, torch.Generator().manual_seed(6 + i))
+    assert loss_fn.sampler.warmed_up
+    assert not torch.allclose(loss_fn.sampler.probabilities(), torch.full((4,), 0.25, dtype=torch.float64))
+    assert embedding_loss_fn(m.process, cfg.src_len).sampler is None  # uniform: no state
+
+
+def test_time_sampler_and_given_times_are_checked(tok, dseq, e2e_split):
+    from polydiff.text.diffusion_lm import forward_sample
+    from polydiff.text.train import embedding_loss_fn, train_model
+
+    with pytest.raises(ValueError, match="time_sampler must be one of"):
+        embedding_loss_fn(dseq.process, 24, "importance")
+    with pytest.raises(ValueError, match="applies to"):
+        train_model(dseq, "masked", e2e_split[0][:4], None, time_sampler="lossaware")
+    ids = torch.zeros(2, 48, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"t must hold 2 indices \(rows of ids\) in \[0, 200\)"):
+        forward_sample(dseq.net, dseq.process, ids, t=torch.tensor([0, 200]))
+    with pytest.raises(ValueError, match="t must hold 2 indices"):
+        forward_sample(dseq.net, dseq.process, ids, t=torch.tensor([0]))
