@@ -258,7 +258,12 @@ def main(argv: list[str] | None = None) -> None:
                    help="held-out NLL per real token every N steps (ar, ar-lm, masked)")
     p.add_argument("--T", type=int, default=2000)
     p.add_argument("--classifier-steps", type=int, default=1000)
+    p.add_argument("--time-sampler", choices=TIME_SAMPLERS, default="uniform",
+                   help="training-time draw of diffusion-lm / diffuseq: uniform, or lossaware "
+                        "(DiffuSeq's schedule_sampler, Nichol & Dhariwal eq. 17)")
     a = p.parse_args(argv)
+    if a.time_sampler != "uniform" and a.model not in EMBEDDING_KINDS:
+        p.error(f"--time-sampler {a.time_sampler} applies to {', '.join(EMBEDDING_KINDS)}, not --model {a.model}")
     setup_distributed(a.device)  # under torchrun: rank 0 trains the tokenizer, the others read it
     cache = Path(a.out) / "tokenizer-cache"
     if not is_main_process():
@@ -273,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
                        lr_schedule=a.lr_schedule, ema_decay=a.ema_decay, log_every=max(1, a.steps // 20),
                        eval_every=a.eval_every)
     train_model(model, a.model, data.train, cfg, data.attributes, a.classifier_steps, resume=a.resume,
-                eval_examples=data.test if a.eval_every else None)
+                eval_examples=data.test if a.eval_every else None, time_sampler=a.time_sampler)
     if is_main_process():
         for rec in model.history:
             if "eval/nll-per-token" in rec:

@@ -35,3 +35,27 @@ def test_bench_models_have_about_the_same_parameter_count(tok):
                         layers=bc.layers, heads=bc.heads, T=bc.T, attributes=["food : Chinese"])
         counts[kind] = sum(p.numel() for p in m.net.parameters())
     assert max(counts.values()) / min(counts.values()) < 1.2, counts
+
+
+def test_train_script_trains_diffuseq_with_loss_aware_times_and_refuses_the_flag_elsewhere(tmp_path, capsys,
+                                                                                           monkeypatch):
+    from polydiff.text import train
+    from polydiff.text.diffuseq import DiffuSeq
+
+    made = []
+
+    def spy(process, src_len, time_sampler="uniform"):
+        made.append(real(process, src_len, time_sampler))
+        return made[-1]
+
+    real = train.embedding_loss_fn
+    monkeypatch.setattr(train, "embedding_loss_fn", spy)
+    out = tmp_path / "dseq"
+    main(["--model", "diffuseq", "--steps", "2", "--batch-size", "4", "--hidden", "16", "--layers", "1",
+          "--T", "50", "--src-len", "32", "--tgt-len", "32", "--time-sampler", "lossaware", "--out", str(out)])
+    assert DiffuSeq.load(out).config.T == 50
+    # the flag reached the loss: its sampler saw the 2 steps x 4 draws
+    assert len(made) == 1 and int(made[0].sampler._counts.sum()) == 8
+    with pytest.raises(SystemExit):
+        main(["--model", "masked", "--time-sampler", "lossaware", "--out", str(tmp_path / "m")])
+    assert "--time-sampler lossaware applies to diffusion-lm, diffuseq, not --model masked" in capsys.readouterr().err
