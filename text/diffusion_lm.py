@@ -151,9 +151,18 @@ class VocabularyMixin:
             return W, None
         return W[self.allowed_ids], self.allowed_ids
 
-    def _round(self, x: Tensor) -> Tensor:
+    def _round(self, x: Tensor, rounding: str = "nearest") -> Tensor:
+        """Token ids of ``x`` ``[B, L, D]``: the nearest embedding (``"nearest"``, Li et al. §4.2)
+        or the argmax of the trained rounding head ``p(w | x) ∝ exp(x E^T)`` (``"logits"``, what
+        DiffuSeq's decoder reads off its final sample: ``get_logits`` then top-1)."""
+        if rounding not in ROUNDINGS:
+            raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
         W, allowed = self._table()
-        idx = round_to_tokens(x, W)
+        if rounding == "nearest":
+            idx = round_to_tokens(x, W)
+        else:
+            check_tensor(x, "x", ndim=3, floating=True)
+            idx = (x.to(W.dtype) @ W.detach().t()).argmax(-1)
         return idx if allowed is None else allowed[idx]
 
     def _meta(self) -> dict:
@@ -166,6 +175,9 @@ class VocabularyMixin:
             raise ValueError(f"{Path(directory) / 'config.json'} ['allowed_ids'] must be a list of token ids in "
                              f"[0, {self.config.vocab_size}), got {describe(a)}")
         self.allowed_ids = None if a is None else torch.tensor(a, dtype=torch.long)
+
+
+ROUNDINGS = ("nearest", "logits")
 
 
 def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:

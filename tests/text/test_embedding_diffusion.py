@@ -260,3 +260,22 @@ def test_time_sampler_and_given_times_are_checked(tok, dseq, e2e_split):
         forward_sample(dseq.net, dseq.process, ids, t=torch.tensor([0, 200]))
     with pytest.raises(ValueError, match="t must hold 2 indices"):
         forward_sample(dseq.net, dseq.process, ids, t=torch.tensor([0]))
+
+
+def test_logits_rounding_reads_the_rounding_heads_argmax(dseq):
+    """``rounding="logits"``: argmax of ``x E^T`` (DiffuSeq's get_logits + top-1). On a row of a
+    long embedding it returns that token; a short embedding's own row can lose to a longer one
+    (the nearest-embedding rounding keeps it)."""
+    W = dseq.net.embed.weight.detach()
+    norms = W.norm(dim=-1)
+    long_id, short_id = int(norms.argmax()), int(norms.argmin())
+    x = W[[long_id, short_id]][None]  # [1, 2, D]
+    assert dseq._round(x, "nearest").tolist() == [[long_id, short_id]]
+    logits_ids = dseq._round(x, "logits")
+    assert int(logits_ids[0, 0]) == long_id
+    assert torch.equal(logits_ids, (x @ W.t()).argmax(-1))
+    assert int(logits_ids[0, 1]) != short_id  # here the shortest row loses even on itself
+    with pytest.raises(ValueError, match="rounding must be one of"):
+        dseq._round(x, "cosine")
+    with pytest.raises(ValueError, match="rounding must be one of"):
+        dseq.sample_ids(["name : Aromi"], steps=2, rounding="cosine")
