@@ -81,6 +81,9 @@ class BenchConfig:
     # how DiffuSeq / Diffusion-LM draw training times: "uniform", or "lossaware" (Gong et al.'s
     # DiffuSeq setting; polydiff.core.LossSecondMomentResampler); only a non-default enters the key
     time_sampler: str = "uniform"
+    # DiffuSeq's final rounding ("nearest" embedding or the rounding head's "logits"), decoding only;
+    # DiffuSeq's records carry both options when they are not the defaults
+    diffuseq_rounding: str = "nearest"
     ema_decay: float = 0.995
     classifier_steps: int = 100
     cnn_steps: int = 300
@@ -501,9 +504,14 @@ def _data_to_text(models: dict, sources: list[str], refs: list[list[str]], bc: B
                 progress(f"decode diffuseq {setting}")
             for mbr in mbrs:
                 g = torch.Generator().manual_seed(bc.seed)
-                hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g)
+                hyp, s = timed(models["diffuseq"].generate, sources, k, nfe, solver, mbr=mbr, generator=g,
+                               rounding=bc.diffuseq_rounding)
                 name = "polydiff-diffuseq" + (f"-mbr{mbr}" if mbr > 1 else "")
-                records += _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity, **where)
+                options = {key: value for key, value, default in (("time_sampler", bc.time_sampler, "uniform"),
+                                                                  ("rounding", bc.diffuseq_rounding, "nearest"))
+                           if value != default}
+                records += [dict(r, **options) for r in
+                            _text_records(setting, name, hyp, refs, nfe * mbr, s, tok, k, diversity, **where)]
         if "masked" in models and solver == solvers[0] and nfe in nfes:
             if progress:
                 progress(f"decode masked {setting}")

@@ -10,7 +10,8 @@ from polydiff.bench.text_tasks import run as run_text
 BOOKS = ["Ruth", "Jonah"]
 TINY = BenchConfig(hidden=16, layers=1, heads=2, src_len=48, tgt_len=48, T=100, steps=2, batch_size=8,
                    n_sources=3, nfe=(2,), mbr=1, diversity_samples=1, controls=(), nll_rows=4, nll_samples=1,
-                   models=("diffuseq", "masked", "ar"), diffuseq_decoder=("ddpm", 3), steps_diffuseq=3)
+                   models=("diffuseq", "masked", "ar"), diffuseq_decoder=("ddpm", 3), steps_diffuseq=3,
+                   time_sampler="lossaware", diffuseq_rounding="logits")  # the verse bench's DiffuSeq options
 
 
 def _prepared(tmp_path, **kw):
@@ -51,6 +52,11 @@ def test_tiny_bible_records_are_valid_and_grouped_with_the_copy_baseline(tmp_pat
     steps = {r["method"]: r.get("train_steps") for r in bleu.values()}
     assert steps == {"copy-source": None, "ar-transformer-greedy": 2, "ar-transformer-sample": 2,
                      "polydiff-diffuseq": 3, "polydiff-mdlm": 2, "polydiff-mdlm-confidence-greedy": 2}
+    # DiffuSeq's records say how it was trained and rounded (not the defaults); the others carry neither
+    for r in recs:
+        options = {k: r[k] for k in ("time_sampler", "rounding") if k in r}
+        assert options == ({"time_sampler": "lossaware", "rounding": "logits"}
+                           if r["method"].startswith("polydiff-diffuseq") else {}), r
     nll = {r["method"]: r["n"] for r in recs if r["metric"] == "nll-per-token"}
     assert set(nll) == {"ar-transformer", "polydiff-mdlm"} and len(set(nll.values())) == 1
 
