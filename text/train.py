@@ -151,7 +151,8 @@ def embedding_loss_fn(process, src_len: int, time_sampler: str = "uniform") -> C
     :class:`polydiff.core.LossSecondMomentResampler` (Gong et al.'s DiffuSeq setting) and weights
     each sample's loss by ``1 / (T p_t)``, the same objective in expectation; the sampler's loss
     history lives in the returned closure's ``sampler`` (``None`` for uniform draws; a resumed run
-    warms it up again, uniform meanwhile)."""
+    warms it up again, uniform meanwhile; under ``torchrun`` each rank keeps its own history, where
+    the reference all-gathers the losses: each rank's weighted draw is unbiased either way)."""
     if time_sampler not in TIME_SAMPLERS:
         raise ValueError(f"time_sampler must be one of {TIME_SAMPLERS}, got {time_sampler!r}")
     from .diffusion_lm import embedding_diffusion_loss
