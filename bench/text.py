@@ -234,7 +234,7 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
         if progress:
             progress(f"train {kind} ({steps} steps)")
         train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps,
-                    **({"time_sampler": bc.time_sampler} if kind in EMBEDDING_KINDS else {}))
+                    time_sampler=bc.time_sampler if kind in EMBEDDING_KINDS else "uniform")
         model.save(d)
         return model.eval()
 

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 
 from .checks import check_bool, check_ids, check_texts
 from .diffusion_lm import (
-    ROUNDINGS,
     EmbeddingDiffusionConfig,
     VocabularyMixin,
+    check_rounding,
     check_solver,
     clamp_hook,
     embedding_diffusion_loss,
@@ -178,8 +178,7 @@ class DiffuSeq(VocabularyMixin, nn.Module):
         """
         check_solver(solver)
         clamp = check_bool(clamp, "clamp")
-        if rounding not in ROUNDINGS:
-            raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+        check_rounding(rounding)  # before the sampling loop, not after it
         src = self.encode_sources(check_texts(sources, "sources"), truncate)
         B, c = len(src), self.config
         generator = check_generator(generator, "generator", batch=B)

@@ -155,8 +155,7 @@ class VocabularyMixin:
         """Token ids of ``x`` ``[B, L, D]``: the nearest embedding (``"nearest"``, Li et al. §4.2)
         or the argmax of the trained rounding head ``p(w | x) ∝ exp(x E^T)`` (``"logits"``, what
         DiffuSeq's decoder reads off its final sample: ``get_logits`` then top-1)."""
-        if rounding not in ROUNDINGS:
-            raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+        check_rounding(rounding)
         W, allowed = self._table()
         if rounding == "nearest":
             idx = round_to_tokens(x, W)
@@ -178,6 +177,12 @@ class VocabularyMixin:
 
 
 ROUNDINGS = ("nearest", "logits")
+
+
+def check_rounding(rounding: str) -> None:
+    """Raise ``ValueError`` for a rounding other than :data:`ROUNDINGS`."""
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
 
 
 def round_to_tokens(x: Tensor, weight: Tensor) -> Tensor:
