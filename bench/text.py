@@ -220,7 +220,10 @@ def _key(obj) -> str:
 def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, progress, *,
              seed: int | None = None) -> torch.nn.Module:
     """The model ``kind`` trained under ``bc`` (``seed``: another training seed than ``bc.seed``),
-    from ``cache`` when a run with the same key is there."""
+    from ``cache`` when a run with the same key is there. Training checkpoints into the cache
+    folder (``run/``, every 5% of its steps) and a run killed before its model was saved resumes
+    from its last checkpoint (bitwise the uninterrupted run for uniform time draws; a loss-aware
+    DiffuSeq run warms its loss history up again, :func:`polydiff.text.train.embedding_loss_fn`)."""
     model, tcfg, steps, folder = _model_run(kind, data, bc, cache, device, seed)
 
     def load(d: Path) -> torch.nn.Module:
@@ -233,7 +236,9 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
     def build(d: Path) -> torch.nn.Module:
         if progress:
             progress(f"train {kind} ({steps} steps)")
-        train_model(model, kind, data.train, tcfg, data.attributes, bc.classifier_steps,
+        # checkpoints every 5% into the cache folder: a killed full-mode run continues there
+        ck = tcfg.replace(ckpt_dir=str(d / "run"), ckpt_every=max(1, steps // 20), keep_last=2)
+        train_model(model, kind, data.train, ck, data.attributes, bc.classifier_steps, resume=True,
                     time_sampler=bc.time_sampler if kind in EMBEDDING_KINDS else "uniform")
         model.save(d)
         return model.eval()
@@ -249,9 +254,11 @@ def run_dir(kind: str, data: E2EData, bc: BenchConfig, cache: str | Path, *, see
 def _model_run(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str, seed: int | None):
     """``(untrained model, training config, steps, cache folder)`` of the model ``kind`` under ``bc``:
     the folder's key covers everything that shapes the trained weights."""
-    model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
-                        hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
-                        attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
+    with torch.random.fork_rng(devices=[]):  # the initial weights follow the key's seed, not the run's order
+        torch.manual_seed(bc.seed if seed is None else seed)
+        model = build_model(kind, data.tokenizer, src_len=bc.src_len, tgt_len=bc.tgt_len, emb_dim=bc.emb_dim,
+                            hidden=bc.hidden, layers=bc.layers, heads=bc.heads, T=bc.T,
+                            attributes=data.attributes if kind == "diffusion-lm" else None, dropout=bc.dropout)
     lr = bc.lr_masked if kind == "masked" and bc.lr_masked is not None else bc.lr
     steps = model_steps(bc, kind)
     tcfg = _train_config(bc, steps, lr, bc.ema_decay, bc.seed if seed is None else seed, device)

@@ -100,3 +100,43 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
                 if r["task"] == "control" and r["metric"] != "tokens/s"]
     assert measured(alone) == measured(recs) and len(alone) == len(control)
     assert not any(r["task"] == "control" for r in run("quick", tmp_path, config=TINY, control=False))
+
+
+def test_training_checkpoints_in_the_cache_and_resumes_a_killed_run(tmp_path, monkeypatch):
+    """A full-mode text run (hours on the CPU) survives a kill: training checkpoints into the
+    model's cache folder every 5% of its steps and the next call continues from the last
+    checkpoint, ending with the uninterrupted run's weights bit for bit (whose initial weights follow
+    the key's seed, not the global random state the earlier calls left)."""
+    import pytest
+    import torch
+    from polydiff.bench.text import _trained
+    from polydiff.core.training import Trainer, load_checkpoint
+
+    bc = replace(TINY, steps=40)  # MDLM for 40 steps: a checkpoint every 2
+    cache = tmp_path / "cache"
+    data = prepare_e2e(cache_dir=cache)
+    straight = _trained("masked", data, bc, tmp_path / "straight", "cpu", None)
+    fit = Trainer.fit
+
+    def killed(self, resume=False, max_steps=None):
+        fit(self, resume=resume, max_steps=20)
+        raise KeyboardInterrupt  # killed after the step-20 checkpoint, before the model is saved
+
+    monkeypatch.setattr(Trainer, "fit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _trained("masked", data, bc, cache, "cpu", None)
+    folder = run_dir("masked", data, bc, cache)
+    assert not (folder / "model.safetensors").exists() and load_checkpoint(folder / "run").step == 20
+    starts = []
+
+    def counted(self, resume=False, max_steps=None):
+        out = fit(self, resume=resume, max_steps=max_steps)
+        starts.append([h["step"] for h in out if "loss" in h])
+        return out
+
+    monkeypatch.setattr(Trainer, "fit", counted)
+    resumed = _trained("masked", data, bc, cache, "cpu", None)
+    assert load_checkpoint(folder / "run").step == 40 and (folder / "model.safetensors").is_file()
+    assert starts and min(starts[0]) > 20  # the second call trained steps 21..40 only
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
