@@ -225,12 +225,16 @@ def _cached(cache: pathlib.Path, name: str, key: dict, steps: int, build: Callab
 
     ``build(checkpointing)`` gets the ``TrainConfig`` fields that checkpoint its run into the
     cache folder (``run/``, every 5% of its ``steps``) and resumes there: a full-mode run stopped
-    during hours of adversarial training continues where it stopped when started again.
+    during hours of adversarial training continues where it stopped when started again. ``build``
+    runs with the global torch generator seeded (0) and restored after it, so a network's initial
+    weights do not depend on which networks the process trained before it.
     """
 
     def build_and_save(folder: pathlib.Path) -> nn.Module:
         run_dir = folder / "run"
-        net = build({"ckpt_dir": str(run_dir), "ckpt_every": max(1, steps // 20), "keep_last": 2})
+        with torch.random.fork_rng(devices=[]):  # the initial weights follow the key, not the run's order
+            torch.manual_seed(0)
+            net = build({"ckpt_dir": str(run_dir), "ckpt_every": max(1, steps // 20), "keep_last": 2})
         nets.save_net(net.cpu(), folder)
         (folder / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
         return net

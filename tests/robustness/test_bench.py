@@ -521,6 +521,24 @@ def test_cached_training_checkpoints_in_the_cache_and_resumes_a_killed_run(tmp_p
     assert (folder / "model.safetensors").is_file()
 
 
+def test_cached_initial_weights_follow_the_key_not_what_the_process_drew_before(tmp_path):
+    """``--train diffusion`` alone and a full run that trained the classifier first give the
+    diffusion model the same initial weights: the build runs on a seeded, restored generator."""
+    from polydiff.robustness import nets as rn
+
+    def build(ck: dict) -> torch.nn.Module:
+        return rn.classifier(8)
+
+    torch.manual_seed(1)
+    a = bench._cached(tmp_path / "a", "clf", {"k": 1}, 20, build)
+    torch.rand(1000)  # another network trained first in this process
+    outside = torch.get_rng_state()
+    b = bench._cached(tmp_path / "b", "clf", {"k": 1}, 20, build)
+    assert torch.equal(torch.get_rng_state(), outside)  # the caller's generator is left as it was
+    for (name, u), v in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(u, v), name
+
+
 def test_training_part_runs_alone_into_the_cache_the_bench_reads(micro, tmp_path, capsys):
     """``python -m polydiff.bench.robustness --train classifier,diffusion`` trains those two
     networks into ``OUT/robustness/cache``; a later bench run with that --out trains only the
