@@ -38,6 +38,13 @@ verse likelihood records' AR gets its own budget, by a rule fixed before the ver
 budget among 1,200 / 2,400 / 4,800 steps with the lowest validation NLL per token (E2E's NLL-best
 1,200 steps until then).
 
+When the curve stops rising (verse AR and MDLM), by a rule written before the verse AR's
+19,200-step point was read (MDLM's 9,600 -> 19,200 gain, +1.8 BLEU, was known): a budget that
+doubles the previous one and raises the headline decoder's validation BLEU by less than the 95%
+half-width of its mean sentence-BLEU (about 3 points) ends the extension, and the bench trains the
+larger budget; AR and MDLM then train for the larger of their two budgets (equal steps, as the
+#26 targets compare them).
+
 ``--time-sampler lossaware`` trains DiffuSeq with Gong et al.'s loss-aware timestep sampling
 (``schedule_sampler: lossaware``; :class:`polydiff.core.LossSecondMomentResampler`) instead of
 uniform draws: an ablation of the last reference setting the bench did not follow. Its rule,
