@@ -18,7 +18,7 @@ import torch
 
 T = TypeVar("T")
 
-__all__ = ["NFECounter", "cached", "digest", "one_torch_thread", "prepare_entry", "record", "timed", "timed_nfe"]
+__all__ = ["NFECounter", "cached", "checkpointing", "digest", "one_torch_thread", "prepare_entry", "record", "timed", "timed_nfe"]
 
 
 def _bytes(part: Any) -> bytes:
@@ -56,6 +56,12 @@ def cached(folder: Path, done: str, load: Callable[[Path], T], build: Callable[[
     if (folder / done).exists():
         return load(folder)
     return build(folder)
+
+
+def checkpointing(folder: Path, steps: int) -> dict[str, Any]:
+    """The ``TrainConfig`` fields that checkpoint a cached run of ``steps`` steps into
+    ``folder / "run"`` every 5% of them (two kept): where a killed full-mode run resumes."""
+    return {"ckpt_dir": str(Path(folder) / "run"), "ckpt_every": max(1, steps // 20), "keep_last": 2}
 
 
 @contextmanager

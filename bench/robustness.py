@@ -90,7 +90,14 @@ from dataclasses import dataclass
 
 import polydiff.core as pc
 import torch
-from polydiff.bench.common import cached, digest, prepare_entry, record, training_checks
+from polydiff.bench.common import (
+    cached,
+    checkpointing,
+    digest,
+    prepare_entry,
+    record,
+    training_checks,
+)
 from polydiff.bench.robustness_attack import (
     ADAPTIVE,
     DATASET_LABELS,
@@ -231,10 +238,9 @@ def _cached(cache: pathlib.Path, name: str, key: dict, steps: int, build: Callab
     """
 
     def build_and_save(folder: pathlib.Path) -> nn.Module:
-        run_dir = folder / "run"
         with torch.random.fork_rng(devices=[]):  # the initial weights follow the key, not the run's order
             torch.manual_seed(0)
-            net = build({"ckpt_dir": str(run_dir), "ckpt_every": max(1, steps // 20), "keep_last": 2})
+            net = build(checkpointing(folder, steps))
         nets.save_net(net.cpu(), folder)
         (folder / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
         return net

@@ -37,7 +37,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from polydiff.bench.common import cached, digest, one_torch_thread, record, timed, training_checks
+from polydiff.bench.common import (
+    cached,
+    checkpointing,
+    digest,
+    one_torch_thread,
+    record,
+    timed,
+    training_checks,
+)
 from polydiff.core.training import TrainConfig
 from polydiff.text import metrics as M
 from polydiff.text.data import references_by_source
@@ -236,9 +244,8 @@ def _trained(kind: str, data: E2EData, bc: BenchConfig, cache: Path, device: str
     def build(d: Path) -> torch.nn.Module:
         if progress:
             progress(f"train {kind} ({steps} steps)")
-        # checkpoints every 5% into the cache folder: a killed full-mode run continues there
-        ck = tcfg.replace(ckpt_dir=str(d / "run"), ckpt_every=max(1, steps // 20), keep_last=2)
-        train_model(model, kind, data.train, ck, data.attributes, bc.classifier_steps, resume=True,
+        train_model(model, kind, data.train, tcfg.replace(**checkpointing(d, steps)), data.attributes,
+                    bc.classifier_steps, resume=True,
                     time_sampler=bc.time_sampler if kind in EMBEDDING_KINDS else "uniform")
         model.save(d)
         return model.eval()
