@@ -18,7 +18,7 @@ import torch
 
 T = TypeVar("T")
 
-__all__ = ["NFECounter", "cached", "checkpointing", "digest", "one_torch_thread", "prepare_entry", "record", "timed", "timed_nfe"]
+__all__ = ["NFECounter", "cached", "checkpointing", "digest", "mean_interval", "one_torch_thread", "prepare_entry", "record", "timed", "timed_nfe"]
 
 
 def _bytes(part: Any) -> bytes:
@@ -136,6 +136,17 @@ def record(domain: str, task: str, dataset: str, setting: str, method: str, metr
             "method": method, "metric": metric, "value": float(value),
             "higher_is_better": bool(higher_is_better), "nfe": nfe, "seconds": float(seconds),
             "n": int(n), **extra}
+
+
+def mean_interval(values: list[float], z: float = 1.96) -> tuple[float, float]:
+    """Normal 95% interval of the mean of ``values`` (one per test item): mean +- z s / sqrt(n)."""
+    if len(values) < 2:
+        raise ValueError(f"values must hold at least 2 numbers for an interval, got {len(values)}")
+    a = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("values must be finite")
+    half = z * a.std(ddof=1) / np.sqrt(a.size)
+    return float(a.mean() - half), float(a.mean() + half)
 
 
 def training_checks(records: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:

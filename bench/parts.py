@@ -9,9 +9,10 @@ document of the committed schema (``bench/results/<domain>.json``, docs/bench.md
     python -m polydiff.bench.parts bench/results/timeseries.json PART.json
 
 Records already in the document (same task, dataset, setting, method and metric) are refused,
-every record keeps its own ``commit``, and the document's ``commands`` lists each run that
-contributed (command, commit, date, duration, machine, number of records). Nothing here knows
-a domain.
+unless ``--replace`` says the part remeasures them (a rerun of the same models, e.g. from their
+cache, that adds fields): then each takes its old record's place. Every record keeps its own
+``commit``, and the document's ``commands`` lists each run that contributed (command, commit,
+date, duration, machine, number of records). Nothing here knows a domain.
 """
 from __future__ import annotations
 
@@ -120,12 +121,12 @@ def _runs(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{**{k: doc[k] for k in _RUN_FIELDS}, "records": len(doc["records"])}]
 
 
-def merge_part(doc: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+def merge_part(doc: Mapping[str, Any], part: Mapping[str, Any], replace: bool = False) -> dict[str, Any]:
     """``doc`` with the records of ``part`` (same domain and mode) added after its own.
 
     The top-level command, commit and machine stay ``doc``'s; ``commands`` lists the runs of
-    both. Raises ``ValueError`` when ``part`` holds a measurement ``doc`` (or ``part``
-    itself) already has, naming the first ones.
+    both. Raises ``ValueError`` when ``part`` holds a measurement twice, or one ``doc`` already
+    has unless ``replace``: then the part's record takes the place of the document's.
     """
     _check_document(doc, "doc")
     _check_document(part, "part")
@@ -133,35 +134,44 @@ def merge_part(doc: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any
         if doc[key] != part[key]:
             raise ValueError(f"part's {key} is {part[key]!r}, the document's {doc[key]!r}: "
                              "only parts of the same domain and mode merge")
+    if not isinstance(replace, bool):
+        raise TypeError(f"replace must be a bool, got {type(replace).__name__}")
     have = {tuple(r[k] for k in RECORD_KEY): r["commit"] for r in doc["records"]}
+    new: dict[tuple, dict] = {}
     clashes = []
     for r in part["records"]:
         key = tuple(r[k] for k in RECORD_KEY)
-        if key in have:
-            clashes.append(f"{'/'.join(map(str, key))} (commit {have[key]})")
-        have[key] = r["commit"]
+        if key in new or (key in have and not replace):
+            clashes.append(f"{'/'.join(map(str, key))} (commit {have.get(key, r['commit'])})")
+        new[key] = dict(r)
     if clashes:
         raise ValueError(f"{len(clashes)} part record(s) measure what the document already holds: "
                          f"{'; '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}")
     out = {k: v for k, v in doc.items() if k not in ("commands", "records")}
     out["commands"] = _runs(doc) + _runs(part)
-    out["records"] = [dict(r) for r in doc["records"]] + [dict(r) for r in part["records"]]
+    records = []
+    for r in doc["records"]:
+        key = tuple(r[k] for k in RECORD_KEY)
+        records.append(new.pop(key) if key in new else dict(r))
+    out["records"] = records + list(new.values())  # what is left is new
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m polydiff.bench.parts DOC.json PART.json [PART.json ...] [--out PATH]``:
+    """``python -m polydiff.bench.parts DOC.json PART.json [PART.json ...] [--out PATH] [--replace]``:
     add the parts' records to ``DOC.json`` (in place unless ``--out``)."""
     p = argparse.ArgumentParser(prog="python -m polydiff.bench.parts",
                                 description="Add part documents' records to a domain's results document.")
     p.add_argument("doc", type=Path, help="the domain's document, e.g. bench/results/timeseries.json")
     p.add_argument("parts", type=Path, nargs="+", help="part documents (from an entry's --parts run)")
     p.add_argument("--out", type=Path, help="write here instead of over DOC")
+    p.add_argument("--replace", action="store_true",
+                   help="a part's record replaces the document's record of the same measurement")
     args = p.parse_args(argv)
     try:
         doc = json.loads(args.doc.read_text())
         for path in args.parts:
-            doc = merge_part(doc, json.loads(path.read_text()))
+            doc = merge_part(doc, json.loads(path.read_text()), replace=args.replace)
     except (OSError, ValueError, TypeError) as e:
         print(f"python -m polydiff.bench.parts: {e}", file=sys.stderr)
         return 1

@@ -9,7 +9,9 @@ each data-to-text and likelihood record carries its model's ``train_steps``):
 
 - ``data-to-text`` (MR -> sentence) on every test MR: DiffuSeq without / with MBR, masked
   diffusion (MDLM), and the autoregressive transformer baseline (greedy and sampled).
-  Quality: sacreBLEU, sentence BLEU (method 4), ROUGE-L on the first sample of each MR;
+  Quality: sacreBLEU, sentence BLEU (method 4), ROUGE-L on the first sample of each MR, each
+  with its 95% interval over the MRs (``ci_low``/``ci_high``: a percentile bootstrap for corpus
+  BLEU, the normal interval of the mean for the per-sentence scores);
   diversity: self-BLEU among ``diversity_samples`` samples of the same MR (DiffuSeq's
   definition; lower = more diverse) and distinct-2/-4 over the first samples; tokens/s over
   all samples. ``setting`` names the decoding budget (``<solver>-<nfe>steps``); the AR numbers
@@ -41,6 +43,7 @@ from polydiff.bench.common import (
     cached,
     checkpointing,
     digest,
+    mean_interval,
     one_torch_thread,
     record,
     timed,
@@ -360,12 +363,22 @@ def _text_records(setting: str, method: str, texts: list[str], refs: list[list[s
     n = len(first)
     n_tokens = sum(len(tok.encode(h)) + 1 for h in safe)
 
-    def rec(metric: str, value: float, hib: bool) -> dict:
-        return _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset)
+    def rec(metric: str, value: float, hib: bool, ci: tuple[float, float] | None = None) -> dict:
+        r = _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset)
+        if ci is not None:
+            r["ci_low"], r["ci_high"] = ci
+        return r
 
-    out = [rec("BLEU", M.corpus_bleu(first, refs), True),
-           rec("sentence-BLEU", 100 * M.mean_sentence_bleu(first, refs), True),
-           rec("ROUGE-L", 100 * M.rouge_l(first, refs), True)]
+    def mean_rec(metric: str, per_source: list[float]) -> dict:
+        scores = [100 * v for v in per_source]
+        return rec(metric, sum(scores) / n, True, mean_interval(scores) if n > 1 else None)
+
+    # 95% intervals over the n sources: sacreBLEU's bootstrap for corpus BLEU, the normal one of
+    # the mean for the per-sentence scores
+    bleu, bleu_ci = M.corpus_bleu_interval(first, refs) if n > 1 else (M.corpus_bleu(first, refs), None)
+    out = [rec("BLEU", bleu, True, bleu_ci),
+           mean_rec("sentence-BLEU", M.sentence_bleus(first, refs)),
+           mean_rec("ROUGE-L", M.rouge_ls(first, refs))]
     if diversity:
         out += [rec(f"distinct-{m}", M.distinct_n(first, m), True) for m in (2, 4)]
         if k > 1:

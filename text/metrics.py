@@ -1,9 +1,10 @@
 """Text-generation metrics.
 
-- :func:`corpus_bleu` — sacreBLEU corpus BLEU (Post 2018), multi-reference.
+- :func:`corpus_bleu` — sacreBLEU corpus BLEU (Post 2018), multi-reference;
+  :func:`corpus_bleu_interval` adds a bootstrap 95% interval (Koehn 2004).
 - :func:`sentence_bleu` — sentence BLEU with Chen & Cherry (2014) smoothing method 4 as in
   NLTK's ``SmoothingFunction().method4`` (the sentence-level BLEU DiffuSeq reports).
-- :func:`rouge_l` — ROUGE-L F1 (Lin 2004) via Google's ``rouge-score``.
+- :func:`rouge_l` — ROUGE-L F1 (Lin 2004) via Google's ``rouge-score``; :func:`rouge_ls` per pair.
 - :func:`self_bleu` (Zhu et al. 2018, Texygen) and :func:`distinct_n` (Li et al. 2016) for
   diversity.
 - :func:`control_success` — share of samples an independent classifier assigns the wanted
@@ -24,10 +25,12 @@ from .checks import check_ids, check_loss_mask, check_texts
 __all__ = [
     "control_success",
     "corpus_bleu",
+    "corpus_bleu_interval",
     "distinct_n",
     "mean_sentence_bleu",
     "perplexity",
     "rouge_l",
+    "rouge_ls",
     "self_bleu",
     "sentence_bleu",
     "sentence_bleus",
@@ -57,9 +60,33 @@ def corpus_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
     import sacrebleu
 
     _check_pairs(hyps, refs)
+    return float(sacrebleu.corpus_bleu(list(hyps), _streams(refs)).score)
+
+
+def _streams(refs: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    """sacreBLEU's reference streams: the ``j``-th reference of every hypothesis (``None`` where it has fewer)."""
     k = max(len(r) for r in refs)
-    streams = [[r[j] if j < len(r) else None for r in refs] for j in range(k)]
-    return float(sacrebleu.corpus_bleu(list(hyps), streams).score)
+    return [[r[j] if j < len(r) else None for r in refs] for j in range(k)]
+
+
+def corpus_bleu_interval(hyps: Sequence[str], refs: Sequence[Sequence[str]],
+                         n_bootstrap: int = 1000) -> tuple[float, tuple[float, float]]:
+    """:func:`corpus_bleu` and its 95% percentile-bootstrap interval over the hypotheses (Koehn
+    2004): ``n_bootstrap`` resamples drawn and scored by sacreBLEU's own bootstrap (the one behind
+    ``--confidence``, its seed), their 2.5th and 97.5th percentiles. sacreBLEU itself prints the
+    resamples' mean +- half that range, which can exclude the score on small corpora (BLEU's
+    resamples are biased low); the percentiles do not shift that way."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import _bootstrap_resample
+
+    _check_pairs(hyps, refs)
+    check_int(n_bootstrap, "n_bootstrap", low=2)
+    bleu, streams = BLEU(), _streams(refs)
+    value = bleu.corpus_score(list(hyps), streams).score
+    _, resampled = _bootstrap_resample(bleu._extract_corpus_statistics(list(hyps), streams), bleu, n_bootstrap)
+    scores = sorted(r.score for r in resampled)
+    lower = n_bootstrap // 40  # sacreBLEU's order statistics for the 2.5th/97.5th percentiles
+    return float(value), (float(scores[lower]), float(scores[n_bootstrap - lower - 1]))
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter:
@@ -137,14 +164,17 @@ def mean_sentence_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> fl
 
 def rouge_l(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> float:
     """Mean ROUGE-L F1 (0-1), best over each hypothesis's references (``rouge-score``)."""
+    scores = rouge_ls(hyps, refs)
+    return sum(scores) / len(scores)
+
+
+def rouge_ls(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> list[float]:
+    """ROUGE-L F1 (0-1) of each hypothesis, best over its references (``rouge-score``)."""
     from rouge_score import rouge_scorer
 
     _check_pairs(hyps, refs)
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    total = 0.0
-    for h, rs in zip(hyps, refs):
-        total += max(scorer.score(r, h)["rougeL"].fmeasure for r in rs)
-    return total / len(hyps)
+    return [max(scorer.score(r, h)["rougeL"].fmeasure for r in rs) for h, rs in zip(hyps, refs)]
 
 
 def self_bleu(texts: Sequence[str]) -> float:

@@ -112,3 +112,20 @@ def test_rmse_interval_covers_the_population_rmse_at_the_stated_rate():
         assert lo <= math.sqrt(float((a**2).mean())) <= hi
         hits += lo <= sigma <= hi
     assert 0.90 <= hits / trials <= 0.99
+
+
+def test_mean_interval_covers_the_population_mean_at_the_stated_rate():
+    import numpy as np
+    import pytest
+    from polydiff.bench.common import mean_interval
+
+    rng = np.random.default_rng(0)
+    hits, trials = 0, 400
+    for _ in range(trials):  # per-sentence scores in [0, 100]: 100 x Beta(2, 5), population mean 100 x 2/7
+        lo, hi = mean_interval(list(100 * rng.beta(2, 5, size=200)))
+        hits += lo <= 100 * 2 / 7 <= hi
+    assert 0.90 <= hits / trials <= 0.99
+    with pytest.raises(ValueError, match="at least 2"):
+        mean_interval([1.0])
+    with pytest.raises(ValueError, match="finite"):
+        mean_interval([1.0, float("nan")])

@@ -72,6 +72,22 @@ def test_merge_refuses_duplicates_and_other_domains():
         parts.merge_part([], doc)
 
 
+def test_merge_with_replace_puts_the_remeasured_record_in_the_old_ones_place():
+    doc = _doc([_rec("weather", "polydiff-csdi", 0.4), _rec("weather", "linear-interp", 0.5)])
+    again = _doc([{**_rec("weather", "polydiff-csdi", 0.4, commit="bbb2222"), "ci_low": 0.3, "ci_high": 0.5},
+                  _rec("pbc", "locf", 0.7, commit="bbb2222")], command="rerun", commit="bbb2222")
+    merged = parts.merge_part(doc, again, replace=True)
+    assert [(r["dataset"], r["method"], r["commit"]) for r in merged["records"]] == [
+        ("weather", "polydiff-csdi", "bbb2222"), ("weather", "linear-interp", "aaa1111"), ("pbc", "locf", "bbb2222")]
+    assert merged["records"][0]["ci_low"] == 0.3 and "ci_low" not in doc["records"][0]
+    assert [c["command"] for c in merged["commands"]] == [doc["command"], "rerun"]
+    twin = _doc([_rec("pbc", "locf", 0.4), _rec("pbc", "locf", 0.5)])
+    with pytest.raises(ValueError, match="1 part record"):  # a part still measures each thing once
+        parts.merge_part(doc, twin, replace=True)
+    with pytest.raises(TypeError, match="replace must be a bool"):
+        parts.merge_part(doc, again, replace="yes")
+
+
 def test_part_command_writes_a_document_and_merges(tmp_path, capsys):
     out = tmp_path / "part.json"
     argv = ["--quick", "--parts", "b", "--json", str(out), "--out", str(tmp_path / "run"), "--no-progress"]

@@ -156,6 +156,8 @@ def _text_cases() -> list[Case]:
              TypeError, r"candidates\[0\] must be a str"),
         Case("text.corpus_bleu", "non-string hypothesis", lambda: tm.corpus_bleu([1], [["a"]]), TypeError,
              r"hyps\[0\] must be a str"),
+        Case("text.corpus_bleu_interval", "one bootstrap resample (no interval)",
+             lambda: tm.corpus_bleu_interval(["a b"], [["a b"]], n_bootstrap=1), ValueError, "n_bootstrap"),
         Case("text.sentence_bleu", "k = 0 (was ZeroDivisionError)",
              lambda: tm.sentence_bleu(["a", "b"], [["c", "b"]], k=0), ValueError, r"k must lie in \(0, inf\)"),
         Case("text.sentence_bleu", "max_n = 0 (returned 1.0)", lambda: tm.sentence_bleu(["a"], [["b"]], max_n=0),

@@ -29,6 +29,9 @@ def test_tiny_bench_records_are_valid_grouped_and_cached(tmp_path):
         assert any(not m.startswith("polydiff") for m in methods) or len(methods) >= 2, key
     assert {"BLEU", "sentence-BLEU", "ROUGE-L", "control-success", "perplexity", "self-BLEU", "distinct-2",
             "distinct-4", "tokens/s", "nll-per-token"} <= {r["metric"] for r in recs}
+    # BLEU, sentence-BLEU and ROUGE-L carry their 95% interval over the sources, around the value
+    quality = [r for r in recs if r["metric"] in ("BLEU", "sentence-BLEU", "ROUGE-L")]
+    assert quality and all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in quality)
     nll = {r["method"]: r for r in recs if r["metric"] == "nll-per-token"}
     assert set(nll) == {"ar-transformer", "polydiff-mdlm"} and nll["ar-transformer"]["n"] == nll["polydiff-mdlm"]["n"]
     assert "polydiff-mdlm-confidence-greedy" in {r["method"] for r in recs}

@@ -8,10 +8,12 @@ from polydiff.text.ar import ARBaseline, ARConfig
 from polydiff.text.metrics import (
     control_success,
     corpus_bleu,
+    corpus_bleu_interval,
     distinct_n,
     mean_sentence_bleu,
     perplexity,
     rouge_l,
+    rouge_ls,
     self_bleu,
     sentence_bleu,
 )
@@ -51,9 +53,33 @@ def test_corpus_bleu_is_sacrebleu_with_ragged_references():
     assert corpus_bleu(["a b c d e"], [["a b c d e"]]) == pytest.approx(100.0)
 
 
+def test_corpus_bleu_interval_is_the_percentile_bootstrap():
+    """The interval against an independent bootstrap: the same resampled hypothesis sets (sacreBLEU's
+    seed and draw) scored one by one through sacrebleu.corpus_bleu, ragged references included."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("sacrebleu")
+    rng = random.Random(1)
+    words = "the a pub cafe near river cheap food is in family friendly".split()
+    hyps = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(40)]
+    refs = [[" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(rng.randint(1, 2))]
+            for _ in range(40)]
+    value, (lo, hi) = corpus_bleu_interval(hyps, refs, n_bootstrap=200)
+    assert value == pytest.approx(corpus_bleu(hyps, refs), rel=1e-12)
+    idx = np.random.default_rng(12345).choice(len(hyps), size=(200, len(hyps)), replace=True)
+    scores = sorted(corpus_bleu([hyps[i] for i in row], [refs[i] for i in row]) for row in idx)
+    # sacreBLEU sums the resampled statistics in float32
+    assert (lo, hi) == (pytest.approx(scores[5], rel=1e-6), pytest.approx(scores[194], rel=1e-6))
+    assert lo < value < hi and hi - lo > 0.3
+    # a corpus of perfect copies has no spread
+    assert corpus_bleu_interval(["a b c d e"] * 5, [["a b c d e"]] * 5, n_bootstrap=50) == \
+        (pytest.approx(100.0), (pytest.approx(100.0), pytest.approx(100.0)))
+
+
 def test_rouge_l_distinct_self_bleu_known_values():
     # LCS 3: P = 1, R = 1/2 -> F = 2/3; the best reference counts
     assert rouge_l(["the cat sat"], [["a dog", "the cat sat on the mat"]]) == pytest.approx(2 / 3)
+    assert rouge_ls(["the cat sat", "a dog"], [["the cat sat on the mat"], ["a dog"]]) == \
+        [pytest.approx(2 / 3), pytest.approx(1.0)]
     assert distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
     assert distinct_n(["a b c", "a b c"], 1) == pytest.approx(3 / 6)
     assert self_bleu(["the pub is by the river", "the pub is by the river"]) == pytest.approx(1.0)
