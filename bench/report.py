@@ -26,6 +26,22 @@ def fmt_value(v: float) -> str:
     return f"{float(v):.4g}"
 
 
+def fmt_record_value(r: Mapping[str, Any]) -> str:
+    """A record's value and, when it carries one, its 95% interval: ``47.25 (CI 43.9–50.6)``."""
+    s = fmt_value(r["value"])
+    if r.get("ci_low") is not None and r.get("ci_high") is not None:
+        s += f" (CI {fmt_value(r['ci_low'])}–{fmt_value(r['ci_high'])})"
+    return s
+
+
+def _by_value(group: Sequence[Mapping[str, Any]], first: set[int]) -> list[int]:
+    """Indices of ``group``: ``first`` (the best), then the rest best to worst when the group agrees
+    on ``higher_is_better``, else in record order."""
+    dirs = {bool(r["higher_is_better"]) for r in group}
+    sign = (-1.0 if dirs == {True} else 1.0) if len(dirs) == 1 else 0.0
+    return sorted(range(len(group)), key=lambda i: (i not in first, sign * float(group[i]["value"]), i))
+
+
 def metric_label(group: Sequence[Mapping[str, Any]]) -> str:
     """``"MAE ↓"`` / ``"accuracy ↑"`` (no arrow when the group disagrees on the direction)."""
     metric = group[0]["metric"]
@@ -63,13 +79,13 @@ def record_notes(r: Mapping[str, Any]) -> list[str]:
 
 def compact_group(group: Sequence[Mapping[str, Any]], bold: str = "**") -> str:
     """One line for a group: ``**polydiff-csdi 0.312** (50 NFE) · linear 0.35``, best first
-    (only a :func:`~.schema.rankable` record is marked best), each record's notes in brackets."""
+    (only a :func:`~.schema.rankable` record is marked best), then the rest best to worst, each
+    record's 95% interval when it has one and its notes in brackets."""
     best = best_indices(list(group))
-    order = sorted(range(len(group)), key=lambda i: (i not in best, i))
     parts = []
-    for i in order:
+    for i in _by_value(group, best):
         r = group[i]
-        s = f"{r['method']} {fmt_value(r['value'])}"
+        s = f"{r['method']} {fmt_record_value(r)}"
         if i in best:
             s = f"{bold}{s}{bold}"
         if r.get("nfe"):
@@ -91,7 +107,7 @@ def domain_table(records: Sequence[Mapping[str, Any]]) -> str:
                     else ["", "", "", ""])
             is_best = i in best
             method = f"**{r['method']}**" if is_best else r["method"]
-            value = f"**{fmt_value(r['value'])}**" if is_best else fmt_value(r["value"])
+            value = f"**{fmt_record_value(r)}**" if is_best else fmt_record_value(r)
             note = ("best (tie)" if len(best) > 1 else "best") if is_best else ""
             if not peer:
                 note = f"⚠ {NO_PEER}"

@@ -99,6 +99,18 @@ def test_ties_are_all_marked_best():
     assert domain_table(group).count("best (tie)") == 2
 
 
+def test_rows_run_best_to_worst_and_show_their_intervals():
+    group = [rec(method="a", value=0.2, higher_is_better=True), rec(method="b", value=0.9, higher_is_better=True),
+             rec(method="c", value=0.5, higher_is_better=True, ci_low=0.41, ci_high=0.62)]
+    assert compact_group(group) == "**b 0.9** (50 NFE) · c 0.5 (CI 0.41–0.62) (50 NFE) · a 0.2 (50 NFE)"
+    lower = [dict(r, higher_is_better=False) for r in group]
+    assert compact_group(lower).startswith("**a 0.2** (50 NFE) · c 0.5 (CI 0.41–0.62) (50 NFE) · b 0.9")
+    # a group that disagrees on the direction keeps record order
+    mixed = [group[0], dict(group[1], higher_is_better=False), group[2]]
+    assert [p.split()[0] for p in compact_group(mixed).split(" · ")] == ["a", "b", "c"]
+    assert "| c | 0.5 (CI 0.41–0.62) | 50 |" in domain_table(group)
+
+
 def test_invalid_swept_and_sanity_records_are_never_marked_best():
     """The best of a group is chosen among the rankable records only; each record's problems,
     plateau check and paired difference are printed beside it."""
