@@ -440,7 +440,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     lik, lik_steps = likelihood_models(models, data, bc, cache, device, progress)
     records += _likelihood_records(lik, data, bc, progress, steps=lik_steps)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
-                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=(1, bc.mbr),
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=tuple(dict.fromkeys((1, bc.mbr))),
                              diffuseq_decoder=bc.diffuseq_decoder)
     if bc.sweep_nfe and bc.sweep_sources:
         m = min(bc.sweep_sources, len(sources))
