@@ -89,4 +89,4 @@ def test_robustness_results_before_the_self_checks_are_not_ranked(tmp_path):
         _rec("robustness", "adv-trained", 0.06, valid=False, problems=["gradient masking"], **acc)])))
     table = render_table(load_results(tmp_path))
     assert "predate" not in table
-    assert "**polydiff-diffpure 0.4** · undefended 0 · adv-trained 0.06 [INVALID: gradient masking] |" in table
+    assert "**polydiff-diffpure 0.4** · adv-trained 0.06 [INVALID: gradient masking] · undefended 0 |" in table
