@@ -343,6 +343,11 @@ def _guide(dlm, data: E2EData, bc: BenchConfig, cache: Path, device: str, progre
     return _cached_weights(cache / f"guide-{key}.safetensors", guide, train)
 
 
+def mbr_sizes(bc: BenchConfig) -> tuple[int, ...]:
+    """DiffuSeq's MBR sizes in the headline groups: single samples (1) and ``bc.mbr``, each once."""
+    return tuple(dict.fromkeys((1, bc.mbr)))
+
+
 def _rec(task, setting, method, metric, value, hib, nfe, seconds, n, dataset: str = DATASET) -> dict:
     return record(DOMAIN, task, dataset, setting, method, metric, value, hib, nfe, seconds, n)
 
@@ -440,7 +445,7 @@ def _run(mode: str, out_dir: Path, device: str, progress, bc: BenchConfig) -> li
     lik, lik_steps = likelihood_models(models, data, bc, cache, device, progress)
     records += _likelihood_records(lik, data, bc, progress, steps=lik_steps)
     records += _data_to_text(models, sources, refs, bc, tok, progress, prefix="", nfes=bc.nfe,
-                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=tuple(dict.fromkeys((1, bc.mbr))),
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=mbr_sizes(bc),
                              diffuseq_decoder=bc.diffuseq_decoder)
     if bc.sweep_nfe and bc.sweep_sources:
         m = min(bc.sweep_sources, len(sources))

@@ -41,6 +41,7 @@ from .text import (
     add_train_steps,
     decoder_setting,
     likelihood_models,
+    mbr_sizes,
 )
 
 __all__ = ["BIBLE_FULL", "DATASET", "TASK", "TEST_BOOKS", "VersePairExample", "prepare_bible", "run_bible"]
@@ -167,6 +168,6 @@ def _run_bible(out_dir: Path, device: str, progress, bc: BenchConfig, books, tes
     records += _likelihood_records(lik, E2EData(data.train, nll_rows, data.tokenizer, []),
                                    replace(bc, nll_rows=0), progress, DATASET, steps=lik_steps)
     records += _data_to_text(models, sources, refs, bc, data.tokenizer, progress, prefix="", nfes=bc.nfe,
-                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=tuple(dict.fromkeys((1, bc.mbr))),
+                             solvers=bc.solvers, k=bc.diversity_samples, mbrs=mbr_sizes(bc),
                              diffuseq_decoder=bc.diffuseq_decoder, **where)
     return add_train_steps(records, bc)

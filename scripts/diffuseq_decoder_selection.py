@@ -75,6 +75,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from polydiff.bench.common import mean_interval
 from polydiff.bench.text import FULL, _likelihood_records, _trained, model_steps
 from polydiff.bench.text_bible import BIBLE_FULL, _book, _evenly, prepare_bible
 from polydiff.text import metrics as M
@@ -102,9 +103,10 @@ def decode_all(model, sources: list[str], refs: list[list[str]], seed: int, cand
 
 def score(hyp: list[str], refs: list[list[str]], seconds: float) -> dict:
     """Corpus BLEU, mean sentence BLEU with its 95% half-width, time and two examples."""
-    sent = 100 * torch.tensor(M.sentence_bleus([h if h.strip() else "<empty>" for h in hyp], refs))
-    return {"BLEU": round(M.corpus_bleu(hyp, refs), 2), "sentence-BLEU": round(float(sent.mean()), 2),
-            "sentence-BLEU 95% half-width": round(float(1.96 * sent.std() / len(sent) ** 0.5), 2),
+    sent = [100 * v for v in M.sentence_bleus([h if h.strip() else "<empty>" for h in hyp], refs)]
+    lo, hi = mean_interval(sent)
+    return {"BLEU": round(M.corpus_bleu(hyp, refs), 2), "sentence-BLEU": round(sum(sent) / len(sent), 2),
+            "sentence-BLEU 95% half-width": round((hi - lo) / 2, 2),
             "seconds": round(seconds, 1), "examples": hyp[:2]}
 
 

@@ -81,9 +81,10 @@ def corpus_bleu_interval(hyps: Sequence[str], refs: Sequence[Sequence[str]],
 
     _check_pairs(hyps, refs)
     check_int(n_bootstrap, "n_bootstrap", low=2)
-    bleu, streams = BLEU(), _streams(refs)
-    value = bleu.corpus_score(list(hyps), streams).score
-    _, resampled = _bootstrap_resample(bleu._extract_corpus_statistics(list(hyps), streams), bleu, n_bootstrap)
+    bleu = BLEU()
+    stats = bleu._extract_corpus_statistics(list(hyps), _streams(refs))  # tokenised once, for both
+    value = bleu._aggregate_and_compute(stats).score
+    _, resampled = _bootstrap_resample(stats, bleu, n_bootstrap)
     scores = sorted(r.score for r in resampled)
     lower = n_bootstrap // 40  # sacreBLEU's order statistics for the 2.5th/97.5th percentiles
     return float(value), (float(scores[lower]), float(scores[n_bootstrap - lower - 1]))
