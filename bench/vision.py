@@ -64,10 +64,12 @@ import time
 import torch
 import torch.nn.functional as F
 from polydiff.bench.common import record, timed_nfe, training_checks
+from polydiff.bench.vision_anomaly import METHODS as ANOMALY_METHODS
+from polydiff.bench.vision_anomaly import fashion_one_vs_rest, one_vs_rest
 from polydiff.bench.vision_common import mnist, trained
 from polydiff.bench.vision_fitted_grid import FULL as FITTED_GRID_FULL
 from polydiff.bench.vision_fitted_grid import run_fitted_grid
-from polydiff.vision import anomaly, generate, inpaint, metrics, plots, sdedit, superres
+from polydiff.vision import generate, inpaint, metrics, plots, sdedit, superres
 
 __all__ = ["CONFIGS", "run"]
 
@@ -101,7 +103,9 @@ CONFIGS = {
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
                          "datasets": ("mni152", "nuclei"), "epochs": 6, "baseline_steps": 150, "batch": 16},
-             "fitted_grid": FITTED_GRID_FULL},
+             "fitted_grid": FITTED_GRID_FULL,
+             # every class as the normal one, the mean AUROC reported (MNIST's anomaly config and steps)
+             "fashion_anomaly": {"classes": tuple(range(10))}},
 }
 
 
@@ -210,9 +214,11 @@ def _generation(cfg: dict, gen_net, proc, clf, labels, real, x_te, y_te, out_dir
 
 
 #: The parts of the entry: ``generate`` (the classifier-free guidance group and the shipped
-#: generators) and ``other`` (every other task); ``python -m polydiff.bench.vision --full --parts
-#: generate --json PART.json`` runs one alone (:mod:`polydiff.bench.parts`).
-PARTS = ("generate", "other")
+#: generators), ``segment`` (label-efficient segmentation) and ``fashion-anomaly`` (one-vs-rest
+#: anomaly detection on every Fashion-MNIST class; both need no MNIST network) and ``other`` (every
+#: other task); ``python -m polydiff.bench.vision --full --parts generate --json PART.json`` runs
+#: one alone (:mod:`polydiff.bench.parts`).
+PARTS = ("generate", "other", "segment", "fashion-anomaly")
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
@@ -239,9 +245,21 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
     def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=dataset, **extra):
         records.append(record("vision", task, ds, setting, method, metric, value, hib, nfe, seconds, n, **extra))
 
+    common = {"batch_size": cfg["batch"], "seed": 0}
+    if "segment" in parts and cfg["segment"]:  # needs no MNIST network: ``--parts segment`` trains nothing else
+        say("train U-Nets on MNI152 slices and nuclei tiles and segment")
+        from polydiff.bench.vision_segment import run_segmentation
+        seg_common = {**common, "batch_size": cfg["segment"].get("batch", common["batch_size"])}
+        records += run_segmentation(cfg["segment"], steps["segment"], cache, out_dir, device, seg_common, net_kw)
+    if "fashion-anomaly" in parts and cfg.get("fashion_anomaly"):  # needs no MNIST network either
+        fa = cfg["fashion_anomaly"]
+        records += fashion_one_vs_rest(cfg["anomaly"], fa["classes"], steps["anomaly"], cache, device, common,
+                                       net_kw, n_train=cfg["n_train"], say=say)
+    if not {"generate", "other"} & set(parts):
+        say("done")
+        return training_checks(records, mode)
     x_tr, y_tr = mnist("train", size, cfg["n_train"])
     x_te, y_te = mnist("test", size)
-    common = {"batch_size": cfg["batch"], "seed": 0}
 
     say("train classifier")
     clf, _ = trained(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
@@ -366,39 +384,13 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
     # --- anomaly detection (one-vs-rest) -----------------------------------------------------
     ac = cfg["anomaly"]
     c = ac["normal_class"]
-    xa_tr, ya_tr = mnist("train", size, None, classes=(c,))
-    normal = x_te[y_te == c][:ac["n"]]
-    others = x_te[y_te != c][:ac["n"]]
-    xa = torch.cat([normal, others]).to(device)
-    truth = torch.cat([torch.zeros(len(normal)), torch.ones(len(others))]).long()
-    setting = f"one-vs-rest-class{c}"
-    template = xa_tr.mean(0, keepdim=True).to(device)
-    t0 = time.perf_counter()
-    tscore = ((xa - template) ** 2).flatten(1).mean(1).cpu()
-    rec("anomaly", setting, "template-distance", "AUROC", metrics.auroc(tscore, truth), True, None,
-        time.perf_counter() - t0, len(xa))
-    say("train autoencoder baseline")
-    ae = anomaly.train_autoencoder(xa_tr.to(device), steps=steps["anomaly"], batch_size=cfg["batch"])
-    t0 = time.perf_counter()
-    ae_maps = anomaly.autoencoder_maps(ae, xa)
-    rec("anomaly", setting, "conv-autoencoder", "AUROC", metrics.auroc(anomaly.image_scores(ae_maps.cpu()), truth),
-        True, None, time.perf_counter() - t0, len(xa))
-    shown = {}
-    for kind in ("simplex", "gaussian"):
-        say(f"train anomaly U-Net ({kind})")
-        simplex = ac["simplex"] if kind == "simplex" else None
-        net, _ = trained(cache, f"anomaly-{kind}", "anomaly", xa_tr[:cfg["n_train"]], ya_tr[:cfg["n_train"]],
-                         device, steps=steps["anomaly"], lr=1e-3, net_kwargs=net_kw, noise=kind, simplex=simplex,
-                         **common)
-        say(f"anomaly detection ({kind})")
-        noise = anomaly.noise_sampler(kind, generator=torch.Generator(device).manual_seed(4), **(simplex or {}))
-        maps, secs, nfe = timed_nfe(net, len(xa), anomaly.anomaly_maps,
-            net, proc, xa, ac["t_star"], noise=noise, steps=ac["steps"], solver="ddpm")
-        score = anomaly.image_scores(maps, "mean")
-        rec("anomaly", setting, f"polydiff-anoddpm-{kind}", "AUROC", metrics.auroc(score, truth), True, nfe, secs,
-            len(xa))
-        shown[kind] = maps
-    idx = torch.cat([torch.arange(3), len(normal) + torch.arange(3)])
+    say("anomaly detection (autoencoder, AnoDDPM simplex and Gaussian)")
+    scores, shown, xa = one_vs_rest(mnist("train", size, None, classes=(c,))[0], x_te, y_te, c, ac,
+                                    steps["anomaly"], cache, device, common, net_kw, n_train=cfg["n_train"])
+    for method in ANOMALY_METHODS:
+        auc, secs, nfe = scores[method]
+        rec("anomaly", f"one-vs-rest-class{c}", method, "AUROC", auc, True, nfe, secs, len(xa))
+    idx = torch.cat([torch.arange(3), len(xa) // 2 + torch.arange(3)])
     plots.save_side_by_side([("image", xa[idx].cpu())] + [(f"map ({k})", m[idx]) for k, m in shown.items()],
                             out_dir / "anomaly_maps.png", cmap="magma")
 
@@ -408,11 +400,6 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
         lesion_common = {**common, "batch_size": cfg["lesions"].get("batch", common["batch_size"])}
         records += run_brain_lesions(cfg["lesions"], steps.get("segment", steps["anomaly"]), cache, out_dir, device,
                                      lesion_common, net_kw)
-    if cfg["segment"]:
-        say("train U-Net on MNI152 slices and segment")
-        from polydiff.bench.vision_segment import run_segmentation
-        seg_common = {**common, "batch_size": cfg["segment"].get("batch", common["batch_size"])}
-        records += run_segmentation(cfg["segment"], steps["segment"], cache, out_dir, device, seg_common, net_kw)
     if cfg.get("fitted_grid"):
         say("time steps fitted to the shipped generator")
         records += run_fitted_grid(cfg["fitted_grid"], clf, x_te, y_te, out_dir, device, say)

@@ -41,11 +41,13 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
                      common: dict, net_kw: dict) -> list[dict]:
     """For each dataset in ``cfg["datasets"]`` (default MNI152 only): train an unconditional
     U-Net on the training images (no labels), fit the pixel classifiers on ``cfg["labelled"]``
-    labelled images, and report mIoU on the held-out images beside the from-scratch U-Net."""
+    labelled images, and report mIoU on the held-out images beside the from-scratch U-Net.
+    ``cfg["denoiser_steps"]`` (``{dataset: steps}``) overrides ``steps`` for a dataset."""
     records = []
     for name in cfg.get("datasets", ("mni152",)):
         dataset, k_cls, x_tr, y_tr, x_te, y_te = _dataset(name, cfg)
-        net, proc = unconditional_ddpm(name, x_tr, steps, cache, device, common, net_kw)
+        net, proc = unconditional_ddpm(name, x_tr, cfg.get("denoiser_steps", {}).get(name, steps), cache, device,
+                                       common, net_kw)
         ext = segment.FeatureExtractor(net, proc, timesteps=cfg["timesteps"])
         for k in cfg["labelled"]:
             pick = torch.linspace(0, len(x_tr) - 1, k).round().long()

@@ -85,7 +85,9 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     tiny["anomaly"] = dict(full["anomaly"], steps=2, n=4)
     tiny["sr_photos"] = dict(full["sr_photos"], size=32, steps=2, batch=4, per_image=2, n_test_per_image=1)
     tiny["lesions"] = dict(full["lesions"], size=32, steps=2, batch=4)
-    tiny["segment"] = dict(full["segment"], size=32, labelled=(2,), n_models=1, epochs=1, baseline_steps=2, batch=4)
+    tiny["segment"] = dict(full["segment"], size=32, labelled=(2,), n_models=1, epochs=1, baseline_steps=2, batch=4,
+                           denoiser_steps={"nuclei": 3})
+    tiny["fashion_anomaly"] = {"classes": (0, 1)}
     monkeypatch.setitem(bench.CONFIGS, "full", tiny)
     torch.set_num_threads(2)
     recs = bench.run("full", tmp_path)
@@ -109,6 +111,23 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     names = [p.name for p in (tmp_path / "cache").iterdir()]
     assert not any(n.startswith("lesion-gaussian") for n in names)  # the segmentation DDPM serves both
     assert sum(n.startswith("segment-ddpm-mni152") for n in names) == 1
+    nuclei = [n for n in names if n.startswith("segment-ddpm-nuclei")]  # denoiser_steps overrides steps["segment"]
+    assert len(nuclei) == 1 and (tmp_path / "cache" / nuclei[0] / "latest").read_text().strip() == "step_00000003"
+    fashion = by[("anomaly", "one-vs-rest-mean-classes01")]
+    assert set(fashion) == {"template-distance", "conv-autoencoder", "polydiff-anoddpm-simplex",
+                            "polydiff-anoddpm-gaussian"}
+    for r in fashion.values():  # the mean over the normal classes, each class's AUROC beside it
+        assert r["dataset"] == "fashion-mnist-28px" and set(r["per_class"]) == {"0", "1"}
+        assert r["value"] == pytest.approx(sum(r["per_class"].values()) / 2)
+        assert all(0.0 <= v <= 1.0 for v in r["per_class"].values())
+    assert fashion["polydiff-anoddpm-simplex"]["nfe"] > 0 and fashion["template-distance"]["nfe"] is None
+    # the parts that need no MNIST network run alone from the same cache: same records, nothing trained
+    def untimed(rs):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
+
+    alone = bench.run("full", tmp_path, parts=("segment", "fashion-anomaly"))
+    assert untimed(alone) == untimed([r for r in recs if r["task"] == "segment" or r["dataset"] == "fashion-mnist-28px"])
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(names)
 
 
 def test_photo_superres_reports_the_mean_of_k_beside_the_single_sample(tmp_path):
