@@ -42,12 +42,15 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
     """For each dataset in ``cfg["datasets"]`` (default MNI152 only): train an unconditional
     U-Net on the training images (no labels), fit the pixel classifiers on ``cfg["labelled"]``
     labelled images, and report mIoU on the held-out images beside the from-scratch U-Net.
-    ``cfg["denoiser_steps"]`` (``{dataset: steps}``) overrides ``steps`` for a dataset."""
+    ``cfg["denoiser_steps"]`` (``{dataset: steps}``) overrides ``steps`` for a dataset;
+    ``cfg["baseline_steps"]`` is the from-scratch U-Net's steps, one int or ``{dataset: steps}``."""
     records = []
     for name in cfg.get("datasets", ("mni152",)):
         dataset, k_cls, x_tr, y_tr, x_te, y_te = _dataset(name, cfg)
-        net, proc = unconditional_ddpm(name, x_tr, cfg.get("denoiser_steps", {}).get(name, steps), cache, device,
-                                       common, net_kw)
+        ddpm_steps = cfg.get("denoiser_steps", {}).get(name, steps)
+        net, proc = unconditional_ddpm(name, x_tr, ddpm_steps, cache, device, common, net_kw)
+        base_steps = cfg["baseline_steps"]
+        base_steps = base_steps[name] if isinstance(base_steps, dict) else base_steps
         ext = segment.FeatureExtractor(net, proc, timesteps=cfg["timesteps"])
         for k in cfg["labelled"]:
             pick = torch.linspace(0, len(x_tr) - 1, k).round().long()
@@ -57,15 +60,17 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
             pred = seg.predict(x_te)
             secs = time.perf_counter() - t0
             t0 = time.perf_counter()
-            base = segment.train_unet_segmenter(x_tr[pick], y_tr[pick], k_cls, steps=cfg["baseline_steps"],
+            base = segment.train_unet_segmenter(x_tr[pick], y_tr[pick], k_cls, steps=base_steps,
                                                 base=net_kw["base"], mults=net_kw["mults"])
             with torch.no_grad():
                 pred_b = base(x_te).argmax(1)
             secs_b = time.perf_counter() - t0
-            for method, p, s, nfe in (("polydiff-ddpm-pixel-mlp", pred, secs, len(cfg["timesteps"])),
-                                      ("unet-from-scratch", pred_b, secs_b, None)):
+            for method, p, s, nfe, trained_for in (
+                    ("polydiff-ddpm-pixel-mlp", pred, secs, len(cfg["timesteps"]), ddpm_steps),
+                    ("unet-from-scratch", pred_b, secs_b, None, base_steps)):
                 records.append(record("vision", "segment", dataset, f"{k}-labelled", method, "mIoU",
-                                      metrics.miou(p, y_te, k_cls), True, nfe, s, len(x_te)))
+                                      metrics.miou(p, y_te, k_cls), True, nfe, s, len(x_te),
+                                      train_steps=trained_for))
             if k == cfg["labelled"][-1]:
                 step = max(1, len(x_te) // 4)
                 plots.save_overlay(x_te[::step], y_te[::step], pred[::step], out_dir / f"segment_{name}.png")

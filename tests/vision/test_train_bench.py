@@ -85,8 +85,8 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     tiny["anomaly"] = dict(full["anomaly"], steps=2, n=4)
     tiny["sr_photos"] = dict(full["sr_photos"], size=32, steps=2, batch=4, per_image=2, n_test_per_image=1)
     tiny["lesions"] = dict(full["lesions"], size=32, steps=2, batch=4)
-    tiny["segment"] = dict(full["segment"], size=32, labelled=(2,), n_models=1, epochs=1, baseline_steps=2, batch=4,
-                           denoiser_steps={"nuclei": 3})
+    tiny["segment"] = dict(full["segment"], size=32, labelled=(2,), n_models=1, epochs=1, batch=4,
+                           denoiser_steps={"nuclei": 3}, baseline_steps={"mni152": 2, "nuclei": 4})
     tiny["fashion_anomaly"] = {"classes": (0, 1)}
     monkeypatch.setitem(bench.CONFIGS, "full", tiny)
     torch.set_num_threads(2)
@@ -113,6 +113,9 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     assert sum(n.startswith("segment-ddpm-mni152") for n in names) == 1
     nuclei = [n for n in names if n.startswith("segment-ddpm-nuclei")]  # denoiser_steps overrides steps["segment"]
     assert len(nuclei) == 1 and (tmp_path / "cache" / nuclei[0] / "latest").read_text().strip() == "step_00000003"
+    seg_steps = {(r["dataset"].split("-")[0], r["method"]): r["train_steps"] for r in recs if r["task"] == "segment"}
+    assert seg_steps == {("mni152", "polydiff-ddpm-pixel-mlp"): 2, ("mni152", "unet-from-scratch"): 2,
+                         ("stardist", "polydiff-ddpm-pixel-mlp"): 3, ("stardist", "unet-from-scratch"): 4}
     fashion = by[("anomaly", "one-vs-rest-mean-classes01")]
     assert set(fashion) == {"template-distance", "conv-autoencoder", "polydiff-anoddpm-simplex",
                             "polydiff-anoddpm-gaussian"}
