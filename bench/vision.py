@@ -28,8 +28,9 @@ Every polydiff number has a baseline measured in the same run on the same images
   as the normal class (:mod:`~polydiff.bench.vision_anomaly`; MNIST's "1" saturates: the
   template scores 0.99 there) and pixel AUPRC / best Dice on MNI152 slices with inserted
   synthetic lesions;
-* segmentation (full mode): mIoU of the pixel-MLP ensemble on denoiser features vs a U-Net
-  trained from scratch on the same labelled MNI152 slices;
+* segmentation (full mode, :mod:`~polydiff.bench.vision_segment`): mIoU of the pixel-MLP
+  ensemble on denoiser features vs a U-Net trained from scratch on the same labelled MNI152
+  slices / nuclei tiles, each side's training budget chosen on validation images;
 * time steps fitted to a model (full mode, :mod:`~polydiff.bench.vision_fitted_grid`): the
   shipped ``mnist-cfg`` generator with DPM-Solver++(2M) at 5 and 10 steps on a grid from
   ``pc.optimize_grid`` vs uniform log-SNR and the pipeline's own grid (classifier accuracy,
@@ -51,10 +52,11 @@ step of 16 images of 64x64 px at one thread). Training budgets: class-conditiona
 steps each, each anomaly U-Net 400 steps on the 6.7k training "1"s (and on each Fashion-MNIST
 class's 6k), the 64 px MNI152 DDPM 250 steps x 16 images and the nuclei DDPM 1,750, the photo
 SR3 500, the from-scratch segmentation U-Nets 600 (MNI152) and 1,200 (nuclei) steps (the
-segmentation budgets chosen on validation images), the evaluation classifier 2,000 steps. Papers train these models for 10^5-10^6 steps, so absolute
-numbers are far from published ones; the comparisons with the baselines (trained with the same
-budget where they train at all) are what the records are for. Evaluation: 300 generated digits
-per guidance scale, 100 test images per inpainting mask / SR / SDEdit setting (the
+segmentation budgets chosen on validation images), the evaluation classifier 2,000 steps.
+Papers train these models for 10^5-10^6 steps, so absolute numbers are far from published
+ones; the comparisons with the baselines (trained with the same budget where they train at all,
+on validation-chosen budgets for segmentation) are what the records are for. Evaluation: 300
+generated digits per guidance scale, 100 test images per inpainting mask / SR / SDEdit setting (the
 quality-vs-NFE tables use the first 50), 200 normal + 200 anomalous test digits, 25 sampling
 steps by default. The lesion model with Gaussian noise is the segmentation DDPM on the same
 MNI152 training slices (same loss and data; trained once).
@@ -107,9 +109,9 @@ CONFIGS = {
              "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
                          "datasets": ("mni152", "nuclei"), "epochs": 6, "batch": 16,
                          # both budgets chosen on validation images (scripts/vision_segment_validation.py,
-                         # bench/results/supplementary/vision-segment-validation.json): the nuclei DDPM's
-                         # features peak at 1,750 steps (of 250-2,000), MNI152's peak at 250; the from-scratch U-Nets'
-                         # best of 150/300/600/1,200 steps
+                         # bench/results/supplementary/vision-segment-validation.json): the nuclei
+                         # DDPM's features peak at 1,750 steps (of 250-2,000), MNI152's at 250; the
+                         # from-scratch U-Nets' best of 150/300/600/1,200 steps
                          "denoiser_steps": {"nuclei": 1750}, "baseline_steps": {"mni152": 600, "nuclei": 1200}},
              "fitted_grid": FITTED_GRID_FULL,
              # every class as the normal one, the mean AUROC reported (MNIST's anomaly config and steps)
