@@ -34,7 +34,8 @@ from .nets import Classifier, ClassifierConfig, UNet, UNetConfig
 
 __all__ = ["DATASETS", "TASKS", "build_net", "load_images", "load_trained", "main", "make_loss", "train"]
 
-TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier", "superres-regression")
+TASKS = ("generate", "superres", "inpaint", "sdedit", "segment", "anomaly", "classifier", "superres-regression",
+         "palette")
 DATASETS = ("mnist", "fashion-mnist", "digits", "photos", "mni152")
 
 
@@ -80,6 +81,8 @@ def build_net(task: str, in_channels: int = 1, num_classes: int = 10, **net_kwar
         extra["cond_channels"] = in_channels
     if task == "superres":  # stable at high noise, where SR sampling starts (see superres.py)
         extra["prediction"] = "x0" if net_kwargs.get("residual") else "v"
+    if task == "palette":  # the known image and the mask (palette.py); v: stable at high noise
+        extra.update(cond_channels=in_channels + 1, prediction="v")
     return UNet(UNetConfig(in_channels=in_channels, **{**extra, **net_kwargs}))
 
 
@@ -93,6 +96,7 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
 
     from .anomaly import anoddpm_loss, noise_sampler
     from .generate import generate_loss
+    from .palette import palette_loss
     from .superres import regression_loss, superres_loss
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
@@ -117,6 +121,8 @@ def make_loss(task: str, process, *, factor: int = 4, p_uncond: float = 0.1, noi
             return superres_loss(net, process, x, factor, prediction=prediction, residual=residual, generator=g)
         if task == "superres-regression":
             return regression_loss(net, x, factor)
+        if task == "palette":
+            return palette_loss(net, process, x, prediction=prediction, generator=g)
         if task == "anomaly" and noise == "simplex":
             return anoddpm_loss(net, process, x, noise_sampler("simplex", generator=g, **(simplex or {})), generator=g)
         return dsm_loss(net, process, vdata.to_model_range(x), prediction=prediction, generator=g).mean()
