@@ -74,7 +74,9 @@ from polydiff.bench.vision_anomaly import fashion_one_vs_rest, one_vs_rest
 from polydiff.bench.vision_common import mnist, trained
 from polydiff.bench.vision_fitted_grid import FULL as FITTED_GRID_FULL
 from polydiff.bench.vision_fitted_grid import run_fitted_grid
-from polydiff.vision import generate, inpaint, metrics, plots, sdedit, superres
+from polydiff.bench.vision_inpaint import run_inpainting
+from polydiff.vision import generate, metrics, plots, sdedit, superres
+from polydiff.vision._common import default_process
 
 __all__ = ["CONFIGS", "run"]
 
@@ -224,11 +226,11 @@ def _generation(cfg: dict, gen_net, proc, clf, labels, real, x_te, y_te, out_dir
 
 
 #: The parts of the entry: ``generate`` (the classifier-free guidance group and the shipped
-#: generators), ``segment`` (label-efficient segmentation) and ``fashion-anomaly`` (one-vs-rest
+#: generators), ``inpaint`` (:mod:`~polydiff.bench.vision_inpaint`), ``segment`` (label-efficient segmentation) and ``fashion-anomaly`` (one-vs-rest
 #: anomaly detection on every Fashion-MNIST class; both need no MNIST network) and ``other`` (every
 #: other task); ``python -m polydiff.bench.vision --full --parts generate --json PART.json`` runs
 #: one alone (:mod:`polydiff.bench.parts`).
-PARTS = ("generate", "other", "segment", "fashion-anomaly")
+PARTS = ("generate", "inpaint", "other", "segment", "fashion-anomaly")
 
 
 def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
@@ -265,7 +267,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
         fa = cfg["fashion_anomaly"]
         records += fashion_one_vs_rest(cfg["anomaly"], fa["classes"], steps["anomaly"], cache, device, common,
                                        net_kw, n_train=cfg["n_train"], say=say)
-    if not {"generate", "other"} & set(parts):
+    if not {"generate", "inpaint", "other"} & set(parts):
         say("done")
         return training_checks(records, mode)
     x_tr, y_tr = mnist("train", size, cfg["n_train"])
@@ -274,10 +276,8 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
     say("train classifier")
     clf, _ = trained(cache, "classifier", "classifier", x_tr, y_tr, device, steps=steps["classifier"],
                      lr=1e-3, net_kwargs={"width": 16}, **common)
-    say("train class-conditional U-Net")
-    gen_net, proc = trained(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
-                            lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
     clf = clf.to(device)
+    proc = default_process()
 
     # --- generation with classifier-free guidance ------------------------------------------
     S = cfg["sample_steps"]
@@ -285,15 +285,33 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
     n = len(labels)
     real = x_te[-n:]
     if "generate" in parts:
+        say("train class-conditional U-Net")
+        gen_net, _ = trained(cache, "generate", "generate", x_tr, y_tr, device, steps=steps["generate"],
+                             lr=1e-3, net_kwargs=net_kw, p_uncond=0.2, **common)
         _generation(cfg, gen_net, proc, clf, labels, real, x_te, y_te, out_dir, device, say, rec)
+
+    def unconditional():  # SDEdit's and RePaint's U-Net (trained once: cached)
+        say("train unconditional U-Net (inpainting, SDEdit)")
+        net, _ = trained(cache, "inpaint-uncond", "inpaint", x_tr, y_tr, device,
+                         steps=steps.get("inpaint", steps["generate"]), lr=1e-3, net_kwargs=net_kw, **common)
+        return net.to(device)
+
+    if "inpaint" in parts:
+        ic, pal = cfg["inpaint"], None
+        if ic.get("palette"):
+            say("train Palette U-Net (inpainting)")
+            pal, _ = trained(cache, "inpaint-palette", "palette", x_tr, y_tr, device,
+                             steps=ic["palette"]["train_steps"], lr=1e-3, net_kwargs=net_kw, **common)
+            pal = pal.to(device)
+        uncond = unconditional()
+        say("inpainting")
+        run_inpainting(ic, uncond, pal, proc, clf, x_tr, x_te[1000:1000 + cfg["n_eval"]].to(device),
+                       y_te[1000:1000 + cfg["n_eval"]].to(device), real, out_dir, device, rec, cfg.get("n_nfe"))
     if "other" not in parts:
         say("done")
         return training_checks(records, mode)
-    # --- SDEdit and inpainting on an unconditional model trained for them -------------------
-    say("train unconditional U-Net (inpainting, SDEdit)")
-    uncond, _ = trained(cache, "inpaint-uncond", "inpaint", x_tr, y_tr, device,
-                        steps=steps.get("inpaint", steps["generate"]), lr=1e-3, net_kwargs=net_kw, **common)
-    uncond = uncond.to(device)
+    # --- SDEdit on an unconditional model trained for it -------------------------------------
+    uncond = unconditional()
     say("SDEdit")
     ne = cfg["n_eval"]
     src, src_y = x_te[3000:3000 + ne].to(device), y_te[3000:3000 + ne].to(device)
@@ -308,46 +326,6 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
             rec("sdedit", "stroke-paintings", method, metric, value, metric != "classifier-frechet", nfe, secs, ne)
     plots.save_side_by_side([("source", src), *((m, o) for m, (o, _, _) in results.items())],
                             out_dir / "sdedit.png")
-
-    # --- inpainting (RePaint's resampling scaled to the step budget) -------------------------
-    say("inpainting")
-    ic = cfg["inpaint"]
-    xi, yi = x_te[1000:1000 + ne].to(device), y_te[1000:1000 + ne].to(device)
-    for kind in ic["masks"]:
-        mask = inpaint.make_mask(kind, ne, size, generator=torch.Generator().manual_seed(0)).to(device)
-        hole = 1 - mask
-        setting = f"{kind}-mask"
-        t0 = time.perf_counter()
-        bh = inpaint.biharmonic(xi.cpu(), mask.cpu()).to(device)
-        results = {"biharmonic": (bh, time.perf_counter() - t0, None)}
-        t0 = time.perf_counter()
-        ex = inpaint.exemplar_fill(xi, mask, x_tr.to(device))  # the known pixels' best training match
-        results["exemplar-fill"] = (ex, time.perf_counter() - t0, None)
-        repaint = inpaint.repaint_settings(ic["steps"], ic["resample"])
-        for method, kw in (("polydiff-repaint", repaint),
-                           ("polydiff-replacement", {"steps": ic["steps"], "jump_length": 1, "resample": 1})):
-            out, secs, nfe = timed_nfe(uncond, ne, inpaint.inpaint, uncond, proc, xi, mask, solver="ddpm",
-                                       generator=torch.Generator(device).manual_seed(2), **kw)
-            results[method] = (out, secs, nfe)
-        for method, (out, secs, nfe) in results.items():
-            # headline: the inpainted digit's class and realism; PSNR-hole and SSIM secondary
-            for metric, value in metrics.inpainting_scores(clf, out, yi, real.to(device), truth=xi,
-                                                           hole=hole).items():
-                rec("inpaint", setting, method, metric, value, metric != "classifier-frechet", nfe, secs, ne)
-        plots.save_side_by_side([("input", xi * mask), ("biharmonic", results["biharmonic"][0]),
-                                 ("replacement", results["polydiff-replacement"][0]),
-                                 ("RePaint", results["polydiff-repaint"][0]), ("truth", xi)],
-                                out_dir / f"inpaint_{kind}.png")
-        nn_ = cfg.get("n_nfe", ne)  # the quality-vs-NFE table uses the first n_nfe images
-        for solver, st, r, j in ic.get("nfe_table", ()) if kind == "center" else ():
-            out, secs, nfe = timed_nfe(uncond, nn_, inpaint.inpaint,
-                uncond, proc, xi[:nn_], mask[:nn_], steps=st, solver=solver, jump_length=j, resample=r,
-                generator=torch.Generator(device).manual_seed(2))
-            rec("inpaint", f"{setting}-nfe", f"polydiff-{solver}-{st}x{r}", "PSNR-hole",
-                metrics.masked_psnr(out, xi[:nn_], hole[:nn_]), True, nfe, secs, nn_)
-        if ic.get("nfe_table") and kind == "center":
-            rec("inpaint", f"{setting}-nfe", "biharmonic", "PSNR-hole",
-                metrics.masked_psnr(bh[:nn_], xi[:nn_], hole[:nn_]), True, None, results["biharmonic"][1], nn_)
 
     # --- super-resolution --------------------------------------------------------------------
     say("train SR3 U-Net")

@@ -9,18 +9,19 @@ pipeline's own), and ``--no-progress``.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from typing import TypeVar
 
 import torch
 
 from .flags import non_negative_int, positive_int
-from .pipeline import Pipeline, PipelineError
-from .pipeline_hub import shipped_pipelines
+from .pipeline import Pipeline, PipelineError, read_index
+from .pipeline_hub import resolve_pipeline, shipped_pipelines
 from .solvers import SOLVERS
 from .validate import check_device
 
-__all__ = ["add_task_flags", "load_task_pipeline", "task_device", "task_generator"]
+__all__ = ["add_task_flags", "held_pipeline_class", "load_task_pipeline", "task_device", "task_generator"]
 
 P = TypeVar("P", bound=Pipeline)
 
@@ -40,6 +41,17 @@ def add_task_flags(parser: argparse.ArgumentParser, default_model: str | None, *
     g.add_argument("--solver", choices=sorted(SOLVERS if solvers is None else solvers), default=None,
                    help="solver (default: the pipeline's)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def held_pipeline_class(model: str | os.PathLike, classes: Sequence[type[P]]) -> type[P]:
+    """Which of ``classes`` (the pipelines one command applies) the pipeline ``model`` holds,
+    read from its index; ``classes[0]`` when the index cannot be read or names none of them
+    (loading it then names the problem)."""
+    try:
+        held = read_index(resolve_pipeline(model))["class"]
+    except (OSError, TypeError, PipelineError):
+        return classes[0]
+    return next((c for c in classes if held == f"{c.__module__}:{c.__qualname__}"), classes[0])
 
 
 def load_task_pipeline(cls: type[P], args: argparse.Namespace) -> P:

@@ -28,9 +28,12 @@ from pathlib import Path
 import torch
 from polydiff.core.atomic import atomic_file
 from polydiff.core.flags import positive_int
-from polydiff.core.pipeline import PipelineError, read_index
-from polydiff.core.pipeline_hub import resolve_pipeline
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_device
+from polydiff.core.task_cli import (
+    add_task_flags,
+    held_pipeline_class,
+    load_task_pipeline,
+    task_device,
+)
 from polydiff.core.training.data import derive_seed
 from polydiff.core.validate import check_int, describe
 from tqdm.auto import tqdm
@@ -106,14 +109,7 @@ def write_lines(path: str | os.PathLike, lines: Sequence[str]) -> None:
 def pipeline_class(model: str | os.PathLike) -> type[Seq2SeqTextPipeline]:
     """The text pipeline class the pipeline ``model`` holds (:class:`MaskedTextPipeline` when the
     index cannot be read: loading it then names the problem)."""
-    try:
-        held = read_index(resolve_pipeline(model))["class"]
-    except (OSError, TypeError, PipelineError):
-        return MaskedTextPipeline
-    for cls in (MaskedTextPipeline, ARTextPipeline):
-        if held == f"{cls.__module__}:{cls.__qualname__}":
-            return cls
-    return MaskedTextPipeline
+    return held_pipeline_class(model, (MaskedTextPipeline, ARTextPipeline))
 
 
 def _add_text(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -11,8 +11,10 @@ or a folder of PNGs (each output has the input's name)::
     polydiff superres --model pipes/sr-x4 --input low.png --output high.png --steps 50 --seed 1
     polydiff superres --model pipes/sr-x4 --input lowres/ --output highres/
 
-``polydiff inpaint``: RePaint inpainting with an :class:`InpaintingPipeline`; in the mask PNG
-(same size as the image) **white marks the missing pixels to fill, black the known ones**::
+``polydiff inpaint``: inpainting with a :class:`PaletteInpaintingPipeline` (a U-Net trained for
+the task, the default) or RePaint with an :class:`InpaintingPipeline` (an unconditional U-Net);
+in the mask PNG (same size as the image) **white marks the missing pixels to fill, black the
+known ones**::
 
     polydiff inpaint --model pipes/inpaint --input photo.png --mask hole.png --output filled.png
 
@@ -26,19 +28,26 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from polydiff.core.flags import positive_int
-from polydiff.core.task_cli import add_task_flags, load_task_pipeline, task_generator
+from polydiff.core.task_cli import (
+    add_task_flags,
+    held_pipeline_class,
+    load_task_pipeline,
+    task_generator,
+)
 from tqdm.auto import tqdm
 
 from ._common import check_image_shape
 from .image_files import png_files, read_image, read_mask, save_png
+from .palette_pipeline import PaletteInpaintingPipeline
 from .pipelines import InpaintingPipeline, SuperResolutionPipeline, VisionGenerationPipeline
 
-__all__ = ["COMMANDS", "save_png"]
+__all__ = ["COMMANDS", "inpaint_pipeline_class", "save_png"]
 
 #: The shipped pipeline ``polydiff generate`` applies by default (None until one ships).
 DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
@@ -194,18 +203,26 @@ def _repaint_calls(steps: int, jump_length: int, resample: int) -> int:
     return (steps - last) * resample + last + 1
 
 
+def inpaint_pipeline_class(model: str | os.PathLike) -> type[InpaintingPipeline | PaletteInpaintingPipeline]:
+    """The inpainting pipeline class the pipeline ``model`` holds (:class:`InpaintingPipeline`
+    when the index cannot be read: loading it then names the problem)."""
+    return held_pipeline_class(model, (InpaintingPipeline, PaletteInpaintingPipeline))
+
+
 def _add_inpaint(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("inpaint", help="fill the masked pixels of a PNG image (vision, RePaint)",
+    p = sub.add_parser("inpaint", help="fill the masked pixels of a PNG image (vision, Palette or RePaint)",
                        description="Fill the pixels a mask marks as missing with an inpainting "
-                                   "pipeline (RePaint). Mask PNG: white = missing (to fill), black = "
-                                   "known; the same size as the image.")
+                                   "pipeline (Palette, or RePaint for an unconditional U-Net). Mask PNG: "
+                                   "white = missing (to fill), black = known; the same size as the image.")
     p.add_argument("--input", required=True, help="the image (PNG)")
     p.add_argument("--mask", required=True, help="mask PNG: white = missing (to fill), black = known")
     p.add_argument("--output", required=True, help="output PNG (or an existing folder)")
     p.add_argument("--resample", type=positive_int, default=None,
-                   help="RePaint resamplings per jump (default: the pipeline's; 1 = replacement only)")
+                   help="RePaint resamplings per jump (default: the pipeline's; 1 = replacement only; "
+                        "RePaint pipelines only)")
     p.add_argument("--jump-length", type=positive_int, default=None,
-                   help="RePaint jump length in steps (default: the pipeline's, scaled to --steps)")
+                   help="RePaint jump length in steps (default: the pipeline's, scaled to --steps; RePaint "
+                        "pipelines only)")
     add_task_flags(p, DEFAULT_INPAINT_MODEL)
     return p
 
@@ -216,7 +233,13 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         if not path.is_file():
             _fail(flag, path, "no such file")
     dst = _output_file(args.output, src, [src, mask_path])
-    pipe = load_task_pipeline(InpaintingPipeline, args)
+    cls = inpaint_pipeline_class(args.model)
+    if cls is PaletteInpaintingPipeline:
+        for flag in ("resample", "jump_length"):
+            if getattr(args, flag) is not None:
+                raise SystemExit(f"--{flag.replace('_', '-')}: {args.model} is a Palette pipeline (trained for "
+                                 f"inpainting, no RePaint resampling); drop --{flag.replace('_', '-')}")
+    pipe = load_task_pipeline(cls, args)
     x = _read("--input", src, pipe.channels)
     try:
         mask = read_mask(mask_path)
@@ -231,9 +254,14 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         check_image_shape(pipe.unet, tuple(x.shape), "the image")
     except ValueError as err:
         _fail("--input", src, f"{x.shape[2]}x{x.shape[1]} pixels: {err}")
-    schedule = pipe.schedule(args.steps, args.jump_length, args.resample)
+    if cls is PaletteInpaintingPipeline:
+        schedule = {"steps": args.steps or pipe.steps}
+        calls = _repaint_calls(schedule["steps"], 1, 1)
+    else:
+        schedule = pipe.schedule(args.steps, args.jump_length, args.resample)
+        calls = _repaint_calls(**schedule)
     device = next(pipe.unet.parameters()).device
-    bar, callback = _step_bar(_repaint_calls(**schedule), "inpaint", args)
+    bar, callback = _step_bar(calls, "inpaint", args)
     with bar:
         out = pipe(x[None], mask[None], **schedule, solver=args.solver,
                    generator=task_generator(args, device), callback=callback)
