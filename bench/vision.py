@@ -99,7 +99,10 @@ CONFIGS = {
              "sdedit_strengths": (0.3, 0.5, 0.7), "n_gen_per_class": 30, "n_eval": 100, "n_nfe": 50,
              "sample_steps": 25, "scales": (0.0, 1.0, 2.0, 3.0, 4.0),  # 3: mnist-cfg's default
              # nfe_table rows: (solver, steps, resample, jump_length); NFE ~ steps * resample
+             # palette: the mask-conditioned U-Net's budget and sampler, chosen on held-out digits
+             # (scripts/vision_palette_curve.py, bench/results/supplementary/vision-palette-curve.json)
              "inpaint": {"steps": 25, "jump_length": 5, "resample": 5, "masks": ("center", "half", "strokes"),
+                         "palette": {"train_steps": 4800, "solver": "ddpm", "steps": 25},
                          "nfe_table": tuple((s, st, r, j) for s in ("ddpm", "ddim", "dpmpp_2m")
                                             for st, r, j in ((50, 5, 10), (10, 5, 2), (4, 5, 1), (20, 1, 1)))},
              "anomaly": {"normal_class": 1, "t_star": 250, "steps": 25, "n": 200,

@@ -17,7 +17,19 @@ import torch
 from polydiff.bench.common import timed_nfe
 from polydiff.vision import inpaint, metrics, palette, plots
 
-__all__ = ["run_inpainting"]
+__all__ = ["accuracy_interval", "run_inpainting"]
+
+
+def accuracy_interval(accuracy: float, n: int) -> dict[str, float]:
+    """``{"ci_low", "ci_high"}``: the 95% Wilson score interval of an accuracy over ``n`` images
+    (``scipy.stats.binomtest``)."""
+    from scipy.stats import binomtest
+
+    k = round(accuracy * n)
+    if abs(k - accuracy * n) > 1e-6 * n:
+        raise ValueError(f"accuracy {accuracy!r} is not a count out of n={n}")
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"ci_low": float(ci.low), "ci_high": float(ci.high)}
 
 
 def run_inpainting(ic: dict, uncond, palette_net, proc, clf, x_tr: torch.Tensor, xi: torch.Tensor,
@@ -55,7 +67,9 @@ def run_inpainting(ic: dict, uncond, palette_net, proc, clf, x_tr: torch.Tensor,
             # headline: the inpainted digit's class and realism; PSNR-hole and SSIM secondary
             for metric, value in metrics.inpainting_scores(clf, out, yi, real.to(device), truth=xi,
                                                            hole=hole).items():
-                rec("inpaint", setting, method, metric, value, metric != "classifier-frechet", nfe, secs, ne)
+                extra = accuracy_interval(value, ne) if metric == "classifier-accuracy" else {}
+                rec("inpaint", setting, method, metric, value, metric != "classifier-frechet", nfe, secs, ne,
+                    **extra)
         shown = [("input", xi * mask), ("biharmonic", results["biharmonic"][0]),
                  ("replacement", results["polydiff-replacement"][0]), ("RePaint", results["polydiff-repaint"][0])]
         if palette_net is not None:

@@ -113,20 +113,16 @@ def vision_superres(args: argparse.Namespace) -> None:
         print(f"  {m['metric']}: {m['value']:.4f} (bicubic {m['baseline_value']:.4f})")
 
 
-def vision_inpaint(args: argparse.Namespace) -> None:
-    """MNIST RePaint inpainting of a centre square: classifier accuracy of the completed digits,
-    classifier-Fréchet distance and PSNR in the hole at the pipeline's defaults on the
-    benchmark's 100 held-out test digits (test images 1000..1099), beside biharmonic inpainting
-    of the same inputs, all scored by the benchmark's MNIST classifier (``bench/vision.py``)."""
+def _ship_inpainting(args: argparse.Namespace, pipe, schedule: dict, data: str, method: str) -> None:
+    """Centre-square inpainting at the pipeline's defaults on the benchmark's 100 held-out test
+    digits (test images 1000..1099) beside biharmonic inpainting of the same inputs, scored by
+    the benchmark's MNIST classifier (``bench/vision_inpaint.py``), into the model card."""
     from polydiff.bench.vision_common import mnist
     from polydiff.core.pipeline import ModelCard
     from polydiff.vision import inpaint
     from polydiff.vision.metrics import inpainting_scores
-    from polydiff.vision.pipelines import InpaintingPipeline
     from polydiff.vision.train import load_trained
 
-    torch.set_num_threads(1)
-    pipe = InpaintingPipeline.from_run(_one(args.cache, "inpaint-uncond"))
     clf, _, _ = load_trained(_one(args.cache, "classifier"))
     x_te, y_te = mnist("test", 28)
     xi, yi, real = x_te[1000:1100], y_te[1000:1100], x_te[-300:]
@@ -141,17 +137,41 @@ def vision_inpaint(args: argparse.Namespace) -> None:
              "PSNR-hole": "PSNR in the hole, dB (higher is better)"}
     card_metrics = [{"task": "inpainting", "dataset": ds, "metric": text, "value": a[key],
                      "baseline": "biharmonic inpainting", "baseline_value": b[key]} for key, text in names.items()]
-    schedule = pipe.schedule()
     card = ModelCard(
-        training_command=args.command, data="MNIST train (60,000 images, 28x28), 1,200 steps x 64 images",
-        metrics=card_metrics,
+        training_command=args.command, data=data, metrics=card_metrics,
         notes=(f"Evaluated at the pipeline's defaults ({schedule}; chosen before evaluation) by "
-               "scripts/ship_pretrained.py. An unconditional U-Net with RePaint's resampling "
-               "(Lugmayr et al. 2022). Weights stored in float16."))
+               f"scripts/ship_pretrained.py. {method} Weights stored in float16."))
     out = pipe.save_pretrained(args.into / args.name, card=card, dtype=torch.float16)
     print(f"wrote {out}")
     for m in card_metrics:
         print(f"  {m['metric']}: {m['value']:.4f} (biharmonic {m['baseline_value']:.4f})")
+
+
+def vision_inpaint(args: argparse.Namespace) -> None:
+    """MNIST RePaint inpainting of a centre square (an unconditional U-Net), see
+    :func:`_ship_inpainting`."""
+    from polydiff.vision.pipelines import InpaintingPipeline
+
+    torch.set_num_threads(1)
+    pipe = InpaintingPipeline.from_run(_one(args.cache, "inpaint-uncond"))
+    _ship_inpainting(args, pipe, pipe.schedule(), "MNIST train (60,000 images, 28x28), 1,200 steps x 64 images",
+                     "An unconditional U-Net with RePaint's resampling (Lugmayr et al. 2022).")
+
+
+def vision_palette(args: argparse.Namespace) -> None:
+    """MNIST Palette inpainting of a centre square (a U-Net trained on random box, half and
+    stroke masks), see :func:`_ship_inpainting`; its budget is the full bench's."""
+    from polydiff.bench.vision import CONFIGS
+    from polydiff.vision.palette_pipeline import PaletteInpaintingPipeline
+
+    torch.set_num_threads(1)
+    pc = CONFIGS["full"]["inpaint"]["palette"]
+    pipe = PaletteInpaintingPipeline.from_run(_one(args.cache, "inpaint-palette"), solver=pc["solver"],
+                                              steps=pc["steps"])
+    _ship_inpainting(args, pipe, {"solver": pipe.solver, "steps": pipe.steps},
+                     f"MNIST train (60,000 images, 28x28), {pc['train_steps']:,} steps x 64 images, random masks",
+                     "A mask-conditioned U-Net (Palette, Saharia et al. 2022): the known image and the mask are "
+                     "its condition, the loss covers the missing pixels.")
 
 
 def text_mdlm(args: argparse.Namespace) -> None:
@@ -244,10 +264,12 @@ def robustness_purify(args: argparse.Namespace) -> None:
 
 
 KINDS = {"vision-generate": vision_generate, "vision-superres": vision_superres, "vision-inpaint": vision_inpaint,
+         "vision-palette": vision_palette,
          "text-mdlm": text_mdlm, "timeseries-impute": timeseries_impute, "timeseries-forecast": timeseries_forecast,
          "molecules-conformers": molecules_conformers, "robustness-purify": robustness_purify}
 #: The folder name each kind writes when ``--name`` is not given.
 NAMES = {"vision-generate": "mnist-cfg", "vision-superres": "mnist-sr", "vision-inpaint": "mnist-inpaint",
+         "vision-palette": "mnist-palette",
          "text-mdlm": "e2e-mdlm", "timeseries-impute": "weather-csdi", "timeseries-forecast": "electricity-csdi-forecast",
          "molecules-conformers": "geodiff-qm9", "robustness-purify": "mnist-diffpure"}
 

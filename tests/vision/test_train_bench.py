@@ -81,7 +81,8 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
                 net={"base": 8, "mults": (1, 2), "attention_levels": ()}, steps={k: 2 for k in full["steps"]},
                 sr_nfe_table=(("ddpm", 6), ("ddim", 3), ("dpmpp_2m", 3)), sdedit_strengths=(0.5,))
     tiny["inpaint"] = dict(full["inpaint"], steps=4, jump_length=2, resample=2,
-                           nfe_table=(("ddpm", 6, 3, 2), ("ddim", 6, 3, 2), ("dpmpp_2m", 3, 1, 1)))
+                           nfe_table=(("ddpm", 6, 3, 2), ("ddim", 6, 3, 2), ("dpmpp_2m", 3, 1, 1)),
+                           palette=dict(full["inpaint"]["palette"], train_steps=2, steps=3))
     tiny["anomaly"] = dict(full["anomaly"], steps=2, n=4)
     tiny["sr_photos"] = dict(full["sr_photos"], size=32, steps=2, batch=4, per_image=2, n_test_per_image=1)
     tiny["lesions"] = dict(full["lesions"], size=32, steps=2, batch=4)
@@ -100,6 +101,9 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     for solver in ("ddpm", "ddim"):  # resampling re-solves jumps: more evaluations than steps, at most steps x r
         assert 6 < table[f"polydiff-{solver}-6x3"]["nfe"] <= 18 and table[f"polydiff-{solver}-6x3"]["n"] == 3
     assert table["polydiff-dpmpp_2m-3x1"]["nfe"] == 3
+    for kind in full["inpaint"]["masks"]:  # Palette beside RePaint on every mask, at its own budget
+        assert by[("inpaint", f"{kind}-mask")]["polydiff-palette"]["nfe"] == 3
+    assert any(n.startswith("inpaint-palette") for n in (p.name for p in (tmp_path / "cache").iterdir()))
     sr = by[("superres", "x4-7to28px")]
     assert {"bicubic", "regression-unet", "polydiff-sr3"} <= set(sr) and sr["regression-unet"]["nfe"] == 1
     assert {"bicubic", "polydiff-sr3-ddim-3", "polydiff-sr3-dpmpp_2m-3"} <= set(by[("superres", "x4-7to28px-nfe")])
@@ -130,6 +134,9 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
 
     alone = bench.run("full", tmp_path, parts=("segment", "fashion-anomaly"))
     assert untimed(alone) == untimed([r for r in recs if r["task"] == "segment" or r["dataset"] == "fashion-mnist-28px"])
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(names)
+    inp = bench.run("full", tmp_path, parts=("inpaint",))  # the inpainting group alone, from the same cache
+    assert untimed(inp) == untimed([r for r in recs if r["task"] == "inpaint"])
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(names)
 
 
