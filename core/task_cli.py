@@ -21,7 +21,8 @@ from .pipeline_hub import resolve_pipeline, shipped_pipelines
 from .solvers import SOLVERS
 from .validate import check_device
 
-__all__ = ["add_task_flags", "held_pipeline_class", "load_task_pipeline", "task_device", "task_generator"]
+__all__ = ["add_task_flags", "held_pipeline_class", "load_task_pipeline", "refuse_flags", "task_device",
+           "task_generator"]
 
 P = TypeVar("P", bound=Pipeline)
 
@@ -52,6 +53,15 @@ def held_pipeline_class(model: str | os.PathLike, classes: Sequence[type[P]]) ->
     except (OSError, TypeError, PipelineError):
         return classes[0]
     return next((c for c in classes if held == f"{c.__module__}:{c.__qualname__}"), classes[0])
+
+
+def refuse_flags(args: argparse.Namespace, dests: Sequence[str], why: str) -> None:
+    """End the command naming the first of the flags ``dests`` (argparse names) that was given:
+    they do not apply to the pipeline ``--model`` holds, which ``why`` describes."""
+    for dest in dests:
+        if getattr(args, dest) is not None:
+            flag = "--" + dest.replace("_", "-")
+            raise SystemExit(f"{flag}: {args.model} is {why}; drop {flag}")
 
 
 def load_task_pipeline(cls: type[P], args: argparse.Namespace) -> P:

@@ -32,6 +32,7 @@ from polydiff.core.task_cli import (
     add_task_flags,
     held_pipeline_class,
     load_task_pipeline,
+    refuse_flags,
     task_device,
 )
 from polydiff.core.training.data import derive_seed
@@ -142,10 +143,7 @@ def _run_text(args: argparse.Namespace) -> int:
         raise SystemExit(f"--output {args.output}: must be a file in an existing folder")
     cls = pipeline_class(args.model)
     if cls is ARTextPipeline:
-        for flag in ("steps", "solver"):
-            if getattr(args, flag) is not None:
-                raise SystemExit(f"--{flag}: {args.model} is an autoregressive pipeline (one token per step); "
-                                 f"drop --{flag}")
+        refuse_flags(args, ("steps", "solver"), "an autoregressive pipeline (one token per step)")
     pipe = load_task_pipeline(cls, args)
     todo = [i for i, s in enumerate(sources) if s]
     if not args.truncate:

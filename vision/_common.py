@@ -87,6 +87,18 @@ def check_mask(mask: Tensor, like: Tensor, name: str = "mask") -> Tensor:
     return mask.to(like.dtype)
 
 
+def check_inpaint_inputs(net, images: Tensor, mask: Tensor) -> Tensor:
+    """Check ``[N, C, H, W]`` images in [0, 1] the net can take and their 0/1 ``mask`` (1 =
+    known) with at least one pixel to fill per image; returns the mask as a float tensor."""
+    from .data import check_images
+    check_images(images)
+    check_image_shape(net, images.shape[1:], "images' (C, H, W)")
+    m = check_mask(mask, images)
+    if (m.flatten(1).sum(1) == m[0].numel()).any():
+        raise ValueError("a mask marks every pixel as known: nothing to inpaint")
+    return m
+
+
 def sample_kwargs(steps: int, solver: str, generator, extra: dict) -> dict:
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")

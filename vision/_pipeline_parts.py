@@ -22,6 +22,19 @@ def unet_from(component: Component, where: str, device: str | torch.device) -> U
     return network_from(component, where, UNet, UNetConfig, device)
 
 
+def image_shape_for(unet: UNet, image_shape) -> tuple[int, int, int]:
+    """``image_shape`` as ``(C, H, W)``: three positive ints that ``unet`` can take."""
+    from ._common import check_image_shape
+
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
+    if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+        raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
+    if shape[0] != unet.config.in_channels:
+        raise ValueError(f"image_shape has {shape[0]} channels, the unet {unet.config.in_channels}")
+    check_image_shape(unet, shape, "image_shape")  # sides divisible by its down-sampling
+    return shape
+
+
 def check_defaults(solver: str, steps: int) -> None:
     """A pipeline's default ``solver`` (a core solver name) and ``steps`` (a positive int)."""
     if not isinstance(solver, str):

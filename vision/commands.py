@@ -38,6 +38,7 @@ from polydiff.core.task_cli import (
     add_task_flags,
     held_pipeline_class,
     load_task_pipeline,
+    refuse_flags,
     task_generator,
 )
 from tqdm.auto import tqdm
@@ -235,10 +236,8 @@ def _run_inpaint(args: argparse.Namespace) -> int:
     dst = _output_file(args.output, src, [src, mask_path])
     cls = inpaint_pipeline_class(args.model)
     if cls is PaletteInpaintingPipeline:
-        for flag in ("resample", "jump_length"):
-            if getattr(args, flag) is not None:
-                raise SystemExit(f"--{flag.replace('_', '-')}: {args.model} is a Palette pipeline (trained for "
-                                 f"inpainting, no RePaint resampling); drop --{flag.replace('_', '-')}")
+        refuse_flags(args, ("resample", "jump_length"), "a Palette pipeline (trained for inpainting, no RePaint "
+                                                        "resampling)")
     pipe = load_task_pipeline(cls, args)
     x = _read("--input", src, pipe.channels)
     try:

@@ -15,7 +15,14 @@ import torch
 from polydiff.core.validate import check_generator, check_int, check_number, check_shape, describe
 from torch import Tensor
 
-from ._common import check_flag, check_image_shape, check_mask, net_prediction, prior, sample_kwargs
+from ._common import (
+    check_flag,
+    check_inpaint_inputs,
+    check_mask,
+    net_prediction,
+    prior,
+    sample_kwargs,
+)
 from .data import check_images, from_model_range, to_model_range
 
 __all__ = ["MASK_KINDS", "PAPER_REPAINT", "biharmonic", "exemplar_fill", "inpaint", "make_mask", "repaint_settings"]
@@ -108,11 +115,7 @@ def inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 50, solv
     ``prediction`` (what ``net`` outputs) defaults to the U-Net config's.
     """
     import polydiff.core as pc
-    check_images(images)
-    check_image_shape(net, images.shape[1:], "images' (C, H, W)")
-    m = check_mask(mask, images)
-    if (m.flatten(1).sum(1) == m[0].numel()).any():
-        raise ValueError("a mask marks every pixel as known: nothing to inpaint")
+    m = check_inpaint_inputs(net, images, mask)
     kw = sample_kwargs(steps, solver, generator, solver_options)
     jump_length, resample = check_int(jump_length, "jump_length", low=1), check_int(resample, "resample", low=1)
     check_flag(clip, "clip")

@@ -14,7 +14,14 @@ import torch
 from polydiff.core.validate import check_generator
 from torch import Tensor
 
-from ._common import check_flag, check_image_shape, check_mask, net_prediction, prior, sample_kwargs
+from ._common import (
+    check_flag,
+    check_inpaint_inputs,
+    check_mask,
+    net_prediction,
+    prior,
+    sample_kwargs,
+)
 from .data import check_images, from_model_range, to_model_range
 from .inpaint import MASK_KINDS, make_mask
 
@@ -94,11 +101,7 @@ def palette_inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 
     """
     import polydiff.core as pc
     _check_palette_net(net)
-    check_images(images)
-    check_image_shape(net, images.shape[1:], "images' (C, H, W)")
-    m = check_mask(mask, images)
-    if (m.flatten(1).sum(1) == m[0].numel()).any():
-        raise ValueError("a mask marks every pixel as known: nothing to inpaint")
+    m = check_inpaint_inputs(net, images, mask)
     kw = sample_kwargs(steps, solver, generator, solver_options)
     check_flag(clip, "clip")
     dev = next(net.parameters()).device

@@ -19,11 +19,11 @@ from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
 from polydiff.core.validate import check_int
 from torch import Tensor
 
-from ._common import check_image_shape
 from ._pipeline_parts import (
     check_defaults,
     check_process,
     check_recorded,
+    image_shape_for,
     process_from,
     sampler_config,
     unet_component,
@@ -62,10 +62,7 @@ class PaletteInpaintingPipeline(Pipeline):
                              f"cond_channels={c.cond_channels}, in_channels={c.in_channels}, "
                              f"num_classes={c.num_classes}")
         check_process(process)
-        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
-        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-            raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
-        check_image_shape(unet, shape, "image_shape")
+        shape = image_shape_for(unet, image_shape)
         check_defaults(solver, steps)
         if not isinstance(clip, bool):
             raise TypeError(f"clip must be a bool, got {type(clip).__name__}")

@@ -32,11 +32,11 @@ from polydiff.core.pipeline import Component, ModelCard, Pipeline, PipelineError
 from polydiff.core.validate import check_int, check_number
 from torch import Tensor
 
-from ._common import check_image_shape
 from ._pipeline_parts import (
     check_defaults,
     check_process,
     check_recorded,
+    image_shape_for,
     process_from,
     sampler_config,
     unet_component,
@@ -68,12 +68,7 @@ class VisionGenerationPipeline(Pipeline):
         if unet.config.num_classes < 1:
             raise ValueError(f"unet must be class-conditional (num_classes >= 1), got {unet.config.num_classes}")
         check_process(process)
-        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
-        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-            raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
-        if shape[0] != unet.config.in_channels:
-            raise ValueError(f"image_shape has {shape[0]} channels, the unet {unet.config.in_channels}")
-        check_image_shape(unet, shape, "image_shape")
+        shape = image_shape_for(unet, image_shape)
         check_defaults(solver, steps)
         if (isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float))
                 or not 0 <= guidance_scale < float("inf")):
@@ -262,10 +257,7 @@ class InpaintingPipeline(Pipeline):
             raise ValueError(f"unet must be unconditional (num_classes=0, cond_channels=0), got "
                              f"num_classes={c.num_classes}, cond_channels={c.cond_channels}")
         check_process(process)
-        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else (image_shape,)
-        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-            raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
-        check_image_shape(unet, shape, "image_shape")
+        shape = image_shape_for(unet, image_shape)
         check_defaults(solver, steps)
         if jump_length is None:
             jump_length = repaint_settings(steps)["jump_length"]
