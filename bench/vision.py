@@ -12,16 +12,17 @@ Every polydiff number has a baseline measured in the same run on the same images
 * super-resolution (SR3, v-prediction; on photos the residual over bicubic, x0-prediction):
   PSNR/SSIM of single samples and of the mean of k samples vs bicubic (and, in full mode, vs
   a regression U-Net of the same size trained for the same steps);
-* inpainting (RePaint, its resampling schedule scaled to the step budget, on the unconditional
-  U-Net): classifier accuracy of the completed digits against their labels and classifier
+* inpainting (:mod:`~polydiff.bench.vision_inpaint`): RePaint (its resampling schedule scaled
+  to the step budget) on the unconditional U-Net and, in full mode, Palette (a U-Net trained for
+  the task on random masks, 4,800 steps chosen on held-out digits, DDPM-25): classifier
+  accuracy of the completed digits against their labels (95% Wilson interval) and classifier
   Fréchet distance (the headline), PSNR in the hole and SSIM (secondary), vs biharmonic
   inpainting, the best-matching training exemplar, and plain replacement without resampling.
-  What RePaint can reach here is bounded by the sampler, not the network: with the *exact*
-  denoiser of the 60,000 training images (``scripts/inpaint_learning_curve.py``, 100 held-out
-  digits, ``bench/results/supplementary/vision-inpaint-oracle.json``) its centre-mask accuracy
-  is 0.59 / 0.66 / 0.60 at 121 / 482 / 964 NFE, against 0.77 for the exemplar fill (the
-  training set's posterior mode); the U-Net reaches 0.45 -> 0.48 from 1,200 to 2,400 training
-  steps at 121 NFE and 0.56 at 964;
+  RePaint is bounded by the sampler, not the network: with the *exact* denoiser of the 60,000
+  training images (``scripts/inpaint_learning_curve.py``, 100 held-out digits,
+  ``bench/results/supplementary/vision-inpaint-oracle.json``) its centre-mask accuracy is
+  0.59 / 0.66 / 0.60 at 121 / 482 / 964 NFE. How accurate any faithful sampler can be is
+  bounded by a classifier of the visible ring (``scripts/vision_inpaint_bayes_bound.py``);
 * anomaly detection (AnoDDPM): one-vs-rest image AUROC with simplex vs Gaussian noise, vs a
   convolutional autoencoder trained for the same steps and a template baseline (distance to
   the mean normal image); in full mode also the mean AUROC over the ten Fashion-MNIST classes
@@ -51,8 +52,9 @@ step of 16 images of 64x64 px at one thread). Training budgets: class-conditiona
 1,200 steps x 64 images (~1.3 epochs of the 60k MNIST images), SR3 and the regression U-Net 500
 steps each, each anomaly U-Net 400 steps on the 6.7k training "1"s (and on each Fashion-MNIST
 class's 6k), the 64 px MNI152 DDPM 250 steps x 16 images and the nuclei DDPM 1,750, the photo
-SR3 500, the from-scratch segmentation U-Nets 600 (MNI152) and 1,200 (nuclei) steps (the
-segmentation budgets chosen on validation images), the evaluation classifier 2,000 steps.
+SR3 500, the Palette inpainting U-Net 4,800, the from-scratch segmentation U-Nets 600 (MNI152)
+and 1,200 (nuclei) steps (the Palette and segmentation budgets chosen on held-out images), the
+evaluation classifier 2,000 steps.
 Papers train these models for 10^5-10^6 steps, so absolute numbers are far from published
 ones; the comparisons with the baselines (trained with the same budget where they train at all,
 on validation-chosen budgets for segmentation) are what the records are for. Evaluation: 300

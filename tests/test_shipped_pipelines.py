@@ -54,6 +54,27 @@ def test_generate_command_defaults_to_the_shipped_pipeline(tmp_path, one_thread)
     assert code == 0 and [p.name for p in tmp_path.glob("*.png")] == ["00000_class1.png"]
 
 
+def test_inpaint_command_defaults_to_the_shipped_palette_pipeline(tmp_path, one_thread):
+    from polydiff.bench.cli import main
+    from polydiff.bench.vision_common import mnist
+    from polydiff.vision import inpaint
+    from polydiff.vision.commands import DEFAULT_INPAINT_MODEL
+    from polydiff.vision.image_files import read_image, save_png
+    from polydiff.vision.palette_pipeline import PaletteInpaintingPipeline
+
+    assert DEFAULT_INPAINT_MODEL in SHIPPED
+    digit = mnist("test", 28, limit=1)[0][0]
+    save_png(digit, tmp_path / "digit.png")
+    digit = read_image(tmp_path / "digit.png")
+    mask = inpaint.make_mask("center", 1, 28)
+    save_png(1 - mask[0], tmp_path / "hole.png")  # white = missing
+    code = main(["inpaint", "--input", str(tmp_path / "digit.png"), "--mask", str(tmp_path / "hole.png"),
+                 "--output", str(tmp_path / "out.png"), "--steps", "3", "--seed", "4", "--no-progress"])
+    want = PaletteInpaintingPipeline.from_pretrained(DEFAULT_INPAINT_MODEL)(
+        digit[None], mask, steps=3, generator=torch.Generator().manual_seed(4))[0]
+    assert code == 0 and (read_image(tmp_path / "out.png") - want).abs().max() <= 0.5 / 255 + 1e-6
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_readme_lists_each_shipped_pipeline_with_its_card_numbers(name):
     from pathlib import Path

@@ -55,7 +55,7 @@ DEFAULT_GENERATION_MODEL: str | None = "mnist-cfg"
 #: The shipped pipeline ``polydiff superres`` applies by default (None until one ships).
 DEFAULT_SUPERRES_MODEL: str | None = "mnist-sr"
 #: The shipped pipeline ``polydiff inpaint`` applies by default (None until one ships).
-DEFAULT_INPAINT_MODEL: str | None = "mnist-inpaint"
+DEFAULT_INPAINT_MODEL: str | None = "mnist-palette"
 
 
 def _labels(text: str) -> list[int]:
