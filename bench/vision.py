@@ -231,10 +231,11 @@ def _generation(cfg: dict, gen_net, proc, clf, labels, real, x_te, y_te, out_dir
 
 
 #: The parts of the entry: ``generate`` (the classifier-free guidance group and the shipped
-#: generators), ``inpaint`` (:mod:`~polydiff.bench.vision_inpaint`), ``segment`` (label-efficient segmentation) and ``fashion-anomaly`` (one-vs-rest
-#: anomaly detection on every Fashion-MNIST class; both need no MNIST network) and ``other`` (every
-#: other task); ``python -m polydiff.bench.vision --full --parts generate --json PART.json`` runs
-#: one alone (:mod:`polydiff.bench.parts`).
+#: generators), ``inpaint`` (:mod:`~polydiff.bench.vision_inpaint`), ``segment`` (label-efficient
+#: segmentation) and ``fashion-anomaly`` (one-vs-rest anomaly detection on every Fashion-MNIST
+#: class; both need no MNIST network) and ``other`` (every other task);
+#: ``python -m polydiff.bench.vision --full --parts generate --json PART.json`` runs one alone
+#: (:mod:`polydiff.bench.parts`).
 PARTS = ("generate", "inpaint", "other", "segment", "fashion-anomaly")
 
 
@@ -310,8 +311,9 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
             pal = pal.to(device)
         uncond = unconditional()
         say("inpainting")
-        run_inpainting(ic, uncond, pal, proc, clf, x_tr, x_te[1000:1000 + cfg["n_eval"]].to(device),
-                       y_te[1000:1000 + cfg["n_eval"]].to(device), real, out_dir, device, rec, cfg.get("n_nfe"))
+        test = slice(1000, 1000 + cfg["n_eval"])
+        run_inpainting(ic, uncond, pal, proc, clf, x_tr, x_te[test].to(device), y_te[test].to(device), real,
+                       out_dir, device, rec, cfg.get("n_nfe"))
     if "other" not in parts:
         say("done")
         return training_checks(records, mode)

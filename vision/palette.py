@@ -66,8 +66,13 @@ def palette_cond(images: Tensor, mask: Tensor) -> Tensor:
     """``x_cond`` ``[N, C + 1, H, W]``: the known image in model range with its holes at 0,
     then the mask (1 = known)."""
     check_images(images)
-    m = check_mask(mask, images).expand(len(images), 1, *images.shape[-2:])
-    return torch.cat([to_model_range(images) * m, m], 1)
+    return _cond(to_model_range(images), check_mask(mask, images))
+
+
+def _cond(values: Tensor, m: Tensor) -> Tensor:
+    """:func:`palette_cond` of checked model-range ``values`` and a checked mask ``m``."""
+    m = m.expand(len(values), 1, *values.shape[-2:])
+    return torch.cat([values * m, m], 1)
 
 
 def palette_loss(net, process, images: Tensor, *, prediction: str | None = None,
@@ -84,9 +89,9 @@ def palette_loss(net, process, images: Tensor, *, prediction: str | None = None,
     if masks is None:
         masks = training_masks(len(images), tuple(images.shape[-2:]), generator).to(images.device)
     m = check_mask(masks, images, "masks")
-    hole = (1 - m).expand_as(images)
-    return dsm_loss(net, process, to_model_range(images), prediction=prediction,
-                    cond={"x_cond": palette_cond(images, m)}, mask=hole, generator=generator).mean()
+    x0 = to_model_range(images)
+    return dsm_loss(net, process, x0, prediction=prediction, cond={"x_cond": _cond(x0, m)},
+                    mask=(1 - m).expand_as(images), generator=generator).mean()
 
 
 @torch.no_grad()
@@ -107,8 +112,8 @@ def palette_inpaint(net, process, images: Tensor, mask: Tensor, *, steps: int = 
     dev = next(net.parameters()).device
     images, m = images.to(dev), m.to(dev)
     x_T = prior(process, images.shape, kw.pop("generator"), dev)
-    known = pc.Known(to_model_range(images), m)
-    x0 = pc.sample(net, process, x_T, prediction=net_prediction(net, None), known=known,
-                   cond={"x_cond": palette_cond(images, m)}, project_x0=pc.clip() if clip else None,
+    values = to_model_range(images)
+    x0 = pc.sample(net, process, x_T, prediction=net_prediction(net, None), known=pc.Known(values, m),
+                   cond={"x_cond": _cond(values, m)}, project_x0=pc.clip() if clip else None,
                    generator=generator, **kw)
     return torch.where(m.expand_as(images) == 1, images, from_model_range(x0))

@@ -61,8 +61,10 @@ def test_accuracy_interval_is_wilsons():
     # Wilson (1927): p = 0.8, n = 100, z = 1.959964 -> centre (p + z^2/2n) / (1 + z^2/n), half-width
     # z / (1 + z^2/n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
     z, p, n = 1.959964, 0.8, 100
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
     ci = accuracy_interval(0.8, 100)
-    assert ci["ci_low"] == pytest.approx(centre - half, abs=1e-5) and ci["ci_high"] == pytest.approx(centre + half, abs=1e-5)
+    assert ci["ci_low"] == pytest.approx(centre - half, abs=1e-5)
+    assert ci["ci_high"] == pytest.approx(centre + half, abs=1e-5)
     with pytest.raises(ValueError, match="not a count out of n=100"):
         accuracy_interval(0.805, 100)
