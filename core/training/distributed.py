@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 __all__ = [
     "DistInfo",
     "all_gather_tensor",
+    "all_reduce_max",
     "all_reduce_mean",
     "barrier",
     "cleanup",
@@ -169,6 +170,15 @@ def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
     y = x.detach().to(_comm_device(), copy=True)
     dist.all_reduce(y, op=dist.ReduceOp.SUM)
     return (y / dist.get_world_size()).to(x.device)
+
+
+def all_reduce_max(x: torch.Tensor) -> torch.Tensor:
+    """Elementwise maximum of ``x`` over ranks (a copy; ``x`` itself single-process)."""
+    if dist_info()[1] == 1:
+        return x
+    y = x.detach().to(_comm_device(), copy=True)
+    dist.all_reduce(y, op=dist.ReduceOp.MAX)
+    return y.to(x.device)
 
 
 def all_gather_tensor(x: torch.Tensor) -> list[torch.Tensor]:

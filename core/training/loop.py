@@ -10,7 +10,9 @@ Each optimizer step: ``grad_accum`` micro-batches per rank (the data order of
 gradient over the global batch (DDP all-reduce), global-norm clipping, AdamW with warm-up
 and a constant/cosine schedule, an EMA update. The ``generator`` handed to ``loss_fn`` is
 reseeded for every micro-batch from ``(seed, step, chunk)``, so the noise a sample gets does
-not depend on the number of ranks and resuming needs no generator state.
+not depend on the number of ranks and resuming needs no generator state. SIGTERM and SIGINT
+(preemption, Ctrl-C) stop the loop after the current step with that step checkpointed
+(:mod:`.preempt`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +39,7 @@ from .data import DataOrder, dataset_len, derive_seed, iter_batches, to_device
 from .distributed import all_reduce_mean, setup_distributed, wrap_ddp
 from .ema import EMA
 from .metrics import MetricsLog, plot_loss
+from .preempt import StopRequests
 from .state import resume_trainer, save_trainer
 
 __all__ = ["Trainer", "lr_factor"]
@@ -227,6 +232,9 @@ class Trainer:
             resume: continue from ``ckpt_dir``'s latest checkpoint if there is one.
             max_steps: stop after this many total steps (checkpointing there).
 
+        A SIGTERM or SIGINT during the loop stops it after the current optimizer step, saves
+        that step (with ``ckpt_dir``) and then re-raises the signal (:mod:`.preempt`).
+
         Returns:
             ``history``: one dict per log step (``step, epoch, loss, lr, grad_norm,
             samples_per_s``) and per eval/sample call (``eval/...`` keys).
@@ -273,6 +281,24 @@ class Trainer:
             dynamic_ncols=True,
         )
         self.model.train()
+        with StopRequests() as stops:
+            # a signal during the last step's save is not lost: it ends the process below
+            signum = self._steps(stop, batches, bar, stops) or stops.signum
+        bar.close()
+        if signum:  # checkpointed: now end as the signal would have ended the run
+            if self.dist.is_main:
+                where = f"checkpoint of step {self.step} in {self.run_dir}" if self.run_dir else "no ckpt_dir"
+                print(f"{signal.Signals(signum).name} received: stopped after step {self.step} "
+                      f"({where}; resume=True continues)", file=sys.stderr, flush=True)
+            StopRequests.reraise(signum)
+        if cfg.plot and self.run_dir is not None and self.dist.is_main:
+            plot_loss(self.metrics.read(), self.run_dir)
+        return self.history
+
+    def _steps(self, stop: int, batches, bar, stops: StopRequests) -> int:
+        """The steps from ``self.step`` to ``stop``; returns the stop signal that ended them
+        early, with the step reached checkpointed (0: ran to ``stop``)."""
+        cfg = self.cfg
         window, n_window, t0 = torch.zeros((), device=self.device), 0, time.perf_counter()
         start_time = time.perf_counter()
         for step in range(self.step, stop):
@@ -295,14 +321,14 @@ class Trainer:
                 self._callback(self.eval_fn, "eval")
             if cfg.sample_every and self.sample_fn and self.step % cfg.sample_every == 0:
                 self._callback(self.sample_fn, "sample")
+            signum = stops.agreed()
             if self.run_dir is not None and (
-                (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or self.step == stop
+                signum or (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or self.step == stop
             ):
                 self.save()
-        bar.close()
-        if cfg.plot and self.run_dir is not None and self.dist.is_main:
-            plot_loss(self.metrics.read(), self.run_dir)
-        return self.history
+            if signum:
+                return signum
+        return 0
 
     def _log(self, loss: torch.Tensor, grad_norm, n_steps: int, dt: float, elapsed: float) -> dict:
         loss_v = float(all_reduce_mean(loss))

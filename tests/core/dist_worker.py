@@ -1,7 +1,9 @@
-"""Helper processes for tests/core/test_training_dist.py and test_training_crash.py.
+"""Helper processes for tests/core/test_training_dist.py, test_training_crash.py and
+test_training_preempt.py.
 
     python tests/core/dist_worker.py crash RUN_DIR        # trains with checkpoints (slow writes)
     python -m torch.distributed.run --nproc_per_node=2 tests/core/dist_worker.py ddp OUT_DIR
+    python -m torch.distributed.run --nproc_per_node=2 tests/core/dist_worker.py preempt RUN_DIR
 
 The builders (``make_net``, ``make_data``, losses, configs, ``sample_fn``) are imported by the
 tests so that the single-process references are the very same runs.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -178,6 +181,23 @@ def main_crash(run_dir: Path) -> None:
     trainer.fit()
 
 
+def main_preempt(run_dir: Path) -> None:
+    """Rank 1 alone gets SIGTERM during optimizer step 3 (of 12; checkpoints every 6): both
+    ranks must save step 3 together and then end by the signal."""
+    torch.set_num_threads(1)
+    rank = int(os.environ["RANK"])
+    trainer = None
+
+    def loss(net, batch, generator):
+        if rank == 1 and trainer.step == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return regression_loss(net, batch, generator)
+
+    trainer = Trainer(ddp_config(str(run_dir)), make_net(seed=0), loss, make_data(), net_config={"width": 16})
+    trainer.fit()
+    (run_dir / f"finished-rank{rank}").write_text("the signal did not end this rank")
+
+
 if __name__ == "__main__":
     mode, path = sys.argv[1], Path(sys.argv[2])
-    {"ddp": main_ddp, "crash": main_crash}[mode](path)
+    {"ddp": main_ddp, "crash": main_crash, "preempt": main_preempt}[mode](path)
