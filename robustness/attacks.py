@@ -24,7 +24,7 @@ from .gradients import EOT
 from .metrics import accuracy
 from .purify import check_images
 
-__all__ = ["ATTACKS", "attack_batches", "evaluate", "make_attack", "reseed"]
+__all__ = ["ATTACKS", "attack_batches", "evaluate", "make_attack", "pgd_examples", "reseed"]
 
 ATTACKS = ("pgd", "eotpgd", "apgd-ce", "apgd-dlr", "square", "autoattack-rand", "autoattack-standard")
 _NORMS = ("Linf", "L2")
@@ -68,6 +68,16 @@ def make_attack(name: str, model: nn.Module, *, eps: float, norm: str = "Linf", 
     check_int(seed, "seed", low=0)
     check_int(n_classes, "n_classes", low=2)
     return _checked_inputs(_build(name, model, eps, norm, steps, alpha, eot_iter, seed, n_classes, batched_eot))
+
+
+def pgd_examples(net: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, generator: torch.Generator) -> Tensor:
+    """L-inf PGD examples with random start (Madry et al. 2018, eq. 2), step ``2.5 eps / steps``;
+    the random start follows ``generator`` (adversarial training and its validation)."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):  # torchattacks draws its random start globally
+        torch.manual_seed(seed)
+        atk = torchattacks.PGD(net, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True)
+        return atk(x, y).detach()
 
 
 def _radius(value, name: str, norm: str) -> float:

@@ -23,7 +23,6 @@ import pathlib
 import polydiff.core as pc
 import torch
 import torch.nn.functional as F
-import torchattacks
 from polydiff.core.losses import dsm_loss
 from polydiff.core.training import TrainConfig, Trainer
 from polydiff.core.training.cli import run_script
@@ -32,25 +31,21 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from . import nets
-from .attacks import _check_labels, _radius
+from .attacks import _check_labels, _radius, pgd_examples
 from .data import load_images
+from .early_stopping import robust_accuracy_fn, select_best
 from .purify import check_images
 
 __all__ = ["main", "train_classifier", "train_diffusion"]
 
 
-def _pgd_examples(net: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, generator) -> Tensor:
-    """L-inf PGD with random start (Madry et al. 2018, eq. 2), step ``2.5 eps / steps``."""
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    with torch.random.fork_rng(devices=[]):  # torchattacks draws its random start globally
-        torch.manual_seed(seed)
-        atk = torchattacks.PGD(net, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True)
-        return atk(x, y).detach()
+_pgd_examples = pgd_examples  # the training attack (a module name the tests replace)
 
 
 def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16, adversarial: bool = False,
                      eps: float = 0.3, pgd_steps: int = 7, eps_ramp: float = 0.0,
-                     init: nn.Module | None = None, resume: bool = False) -> nn.Module:
+                     init: nn.Module | None = None, resume: bool = False,
+                     val: tuple[Tensor, Tensor] | None = None, val_pgd_steps: int = 20) -> nn.Module:
     """Train the CNN classifier (optionally with PGD adversarial training).
 
     Args:
@@ -63,6 +58,12 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
             0 to ``eps`` (a curriculum that keeps small networks from collapsing at eps = 0.3).
         init: start from these weights (e.g. fine-tune a clean model adversarially).
         resume: continue the run in ``cfg.ckpt_dir``.
+        val: validation images and labels: every ``cfg.eval_every`` steps their clean and
+            PGD-``val_pgd_steps`` robust accuracy at ``eps`` are logged, and the weights returned
+            are the checkpoint where the robust one was highest (Rice et al. 2020's early
+            stopping; :mod:`.early_stopping`, which writes the curve to ``selection.json``).
+            Needs ``adversarial=True`` and a checkpoint at every evaluation, all kept
+            (``ckpt_every == eval_every``, ``keep_last >= steps / eval_every``).
     """
     check_images(x)  # PGD clamps its examples to [0, 1]: images on another scale would be clipped
     _check_labels(y, x.shape[0], None)
@@ -82,10 +83,30 @@ def train_classifier(x: Tensor, y: Tensor, cfg: TrainConfig, *, width: int = 16,
             xb = _pgd_examples(model, xb, yb, e, pgd_steps, generator)
         return F.cross_entropy(model(xb), yb)
 
-    trainer = Trainer(cfg, net, loss_fn, TensorDataset(x, y), net_config=_net_config(net),
+    eval_fn = None
+    if val is not None:
+        _check_selection(cfg, adversarial, val)
+        eval_fn = robust_accuracy_fn(*val, eps, val_pgd_steps)
+    trainer = Trainer(cfg, net, loss_fn, TensorDataset(x, y), net_config=_net_config(net), eval_fn=eval_fn,
                       extra={"adversarial": adversarial, "eps": eps, "pgd_steps": pgd_steps})
     trainer.fit(resume=resume)
+    if val is not None:
+        select_best(trainer, net)
     return _final_weights(trainer, net)
+
+
+def _check_selection(cfg: TrainConfig, adversarial: bool, val) -> None:
+    """Refuse a validation-selected run that could not load its best checkpoint."""
+    if not adversarial:
+        raise ValueError("val selects the adversarially trained checkpoint: it needs adversarial=True")
+    if not isinstance(val, tuple) or len(val) != 2:
+        raise TypeError(f"val must be a tuple (images, labels), got {type(val).__name__}")
+    if cfg.ckpt_dir is None or not cfg.eval_every or cfg.ckpt_every != cfg.eval_every:
+        raise ValueError(f"val needs a checkpoint at every evaluation: ckpt_dir set and ckpt_every == eval_every > 0, "
+                         f"got ckpt_dir={cfg.ckpt_dir!r}, ckpt_every={cfg.ckpt_every}, eval_every={cfg.eval_every}")
+    if cfg.keep_last * cfg.eval_every < cfg.steps:
+        raise ValueError(f"val needs every checkpoint kept: keep_last >= steps / eval_every = "
+                         f"{-(-cfg.steps // cfg.eval_every)}, got keep_last={cfg.keep_last}")
 
 
 def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess | None = None,
