@@ -38,7 +38,10 @@ Every polydiff number has a baseline measured in the same run on the same images
   classifier Fréchet distance, RMSE to a fine solution), vs real test images.
 
 Quick mode shrinks MNIST to 16x16 and trains tiny U-Nets for a few hundred steps (about three
-minutes on two CPU cores). Trained networks are cached under ``out_dir/cache`` keyed by a hash
+minutes on two CPU cores); it also scores the shipped pipelines at their defaults beside their
+baselines: ``mnist-cfg`` in the guidance group, ``mnist-palette`` / ``mnist-inpaint`` against
+biharmonic and ``mnist-sr`` against bicubic on the full bench's test digits at 28 px
+(:mod:`~polydiff.bench.vision_shipped`). Trained networks are cached under ``out_dir/cache`` keyed by a hash
 of their configuration and data; a rerun reuses them.
 
 **Full mode is sized for a shared 2-core CPU and one torch thread, not for paper-quality
@@ -87,6 +90,8 @@ CONFIGS = {
               "steps": {"classifier": 250, "generate": 600, "superres": 400, "anomaly": 200},
               "sr_factor": 2, "sdedit_strengths": (0.5,), "n_gen_per_class": 20, "n_eval": 100, "sample_steps": 20, "scales": (0.0, 1.0, 3.0),
               "shipped": ("mnist-cfg",),
+              # the shipped image-to-image pipelines on the full bench's test digits (bench/vision_shipped.py)
+              "shipped_tasks": ("mnist-palette", "mnist-inpaint", "mnist-sr"), "shipped_tasks_n": 50,
               "inpaint": {"steps": 20, "jump_length": 5, "resample": 3, "masks": ("center",)},
               "anomaly": {"normal_class": 1, "t_star": 250, "steps": 10, "n": 100,
                           "simplex": {"octaves": 3, "frequency": 2.0, "decay": 0.8}},
@@ -230,6 +235,16 @@ def _generation(cfg: dict, gen_net, proc, clf, labels, real, x_te, y_te, out_dir
             counterpart=counterpart)
 
 
+def _shipped_tasks(cfg: dict, task: str, clf, device: str, say, rec) -> None:
+    """The mode's shipped image-to-image pipelines of ``task`` (``cfg["shipped_tasks"]``) beside
+    their baselines (:mod:`~polydiff.bench.vision_shipped`)."""
+    from polydiff.bench.vision_shipped import SHIPPED_TASKS, shipped_task_records
+
+    names = [m for m in cfg.get("shipped_tasks", ()) if SHIPPED_TASKS[m][0] == task]
+    if names:
+        shipped_task_records(names, clf, cfg["size"], cfg["shipped_tasks_n"], device, say, rec)
+
+
 #: The parts of the entry: ``generate`` (the classifier-free guidance group and the shipped
 #: generators), ``inpaint`` (:mod:`~polydiff.bench.vision_inpaint`), ``segment`` (label-efficient
 #: segmentation) and ``fashion-anomaly`` (one-vs-rest anomaly detection on every Fashion-MNIST
@@ -314,6 +329,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
         test = slice(1000, 1000 + cfg["n_eval"])
         run_inpainting(ic, uncond, pal, proc, clf, x_tr, x_te[test].to(device), y_te[test].to(device), real,
                        out_dir, device, rec, cfg.get("n_nfe"))
+        _shipped_tasks(cfg, "inpaint", clf, device, say, rec)
     if "other" not in parts:
         say("done")
         return training_checks(records, mode)
@@ -372,6 +388,7 @@ def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
     plots.save_side_by_side([("low-res", F.interpolate(lr, scale_factor=f, mode="nearest"))]
                             + [(m, o) for m, (o, _, _) in results.items()] + [("truth", hr)],
                             out_dir / "superres.png")
+    _shipped_tasks(cfg, "superres", clf, device, say, rec)
     if cfg.get("sr_photos"):
         say("super-resolution on photo patches")
         records += _photo_superres(cfg["sr_photos"], cache, out_dir, device, common, net_kw, S)

@@ -231,3 +231,60 @@ def test_quick_robustness_bench_attacks_the_shipped_pipeline_beside_its_classifi
     for r in recs:
         assert record_problems(r, domain="robustness") == [] and r["setting"] == "shipped-pipelines"
         assert r["nfe"] == (pipe.steps if r["method"].startswith("shipped:") else None)
+
+
+def test_quick_vision_bench_scores_the_shipped_image_to_image_pipelines_beside_their_baselines(one_thread):
+    """`polydiff bench --quick` scores mnist-palette, mnist-inpaint and mnist-sr at their defaults
+    on the full bench's own test digits (28 px) beside biharmonic / bicubic, each record naming a
+    committed full-mode row; the values are those of the pipelines' and baselines' own outputs."""
+    from polydiff.bench.vision import CONFIGS, _shipped_tasks
+    from polydiff.bench.vision_common import mnist
+    from polydiff.bench.vision_shipped import SHIPPED_TASKS, to_size
+    from polydiff.vision import inpaint, metrics, superres
+    from polydiff.vision.nets import Classifier
+    from polydiff.vision.palette_pipeline import PaletteInpaintingPipeline
+    from polydiff.vision.pipelines import SuperResolutionPipeline
+
+    assert set(CONFIGS["quick"]["shipped_tasks"]) == set(SHIPPED_TASKS) <= set(SHIPPED)
+    torch.manual_seed(0)
+    clf = Classifier(width=8)
+    cfg = {**CONFIGS["quick"], "shipped_tasks_n": 2}
+    recs = []
+
+    def rec(task, setting, method, metric, value, hib, nfe, seconds, n, ds=None, **extra):
+        recs.append({"task": task, "dataset": ds, "setting": setting, "method": method, "metric": metric,
+                     "value": value, "nfe": nfe, "n": n, **extra})
+
+    for task in ("inpaint", "superres"):
+        _shipped_tasks(cfg, task, clf, "cpu", lambda s: None, rec)
+    got = {(r["task"], r["method"], r["metric"]): r for r in recs}
+    assert {(t, m) for t, m, _ in got} == {("inpaint", "shipped:mnist-palette"), ("inpaint", "shipped:mnist-inpaint"),
+                                          ("inpaint", "biharmonic"), ("superres", "shipped:mnist-sr"),
+                                          ("superres", "bicubic")}
+    full = json.loads((Path(__file__).parents[1] / "bench" / "results" / "vision.json").read_text())["records"]
+    committed = {(r["task"], r["dataset"], r["setting"], r["metric"], r["method"]) for r in full}
+    for r in recs:
+        c = r["counterpart"]
+        assert (r["task"], c["dataset"], c["setting"], r["metric"], c["method"]) in committed, (r["method"], c)
+        assert r["dataset"] == "mnist-28px" and r["setting"] == "shipped-pipelines" and r["n"] == 2
+    # recomputed here from the pipelines' own outputs on the same digits and the same seeds
+    x, y = mnist("test", 28)
+    digits, labels = x[1000:1002], y[1000:1002]
+    mask = inpaint.make_mask("center", 2, 28, generator=torch.Generator().manual_seed(0))
+    pal = PaletteInpaintingPipeline.from_pretrained("mnist-palette")(digits, mask,
+                                                                    generator=torch.Generator().manual_seed(2))
+    assert got["inpaint", "shipped:mnist-palette", "PSNR-hole"]["value"] == pytest.approx(
+        metrics.masked_psnr(pal, digits, 1 - mask))
+    assert got["inpaint", "shipped:mnist-palette", "classifier-accuracy"]["value"] == pytest.approx(
+        metrics.accuracy(clf, to_size(pal, 16), labels))
+    assert got["inpaint", "shipped:mnist-palette", "SSIM"]["nfe"] == 25  # its defaults: DDPM, 25 steps
+    bh = inpaint.biharmonic(digits, mask)
+    assert got["inpaint", "biharmonic", "PSNR-hole"]["value"] == pytest.approx(metrics.masked_psnr(bh, digits, 1 - mask))
+    hr = x[2000:2002]
+    sr = SuperResolutionPipeline.from_pretrained("mnist-sr")
+    low = superres.downsample(hr, sr.factor)
+    assert got["superres", "bicubic", "PSNR"]["value"] == pytest.approx(metrics.psnr(superres.bicubic(low, 4), hr))
+    out = sr(low, generator=torch.Generator().manual_seed(2))
+    assert got["superres", "shipped:mnist-sr", "PSNR"]["value"] == pytest.approx(metrics.psnr(out, hr))
+    acc = got["inpaint", "shipped:mnist-inpaint", "classifier-accuracy"]
+    assert acc["ci_low"] <= acc["value"] <= acc["ci_high"]
