@@ -118,7 +118,10 @@ CONFIGS = {
                            "mean_k": 8},
              "lesions": {"size": 64, "t_star": 250, "steps": 25, "batch": 16,
                          "simplex": {"octaves": 4, "frequency": 2.0, "decay": 0.8}},
-             "segment": {"size": 64, "labelled": (2, 5, 10), "timesteps": (50, 150, 250), "n_models": 5,
+             # timesteps: the noise levels the pixel MLPs read, chosen on validation images
+             # (scripts/vision_segment_timesteps.py, bench/results/supplementary/vision-segment-timesteps.json)
+             "segment": {"size": 64, "labelled": (2, 5, 10), "n_models": 5,
+                         "timesteps": {"mni152": (5, 25, 50), "nuclei": (10, 50, 150)},
                          "datasets": ("mni152", "nuclei"), "epochs": 6, "batch": 16,
                          # both budgets chosen on validation images (scripts/vision_segment_validation.py,
                          # bench/results/supplementary/vision-segment-validation.json): the nuclei

@@ -37,21 +37,31 @@ def unconditional_ddpm(name: str, x_tr: torch.Tensor, steps: int, cache: pathlib
                    device, steps=steps, lr=1e-3, net_kwargs=net_kw, **common)
 
 
+def _per_dataset(cfg: dict, key: str, name: str):
+    """``cfg[key]``, or its entry for dataset ``name`` when it is a ``{dataset: value}`` mapping."""
+    value = cfg[key]
+    if isinstance(value, dict):
+        if name not in value:
+            raise ValueError(f"segment config {key!r} names no value for dataset {name!r}: {value}")
+        return value[name]
+    return value
+
+
 def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathlib.Path, device: str,
                      common: dict, net_kw: dict) -> list[dict]:
     """For each dataset in ``cfg["datasets"]`` (default MNI152 only): train an unconditional
     U-Net on the training images (no labels), fit the pixel classifiers on ``cfg["labelled"]``
     labelled images, and report mIoU on the held-out images beside the from-scratch U-Net.
     ``cfg["denoiser_steps"]`` (``{dataset: steps}``) overrides ``steps`` for a dataset;
-    ``cfg["baseline_steps"]`` is the from-scratch U-Net's steps, one int or ``{dataset: steps}``."""
+    ``cfg["baseline_steps"]`` is the from-scratch U-Net's steps and ``cfg["timesteps"]`` the
+    noise levels the pixel MLPs read, each one value or ``{dataset: value}``."""
     records = []
     for name in cfg.get("datasets", ("mni152",)):
         dataset, k_cls, x_tr, y_tr, x_te, y_te = _dataset(name, cfg)
         ddpm_steps = cfg.get("denoiser_steps", {}).get(name, steps)
         net, proc = unconditional_ddpm(name, x_tr, ddpm_steps, cache, device, common, net_kw)
-        base_steps = cfg["baseline_steps"]
-        base_steps = base_steps[name] if isinstance(base_steps, dict) else base_steps
-        ext = segment.FeatureExtractor(net, proc, timesteps=cfg["timesteps"])
+        base_steps, timesteps = (_per_dataset(cfg, key, name) for key in ("baseline_steps", "timesteps"))
+        ext = segment.FeatureExtractor(net, proc, timesteps=timesteps)
         for k in cfg["labelled"]:
             pick = torch.linspace(0, len(x_tr) - 1, k).round().long()
             t0 = time.perf_counter()
@@ -66,11 +76,12 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
                 pred_b = base(x_te).argmax(1)
             secs_b = time.perf_counter() - t0
             for method, p, s, nfe, trained_for in (
-                    ("polydiff-ddpm-pixel-mlp", pred, secs, len(cfg["timesteps"]), ddpm_steps),
+                    ("polydiff-ddpm-pixel-mlp", pred, secs, len(timesteps), ddpm_steps),
                     ("unet-from-scratch", pred_b, secs_b, None, base_steps)):
+                extra = {"timesteps": list(timesteps)} if nfe else {}
                 records.append(record("vision", "segment", dataset, f"{k}-labelled", method, "mIoU",
                                       metrics.miou(p, y_te, k_cls), True, nfe, s, len(x_te),
-                                      train_steps=trained_for))
+                                      train_steps=trained_for, **extra))
             if k == cfg["labelled"][-1]:
                 step = max(1, len(x_te) // 4)
                 plots.save_overlay(x_te[::step], y_te[::step], pred[::step], out_dir / f"segment_{name}.png")

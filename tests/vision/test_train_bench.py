@@ -120,6 +120,9 @@ def test_full_mode_path_records_nfe_tables_and_shares_the_mni_ddpm(tmp_path, mon
     seg_steps = {(r["dataset"].split("-")[0], r["method"]): r["train_steps"] for r in recs if r["task"] == "segment"}
     assert seg_steps == {("mni152", "polydiff-ddpm-pixel-mlp"): 2, ("mni152", "unet-from-scratch"): 2,
                          ("stardist", "polydiff-ddpm-pixel-mlp"): 3, ("stardist", "unet-from-scratch"): 4}
+    seg_t = {r["dataset"].split("-")[0]: r["timesteps"] for r in recs if r["method"] == "polydiff-ddpm-pixel-mlp"}
+    assert seg_t == {"mni152": list(full["segment"]["timesteps"]["mni152"]),  # each dataset its own levels
+                     "stardist": list(full["segment"]["timesteps"]["nuclei"])}
     fashion = by[("anomaly", "one-vs-rest-mean-classes01")]
     assert set(fashion) == {"template-distance", "conv-autoencoder", "polydiff-anoddpm-simplex",
                             "polydiff-anoddpm-gaussian"}
@@ -153,3 +156,13 @@ def test_photo_superres_reports_the_mean_of_k_beside_the_single_sample(tmp_path)
     assert not any("mean" in r["method"] for r in bench._photo_superres(
         cfg, tmp_path / "cache", tmp_path, "cpu", {"batch_size": 4, "seed": 0},
         {"base": 8, "mults": (1, 2), "attention_levels": ()}, 2))
+
+
+def test_segment_settings_are_one_value_or_one_per_dataset():
+    from polydiff.bench.vision_segment import _per_dataset
+
+    cfg = {"timesteps": {"mni152": (5, 25, 50), "nuclei": (50, 150, 250)}, "baseline_steps": 600}
+    assert _per_dataset(cfg, "timesteps", "mni152") == (5, 25, 50)
+    assert _per_dataset(cfg, "baseline_steps", "nuclei") == 600
+    with pytest.raises(ValueError, match="'timesteps' names no value for dataset 'lesions'"):
+        _per_dataset(cfg, "timesteps", "lesions")
