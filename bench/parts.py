@@ -148,13 +148,27 @@ def merge_part(doc: Mapping[str, Any], part: Mapping[str, Any], replace: bool = 
         raise ValueError(f"{len(clashes)} part record(s) measure what the document already holds: "
                          f"{'; '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}")
     out = {k: v for k, v in doc.items() if k not in ("commands", "records")}
-    out["commands"] = _runs(doc) + _runs(part)
+    runs = _runs(doc)
     records = []
     for r in doc["records"]:
         key = tuple(r[k] for k in RECORD_KEY)
-        records.append(new.pop(key) if key in new else dict(r))
+        if key in new:
+            _uncount(runs, r["commit"])
+            records.append(new.pop(key))
+        else:
+            records.append(dict(r))
+    out["commands"] = [run for run in runs if run["records"] > 0] + _runs(part)
     out["records"] = records + list(new.values())  # what is left is new
     return out
+
+
+def _uncount(runs: list[dict[str, Any]], commit: str) -> None:
+    """One record of the run at ``commit`` was replaced: it no longer holds it (a run left with
+    none drops out of ``commands``)."""
+    for run in runs:
+        if run["commit"] == commit and run["records"] > 0:
+            run["records"] -= 1
+            return
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,7 +31,8 @@ Every polydiff number has a baseline measured in the same run on the same images
   synthetic lesions;
 * segmentation (full mode, :mod:`~polydiff.bench.vision_segment`): mIoU of the pixel-MLP
   ensemble on denoiser features vs a U-Net trained from scratch on the same labelled MNI152
-  slices / nuclei tiles, each side's training budget chosen on validation images;
+  slices / nuclei tiles, each side's training budget (and the noise levels the pixel MLPs read)
+  chosen on validation images;
 * time steps fitted to a model (full mode, :mod:`~polydiff.bench.vision_fitted_grid`): the
   shipped ``mnist-cfg`` generator with DPM-Solver++(2M) at 5 and 10 steps on a grid from
   ``pc.optimize_grid`` vs uniform log-SNR and the pipeline's own grid (classifier accuracy,

@@ -80,7 +80,12 @@ def test_merge_with_replace_puts_the_remeasured_record_in_the_old_ones_place():
     assert [(r["dataset"], r["method"], r["commit"]) for r in merged["records"]] == [
         ("weather", "polydiff-csdi", "bbb2222"), ("weather", "linear-interp", "aaa1111"), ("pbc", "locf", "bbb2222")]
     assert merged["records"][0]["ci_low"] == 0.3 and "ci_low" not in doc["records"][0]
-    assert [c["command"] for c in merged["commands"]] == [doc["command"], "rerun"]
+    assert [(c["command"], c["records"]) for c in merged["commands"]] == [(doc["command"], 1), ("rerun", 2)]
+    # a run whose every record was remeasured no longer stands behind the document
+    whole = _doc([_rec("weather", "polydiff-csdi", 0.41, commit="ccc3333"),
+                  _rec("weather", "linear-interp", 0.52, commit="ccc3333")], command="whole", commit="ccc3333")
+    assert [(c["command"], c["records"]) for c in parts.merge_part(merged, whole, replace=True)["commands"]] == [
+        ("rerun", 1), ("whole", 2)]
     twin = _doc([_rec("pbc", "locf", 0.4), _rec("pbc", "locf", 0.5)])
     with pytest.raises(ValueError, match="1 part record"):  # a part still measures each thing once
         parts.merge_part(doc, twin, replace=True)
