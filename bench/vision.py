@@ -77,7 +77,7 @@ import torch.nn.functional as F
 from polydiff.bench.common import record, timed_nfe, training_checks
 from polydiff.bench.vision_anomaly import METHODS as ANOMALY_METHODS
 from polydiff.bench.vision_anomaly import fashion_one_vs_rest, one_vs_rest
-from polydiff.bench.vision_common import mnist, trained
+from polydiff.bench.vision_common import mnist, to_bench_size, trained
 from polydiff.bench.vision_fitted_grid import FULL as FITTED_GRID_FULL
 from polydiff.bench.vision_fitted_grid import run_fitted_grid
 from polydiff.bench.vision_inpaint import run_inpainting
@@ -191,7 +191,7 @@ def _shipped_generators(names, labels, size: int, device: str, say) -> dict:
                                     generator=torch.Generator(device).manual_seed(1))
         imgs = imgs.cpu()
         if size == 16 and imgs.shape[-1] == 28:
-            imgs = F.avg_pool2d(F.pad(imgs, (2, 2, 2, 2)), 2)
+            imgs = to_bench_size(imgs, 16)
         if imgs.shape[-1] != size:
             continue  # a pipeline of another size: nothing to compare it with here
         counterpart = {"dataset": f"mnist-{pipe.image_shape[-1]}px", "setting": f"{pipe.solver}-{pipe.steps}",

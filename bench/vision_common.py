@@ -11,7 +11,7 @@ from polydiff.bench.common import cached, digest
 from polydiff.vision.data import load_mnist
 from polydiff.vision.train import load_trained, train
 
-__all__ = ["mnist", "trained"]
+__all__ = ["mnist", "to_bench_size", "trained"]
 
 
 def mnist(split: str, size: int, limit: int | None = None, classes=None):
@@ -21,11 +21,19 @@ def mnist(split: str, size: int, limit: int | None = None, classes=None):
         keep = torch.isin(y, torch.tensor(classes))
         x, y = x[keep], y[keep]
     x, y = x[:limit], y[:limit]
-    if size == 16:  # pad 28 -> 32 and 2x2 box filter: the digit keeps its aspect and margin
-        x = F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 2)
-    elif size != 28:
+    return to_bench_size(x, size).contiguous(), y.contiguous()
+
+
+def to_bench_size(x: torch.Tensor, size: int) -> torch.Tensor:
+    """28-px digits (MNIST, or a shipped 28-px pipeline's output) at the bench's ``size``: as they
+    are (28), or padded to 32 and 2x2 box-filtered (16: the digit keeps its aspect and margin)."""
+    if x.shape[-1] != 28:
+        raise ValueError(f"images must be 28 px wide, got {tuple(x.shape[-2:])}")
+    if size == 16:
+        return F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 2)
+    if size != 28:
         raise ValueError(f"MNIST bench size must be 16 or 28, got {size}")
-    return x.contiguous(), y.contiguous()
+    return x
 
 
 def _fingerprint(x: torch.Tensor) -> str:

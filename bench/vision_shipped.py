@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from polydiff.bench.common import timed_nfe
-from polydiff.bench.vision_common import mnist
+from polydiff.bench.vision_common import mnist, to_bench_size
 from polydiff.bench.vision_inpaint import accuracy_interval
 from polydiff.vision import inpaint, metrics, superres
 
-__all__ = ["SHIPPED_TASKS", "shipped_task_records", "to_size"]
+__all__ = ["SHIPPED_TASKS", "shipped_task_records"]
 
 #: The shipped pipelines scored here, with the full-mode rows they stand for.
 SHIPPED_TASKS = {
@@ -34,14 +33,12 @@ _BASELINE = {"superres": "bicubic", "inpaint": "biharmonic"}
 _FIRST = {"superres": 2000, "inpaint": 1000}  # the full bench's test slices
 
 
-def to_size(images: torch.Tensor, size: int) -> torch.Tensor:
-    """28 px digits at the classifier's ``size``: as they are (28) or padded to 32 and halved (16),
-    as quick mode brings MNIST to 16 px."""
-    if size == images.shape[-1]:
-        return images
-    if images.shape[-1] == 28 and size == 16:
-        return F.avg_pool2d(F.pad(images, (2, 2, 2, 2)), 2)
-    raise ValueError(f"size must be 28 or 16 for 28 px images, got {size} for {tuple(images.shape[-2:])}")
+def _baseline(task: str, inputs: tuple[torch.Tensor, ...], pipe) -> torch.Tensor:
+    """The classical method the shipped pipeline of ``task`` stands beside, on the same inputs."""
+    if task == "superres":
+        return superres.bicubic(inputs[0], pipe.factor)
+    images, mask = inputs
+    return inpaint.biharmonic(images.cpu(), mask.cpu()).to(images.device)
 
 
 def shipped_task_records(names: Sequence[str], clf: torch.nn.Module, size: int, n: int, device: str,
@@ -73,18 +70,15 @@ def shipped_task_records(names: Sequence[str], clf: torch.nn.Module, size: int, 
         pipe = classes[name].from_pretrained(name, device=device)
         g = torch.Generator(device).manual_seed(2)
         if task == "superres":
-            low = superres.downsample(truth, pipe.factor)
-            rows = {f"shipped:{name}": (timed_nfe(pipe.unet, n, pipe, low, generator=g), full_method)}
-            if task not in done:
-                t0 = time.perf_counter()
-                rows["bicubic"] = ((superres.bicubic(low, pipe.factor), time.perf_counter() - t0, None), "bicubic")
+            inputs = (superres.downsample(truth, pipe.factor),)
         else:
             mask = inpaint.make_mask("center", n, 28, generator=torch.Generator().manual_seed(0)).to(device)
-            rows = {f"shipped:{name}": (timed_nfe(pipe.unet, n, pipe, truth, mask, generator=g), full_method)}
-            if task not in done:
-                t0 = time.perf_counter()
-                bh = inpaint.biharmonic(truth.cpu(), mask.cpu()).to(device)
-                rows["biharmonic"] = ((bh, time.perf_counter() - t0, None), "biharmonic")
+            inputs = (truth, mask)
+        rows = {f"shipped:{name}": (timed_nfe(pipe.unet, n, pipe, *inputs, generator=g), full_method)}
+        if task not in done:  # one baseline row per task
+            t0 = time.perf_counter()
+            out = _baseline(task, inputs, pipe)
+            rows[_BASELINE[task]] = ((out, time.perf_counter() - t0, None), _BASELINE[task])
         done.add(task)
         for method, ((out, secs, nfe), counterpart) in rows.items():
             where = {"dataset": dataset, "setting": setting, "method": counterpart}
@@ -92,7 +86,7 @@ def shipped_task_records(names: Sequence[str], clf: torch.nn.Module, size: int, 
                 scores = {"PSNR": metrics.psnr(out, truth), "SSIM": metrics.ssim(out, truth)}
             else:
                 dev = next(clf.parameters()).device
-                scores = {"classifier-accuracy": metrics.accuracy(clf, to_size(out, size).to(dev), labels.to(dev))}
+                scores = {"classifier-accuracy": metrics.accuracy(clf, to_bench_size(out, size).to(dev), labels.to(dev))}
                 scores["PSNR-hole"] = metrics.masked_psnr(out, truth, 1 - mask)
                 scores["SSIM"] = metrics.ssim(out, truth)
             for metric, value in scores.items():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from polydiff.core.atomic import atomic_file
 from polydiff.core.training import Trainer, load_checkpoint
 from polydiff.core.validate import check_int
 from torch import Tensor, nn
@@ -85,8 +86,6 @@ def select_best(trainer: Trainer, net: nn.Module) -> dict:
     out = {"selected_step": best, "last_step": max(curve), "still_improving": best == max(curve),
            "val_robust": curve, "val_clean": clean}
     if trainer.dist.is_main:
-        path = selection_file(trainer.run_dir)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(out, indent=1))
-        tmp.replace(path)
+        with atomic_file(selection_file(trainer.run_dir)) as f:
+            json.dump(out, f, indent=1)
     return out

@@ -130,11 +130,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(skip)
 
 
-@pytest.fixture
-def torchrun():
-    """``torchrun(module, args)``: run ``python -m module args`` as a 2-process gloo job on the
-    loopback interface (the way the README documents ``torchrun``); fails the test with the
-    job's output tail when it fails."""
+@pytest.fixture(scope="session")
+def torchrun_job():
+    """``torchrun_job(target, timeout) -> CompletedProcess``: ``target`` (a script and its
+    arguments, or ``["-m", module, *args]``) as a 2-process gloo job on the loopback interface,
+    on a port free at the call; the caller judges the result (a job may be meant to fail)."""
     import os
     import subprocess
     import sys
@@ -144,15 +144,27 @@ def torchrun():
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
 
-    def run(module: str, args: list[str], timeout: float = 300) -> None:
+    def run(target: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+        env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", TQDM_DISABLE="1",
+                   PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-               "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", module, *args]
-        proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+               "--master_addr", "127.0.0.1", "--master_port", str(port), *map(str, target)]
+        return subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def torchrun(torchrun_job):
+    """``torchrun(module, args)``: run ``python -m module args`` as a 2-process gloo job on the
+    loopback interface (the way the README documents ``torchrun``); fails the test with the
+    job's output tail when it fails."""
+
+    def run(module: str, args: list[str], timeout: float = 300) -> None:
+        proc = torchrun_job(["-m", module, *args], timeout)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     return run

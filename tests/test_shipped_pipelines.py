@@ -238,8 +238,8 @@ def test_quick_vision_bench_scores_the_shipped_image_to_image_pipelines_beside_t
     on the full bench's own test digits (28 px) beside biharmonic / bicubic, each record naming a
     committed full-mode row; the values are those of the pipelines' and baselines' own outputs."""
     from polydiff.bench.vision import CONFIGS, _shipped_tasks
-    from polydiff.bench.vision_common import mnist
-    from polydiff.bench.vision_shipped import SHIPPED_TASKS, to_size
+    from polydiff.bench.vision_common import mnist, to_bench_size
+    from polydiff.bench.vision_shipped import SHIPPED_TASKS
     from polydiff.vision import inpaint, metrics, superres
     from polydiff.vision.nets import Classifier
     from polydiff.vision.palette_pipeline import PaletteInpaintingPipeline
@@ -276,7 +276,7 @@ def test_quick_vision_bench_scores_the_shipped_image_to_image_pipelines_beside_t
     assert got["inpaint", "shipped:mnist-palette", "PSNR-hole"]["value"] == pytest.approx(
         metrics.masked_psnr(pal, digits, 1 - mask))
     assert got["inpaint", "shipped:mnist-palette", "classifier-accuracy"]["value"] == pytest.approx(
-        metrics.accuracy(clf, to_size(pal, 16), labels))
+        metrics.accuracy(clf, to_bench_size(pal, 16), labels))
     assert got["inpaint", "shipped:mnist-palette", "SSIM"]["nfe"] == 25  # its defaults: DDPM, 25 steps
     bh = inpaint.biharmonic(digits, mask)
     assert got["inpaint", "biharmonic", "PSNR-hole"]["value"] == pytest.approx(metrics.masked_psnr(bh, digits, 1 - mask))

@@ -4,11 +4,7 @@ ends the run as it would have; resuming from that checkpoint gives the uninterru
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -115,21 +111,9 @@ def test_a_signal_outside_the_loop_is_left_to_the_callers_handler(sigterm_raises
     assert signal.getsignal(signal.SIGTERM) is sigterm_raises
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_torchrun_ranks_stop_together_when_one_rank_gets_sigterm(tmp_path):
-    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
+def test_torchrun_ranks_stop_together_when_one_rank_gets_sigterm(tmp_path, torchrun_job):
     run = tmp_path / "run"
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(HERE / "dist_worker.py"), "preempt", str(run)]
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = torchrun_job([HERE / "dist_worker.py", "preempt", run], timeout=120)
     log = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode != 0, log  # the signal ended the job
     assert "SIGTERM received: stopped after step 3" in proc.stderr, log  # rank 0 stopped too

@@ -9,10 +9,6 @@ tested for it here.
 """
 import dataclasses
 import importlib.util
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -100,21 +96,10 @@ def test_text_generation_repeats_and_per_sample_seeds_ignore_the_batch():
         mdlm.sample_ids(n=3, steps=5, generator=gens(seeds))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_vision_generation_under_data_parallel_sampling_equals_one_process(tmp_path):
-    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
+def test_vision_generation_under_data_parallel_sampling_equals_one_process(tmp_path, torchrun_job):
     from safetensors.torch import load_file
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1", "--master_addr",
-           "127.0.0.1", "--master_port", str(_free_port()), str(HERE / "dp_worker.py"), str(tmp_path)]
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
+    proc = torchrun_job([HERE / "dp_worker.py", tmp_path], timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     got = load_file(str(tmp_path / "dp.safetensors"))["samples"]
     fn = DP.generate_fn(DP.make_net())
