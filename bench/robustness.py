@@ -66,7 +66,7 @@ training can also be spread over runs, and trained apart from the attacks (:func
 * MNIST: the first 50,000 training images (the last 10,000 are the validation split);
   classifier width 64, 8,000 steps at batch 64 with a cosine lr (~10 epochs); adversarial
   fine-tuning with PGD-40 for 10,000 steps (~13 epochs, eps ramped over the first 20%);
-  diffusion model 8,000 steps; 256 test images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100 steps,
+  diffusion model 8,000 steps or more (below); 256 test images; APGD-CE 25, APGD-DLR 25 and EOT-PGD 100 steps,
   4 EOT draws per step (plateau check up to 200 x 8); t* in {0.1, 0.3, 0.5} x DDPM
   {5, 10, 20} steps chosen on 256 validation images under EOT-PGD 25 x 4 draws after APGD 10.
 * Fashion-MNIST at eps 0.1: the same sizes, adversarial training with PGD-10 for 8,000 steps;
@@ -78,7 +78,15 @@ al. 2020: robust overfitting), about 20 PGD-20 passes over 512 images in all (mi
 hours of training). The adversarially trained records carry the curve and the step kept
 (``early_stopping``); Fashion-MNIST, which has no published target here, fails its check while
 that curve still rises at its last step (the issue's "trained until its validation robust accuracy
-stops improving"). The classifier and diffusion step counts stay fixed.
+stops improving"). The classifier's step count stays fixed.
+
+Diffusion model (full mode, ``dm_max_steps``): trained until its denoising loss stops improving
+(the issue's criterion): every 5% of ``dm_steps`` the EMA weights' DSM loss on the last 512
+validation images at fixed times and noise is logged, and after ``dm_steps`` the run goes on in
+stages x1.5 (8,000, 12,000, 18,000, 27,200, 32,000 steps) while that loss still fell by more than
+1% over the last quarter of the steps (:mod:`polydiff.robustness.loss_plateau`). The purifiers'
+records carry the verdict (``diffusion_training``) and fail their check when the cap is reached
+with the loss still falling.
 
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images (times the draws) at a time: 64 x 4
@@ -122,12 +130,14 @@ from polydiff.bench.robustness_compare import (
 from polydiff.bench.robustness_networks import (  # noqa: F401  (re-exported: scripts and tests read them here)
     TRAIN_PARTS,
     _cached,
+    _diffusion_training_fields,
     _digest,
     _early_stopping_fields,
     _train_all,
     adv_selection,
     adv_validation_images,
     cache_folder,
+    dm_plateau,
     network_keys,
 )
 from polydiff.bench.robustness_select import preregister
@@ -171,6 +181,10 @@ class BenchConfig:
     dm_steps: int = 200
     dm_batch: int = 32
     dm_t_max: float = 0.5
+    # trained until the validation DSM loss on the last dm_val_n validation images stops improving:
+    # dm_steps, then x1.5 at a time up to dm_max_steps (0: dm_steps, no check; DM_PLATEAU_RULE)
+    dm_max_steps: int = 0
+    dm_val_n: int = 512
     n_test: int = 32
     eps: float = 0.3
     attack_steps: int = 10  # EOT-PGD steps
@@ -220,11 +234,11 @@ _STRONG = {"attack_steps": 100, "eot": 4, "apgd_steps": 25, "square_queries": 50
 # for ~10 epochs; 256 test images (the issue's minimum for a headline number).
 _MNIST_FULL = BenchConfig(n_train=TRAIN_WITHOUT_VAL, clf_width=64, clf_steps=8000, lr_schedule="cosine",
                           adv_steps=10000, adv_pgd_steps=40, adv_eps_ramp=0.2,
-                          dm_base=16, dm_steps=8000, dm_batch=64, dm_t_max=0.6, n_test=256,
+                          dm_base=16, dm_steps=8000, dm_max_steps=32000, dm_batch=64, dm_t_max=0.6, n_test=256,
                           t_stars=(0.1, 0.3, 0.5), nfe_sweep=(2, 10), n_timing=16, **_STRONG)
 _FASHION_FULL = BenchConfig(dataset="fashion", n_train=TRAIN_WITHOUT_VAL, clf_width=64, clf_steps=8000,
                             clf_lr=1e-2, lr_schedule="cosine", adv_steps=8000, adv_pgd_steps=10,
-                            adv_eps_ramp=0.2, dm_base=16, dm_steps=8000, dm_batch=64,
+                            adv_eps_ramp=0.2, dm_base=16, dm_steps=8000, dm_max_steps=32000, dm_batch=64,
                             dm_t_max=0.4, n_test=256, eps=0.1, t_stars=(0.05, 0.1, 0.3), nfe_sweep=(2, 10),
                             n_timing=16, **_STRONG)
 CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
@@ -388,6 +402,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     paper = purified(PAPER_T_STAR, solver="euler_maruyama", steps=None, gradient=cfg.paper_gradient)
     if paper_only:
         _paper_comparison(cfg, rec, paper, purified, solvers)
+        _diffusion_training_fields(records, dm_plateau(cfg, out_dir / "cache"))
         propagate_invalidity(records)
         return records + _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     # mode-independent labels, so quick and full runs fall into the same comparison groups
@@ -423,6 +438,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
         t_paper = t_main if cfg.val_n else PAPER_T_STAR
         paper_pt = _paper_comparison(cfg, rec, paper if t_paper == PAPER_T_STAR else purified(
             t_paper, solver="euler_maruyama", steps=None, gradient=cfg.paper_gradient), purified, t_star=t_paper)
+    _diffusion_training_fields(records, dm_plateau(cfg, out_dir / "cache"))
     propagate_invalidity(records)  # a comparison anchored on an invalid baseline is invalid too
     records += _timing(cfg, x[:cfg.n_timing], paper.purifier, purified(PAPER_T_STAR).purifier, say)
     where = f"{cfg.val_n} validation images" if cfg.val_n else f"first {cfg.n_test} test images"

@@ -17,13 +17,15 @@ from polydiff.core.training import TrainConfig
 from polydiff.robustness import nets
 from polydiff.robustness.data import load_images
 from polydiff.robustness.early_stopping import selection_file
+from polydiff.robustness.loss_plateau import plateau_file
 from polydiff.robustness.train import train_classifier, train_diffusion
 from torch import nn
 
 if TYPE_CHECKING:
     from polydiff.bench.robustness import BenchConfig
 
-__all__ = ["TRAIN_PARTS", "adv_selection", "adv_validation_images", "cache_folder", "network_keys"]
+__all__ = ["DM_PLATEAU_RULE", "TRAIN_PARTS", "adv_selection", "adv_validation_images", "cache_folder", "dm_plateau",
+           "network_keys"]
 
 
 def _digest(*tensors: torch.Tensor) -> str:
@@ -64,19 +66,25 @@ def network_keys(cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor) -> dict[str
     adv = {**clf, "adv_steps": cfg.adv_steps, "pgd": cfg.adv_pgd_steps, "eps": cfg.eps, "ramp": cfg.adv_eps_ramp}
     if cfg.adv_val_n:  # (keys of runs without early stopping as before)
         adv.update(val_n=cfg.adv_val_n, val_pgd=cfg.adv_val_pgd, select="best-val-robust")
-    return {"classifier": clf,
-            "adv-classifier": adv,
-            "diffusion": {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch,
-                          "t_max": cfg.dm_t_max}}
+    dm = {**base, "base": cfg.dm_base, "steps": cfg.dm_steps, "batch": cfg.dm_batch, "t_max": cfg.dm_t_max}
+    if cfg.dm_max_steps:  # (keys of fixed-length runs as before)
+        dm.update(max_steps=cfg.dm_max_steps, val_n=cfg.dm_val_n, until=DM_PLATEAU_RULE)
+    return {"classifier": clf, "adv-classifier": adv, "diffusion": dm}
 
 
-def adv_validation_images(cfg: BenchConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The last ``cfg.adv_val_n`` images of the validation split: adversarial training's early
-    stopping reads them (the pre-registration of DiffPure reads the first ``cfg.val_n``)."""
+#: How a full-mode diffusion model decides it has trained enough (``train_diffusion``'s defaults).
+DM_PLATEAU_RULE = "validation DSM loss fell <= 1% over the last 25% of the steps; else x1.5 steps"
+
+
+def adv_validation_images(cfg: BenchConfig, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last ``n`` (default ``cfg.adv_val_n``) images of the validation split: adversarial
+    training's early stopping and the diffusion model's plateau check (``cfg.dm_val_n``) read them
+    (the pre-registration of DiffPure reads the first ``cfg.val_n``)."""
+    n = cfg.adv_val_n if n is None else n
     x, y = load_images(cfg.dataset, "val")
-    if cfg.adv_val_n + cfg.val_n > len(x):
-        raise ValueError(f"adv_val_n={cfg.adv_val_n} and val_n={cfg.val_n} overlap in the {len(x)} validation images")
-    return x[-cfg.adv_val_n:], y[-cfg.adv_val_n:]
+    if n + cfg.val_n > len(x):
+        raise ValueError(f"the last {n} and the first val_n={cfg.val_n} of the {len(x)} validation images overlap")
+    return x[-n:], y[-n:]
 
 
 def adv_selection(cfg: BenchConfig, cache: pathlib.Path) -> dict | None:
@@ -87,6 +95,17 @@ def adv_selection(cfg: BenchConfig, cache: pathlib.Path) -> dict | None:
         return None
     x, y = load_images(cfg.dataset, "train", cfg.n_train)
     path = selection_file(cache_folder(cache, "adv-classifier", network_keys(cfg, x, y)["adv-classifier"]) / "run")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def dm_plateau(cfg: BenchConfig, cache: pathlib.Path) -> dict | None:
+    """The diffusion model's training verdict (its validation DSM curve, the stages trained, whether
+    the loss was still falling at the last one: ``loss_plateau.plateau_file``), or ``None`` for a
+    fixed-length run."""
+    if not cfg.dm_max_steps:
+        return None
+    x, y = load_images(cfg.dataset, "train", cfg.n_train)
+    path = plateau_file(cache_folder(cache, "diffusion", network_keys(cfg, x, y)["diffusion"]) / "run")
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -136,11 +155,41 @@ def _train_all(cfg: BenchConfig, cache: pathlib.Path, progress, parts: tuple[str
         adv = _cached(cache, "adv-classifier", keys["adv-classifier"], cfg.adv_steps, build_adv)
     if "diffusion" in parts:
         progress(f"{cfg.dataset}: train diffusion model")
-        dm = _cached(cache, "diffusion", keys["diffusion"], cfg.dm_steps, lambda ck: train_diffusion(
-            x, TrainConfig(steps=cfg.dm_steps, batch_size=cfg.dm_batch, lr=2e-3, ema_decay=0.99,
-                           warmup_steps=20, log_every=max(1, cfg.dm_steps // 4), seed=0, device=device, **ck),
-            t_max=cfg.dm_t_max, base=cfg.dm_base, mults=(1, 2, 2), resume=True))
+        plateau_kw = {}
+        if cfg.dm_max_steps:  # trained until the validation loss stops improving
+            plateau_kw = {"val": adv_validation_images(cfg, cfg.dm_val_n)[0], "max_steps": cfg.dm_max_steps}
+
+        def build_dm(ck: dict) -> nn.Module:
+            if plateau_kw:
+                ck = {**ck, "eval_every": ck["ckpt_every"]}
+            return train_diffusion(
+                x, TrainConfig(steps=cfg.dm_steps, batch_size=cfg.dm_batch, lr=2e-3, ema_decay=0.99, warmup_steps=20,
+                               log_every=max(1, cfg.dm_steps // 4), seed=0, device=device, **ck),
+                t_max=cfg.dm_t_max, base=cfg.dm_base, mults=(1, 2, 2), resume=True, **plateau_kw)
+
+        dm = _cached(cache, "diffusion", keys["diffusion"], cfg.dm_steps, build_dm)
     return clf, adv, dm
+
+
+def _diffusion_training_fields(records: list[dict], verdict: dict | None) -> None:
+    """State on every purifier's records how long its diffusion model trained and whether its
+    validation denoising loss had stopped improving; one still falling at the step cap fails the
+    issue's "trained until its denoising loss stops improving"."""
+    if verdict is None:
+        return
+    drop = verdict["relative_drop"]
+    summary = (f"{verdict['last_step']} steps (stages {verdict['stages']}, cap {verdict['max_steps']}); validation "
+               f"DSM loss on {verdict['val_n']} images "
+               + ("unmeasured over the last quarter" if drop is None else
+                  f"fell {100 * drop:.2f}% from step {verdict['from_step']}")
+               + (": still improving" if verdict["still_improving"] else ": stopped improving"))
+    for r in records:
+        if r.get("classifier") is None:  # not a purifier
+            continue
+        r["diffusion_training"] = {"summary": summary, **verdict}
+        if verdict["still_improving"]:
+            r["problems"] = [*r["problems"], "the diffusion model's validation loss was still falling at its step cap"]
+            r["valid"] = False
 
 
 def _early_stopping_fields(cfg: BenchConfig, adv_records: list[dict], selection: dict | None) -> None:

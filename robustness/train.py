@@ -18,11 +18,13 @@ Each writes ``model.safetensors`` + ``config.json`` (vision's :func:`save_net`) 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 
 import polydiff.core as pc
 import torch
 import torch.nn.functional as F
+from polydiff.core.atomic import atomic_file
 from polydiff.core.losses import dsm_loss
 from polydiff.core.training import TrainConfig, Trainer
 from polydiff.core.training.cli import run_script
@@ -34,6 +36,8 @@ from . import nets
 from .attacks import _check_labels, _radius, pgd_examples
 from .data import load_images
 from .early_stopping import robust_accuracy_fn, select_best
+from .loss_plateau import KEY as VAL_KEY
+from .loss_plateau import denoising_loss_fn, plateau, plateau_file, stages
 from .purify import check_images
 
 __all__ = ["main", "train_classifier", "train_diffusion"]
@@ -110,17 +114,28 @@ def _check_selection(cfg: TrainConfig, adversarial: bool, val) -> None:
 
 
 def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess | None = None,
-                    t_max: float | None = None, resume: bool = False, **net_kwargs) -> nn.Module:
+                    t_max: float | None = None, resume: bool = False, val: Tensor | None = None,
+                    max_steps: int | None = None, growth: float = 1.5, window: float = 0.25,
+                    tol: float = 0.01, **net_kwargs) -> nn.Module:
     """Train an eps-prediction U-Net on images ``x`` in [0, 1] (scaled to [-1, 1]) with DSM.
 
     ``t_max`` restricts training times to ``U(t_min, t_max)``: a purifier only ever queries
     ``t <= t*``, so a small budget is better spent there (default: the whole range).
     ``resume`` continues the run in ``cfg.ckpt_dir``.
+
+    ``val``: validation images whose DSM loss (:func:`.loss_plateau.denoising_loss_fn`, fixed
+    times and noise) is logged every ``cfg.eval_every`` steps; with ``max_steps`` the run trains
+    ``cfg.steps`` steps, then ``growth`` times more at a time (:func:`.loss_plateau.stages`) while
+    that loss still fell by more than ``tol`` over the last ``window`` of the steps
+    (:func:`.loss_plateau.plateau`), up to ``max_steps``; the stages and the last verdict go to
+    :func:`.loss_plateau.plateau_file` in the run folder. Needs a constant learning rate (a
+    schedule would depend on the end not yet known) and ``cfg.ckpt_dir``.
     """
     check_images(x)  # the loss maps [0, 1] to the model range [-1, 1]
     process = process if process is not None else pc.VP()
     if t_max is not None and not (process.t_min < t_max <= process.t_max):
         raise ValueError(f"t_max must lie in ({process.t_min}, {process.t_max}], got {t_max!r}")
+    plan = _plateau_plan(cfg, x, val, max_steps, growth)
     net = nets.denoiser(in_channels=x.shape[1], **net_kwargs)
 
     def loss_fn(model: nn.Module, batch, generator) -> Tensor:
@@ -131,9 +146,42 @@ def train_diffusion(x: Tensor, cfg: TrainConfig, *, process: pc.GaussianProcess 
             t = process.t_min + (t_max - process.t_min) * u
         return dsm_loss(model, process, 2.0 * xb - 1.0, prediction="eps", generator=generator, t=t).mean()
 
-    trainer = Trainer(cfg, net, loss_fn, x, net_config=_net_config(net), extra={"process": process.config()})
-    trainer.fit(resume=resume)
+    eval_fn = denoising_loss_fn(val, process, t_max=t_max) if val is not None else None
+    trainer = Trainer(dataclasses.replace(cfg, steps=plan[-1]), net, loss_fn, x, net_config=_net_config(net),
+                      eval_fn=eval_fn, extra={"process": process.config()})
+    if max_steps is None:
+        trainer.fit(resume=resume)
+        return _final_weights(trainer, net)
+    for i, stage in enumerate(plan):  # a resumed run replays the decisions from its metrics log
+        trainer.fit(resume=resume and i == 0, max_steps=stage)
+        curve = {int(r["step"]): float(r[VAL_KEY]) for r in trainer.metrics.read() if VAL_KEY in r}
+        verdict = plateau({s: v for s, v in curve.items() if s <= stage}, stage, window=window, tol=tol)
+        if not verdict["still_improving"]:
+            break
+    if trainer.dist.is_main:
+        with atomic_file(plateau_file(trainer.run_dir)) as f:
+            json.dump({**verdict, "stages": plan[:i + 1], "max_steps": plan[-1], "growth": growth,
+                       "val_n": int(val.shape[0]), "val_dsm": curve}, f, indent=1)
     return _final_weights(trainer, net)
+
+
+def _plateau_plan(cfg: TrainConfig, x: Tensor, val: Tensor | None, max_steps: int | None,
+                  growth: float) -> list[int]:
+    """The stages of a run trained until its validation loss stops improving (``[cfg.steps]``
+    without ``max_steps``); refuses what could not carry it out."""
+    if val is not None:
+        check_images(val, x.shape[1:], name="val")
+    if max_steps is None:
+        return [cfg.steps]
+    if val is None:
+        raise ValueError("max_steps trains until the validation loss stops improving: it needs val images")
+    if cfg.ckpt_dir is None or not cfg.eval_every:
+        raise ValueError(f"max_steps needs ckpt_dir (the verdict is written there) and eval_every > 0, got "
+                         f"ckpt_dir={cfg.ckpt_dir!r}, eval_every={cfg.eval_every}")
+    if cfg.lr_schedule != "constant":
+        raise ValueError(f"max_steps needs lr_schedule='constant' (the run's end is not known in advance), "
+                         f"got {cfg.lr_schedule!r}")
+    return stages(cfg.steps, max_steps, growth=growth, multiple=cfg.eval_every)
 
 
 def _net_config(net: nn.Module) -> dict:
