@@ -2,15 +2,19 @@
 docs/reliability.md is the current rendering of the catalogue."""
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalogue import DOC, render
+from catalogue import DOC, render, scratch_in
 from reliability_cases import all_cases
 
-CASES = all_cases()
+# the cases' scratch folders, made when they are built at collection: removed at the session's end
+_SCRATCH = tempfile.TemporaryDirectory(prefix="polydiff-catalogue-")
+with scratch_in(_SCRATCH.name):
+    CASES = all_cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.api}:{c.problem}" for c in CASES])
