@@ -3,7 +3,8 @@ denoiser features vs a U-Net trained from scratch on the same few labelled image
 
 Datasets: MNI152 T1 slices with tissue labels (0 other, 1 grey, 2 white matter; interleaved
 slices for train/test) and the stardist fluorescence-nuclei image cut into 64x64 tiles
-(0 background, 1 nucleus; left half train, right half test)."""
+(0 background, 1 nucleus; left half train, right half test). Each mIoU carries its 95%
+percentile-bootstrap interval over the test images (``ci_low``/``ci_high``)."""
 from __future__ import annotations
 
 import pathlib
@@ -12,10 +13,16 @@ import time
 import torch
 from polydiff.bench.common import record
 from polydiff.bench.vision_common import trained
-from polydiff.vision import metrics, plots, segment
+from polydiff.vision import plots, segment
 from polydiff.vision.data import load_mni152_slices, nuclei_tiles
+from polydiff.vision.miou_interval import miou_interval
 
-__all__ = ["run_segmentation", "unconditional_ddpm"]
+__all__ = ["BASELINE", "run_segmentation", "unconditional_ddpm"]
+
+#: The from-scratch baseline's method name; each pixel-MLP record carries its paired difference to
+#: it (``minus_baseline``, ``minus_baseline_ci``: the same test images resampled,
+#: :func:`~polydiff.vision.miou_interval.miou_interval`).
+BASELINE = "unet-from-scratch"
 
 
 def _dataset(name: str, cfg: dict):
@@ -77,11 +84,13 @@ def run_segmentation(cfg: dict, steps: int, cache: pathlib.Path, out_dir: pathli
             secs_b = time.perf_counter() - t0
             for method, p, s, nfe, trained_for in (
                     ("polydiff-ddpm-pixel-mlp", pred, secs, len(timesteps), ddpm_steps),
-                    ("unet-from-scratch", pred_b, secs_b, None, base_steps)):
-                extra = {"timesteps": list(timesteps)} if nfe else {}
+                    (BASELINE, pred_b, secs_b, None, base_steps)):
+                iv = miou_interval(p, y_te, k_cls, baseline=pred_b if nfe else None)
+                extra = {"timesteps": list(timesteps), "baseline": BASELINE, "minus_baseline": iv["difference"],
+                         "minus_baseline_ci": [iv["difference_ci_low"], iv["difference_ci_high"]]} if nfe else {}
                 records.append(record("vision", "segment", dataset, f"{k}-labelled", method, "mIoU",
-                                      metrics.miou(p, y_te, k_cls), True, nfe, s, len(x_te),
-                                      train_steps=trained_for, **extra))
+                                      iv["value"], True, nfe, s, len(x_te), train_steps=trained_for,
+                                      ci_low=iv["ci_low"], ci_high=iv["ci_high"], **extra))
             if k == cfg["labelled"][-1]:
                 step = max(1, len(x_te) // 4)
                 plots.save_overlay(x_te[::step], y_te[::step], pred[::step], out_dir / f"segment_{name}.png")

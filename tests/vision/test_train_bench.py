@@ -52,6 +52,14 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     assert (tmp_path / "superres.png").exists() and (tmp_path / "inpaint_center.png").exists()
     assert (tmp_path / "anomaly_brain.png").exists() and (tmp_path / "segment_mni152.png").exists()
     assert stages[-1] == "done"
+    seg = [r for r in recs if r["task"] == "segment"]
+    assert seg and all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in seg)
+    for r in seg:  # each pixel-MLP row: its paired difference to the U-Net on the same test images
+        if r["method"] == "polydiff-ddpm-pixel-mlp":
+            base = next(b for b in seg if b["method"] == r["baseline"] and b["dataset"] == r["dataset"]
+                        and b["setting"] == r["setting"])
+            assert r["minus_baseline"] == pytest.approx(r["value"] - base["value"])
+            assert r["minus_baseline_ci"][0] <= r["minus_baseline"] <= r["minus_baseline_ci"][1]
     inp = {(r["method"], r["metric"]) for r in recs if r["task"] == "inpaint"}
     for method in ("biharmonic", "exemplar-fill", "polydiff-repaint", "polydiff-replacement"):
         assert {(method, m) for m in ("classifier-accuracy", "classifier-frechet", "PSNR-hole", "SSIM")} <= inp
