@@ -13,14 +13,14 @@ import numpy as np
 from polydiff.core.validate import check_int, check_number
 from torch import Tensor
 
-from .metrics import iou_per_class
+from .metrics import _labels
 
 __all__ = ["miou_interval"]
 
 
 def _counts(pred: Tensor, target: Tensor, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image intersection and union counts ``[N, num_classes]`` (validated by ``iou_per_class``)."""
-    iou_per_class(pred, target, num_classes)  # shape and class-id checks
+    """Per-image intersection and union counts ``[N, num_classes]`` (shape and class ids checked)."""
+    _labels(pred, target, num_classes)
     p = pred.cpu().numpy().reshape(pred.shape[0], -1)
     t = target.cpu().numpy().reshape(target.shape[0], -1)
     k = np.arange(num_classes)[None, :, None]
