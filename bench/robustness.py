@@ -140,6 +140,7 @@ from polydiff.bench.robustness_networks import (  # noqa: F401  (re-exported: sc
     dm_plateau,
     network_keys,
 )
+from polydiff.bench.robustness_cache import cached_evaluate, model_description
 from polydiff.bench.robustness_select import preregister
 from polydiff.bench.robustness_shipped import PURIFICATION_MODEL, shipped_records
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
@@ -149,7 +150,7 @@ from polydiff.robustness.metrics import accuracy
 from polydiff.robustness.purify import PurifiedClassifier, Purifier, tweedie_purifier
 from torch import nn
 
-__all__ = ["CONFIGS", "DATASET_LABELS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
+__all__ = ["CONFIGS", "DATASET_LABELS", "PARTS", "STRENGTH", "BenchConfig", "attack_table", "outcomes", "pair_with_baseline",
            "pair_with_paper", "paper_setting", "run", "sanity_setting", "self_check", "strength_readings"]
 
 PAPER_T_STAR, PAPER_DT = 0.1, 1e-3  # DiffPure's default purification (Nie et al. 2022, sec. 5)
@@ -253,18 +254,29 @@ CONFIGS: dict[str, tuple[BenchConfig, ...]] = {
 SHIPPED = {"quick": {"name": PURIFICATION_MODEL, "n_test": 32, "attack": (10, 2, 5)}}
 
 
-def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None) -> list[dict]:
+#: What ``parts=`` may name: a dataset's whole group, or the shipped pipelines' records.
+PARTS = ("mnist", "fashion", "shipped")
+
+
+def run(mode: str, out_dir: pathlib.Path, device: str = "cpu", progress=None,
+        parts: tuple[str, ...] | list[str] | None = None) -> list[dict]:
     """Train (or load) the networks, attack every method on every dataset, return docs/design.md records.
 
-    One torch thread on the CPU (:func:`~polydiff.bench.common.prepare_entry`), as the other
-    entries: a quick suite that ran it with two threads beside other jobs took 6,112 s for it;
-    alone on one thread it takes 78 s."""
+    ``parts`` (default all of :data:`PARTS`) runs some of them alone (:func:`main`). Finished attacks are kept under ``out_dir/attacks``
+    (:mod:`~polydiff.bench.robustness_cache`): an interrupted run resumes at the first attack it
+    had not finished. One torch thread on the CPU (:func:`~polydiff.bench.common.prepare_entry`),
+    as the other entries: a quick suite that ran it with two threads beside other jobs took
+    6,112 s for it; alone on one thread it takes 78 s."""
+    wanted = PARTS if parts is None else tuple(parts)
+    if not wanted or set(wanted) - set(PARTS):
+        raise ValueError(f"parts must name some of {PARTS}, got {parts!r}")
     out_dir, say = prepare_entry(mode, CONFIGS, out_dir, device, progress)
     (out_dir / "cache").mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
     for cfg in CONFIGS[mode]:
-        records += _run_dataset(cfg, out_dir, device, say)
-    if mode in SHIPPED:
+        if cfg.dataset in wanted:
+            records += _run_dataset(cfg, out_dir, device, say)
+    if mode in SHIPPED and "shipped" in wanted:
         records += shipped_records(SHIPPED[mode], say)
     return training_checks(records, mode)  # quick mode: its minutes-long networks check training
 
@@ -273,9 +285,10 @@ class _Recorder:
     """Attacks one model on the fixed subset and appends its clean/robust accuracy records."""
 
     def __init__(self, cfg: BenchConfig, x: torch.Tensor, y: torch.Tensor, records: list[dict], say,
-                 networks: str = ""):
+                 networks: str = "", attacks: pathlib.Path | None = None):
         self.cfg, self.x, self.y, self.records, self.say = cfg, x, y, records, say
         self.networks = networks  # digest of the trained weights: ties records (and parts of one comparison) to them
+        self.attacks = attacks  # finished attack results (bench/robustness_cache.py), None: not kept
 
     def add(self, setting: str, method: str, model: nn.Module, random: bool, nfe: int | None, *,
             paper: bool = False, batch: int | None = None, converge: bool = False,
@@ -294,8 +307,10 @@ class _Recorder:
         def attack(s: int, d: int) -> float:  # APGD's steps grow with EOT-PGD's
             table, label = attack_table(cfg.eps, s, d, apgd * (s // steps),
                                         0 if random or paper else cfg.square_queries)
-            runs[(s, d)] = (evaluate(model, self.x[:n], self.y[:n], table, cfg.seeds, batch_size=batch or n,
-                                     cascade=True), label)
+            key = {"what": "attack", "setting": setting, "method": method, "attack": label, "eps": cfg.eps,
+                   "batch": batch or n, **self._about(model, first=cfg.paper_skip if paper else 0, n=n)}
+            runs[(s, d)] = (self._evaluate(key, lambda: evaluate(
+                model, self.x[:n], self.y[:n], table, cfg.seeds, batch_size=batch or n, cascade=True)), label)
             return runs[(s, d)][0]["robust"].value
 
         draws = eot if random else 1
@@ -311,8 +326,10 @@ class _Recorder:
         after = {name: acc.value for name, acc in res["per_attack"].items()}
         readings = None
         if not random and not paper and cfg.strength_readings:  # the deterministic baselines
-            strength = strength_readings(model, self.x[:n], self.y[:n], cfg.eps, seeds=cfg.seeds,
-                                         batch_size=batch or n)
+            key = {"what": "strength", "method": method, "attack": STRENGTH_LABEL, "eps": cfg.eps,
+                   "batch": batch or n, **self._about(model, first=0, n=n)}
+            strength = self._evaluate(key, lambda: strength_readings(
+                model, self.x[:n], self.y[:n], cfg.eps, seeds=cfg.seeds, batch_size=batch or n))
             readings = {name: acc for name, acc in strength["per_attack"].items()}
             correct = res["correct"] & strength["correct"]  # per-example worst case over every attack
             res = dict(res, correct=correct, robust=accuracy(correct), seconds=res["seconds"] + strength["seconds"])
@@ -346,6 +363,14 @@ class _Recorder:
             if paper:
                 r.update(first_image=cfg.paper_skip, gradient=cfg.paper_gradient)
         return res
+
+    def _about(self, model: nn.Module, *, first: int, n: int) -> dict:
+        """The part of an attack result's cache key that names the networks, images and model."""
+        return {"networks": self.networks, "dataset": self.cfg.dataset, "images": ["test", first, n],
+                "seeds": list(self.cfg.seeds), "model": model_description(model)}
+
+    def _evaluate(self, key: dict, run: Callable[[], dict]) -> dict:
+        return run() if self.attacks is None else cached_evaluate(self.attacks, key, run, self.x.device)
 
 
 STRENGTH_LABEL = ("PGD-40 (40 steps of 2.5 eps / 40, random start; Madry et al. 2018) and AutoAttack "
@@ -391,7 +416,7 @@ def _run_dataset(cfg: BenchConfig, out_dir: pathlib.Path, device: str, say, *,
     x, y = x.to(device), y.to(device)
     proc = pc.VP()
     records: list[dict] = []
-    rec = _Recorder(cfg, x, y, records, say, networks)
+    rec = _Recorder(cfg, x, y, records, say, networks, attacks=out_dir / "attacks")
 
     def purified(t_star: float, *, solver: str = cfg.solver, steps: int | None = cfg.solver_steps,
                  gradient: str = "full") -> PurifiedClassifier:
@@ -477,8 +502,11 @@ def _preregistered(cfg: BenchConfig, cache: pathlib.Path, networks: str, purifie
 
     def val_accuracy(t_star: float, solver: str, steps: int) -> tuple[float, float]:
         say(f"{cfg.dataset} · validation: t*={t_star} {solver}-{steps}")
-        res = evaluate(purified(t_star, solver=solver, steps=steps), xv, yv, table, cfg.seeds,
-                       batch_size=len(xv), cascade=True)
+        model = purified(t_star, solver=solver, steps=steps)
+        key = {"what": "validation", **{k: v for k, v in about.items() if k != "candidates"}, "eps": cfg.eps,
+               "model": model_description(model)}  # each candidate kept as it finishes
+        res = cached_evaluate(cache.parent / "attacks", key, lambda: evaluate(
+            model, xv, yv, table, cfg.seeds, batch_size=len(xv), cascade=True), device)
         return res["clean"].value, res["robust"].value
 
     return preregister(cache / f"preregistered-{digest(about, length=12)}.json", candidates, val_accuracy, about)
@@ -590,9 +618,19 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m polydiff.bench.robustness [--quick | --full] --train classifier,diffusion --out DIR``:
     train (or resume) some of the bench's networks alone, into the cache a later ``polydiff bench
     --out DIR`` reads (``DIR/robustness/cache``), so the hours of full-mode training can run apart
-    from the attacks, on another machine or over several runs."""
-    import argparse
+    from the attacks, on another machine or over several runs.
 
+    ``... [--quick | --full] --parts fashion --json PART.json --out DIR``: evaluate some of
+    :data:`PARTS` alone with the networks cached there and write their document
+    (:func:`~polydiff.bench.parts.part_main`), to merge with ``python -m polydiff.bench.parts``."""
+    import argparse
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--parts" or a.startswith("--parts=") for a in argv):
+        from .parts import part_main
+
+        return part_main("robustness", run, PARTS, argv, prog="python -m polydiff.bench.robustness")
     p = argparse.ArgumentParser(prog="python -m polydiff.bench.robustness", description=main.__doc__.split("\n")[1])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick")

@@ -1,0 +1,143 @@
+"""Finished attacks are kept on disk: an interrupted full-mode evaluation resumes where it stopped,
+and the robustness entry runs one dataset at a time as a part."""
+import dataclasses
+import json
+
+import pytest
+import torch
+from polydiff.bench import robustness as bench
+from polydiff.bench.robustness_cache import cached_evaluate, model_description
+from polydiff.robustness.attacks import evaluate, make_attack
+from torch import nn
+
+
+@pytest.fixture
+def micro(monkeypatch):
+    cfg = dataclasses.replace(
+        bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
+        dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
+        solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
+        paper_fast=(2,), paper_batch=1, square_queries=20, val_n=0)
+    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
+    monkeypatch.setattr(bench, "SHIPPED", {})
+    return cfg
+
+
+def _linear_result():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(6, 1, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    table = {"pgd": lambda m, s: make_attack("pgd", m, eps=0.1, steps=3, seed=s)}
+    return model, (lambda: evaluate(model, x, y, table, (0, 1), batch_size=4))
+
+
+def test_a_kept_result_reads_back_equal_and_is_not_recomputed(tmp_path):
+    model, run = _linear_result()
+    key = {"what": "attack", "model": model_description(model), "attack": "pgd 3", "images": [0, 6]}
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return run()
+
+    first = cached_evaluate(tmp_path, key, counted)
+    again = cached_evaluate(tmp_path, dict(reversed(list(key.items()))), counted)  # key order is irrelevant
+    assert len(calls) == 1 and len(list(tmp_path.glob("attack-*.json"))) == 1
+    assert (again["clean"], again["robust"], again["per_attack"]) == (first["clean"], first["robust"],
+                                                                       first["per_attack"])
+    assert torch.equal(again["correct"], first["correct"]) and again["correct"].dtype == torch.bool
+    assert torch.equal(again["clean_correct"], first["clean_correct"]) and again["seconds"] == first["seconds"]
+    cached_evaluate(tmp_path, {**key, "attack": "pgd 6"}, counted)  # another attack: computed
+    assert len(calls) == 2 and len(list(tmp_path.glob("attack-*.json"))) == 2
+
+
+def test_an_interrupted_attack_writes_nothing_and_a_foreign_file_is_refused(tmp_path):
+    _, run = _linear_result()
+    key = {"what": "attack", "images": [0, 6]}
+
+    def killed():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_evaluate(tmp_path, key, killed)
+    assert list(tmp_path.iterdir()) == []
+    cached_evaluate(tmp_path, key, run)
+    (path,) = tmp_path.glob("attack-*.json")
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "key": {**key, "images": [6, 12]}}))
+    with pytest.raises(ValueError, match="holds the result of"):
+        cached_evaluate(tmp_path, key, run)
+    for bad in ({}, {"what": ""}, ["what"]):
+        with pytest.raises(ValueError, match="key must be"):
+            cached_evaluate(tmp_path, bad, run)
+    with pytest.raises(TypeError, match="run must be"):
+        cached_evaluate(tmp_path, key, None)
+
+
+def test_model_description_tells_purifier_configurations_apart():
+    from polydiff.robustness import nets
+    from polydiff.robustness.purify import PurifiedClassifier, Purifier
+    dm, clf = nets.denoiser(base=8), nets.classifier(8)
+
+    def purified(**kw):
+        return PurifiedClassifier(Purifier(dm, t_star=0.1, solver="ddpm", image_shape=(1, 28, 28), **kw), clf)
+
+    seen = [model_description(purified(steps=5)), model_description(purified(steps=10)),
+            model_description(purified(steps=5, gradient="bpda")), model_description(clf)]
+    assert len({json.dumps(d, sort_keys=True) for d in seen}) == 4
+    assert seen[0] == model_description(purified(steps=5))
+    with pytest.raises(TypeError, match="model must be"):
+        model_description("clf")
+
+
+def test_an_interrupted_bench_run_resumes_at_the_first_unfinished_attack(micro, tmp_path, monkeypatch):
+    """A run killed at its fourth attack keeps the three finished ones: the next run computes
+    only the rest, and its records equal an uninterrupted run's."""
+    real = bench.evaluate
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate", counted)
+    whole = bench.run("quick", tmp_path / "whole")
+    total, calls[:] = len(calls), []
+    cache = tmp_path / "whole" / "cache"  # the same networks (training is cached and seeded)
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "cache").symlink_to(cache, target_is_directory=True)
+
+    def killed_at_fourth(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "evaluate", killed_at_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run("quick", tmp_path / "cut")
+    assert len(list((tmp_path / "cut" / "attacks").glob("*.json"))) == 3
+    monkeypatch.setattr(bench, "evaluate", counted)
+    calls[:] = []
+    resumed = bench.run("quick", tmp_path / "cut")
+    assert total > 3 and len(calls) == total - 3
+
+    def attacked(records):
+        return [{k: r[k] for k in ("setting", "method", "metric", "value", "correct")}
+                for r in records if r["metric"].endswith("accuracy")]
+
+    assert attacked(resumed) == attacked(whole)
+
+
+def test_one_dataset_runs_alone_as_a_part(micro, tmp_path, capsys):
+    out = tmp_path / "part.json"
+    assert bench.main(["--quick", "--parts", "mnist", "--json", str(out), "--out", str(tmp_path / "o"),
+                       "--no-progress"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["domain"] == "robustness" and doc["records"]
+    assert {r["dataset"] for r in doc["records"]} == {"mnist-test"}
+    assert (tmp_path / "o" / "robustness" / "attacks").is_dir()
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--parts", "cifar", "--json", str(out)])
+    assert "parts must name some of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="parts must name some of"):
+        bench.run("quick", tmp_path, parts=("cifar",))
