@@ -116,6 +116,7 @@ from polydiff.bench.robustness_attack import (
     TASK,
     attack_table,
 )
+from polydiff.bench.robustness_cache import chunked_evaluate, model_description
 from polydiff.bench.robustness_compare import (
     ADV_TRAINED,
     STRENGTH,
@@ -140,7 +141,6 @@ from polydiff.bench.robustness_networks import (  # noqa: F401  (re-exported: sc
     dm_plateau,
     network_keys,
 )
-from polydiff.bench.robustness_cache import cached_evaluate, model_description
 from polydiff.bench.robustness_select import preregister
 from polydiff.bench.robustness_shipped import PURIFICATION_MODEL, shipped_records
 from polydiff.robustness.attacks import evaluate, make_attack, reseed
@@ -212,6 +212,9 @@ class BenchConfig:
     # steps and draws doubled until robust accuracy moves <= 2 points, up to these (0: off)
     plateau_max_steps: int = 0
     plateau_max_draws: int = 1
+    # images per kept piece of an attack (bench/robustness_cache.py: an interrupted run loses at
+    # most one piece); 0: all of a group's images at once
+    attack_chunk: int = 0
     # PGD-40 and AutoAttack "standard" readings of the deterministic baselines (strength_readings)
     strength_readings: bool = True
     # pre-registration (bench/robustness_select.py): t* in t_stars and (solver, steps) in
@@ -228,7 +231,7 @@ _STRONG = {"attack_steps": 100, "eot": 4, "apgd_steps": 25, "square_queries": 50
            "paper_steps": 100, "paper_eot": 4, "paper_apgd_steps": 25, "paper_fast": (5, 10, 20),
            "plateau_max_steps": 200, "plateau_max_draws": 8,
            "val_n": 256, "val_solvers": (("ddpm", 5), ("ddpm", 10), ("ddpm", 20)), "val_attack": (25, 4, 10),
-           "adv_val_n": 512}
+           "adv_val_n": 512, "attack_chunk": 32}
 # Recipes toward the strength targets (issue 30; STRENGTH), not yet trained: width 64 (~0.4M
 # parameters; Madry et al.'s MNIST CNN has ~3M), ~10 epochs of the 50,000 training images with a
 # cosine lr; adversarial training with Madry et al.'s PGD-40 for ~13 epochs; the diffusion model
@@ -309,8 +312,9 @@ class _Recorder:
                                         0 if random or paper else cfg.square_queries)
             key = {"what": "attack", "setting": setting, "method": method, "attack": label, "eps": cfg.eps,
                    "batch": batch or n, **self._about(model, first=cfg.paper_skip if paper else 0, n=n)}
-            runs[(s, d)] = (self._evaluate(key, lambda: evaluate(
-                model, self.x[:n], self.y[:n], table, cfg.seeds, batch_size=batch or n, cascade=True)), label)
+            runs[(s, d)] = (self._evaluate(key, lambda i, j: evaluate(
+                model, self.x[i:j], self.y[i:j], table, cfg.seeds, batch_size=min(batch or n, j - i),
+                cascade=True), n), label)
             return runs[(s, d)][0]["robust"].value
 
         draws = eot if random else 1
@@ -328,8 +332,8 @@ class _Recorder:
         if not random and not paper and cfg.strength_readings:  # the deterministic baselines
             key = {"what": "strength", "method": method, "attack": STRENGTH_LABEL, "eps": cfg.eps,
                    "batch": batch or n, **self._about(model, first=0, n=n)}
-            strength = self._evaluate(key, lambda: strength_readings(
-                model, self.x[:n], self.y[:n], cfg.eps, seeds=cfg.seeds, batch_size=batch or n))
+            strength = self._evaluate(key, lambda i, j: strength_readings(
+                model, self.x[i:j], self.y[i:j], cfg.eps, seeds=cfg.seeds, batch_size=min(batch or n, j - i)), n)
             readings = {name: acc for name, acc in strength["per_attack"].items()}
             correct = res["correct"] & strength["correct"]  # per-example worst case over every attack
             res = dict(res, correct=correct, robust=accuracy(correct), seconds=res["seconds"] + strength["seconds"])
@@ -369,8 +373,9 @@ class _Recorder:
         return {"networks": self.networks, "dataset": self.cfg.dataset, "images": ["test", first, n],
                 "seeds": list(self.cfg.seeds), "model": model_description(model)}
 
-    def _evaluate(self, key: dict, run: Callable[[], dict]) -> dict:
-        return run() if self.attacks is None else cached_evaluate(self.attacks, key, run, self.x.device)
+    def _evaluate(self, key: dict, run: Callable[[int, int], dict], n: int) -> dict:
+        """``run(i, j)`` on images ``0:n`` in chunks of ``cfg.attack_chunk``, each kept as it finishes."""
+        return chunked_evaluate(self.attacks, key, run, n, self.cfg.attack_chunk, self.x.device)
 
 
 STRENGTH_LABEL = ("PGD-40 (40 steps of 2.5 eps / 40, random start; Madry et al. 2018) and AutoAttack "
@@ -505,8 +510,9 @@ def _preregistered(cfg: BenchConfig, cache: pathlib.Path, networks: str, purifie
         model = purified(t_star, solver=solver, steps=steps)
         key = {"what": "validation", **{k: v for k, v in about.items() if k != "candidates"}, "eps": cfg.eps,
                "model": model_description(model)}  # each candidate kept as it finishes
-        res = cached_evaluate(cache.parent / "attacks", key, lambda: evaluate(
-            model, xv, yv, table, cfg.seeds, batch_size=len(xv), cascade=True), device)
+        res = chunked_evaluate(cache.parent / "attacks", key, lambda i, j: evaluate(
+            model, xv[i:j], yv[i:j], table, cfg.seeds, batch_size=j - i, cascade=True), len(xv),
+            cfg.attack_chunk, device)
         return res["clean"].value, res["robust"].value
 
     return preregister(cache / f"preregistered-{digest(about, length=12)}.json", candidates, val_accuracy, about)

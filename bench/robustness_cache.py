@@ -10,6 +10,12 @@ seeds (:func:`cached_evaluate`'s ``key``). The key is stored beside the result a
 when read, so a changed configuration never reads an old result; an interrupted attack writes
 nothing and is run again whole. A result read back is the one computed (its ``seconds`` are
 the attack's own wall time), so records are the same as an uninterrupted run's.
+
+:func:`chunked_evaluate` attacks the images in chunks, each kept as it finishes, and pools them:
+the worst case is per example, so the pooled result is the attack on all images, except that
+each chunk starts the defence's and the attacks' random draws from the same seeds (every image's
+outcome has the same distribution as in one call). An attack of hours then loses at most one
+chunk to an interruption.
 """
 from __future__ import annotations
 
@@ -20,11 +26,11 @@ from collections.abc import Callable
 import torch
 from polydiff.bench.common import digest
 from polydiff.core.atomic import atomic_file
-from polydiff.core.validate import describe
-from polydiff.robustness.metrics import Accuracy
+from polydiff.core.validate import check_int, describe
+from polydiff.robustness.metrics import Accuracy, accuracy, proportion_ci
 from torch import nn
 
-__all__ = ["cached_evaluate", "model_description"]
+__all__ = ["cached_evaluate", "chunked_evaluate", "model_description"]
 
 # the attributes that fix what a purifier computes (polydiff.robustness.purify)
 _PURIFIER_FIELDS = ("t_star", "solver", "steps", "grid_kind", "prediction", "gradient", "seed",
@@ -94,3 +100,38 @@ def _decode(doc: dict, device: str | torch.device) -> dict:
             "per_attack": {k: Accuracy(**a) for k, a in doc["per_attack"].items()},
             "correct": mask(doc["correct"]), "clean_correct": mask(doc["clean_correct"]),
             "seconds": doc["seconds"]}
+
+
+def chunked_evaluate(folder: str | pathlib.Path | None, key: dict, run: Callable[[int, int], dict], n: int,
+                     chunk: int = 0, device: str | torch.device = "cpu") -> dict:
+    """``run(i, j)`` (the :func:`~polydiff.robustness.attacks.evaluate` result of images
+    ``i:j``) over ``0:n`` in chunks of ``chunk`` images (0: one chunk), each kept under
+    ``folder`` by :func:`cached_evaluate` (``None``: kept nowhere), pooled into one result."""
+    n, chunk = check_int(n, "n", low=1), check_int(chunk, "chunk", low=0)
+    if not callable(run):
+        raise TypeError(f"run must be a callable (i, j) -> evaluate() result, got {describe(run)}")
+    bounds = [(i, min(i + chunk, n)) for i in range(0, n, chunk)] if chunk else [(0, n)]
+    parts = []
+    for i, j in bounds:
+        def part(i=i, j=j):
+            return run(i, j)
+        if folder is None:
+            parts.append(part())
+        else:
+            parts.append(cached_evaluate(folder, key if len(bounds) == 1 else {**key, "chunk": [i, j]}, part,
+                                         device))
+    return parts[0] if len(parts) == 1 else _pool(parts)
+
+
+def _pool(parts: list[dict]) -> dict:
+    """One result from the results of disjoint image chunks (in order)."""
+    level, method = parts[0]["clean"].level, parts[0]["clean"].method
+    correct = torch.cat([p["correct"] for p in parts])
+    clean_correct = torch.cat([p["clean_correct"] for p in parts])
+    per_attack = {}
+    for name in parts[0]["per_attack"]:
+        k, m = sum(p["per_attack"][name].k for p in parts), sum(p["per_attack"][name].n for p in parts)
+        per_attack[name] = Accuracy(k / m, k, m, *proportion_ci(k, m, level, method), level, method)
+    return {"clean": accuracy(clean_correct, level, method), "robust": accuracy(correct, level, method),
+            "per_attack": per_attack, "correct": correct, "clean_correct": clean_correct,
+            "seconds": sum(p["seconds"] for p in parts)}

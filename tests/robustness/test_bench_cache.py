@@ -128,16 +128,56 @@ def test_an_interrupted_bench_run_resumes_at_the_first_unfinished_attack(micro, 
     assert attacked(resumed) == attacked(whole)
 
 
-def test_one_dataset_runs_alone_as_a_part(micro, tmp_path, capsys):
+def test_one_dataset_runs_alone_as_a_part(micro, tmp_path, capsys, monkeypatch):
+    """``--parts mnist`` evaluates that dataset alone; with ``attack_chunk`` its attacks are kept
+    in pieces of that many images and pooled into records over all of them."""
+    monkeypatch.setitem(bench.CONFIGS, "quick", (dataclasses.replace(micro, attack_chunk=3),))
     out = tmp_path / "part.json"
     assert bench.main(["--quick", "--parts", "mnist", "--json", str(out), "--out", str(tmp_path / "o"),
                        "--no-progress"]) == 0
     doc = json.loads(out.read_text())
     assert doc["domain"] == "robustness" and doc["records"]
     assert {r["dataset"] for r in doc["records"]} == {"mnist-test"}
-    assert (tmp_path / "o" / "robustness" / "attacks").is_dir()
+    kept = [json.loads(f.read_text())["key"] for f in (tmp_path / "o" / "robustness" / "attacks").glob("*.json")]
+    # the groups of n_test = 4 images in pieces 0:3 and 3:4, the paper group's 2 images whole
+    assert {tuple(k["chunk"]) for k in kept if k["images"][2] == micro.n_test} == {(0, 3), (3, 4)}
+    assert all("chunk" not in k for k in kept if k["images"][2] == micro.paper_n)
+    attacked = [r for r in doc["records"] if r["metric"] == "robust_accuracy"]
+    assert attacked and all(len(r["correct"]) == r["n"] for r in attacked)
+    assert {r["n"] for r in attacked} == {micro.n_test, micro.paper_n}
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--parts", "cifar", "--json", str(out)])
     assert "parts must name some of" in capsys.readouterr().err
     with pytest.raises(ValueError, match="parts must name some of"):
         bench.run("quick", tmp_path, parts=("cifar",))
+
+
+def test_chunks_pool_into_the_whole_sets_result(tmp_path):
+    """Under a deterministic attack (FGSM) the pooled chunks equal one call on all images: the
+    worst case is per example, and the pooled intervals are recomputed from the pooled counts."""
+    import torchattacks
+    from polydiff.bench.robustness_cache import chunked_evaluate
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x = torch.rand(40, 1, 4, 4)
+    with torch.no_grad():
+        y = model(x).argmax(-1)  # every image clean-correct, the attacks remove the small margins
+    table = {"FGSM 0.05": lambda m, s: torchattacks.FGSM(m, eps=0.05),
+             "FGSM 0.2": lambda m, s: torchattacks.FGSM(m, eps=0.2)}
+
+    def run(i, j):
+        return evaluate(model, x[i:j], y[i:j], table, (0,), batch_size=j - i, cascade=True)
+
+    whole = run(0, 40)
+    ks = [whole[k].k for k in ("clean",)] + [a.k for a in whole["per_attack"].values()]
+    assert ks[0] > ks[1] > ks[2] > 0  # each attack removes examples: the pooling is exercised
+    pooled = chunked_evaluate(tmp_path, {"what": "attack"}, run, 40, chunk=16)
+    assert len(list(tmp_path.glob("attack-*.json"))) == 3  # 0:16, 16:32, 32:40
+    assert (pooled["clean"], pooled["robust"], pooled["per_attack"]) == (whole["clean"], whole["robust"],
+                                                                         whole["per_attack"])
+    assert torch.equal(pooled["correct"], whole["correct"])
+    assert torch.equal(pooled["clean_correct"], whole["clean_correct"])
+    assert chunked_evaluate(None, {"what": "attack"}, run, 40, chunk=16)["robust"] == whole["robust"]
+    for bad in ({"n": 0}, {"chunk": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            chunked_evaluate(None, {"what": "attack"}, run, **{"n": 40, "chunk": 16, **bad})
