@@ -51,6 +51,20 @@ def _networks(cache: Path, dataset: str):
     return cfg, folders[0], folders[1]
 
 
+def _dm_training(cfg, cache: Path) -> str:
+    """How long the purification U-Net trained, as the card states it: its steps and, when it
+    trained until its validation loss stopped improving, that verdict."""
+    from polydiff.bench.robustness import dm_plateau
+
+    verdict = dm_plateau(cfg, cache)
+    if verdict is None:
+        return f"{cfg.dm_steps:,} steps"
+    how = ("still improving at the cap" if verdict["still_improving"] else "trained until it stopped improving")
+    return (f"{verdict['last_step']:,} steps ({how}: validation denoising loss on {verdict['val_n']} images "
+            f"{-100 * verdict['relative_drop']:+.2f}% over steps {verdict['from_step']:,}-{verdict['last_step']:,}; "
+            f"stages {', '.join(f'{s:,}' for s in verdict['stages'])})")
+
+
 def _preregistered(pipe, cfg, cache: Path, say) -> dict:
     from polydiff.bench.common import digest
     from polydiff.bench.robustness_attack import attack_table
@@ -123,7 +137,7 @@ def robustness_purify(args: argparse.Namespace) -> None:
         training_command=args.command,
         data=(f"{name} train, the first {cfg.n_train:,} images (the last 10,000 are the validation split): "
               f"classifier width {cfg.clf_width}, {cfg.clf_steps:,} steps x 64 (cosine lr); purification U-Net "
-              f"base {cfg.dm_base}, {cfg.dm_steps:,} steps x {cfg.dm_batch}, times t <= {cfg.dm_t_max} "
+              f"base {cfg.dm_base}, {_dm_training(cfg, args.cache)} x {cfg.dm_batch}, times t <= {cfg.dm_t_max} "
               "(full protocol of bench/robustness.py)"),
         metrics=card_metrics,
         notes=(f"DiffPure (Nie et al. 2022) with a {pipe.steps}-step DDPM solve from t*={pipe.t_star:g}. Defaults "
