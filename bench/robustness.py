@@ -88,6 +88,19 @@ stages x1.5 (8,000, 12,000, 18,000, 27,200, 32,000 steps) while that loss still 
 records carry the verdict (``diffusion_training``) and fail their check when the cap is reached
 with the loss still falling.
 
+Evaluation cost, projected (not yet measured whole): the shipped MNIST pipeline's card attack
+(APGD-CE 10 + APGD-DLR 10 + EOT-PGD 20 steps x 2 draws through DDPM-10 on 256 images; 763 s on
+one thread beside two training runs, about 500 s alone) puts one image x attack step x EOT draw
+x network evaluation at about 4 ms of one CPU thread. Per dataset that makes the validation
+selection (9 candidates, 256 images) about 3 h, the pre-registered row's 100-step attack about
+1 h and its plateau check at 200 x 8 about 4 h more, the deterministic baselines' Square,
+PGD-40 and AutoAttack readings under an hour: about 10 h of one thread per dataset. The paper
+solver's 100 NFE cost about 4 min per image under the same attack, so its comparison runs apart
+(``scripts/robustness_paper_comparison.py``, on as many images as a machine allows). Each
+dataset runs as a part (:func:`main` ``--parts``), and every 32-image piece of every attack is
+kept as it finishes (:mod:`~polydiff.bench.robustness_cache`), so the hours can be spread over
+interrupted runs.
+
 Memory: full backpropagation keeps one network graph per solver step and EOT draw, so the
 100-step paper solver is attacked ``paper_batch`` images (times the draws) at a time: 64 x 4
 draws took 61 GB on the H100; 16 x 4 fits a 24 GB CPU machine. ``paper_gradient =
