@@ -128,7 +128,10 @@ CONFIGS = {
                          # bench/results/supplementary/vision-segment-validation.json): the nuclei
                          # DDPM's features peak at 1,750 steps (of 250-2,000), MNI152's at 250; the
                          # from-scratch U-Nets' best of 150/300/600/1,200 steps
-                         "denoiser_steps": {"nuclei": 1750}, "baseline_steps": {"mni152": 600, "nuclei": 1200}},
+                         "denoiser_steps": {"nuclei": 1750}, "baseline_steps": {"mni152": 600, "nuclei": 1200},
+                         # the denoiser fine-tuned, averaged with the pixel MLPs: steps and lr chosen on
+                         # validation images (supplementary/vision-segment-finetune-validation.json)
+                         "finetune": {"steps": 300, "lr": 1e-3}},
              "fitted_grid": FITTED_GRID_FULL,
              # every class as the normal one, the mean AUROC reported (MNIST's anomaly config and steps)
              "fashion_anomaly": {"classes": tuple(range(10))}},

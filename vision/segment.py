@@ -17,6 +17,7 @@ by image in pixel chunks, so the features of all pixels of all images never coex
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -215,23 +216,47 @@ class _FixedTime(nn.Module):
 
 def train_unet_segmenter(images: Tensor, labels: Tensor, num_classes: int, *, steps: int = 300,
                          base: int = 16, mults: tuple[int, ...] = (1, 2, 2), lr: float = 1e-3,
-                         batch_size: int = 4, seed: int = 0) -> nn.Module:
-    """Baseline: the same U-Net architecture trained from scratch on the labelled images
-    (cross-entropy, random flips). Returns a module mapping ``[N, C, H, W]`` to logits."""
+                         batch_size: int = 4, seed: int = 0, init: UNet | None = None) -> nn.Module:
+    """A U-Net trained on the labelled images (cross-entropy, random flips), read at ``t = 0``.
+    Returns a module mapping ``[N, C, H, W]`` to logits.
+
+    Without ``init``: the baseline, the same U-Net architecture (``base``, ``mults``) from
+    scratch. With ``init`` (a trained denoiser's U-Net, left unchanged): its architecture and
+    weights fine-tuned as the segmentation network, the output convolution replaced by a
+    zero-initialised one with ``num_classes`` channels (``base`` and ``mults`` are then init's).
+    """
+    if init is not None and not isinstance(init, UNet):
+        raise TypeError(f"init must be a polydiff.vision UNet (a trained denoiser) or None, got {describe(init)}")
     check_images(images)
     num_classes = check_int(num_classes, "num_classes", low=2)
     _check_labels(labels, images, num_classes)
     steps, batch_size = check_int(steps, "steps", low=1), check_int(batch_size, "batch_size", low=1)
     check_number(lr, "lr", low=0.0, low_open=True)
     seed = check_int(seed, "seed")
+    if init is not None:
+        mults = init.config.mults
+        if init.config.in_channels != images.shape[1] or init.config.cond_channels or init.config.num_classes:
+            raise ValueError(f"init must be an unconditional U-Net on {images.shape[1]}-channel images, got "
+                             f"in_channels={init.config.in_channels}, cond_channels={init.config.cond_channels}, "
+                             f"num_classes={init.config.num_classes}")
     f = 2 ** (len(mults) - 1)
     if images.shape[-1] % f or images.shape[-2] % f:
         raise ValueError(f"images: H and W must be divisible by {f} (the U-Net's {len(mults)} levels), "
                          f"got {tuple(images.shape[-2:])}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = _FixedTime(UNet(UNetConfig(in_channels=images.shape[1], out_channels=num_classes,
-                                         base=base, mults=mults, attention_levels=())))
+        if init is None:
+            net = _FixedTime(UNet(UNetConfig(in_channels=images.shape[1], out_channels=num_classes,
+                                             base=base, mults=mults, attention_levels=())))
+        else:
+            unet = UNet(dataclasses.replace(init.config, out_channels=num_classes))
+            kept = {k: v for k, v in init.state_dict().items() if not k.startswith("out.")}
+            missing, unexpected = unet.load_state_dict(kept, strict=False)
+            if unexpected or not all(k.startswith("out.") for k in missing):  # pragma: no cover - same config
+                raise RuntimeError(f"init's weights do not fit its own architecture: {missing}, {unexpected}")
+            nn.init.zeros_(unet.out.weight)
+            nn.init.zeros_(unet.out.bias)
+            net = _FixedTime(unet.to(images.device))
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):

@@ -164,6 +164,33 @@ def test_segmentation_trains_on_two_images_and_predicts_all_classes(process, mni
     assert torch.allclose(proba.sum(1), torch.ones(1, 32, 32), atol=1e-5)
 
 
+def test_denoiser_finetuned_as_segmenter_starts_from_its_weights(mni32):
+    """``train_unet_segmenter(init=denoiser)``: the denoiser's weights except the output conv,
+    which starts at zero with one channel per class (so step 0 predicts uniform logits); the
+    denoiser itself is left unchanged; a conditional U-Net is refused by name."""
+    x, y = mni32
+    torch.manual_seed(1)
+    den = UNet(base=8, mults=(1, 2), attention_levels=(1,), groups=4)
+    before = {k: v.clone() for k, v in den.state_dict().items()}
+    untrained = segment.train_unet_segmenter(x[[10, 30]], y[[10, 30]], 3, steps=1, lr=1e-12, init=den)
+    assert untrained.net.config.out_channels == 3 and untrained.net.config.attention_levels == (1,)
+    for k, v in untrained.net.state_dict().items():
+        if not k.startswith("out."):
+            assert torch.allclose(v, before[k])  # (lr 1e-12: one step moves nothing visible)
+    with torch.no_grad():
+        assert torch.allclose(untrained(x[[20]]), torch.zeros(1, 3, 32, 32), atol=1e-6)
+    seg = segment.train_unet_segmenter(x[[10, 30]], y[[10, 30]], 3, steps=60, lr=3e-3, init=den)
+    assert all(torch.equal(v, before[k]) for k, v in den.state_dict().items())
+    with torch.no_grad():
+        pred = seg(x[[20, 40]]).argmax(1)
+    assert metrics.miou(pred, y[[20, 40]], 3) > 0.5
+    with pytest.raises(ValueError, match="init must be an unconditional"):
+        segment.train_unet_segmenter(x[:2], y[:2], 3, init=UNet(base=8, mults=(1, 2), attention_levels=(),
+                                                                groups=4, num_classes=3))
+    with pytest.raises(TypeError, match="init must be"):
+        segment.train_unet_segmenter(x[:2], y[:2], 3, init="unet")
+
+
 def test_segmentation_rejects_bad_labels(process, mni32):
     x, y = mni32
     ext = segment.FeatureExtractor(UNet(base=8, mults=(1, 2), attention_levels=(), groups=4), process)

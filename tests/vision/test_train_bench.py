@@ -37,7 +37,7 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     tiny["inpaint"] = dict(tiny["inpaint"], steps=2, jump_length=1, resample=2)
     tiny["anomaly"] = dict(tiny["anomaly"], steps=2, n=4)
     tiny["segment"] = dict(bench.SEGMENT_SMALL, labelled=(2,), n_models=1, epochs=1, baseline_steps=2,
-                           datasets=("mni152", "nuclei"))
+                           datasets=("mni152", "nuclei"), finetune={"steps": 2, "lr": 1e-3})
     tiny["lesions"] = {"size": 32, "t_star": 100, "steps": 2, "simplex": {"octaves": 2}}
     monkeypatch.setitem(bench.CONFIGS, "quick", tiny)
     stages = []
@@ -54,8 +54,10 @@ def test_bench_records_pair_with_baselines_and_cache(tmp_path, monkeypatch):
     assert stages[-1] == "done"
     seg = [r for r in recs if r["task"] == "segment"]
     assert seg and all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in seg)
-    for r in seg:  # each pixel-MLP row: its paired difference to the U-Net on the same test images
-        if r["method"] == "polydiff-ddpm-pixel-mlp":
+    assert {r["method"] for r in seg} == {"polydiff-ddpm-pixel-mlp", "polydiff-ddpm-pixel-mlp+finetuned",
+                                          "unet-from-scratch"}
+    for r in seg:  # each denoiser row: its paired difference to the U-Net on the same test images
+        if r["method"].startswith("polydiff-ddpm-pixel-mlp"):
             base = next(b for b in seg if b["method"] == r["baseline"] and b["dataset"] == r["dataset"]
                         and b["setting"] == r["setting"])
             assert r["minus_baseline"] == pytest.approx(r["value"] - base["value"])
