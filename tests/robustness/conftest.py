@@ -66,3 +66,20 @@ def tiny_denoiser():
 def tiny_classifier():
     torch.manual_seed(1)
     return TinyClassifier()
+
+
+@pytest.fixture
+def micro(monkeypatch):
+    """The robustness bench entry's quick configuration shrunk to seconds (test_bench*.py)."""
+    import dataclasses
+
+    from polydiff.bench import robustness as bench
+    cfg = dataclasses.replace(
+        bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
+        dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
+        solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
+        paper_fast=(2,), paper_batch=1, square_queries=20, val_n=0)
+    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
+    # the shipped pipeline's quick records: tests/robustness/test_bench_shipped.py, tests/test_shipped_pipelines.py
+    monkeypatch.setattr(bench, "SHIPPED", {})
+    return cfg

@@ -11,18 +11,6 @@ from polydiff.robustness.attacks import evaluate, make_attack
 from torch import nn
 
 
-@pytest.fixture
-def micro(monkeypatch):
-    cfg = dataclasses.replace(
-        bench.CONFIGS["quick"][0], n_train=128, clf_steps=4, adv_steps=2, adv_pgd_steps=1, dm_steps=2,
-        dm_batch=8, n_test=4, attack_steps=1, eot=1, apgd_steps=1, t_stars=(0.02,), t_main=0.02,
-        solver_steps=2, nfe_sweep=(1,), n_timing=1, paper_n=2, paper_steps=1, paper_eot=1, paper_apgd_steps=1,
-        paper_fast=(2,), paper_batch=1, square_queries=20, val_n=0)
-    monkeypatch.setitem(bench.CONFIGS, "quick", (cfg,))
-    monkeypatch.setattr(bench, "SHIPPED", {})
-    return cfg
-
-
 def _linear_result():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
