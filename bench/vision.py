@@ -57,7 +57,7 @@ step of 16 images of 64x64 px at one thread). Training budgets: class-conditiona
 steps each, each anomaly U-Net 400 steps on the 6.7k training "1"s (and on each Fashion-MNIST
 class's 6k), the 64 px MNI152 DDPM 250 steps x 16 images and the nuclei DDPM 1,750, the photo
 SR3 500, the Palette inpainting U-Net 4,800, the from-scratch segmentation U-Nets 600 (MNI152)
-and 1,200 (nuclei) steps (the Palette and segmentation budgets chosen on held-out images), the
+and 1,200 (nuclei) steps, the denoisers fine-tuned for segmentation 300 (the Palette and segmentation budgets chosen on held-out images), the
 evaluation classifier 2,000 steps.
 Papers train these models for 10^5-10^6 steps, so absolute numbers are far from published
 ones; the comparisons with the baselines (trained with the same budget where they train at all,
