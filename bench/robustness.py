@@ -134,6 +134,7 @@ from polydiff.bench.robustness_compare import (
     ADV_TRAINED,
     STRENGTH,
     UNDEFENDED,
+    outcome_string,
     outcomes,
     pair_with_baseline,
     pair_with_full_gradient,
@@ -373,7 +374,7 @@ class _Recorder:
         # per-example outcomes, so two methods attacked on the same images can be paired (and
         # runs of single solvers joined) later
         for r, ok in zip(self.records[-2:], (res["clean_correct"], res["correct"]), strict=True):
-            r["correct"] = "".join("1" if c else "0" for c in ok.tolist())
+            r["correct"] = outcome_string(ok)
             if random:  # every random model here is a purifier in front of the undefended classifier
                 r["classifier"] = UNDEFENDED
             r.update(fields or {})

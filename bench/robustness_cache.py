@@ -19,12 +19,14 @@ chunk to an interruption.
 """
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 from collections.abc import Callable
 
 import torch
 from polydiff.bench.common import digest
+from polydiff.bench.robustness_compare import outcome_string, outcomes
 from polydiff.core.atomic import atomic_file
 from polydiff.core.validate import check_int, describe
 from polydiff.robustness.metrics import Accuracy, accuracy, proportion_ci
@@ -81,20 +83,16 @@ def cached_evaluate(folder: str | pathlib.Path, key: dict, run: Callable[[], dic
     return res
 
 
-def _bits(t: torch.Tensor) -> str:
-    return "".join("1" if v else "0" for v in t.tolist())
-
-
 def _encode(res: dict) -> dict:
     return {"clean": res["clean"].as_dict(), "robust": res["robust"].as_dict(),
             "per_attack": {k: a.as_dict() for k, a in res["per_attack"].items()},
-            "correct": _bits(res["correct"]), "clean_correct": _bits(res["clean_correct"]),
+            "correct": outcome_string(res["correct"]), "clean_correct": outcome_string(res["clean_correct"]),
             "seconds": float(res["seconds"])}
 
 
 def _decode(doc: dict, device: str | torch.device) -> dict:
     def mask(bits: str) -> torch.Tensor:
-        return torch.tensor([c == "1" for c in bits], dtype=torch.bool, device=device)
+        return outcomes(bits).to(device)
 
     return {"clean": Accuracy(**doc["clean"]), "robust": Accuracy(**doc["robust"]),
             "per_attack": {k: Accuracy(**a) for k, a in doc["per_attack"].items()},
@@ -113,8 +111,7 @@ def chunked_evaluate(folder: str | pathlib.Path | None, key: dict, run: Callable
     bounds = [(i, min(i + chunk, n)) for i in range(0, n, chunk)] if chunk else [(0, n)]
     parts = []
     for i, j in bounds:
-        def part(i=i, j=j):
-            return run(i, j)
+        part = functools.partial(run, i, j)
         if folder is None:
             parts.append(part())
         else:

@@ -65,6 +65,11 @@ def self_check(dataset: str, method: str, clean: float, robust: float, running: 
     return problems
 
 
+def outcome_string(correct: torch.Tensor) -> str:
+    """A record's ``correct`` string of '0'/'1' from per-example outcomes (bool ``[N]``; :func:`outcomes` reads it)."""
+    return "".join("1" if c else "0" for c in correct.tolist())
+
+
 def outcomes(correct: str) -> torch.Tensor:
     """Per-example outcomes (bool ``[N]``) from a record's ``correct`` string of '0'/'1'."""
     if not isinstance(correct, str) or not correct or set(correct) - {"0", "1"}:
