@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 from polydiff.vision import metrics, superres
-from polydiff.vision.data import photo_patches
+from polydiff.vision.data import photo_patches, random_patches
 from polydiff.vision.train import train
 
 NET = {"base": 16, "mults": (1, 2, 2), "attention_levels": (2,), "residual": True, "prediction": "x0"}
@@ -34,19 +34,8 @@ def validation_patches(size: int = 64, per_image: int = 24, seed: int = 5, min_s
     """Grey ``size``-px patches of sklearn's two sample photographs (china, flower)."""
     from skimage.color import rgb2gray
     from sklearn.datasets import load_sample_images
-    rng = np.random.default_rng(seed)
-    out = []
-    for img in load_sample_images().images:
-        g = rgb2gray(img / 255.0).astype(np.float32)
-        h, w = g.shape
-        for _ in range(per_image):
-            for _ in range(20):
-                i, j = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-                p = g[i:i + size, j:j + size]
-                if p.std() >= min_std:
-                    break
-            out.append(p[None])
-    return torch.from_numpy(np.stack(out)).clamp(0, 1).contiguous()
+    grey = [rgb2gray(img / 255.0).astype(np.float32) for img in load_sample_images().images]
+    return random_patches(grey, size, per_image, seed=seed, min_std=min_std)
 
 
 def dihedral(x: torch.Tensor, seed: int) -> torch.Tensor:

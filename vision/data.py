@@ -37,6 +37,7 @@ __all__ = [
     "load_mnist",
     "load_nuclei",
     "photo_patches",
+    "random_patches",
     "read_idx",
     "resize",
     "to_model_range",
@@ -267,9 +268,24 @@ def photo_patches(split: str = "train", size: int = 128, per_image: int = 16, *,
             imgs.append(a)
     else:
         imgs = [_photo(n, gray) for n in (PHOTO_TRAIN if split == "train" else PHOTO_TEST)]
+    return random_patches(imgs, size, per_image, seed=seed, min_std=min_std)
+
+
+def random_patches(images: list[np.ndarray], size: int, per_image: int, *, seed: int = 0,
+                   min_std: float = 0.0) -> Tensor:
+    """``per_image`` random ``size``-px squares of each ``[H, W]`` or ``[H, W, C]`` image in
+    ``[0, 1]``, as ``[N, C, size, size]``; a patch whose standard deviation is below ``min_std``
+    is redrawn (up to 20 times); images smaller than ``size`` are skipped."""
+    size, per_image = check_int(size, "size", low=4), check_int(per_image, "per_image", low=1)
+    min_std, seed = check_number(min_std, "min_std", low=0.0), check_int(seed, "seed")
+    if not isinstance(images, (list, tuple)) or not all(isinstance(a, np.ndarray) and a.ndim in (2, 3)
+                                                         for a in images):
+        raise TypeError("images must be a list of [H, W] or [H, W, C] numpy arrays")
+    if len({a.shape[2:] for a in images}) > 1:
+        raise ValueError(f"images must all be grey or all have the same channels, got shapes {[a.shape for a in images]}")
     rng = np.random.default_rng(seed)
     out = []
-    for img in imgs:
+    for img in images:
         h, w = img.shape[:2]
         if h < size or w < size:
             continue

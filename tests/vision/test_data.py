@@ -43,6 +43,29 @@ def test_digits_and_photo_patches():
     assert not set(data.PHOTO_TRAIN) & set(data.PHOTO_TEST)  # split by image
 
 
+def test_random_patches_are_crops_of_their_image_and_skip_flat_and_small_ones():
+    rng = np.random.default_rng(0)
+    flat_left = np.zeros((40, 80), np.float32)
+    flat_left[:, 40:] = rng.random((40, 40), dtype=np.float32)  # only the right half has texture
+    small = rng.random((12, 12), dtype=np.float32)  # smaller than the patch: skipped
+    x = data.random_patches([flat_left, small], 16, 5, seed=3, min_std=0.1)
+    assert x.shape == (5, 1, 16, 16)
+    for p in x[:, 0].numpy():  # every patch is a crop of the image, none of them flat
+        assert p.std() >= 0.1
+        assert any(np.array_equal(p, flat_left[i:i + 16, j:j + 16]) for i in range(25) for j in range(65))
+    assert torch.equal(x, data.random_patches([flat_left, small], 16, 5, seed=3, min_std=0.1))
+    rgb = data.random_patches([rng.random((32, 32, 3), dtype=np.float32)], 16, 2)
+    assert rgb.shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="no image is at least 16x16"):
+        data.random_patches([small], 16, 1)
+    with pytest.raises(ValueError, match="same channels"):
+        data.random_patches([flat_left, rng.random((32, 32, 3))], 16, 1)
+    with pytest.raises(TypeError, match="images must be a list"):
+        data.random_patches(flat_left, 16, 1)
+    with pytest.raises(ValueError, match="per_image"):
+        data.random_patches([flat_left], 16, 0)
+
+
 def test_mni152_slices_and_nuclei(mni32):
     x, y = mni32
     assert x.shape[1:] == (1, 32, 32) and y.shape == (x.shape[0], 32, 32)
