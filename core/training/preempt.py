@@ -14,7 +14,11 @@ for SIGTERM), one step later and with the step saved.
 A SIGINT after the first signal stops at once (the impatient Ctrl-C); further SIGTERMs are ignored (torchrun's
 agent forwards the scheduler's SIGTERM a second time, and kills with SIGKILL after its own
 grace period). Handlers are installed only in the main thread (Python's rule); elsewhere the
-block changes nothing.
+block changes nothing. A signal the process ignores stays ignored (a job started with ``&`` from a
+non-interactive shell ignores SIGINT): catching it would turn a signal that was meant to do
+nothing into an early stop. If the handler in place after the block returns instead of ending
+the process, :meth:`StopRequests.reraise` raises :class:`StoppedBySignal`, so a stopped run never
+returns as if it had finished.
 """
 from __future__ import annotations
 
@@ -27,9 +31,13 @@ import torch
 
 from .distributed import all_reduce_max
 
-__all__ = ["StopRequests"]
+__all__ = ["StopRequests", "StoppedBySignal"]
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StoppedBySignal(RuntimeError):
+    """A run stopped (and checkpointed) on a signal whose own handler did not end the process."""
 
 
 class StopRequests:
@@ -46,7 +54,8 @@ class StopRequests:
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             for s in SIGNALS:
-                self._previous[s] = signal.signal(s, self._handle)
+                if signal.getsignal(s) is not signal.SIG_IGN:
+                    self._previous[s] = signal.signal(s, self._handle)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -72,5 +81,7 @@ class StopRequests:
 
     @staticmethod
     def reraise(signum: int) -> None:
-        """Deliver ``signum`` to this process again, to the handler in place after the block."""
+        """Deliver ``signum`` to this process again, to the handler in place after the block; if
+        that handler returns, raise :class:`StoppedBySignal` (the run did not finish)."""
         signal.raise_signal(signum)
+        raise StoppedBySignal(f"stopped on {signal.Signals(signum).name}, whose handler did not end the process")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from polydiff.core.training import Trainer, latest_checkpoint, load_checkpoint
-from polydiff.core.training.preempt import StopRequests
+from polydiff.core.training.preempt import StoppedBySignal, StopRequests
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -72,7 +72,38 @@ def test_sigterm_saves_the_step_then_ends_and_resume_equals_the_uninterrupted_ru
         assert torch.equal(a, b)
 
 
-def test_sigint_saves_then_raises_keyboard_interrupt(tmp_path, one_thread):
+@pytest.fixture
+def sigint_default():
+    """Python's own SIGINT handler, whatever the process started with (a job started with ``&``
+    from a non-interactive shell ignores SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_ignored_signal_stays_ignored_and_a_returning_handler_cannot_hide_the_stop(tmp_path, one_thread):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopRequests() as stops:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            assert stops.signum == 0
+        trainer = _trainer(tmp_path / "ign", {3: [signal.SIGINT]})
+        trainer.fit()  # the ignored signal does not stop the run
+        assert trainer.step == 12
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    calls = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    try:
+        with pytest.raises(StoppedBySignal, match="SIGTERM"):
+            _trainer(tmp_path / "ret", {3: [signal.SIGTERM]}).fit()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert calls == [signal.SIGTERM] and _steps(tmp_path / "ret") == [4]
+
+
+def test_sigint_saves_then_raises_keyboard_interrupt(tmp_path, one_thread, sigint_default):
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         _trainer(run, {7: [signal.SIGINT]}).fit()
@@ -80,7 +111,7 @@ def test_sigint_saves_then_raises_keyboard_interrupt(tmp_path, one_thread):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_second_sigint_stops_at_once_without_saving(tmp_path, one_thread):
+def test_a_second_sigint_stops_at_once_without_saving(tmp_path, one_thread, sigint_default):
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         _trainer(run, {2: [signal.SIGINT, signal.SIGINT]}).fit()
