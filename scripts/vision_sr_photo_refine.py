@@ -21,7 +21,6 @@ predictor alone, one DDIM-25 sample and the mean of 8, beside bicubic. Prints JS
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import polydiff.core as pc
 import torch
 from polydiff.core.losses import dsm_loss
+from polydiff.core.training import EMA
 from polydiff.vision import metrics, superres
 from polydiff.vision._common import default_process, prior
 from polydiff.vision.data import from_model_range, photo_patches, to_model_range
@@ -99,7 +99,7 @@ def main() -> None:
 
     process = default_process()
     refiner = build_net("superres-regression", **NET)  # cond_channels = 1; x0 of hr - base
-    ema = copy.deepcopy(refiner).eval()
+    ema = EMA(refiner, 0.999, warmup="none")
     opt = torch.optim.Adam(refiner.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(1)
     t0 = time.perf_counter()
@@ -112,12 +112,10 @@ def main() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            for e, q in zip(ema.parameters(), refiner.parameters()):
-                e.lerp_(q, 1 - 0.999)
+        ema.update(refiner)
         if step % a.eval_every == 0:
             for k in (1, a.k):
-                out = refine(ema, process, val_base, k, torch.Generator().manual_seed(3))
+                out = refine(ema.module, process, val_base, k, torch.Generator().manual_seed(3))
                 emit(step=step, method=f"refine-ddim-25-mean{k}", psnr=metrics.psnr(out, hr),
                      ssim=metrics.ssim(out, hr), seconds=time.perf_counter() - t0)
 
